@@ -1,0 +1,295 @@
+/* net.Server and tls.Server: listen, accept, per-connection sockets,
+ * maxConnections, and close once every connection is gone. */
+#include <stdio.h>
+#include <string.h>
+
+#include "net/addr.h"
+#include "net/socket.h"
+#include "tls/context.h"
+
+#define P (&portls__platform)
+
+int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
+                              portls_error *err);
+int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
+
+struct portls_server {
+  portls_loop *loop;
+  portls_server_events ev;
+  void *user;
+  int is_tls;
+  portls_context *ctx;
+  int request_cert, reject_unauthorized;
+  uint64_t handshake_timeout_ms;
+  portls__bytes alpn_wire, npn_wire;
+  size_t hwm;
+  portls_plat_listener *listener;
+  int closing, listener_closed;
+  portls_socket *conns;
+  size_t nconns, max_conns;
+  portls__task task_listening, task_close;
+};
+
+void portls_server_options_init(portls_server_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof *o);
+  portls_context_options_init(&o->context);
+  o->handshake_timeout_ms = 120000;
+}
+
+static void server_release(portls_server *srv) {
+  portls_context_free(srv->ctx);
+  portls__bytes_free(&srv->alpn_wire);
+  portls__bytes_free(&srv->npn_wire);
+  srv->loop->objects--;
+  portls__free(srv);
+}
+
+static int server_new(portls_loop *loop, const portls_server_options *o, int is_tls,
+                      portls_server **out, portls_error *err) {
+  if (loop == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "createServer: NULL argument");
+  *out = NULL;
+  portls_server_options defaults;
+  if (o == NULL) {
+    portls_server_options_init(&defaults);
+    o = &defaults;
+  }
+  portls_server *srv = portls__calloc(1, sizeof *srv);
+  if (srv == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  srv->loop = loop;
+  loop->objects++;
+  srv->is_tls = is_tls;
+  srv->hwm = o->high_water_mark;
+  if (o->events != NULL) srv->ev = *o->events;
+  srv->user = o->user;
+  int rc = 0;
+  if (is_tls) {
+    srv->request_cert = o->request_cert != 0;
+    srv->reject_unauthorized = o->request_cert && o->reject_unauthorized;
+    srv->handshake_timeout_ms = o->handshake_timeout_ms;
+    if (o->secure_context != NULL)
+      srv->ctx = portls_context_ref(o->secure_context);
+    else
+      rc = portls_context_new(&o->context, &srv->ctx, err);
+    if (rc == 0) rc = portls__context_check_role(srv->ctx, 1, err);
+    if (rc == 0) rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &srv->alpn_wire, err);
+    if (rc == 0 && srv->alpn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
+    if (rc == 0) rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
+    if (rc == 0 && srv->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
+  }
+  if (rc < 0) {
+    server_release(srv);
+    return rc;
+  }
+  *out = srv;
+  return 0;
+}
+
+int portls_net_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
+                             portls_error *err) {
+  return server_new(loop, o, 0, out, err);
+}
+
+int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
+                             portls_error *err) {
+  return server_new(loop, o, 1, out, err);
+}
+
+int portls_server_set_events(portls_server *srv, const portls_server_events *ev, void *user) {
+  if (srv == NULL) return PORTLS_EINVAL;
+  if (ev != NULL)
+    srv->ev = *ev;
+  else
+    memset(&srv->ev, 0, sizeof srv->ev);
+  srv->user = user;
+  return 0;
+}
+
+void *portls_server_user(const portls_server *srv) { return srv ? srv->user : NULL; }
+
+/* ---- connections ---- */
+
+static void link_conn(portls_server *srv, portls_socket *s) {
+  s->server = srv;
+  s->srv_next = srv->conns;
+  if (srv->conns != NULL) srv->conns->srv_prev = s;
+  srv->conns = s;
+  srv->nconns++;
+}
+
+static void maybe_finish_close(portls_server *srv);
+
+void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
+  if (s->srv_prev != NULL) s->srv_prev->srv_next = s->srv_next;
+  else srv->conns = s->srv_next;
+  if (s->srv_next != NULL) s->srv_next->srv_prev = s->srv_prev;
+  srv->nconns--;
+  s->server = NULL;
+  if (srv->closing) maybe_finish_close(srv);
+}
+
+void portls__server_client_error(portls_server *srv, portls_socket *s, const portls_error *err) {
+  if (srv->ev.client_error != NULL) srv->ev.client_error(srv, err, s, srv->user);
+}
+
+void portls__server_secure(portls_server *srv, portls_socket *s) {
+  if (srv->ev.secure_connection != NULL) srv->ev.secure_connection(srv, s, srv->user);
+}
+
+static void on_stray_closed(void *ud) { (void)ud; }
+
+static int setup_server_tls(portls_server *srv, portls_socket *s, portls_error *err) {
+  portls__tls *t = portls__calloc(1, sizeof *t);
+  if (t == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  s->tls = t;
+  t->is_server = 1;
+  t->ctx = portls_context_ref(srv->ctx);
+  t->request_cert = srv->request_cert;
+  t->reject_unauthorized = srv->reject_unauthorized;
+  if (portls__bytes_append(&t->alpn_wire, srv->alpn_wire.data, srv->alpn_wire.len) ||
+      portls__bytes_append(&t->npn_wire, srv->npn_wire.data, srv->npn_wire.len))
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  int rc = portls__tls_start(s, err);
+  if (rc < 0) return rc;
+  rc = portls__tls_arm_handshake_timer(s, srv->handshake_timeout_ms);
+  if (rc < 0) return portls__err(err, rc, "handshake timer: %s", portls_strerror(rc));
+  return 0;
+}
+
+static void on_connection(void *ud, int status) {
+  portls_server *srv = ud;
+  if (srv->closing) return;
+  if (status < 0) {
+    portls_error err;
+    portls__err(&err, status, "accept: %s", portls_strerror(status));
+    if (srv->ev.error != NULL) srv->ev.error(srv, &err, srv->user);
+    return;
+  }
+  portls_plat_stream *stream = NULL;
+  int rc = P->accept(srv->listener, &stream);
+  if (rc < 0) return;
+  if (srv->max_conns > 0 && srv->nconns >= srv->max_conns) {
+    /* Node drops connections over maxConnections without an event. */
+    P->close(stream, on_stray_closed, NULL);
+    return;
+  }
+  portls_socket *s = portls__socket_alloc(srv->loop, srv->hwm);
+  if (s == NULL) {
+    P->close(stream, on_stray_closed, NULL);
+    return;
+  }
+  link_conn(srv, s);
+  rc = portls__socket_attach(s, stream);
+  portls_error err;
+  if (rc < 0) {
+    portls__err(&err, rc, "read_start: %s", portls_strerror(rc));
+    portls_socket_destroy(s, &err);
+    return;
+  }
+  if (srv->is_tls) {
+    if (setup_server_tls(srv, s, &err) < 0) portls_socket_destroy(s, &err);
+    return;
+  }
+  if (srv->ev.connection != NULL) srv->ev.connection(srv, s, srv->user);
+}
+
+/* ---- listen / address / close ---- */
+
+static void emit_listening(void *arg) {
+  portls_server *srv = arg;
+  if (!srv->closing && srv->ev.listening != NULL) srv->ev.listening(srv, srv->user);
+}
+
+static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog, portls_error *err) {
+  if (srv->closing) return portls__err(err, PORTLS_ESERVER_NOT_RUNNING, "listen: server is closing");
+  if (srv->listener != NULL) return portls__err(err, PORTLS_ESERVER_LISTENING, "listen: already listening");
+  int rc = P->listen(srv->loop->plat, a, backlog > 0 ? backlog : 511, on_connection, srv, &srv->listener);
+  if (rc < 0) {
+    char where[140];
+    portls__addr_describe(a, where, sizeof where);
+    srv->listener = NULL;
+    return portls__err(err, rc, "listen %s: address %s", portls_err_name(rc), where);
+  }
+  portls__defer(srv->loop, &srv->task_listening, emit_listening, srv);
+  return 0;
+}
+
+int portls_server_listen(portls_server *srv, const char *host, uint16_t port, int backlog,
+                         portls_error *err) {
+  if (srv == NULL) return portls__err(err, PORTLS_EINVAL, "listen: NULL server");
+  portls_plat_addr a;
+  memset(&a, 0, sizeof a);
+  a.port = port;
+  if (host == NULL) {
+    a.family = PORTLS_PLAT_INET6; /* "::": dual-stack where IPv6 exists */
+    int rc = do_listen(srv, &a, backlog, NULL);
+    if (rc == 0) return 0;
+    a.family = PORTLS_PLAT_INET;
+    return do_listen(srv, &a, backlog, err);
+  }
+  int fam = portls__ip_parse(host, a.ip);
+  if (fam == 0) {
+    if (strcmp(host, "localhost") != 0)
+      return portls__err(err, PORTLS_EINVAL, "listen: host must be an IP address or localhost: %s", host);
+    fam = 4;
+    a.ip[0] = 127, a.ip[3] = 1;
+  }
+  a.family = fam == 4 ? PORTLS_PLAT_INET : PORTLS_PLAT_INET6;
+  return do_listen(srv, &a, backlog, err);
+}
+
+int portls_server_listen_path(portls_server *srv, const char *path, int backlog, portls_error *err) {
+  if (srv == NULL || path == NULL) return portls__err(err, PORTLS_EINVAL, "listen: NULL argument");
+  portls_plat_addr a;
+  memset(&a, 0, sizeof a);
+  a.family = PORTLS_PLAT_UNIX;
+  if (strlen(path) >= sizeof a.path) return portls__err(err, PORTLS_ENAMETOOLONG, "listen: path too long: %s", path);
+  strcpy(a.path, path);
+  return do_listen(srv, &a, backlog, err);
+}
+
+int portls_server_address(const portls_server *srv, portls_address *out) {
+  if (srv == NULL || out == NULL) return PORTLS_EINVAL;
+  if (srv->listener == NULL || srv->closing) return PORTLS_ESERVER_NOT_RUNNING;
+  portls_plat_addr a;
+  int rc = P->listener_address(srv->listener, &a);
+  if (rc < 0) return rc;
+  portls__addr_to_public(&a, out);
+  return 0;
+}
+
+static void finish_close(void *arg) {
+  portls_server *srv = arg;
+  if (srv->ev.close != NULL) srv->ev.close(srv, srv->user);
+  server_release(srv);
+}
+
+static void maybe_finish_close(portls_server *srv) {
+  if (srv->closing && srv->listener_closed && srv->nconns == 0)
+    portls__defer(srv->loop, &srv->task_close, finish_close, srv);
+}
+
+static void on_listener_closed(void *ud) {
+  portls_server *srv = ud;
+  srv->listener = NULL;
+  srv->listener_closed = 1;
+  maybe_finish_close(srv);
+}
+
+void portls_server_close(portls_server *srv) {
+  if (srv == NULL || srv->closing) return;
+  srv->closing = 1;
+  portls__cancel(srv->loop, &srv->task_listening);
+  if (srv->listener != NULL) {
+    P->listener_close(srv->listener, on_listener_closed, srv);
+  } else {
+    srv->listener_closed = 1;
+    maybe_finish_close(srv);
+  }
+}
+
+size_t portls_server_connections(const portls_server *srv) { return srv ? srv->nconns : 0; }
+
+void portls_server_set_max_connections(portls_server *srv, size_t max) {
+  if (srv != NULL) srv->max_conns = max;
+}

@@ -1,0 +1,536 @@
+/* net.Socket semantics over the platform: write queue, backpressure and
+ * 'drain', half-close, pause/resume, idle timeout, destroy and 'close'. A
+ * TLS socket is the same object with an engine between user bytes and the
+ * transport (core/tls/tls_socket.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "net/addr.h"
+#include "net/socket.h"
+
+#define P (&portls__platform)
+
+static void on_closed(void *ud);
+
+portls_socket *portls__socket_alloc(portls_loop *loop, size_t hwm) {
+  portls_socket *s = portls__calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->loop = loop;
+  s->hwm = hwm ? hwm : PORTLS__DEFAULT_HWM;
+  loop->objects++;
+  return s;
+}
+
+static void socket_release(portls_socket *s) {
+  if (s->tls != NULL) portls__tls_free(s);
+  portls__bytes_free(&s->out);
+  portls__bytes_free(&s->inflight);
+  portls__bytes_free(&s->held);
+  portls__free(s->addrs);
+  portls__free(s->host);
+  s->loop->objects--;
+  portls__free(s);
+}
+
+void portls__socket_discard(portls_socket *s) {
+  if (s != NULL) socket_release(s);
+}
+
+/* ---- events ---- */
+
+int portls_socket_set_events(portls_socket *s, const portls_socket_events *ev, void *user) {
+  if (s == NULL) return PORTLS_EINVAL;
+  if (ev != NULL)
+    s->ev = *ev;
+  else
+    memset(&s->ev, 0, sizeof s->ev);
+  s->user = user;
+  return 0;
+}
+
+void *portls_socket_user(const portls_socket *s) { return s ? s->user : NULL; }
+
+static void touch(portls_socket *s) {
+  if (s->idle_ms > 0 && s->idle_timer != NULL) P->timer_start(s->idle_timer, s->idle_ms, 0);
+}
+
+void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len) {
+  s->bytes_read += len;
+  if (s->ev.data != NULL) s->ev.data(s, data, len, s->user);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(void *ud, size_t suggested, uint8_t **buf, size_t *len) {
+  portls_socket *s = ud;
+  (void)suggested;
+  if (s->loop->read_buf == NULL) s->loop->read_buf = portls__malloc(PORTLS__READ_BUF_SIZE);
+  *buf = s->loop->read_buf;
+  *len = s->loop->read_buf ? PORTLS__READ_BUF_SIZE : 0;
+}
+
+static void on_read(void *ud, int status, size_t nread) {
+  portls_socket *s = ud;
+  if (s->flags & S_DESTROYED) return;
+  if (status == 0) {
+    if (nread == 0) return;
+    touch(s);
+    const uint8_t *data = s->loop->read_buf;
+    if (s->tls != NULL) {
+      portls__tls_on_read(s, data, nread);
+    } else if (s->flags & S_PAUSED) {
+      if (portls__bytes_append(&s->held, data, nread) != 0)
+        portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+    } else {
+      portls__socket_emit_data(s, data, nread);
+    }
+    return;
+  }
+  if (status == PORTLS_EOF) {
+    if (s->tls != NULL)
+      portls__tls_on_eof(s);
+    else
+      portls__socket_peer_ended(s);
+    return;
+  }
+  portls__socket_fail(s, status, "read %s: %s", portls_err_name(status), portls_strerror(status));
+}
+
+static int start_reading(portls_socket *s) {
+  if (s->stream == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED))) return 0;
+  int rc = P->read_start(s->stream, on_alloc, on_read, s);
+  if (rc == 0) s->flags |= S_READING;
+  return rc;
+}
+
+static void stop_reading(portls_socket *s) {
+  if (s->stream != NULL && (s->flags & S_READING)) P->read_stop(s->stream);
+  s->flags &= ~(unsigned)S_READING;
+}
+
+void portls__socket_peer_ended(portls_socket *s) {
+  if (s->flags & (S_PEER_ENDED | S_DESTROYED)) return;
+  s->flags |= S_PEER_ENDED;
+  stop_reading(s);
+  if (s->ev.end != NULL) s->ev.end(s, s->user);
+  if (s->flags & S_DESTROYED) return;
+  /* allowHalfOpen is false, as in Node's default: end our side too. */
+  if (!(s->flags & S_ENDING))
+    portls_socket_end(s, NULL, 0);
+  else if (s->flags & S_SHUT)
+    portls_socket_destroy(s, NULL);
+}
+
+static void resume_task(void *arg) {
+  portls_socket *s = arg;
+  if (s->flags & (S_DESTROYED | S_PAUSED)) return;
+  if (s->tls != NULL) {
+    portls__tls_process(s);
+  } else if (s->held.len > 0) {
+    portls__bytes held = s->held;
+    memset(&s->held, 0, sizeof s->held);
+    portls__socket_emit_data(s, held.data, held.len);
+    portls__bytes_free(&held);
+  }
+  if (!(s->flags & (S_DESTROYED | S_PAUSED)) && (s->flags & S_CONNECTED)) start_reading(s);
+}
+
+void portls_socket_pause(portls_socket *s) {
+  if (s == NULL || (s->flags & S_DESTROYED)) return;
+  s->flags |= S_PAUSED;
+  stop_reading(s);
+}
+
+void portls_socket_resume(portls_socket *s) {
+  if (s == NULL || (s->flags & S_DESTROYED) || !(s->flags & S_PAUSED)) return;
+  s->flags &= ~(unsigned)S_PAUSED;
+  portls__defer(s->loop, &s->task_resume, resume_task, s);
+}
+
+/* ---- writing ---- */
+
+size_t portls_socket_buffer_size(const portls_socket *s) {
+  if (s == NULL) return 0;
+  size_t n = s->out.len + (s->inflight.len - s->inflight_off);
+  if (s->tls != NULL) n += s->tls->pending_clear.len;
+  return n;
+}
+
+static void drain_task(void *arg) {
+  portls_socket *s = arg;
+  if ((s->flags & S_DESTROYED) || !(s->flags & S_NEED_DRAIN)) return;
+  if (portls_socket_buffer_size(s) > 0) return;
+  s->flags &= ~(unsigned)S_NEED_DRAIN;
+  if (s->ev.drain != NULL) s->ev.drain(s, s->user);
+}
+
+static void on_shutdown(void *ud, int status) {
+  portls_socket *s = ud;
+  s->flags &= ~(unsigned)S_SHUTTING;
+  if (s->flags & S_DESTROYED) return;
+  if (status < 0 && status != PORTLS_ENOTCONN) {
+    portls__socket_fail(s, status, "shutdown: %s", portls_strerror(status));
+    return;
+  }
+  s->flags |= S_SHUT;
+  if (s->flags & S_PEER_ENDED) portls_socket_destroy(s, NULL);
+}
+
+static void on_write_done(void *ud, int status) {
+  portls_socket *s = ud;
+  s->flags &= ~(unsigned)S_WRITING;
+  if (status == PORTLS_ECANCELED || (s->flags & S_DESTROYED)) return;
+  s->transport_written += s->inflight.len - s->inflight_off;
+  portls__bytes_free(&s->inflight);
+  s->inflight_off = 0;
+  if (status < 0) {
+    portls__socket_fail(s, status, "write %s: %s", portls_err_name(status), portls_strerror(status));
+    return;
+  }
+  portls__socket_flush(s);
+  if (!(s->flags & S_DESTROYED) && (s->flags & S_NEED_DRAIN) && portls_socket_buffer_size(s) == 0) {
+    s->flags &= ~(unsigned)S_NEED_DRAIN;
+    if (s->ev.drain != NULL) s->ev.drain(s, s->user);
+  }
+}
+
+void portls__socket_flush(portls_socket *s) {
+  if ((s->flags & (S_DESTROYED | S_WRITING)) || !(s->flags & S_CONNECTED)) return;
+  if (s->out.len > 0) {
+    portls_plat_iov iov = {s->out.data, s->out.len};
+    int n = P->try_write(s->stream, &iov, 1);
+    if (n < 0 && n != PORTLS_EAGAIN) {
+      portls__socket_fail(s, n, "write %s: %s", portls_err_name(n), portls_strerror(n));
+      return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    s->transport_written += done;
+    if (done == s->out.len) {
+      portls__bytes_free(&s->out);
+    } else {
+      /* The rest goes out asynchronously; new output collects in a fresh
+       * buffer meanwhile and leaves in one write when this one completes. */
+      s->inflight = s->out;
+      s->inflight_off = done;
+      memset(&s->out, 0, sizeof s->out);
+      iov.base = s->inflight.data + done;
+      iov.len = s->inflight.len - done;
+      int rc = P->write(s->stream, &iov, 1, on_write_done, s);
+      if (rc < 0) {
+        portls__socket_fail(s, rc, "write %s: %s", portls_err_name(rc), portls_strerror(rc));
+        return;
+      }
+      s->flags |= S_WRITING;
+      return;
+    }
+  }
+  if ((s->flags & S_ENDING) && !(s->flags & (S_SHUT | S_SHUTTING)) &&
+      (s->tls == NULL || s->tls->pending_clear.len == 0) &&
+      (s->tls == NULL || !s->tls->end_after_handshake)) {
+    int rc = P->shutdown(s->stream, on_shutdown, s);
+    if (rc < 0) {
+      portls__socket_fail(s, rc, "shutdown: %s", portls_strerror(rc));
+      return;
+    }
+    s->flags |= S_SHUTTING;
+  }
+  if ((s->flags & S_NEED_DRAIN) && portls_socket_buffer_size(s) == 0)
+    portls__defer(s->loop, &s->task_drain, drain_task, s);
+}
+
+int portls_socket_write(portls_socket *s, const void *data, size_t len) {
+  if (s == NULL || (data == NULL && len > 0)) return PORTLS_EINVAL;
+  if (s->flags & S_DESTROYED) return PORTLS_ESTREAM_DESTROYED;
+  if (s->flags & S_ENDING) return PORTLS_EWRITE_AFTER_END;
+  if (len == 0) return portls_socket_buffer_size(s) < s->hwm;
+  touch(s);
+  if (s->tls != NULL) {
+    int rc = portls__tls_write(s, data, len);
+    if (rc < 0) return rc;
+  } else {
+    s->bytes_written += len;
+    size_t done = 0;
+    if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0) {
+      /* Straight from the caller's buffer when the transport takes it now. */
+      portls_plat_iov iov = {data, len};
+      int n = P->try_write(s->stream, &iov, 1);
+      if (n > 0) done = (size_t)n;
+      s->transport_written += done;
+    }
+    if (done < len && portls__bytes_append(&s->out, (const uint8_t *)data + done, len - done) != 0)
+      return PORTLS_ENOMEM;
+    portls__socket_flush(s);
+  }
+  if (s->flags & S_DESTROYED) return PORTLS_ESTREAM_DESTROYED;
+  if (portls_socket_buffer_size(s) < s->hwm) return 1;
+  s->flags |= S_NEED_DRAIN;
+  return 0;
+}
+
+int portls_socket_end(portls_socket *s, const void *data, size_t len) {
+  if (s == NULL) return PORTLS_EINVAL;
+  if (s->flags & S_DESTROYED) return PORTLS_ESTREAM_DESTROYED;
+  if (s->flags & S_ENDING) return 0;
+  if (data != NULL && len > 0) {
+    int rc = portls_socket_write(s, data, len);
+    if (rc < 0) return rc;
+  }
+  s->flags |= S_ENDING;
+  if (s->tls != NULL) portls__tls_end(s);
+  portls__socket_flush(s);
+  return 0;
+}
+
+/* ---- destroy and close ---- */
+
+static void on_closed(void *ud) {
+  portls_socket *s = ud;
+  s->stream = NULL;
+  if (s->flags & S_HAD_ERROR) {
+    if (s->server != NULL && (s->tls == NULL ? 0 : !s->tls->secure))
+      portls__server_client_error(s->server, s, &s->error);
+    else if (s->ev.error != NULL)
+      s->ev.error(s, &s->error, s->user);
+  }
+  if (s->ev.close != NULL) s->ev.close(s, (s->flags & S_HAD_ERROR) != 0, s->user);
+  if (s->server != NULL) portls__server_socket_closed(s->server, s);
+  socket_release(s);
+}
+
+static void destroy_with(portls_socket *s, const portls_error *err) {
+  if (s->flags & S_DESTROYED) return;
+  s->flags |= S_DESTROYED;
+  if (err != NULL) {
+    s->flags |= S_HAD_ERROR;
+    s->error = *err;
+  }
+  portls__cancel(s->loop, &s->task_resume);
+  portls__cancel(s->loop, &s->task_connect_error);
+  portls__cancel(s->loop, &s->task_drain);
+  if (s->idle_timer != NULL) {
+    P->timer_free(s->idle_timer);
+    s->idle_timer = NULL;
+  }
+  if (s->tls != NULL && s->tls->hs_timer != NULL) {
+    P->timer_free(s->tls->hs_timer);
+    s->tls->hs_timer = NULL;
+  }
+  if (s->lookup != NULL) {
+    P->lookup_cancel(s->lookup);
+    s->lookup = NULL;
+  }
+  if (s->stream != NULL) {
+    stop_reading(s);
+    P->close(s->stream, on_closed, s);
+  } else {
+    portls__defer(s->loop, &s->task_close, on_closed, s);
+  }
+}
+
+void portls_socket_destroy(portls_socket *s, const portls_error *err) {
+  if (s == NULL) return;
+  destroy_with(s, err);
+}
+
+void portls__socket_fail(portls_socket *s, int code, const char *fmt, ...) {
+  if (s->flags & S_DESTROYED) return;
+  portls_error err;
+  va_list ap;
+  va_start(ap, fmt);
+  portls__verr(&err, code, fmt, ap);
+  va_end(ap);
+  destroy_with(s, &err);
+}
+
+/* ---- connecting ---- */
+
+static void on_failed_stream_closed(void *ud) { (void)ud; }
+
+static void try_connect(portls_socket *s);
+
+static void on_connect(void *ud, int status) {
+  portls_socket *s = ud;
+  if (s->flags & S_DESTROYED) return;
+  if (status < 0) {
+    if (s->addr_idx + 1 < s->naddrs) {
+      P->close(s->stream, on_failed_stream_closed, NULL);
+      s->stream = NULL;
+      s->addr_idx++;
+      try_connect(s);
+      return;
+    }
+    char where[140];
+    portls__addr_describe(&s->addrs[s->addr_idx], where, sizeof where);
+    portls__socket_fail(s, status, "connect %s %s", portls_err_name(status), where);
+    return;
+  }
+  s->flags = (s->flags & ~(unsigned)S_CONNECTING) | S_CONNECTED;
+  if (s->ev.connect != NULL) s->ev.connect(s, s->user);
+  if (s->flags & S_DESTROYED) return;
+  int rc = start_reading(s);
+  if (rc < 0) {
+    portls__socket_fail(s, rc, "read_start: %s", portls_strerror(rc));
+    return;
+  }
+  if (s->tls != NULL) {
+    portls_error err;
+    if (portls__tls_start(s, &err) < 0) {
+      destroy_with(s, &err);
+      return;
+    }
+  }
+  portls__socket_flush(s);
+}
+
+static void try_connect(portls_socket *s) {
+  int rc = P->stream_connect(s->loop->plat, &s->addrs[s->addr_idx], on_connect, s, &s->stream);
+  if (rc < 0) {
+    if (s->stream != NULL) P->close(s->stream, on_failed_stream_closed, NULL);
+    s->stream = NULL;
+    char where[140];
+    portls__addr_describe(&s->addrs[s->addr_idx], where, sizeof where);
+    portls__socket_fail(s, rc, "connect %s %s", portls_err_name(rc), where);
+  }
+}
+
+static void on_lookup(void *ud, int status, const portls_plat_addr *addrs, size_t count) {
+  portls_socket *s = ud;
+  s->lookup = NULL;
+  if (s->flags & S_DESTROYED) return;
+  if (status < 0 || count == 0) {
+    int code = status < 0 ? status : PORTLS_EAI_NONAME;
+    portls__socket_fail(s, code, "getaddrinfo %s %s", portls_err_name(code), s->host);
+    return;
+  }
+  s->addrs = portls__memdup(addrs, count * sizeof *addrs);
+  if (s->addrs == NULL) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "connect: out of memory");
+    return;
+  }
+  s->naddrs = count;
+  s->addr_idx = 0;
+  try_connect(s);
+}
+
+int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, const char *path,
+                           portls_error *err) {
+  s->flags |= S_CONNECTING;
+  if (path != NULL) {
+    portls_plat_addr a;
+    memset(&a, 0, sizeof a);
+    a.family = PORTLS_PLAT_UNIX;
+    if (strlen(path) >= sizeof a.path)
+      return portls__err(err, PORTLS_ENAMETOOLONG, "connect: path too long: %s", path);
+    strcpy(a.path, path);
+    s->addrs = portls__memdup(&a, sizeof a);
+    if (s->addrs == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+    s->naddrs = 1;
+    /* Connect from the loop, so that every outcome arrives as an event. */
+    int rc = P->stream_connect(s->loop->plat, &s->addrs[0], on_connect, s, &s->stream);
+    if (rc < 0) {
+      if (s->stream != NULL) P->close(s->stream, on_failed_stream_closed, NULL);
+      s->stream = NULL;
+      return portls__err(err, rc, "connect %s %s", portls_err_name(rc), path);
+    }
+    return 0;
+  }
+  s->host = portls__strdup(host ? host : "localhost");
+  if (s->host == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  s->port = port;
+  int rc = P->lookup(s->loop->plat, s->host, port, 0, on_lookup, s, &s->lookup);
+  if (rc < 0) return portls__err(err, rc, "getaddrinfo %s %s", portls_err_name(rc), s->host);
+  return 0;
+}
+
+int portls__socket_attach(portls_socket *s, portls_plat_stream *stream) {
+  s->stream = stream;
+  s->flags |= S_CONNECTED;
+  return start_reading(s);
+}
+
+void portls_net_connect_options_init(portls_net_connect_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof *o);
+}
+
+int portls_net_connect(portls_loop *loop, const portls_net_connect_options *o, portls_socket **out,
+                       portls_error *err) {
+  if (loop == NULL || o == NULL || out == NULL)
+    return portls__err(err, PORTLS_EINVAL, "net.connect: NULL argument");
+  *out = NULL;
+  if (o->path == NULL && o->port == 0)
+    return portls__err(err, PORTLS_EINVAL, "net.connect: a port (or a path) is required");
+  portls_socket *s = portls__socket_alloc(loop, o->high_water_mark);
+  if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  portls_socket_set_events(s, o->events, o->user);
+  int rc = portls__socket_connect(s, o->host, o->port, o->path, err);
+  if (rc < 0) {
+    portls__socket_discard(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+/* ---- options and addresses ---- */
+
+static void on_idle(void *ud) {
+  portls_socket *s = ud;
+  if (s->flags & S_DESTROYED) return;
+  if (s->ev.timeout != NULL) s->ev.timeout(s, s->user);
+}
+
+int portls_socket_set_timeout(portls_socket *s, uint64_t ms) {
+  if (s == NULL) return PORTLS_EINVAL;
+  if (s->flags & S_DESTROYED) return PORTLS_ESTREAM_DESTROYED;
+  s->idle_ms = ms;
+  if (ms == 0) {
+    if (s->idle_timer != NULL) P->timer_stop(s->idle_timer);
+    return 0;
+  }
+  if (s->idle_timer == NULL) {
+    int rc = P->timer_new(s->loop->plat, on_idle, s, &s->idle_timer);
+    if (rc < 0) return rc;
+  }
+  P->timer_start(s->idle_timer, ms, 0);
+  return 0;
+}
+
+int portls_socket_set_no_delay(portls_socket *s, int no_delay) {
+  if (s == NULL) return PORTLS_EINVAL;
+  if (s->stream == NULL) return PORTLS_ENOTCONN;
+  return P->set_nodelay(s->stream, no_delay != 0);
+}
+
+int portls_socket_set_keep_alive(portls_socket *s, int enable, unsigned initial_delay_ms) {
+  if (s == NULL) return PORTLS_EINVAL;
+  if (s->stream == NULL) return PORTLS_ENOTCONN;
+  return P->set_keepalive(s->stream, enable != 0, (initial_delay_ms + 999) / 1000);
+}
+
+int portls_socket_address(portls_socket *s, portls_address *out) {
+  if (s == NULL || out == NULL) return PORTLS_EINVAL;
+  if (s->stream == NULL || !(s->flags & S_CONNECTED)) return PORTLS_ENOTCONN;
+  portls_plat_addr a;
+  int rc = P->sockname(s->stream, &a);
+  if (rc < 0) return rc;
+  portls__addr_to_public(&a, out);
+  return 0;
+}
+
+int portls_socket_remote_address(portls_socket *s, portls_address *out) {
+  if (s == NULL || out == NULL) return PORTLS_EINVAL;
+  if (s->stream == NULL || !(s->flags & S_CONNECTED)) return PORTLS_ENOTCONN;
+  portls_plat_addr a;
+  int rc = P->peername(s->stream, &a);
+  if (rc < 0) return rc;
+  portls__addr_to_public(&a, out);
+  return 0;
+}
+
+uint64_t portls_socket_bytes_read(const portls_socket *s) { return s ? s->bytes_read : 0; }
+uint64_t portls_socket_bytes_written(const portls_socket *s) { return s ? s->bytes_written : 0; }
+uint64_t portls_socket_transport_bytes_written(const portls_socket *s) {
+  return s ? s->transport_written : 0;
+}
+int portls_socket_encrypted(const portls_socket *s) { return s != NULL && s->tls != NULL; }

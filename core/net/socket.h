@@ -1,0 +1,121 @@
+/* Internal: the socket (net.Socket and tls.TLSSocket share one object: a TLS
+ * socket is a socket whose bytes pass through an engine). */
+#ifndef PORTLS_CORE_SOCKET_H
+#define PORTLS_CORE_SOCKET_H
+
+#include "net/loop.h"
+#include "portls/backend.h"
+#include "portls/platform.h"
+#include "portls/portls.h"
+#include "tls/engine.h"
+
+#define PORTLS__DEFAULT_HWM (16 * 1024)
+
+typedef struct portls__tls {
+  portls_context *ctx;
+  portls__engine eng;
+  int is_server;
+  int request_cert, reject_unauthorized;
+  int min_dh_size;
+  int secure;       /* handshake done and accepted */
+  int authorized;
+  int authz_error;
+  char *host;       /* for the identity check */
+  char *servername; /* client: SNI sent */
+  portls__bytes alpn_wire, npn_wire;
+  portls_buf session;
+  portls_check_identity_cb check_identity;
+  void *check_identity_user;
+  portls_be_info info;
+  char *alpn, *npn, *peer_servername; /* copies of info strings */
+  portls__bytes pending_clear;        /* written before the handshake completed */
+  int end_after_handshake;
+  portls_plat_timer *hs_timer;
+} portls__tls;
+
+enum {
+  S_CONNECTING = 1u << 0,
+  S_CONNECTED = 1u << 1,
+  S_PAUSED = 1u << 2,
+  S_READING = 1u << 3,
+  S_ENDING = 1u << 4,     /* end() called: shut down once output drains */
+  S_SHUT = 1u << 5,       /* our write side is shut */
+  S_PEER_ENDED = 1u << 6, /* 'end' seen */
+  S_DESTROYED = 1u << 7,
+  S_HAD_ERROR = 1u << 8,
+  S_NEED_DRAIN = 1u << 9,
+  S_WRITING = 1u << 10,  /* a platform write is in flight */
+  S_SHUTTING = 1u << 11, /* platform shutdown in flight */
+  S_IN_PROCESS = 1u << 12
+};
+
+struct portls_socket {
+  portls_loop *loop;
+  portls_socket_events ev;
+  void *user;
+  unsigned flags;
+
+  portls_server *server; /* the server that accepted it */
+  portls_socket *srv_prev, *srv_next;
+
+  portls_plat_stream *stream;
+  portls_plat_lookup *lookup;
+  portls_plat_addr *addrs; /* connect candidates */
+  size_t naddrs, addr_idx;
+  char *host;
+  uint16_t port;
+
+  portls__bytes out;      /* bytes for the transport (ciphertext on TLS) */
+  portls__bytes inflight; /* handed to the platform */
+  size_t inflight_off;
+  size_t hwm;
+  portls__bytes held; /* plain: data that arrived while paused */
+
+  uint64_t bytes_read, bytes_written, transport_written;
+
+  portls_plat_timer *idle_timer;
+  uint64_t idle_ms;
+
+  portls_error error; /* the error to emit before 'close' */
+  portls__task task_close, task_resume, task_drain, task_connect_error;
+
+  portls__tls *tls;
+};
+
+/* Allocates a socket on loop (not yet connected). */
+portls_socket *portls__socket_alloc(portls_loop *loop, size_t hwm);
+/* Frees a socket that never reached the loop (creation failed). */
+void portls__socket_discard(portls_socket *s);
+/* Starts connecting to host:port (looked up) or to a Unix path. */
+int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, const char *path,
+                           portls_error *err);
+/* Takes over an accepted stream and starts reading. */
+int portls__socket_attach(portls_socket *s, portls_plat_stream *stream);
+/* Destroys with an error code + message (emitted as 'error' or, before a
+ * server socket is secure, as the server's 'clientError'). */
+void portls__socket_fail(portls_socket *s, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Moves queued output to the transport. */
+void portls__socket_flush(portls_socket *s);
+/* Emits 'end' and ends our side too (allowHalfOpen false). */
+void portls__socket_peer_ended(portls_socket *s);
+void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len);
+
+/* TLS hooks (core/tls/tls_socket.c). */
+int portls__tls_start(portls_socket *s, portls_error *err);
+void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len);
+void portls__tls_process(portls_socket *s);
+int portls__tls_write(portls_socket *s, const void *data, size_t len);
+void portls__tls_end(portls_socket *s);
+void portls__tls_on_eof(portls_socket *s);
+void portls__tls_free(portls_socket *s);
+
+/* Server hooks (core/net/server.c). */
+void portls__server_socket_closed(portls_server *srv, portls_socket *s);
+void portls__server_client_error(portls_server *srv, portls_socket *s, const portls_error *err);
+void portls__server_secure(portls_server *srv, portls_socket *s);
+
+#endif

@@ -1,0 +1,219 @@
+/* tls.createSecureContext(): option checking common to every backend, then
+ * one backend context shared by every connection that uses it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls/context.h"
+#include "util/util.h"
+
+/* ---- default cipher list (Node's --tls-cipher-list) ---- */
+
+static char *default_ciphers_override;
+static int env_checked;
+
+const char *portls_default_ciphers(void) {
+  if (!env_checked && default_ciphers_override == NULL) {
+    env_checked = 1;
+    const char *env = getenv("PORTLS_TLS_CIPHER_LIST");
+    if (env != NULL && env[0] != '\0') default_ciphers_override = portls__strdup(env);
+  }
+  return default_ciphers_override ? default_ciphers_override : PORTLS_DEFAULT_CIPHERS;
+}
+
+int portls_set_default_ciphers(const char *ciphers, portls_error *err) {
+  env_checked = 1;
+  if (ciphers != NULL && ciphers[0] == '\0')
+    return portls__err(err, PORTLS_ECIPHERS, "default ciphers: empty cipher list");
+  char *copy = NULL;
+  if (ciphers != NULL && (copy = portls__strdup(ciphers)) == NULL)
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  portls__free(default_ciphers_override);
+  default_ciphers_override = copy;
+  return 0;
+}
+
+/* ---- secureProtocol ---- */
+
+typedef struct method {
+  const char *base; /* without _server_method / _client_method / _method */
+  uint16_t min, max;
+} method;
+
+static const method methods[] = {
+    {"SSLv23", 0, 0},
+    {"TLS", 0, 0},
+    {"TLSv1", PORTLS_TLS1_0, PORTLS_TLS1_0},
+    {"TLSv1_1", PORTLS_TLS1_1, PORTLS_TLS1_1},
+    {"TLSv1_2", PORTLS_TLS1_2, PORTLS_TLS1_2},
+    {"TLSv1_3", PORTLS_TLS1_3, PORTLS_TLS1_3},
+};
+
+static int version_cap(uint16_t v) {
+  switch (v) {
+    case PORTLS_TLS1_0: return PORTLS_CAP_TLS1_0;
+    case PORTLS_TLS1_1: return PORTLS_CAP_TLS1_1;
+    case PORTLS_TLS1_2: return PORTLS_CAP_TLS1_2;
+    default: return PORTLS_CAP_TLS1_3;
+  }
+}
+
+static int parse_method(const char *name, portls_context *ctx, portls_error *err) {
+  if (name == NULL) return 0;
+  size_t n = strlen(name);
+  int role = PORTLS__ROLE_ANY;
+  size_t base_len;
+  static const char *const suffixes[] = {"_server_method", "_client_method", "_method"};
+  size_t i;
+  for (i = 0; i < 3; i++) {
+    size_t sl = strlen(suffixes[i]);
+    if (n > sl && strcmp(name + n - sl, suffixes[i]) == 0) break;
+  }
+  if (i == 3) return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: Unknown method: %s", name);
+  role = i == 0 ? PORTLS__ROLE_SERVER : i == 1 ? PORTLS__ROLE_CLIENT : PORTLS__ROLE_ANY;
+  base_len = n - strlen(suffixes[i]);
+  if ((base_len == 5 && strncmp(name, "SSLv2", 5) == 0) || (base_len == 5 && strncmp(name, "SSLv3", 5) == 0))
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: %.5s methods disabled", name);
+  for (size_t m = 0; m < PORTLS__ARRAY_SIZE(methods); m++) {
+    if (strlen(methods[m].base) == base_len && strncmp(name, methods[m].base, base_len) == 0) {
+      ctx->role = role;
+      ctx->min_version = methods[m].min;
+      ctx->max_version = methods[m].max;
+      if (methods[m].min != 0) {
+        char opt[80];
+        snprintf(opt, sizeof opt, "secureProtocol %s", name);
+        return portls__need_cap((portls_cap)version_cap(methods[m].min), opt, err);
+      }
+      return 0;
+    }
+  }
+  return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: Unknown method: %s", name);
+}
+
+int portls__context_check_role(const portls_context *ctx, int is_server, portls_error *err) {
+  if (ctx->role == PORTLS__ROLE_SERVER && !is_server)
+    return portls__err(err, PORTLS_EINVAL, "secureContext: a *_server_method context cannot make client connections");
+  if (ctx->role == PORTLS__ROLE_CLIENT && is_server)
+    return portls__err(err, PORTLS_EINVAL, "secureContext: a *_client_method context cannot accept connections");
+  return 0;
+}
+
+/* ---- options ---- */
+
+void portls_context_options_init(portls_context_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof *o);
+  o->honor_cipher_order = 1;
+}
+
+static int check_bufs(const portls_buf *b, size_t n, const char *what, portls_error *err) {
+  if (n > 0 && b == NULL) return portls__err(err, PORTLS_EINVAL, "%s: count %zu but no array", what, n);
+  for (size_t i = 0; i < n; i++)
+    if (b[i].base == NULL || b[i].len == 0)
+      return portls__err(err, PORTLS_EINVAL, "%s[%zu]: empty buffer", what, i);
+  return 0;
+}
+
+int portls_context_new(const portls_context_options *o, portls_context **out, portls_error *err) {
+  if (out == NULL) return portls__err(err, PORTLS_EINVAL, "createSecureContext: NULL out");
+  *out = NULL;
+  portls_context_options defaults;
+  if (o == NULL) {
+    portls_context_options_init(&defaults);
+    o = &defaults;
+  }
+  int rc = portls__global_init(err);
+  if (rc < 0) return rc;
+
+  if ((rc = check_bufs(o->key, o->key_count, "key", err)) < 0) return rc;
+  if ((rc = check_bufs(o->cert, o->cert_count, "cert", err)) < 0) return rc;
+  if ((rc = check_bufs(o->ca, o->ca_count, "ca", err)) < 0) return rc;
+  if ((rc = check_bufs(o->crl, o->crl_count, "crl", err)) < 0) return rc;
+  if (o->key_count != o->cert_count)
+    return portls__err(err, PORTLS_EINVAL, "key/cert: %zu keys for %zu certificates; give one key per certificate",
+                       o->key_count, o->cert_count);
+  if (o->pfx.len > 0 && o->key_count > 0)
+    return portls__err(err, PORTLS_EINVAL, "pfx: mutually exclusive with key and cert");
+  if (o->pfx.len > 0 && (rc = portls__need_cap(PORTLS_CAP_PFX, "pfx", err)) < 0) return rc;
+  if (o->crl_count > 0 && (rc = portls__need_cap(PORTLS_CAP_CRL, "crl", err)) < 0) return rc;
+  if (o->ticket_keys.len > 0) {
+    if (o->ticket_keys.len != 48)
+      return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", o->ticket_keys.len);
+    if ((rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "ticketKeys", err)) < 0) return rc;
+  }
+  if (o->session_timeout < 0)
+    return portls__err(err, PORTLS_EINVAL, "sessionTimeout: must not be negative");
+  const char *ciphers = o->ciphers ? o->ciphers : portls_default_ciphers();
+  if (ciphers[0] == '\0') return portls__err(err, PORTLS_ECIPHERS, "ciphers: empty cipher list");
+
+  portls_context *ctx = portls__calloc(1, sizeof *ctx);
+  if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  ctx->refs = 1;
+  if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
+
+  int ecdh_disabled = o->ecdh_curve != NULL && strcmp(o->ecdh_curve, "false") == 0;
+  if (o->ecdh_curve != NULL && !ecdh_disabled && o->ecdh_curve[0] == '\0') {
+    rc = portls__err(err, PORTLS_ECURVE, "ecdhCurve: empty curve name");
+    goto fail;
+  }
+
+  portls_be_keypair *pairs = NULL;
+  if (o->key_count > 0) {
+    pairs = portls__calloc(o->key_count, sizeof *pairs);
+    if (pairs == NULL) {
+      rc = portls__err(err, PORTLS_ENOMEM, NULL);
+      goto fail;
+    }
+    for (size_t i = 0; i < o->key_count; i++) {
+      pairs[i].key = o->key[i];
+      pairs[i].cert = o->cert[i];
+    }
+  }
+  portls_be_ctx_config cfg = {
+      .pairs = pairs,
+      .pair_count = o->key_count,
+      .passphrase = o->passphrase,
+      .pfx = o->pfx,
+      .ca = o->ca,
+      .ca_count = o->ca_count,
+      .use_system_ca = o->ca_count == 0,
+      .crl = o->crl,
+      .crl_count = o->crl_count,
+      .cipher_string = ciphers,
+      .honor_cipher_order = o->honor_cipher_order != 0,
+      .min_version = ctx->min_version,
+      .max_version = ctx->max_version,
+      .ecdh_curves = ecdh_disabled ? NULL : (o->ecdh_curve ? o->ecdh_curve : "prime256v1"),
+      .ecdh_disabled = ecdh_disabled,
+      .dhparam = o->dhparam,
+      .session_id_context = o->session_id_context,
+      .session_timeout = o->session_timeout,
+      .ticket_keys = o->ticket_keys,
+  };
+  rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
+  portls__free(pairs);
+  if (rc < 0) goto fail;
+  *out = ctx;
+  return 0;
+fail:
+  portls__free(ctx);
+  return rc;
+}
+
+portls_context *portls_context_ref(portls_context *ctx) {
+  if (ctx != NULL) ctx->refs++;
+  return ctx;
+}
+
+void portls_context_free(portls_context *ctx) {
+  if (ctx == NULL || --ctx->refs > 0) return;
+  portls__backend.ctx_free(ctx->be);
+  portls__free(ctx);
+}
+
+size_t portls_get_ciphers(const char *const **names) {
+  /* Filled in with the suite table (cipher-list compiler); until then the
+   * backend's own list is not exposed by name. */
+  if (names != NULL) *names = NULL;
+  return 0;
+}

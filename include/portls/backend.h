@@ -1,0 +1,165 @@
+/* portls: the backend contract.
+ *
+ * A backend is a sans-I/O TLS engine plus the few crypto primitives core
+ * needs, behind one const vtable, `portls__backend`, that the backend's
+ * library defines. It never sees a socket, a timer or the loop: core hands it
+ * ciphertext through a portls_be_io and takes ciphertext back the same way
+ * (Node's TLSWrap over memory BIOs). Only core calls these functions.
+ *
+ * Return conventions: 0 (PORTLS_BE_OK) or a positive PORTLS_BE_* state, or a
+ * negative PORTLS_E* code with err filled (err is never NULL here). A
+ * backend-local detail (OpenSSL's reason string, mbedTLS's -0x7780) belongs in
+ * err->message.
+ *
+ * Optional operations (NULL allowed) say so; a NULL operation means the
+ * matching capability is false.
+ */
+#ifndef PORTLS_BACKEND_H
+#define PORTLS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "errors.h"
+#include "portls.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Digest algorithms for portls_backend.digest. */
+enum { PORTLS_BE_SHA1 = 1, PORTLS_BE_SHA256 = 2 };
+
+typedef struct portls_be_ctx portls_be_ctx;         /* backend-defined: one per SecureContext */
+typedef struct portls_be_session portls_be_session; /* backend-defined: one per connection */
+
+enum {
+  PORTLS_BE_OK = 0,
+  PORTLS_BE_WANT_READ = 1, /* needs more ciphertext from the peer */
+  PORTLS_BE_CLOSED = 2     /* read: the peer sent close_notify */
+};
+
+/* Core's ciphertext buffers, seen from the backend. */
+typedef struct portls_be_io {
+  void *io;
+  /* Copies up to len received bytes into buf; returns the count, 0 when none
+   * is buffered (the backend then reports PORTLS_BE_WANT_READ). */
+  size_t (*recv)(void *io, uint8_t *buf, size_t len);
+  /* Queues bytes for the peer; never partial. 0, or PORTLS_ENOMEM. */
+  int (*send)(void *io, const uint8_t *buf, size_t len);
+} portls_be_io;
+
+/* One certificate with its key. Buffers are PEM or DER; key may be encrypted
+ * (passphrase). When core has decoded a container (PFX, PKCS#8 with AES on a
+ * backend that cannot), key is plain DER PKCS#8 and passphrase NULL. */
+typedef struct portls_be_keypair {
+  portls_buf key;
+  portls_buf cert; /* leaf first, then the chain */
+} portls_be_keypair;
+
+/* Everything of a SecureContext that the backend applies. Core has already
+ * validated option syntax and checked capabilities. */
+typedef struct portls_be_ctx_config {
+  const portls_be_keypair *pairs;
+  size_t pair_count;
+  const char *passphrase;
+  portls_buf pfx;              /* only if the backend has PORTLS_CAP_PFX natively */
+  const portls_buf *ca;        /* PEM; none: use_system_ca */
+  size_t ca_count;
+  int use_system_ca;
+  const portls_buf *crl;
+  size_t crl_count;
+  const char *cipher_string;   /* OpenSSL syntax, validated by core */
+  const uint16_t *suites;      /* compiled by core (IANA ids, in order), or NULL */
+  size_t suite_count;
+  int honor_cipher_order;
+  uint16_t min_version, max_version; /* PORTLS_TLS1_x; 0: backend default */
+  const char *ecdh_curves;     /* ':'-list of OpenSSL curve names; NULL: default */
+  int ecdh_disabled;
+  portls_buf dhparam;          /* PEM, or empty */
+  const char *session_id_context;
+  int session_timeout;
+  portls_buf ticket_keys;      /* 48 bytes or empty */
+} portls_be_ctx_config;
+
+/* Per-connection settings. */
+typedef struct portls_be_session_config {
+  int is_server;
+  const char *servername;      /* client: SNI to send (NULL: none) */
+  int verify_peer;             /* client: always; server: requestCert. Verification never
+                                  aborts the handshake: core reads the result and decides. */
+  portls_buf alpn_wire;        /* client: offer; server: preference list */
+  portls_buf npn_wire;
+  portls_buf session;          /* client: a session to offer */
+  int request_ocsp;
+} portls_be_session_config;
+
+/* What core reads after the handshake. Strings point into the session. */
+typedef struct portls_be_info {
+  uint16_t version;          /* PORTLS_TLS1_x */
+  uint16_t suite;            /* IANA cipher suite id */
+  const char *cipher_name;   /* OpenSSL-style name, when the backend knows it */
+  const char *servername;    /* server: the SNI name received, or NULL */
+  const char *alpn;          /* agreed ALPN protocol, or NULL */
+  const char *npn;           /* agreed NPN protocol, or NULL */
+  int session_reused;
+  int verify_result;         /* 0 or a PORTLS_E* verification code (OpenSSL's names) */
+  int has_peer_cert;
+  const char *ephemeral_type; /* "ECDH", "DH", or NULL */
+  const char *ephemeral_name; /* curve name for ECDH */
+  int ephemeral_bits;
+} portls_be_info;
+
+typedef struct portls_backend {
+  const char *name; /* "openssl", "boringssl", "mbedtls" */
+  /* The library's version text. */
+  const char *(*version)(void);
+  /* The capability set, computed from what compiled (bit n = portls_cap n). */
+  uint64_t (*capabilities)(void);
+  /* Process-wide setup, called once before the first context; may be NULL. */
+  int (*global_init)(const portls_allocator *alloc);
+
+  int (*ctx_new)(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err);
+  void (*ctx_free)(portls_be_ctx *ctx);
+
+  int (*session_new)(portls_be_ctx *ctx, const portls_be_session_config *cfg,
+                     const portls_be_io *io, portls_be_session **out, portls_error *err);
+  void (*session_free)(portls_be_session *s);
+  /* Advances the handshake: PORTLS_BE_OK when complete, PORTLS_BE_WANT_READ, or an error. */
+  int (*handshake)(portls_be_session *s, portls_error *err);
+  /* Decrypts into buf: PORTLS_BE_OK with *nread > 0, PORTLS_BE_WANT_READ,
+   * PORTLS_BE_CLOSED, or an error. Handles post-handshake messages itself. */
+  int (*read)(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
+  /* Encrypts all of buf into records sent through io (never partial). */
+  int (*write)(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+  /* Queues close_notify. */
+  int (*shutdown)(portls_be_session *s, portls_error *err);
+  /* Fills *info; valid after the handshake. */
+  void (*info)(portls_be_session *s, portls_be_info *info);
+  /* The peer's certificate chain as sent, leaf first: index 0.. ; returns
+   * PORTLS_ENOENT past the end. The DER stays valid while the session lives. */
+  int (*peer_cert)(portls_be_session *s, size_t index, portls_buf *der);
+  /* The verified chain up to the trust anchor (for getPeerCertificate(true));
+   * may be NULL, then core uses peer_cert. */
+  int (*verified_cert)(portls_be_session *s, size_t index, portls_buf *der);
+  /* Optional (PORTLS_CAP_MAX_SEND_FRAGMENT). */
+  int (*set_max_send_fragment)(portls_be_session *s, size_t size);
+  /* Optional: the session as bytes for getSession(), in *out allocated with
+   * portls's allocator. */
+  int (*get_session)(portls_be_session *s, portls_buf *out, portls_error *err);
+
+  /* Crypto primitives for core. */
+  int (*digest)(int alg, const void *data, size_t len, uint8_t *out); /* PORTLS_BE_SHA1/256 */
+  int (*random)(uint8_t *buf, size_t len);
+  /* Lists the supported suites: IANA id and OpenSSL-style name; returns the count. */
+  size_t (*suites)(const uint16_t **ids);
+} portls_backend;
+
+/* Defined by the linked backend. */
+extern const portls_backend portls__backend;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

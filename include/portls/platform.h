@@ -1,0 +1,124 @@
+/* portls: the platform contract.
+ *
+ * A platform gives core an event loop, timers, name lookup and byte streams
+ * (TCP and Unix sockets), behind one const vtable, `portls__platform`, that
+ * the platform's sources define. It knows nothing of TLS. Its shape is
+ * libuv's (callbacks, a read buffer supplied by the caller), so a port to
+ * lwIP or FreeRTOS+TCP is a poll()/select() loop over their socket API; see
+ * platform/README.md.
+ *
+ * Rules every platform keeps:
+ * - Callbacks run from the loop, never from inside the call that caused them.
+ * - Errors are negative PORTLS_E* codes (errors.h); map the OS's errno.
+ * - After stream_close() / listener_close() / timer_free() / lookup_cancel(),
+ *   no callback of that object runs except the close callback (pending write
+ *   and shutdown callbacks run first, with PORTLS_ECANCELED).
+ * - Memory a platform allocates goes through portls_plat_alloc/portls_plat_free.
+ */
+#ifndef PORTLS_PLATFORM_H
+#define PORTLS_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct portls_plat_loop portls_plat_loop;         /* platform-defined */
+typedef struct portls_plat_timer portls_plat_timer;       /* platform-defined */
+typedef struct portls_plat_stream portls_plat_stream;     /* platform-defined */
+typedef struct portls_plat_listener portls_plat_listener; /* platform-defined */
+typedef struct portls_plat_lookup portls_plat_lookup;     /* platform-defined */
+
+enum { PORTLS_PLAT_INET = 4, PORTLS_PLAT_INET6 = 6, PORTLS_PLAT_UNIX = 1 };
+
+typedef struct portls_plat_addr {
+  int family;       /* PORTLS_PLAT_INET, _INET6 or _UNIX */
+  uint16_t port;    /* host byte order */
+  uint8_t ip[16];   /* network byte order; IPv4 in the first 4 bytes */
+  uint32_t scope_id;
+  char path[108];   /* PORTLS_PLAT_UNIX */
+} portls_plat_addr;
+
+typedef struct portls_plat_iov {
+  const uint8_t *base;
+  size_t len;
+} portls_plat_iov;
+
+enum { PORTLS_PLAT_RUN_DEFAULT = 0, PORTLS_PLAT_RUN_ONCE = 1, PORTLS_PLAT_RUN_NOWAIT = 2 };
+
+typedef void (*portls_plat_cb)(void *ud);
+typedef void (*portls_plat_status_cb)(void *ud, int status);
+/* Gives the platform a buffer to read into (at least 1 byte). */
+typedef void (*portls_plat_alloc_cb)(void *ud, size_t suggested, uint8_t **buf, size_t *len);
+/* status 0: nread bytes were read into the last buffer given by alloc;
+ * PORTLS_EOF: the peer ended its side; other negative: a read error. */
+typedef void (*portls_plat_read_cb)(void *ud, int status, size_t nread);
+typedef void (*portls_plat_lookup_cb)(void *ud, int status, const portls_plat_addr *addrs,
+                                      size_t count);
+
+typedef struct portls_platform {
+  const char *name; /* "libuv", "posix", ... */
+
+  int (*loop_new)(portls_plat_loop **out);
+  /* PORTLS_EBUSY while handles remain open. */
+  int (*loop_free)(portls_plat_loop *loop);
+  /* Runs the loop; returns 1 if handles remain active, 0 if none. */
+  int (*loop_run)(portls_plat_loop *loop, int mode);
+  void (*loop_stop)(portls_plat_loop *loop);
+  /* Monotonic milliseconds, cached per iteration. */
+  uint64_t (*now)(portls_plat_loop *loop);
+
+  int (*timer_new)(portls_plat_loop *loop, portls_plat_cb cb, void *ud, portls_plat_timer **out);
+  void (*timer_start)(portls_plat_timer *t, uint64_t timeout_ms, uint64_t repeat_ms);
+  void (*timer_stop)(portls_plat_timer *t);
+  void (*timer_free)(portls_plat_timer *t);
+
+  /* Resolves host (a name or a literal address) for port; family 0 (any),
+   * PORTLS_PLAT_INET or _INET6. The callback gets every address found. */
+  int (*lookup)(portls_plat_loop *loop, const char *host, uint16_t port, int family,
+                portls_plat_lookup_cb cb, void *ud, portls_plat_lookup **out);
+  void (*lookup_cancel)(portls_plat_lookup *req);
+
+  /* Starts connecting; *out exists at once (close it even if cb reports failure). */
+  int (*stream_connect)(portls_plat_loop *loop, const portls_plat_addr *addr,
+                        portls_plat_status_cb cb, void *ud, portls_plat_stream **out);
+  /* Binds and listens; errors (PORTLS_EADDRINUSE, PORTLS_EACCES, ...) are
+   * returned here. cb runs once per pending connection: call accept(). */
+  int (*listen)(portls_plat_loop *loop, const portls_plat_addr *addr, int backlog,
+                portls_plat_status_cb cb, void *ud, portls_plat_listener **out);
+  int (*accept)(portls_plat_listener *l, portls_plat_stream **out);
+  int (*listener_address)(portls_plat_listener *l, portls_plat_addr *out);
+  void (*listener_close)(portls_plat_listener *l, portls_plat_cb cb, void *ud);
+
+  int (*read_start)(portls_plat_stream *s, portls_plat_alloc_cb alloc, portls_plat_read_cb cb,
+                    void *ud);
+  int (*read_stop)(portls_plat_stream *s);
+  /* Writes what it can now without blocking: the count (maybe 0), or an error. */
+  int (*try_write)(portls_plat_stream *s, const portls_plat_iov *iov, size_t count);
+  /* Queues the buffers (their memory must stay valid until cb); cb(status). */
+  int (*write)(portls_plat_stream *s, const portls_plat_iov *iov, size_t count,
+               portls_plat_status_cb cb, void *ud);
+  /* Half-close after queued writes. */
+  int (*shutdown)(portls_plat_stream *s, portls_plat_status_cb cb, void *ud);
+  void (*close)(portls_plat_stream *s, portls_plat_cb cb, void *ud);
+  int (*set_nodelay)(portls_plat_stream *s, int enable);
+  int (*set_keepalive)(portls_plat_stream *s, int enable, unsigned delay_s);
+  int (*sockname)(portls_plat_stream *s, portls_plat_addr *out);
+  int (*peername)(portls_plat_stream *s, portls_plat_addr *out);
+} portls_platform;
+
+/* Defined by the compiled platform. */
+extern const portls_platform portls__platform;
+
+/* The library's allocator, for platform code. */
+void *portls_plat_alloc(size_t size);
+void portls_plat_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

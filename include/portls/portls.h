@@ -1,0 +1,448 @@
+/* portls: Node.js's `tls` model for C programs, over OpenSSL 3, BoringSSL or mbedTLS.
+ *
+ * Conventions
+ * -----------
+ * Objects. Every object is opaque and created by a `_new`, `connect` or
+ * `create_server` function. Sockets and servers are closed asynchronously:
+ * their memory stays valid until their close callback has run, and is freed
+ * by the library right after it returns. Contexts are reference counted.
+ *
+ * Callbacks. Events are typed C callbacks with a `void *user`, one listener per
+ * event, set in an events struct (copied). Callbacks always run from the loop,
+ * never from inside the API call that caused them. If a call that takes a
+ * callback fails, the callback is never called.
+ *
+ * Errors. Fallible calls return 0 (or a non-negative count) on success and a
+ * negative PORTLS_E* code on failure; those that take a `portls_error *err`
+ * (which may be NULL) also fill it with the code and a message. Error events
+ * carry a portls_error. Names come from Node and OpenSSL (portls_err_name()).
+ *
+ * Borrowing. Pointers passed in (options, buffers, strings) are borrowed for
+ * the duration of the call and copied where they must outlive it. Pointers
+ * returned by getters are valid until the object closes or the next call that
+ * changes the state they describe.
+ *
+ * NULL. A NULL object pointer is PORTLS_EINVAL, never a crash. Where Node
+ * returns `false` or `null` for "nothing" (servername, alpnProtocol), the C
+ * getter returns NULL.
+ *
+ * Threads. A loop and everything attached to it belong to one thread. Distinct
+ * loops may run on distinct threads. portls_set_allocator() and
+ * portls_set_default_ciphers() are process-wide and must be called before any
+ * object exists.
+ *
+ * Capabilities. An option the linked backend cannot honour fails when set with
+ * PORTLS_ENOTSUP naming the option, the capability and the backend (caps.h).
+ */
+#ifndef PORTLS_H
+#define PORTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "cert.h"
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PORTLS_VERSION_MAJOR 0
+#define PORTLS_VERSION_MINOR 1
+#define PORTLS_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Library                                                                    */
+
+/* "0.1.0" */
+const char *portls_version_string(void);
+/* "openssl", "boringssl" or "mbedtls": the backend this library was built with. */
+const char *portls_backend_name(void);
+/* The backend library's own version text, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
+const char *portls_backend_version(void);
+/* "libuv" or "posix". */
+const char *portls_platform_name(void);
+
+/* A replacement for malloc/realloc/free for the whole library (and, where the
+ * backend allows it, the backend's own allocations). Must be called before any
+ * other portls call creates an object. NULL restores libc's. */
+typedef struct portls_allocator {
+  void *(*malloc_fn)(void *ctx, size_t size);
+  void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
+  void (*free_fn)(void *ctx, void *ptr);
+  void *ctx;
+} portls_allocator;
+int portls_set_allocator(const portls_allocator *allocator);
+
+/* Frees memory the library returned to the caller (JSON strings, file data). */
+void portls_free(void *ptr);
+
+/* A borrowed byte range. */
+typedef struct portls_buf {
+  const void *base;
+  size_t len;
+} portls_buf;
+
+/* Reads a whole file into *out (hosted builds only). Free out->base with
+ * portls_free(). Errors: PORTLS_ENOENT, PORTLS_EACCES, PORTLS_EIO, PORTLS_ENOMEM. */
+int portls_read_file(const char *path, portls_buf *out, portls_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Loop and timers                                                            */
+
+typedef struct portls_loop portls_loop;
+
+/* Creates an event loop on the compiled platform. */
+int portls_loop_new(portls_loop **out);
+/* Runs until no socket, server or active timer remains, or portls_loop_stop().
+ * Returns 0, or a negative code. */
+int portls_loop_run(portls_loop *loop);
+/* Runs one iteration; with block, waits for at least one event. Returns 1 if
+ * more work remains, 0 if none. */
+int portls_loop_run_once(portls_loop *loop, int block);
+/* Makes portls_loop_run() return after the current iteration. */
+void portls_loop_stop(portls_loop *loop);
+/* Frees a loop with no objects left. PORTLS_EBUSY while any remain. */
+int portls_loop_free(portls_loop *loop);
+/* Milliseconds of the loop's monotonic clock. */
+uint64_t portls_loop_now(portls_loop *loop);
+
+typedef struct portls_timer portls_timer;
+typedef void (*portls_timer_cb)(portls_timer *timer, void *user);
+/* A timer, like Node's setTimeout/setInterval. */
+int portls_timer_new(portls_loop *loop, portls_timer_cb cb, void *user, portls_timer **out);
+/* (Re)starts: fires after timeout_ms, then every repeat_ms if repeat_ms > 0. */
+int portls_timer_start(portls_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms);
+void portls_timer_stop(portls_timer *timer);
+/* Stops and frees the timer (its callback will not run again). */
+void portls_timer_free(portls_timer *timer);
+
+/* ------------------------------------------------------------------------ */
+/* SecureContext                                                              */
+
+typedef struct portls_context portls_context;
+
+/* TLS protocol versions, with their wire numbers. */
+typedef enum portls_tls_version {
+  PORTLS_TLS_ANY = 0,
+  PORTLS_TLS1_0 = 0x0301,
+  PORTLS_TLS1_1 = 0x0302,
+  PORTLS_TLS1_2 = 0x0303,
+  PORTLS_TLS1_3 = 0x0304
+} portls_tls_version;
+
+/* Node: the details of tls.createSecureContext(). Initialise with
+ * portls_context_options_init() (which sets the specification's defaults),
+ * then set what you need. Every buffer is copied by portls_context_new(). */
+typedef struct portls_context_options {
+  const portls_buf *key; /* PEM (or DER) private keys: one per certificate */
+  size_t key_count;
+  const portls_buf *cert; /* PEM certificates, each leaf first then its chain */
+  size_t cert_count;
+  const char *passphrase; /* for encrypted keys and pfx */
+  portls_buf pfx;         /* PKCS#12; exclusive with key/cert. Requires: PORTLS_CAP_PFX */
+  const portls_buf *ca;   /* trusted CAs (PEM, several per buffer allowed); none: system roots */
+  size_t ca_count;
+  const portls_buf *crl; /* PEM CRLs. Requires: PORTLS_CAP_CRL */
+  size_t crl_count;
+  const char *ciphers;    /* OpenSSL cipher-list syntax; NULL: the default list */
+  const char *ecdh_curve; /* "prime256v1" (default), a ':'-list, or "false" to disable ECDHE */
+  portls_buf dhparam;     /* PEM DH parameters; unparsable/absent: no DHE (specification) */
+  int honor_cipher_order; /* server: prefer our order. Default 1 */
+  const char *secure_protocol; /* "SSLv23_method", "TLSv1_2_method", ...; NULL: any */
+  const char *session_id_context;
+  int session_timeout;       /* seconds; 0: the backend's default (300) */
+  portls_buf ticket_keys;    /* 48 bytes: 16 name, 16 HMAC, 16 AES. Requires: PORTLS_CAP_TICKET_KEYS */
+} portls_context_options;
+
+void portls_context_options_init(portls_context_options *opts);
+
+/* Node: tls.createSecureContext(details). On failure *out is NULL and err says
+ * which option is wrong: PORTLS_EKEY, PORTLS_ECERT, PORTLS_EKEY_MISMATCH,
+ * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
+ * PORTLS_EPROTOCOL_METHOD, PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
+ * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
+int portls_context_new(const portls_context_options *opts, portls_context **out,
+                       portls_error *err);
+/* Takes another reference. */
+portls_context *portls_context_ref(portls_context *ctx);
+/* Drops a reference; the context is freed when servers and sockets using it
+ * are done with it too. */
+void portls_context_free(portls_context *ctx);
+
+/* Node: tls.getCiphers(): sorted lowercase names of the suites this backend
+ * supports. Returns the count; *names is a static array. */
+size_t portls_get_ciphers(const char *const **names);
+
+/* Node: the `--tls-cipher-list` switch. Replaces the default cipher list for
+ * contexts created afterwards; NULL restores the specification's default.
+ * The environment variable PORTLS_TLS_CIPHER_LIST is read once, at the first
+ * context creation, when no call to this function came first. */
+int portls_set_default_ciphers(const char *ciphers, portls_error *err);
+/* The default cipher list currently in force. */
+const char *portls_default_ciphers(void);
+/* The specification's default cipher list. */
+#define PORTLS_DEFAULT_CIPHERS                                                  \
+  "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"                  \
+  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384:"                  \
+  "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:DHE-RSA-AES128-SHA256:"    \
+  "ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"      \
+  "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:"  \
+  "!CAMELLIA"
+
+/* ------------------------------------------------------------------------ */
+/* Sockets: net.Socket and tls.TLSSocket                                      */
+
+typedef struct portls_socket portls_socket;
+typedef struct portls_server portls_server;
+
+typedef void (*portls_socket_cb)(portls_socket *sock, void *user);
+typedef void (*portls_data_cb)(portls_socket *sock, const void *data, size_t len, void *user);
+typedef void (*portls_error_cb)(portls_socket *sock, const portls_error *err, void *user);
+typedef void (*portls_close_cb)(portls_socket *sock, int had_error, void *user);
+/* OCSPResponse: response NULL when the server stapled nothing. */
+typedef void (*portls_ocsp_response_cb)(portls_socket *sock, const void *response, size_t len,
+                                         void *user);
+/* 'session' (a client's session to reuse, as getSession() would return it). */
+typedef void (*portls_session_cb)(portls_socket *sock, const void *session, size_t len,
+                                  void *user);
+
+/* One listener per event; any may be NULL. */
+typedef struct portls_socket_events {
+  portls_socket_cb connect;        /* Node 'connect': the transport is connected */
+  portls_socket_cb secure_connect; /* Node 'secureConnect' (client) / SecurePair 'secure' */
+  portls_data_cb data;             /* Node 'data': cleartext arrived */
+  portls_socket_cb end;            /* Node 'end': the peer ended its side */
+  portls_socket_cb drain;          /* Node 'drain': the write buffer emptied below the mark */
+  portls_socket_cb timeout;        /* Node 'timeout': idle for setTimeout's delay */
+  portls_error_cb error;           /* Node 'error': 'close' with had_error follows */
+  portls_close_cb close;           /* Node 'close': the last event; memory is freed after it */
+  portls_ocsp_response_cb ocsp_response; /* Node 'OCSPResponse' (requestOCSP) */
+  portls_session_cb session;             /* Node 'session' */
+} portls_socket_events;
+
+/* Replaces the socket's listeners (the struct is copied). */
+int portls_socket_set_events(portls_socket *sock, const portls_socket_events *events, void *user);
+void *portls_socket_user(const portls_socket *sock);
+
+/* A list of ALPN or NPN protocol names, given either as C strings or as the
+ * wire form ("\x02h2\x08http/1.1"); when both are set, names wins. Malformed
+ * wire buffers and names longer than 255 bytes are PORTLS_EALPN. */
+typedef struct portls_protocols {
+  const char *const *names;
+  size_t count;
+  portls_buf wire;
+} portls_protocols;
+
+/* Node: checkServerIdentity(servername, cert). Return 0 to accept, or a
+ * negative code after filling err. */
+typedef int (*portls_check_identity_cb)(const char *servername, const portls_cert *cert,
+                                        portls_error *err, void *user);
+
+/* Node: the options of net.connect(). */
+typedef struct portls_net_connect_options {
+  const char *host; /* default "localhost" */
+  uint16_t port;
+  const char *path; /* Unix socket; when set, host and port are ignored */
+  size_t high_water_mark; /* write() returns 0 above it; default 16384 */
+  const portls_socket_events *events;
+  void *user;
+} portls_net_connect_options;
+
+void portls_net_connect_options_init(portls_net_connect_options *opts);
+
+/* Node: net.connect(options). The result arrives as 'connect' or 'error' +
+ * 'close'. Errors returned here: PORTLS_EINVAL, PORTLS_ENOMEM. */
+int portls_net_connect(portls_loop *loop, const portls_net_connect_options *opts,
+                       portls_socket **out, portls_error *err);
+
+/* Node: the options of tls.connect() (and of new tls.TLSSocket()). */
+typedef struct portls_connect_options {
+  const char *host; /* default "localhost" */
+  uint16_t port;
+  const char *path;      /* Unix socket; when set, host and port are ignored */
+  portls_socket *socket; /* an existing connected net socket to secure (it is taken over) */
+  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
+  portls_context_options context; /* used when secure_context is NULL */
+  const char *servername;         /* SNI; default: host unless it is an IP address */
+  int reject_unauthorized;        /* default 1 */
+  portls_protocols alpn_protocols;
+  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
+  portls_buf session;             /* a session from getSession() to resume */
+  int min_dh_size;                /* default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
+  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
+  portls_check_identity_cb check_server_identity; /* NULL: portls_check_server_identity */
+  void *check_server_identity_user;
+  size_t high_water_mark; /* default 16384 */
+  const portls_socket_events *events;
+  void *user;
+} portls_connect_options;
+
+void portls_connect_options_init(portls_connect_options *opts);
+
+/* Node: tls.connect(options). The result arrives as 'secureConnect', or as
+ * 'error' + 'close' (refused, reset, handshake failure, and, with
+ * reject_unauthorized, a certificate that does not verify or does not name the
+ * host: err->code is the verification code, e.g. PORTLS_ECERT_HAS_EXPIRED or
+ * PORTLS_ECERT_ALTNAME_INVALID). Errors returned here: PORTLS_EINVAL,
+ * PORTLS_ENOMEM, PORTLS_ENOTSUP, and those of portls_context_new(). */
+int portls_tls_connect(portls_loop *loop, const portls_connect_options *opts, portls_socket **out,
+                       portls_error *err);
+
+/* Node: socket.write(data). Returns 1 if the data was queued below the high
+ * water mark, 0 if the caller should wait for 'drain' (the data is still
+ * queued), or PORTLS_EWRITE_AFTER_END / PORTLS_ESTREAM_DESTROYED / PORTLS_EINVAL.
+ * On a TLS socket, data written before the handshake completes is sent after it. */
+int portls_socket_write(portls_socket *sock, const void *data, size_t len);
+/* Node: socket.end([data]): writes data (may be NULL), then half-closes (on
+ * TLS: close_notify, then the transport's write side). */
+int portls_socket_end(portls_socket *sock, const void *data, size_t len);
+/* Node: socket.destroy([err]): closes at once; 'error' (when err is given)
+ * then 'close' follow from the loop. */
+void portls_socket_destroy(portls_socket *sock, const portls_error *err);
+/* Node: socket.pause() / socket.resume(): stop and restart 'data' events. */
+void portls_socket_pause(portls_socket *sock);
+void portls_socket_resume(portls_socket *sock);
+/* Node: socket.setTimeout(ms): 'timeout' after ms without activity; 0 disables. */
+int portls_socket_set_timeout(portls_socket *sock, uint64_t ms);
+/* Node: socket.setNoDelay([noDelay]) and socket.setKeepAlive([enable][, initialDelay]). */
+int portls_socket_set_no_delay(portls_socket *sock, int no_delay);
+int portls_socket_set_keep_alive(portls_socket *sock, int enable, unsigned initial_delay_ms);
+
+/* An address as Node reports it. */
+typedef struct portls_address {
+  char address[108]; /* "127.0.0.1", "::1", or a Unix socket path */
+  const char *family; /* "IPv4", "IPv6" or "Unix" */
+  int port;           /* 0 for Unix sockets */
+} portls_address;
+
+/* Node: socket.address() (local) and remoteAddress/remoteFamily/remotePort.
+ * PORTLS_ENOTCONN before the transport is connected. */
+int portls_socket_address(portls_socket *sock, portls_address *out);
+int portls_socket_remote_address(portls_socket *sock, portls_address *out);
+
+/* Node: socket.bufferSize, bytesRead, bytesWritten (cleartext bytes). */
+size_t portls_socket_buffer_size(const portls_socket *sock);
+uint64_t portls_socket_bytes_read(const portls_socket *sock);
+uint64_t portls_socket_bytes_written(const portls_socket *sock);
+/* Node: cryptoStream.bytesWritten: bytes written to the transport, TLS overhead included. */
+uint64_t portls_socket_transport_bytes_written(const portls_socket *sock);
+
+/* Node: tlsSocket.encrypted: 1 for a TLS socket, 0 for a plain net socket. */
+int portls_socket_encrypted(const portls_socket *sock);
+/* Node: tlsSocket.authorized. */
+int portls_socket_authorized(const portls_socket *sock);
+/* Node: tlsSocket.authorizationError: 0 when authorized, else a PORTLS_E* code
+ * (portls_err_name() gives "CERT_HAS_EXPIRED" etc.). */
+int portls_socket_authorization_error(const portls_socket *sock);
+/* Node: tlsSocket.servername: the client's SNI name (NULL: none sent/none set). */
+const char *portls_socket_servername(const portls_socket *sock);
+/* Node: tlsSocket.alpnProtocol / npnProtocol; NULL when nothing was agreed. */
+const char *portls_socket_alpn_protocol(const portls_socket *sock);
+const char *portls_socket_npn_protocol(const portls_socket *sock);
+/* Node: tlsSocket.getProtocol(): "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"; NULL before the handshake. */
+const char *portls_socket_get_protocol(const portls_socket *sock);
+
+/* Node: tlsSocket.getCipher(). */
+typedef struct portls_cipher {
+  char name[64];    /* OpenSSL-style name on every backend, e.g. "ECDHE-RSA-AES128-GCM-SHA256" */
+  char standard_name[80]; /* IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
+  char version[16]; /* "TLSv1.2" */
+} portls_cipher;
+/* PORTLS_ENOTCONN before the handshake completes. */
+int portls_socket_get_cipher(const portls_socket *sock, portls_cipher *out);
+
+/* Node: tlsSocket.getPeerCertificate([detailed]). *out is NULL when the peer
+ * sent no certificate (Node's `{}`); free with portls_cert_free(). */
+int portls_socket_get_peer_certificate(const portls_socket *sock, int detailed,
+                                       portls_cert **out, portls_error *err);
+
+/* Node: tlsSocket.getEphemeralKeyInfo(). type NULL when the exchange was not
+ * ephemeral; PORTLS_EINVAL on a server socket (Node's null). */
+typedef struct portls_ephemeral_key_info {
+  const char *type; /* "ECDH", "DH" or NULL */
+  char name[32];    /* ECDH curve, e.g. "prime256v1"; empty for DH */
+  int size;         /* bits */
+} portls_ephemeral_key_info;
+int portls_socket_get_ephemeral_key_info(const portls_socket *sock,
+                                         portls_ephemeral_key_info *out);
+
+/* Node: tlsSocket.getSession(): the session to pass as `session` later.
+ * *out is freed with portls_free(); PORTLS_ENOTCONN when there is none. */
+int portls_socket_get_session(const portls_socket *sock, portls_buf *out);
+/* Node: tlsSocket.isSessionReused(). */
+int portls_socket_is_session_reused(const portls_socket *sock);
+
+/* Node: tlsSocket.setMaxSendFragment(size): 1 on success, 0 outside 512..16384.
+ * Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
+int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Servers: net.Server and tls.Server                                         */
+
+typedef void (*portls_server_cb)(portls_server *server, void *user);
+typedef void (*portls_connection_cb)(portls_server *server, portls_socket *sock, void *user);
+typedef void (*portls_server_error_cb)(portls_server *server, const portls_error *err,
+                                       void *user);
+/* 'clientError': a connection failed before 'secureConnection' (at most once
+ * per connection). sock is closing; it may be NULL if it never existed. */
+typedef void (*portls_client_error_cb)(portls_server *server, const portls_error *err,
+                                       portls_socket *sock, void *user);
+
+typedef struct portls_server_events {
+  portls_server_cb listening;
+  portls_connection_cb connection;        /* net: 'connection' */
+  portls_connection_cb secure_connection; /* tls: 'secureConnection' */
+  portls_client_error_cb client_error;    /* tls: 'clientError' */
+  portls_server_error_cb error;           /* e.g. EADDRINUSE from listen */
+  portls_server_cb close;                 /* after close(), once every connection is gone */
+} portls_server_events;
+
+typedef struct portls_server_options {
+  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
+  portls_context_options context;
+  int request_cert;        /* default 0 */
+  int reject_unauthorized; /* default 0; only with request_cert */
+  uint64_t handshake_timeout_ms; /* default 120000 */
+  portls_protocols alpn_protocols;
+  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
+  size_t high_water_mark;         /* for accepted sockets; default 16384 */
+  const portls_server_events *events;
+  void *user;
+} portls_server_options;
+
+void portls_server_options_init(portls_server_options *opts);
+
+/* Node: net.createServer(). Accepted plain sockets arrive as 'connection'. */
+int portls_net_create_server(portls_loop *loop, const portls_server_options *opts,
+                             portls_server **out, portls_error *err);
+/* Node: tls.createServer(options). TLS sockets arrive as 'secureConnection'. */
+int portls_tls_create_server(portls_loop *loop, const portls_server_options *opts,
+                             portls_server **out, portls_error *err);
+
+int portls_server_set_events(portls_server *server, const portls_server_events *events,
+                             void *user);
+void *portls_server_user(const portls_server *server);
+
+/* Node: server.listen(port[, host][, backlog]). host NULL: "::" when IPv6 is
+ * available, else "0.0.0.0"; port 0 picks a free port. 'listening' follows;
+ * binding errors (PORTLS_EADDRINUSE, ...) are returned here. */
+int portls_server_listen(portls_server *server, const char *host, uint16_t port, int backlog,
+                         portls_error *err);
+/* Node: server.listen(path): a Unix socket. */
+int portls_server_listen_path(portls_server *server, const char *path, int backlog,
+                              portls_error *err);
+/* Node: server.address(). PORTLS_ESERVER_NOT_RUNNING when not listening. */
+int portls_server_address(const portls_server *server, portls_address *out);
+/* Node: server.close(): stop accepting; 'close' once every connection has closed.
+ * The server's memory is freed after its close callback. */
+void portls_server_close(portls_server *server);
+/* Node: server.connections and server.maxConnections (0: no limit). */
+size_t portls_server_connections(const portls_server *server);
+void portls_server_set_max_connections(portls_server *server, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
