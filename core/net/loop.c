@@ -64,7 +64,6 @@ int portls__loop_wrap(portls_plat_loop *plat, portls_loop **out) {
   portls_loop *loop = portls__calloc(1, sizeof *loop);
   if (loop == NULL) return PORTLS_ENOMEM;
   loop->plat = plat;
-  loop->wrapped = 1;
   int rc = loop_setup(loop);
   if (rc < 0) {
     portls__free(loop);
@@ -118,16 +117,13 @@ int portls_loop_free(portls_loop *loop) {
   if (loop->objects > 0 || loop->head != NULL) return PORTLS_EBUSY;
   P->timer_free(loop->defer_timer);
   loop->defer_timer = NULL;
-  if (!loop->wrapped) {
-    int rc = P->loop_free(loop->plat);
-    if (rc < 0) {
-      /* Give pending close callbacks a turn, then try once more. */
-      P->loop_run(loop->plat, PORTLS_PLAT_RUN_NOWAIT);
-      rc = P->loop_free(loop->plat);
-      if (rc < 0) return rc;
-    }
-  } else {
+  /* The platform knows whether it owns the loop: a wrapped one is left open. */
+  int rc = P->loop_free(loop->plat);
+  if (rc < 0) {
+    /* Give pending close callbacks a turn, then try once more. */
     P->loop_run(loop->plat, PORTLS_PLAT_RUN_NOWAIT);
+    rc = P->loop_free(loop->plat);
+    if (rc < 0) return rc;
   }
   portls__free(loop->read_buf);
   portls__free(loop->clear_buf);

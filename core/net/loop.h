@@ -29,7 +29,6 @@ struct portls_loop {
   uint8_t *read_buf;  /* shared by every connection: a read is consumed before the next */
   uint8_t *clear_buf;
   size_t objects;     /* sockets, servers and timers alive */
-  int wrapped;        /* the platform loop belongs to the embedder */
 };
 
 void portls__defer(portls_loop *loop, portls__task *task, void (*fn)(void *), void *arg);

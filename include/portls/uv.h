@@ -31,8 +31,8 @@ extern "C" {
  * portls_loop_new() sets SIGPIPE to ignored if it was at its default, as
  * Node does, so that writes to a reset peer report EPIPE).
  *
- * Errors: PORTLS_EINVAL (uv_loop or out NULL), PORTLS_ENOMEM, PORTLS_ENOTSUP
- * (the library was built with a platform other than libuv). */
+ * Errors: PORTLS_EINVAL (uv_loop or out NULL), PORTLS_ENOMEM. Defined only
+ * by libraries built with the libuv platform. */
 int portls_loop_from_uv(void *uv_loop, portls_loop **out);
 
 #ifdef __cplusplus

@@ -1,0 +1,1013 @@
+/* portls: the libuv platform (include/portls/platform.h over libuv >= 1.44).
+ *
+ * Every object is one allocation that embeds its libuv handle or request, so
+ * a libuv callback finds the portls object through handle->data. Objects are
+ * freed in libuv's close (or completion) callback, never earlier, which is
+ * what keeps "no callback after close" and "memory valid until the close
+ * callback" true without reference counts.
+ *
+ * Each loop counts the objects that are open (created and not yet closed or
+ * cancelled) so that loop_free() can say PORTLS_EBUSY on a wrapped loop too,
+ * where uv_loop_close() is not ours to call. Callbacks that run after an
+ * object was closed never touch the loop, which may be gone by then.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <string.h>
+#include <uv.h>
+
+#ifndef _WIN32
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#endif
+
+#include "portls/platform.h"
+#include "uv_platform.h"
+
+#define UVP_PATH_MAX sizeof(((portls_plat_addr *)0)->path)
+#define UVP_SMALL_IOV 16
+
+struct portls_plat_loop {
+  uv_loop_t *uv;
+  size_t nopen;  /* objects created and not yet closed/cancelled/completed */
+  int running;   /* inside loop_run(): libuv forbids re-entering uv_run() */
+  int wrapped;   /* uv belongs to the application */
+  uv_loop_t own; /* the loop itself when !wrapped */
+};
+
+struct portls_plat_timer {
+  uv_timer_t h;
+  portls_plat_loop *loop;
+  portls_plat_cb cb;
+  void *ud;
+};
+
+struct portls_plat_lookup {
+  uv_getaddrinfo_t req;
+  portls_plat_loop *loop;
+  portls_plat_lookup_cb cb;
+  void *ud;
+  uint16_t port;
+  unsigned char canceled;
+  unsigned char done;
+};
+
+typedef union uvp_handle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} uvp_handle;
+
+struct portls_plat_stream {
+  uvp_handle h;
+  portls_plat_loop *loop;
+  uv_connect_t connect_req;
+  portls_plat_status_cb connect_cb;
+  void *connect_ud;
+  portls_plat_alloc_cb alloc_cb;
+  portls_plat_read_cb read_cb;
+  void *read_ud;
+  portls_plat_cb close_cb;
+  void *close_ud;
+  unsigned char is_pipe;
+  unsigned char closing;
+};
+
+struct portls_plat_listener {
+  uvp_handle h;
+  portls_plat_loop *loop;
+  portls_plat_status_cb cb;
+  void *ud;
+  portls_plat_cb close_cb;
+  void *close_ud;
+  unsigned char is_pipe;
+  unsigned char closing;
+  char path[UVP_PATH_MAX];
+};
+
+typedef struct uvp_write {
+  uv_write_t req;
+  portls_plat_status_cb cb;
+  void *ud;
+} uvp_write;
+
+typedef struct uvp_shutdown {
+  uv_shutdown_t req;
+  portls_plat_status_cb cb;
+  void *ud;
+} uvp_shutdown;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+
+int portls__uv_err(int e) {
+  switch (e) {
+  case 0:
+    return 0;
+  case UV_EOF:
+    return PORTLS_EOF;
+  case UV_EINVAL:
+  case UV_EBADF:
+  case UV_EFAULT:
+  case UV_ENOTSOCK:
+  case UV_EISCONN:
+  case UV_EDESTADDRREQ:
+  case UV_EMSGSIZE:
+  case UV_E2BIG:
+  case UV_ECHARSET:
+  case UV_EPROTOTYPE:
+  case UV_ENOPROTOOPT:
+    return PORTLS_EINVAL;
+  case UV_ENOMEM:
+  case UV_ENOBUFS:
+    return PORTLS_ENOMEM;
+  case UV_ENOTSUP:
+  case UV_ENOSYS:
+  case UV_EAFNOSUPPORT:
+  case UV_EPROTONOSUPPORT:
+  case UV_ESOCKTNOSUPPORT:
+    return PORTLS_ENOTSUP;
+  case UV_ENOENT:
+  case UV_ENOTDIR:
+    return PORTLS_ENOENT;
+  case UV_EACCES:
+  case UV_EPERM:
+  case UV_EROFS:
+    return PORTLS_EACCES;
+  case UV_EIO:
+    return PORTLS_EIO;
+  case UV_EBUSY:
+  case UV_EALREADY:
+  case UV_ETXTBSY:
+    return PORTLS_EBUSY;
+  case UV_EAGAIN:
+    return PORTLS_EAGAIN;
+  case UV_ECANCELED:
+  case UV_EAI_CANCELED:
+    return PORTLS_ECANCELED;
+  case UV_ECONNREFUSED:
+    return PORTLS_ECONNREFUSED;
+  case UV_ECONNRESET:
+    return PORTLS_ECONNRESET;
+  case UV_ECONNABORTED:
+    return PORTLS_ECONNABORTED;
+  case UV_EPIPE:
+  case UV_ESHUTDOWN:
+    return PORTLS_EPIPE;
+  case UV_ETIMEDOUT:
+    return PORTLS_ETIMEDOUT;
+  case UV_EADDRINUSE:
+  case UV_EEXIST:
+    return PORTLS_EADDRINUSE;
+  case UV_EADDRNOTAVAIL:
+    return PORTLS_EADDRNOTAVAIL;
+  case UV_ENOTCONN:
+    return PORTLS_ENOTCONN;
+  case UV_ENETUNREACH:
+  case UV_ENETDOWN:
+    return PORTLS_ENETUNREACH;
+  case UV_EHOSTUNREACH:
+  case UV_EHOSTDOWN:
+    return PORTLS_EHOSTUNREACH;
+  case UV_EMFILE:
+  case UV_ENFILE:
+    return PORTLS_EMFILE;
+  case UV_ENAMETOOLONG:
+    return PORTLS_ENAMETOOLONG;
+  /* Node reports all three as ENOTFOUND (lib/dns.js); EAI_ADDRFAMILY is a
+   * name with no address in the requested family. */
+  case UV_EAI_NONAME:
+  case UV_EAI_NODATA:
+  case UV_EAI_ADDRFAMILY:
+    return PORTLS_EAI_NONAME;
+  case UV_EAI_MEMORY:
+    return PORTLS_ENOMEM;
+  case UV_EAI_BADFLAGS:
+  case UV_EAI_BADHINTS:
+  case UV_EAI_FAMILY:
+  case UV_EAI_PROTOCOL:
+  case UV_EAI_SERVICE:
+  case UV_EAI_SOCKTYPE:
+    return PORTLS_EINVAL;
+  /* EAI_AGAIN (temporary failure) has no code of its own in errors.h. */
+  case UV_EAI_AGAIN:
+  case UV_EAI_FAIL:
+  case UV_EAI_OVERFLOW:
+    return PORTLS_EAI_FAIL;
+  default:
+    return PORTLS_EIO;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                  */
+
+static int uvp_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  if (a->family == PORTLS_PLAT_INET) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    uint8_t *port = (uint8_t *)&sin->sin_port;
+    sin->sin_family = AF_INET;
+    port[0] = (uint8_t)(a->port >> 8);
+    port[1] = (uint8_t)(a->port & 0xff);
+    memcpy(&sin->sin_addr, a->ip, 4);
+    return 0;
+  }
+  if (a->family == PORTLS_PLAT_INET6) {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    uint8_t *port = (uint8_t *)&sin6->sin6_port;
+    sin6->sin6_family = AF_INET6;
+    port[0] = (uint8_t)(a->port >> 8);
+    port[1] = (uint8_t)(a->port & 0xff);
+    memcpy(&sin6->sin6_addr, a->ip, 16);
+    sin6->sin6_scope_id = a->scope_id;
+    return 0;
+  }
+  return PORTLS_EINVAL;
+}
+
+static int uvp_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out) {
+  memset(out, 0, sizeof *out);
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+    const uint8_t *port = (const uint8_t *)&sin->sin_port;
+    out->family = PORTLS_PLAT_INET;
+    out->port = (uint16_t)(port[0] << 8 | port[1]);
+    memcpy(out->ip, &sin->sin_addr, 4);
+    return 0;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+    const uint8_t *port = (const uint8_t *)&sin6->sin6_port;
+    out->family = PORTLS_PLAT_INET6;
+    out->port = (uint16_t)(port[0] << 8 | port[1]);
+    memcpy(out->ip, &sin6->sin6_addr, 16);
+    out->scope_id = (uint32_t)sin6->sin6_scope_id;
+    return 0;
+  }
+  return PORTLS_EINVAL;
+}
+
+/* libuv silently truncates a pipe name to sun_path; refuse instead. */
+static int uvp_check_path(const portls_plat_addr *a) {
+  if (a->path[0] == '\0')
+    return PORTLS_EINVAL;
+  if (memchr(a->path, '\0', UVP_PATH_MAX) == NULL)
+    return PORTLS_ENAMETOOLONG;
+#ifndef _WIN32
+  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+    return PORTLS_ENAMETOOLONG;
+#endif
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loop                                                                       */
+
+#ifndef _WIN32
+/* A write to a reset connection must come back as EPIPE, not kill the
+ * process: Node ignores SIGPIPE at startup, and libuv writes with write(2),
+ * which has no MSG_NOSIGNAL. An application's own handler is left alone. */
+static void uvp_ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0)
+    return;
+  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
+    return;
+  sa.sa_handler = SIG_IGN;
+  (void)sigaction(SIGPIPE, &sa, NULL);
+}
+#endif
+
+static int uvp_loop_new(portls_plat_loop **out) {
+  portls_plat_loop *loop;
+  int rc;
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  loop = portls_plat_alloc(sizeof *loop);
+  if (loop == NULL)
+    return PORTLS_ENOMEM;
+  memset(loop, 0, sizeof *loop);
+  rc = uv_loop_init(&loop->own);
+  if (rc != 0) {
+    portls_plat_free(loop);
+    return portls__uv_err(rc);
+  }
+  loop->uv = &loop->own;
+  loop->own.data = loop;
+#ifndef _WIN32
+  uvp_ignore_sigpipe();
+#endif
+  *out = loop;
+  return 0;
+}
+
+int portls__uv_loop_wrap(void *uv_loop, portls_plat_loop **out) {
+  portls_plat_loop *loop;
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  if (uv_loop == NULL)
+    return PORTLS_EINVAL;
+  loop = portls_plat_alloc(sizeof *loop);
+  if (loop == NULL)
+    return PORTLS_ENOMEM;
+  memset(loop, 0, sizeof *loop);
+  loop->uv = uv_loop;
+  loop->wrapped = 1;
+  *out = loop;
+  return 0;
+}
+
+static int uvp_loop_free(portls_plat_loop *loop) {
+  if (loop == NULL)
+    return PORTLS_EINVAL;
+  if (loop->running || loop->nopen > 0)
+    return PORTLS_EBUSY;
+  if (!loop->wrapped) {
+    /* Only closed objects remain: handles waiting for their close callback
+     * and cancelled lookups still in the thread pool. Run them to the end
+     * so that their memory is freed and uv_loop_close() can succeed. The
+     * loop is ours, so no application callback other than those close
+     * callbacks can run here. */
+    while (uv_loop_alive(loop->uv))
+      (void)uv_run(loop->uv, UV_RUN_DEFAULT);
+    if (uv_loop_close(loop->uv) != 0)
+      return PORTLS_EBUSY;
+  }
+  portls_plat_free(loop);
+  return 0;
+}
+
+static int uvp_loop_run(portls_plat_loop *loop, int mode) {
+  uv_run_mode m;
+  if (loop == NULL)
+    return 0;
+  if (mode == PORTLS_PLAT_RUN_ONCE)
+    m = UV_RUN_ONCE;
+  else if (mode == PORTLS_PLAT_RUN_NOWAIT)
+    m = UV_RUN_NOWAIT;
+  else
+    m = UV_RUN_DEFAULT;
+  if (!loop->running) {
+    loop->running = 1;
+    (void)uv_run(loop->uv, m);
+    loop->running = 0;
+  }
+  return uv_loop_alive(loop->uv) != 0;
+}
+
+static void uvp_loop_stop(portls_plat_loop *loop) {
+  if (loop != NULL)
+    uv_stop(loop->uv);
+}
+
+static uint64_t uvp_now(portls_plat_loop *loop) { return loop != NULL ? uv_now(loop->uv) : 0; }
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                     */
+
+static void uvp_timer_fire(uv_timer_t *h) {
+  portls_plat_timer *t = h->data;
+  t->cb(t->ud);
+}
+
+static void uvp_free_on_close(uv_handle_t *h) { portls_plat_free(h->data); }
+
+static int uvp_timer_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
+                         portls_plat_timer **out) {
+  portls_plat_timer *t;
+  int rc;
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || cb == NULL)
+    return PORTLS_EINVAL;
+  t = portls_plat_alloc(sizeof *t);
+  if (t == NULL)
+    return PORTLS_ENOMEM;
+  memset(t, 0, sizeof *t);
+  rc = uv_timer_init(loop->uv, &t->h);
+  if (rc != 0) {
+    portls_plat_free(t);
+    return portls__uv_err(rc);
+  }
+  t->h.data = t;
+  t->loop = loop;
+  t->cb = cb;
+  t->ud = ud;
+  loop->nopen++;
+  *out = t;
+  return 0;
+}
+
+static void uvp_timer_start(portls_plat_timer *t, uint64_t timeout_ms, uint64_t repeat_ms) {
+  if (t != NULL && !uv_is_closing((uv_handle_t *)&t->h))
+    (void)uv_timer_start(&t->h, uvp_timer_fire, timeout_ms, repeat_ms);
+}
+
+static void uvp_timer_stop(portls_plat_timer *t) {
+  if (t != NULL)
+    (void)uv_timer_stop(&t->h);
+}
+
+static void uvp_timer_free(portls_plat_timer *t) {
+  if (t == NULL || uv_is_closing((uv_handle_t *)&t->h))
+    return;
+  t->loop->nopen--;
+  /* uv_close() stops the timer: its callback cannot run again. */
+  uv_close((uv_handle_t *)&t->h, uvp_free_on_close);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Name lookup                                                                */
+
+static int uvp_same_addr(const portls_plat_addr *a, const portls_plat_addr *b) {
+  return a->family == b->family && a->scope_id == b->scope_id &&
+         memcmp(a->ip, b->ip, sizeof a->ip) == 0;
+}
+
+static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  portls_plat_lookup *lk = req->data;
+  portls_plat_addr *addrs = NULL;
+  const struct addrinfo *ai;
+  size_t n = 0, cap = 0;
+
+  if (lk->canceled) {
+    uv_freeaddrinfo(res);
+    portls_plat_free(lk);
+    return;
+  }
+  lk->done = 1;
+  lk->loop->nopen--;
+
+  if (status == 0) {
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+      cap++;
+    if (cap > 0) {
+      addrs = portls_plat_alloc(cap * sizeof *addrs);
+      if (addrs == NULL)
+        status = UV_ENOMEM;
+    }
+  }
+  if (status == 0) {
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+      portls_plat_addr *a = &addrs[n];
+      size_t i;
+      int dup = 0;
+      if (ai->ai_addr == NULL || uvp_from_sockaddr(ai->ai_addr, a) != 0)
+        continue;
+      a->port = lk->port;
+      for (i = 0; i < n && !dup; i++)
+        dup = uvp_same_addr(&addrs[i], a);
+      if (!dup)
+        n++;
+    }
+    if (n == 0)
+      status = UV_EAI_NONAME;
+  }
+  uv_freeaddrinfo(res);
+
+  lk->cb(lk->ud, status == 0 ? 0 : portls__uv_err(status), status == 0 ? addrs : NULL,
+         status == 0 ? n : 0);
+  portls_plat_free(addrs);
+  portls_plat_free(lk);
+}
+
+static int uvp_lookup(portls_plat_loop *loop, const char *host, uint16_t port, int family,
+                      portls_plat_lookup_cb cb, void *ud, portls_plat_lookup **out) {
+  portls_plat_lookup *lk;
+  struct addrinfo hints;
+  int rc;
+
+  if (out != NULL)
+    *out = NULL;
+  if (loop == NULL || host == NULL || cb == NULL)
+    return PORTLS_EINVAL;
+  memset(&hints, 0, sizeof hints);
+  if (family == 0)
+    hints.ai_family = AF_UNSPEC;
+  else if (family == PORTLS_PLAT_INET)
+    hints.ai_family = AF_INET;
+  else if (family == PORTLS_PLAT_INET6)
+    hints.ai_family = AF_INET6;
+  else
+    return PORTLS_EINVAL;
+  /* One entry per address rather than one per socket type. AI_ADDRCONFIG
+   * stays off so that "localhost" resolves on hosts without a global
+   * address. */
+  hints.ai_socktype = SOCK_STREAM;
+
+  lk = portls_plat_alloc(sizeof *lk);
+  if (lk == NULL)
+    return PORTLS_ENOMEM;
+  memset(lk, 0, sizeof *lk);
+  lk->req.data = lk;
+  lk->loop = loop;
+  lk->cb = cb;
+  lk->ud = ud;
+  lk->port = port;
+  rc = uv_getaddrinfo(loop->uv, &lk->req, uvp_lookup_done, host, NULL, &hints);
+  if (rc != 0) {
+    portls_plat_free(lk);
+    return portls__uv_err(rc);
+  }
+  loop->nopen++;
+  if (out != NULL)
+    *out = lk;
+  return 0;
+}
+
+static void uvp_lookup_cancel(portls_plat_lookup *lk) {
+  /* After the callback has started the lookup is complete (and freed when
+   * the callback returns): cancelling it then is a no-op. */
+  if (lk == NULL || lk->canceled || lk->done)
+    return;
+  lk->canceled = 1;
+  lk->loop->nopen--;
+  /* Fails harmlessly when the query is already running in the thread pool;
+   * either way uvp_lookup_done() runs later and frees lk. */
+  (void)uv_cancel((uv_req_t *)&lk->req);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                    */
+
+static void uvp_stream_closed(uv_handle_t *h) {
+  portls_plat_stream *s = h->data;
+  if (s->close_cb != NULL)
+    s->close_cb(s->close_ud);
+  portls_plat_free(s);
+}
+
+/* Gives up a stream the caller never saw: no callback of it will run. */
+static void uvp_stream_discard(portls_plat_stream *s) {
+  s->closing = 1;
+  uv_close(&s->h.handle, uvp_stream_closed);
+}
+
+static portls_plat_stream *uvp_stream_new(portls_plat_loop *loop, int is_pipe) {
+  portls_plat_stream *s = portls_plat_alloc(sizeof *s);
+  int rc;
+  if (s == NULL)
+    return NULL;
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->is_pipe = (unsigned char)(is_pipe != 0);
+  rc = is_pipe ? uv_pipe_init(loop->uv, &s->h.pipe, 0) : uv_tcp_init(loop->uv, &s->h.tcp);
+  if (rc != 0) {
+    /* Neither init fails on an existing loop; if one did, libuv has not
+     * registered the handle, so plain free() is right. */
+    portls_plat_free(s);
+    return NULL;
+  }
+  s->h.handle.data = s;
+  s->connect_req.data = s;
+  return s;
+}
+
+static void uvp_connected(uv_connect_t *req, int status) {
+  portls_plat_stream *s = req->data;
+  /* libuv reports UV_ECANCELED here when the stream is closed first; the
+   * contract says no callback of a closed stream but write/shutdown ones. */
+  if (s->closing || s->connect_cb == NULL)
+    return;
+  s->connect_cb(s->connect_ud, portls__uv_err(status));
+}
+
+static int uvp_stream_connect(portls_plat_loop *loop, const portls_plat_addr *addr,
+                              portls_plat_status_cb cb, void *ud, portls_plat_stream **out) {
+  portls_plat_stream *s;
+  struct sockaddr_storage ss;
+  int rc;
+
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || addr == NULL)
+    return PORTLS_EINVAL;
+  if (addr->family == PORTLS_PLAT_UNIX) {
+    rc = uvp_check_path(addr);
+  } else {
+    rc = uvp_to_sockaddr(addr, &ss);
+  }
+  if (rc != 0)
+    return rc;
+
+  s = uvp_stream_new(loop, addr->family == PORTLS_PLAT_UNIX);
+  if (s == NULL)
+    return PORTLS_ENOMEM;
+  s->connect_cb = cb;
+  s->connect_ud = ud;
+  if (s->is_pipe) {
+    /* Reports every failure (ENOENT, ECONNREFUSED, ...) through the callback. */
+    uv_pipe_connect(&s->connect_req, &s->h.pipe, addr->path, uvp_connected);
+  } else {
+    /* libuv defers ECONNREFUSED to the callback itself; what comes back
+     * here (EADDRNOTAVAIL, ENETUNREACH, EACCES, ...) is synchronous. */
+    rc = uv_tcp_connect(&s->connect_req, &s->h.tcp, (const struct sockaddr *)&ss, uvp_connected);
+    if (rc != 0) {
+      uvp_stream_discard(s);
+      return portls__uv_err(rc);
+    }
+  }
+  loop->nopen++;
+  *out = s;
+  return 0;
+}
+
+static void uvp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  portls_plat_stream *s = h->data;
+  uint8_t *base = NULL;
+  size_t len = 0;
+  s->alloc_cb(s->read_ud, suggested, &base, &len);
+  if (base == NULL)
+    len = 0; /* libuv turns an empty buffer into UV_ENOBUFS: PORTLS_ENOMEM */
+  buf->base = (char *)base;
+  buf->len = len;
+}
+
+static void uvp_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
+  portls_plat_stream *s = h->data;
+  (void)buf; /* core owns the buffer it gave through alloc */
+  if (nread > 0)
+    s->read_cb(s->read_ud, 0, (size_t)nread);
+  else if (nread < 0)
+    s->read_cb(s->read_ud, portls__uv_err((int)nread), 0);
+  /* nread == 0 is libuv's EAGAIN: nothing happened. */
+}
+
+static int uvp_read_start(portls_plat_stream *s, portls_plat_alloc_cb alloc, portls_plat_read_cb cb,
+                          void *ud) {
+  int rc;
+  if (s == NULL || alloc == NULL || cb == NULL || s->closing)
+    return PORTLS_EINVAL;
+  s->alloc_cb = alloc;
+  s->read_cb = cb;
+  s->read_ud = ud;
+  rc = uv_read_start(&s->h.stream, uvp_alloc, uvp_read);
+  /* Already reading: the new callbacks above are in force. */
+  if (rc == UV_EALREADY)
+    rc = 0;
+  return portls__uv_err(rc);
+}
+
+static int uvp_read_stop(portls_plat_stream *s) {
+  if (s == NULL || s->closing)
+    return PORTLS_EINVAL;
+  return portls__uv_err(uv_read_stop(&s->h.stream));
+}
+
+/* Fills bufs from iov; uses small when it is big enough, else allocates.
+ * libuv copies the uv_buf_t array into its request, so it only has to live
+ * through the call. */
+static uv_buf_t *uvp_bufs(const portls_plat_iov *iov, size_t count, uv_buf_t *small) {
+  uv_buf_t *bufs = small;
+  size_t i;
+  if (count > UVP_SMALL_IOV) {
+    if (count > (size_t)-1 / sizeof *bufs)
+      return NULL;
+    bufs = portls_plat_alloc(count * sizeof *bufs);
+    if (bufs == NULL)
+      return NULL;
+  }
+  for (i = 0; i < count; i++) {
+    /* uv_buf_t has no const; libuv only reads the bytes of a write. */
+    bufs[i].base = (char *)iov[i].base;
+    bufs[i].len = iov[i].len;
+  }
+  return bufs;
+}
+
+static int uvp_try_write(portls_plat_stream *s, const portls_plat_iov *iov, size_t count) {
+  uv_buf_t small[UVP_SMALL_IOV];
+  uv_buf_t *bufs;
+  int rc;
+  if (s == NULL || (iov == NULL && count > 0) || s->closing)
+    return PORTLS_EINVAL;
+  if (count == 0)
+    return 0;
+  if (count > 0x7fffffff)
+    count = 0x7fffffff;
+  bufs = uvp_bufs(iov, count, small);
+  if (bufs == NULL)
+    return PORTLS_ENOMEM;
+  rc = uv_try_write(&s->h.stream, bufs, (unsigned int)count);
+  if (bufs != small)
+    portls_plat_free(bufs);
+  if (rc == UV_EAGAIN)
+    return 0;
+  return rc >= 0 ? rc : portls__uv_err(rc);
+}
+
+static void uvp_written(uv_write_t *req, int status) {
+  uvp_write *w = req->data;
+  if (w->cb != NULL)
+    w->cb(w->ud, portls__uv_err(status));
+  portls_plat_free(w);
+}
+
+static int uvp_write_fn(portls_plat_stream *s, const portls_plat_iov *iov, size_t count,
+                        portls_plat_status_cb cb, void *ud) {
+  uv_buf_t small[UVP_SMALL_IOV];
+  uv_buf_t *bufs;
+  uvp_write *w;
+  int rc;
+  if (s == NULL || (iov == NULL && count > 0) || s->closing || count > 0x7fffffff)
+    return PORTLS_EINVAL;
+  w = portls_plat_alloc(sizeof *w);
+  if (w == NULL)
+    return PORTLS_ENOMEM;
+  memset(w, 0, sizeof *w);
+  w->req.data = w;
+  w->cb = cb;
+  w->ud = ud;
+  if (count == 0) {
+    /* libuv asserts nbufs > 0; one empty buffer gives the same meaning:
+     * a callback once everything queued before it is written. */
+    small[0].base = NULL;
+    small[0].len = 0;
+    bufs = small;
+    count = 1;
+  } else {
+    bufs = uvp_bufs(iov, count, small);
+    if (bufs == NULL) {
+      portls_plat_free(w);
+      return PORTLS_ENOMEM;
+    }
+  }
+  rc = uv_write(&w->req, &s->h.stream, bufs, (unsigned int)count, uvp_written);
+  if (bufs != small)
+    portls_plat_free(bufs);
+  if (rc != 0) {
+    portls_plat_free(w);
+    return portls__uv_err(rc);
+  }
+  return 0;
+}
+
+static void uvp_shut(uv_shutdown_t *req, int status) {
+  uvp_shutdown *sd = req->data;
+  if (sd->cb != NULL)
+    sd->cb(sd->ud, portls__uv_err(status));
+  portls_plat_free(sd);
+}
+
+static int uvp_shutdown_fn(portls_plat_stream *s, portls_plat_status_cb cb, void *ud) {
+  uvp_shutdown *sd;
+  int rc;
+  if (s == NULL || s->closing)
+    return PORTLS_EINVAL;
+  sd = portls_plat_alloc(sizeof *sd);
+  if (sd == NULL)
+    return PORTLS_ENOMEM;
+  memset(sd, 0, sizeof *sd);
+  sd->req.data = sd;
+  sd->cb = cb;
+  sd->ud = ud;
+  rc = uv_shutdown(&sd->req, &s->h.stream, uvp_shut);
+  if (rc != 0) {
+    portls_plat_free(sd);
+    return portls__uv_err(rc);
+  }
+  return 0;
+}
+
+static void uvp_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
+  if (s == NULL || s->closing)
+    return;
+  s->closing = 1;
+  s->close_cb = cb;
+  s->close_ud = ud;
+  s->loop->nopen--;
+  /* libuv runs pending write and shutdown callbacks with UV_ECANCELED
+   * before the close callback; uvp_connected() drops the connect one. */
+  uv_close(&s->h.handle, uvp_stream_closed);
+}
+
+static int uvp_set_nodelay(portls_plat_stream *s, int enable) {
+  if (s == NULL || s->closing)
+    return PORTLS_EINVAL;
+  if (s->is_pipe)
+    return 0;
+  return portls__uv_err(uv_tcp_nodelay(&s->h.tcp, enable != 0));
+}
+
+static int uvp_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s) {
+  if (s == NULL || s->closing)
+    return PORTLS_EINVAL;
+  if (s->is_pipe)
+    return 0;
+#ifndef _WIN32
+  /* Node: "0 leaves the value unchanged from the default (or previous)
+   * setting". libuv 1.44 would set TCP_KEEPIDLE to 0, which Linux refuses. */
+  if (enable && delay_s == 0) {
+    uv_os_fd_t fd;
+    int on = 1;
+    int rc = uv_fileno(&s->h.handle, &fd);
+    if (rc != 0)
+      return portls__uv_err(rc);
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+      return PORTLS_EINVAL;
+    return 0;
+  }
+#endif
+  return portls__uv_err(uv_tcp_keepalive(&s->h.tcp, enable != 0, delay_s));
+}
+
+static int uvp_name(portls_plat_stream *s, portls_plat_addr *out, int peer) {
+  struct sockaddr_storage ss;
+  int len = (int)sizeof ss;
+  int rc;
+  if (s == NULL || out == NULL || s->closing)
+    return PORTLS_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (s->is_pipe) {
+    size_t n = sizeof out->path;
+    rc = peer ? uv_pipe_getpeername(&s->h.pipe, out->path, &n)
+              : uv_pipe_getsockname(&s->h.pipe, out->path, &n);
+    if (rc == UV_ENOBUFS)
+      return PORTLS_ENAMETOOLONG;
+    if (rc != 0)
+      return portls__uv_err(rc);
+    if (n < sizeof out->path)
+      out->path[n] = '\0';
+    out->family = PORTLS_PLAT_UNIX;
+    return 0;
+  }
+  memset(&ss, 0, sizeof ss);
+  rc = peer ? uv_tcp_getpeername(&s->h.tcp, (struct sockaddr *)&ss, &len)
+            : uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len);
+  if (rc != 0)
+    return portls__uv_err(rc);
+  return uvp_from_sockaddr((const struct sockaddr *)&ss, out);
+}
+
+static int uvp_sockname(portls_plat_stream *s, portls_plat_addr *out) {
+  return uvp_name(s, out, 0);
+}
+
+static int uvp_peername(portls_plat_stream *s, portls_plat_addr *out) {
+  return uvp_name(s, out, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Listeners                                                                  */
+
+static void uvp_connection(uv_stream_t *h, int status) {
+  portls_plat_listener *l = h->data;
+  if (l->closing)
+    return;
+  l->cb(l->ud, portls__uv_err(status));
+}
+
+static void uvp_listener_closed(uv_handle_t *h) {
+  portls_plat_listener *l = h->data;
+  if (l->close_cb != NULL)
+    l->close_cb(l->close_ud);
+  portls_plat_free(l);
+}
+
+static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int backlog,
+                      portls_plat_status_cb cb, void *ud, portls_plat_listener **out) {
+  portls_plat_listener *l;
+  struct sockaddr_storage ss;
+  int rc;
+
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || addr == NULL || cb == NULL)
+    return PORTLS_EINVAL;
+  if (addr->family == PORTLS_PLAT_UNIX)
+    rc = uvp_check_path(addr);
+  else
+    rc = uvp_to_sockaddr(addr, &ss);
+  if (rc != 0)
+    return rc;
+  if (backlog <= 0)
+    backlog = 511; /* Node's default */
+
+  l = portls_plat_alloc(sizeof *l);
+  if (l == NULL)
+    return PORTLS_ENOMEM;
+  memset(l, 0, sizeof *l);
+  l->loop = loop;
+  l->cb = cb;
+  l->ud = ud;
+  l->is_pipe = addr->family == PORTLS_PLAT_UNIX;
+  rc = l->is_pipe ? uv_pipe_init(loop->uv, &l->h.pipe, 0) : uv_tcp_init(loop->uv, &l->h.tcp);
+  if (rc != 0) {
+    portls_plat_free(l);
+    return portls__uv_err(rc);
+  }
+  l->h.handle.data = l;
+  if (l->is_pipe) {
+    memcpy(l->path, addr->path, sizeof l->path);
+    rc = uv_pipe_bind(&l->h.pipe, l->path);
+  } else {
+    /* Flags 0: an IPv6 address, "::" in particular, listens dual-stack
+     * (libuv clears IPV6_V6ONLY). EADDRINUSE surfaces from uv_listen(). */
+    rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, 0);
+  }
+  if (rc == 0)
+    rc = uv_listen(&l->h.stream, backlog, uvp_connection);
+  if (rc != 0) {
+    /* A pipe that failed to bind has no name, so closing it unlinks nothing
+     * that belongs to someone else. */
+    l->closing = 1;
+    uv_close(&l->h.handle, uvp_listener_closed);
+    return portls__uv_err(rc);
+  }
+  loop->nopen++;
+  *out = l;
+  return 0;
+}
+
+static int uvp_accept(portls_plat_listener *l, portls_plat_stream **out) {
+  portls_plat_stream *s;
+  int rc;
+  if (out == NULL)
+    return PORTLS_EINVAL;
+  *out = NULL;
+  if (l == NULL || l->closing)
+    return PORTLS_EINVAL;
+  s = uvp_stream_new(l->loop, l->is_pipe);
+  if (s == NULL)
+    return PORTLS_ENOMEM;
+  rc = uv_accept(&l->h.stream, &s->h.stream);
+  if (rc != 0) {
+    uvp_stream_discard(s);
+    return portls__uv_err(rc);
+  }
+  l->loop->nopen++;
+  *out = s;
+  return 0;
+}
+
+static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) {
+  struct sockaddr_storage ss;
+  int len = (int)sizeof ss;
+  int rc;
+  if (l == NULL || out == NULL || l->closing)
+    return PORTLS_EINVAL;
+  if (l->is_pipe) {
+    memset(out, 0, sizeof *out);
+    out->family = PORTLS_PLAT_UNIX;
+    memcpy(out->path, l->path, sizeof out->path);
+    return 0;
+  }
+  memset(&ss, 0, sizeof ss);
+  rc = uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
+  if (rc != 0)
+    return portls__uv_err(rc);
+  return uvp_from_sockaddr((const struct sockaddr *)&ss, out);
+}
+
+static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {
+  if (l == NULL || l->closing)
+    return;
+  l->closing = 1;
+  l->close_cb = cb;
+  l->close_ud = ud;
+  l->loop->nopen--;
+  /* libuv unlinks a Unix socket path it bound, as Node does on close. */
+  uv_close(&l->h.handle, uvp_listener_closed);
+}
+
+/* ------------------------------------------------------------------------ */
+
+const portls_platform portls__platform = {
+    .name = "libuv",
+    .loop_new = uvp_loop_new,
+    .loop_free = uvp_loop_free,
+    .loop_run = uvp_loop_run,
+    .loop_stop = uvp_loop_stop,
+    .now = uvp_now,
+    .timer_new = uvp_timer_new,
+    .timer_start = uvp_timer_start,
+    .timer_stop = uvp_timer_stop,
+    .timer_free = uvp_timer_free,
+    .lookup = uvp_lookup,
+    .lookup_cancel = uvp_lookup_cancel,
+    .stream_connect = uvp_stream_connect,
+    .listen = uvp_listen,
+    .accept = uvp_accept,
+    .listener_address = uvp_listener_address,
+    .listener_close = uvp_listener_close,
+    .read_start = uvp_read_start,
+    .read_stop = uvp_read_stop,
+    .try_write = uvp_try_write,
+    .write = uvp_write_fn,
+    .shutdown = uvp_shutdown_fn,
+    .close = uvp_close,
+    .set_nodelay = uvp_set_nodelay,
+    .set_keepalive = uvp_set_keepalive,
+    .sockname = uvp_sockname,
+    .peername = uvp_peername,
+};
