@@ -210,10 +210,3 @@ void portls_context_free(portls_context *ctx) {
   portls__backend.ctx_free(ctx->be);
   portls__free(ctx);
 }
-
-size_t portls_get_ciphers(const char *const **names) {
-  /* Filled in with the suite table (cipher-list compiler); until then the
-   * backend's own list is not exposed by name. */
-  if (names != NULL) *names = NULL;
-  return 0;
-}

@@ -332,7 +332,7 @@ int portls_socket_get_cipher(const portls_socket *s, portls_cipher *out) {
   const portls__suite *suite = portls__suite_by_id(t->info.suite);
   if (suite != NULL) {
     snprintf(out->name, sizeof out->name, "%s", suite->name);
-    snprintf(out->standard_name, sizeof out->standard_name, "%s", suite->standard_name);
+    snprintf(out->standard_name, sizeof out->standard_name, "%s", suite->std_name);
     snprintf(out->version, sizeof out->version, "%s", portls__suite_version_name(suite));
   } else {
     snprintf(out->name, sizeof out->name, "%s", t->info.cipher_name ? t->info.cipher_name : "unknown");

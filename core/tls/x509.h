@@ -45,7 +45,6 @@ typedef struct portls__x509 {
   portls__der_tlv spki;         /* the whole SEQUENCE */
   portls__der_tlv key_alg;      /* algorithm OID */
   int key_type;                 /* PORTLS__KEY_* */
-  const char *key_alg_text;     /* NULL unless key_type is PORTLS__KEY_UNKNOWN */
   const uint8_t *key;           /* BIT STRING contents after the unused-bits octet */
   size_t key_len;
   /* RSA: INTEGER contents, NULL when the key does not decode */

@@ -1,0 +1,1292 @@
+/* portls backends: the OpenSSL-family implementation of backend.h, shared by
+ * the OpenSSL and BoringSSL libraries (see ossl.h for the feature macros and
+ * the per-library hooks).
+ *
+ * Error-queue discipline: the thread's error queue is cleared before every
+ * call into the library whose failure we inspect, and again after we have read
+ * it, so that one connection's errors never surface in another's report.
+ */
+#include "backends/common/ossl.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509_vfy.h>
+
+#include "util/util.h"
+
+#if defined(PORTLS_OSSL_BORING)
+#include <pthread.h>
+static pthread_once_t pssl_once = PTHREAD_ONCE_INIT;
+#define PSSL_RUN_ONCE(fn) (pthread_once(&pssl_once, (fn)) == 0)
+#else
+static CRYPTO_ONCE pssl_once = CRYPTO_ONCE_STATIC_INIT;
+#define PSSL_RUN_ONCE(fn) (CRYPTO_THREAD_run_once(&pssl_once, (fn)) == 1)
+#endif
+
+/* Session ID context used when the application sets none. OpenSSL refuses
+ * every resumption attempt on a server that verifies peers and has an empty
+ * context (SSL_R_SESSION_ID_CONTEXT_UNINITIALIZED, a fatal alert); Node
+ * avoids that by setting a default under requestCert, and so do we, always. */
+#define PSSL_DEFAULT_SID_CTX "portls"
+
+enum { PSSL_OP_HANDSHAKE, PSSL_OP_READ, PSSL_OP_WRITE, PSSL_OP_SHUTDOWN };
+
+/* ------------------------------------------------------------------------ */
+/* Process-wide state: the BIO method and the suite table, built once.        */
+
+#define PSSL_MAX_SUITES 512
+static BIO_METHOD *pssl_bio_method;
+static uint16_t pssl_suite_ids[PSSL_MAX_SUITES];
+static const char *pssl_suite_names[PSSL_MAX_SUITES];
+static size_t pssl_suite_count;
+
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+/* The TLS 1.3 suites OpenSSL knows; used to list them all in the suite table. */
+static const char pssl_all_tls13[] = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
+                                     "TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:"
+                                     "TLS_AES_128_CCM_8_SHA256";
+#endif
+
+static int pssl_bio_write(BIO *b, const char *in, int inl);
+static int pssl_bio_read(BIO *b, char *out, int outl);
+static long pssl_bio_ctrl(BIO *b, int cmd, long num, void *ptr);
+static int pssl_bio_create(BIO *b);
+static int pssl_bio_destroy(BIO *b);
+
+static void pssl_add_suite(const SSL_CIPHER *c) {
+  if (c == NULL || pssl_suite_count >= PSSL_MAX_SUITES) return;
+  pssl_suite_ids[pssl_suite_count] = (uint16_t)SSL_CIPHER_get_protocol_id(c);
+  pssl_suite_names[pssl_suite_count] = SSL_CIPHER_get_name(c);
+  pssl_suite_count++;
+}
+
+static void pssl_build_suites(void) {
+  SSL_CTX *c = SSL_CTX_new(TLS_method());
+  if (c == NULL) return;
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+  (void)SSL_CTX_set_ciphersuites(c, pssl_all_tls13);
+#endif
+  if (SSL_CTX_set_cipher_list(c, "ALL")) {
+    STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(c);
+    for (size_t i = 0; sk != NULL && i < (size_t)sk_SSL_CIPHER_num(sk); i++) pssl_add_suite(sk_SSL_CIPHER_value(sk, i));
+  }
+#if defined(PORTLS_OSSL_BORING)
+  /* BoringSSL's TLS 1.3 suites are fixed and never appear in a cipher list. */
+  for (uint16_t id = 0x1301; id <= 0x1303; id++) pssl_add_suite(SSL_get_cipher_by_value(id));
+#endif
+  SSL_CTX_free(c);
+}
+
+static void pssl_global_once(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portls");
+  if (m != NULL && BIO_meth_set_write(m, pssl_bio_write) && BIO_meth_set_read(m, pssl_bio_read) &&
+      BIO_meth_set_ctrl(m, pssl_bio_ctrl) && BIO_meth_set_create(m, pssl_bio_create) &&
+      BIO_meth_set_destroy(m, pssl_bio_destroy)) {
+    pssl_bio_method = m;
+  } else if (m != NULL) {
+    BIO_meth_free(m);
+  }
+  pssl_build_suites();
+  ERR_clear_error();
+}
+
+static int pssl_global(void) {
+  if (!PSSL_RUN_ONCE(pssl_global_once) || pssl_bio_method == NULL) return PORTLS_ENOMEM;
+  return 0;
+}
+
+static const char *pssl_suite_name(uint16_t id) {
+  for (size_t i = 0; i < pssl_suite_count; i++)
+    if (pssl_suite_ids[i] == id) return pssl_suite_names[i];
+  return NULL;
+}
+
+size_t portls__ossl_suites(const uint16_t **ids) {
+  (void)pssl_global();
+  if (ids != NULL) *ids = pssl_suite_ids;
+  return pssl_suite_count;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The custom BIO: records go straight to and from core's buffers.            */
+
+static int pssl_bio_write(BIO *b, const char *in, int inl) {
+  portls_be_session *s = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (s == NULL) return -1;
+  if (inl <= 0) return 0;
+  /* core's send never takes part of a buffer: it queues all or fails. A
+   * failure is fatal (no retry flag), and the session reports its code. */
+  int rc = s->io.send(s->io.io, (const uint8_t *)in, (size_t)inl);
+  if (rc < 0) {
+    s->io_error = rc;
+    return -1;
+  }
+  return inl;
+}
+
+static int pssl_bio_read(BIO *b, char *out, int outl) {
+  portls_be_session *s = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (s == NULL) return -1;
+  if (outl <= 0) return 0;
+  size_t n = s->io.recv(s->io.io, (uint8_t *)out, (size_t)outl);
+  if (n == 0) {
+    /* Nothing buffered is "try again", never end of file: the transport's EOF
+     * is core's business, so OpenSSL never reports an unexpected EOF. */
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  return (int)n;
+}
+
+static long pssl_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)b;
+  (void)num;
+  (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH: /* every record is already in core's queue */
+  case BIO_CTRL_DUP:
+  case BIO_CTRL_SET_CLOSE:
+    return 1;
+  case BIO_CTRL_GET_CLOSE:
+    return BIO_NOCLOSE;
+  case BIO_CTRL_PENDING:  /* what core buffers is not ours to count */
+  case BIO_CTRL_WPENDING: /* writes are never held back */
+  case BIO_CTRL_EOF:
+  default:
+    return 0;
+  }
+}
+
+static int pssl_bio_create(BIO *b) {
+  BIO_set_data(b, NULL);
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static int pssl_bio_destroy(BIO *b) {
+  if (b == NULL) return 0;
+  BIO_set_data(b, NULL);
+  BIO_set_init(b, 0);
+  return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+
+int portls__ossl_lib_err(portls_error *err, int code, const char *what) {
+  unsigned long e = ERR_peek_error();
+  char buf[200];
+  if (e == 0) {
+    ERR_clear_error();
+    return portls__err(err, code, "%s", what);
+  }
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return portls__err(err, code, "%s: %s", what, buf);
+}
+
+static int pssl_conn_code(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return PORTLS_EPROTO;
+  int r = ERR_GET_REASON(e);
+  switch (r) {
+  case SSL_R_NO_SHARED_CIPHER:
+    return PORTLS_ENO_SHARED_CIPHER;
+  case SSL_R_UNSUPPORTED_PROTOCOL:
+  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+#if defined(SSL_R_NO_PROTOCOLS_AVAILABLE)
+  case SSL_R_NO_PROTOCOLS_AVAILABLE:
+#endif
+#if defined(SSL_R_VERSION_TOO_LOW)
+  case SSL_R_VERSION_TOO_LOW:
+#endif
+#if defined(SSL_R_VERSION_TOO_HIGH)
+  case SSL_R_VERSION_TOO_HIGH:
+#endif
+    return PORTLS_EVERSION;
+#if defined(SSL_R_DH_KEY_TOO_SMALL)
+  /* The library's own floor on the server's DH size (1024 bits at security
+   * level 1): the same condition as Node's minDHSize check. */
+  case SSL_R_DH_KEY_TOO_SMALL:
+    return PORTLS_EDH_TOO_SMALL;
+#endif
+  default:
+    break;
+  }
+  /* SSL_R_SSLV3_ALERT_* and SSL_R_TLSV1_ALERT_*: an alert the peer sent. */
+  if (r >= SSL_AD_REASON_OFFSET && r < SSL_AD_REASON_OFFSET + 256) return PORTLS_ETLS_ALERT;
+  return PORTLS_EPROTO;
+}
+
+/* Reports the error queue after an SSL_ERROR_SSL: the first entry from the
+ * SSL library decides the code (it names the TLS-level cause; crypto entries
+ * before it are details), and its text is the message. */
+static int pssl_conn_err(portls_error *err) {
+  unsigned long e, first = 0, chosen = 0;
+  while ((e = ERR_get_error()) != 0) {
+    if (first == 0) first = e;
+    if (chosen == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) chosen = e;
+  }
+  ERR_clear_error();
+  if (chosen == 0) chosen = first;
+  if (chosen == 0) return portls__err(err, PORTLS_EPROTO, "TLS protocol error");
+  char buf[200];
+  ERR_error_string_n(chosen, buf, sizeof buf);
+  return portls__err(err, pssl_conn_code(chosen), "%s", buf);
+}
+
+static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
+  int e = SSL_get_error(s->ssl, ret);
+  switch (e) {
+  case SSL_ERROR_WANT_READ:
+    ERR_clear_error();
+    return PORTLS_BE_WANT_READ;
+  case SSL_ERROR_ZERO_RETURN:
+    ERR_clear_error();
+    if (op == PSSL_OP_READ) return PORTLS_BE_CLOSED;
+    if (op == PSSL_OP_HANDSHAKE)
+      return portls__err(err, PORTLS_ECONNRESET,
+                         "peer sent close_notify before the handshake completed");
+    return portls__err(err, PORTLS_EPIPE, "peer has closed the TLS session");
+  case SSL_ERROR_SYSCALL:
+    if (s->io_error < 0) {
+      int code = s->io_error;
+      s->io_error = 0;
+      ERR_clear_error();
+      return portls__err(err, code, "queueing ciphertext for the peer failed");
+    }
+    return pssl_conn_err(err);
+  case SSL_ERROR_SSL:
+    return pssl_conn_err(err);
+  default:
+    ERR_clear_error();
+    return portls__err(err, PORTLS_EPROTO, "unexpected SSL_get_error() result %d", e);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verification results                                                       */
+
+int portls__ossl_verify_code(long v) {
+  switch (v) {
+  case X509_V_OK: return 0;
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: return PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+  case X509_V_ERR_UNABLE_TO_GET_CRL: return PORTLS_EUNABLE_TO_GET_CRL;
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: return PORTLS_EUNABLE_TO_DECRYPT_CERT_SIGNATURE;
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: return PORTLS_EUNABLE_TO_DECRYPT_CRL_SIGNATURE;
+  case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+    return PORTLS_EUNABLE_TO_DECODE_ISSUER_PUBLIC_KEY;
+  case X509_V_ERR_CERT_SIGNATURE_FAILURE: return PORTLS_ECERT_SIGNATURE_FAILURE;
+  case X509_V_ERR_CRL_SIGNATURE_FAILURE: return PORTLS_ECRL_SIGNATURE_FAILURE;
+  case X509_V_ERR_CERT_NOT_YET_VALID: return PORTLS_ECERT_NOT_YET_VALID;
+  case X509_V_ERR_CERT_HAS_EXPIRED: return PORTLS_ECERT_HAS_EXPIRED;
+  case X509_V_ERR_CRL_NOT_YET_VALID: return PORTLS_ECRL_NOT_YET_VALID;
+  case X509_V_ERR_CRL_HAS_EXPIRED: return PORTLS_ECRL_HAS_EXPIRED;
+  case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD: return PORTLS_EERROR_IN_CERT_NOT_BEFORE_FIELD;
+  case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return PORTLS_EERROR_IN_CERT_NOT_AFTER_FIELD;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT;
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return PORTLS_ESELF_SIGNED_CERT_IN_CHAIN;
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    return PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE;
+  case X509_V_ERR_CERT_CHAIN_TOO_LONG: return PORTLS_ECERT_CHAIN_TOO_LONG;
+  case X509_V_ERR_CERT_REVOKED: return PORTLS_ECERT_REVOKED;
+  case X509_V_ERR_INVALID_CA: return PORTLS_EINVALID_CA;
+  case X509_V_ERR_PATH_LENGTH_EXCEEDED: return PORTLS_EPATH_LENGTH_EXCEEDED;
+  case X509_V_ERR_INVALID_PURPOSE: return PORTLS_EINVALID_PURPOSE;
+  case X509_V_ERR_CERT_UNTRUSTED: return PORTLS_ECERT_UNTRUSTED;
+  case X509_V_ERR_CERT_REJECTED: return PORTLS_ECERT_REJECTED;
+#if defined(X509_V_ERR_HOSTNAME_MISMATCH)
+  case X509_V_ERR_HOSTNAME_MISMATCH: return PORTLS_EHOSTNAME_MISMATCH;
+#endif
+  default: return PORTLS_EVERIFY_FAILED;
+  }
+}
+
+/* Node-style verification: the chain is checked during the handshake, but a
+ * bad result never aborts it; core reads SSL_get_verify_result afterwards and
+ * decides (rejectUnauthorized). With a callback in place OpenSSL reports a
+ * missing intermediate as 21 UNABLE_TO_VERIFY_LEAF_SIGNATURE, as Node does. */
+static int pssl_verify_cb(int ok, X509_STORE_CTX *x) {
+  (void)ok;
+  (void)x;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading keys, certificates, CAs, CRLs                                      */
+
+static int pssl_is_pem(portls_buf b) {
+  static const char tag[] = "-----BEGIN";
+  const size_t n = sizeof tag - 1;
+  const char *p = b.base;
+  for (size_t i = 0; b.len >= n && i <= b.len - n; i++)
+    if (p[i] == '-' && memcmp(p + i, tag, n) == 0) return 1;
+  return 0;
+}
+
+static BIO *pssl_mem_bio(portls_buf b) {
+  if (b.len > INT_MAX) return NULL;
+  return BIO_new_mem_buf(b.base, (int)b.len);
+}
+
+typedef struct pssl_pass {
+  const char *pass;
+  int asked; /* the key is encrypted: the library wanted the passphrase */
+} pssl_pass;
+
+static int pssl_pass_cb(char *buf, int size, int rwflag, void *u) {
+  pssl_pass *p = u;
+  (void)rwflag;
+  if (p == NULL) return -1;
+  p->asked = 1;
+  if (p->pass == NULL || size <= 0) return -1;
+  size_t n = strlen(p->pass);
+  if (n > (size_t)size) n = (size_t)size;
+  memcpy(buf, p->pass, n);
+  return (int)n;
+}
+
+/* Certificates never need a passphrase; never let the library prompt for one. */
+static int pssl_no_pass_cb(char *buf, int size, int rwflag, void *u) {
+  (void)buf;
+  (void)size;
+  (void)rwflag;
+  (void)u;
+  return -1;
+}
+
+/* Every certificate in b (PEM blocks, or concatenated DER) into *out. An
+ * empty or unreadable buffer fails with code. */
+static int pssl_read_certs(portls_buf b, int trusted, STACK_OF(X509) **out, int code,
+                           const char *what, portls_error *err) {
+  STACK_OF(X509) *sk = sk_X509_new_null();
+  *out = NULL;
+  if (sk == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  ERR_clear_error();
+  if (b.base == NULL || b.len == 0) {
+    sk_X509_free(sk);
+    return portls__err(err, code, "%s: empty", what);
+  }
+  if (pssl_is_pem(b)) {
+    BIO *bio = pssl_mem_bio(b);
+    if (bio == NULL) {
+      sk_X509_free(sk);
+      return portls__ossl_lib_err(err, PORTLS_ENOMEM, what);
+    }
+    for (;;) {
+      X509 *x = trusted ? PEM_read_bio_X509_AUX(bio, NULL, pssl_no_pass_cb, NULL)
+                        : PEM_read_bio_X509(bio, NULL, pssl_no_pass_cb, NULL);
+      if (x == NULL) {
+        unsigned long e = ERR_peek_last_error();
+        if (sk_X509_num(sk) > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM &&
+            ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+          ERR_clear_error(); /* end of the buffer */
+          break;
+        }
+        BIO_free(bio);
+        sk_X509_pop_free(sk, X509_free);
+        return portls__ossl_lib_err(err, code, what);
+      }
+      if (!sk_X509_push(sk, x)) {
+        X509_free(x);
+        BIO_free(bio);
+        sk_X509_pop_free(sk, X509_free);
+        return portls__err(err, PORTLS_ENOMEM, NULL);
+      }
+    }
+    BIO_free(bio);
+  } else {
+    const unsigned char *p = b.base, *end = p + b.len;
+    while (p < end) {
+      X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+      if (x == NULL) {
+        sk_X509_pop_free(sk, X509_free);
+        return portls__ossl_lib_err(err, code, what);
+      }
+      if (!sk_X509_push(sk, x)) {
+        X509_free(x);
+        sk_X509_pop_free(sk, X509_free);
+        return portls__err(err, PORTLS_ENOMEM, NULL);
+      }
+    }
+  }
+  *out = sk;
+  return 0;
+}
+
+static int pssl_read_key(portls_buf b, const char *passphrase, EVP_PKEY **out, const char *what,
+                         portls_error *err) {
+  pssl_pass pp = {passphrase, 0};
+  EVP_PKEY *k = NULL;
+  *out = NULL;
+  ERR_clear_error();
+  if (b.base == NULL || b.len == 0) return portls__err(err, PORTLS_EKEY, "%s: empty", what);
+  BIO *bio = pssl_mem_bio(b);
+  if (bio == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, what);
+  if (pssl_is_pem(b)) {
+    k = PEM_read_bio_PrivateKey(bio, NULL, pssl_pass_cb, &pp);
+  } else {
+    const unsigned char *p = b.base;
+    k = d2i_AutoPrivateKey(NULL, &p, (long)b.len);
+    if (k == NULL) { /* perhaps an encrypted PKCS#8 in DER */
+      ERR_clear_error();
+      k = d2i_PKCS8PrivateKey_bio(bio, NULL, pssl_pass_cb, &pp);
+    }
+  }
+  BIO_free(bio);
+  if (k == NULL) {
+    if (pp.asked && passphrase == NULL) {
+      ERR_clear_error();
+      return portls__err(err, PORTLS_EBAD_PASSPHRASE,
+                         "%s: the key is encrypted and no passphrase was given", what);
+    }
+    if (pp.asked) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "%s: bad decrypt (wrong passphrase?)", what);
+      return portls__ossl_lib_err(err, PORTLS_EBAD_PASSPHRASE, msg);
+    }
+    return portls__ossl_lib_err(err, PORTLS_EKEY, what);
+  }
+  *out = k;
+  return 0;
+}
+
+static int pssl_use_pair(SSL_CTX *c, X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain,
+                         const char *what, portls_error *err) {
+  ERR_clear_error();
+  if (!X509_check_private_key(leaf, key)) return portls__ossl_lib_err(err, PORTLS_EKEY_MISMATCH, what);
+#if defined(PORTLS_OSSL_HAS_MULTI_CERT)
+  /* One slot per key type (RSA, ECDSA, ...), each with its own chain; the
+   * library picks the one the client can use. */
+  if (!SSL_CTX_use_cert_and_key(c, leaf, key, chain, 1)) return portls__ossl_lib_err(err, PORTLS_ECERT, what);
+#else
+  if (!SSL_CTX_use_certificate(c, leaf) || !SSL_CTX_use_PrivateKey(c, key) ||
+      !SSL_CTX_set1_chain(c, chain))
+    return portls__ossl_lib_err(err, PORTLS_ECERT, what);
+#endif
+  return 0;
+}
+
+static int pssl_load_pair(SSL_CTX *c, const portls_be_keypair *pair, const char *passphrase,
+                          size_t index, size_t count, portls_error *err) {
+  char what_key[32], what_cert[32];
+  if (count > 1) {
+    snprintf(what_key, sizeof what_key, "key[%zu]", index);
+    snprintf(what_cert, sizeof what_cert, "cert[%zu]", index);
+  } else {
+    snprintf(what_key, sizeof what_key, "key");
+    snprintf(what_cert, sizeof what_cert, "cert");
+  }
+  STACK_OF(X509) *certs = NULL;
+  EVP_PKEY *key = NULL;
+  int rc = pssl_read_certs(pair->cert, 0, &certs, PORTLS_ECERT, what_cert, err);
+  if (rc < 0) return rc;
+  rc = pssl_read_key(pair->key, passphrase, &key, what_key, err);
+  if (rc == 0) {
+    X509 *leaf = sk_X509_shift(certs); /* certs is now the chain */
+    rc = pssl_use_pair(c, leaf, key, certs, what_key, err);
+    X509_free(leaf);
+  }
+  EVP_PKEY_free(key);
+  sk_X509_pop_free(certs, X509_free);
+  return rc;
+}
+
+static int pssl_add_ca_certs(SSL_CTX *c, STACK_OF(X509) *certs, portls_error *err) {
+  X509_STORE *store = SSL_CTX_get_cert_store(c);
+  for (size_t i = 0; i < (size_t)sk_X509_num(certs); i++) {
+    X509 *x = sk_X509_value(certs, i);
+    ERR_clear_error();
+    /* A duplicate is not an error worth failing a context for. */
+    (void)X509_STORE_add_cert(store, x);
+    /* Node also names its CAs in the CertificateRequest. */
+    if (!SSL_CTX_add_client_CA(c, x)) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "ca");
+  }
+  ERR_clear_error();
+  return 0;
+}
+
+static int pssl_load_pfx(SSL_CTX *c, portls_buf pfx, const char *passphrase, portls_error *err) {
+  BIO *bio = pssl_mem_bio(pfx);
+  PKCS12 *p12;
+  EVP_PKEY *key = NULL;
+  X509 *leaf = NULL;
+  STACK_OF(X509) *extra = NULL;
+  int rc;
+  ERR_clear_error();
+  if (bio == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "pfx");
+  p12 = d2i_PKCS12_bio(bio, NULL);
+  BIO_free(bio);
+  if (p12 == NULL) return portls__ossl_lib_err(err, PORTLS_EPFX, "pfx");
+  if (!PKCS12_parse(p12, passphrase, &key, &leaf, &extra)) {
+    unsigned long e = ERR_peek_last_error();
+    int code = PORTLS_EPFX;
+#if defined(PKCS12_R_MAC_VERIFY_FAILURE)
+    if (ERR_GET_LIB(e) == ERR_LIB_PKCS12 && ERR_GET_REASON(e) == PKCS12_R_MAC_VERIFY_FAILURE)
+      code = PORTLS_EBAD_PASSPHRASE;
+#endif
+#if defined(PKCS8_R_INCORRECT_PASSWORD)
+    if (ERR_GET_LIB(e) == ERR_LIB_PKCS8 && ERR_GET_REASON(e) == PKCS8_R_INCORRECT_PASSWORD)
+      code = PORTLS_EBAD_PASSPHRASE;
+#endif
+    PKCS12_free(p12);
+    return portls__ossl_lib_err(err, code, "pfx");
+  }
+  PKCS12_free(p12);
+  if (key == NULL || leaf == NULL) {
+    rc = portls__err(err, PORTLS_EPFX, "pfx: no %s in the container",
+                     key == NULL ? "private key" : "certificate");
+  } else {
+    rc = pssl_use_pair(c, leaf, key, extra, "pfx", err);
+    /* Node trusts a PFX's extra certificates as CAs too. */
+    if (rc == 0 && extra != NULL) rc = pssl_add_ca_certs(c, extra, err);
+  }
+  EVP_PKEY_free(key);
+  X509_free(leaf);
+  sk_X509_pop_free(extra, X509_free);
+  return rc;
+}
+
+static int pssl_load_crls(SSL_CTX *c, portls_buf b, portls_error *err) {
+  X509_STORE *store = SSL_CTX_get_cert_store(c);
+  int count = 0;
+  ERR_clear_error();
+  if (b.base == NULL || b.len == 0) return portls__err(err, PORTLS_ECRL, "crl: empty");
+  BIO *bio = pssl_mem_bio(b);
+  if (bio == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "crl");
+  for (;;) {
+    X509_CRL *crl = PEM_read_bio_X509_CRL(bio, NULL, pssl_no_pass_cb, NULL);
+    if (crl == NULL) {
+      unsigned long e = ERR_peek_last_error();
+      if (count > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+        ERR_clear_error();
+        break;
+      }
+      BIO_free(bio);
+      return portls__ossl_lib_err(err, PORTLS_ECRL, "crl");
+    }
+    ERR_clear_error();
+    (void)X509_STORE_add_crl(store, crl); /* a duplicate is harmless */
+    X509_CRL_free(crl);
+    count++;
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  /* As Node: once a CRL is given, every certificate of the chain is checked. */
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cipher strings                                                             */
+
+static int pssl_is_cipher_sep(char ch) { return ch == ':' || ch == ',' || ch == ' ' || ch == ';'; }
+
+/* Whether a token of the cipher string names a TLS 1.3 suite, which OpenSSL
+ * configures apart (SSL_CTX_set_ciphersuites). Node splits the same way: any
+ * token starting with "TLS_". BoringSSL's TLS 1.3 suites are fixed, so there
+ * only the five real names are singled out (and dropped); other "TLS_" tokens
+ * are IANA names, which its cipher-list parser accepts. */
+static int pssl_is_tls13_token(const char *t, size_t n) {
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+  return n > 4 && memcmp(t, "TLS_", 4) == 0;
+#else
+  static const char *const names[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                      "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+                                      "TLS_AES_128_CCM_8_SHA256"};
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(names); i++)
+    if (strlen(names[i]) == n && memcmp(names[i], t, n) == 0) return 1;
+  return 0;
+#endif
+}
+
+static void pssl_append(char *dst, size_t *len, const char *src, size_t n) {
+  if (*len > 0) dst[(*len)++] = ':';
+  memcpy(dst + *len, src, n);
+  *len += n;
+  dst[*len] = '\0';
+}
+
+/* cipher_string (OpenSSL syntax) when given, else the suite ids core compiled,
+ * else the library's default. ecdh_disabled removes ECDHE key exchange from
+ * TLS <= 1.2; TLS 1.3 has no other kind of key exchange than (EC)DHE, so a
+ * TLS 1.3 handshake still uses an ECDHE group (from ecdh_curves or the
+ * library's default groups). */
+static int pssl_apply_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, portls_error *err) {
+  static const char no_ecdhe[] = "!kECDHE";
+  size_t cap = 64 + sizeof no_ecdhe;
+  size_t ll = 0, tl = 0, n12 = 0, n13 = 0;
+  int use_list = 1, rc = 0;
+  const char *shown = cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)";
+
+  if (cfg->cipher_string != NULL) cap += strlen(cfg->cipher_string);
+  else if (cfg->suites != NULL) cap += cfg->suite_count * 64;
+  char *list = portls__malloc(cap), *tls13 = portls__malloc(cap);
+  if (list == NULL || tls13 == NULL) {
+    portls__free(list);
+    portls__free(tls13);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  list[0] = tls13[0] = '\0';
+
+  if (cfg->cipher_string != NULL) {
+    const char *p = cfg->cipher_string;
+    while (*p != '\0') {
+      while (*p != '\0' && pssl_is_cipher_sep(*p)) p++;
+      const char *t = p;
+      while (*p != '\0' && !pssl_is_cipher_sep(*p)) p++;
+      size_t n = (size_t)(p - t);
+      if (n == 0) continue;
+      if (pssl_is_tls13_token(t, n)) {
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+        pssl_append(tls13, &tl, t, n);
+#endif
+        n13++;
+      } else {
+        pssl_append(list, &ll, t, n);
+        n12++;
+      }
+    }
+  } else if (cfg->suites != NULL && cfg->suite_count > 0) {
+    for (size_t i = 0; i < cfg->suite_count; i++) {
+      const char *name = pssl_suite_name(cfg->suites[i]);
+      if (name == NULL) continue;
+      if ((cfg->suites[i] >> 8) == 0x13) {
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+        pssl_append(tls13, &tl, name, strlen(name));
+#endif
+        n13++;
+      } else {
+        pssl_append(list, &ll, name, strlen(name));
+        n12++;
+      }
+    }
+  } else if (cfg->ecdh_disabled) {
+    pssl_append(list, &ll, "DEFAULT", 7);
+    n12++;
+  } else {
+    use_list = 0;
+  }
+
+  (void)tl;
+  if (use_list && n12 == 0 && n13 == 0) {
+    rc = portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher in \"%s\"", shown);
+    goto done;
+  }
+#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+  /* Without TLS 1.3 names the library's default TLS 1.3 suites stay (Node
+   * would disable TLS 1.3; the specification's cipher lists predate it). */
+  ERR_clear_error();
+  if (tl > 0 && !SSL_CTX_set_ciphersuites(c, tls13)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"", shown);
+    rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
+    goto done;
+  }
+#endif
+  if (use_list) {
+    if (cfg->ecdh_disabled) pssl_append(list, &ll, no_ecdhe, sizeof no_ecdhe - 1);
+    ERR_clear_error();
+    if (!SSL_CTX_set_cipher_list(c, list)) {
+      if (n12 == 0 && n13 > 0) {
+        /* Only TLS 1.3 suites named: the TLS <= 1.2 list is now deliberately
+         * empty (the library installs it before complaining), as in Node. */
+        ERR_clear_error();
+      } else {
+        char msg[160];
+        snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"", shown);
+        rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
+        goto done;
+      }
+    }
+  }
+done:
+  portls__free(list);
+  portls__free(tls13);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ALPN and NPN                                                               */
+
+/* The server picks in its own order: the first of its protocols that the
+ * client also offered. No overlap: no ALPN at all (the extension is ignored). */
+static int pssl_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                            const unsigned char *in, unsigned int inlen, void *arg) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  (void)arg;
+  if (s == NULL || s->alpn_wire == NULL) return SSL_TLSEXT_ERR_NOACK;
+  for (size_t i = 0; i < s->alpn_len;) {
+    size_t l = s->alpn_wire[i];
+    if (l == 0 || i + 1 + l > s->alpn_len) break;
+    for (unsigned int j = 0; j < inlen;) {
+      unsigned int cl = in[j];
+      if (cl == 0 || j + 1 + cl > inlen) break;
+      if (cl == l && memcmp(in + j + 1, s->alpn_wire + i + 1, l) == 0) {
+        *out = s->alpn_wire + i + 1;
+        *outlen = (unsigned char)l;
+        return SSL_TLSEXT_ERR_OK;
+      }
+      j += 1 + cl;
+    }
+    i += 1 + l;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+#if defined(PORTLS_OSSL_HAS_NPN)
+static int pssl_npn_advertise(SSL *ssl, const unsigned char **out, unsigned int *outlen, void *arg) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  (void)arg;
+  if (s == NULL || s->npn_wire == NULL) return SSL_TLSEXT_ERR_NOACK;
+  *out = s->npn_wire;
+  *outlen = (unsigned int)s->npn_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+/* Client. The callback is per SSL_CTX, so it also runs for connections that
+ * set no NPN list; refusing there would abort the handshake, so those pick
+ * the server's first protocol and report none (Node v4 did the same). */
+static int pssl_npn_select(SSL *ssl, unsigned char **out, unsigned char *outlen,
+                           const unsigned char *in, unsigned int inlen, void *arg) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  (void)arg;
+  if (s == NULL) return SSL_TLSEXT_ERR_NOACK;
+  s->npn[0] = '\0';
+  if (s->npn_wire == NULL) {
+    if (inlen == 0 || in[0] == 0 || 1u + in[0] > inlen) return SSL_TLSEXT_ERR_NOACK;
+    *out = (unsigned char *)(uintptr_t)(in + 1);
+    *outlen = in[0];
+    return SSL_TLSEXT_ERR_OK;
+  }
+  unsigned char *sel = NULL;
+  unsigned char sel_len = 0;
+  int r = SSL_select_next_proto(&sel, &sel_len, in, inlen, s->npn_wire, (unsigned int)s->npn_len);
+  if (sel == NULL || sel_len == 0) return SSL_TLSEXT_ERR_NOACK;
+  if (r == OPENSSL_NPN_NEGOTIATED) {
+    memcpy(s->npn, sel, sel_len);
+    s->npn[sel_len] = '\0';
+  }
+  /* No overlap: the client's first protocol goes on the wire (NPN's rule),
+   * but nothing was agreed, so info reports none. */
+  *out = sel;
+  *outlen = sel_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+#endif
+
+static int pssl_copy_wire(portls_buf b, uint8_t **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  if (b.base == NULL || b.len == 0) return 0;
+  *out = portls__memdup(b.base, b.len);
+  if (*out == NULL) return PORTLS_ENOMEM;
+  *len = b.len;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Contexts                                                                   */
+
+int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err) {
+  portls_be_ctx *ctx;
+  SSL_CTX *c;
+  int rc;
+
+  *out = NULL;
+  if (cfg == NULL) return portls__err(err, PORTLS_EINVAL, NULL);
+  if (pssl_global() < 0) return portls__err(err, PORTLS_ENOMEM, "backend initialisation failed");
+  ctx = portls__calloc(1, sizeof *ctx);
+  if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  ERR_clear_error();
+  c = ctx->ssl_ctx = SSL_CTX_new(TLS_method());
+  if (c == NULL) {
+    portls__free(ctx);
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_CTX_new");
+  }
+  SSL_CTX_set_app_data(c, ctx);
+
+  if ((rc = portls__ossl_ctx_setup(ctx, cfg, err)) < 0) goto fail;
+
+  /* Idle connections give their record buffers back; core may hand a write
+   * to OpenSSL again from another address. */
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* Take all ciphertext core has in one BIO read rather than 5-byte headers
+   * and bodies separately. */
+  SSL_CTX_set_read_ahead(c, 1);
+  /* As Node: no internal server-side session-ID cache (tickets still
+   * resume); core owns any session store. */
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL |
+                                        SSL_SESS_CACHE_NO_AUTO_CLEAR);
+
+  /* First, as Node does: "@SECLEVEL=n" in the cipher string changes the
+   * security level, which governs the checks made while loading keys. */
+  if ((rc = pssl_apply_ciphers(c, cfg, err)) < 0) goto fail;
+
+  if (cfg->honor_cipher_order) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  else SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+
+  ERR_clear_error();
+  if (cfg->min_version != 0 && !SSL_CTX_set_min_proto_version(c, cfg->min_version)) {
+    rc = portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
+    goto fail;
+  }
+  if (cfg->max_version != 0 && !SSL_CTX_set_max_proto_version(c, cfg->max_version)) {
+    rc = portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "maximum TLS version");
+    goto fail;
+  }
+
+  if (cfg->ecdh_curves != NULL && strcmp(cfg->ecdh_curves, "auto") != 0) {
+    ERR_clear_error();
+#if defined(PORTLS_OSSL_HAS_GROUPS_LIST)
+    if (!SSL_CTX_set1_groups_list(c, cfg->ecdh_curves)) {
+#else
+    if (!SSL_CTX_set1_curves_list(c, cfg->ecdh_curves)) {
+#endif
+      char msg[160];
+      snprintf(msg, sizeof msg, "ecdhCurve: unknown curve in \"%.100s\"", cfg->ecdh_curves);
+      rc = portls__ossl_lib_err(err, PORTLS_ECURVE, msg);
+      goto fail;
+    }
+  }
+
+#if !defined(PORTLS_OSSL_HAS_MULTI_CERT)
+  if (cfg->pair_count + (cfg->pfx.len > 0 ? 1 : 0) > 1) {
+    rc = portls__err(err, PORTLS_ENOTSUP, "this backend holds one key/certificate pair per context");
+    goto fail;
+  }
+#endif
+  for (size_t i = 0; i < cfg->pair_count; i++)
+    if ((rc = pssl_load_pair(c, &cfg->pairs[i], cfg->passphrase, i, cfg->pair_count, err)) < 0)
+      goto fail;
+
+  for (size_t i = 0; i < cfg->ca_count; i++) {
+    STACK_OF(X509) *certs = NULL;
+    if ((rc = pssl_read_certs(cfg->ca[i], 1, &certs, PORTLS_ECERT, "ca", err)) < 0) goto fail;
+    rc = pssl_add_ca_certs(c, certs, err);
+    sk_X509_pop_free(certs, X509_free);
+    if (rc < 0) goto fail;
+  }
+  if (cfg->ca_count == 0 && cfg->use_system_ca) {
+    ERR_clear_error();
+    (void)SSL_CTX_set_default_verify_paths(c); /* no system store is not an error */
+    ERR_clear_error();
+  }
+  if (cfg->pfx.base != NULL && cfg->pfx.len > 0)
+    if ((rc = pssl_load_pfx(c, cfg->pfx, cfg->passphrase, err)) < 0) goto fail;
+  for (size_t i = 0; i < cfg->crl_count; i++)
+    if ((rc = pssl_load_crls(c, cfg->crl[i], err)) < 0) goto fail;
+
+  if (cfg->dhparam.base != NULL && cfg->dhparam.len > 0)
+    if ((rc = portls__ossl_set_dhparam(c, cfg->dhparam, err)) < 0) goto fail;
+
+  if (cfg->session_timeout > 0) SSL_CTX_set_timeout(c, (long)cfg->session_timeout);
+  {
+    const char *sid = cfg->session_id_context != NULL ? cfg->session_id_context : PSSL_DEFAULT_SID_CTX;
+    size_t n = strlen(sid);
+    ERR_clear_error();
+    if (n > SSL_MAX_SID_CTX_LENGTH ||
+        !SSL_CTX_set_session_id_context(c, (const unsigned char *)sid, (unsigned int)n)) {
+      ERR_clear_error();
+      rc = portls__err(err, PORTLS_EINVAL, "sessionIdContext: longer than %d bytes",
+                       SSL_MAX_SID_CTX_LENGTH);
+      goto fail;
+    }
+  }
+
+  if (cfg->ticket_keys.len != 0) {
+    if (cfg->ticket_keys.len != sizeof ctx->ticket_keys || cfg->ticket_keys.base == NULL) {
+      rc = portls__err(err, PORTLS_ETICKET_KEYS, NULL);
+      goto fail;
+    }
+    memcpy(ctx->ticket_keys, cfg->ticket_keys.base, sizeof ctx->ticket_keys);
+    ctx->has_ticket_keys = 1;
+    if ((rc = portls__ossl_set_ticket_keys(ctx, err)) < 0) goto fail;
+  }
+
+  /* Per-connection lists live in the session; these read them from there. */
+  SSL_CTX_set_alpn_select_cb(c, pssl_alpn_select, NULL);
+#if defined(PORTLS_OSSL_HAS_NPN)
+  SSL_CTX_set_next_protos_advertised_cb(c, pssl_npn_advertise, NULL);
+  SSL_CTX_set_next_proto_select_cb(c, pssl_npn_select, NULL);
+#endif
+
+  ERR_clear_error();
+  *out = ctx;
+  return 0;
+
+fail:
+  ERR_clear_error();
+  portls__ossl_ctx_free(ctx);
+  return rc;
+}
+
+void portls__ossl_ctx_free(portls_be_ctx *ctx) {
+  if (ctx == NULL) return;
+  SSL_CTX_free(ctx->ssl_ctx);
+  OPENSSL_cleanse(ctx->ticket_keys, sizeof ctx->ticket_keys);
+  portls__free(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sessions                                                                   */
+
+static void pssl_der_cache_free(portls__ossl_der_cache *c) {
+  for (size_t i = 0; i < c->count; i++) portls__free((void *)(uintptr_t)c->items[i].base);
+  portls__free(c->items);
+  c->items = NULL;
+  c->count = 0;
+}
+
+int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
+                             const portls_be_io *io, portls_be_session **out, portls_error *err) {
+  portls_be_session *s;
+  BIO *bio;
+  int rc = 0;
+
+  *out = NULL;
+  if (ctx == NULL || cfg == NULL || io == NULL || io->recv == NULL || io->send == NULL)
+    return portls__err(err, PORTLS_EINVAL, NULL);
+  s = portls__calloc(1, sizeof *s);
+  if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  s->io = *io;
+  ERR_clear_error();
+  s->ssl = SSL_new(ctx->ssl_ctx);
+  if (s->ssl == NULL) {
+    portls__free(s);
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_new");
+  }
+  SSL_set_app_data(s->ssl, s);
+  bio = BIO_new(pssl_bio_method);
+  if (bio == NULL) {
+    rc = portls__ossl_lib_err(err, PORTLS_ENOMEM, "BIO_new");
+    goto fail;
+  }
+  BIO_set_data(bio, s);
+  SSL_set_bio(s->ssl, bio, bio); /* one reference, owned by the SSL */
+
+  if (cfg->is_server) {
+    SSL_set_accept_state(s->ssl);
+    if (cfg->verify_peer) SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
+    else SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
+    if (pssl_copy_wire(cfg->alpn_wire, &s->alpn_wire, &s->alpn_len) < 0 ||
+        pssl_copy_wire(cfg->npn_wire, &s->npn_wire, &s->npn_len) < 0) {
+      rc = portls__err(err, PORTLS_ENOMEM, NULL);
+      goto fail;
+    }
+  } else {
+    SSL_set_connect_state(s->ssl);
+    /* A client always verifies, the Node way (see pssl_verify_cb). */
+    SSL_set_verify(s->ssl, SSL_VERIFY_PEER, pssl_verify_cb);
+    if (cfg->servername != NULL && cfg->servername[0] != '\0') {
+      ERR_clear_error();
+      if (!SSL_set_tlsext_host_name(s->ssl, cfg->servername)) {
+        rc = portls__ossl_lib_err(err, PORTLS_EINVAL, "servername");
+        goto fail;
+      }
+    }
+    if (cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0) {
+      ERR_clear_error();
+      if (cfg->alpn_wire.len > UINT_MAX ||
+          SSL_set_alpn_protos(s->ssl, cfg->alpn_wire.base, (unsigned int)cfg->alpn_wire.len) != 0) {
+        rc = portls__ossl_lib_err(err, PORTLS_EALPN, "ALPNProtocols");
+        goto fail;
+      }
+    }
+    if (pssl_copy_wire(cfg->npn_wire, &s->npn_wire, &s->npn_len) < 0) {
+      rc = portls__err(err, PORTLS_ENOMEM, NULL);
+      goto fail;
+    }
+    if (cfg->session.base != NULL && cfg->session.len > 0) {
+      const unsigned char *p = cfg->session.base;
+      SSL_SESSION *sess;
+      ERR_clear_error();
+      sess = cfg->session.len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)cfg->session.len);
+      if (sess == NULL) {
+        rc = portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
+        goto fail;
+      }
+      int ok = SSL_set_session(s->ssl, sess);
+      SSL_SESSION_free(sess);
+      if (!ok) {
+        rc = portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
+        goto fail;
+      }
+    }
+#if defined(PORTLS_OSSL_HAS_OCSP)
+    if (cfg->request_ocsp) SSL_set_tlsext_status_type(s->ssl, TLSEXT_STATUSTYPE_ocsp);
+#endif
+  }
+  ERR_clear_error();
+  *out = s;
+  return 0;
+
+fail:
+  portls__ossl_session_free(s);
+  return rc;
+}
+
+void portls__ossl_session_free(portls_be_session *s) {
+  if (s == NULL) return;
+  SSL_free(s->ssl); /* frees the BIO */
+  portls__free(s->alpn_wire);
+  portls__free(s->npn_wire);
+  pssl_der_cache_free(&s->peer);
+  pssl_der_cache_free(&s->verified);
+  portls__free(s);
+}
+
+int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
+  ERR_clear_error();
+  s->io_error = 0;
+  int r = SSL_do_handshake(s->ssl);
+  if (r == 1) return PORTLS_BE_OK;
+  return pssl_fail(s, r, PSSL_OP_HANDSHAKE, err);
+}
+
+int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                      portls_error *err) {
+  *nread = 0;
+  if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
+  ERR_clear_error();
+  s->io_error = 0;
+#if defined(PORTLS_OSSL_HAS_EX_IO)
+  size_t n = 0;
+  int r = SSL_read_ex(s->ssl, buf, cap, &n);
+  if (r == 1) {
+    *nread = n;
+    return PORTLS_BE_OK;
+  }
+#else
+  int r = SSL_read(s->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+  if (r > 0) {
+    *nread = (size_t)r;
+    return PORTLS_BE_OK;
+  }
+#endif
+  return pssl_fail(s, r, PSSL_OP_READ, err);
+}
+
+/* All of buf becomes records in one call: the BIO never blocks, and without
+ * SSL_MODE_ENABLE_PARTIAL_WRITE the library writes everything or fails. The
+ * one way to stop part-way is a renegotiation in progress that needs the
+ * peer's next flight (SSL_ERROR_WANT_READ before anything was written);
+ * that comes back as PORTLS_BE_WANT_READ and the caller writes buf again
+ * once more ciphertext has arrived. */
+int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+  size_t off = 0;
+  while (off < len) {
+    ERR_clear_error();
+    s->io_error = 0;
+#if defined(PORTLS_OSSL_HAS_EX_IO)
+    size_t n = 0;
+    int r = SSL_write_ex(s->ssl, buf + off, len - off, &n);
+    if (r == 1) {
+      off += n;
+      continue;
+    }
+#else
+    size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
+    int r = SSL_write(s->ssl, buf + off, (int)chunk);
+    if (r > 0) {
+      off += (size_t)r;
+      continue;
+    }
+#endif
+    return pssl_fail(s, r, PSSL_OP_WRITE, err);
+  }
+  return PORTLS_BE_OK;
+}
+
+int portls__ossl_shutdown(portls_be_session *s, portls_error *err) {
+  /* Before the handshake is done (or after a fatal error) there is no
+   * session to close: nothing is sent, and core just closes the transport. */
+  if (!SSL_is_init_finished(s->ssl)) return PORTLS_BE_OK;
+  ERR_clear_error();
+  s->io_error = 0;
+  int r = SSL_shutdown(s->ssl); /* 0: close_notify sent; 1: and the peer's received */
+  if (r >= 0) {
+    ERR_clear_error();
+    return PORTLS_BE_OK;
+  }
+  return pssl_fail(s, r, PSSL_OP_SHUTDOWN, err);
+}
+
+/* The peer's leaf, borrowed from the session. */
+static X509 *pssl_peer_leaf(SSL *ssl) {
+#if defined(PORTLS_OSSL_HAS_GET0_PEER_CERT)
+  return SSL_get0_peer_certificate(ssl);
+#else
+  /* BoringSSL keeps the X509 in the SSL_SESSION; the reference we drop here
+   * is only the one this getter added. */
+  X509 *x = SSL_get_peer_certificate(ssl);
+  X509_free(x);
+  return x;
+#endif
+}
+
+static void pssl_copy_proto(char *dst, const unsigned char *p, unsigned int len) {
+  if (p == NULL || len == 0 || len > 255) {
+    dst[0] = '\0';
+    return;
+  }
+  memcpy(dst, p, len);
+  dst[len] = '\0';
+}
+
+void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
+  SSL *ssl = s->ssl;
+  const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+  const unsigned char *p = NULL;
+  unsigned int len = 0;
+
+  memset(info, 0, sizeof *info);
+  info->version = (uint16_t)SSL_version(ssl);
+  if (c != NULL) {
+    info->suite = (uint16_t)SSL_CIPHER_get_protocol_id(c);
+    info->cipher_name = SSL_CIPHER_get_name(c);
+  }
+  if (SSL_is_server(ssl)) info->servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+  SSL_get0_alpn_selected(ssl, &p, &len);
+  pssl_copy_proto(s->alpn, p, len);
+  info->alpn = s->alpn[0] != '\0' ? s->alpn : NULL;
+#if defined(PORTLS_OSSL_HAS_NPN)
+  if (SSL_is_server(ssl)) {
+    p = NULL;
+    len = 0;
+    SSL_get0_next_proto_negotiated(ssl, &p, &len);
+    pssl_copy_proto(s->npn, p, len);
+  } /* client: s->npn was filled by pssl_npn_select when a protocol was agreed */
+  info->npn = s->npn[0] != '\0' ? s->npn : NULL;
+#endif
+
+  info->session_reused = SSL_session_reused(ssl) ? 1 : 0;
+  info->has_peer_cert = pssl_peer_leaf(ssl) != NULL;
+  info->verify_result = info->has_peer_cert ? portls__ossl_verify_code(SSL_get_verify_result(ssl)) : 0;
+  portls__ossl_ephemeral(s, info);
+}
+
+/* Caches the DER of x as entry i of c (computed once). */
+static int pssl_der_cached(portls__ossl_der_cache *c, size_t i, X509 *x, portls_buf *der) {
+  if (i >= c->count) {
+    portls_buf *items = portls__realloc(c->items, (i + 1) * sizeof *items);
+    if (items == NULL) return PORTLS_ENOMEM;
+    memset(items + c->count, 0, (i + 1 - c->count) * sizeof *items);
+    c->items = items;
+    c->count = i + 1;
+  }
+  if (c->items[i].base == NULL) {
+    int n = i2d_X509(x, NULL);
+    if (n <= 0) {
+      ERR_clear_error();
+      return PORTLS_ECERT;
+    }
+    unsigned char *buf = portls__malloc((size_t)n), *q = buf;
+    if (buf == NULL) return PORTLS_ENOMEM;
+    if (i2d_X509(x, &q) != n) {
+      ERR_clear_error();
+      portls__free(buf);
+      return PORTLS_ECERT;
+    }
+    c->items[i].base = buf;
+    c->items[i].len = (size_t)n;
+  }
+  *der = c->items[i];
+  return 0;
+}
+
+/* Leaf first on both sides: a client's chain includes the leaf, a server's
+ * does not; a client resuming a serialized session has the leaf alone. */
+static X509 *pssl_peer_cert_at(SSL *ssl, size_t index) {
+  X509 *leaf = pssl_peer_leaf(ssl);
+  if (leaf == NULL) return NULL;
+  if (index == 0) return leaf;
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+  size_t j = SSL_is_server(ssl) ? index - 1 : index;
+  if (chain == NULL || j >= (size_t)sk_X509_num(chain)) return NULL;
+  return sk_X509_value(chain, (int)j);
+}
+
+int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  X509 *x = pssl_peer_cert_at(s->ssl, index);
+  if (x == NULL) return PORTLS_ENOENT;
+  return pssl_der_cached(&s->peer, index, x, der);
+}
+
+#if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
+int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
+  /* A resumed session has no verified chain: the chain as sent is the best
+   * there is. */
+  if (chain == NULL || sk_X509_num(chain) == 0) return portls__ossl_peer_cert(s, index, der);
+  if (index >= (size_t)sk_X509_num(chain)) return PORTLS_ENOENT;
+  return pssl_der_cached(&s->verified, index, sk_X509_value(chain, (int)index), der);
+}
+#endif
+
+int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
+  if (size < 512 || size > 16384) return PORTLS_EINVAL;
+  if (!SSL_set_max_send_fragment(s->ssl, (long)size)) {
+    ERR_clear_error();
+    return PORTLS_EINVAL;
+  }
+  return 0;
+}
+
+int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+  out->base = NULL;
+  out->len = 0;
+  SSL_SESSION *sess = SSL_get1_session(s->ssl);
+  if (sess == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
+  ERR_clear_error();
+  int n = i2d_SSL_SESSION(sess, NULL);
+  if (n <= 0) {
+    SSL_SESSION_free(sess);
+    return portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
+  }
+  unsigned char *buf = portls__malloc((size_t)n), *q = buf;
+  if (buf == NULL) {
+    SSL_SESSION_free(sess);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  int m = i2d_SSL_SESSION(sess, &q);
+  SSL_SESSION_free(sess);
+  if (m != n) {
+    portls__free(buf);
+    return portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
+  }
+  out->base = buf;
+  out->len = (size_t)n;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Primitives                                                                 */
+
+int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out) {
+  const EVP_MD *md = alg == PORTLS_BE_SHA1 ? EVP_sha1() : alg == PORTLS_BE_SHA256 ? EVP_sha256() : NULL;
+  if (md == NULL) return PORTLS_EINVAL;
+  int ok = EVP_Digest(data, len, out, NULL, md, NULL);
+  ERR_clear_error();
+  return ok ? 0 : PORTLS_EINVAL;
+}
+
+int portls__ossl_random(uint8_t *buf, size_t len) {
+  while (len > 0) {
+    int n = len > INT_MAX ? INT_MAX : (int)len;
+    if (RAND_bytes(buf, n) != 1) {
+      ERR_clear_error();
+      return PORTLS_EIO;
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}

@@ -1,0 +1,144 @@
+/* portls backends: what the OpenSSL and BoringSSL backends share.
+ *
+ * backends/common/ossl.c is compiled into both libraries (curl's vtls/openssl.c
+ * model): it implements almost all of include/portls/backend.h against the API
+ * the two libraries have in common. Each library's own file
+ * (backends/openssl/openssl.c, backends/boringssl/boringssl.c) defines the
+ * vtable, the capability set and the few hooks declared at the end of this
+ * header, where the two APIs part ways.
+ *
+ * Vendor macros are turned into feature macros here, once; the code tests the
+ * features, never the vendor:
+ *   PORTLS_OSSL_BORING          BoringSSL (OPENSSL_IS_BORINGSSL)
+ *   PORTLS_OSSL_HAS_EX_IO       SSL_read_ex / SSL_write_ex
+ *   PORTLS_OSSL_HAS_TLS13_SUITES  TLS 1.3 suites are configurable (SSL_CTX_set_ciphersuites)
+ *   PORTLS_OSSL_HAS_MULTI_CERT  several key/cert pairs per context (SSL_CTX_use_cert_and_key)
+ *   PORTLS_OSSL_HAS_VERIFIED_CHAIN  SSL_get0_verified_chain
+ *   PORTLS_OSSL_HAS_NPN         NPN callbacks
+ *   PORTLS_OSSL_HAS_OCSP        OCSP status_request
+ *   PORTLS_OSSL_HAS_GROUPS_LIST SSL_CTX_set1_groups_list (else set1_curves_list)
+ *   PORTLS_OSSL_HAS_GET0_PEER_CERT  SSL_get0_peer_certificate
+ *
+ * Naming: OpenSSL 3 exports symbols of its own that start with `ossl_`, so
+ * statics here are `pssl_*` and what the two files share is `portls__ossl_*`.
+ */
+#ifndef PORTLS_BACKENDS_COMMON_OSSL_H
+#define PORTLS_BACKENDS_COMMON_OSSL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "portls/backend.h"
+
+#if defined(OPENSSL_IS_BORINGSSL)
+#define PORTLS_OSSL_BORING 1
+#else
+#define PORTLS_OSSL_OPENSSL 1
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+#error "portls: the OpenSSL backend needs OpenSSL 3.0 or later"
+#endif
+#define PORTLS_OSSL_HAS_EX_IO 1
+#define PORTLS_OSSL_HAS_MULTI_CERT 1
+#define PORTLS_OSSL_HAS_VERIFIED_CHAIN 1
+#define PORTLS_OSSL_HAS_GROUPS_LIST 1
+#define PORTLS_OSSL_HAS_GET0_PEER_CERT 1
+#if defined(TLS1_3_VERSION) && !defined(OPENSSL_NO_TLS1_3)
+#define PORTLS_OSSL_HAS_TLS13_SUITES 1
+#endif
+#endif
+
+#if !defined(OPENSSL_NO_NEXTPROTONEG)
+#define PORTLS_OSSL_HAS_NPN 1
+#endif
+/* BoringSSL defines OPENSSL_NO_OCSP (no OCSP ASN.1 helpers) yet still does
+ * status_request with raw bytes; the TLS extension is what matters here. */
+#if !defined(OPENSSL_NO_OCSP) || defined(PORTLS_OSSL_BORING)
+#define PORTLS_OSSL_HAS_OCSP 1
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DER of certificates, cached per index so that the portls_buf handed to core
+ * stays valid while the session lives. */
+typedef struct portls__ossl_der_cache {
+  portls_buf *items; /* items[i].base NULL: not computed yet */
+  size_t count;
+} portls__ossl_der_cache;
+
+struct portls_be_ctx {
+  SSL_CTX *ssl_ctx;
+  int has_ticket_keys;
+  uint8_t ticket_keys[48]; /* Node's layout: name 16 | HMAC-SHA256 key 16 | AES-128 key 16 */
+};
+
+struct portls_be_session {
+  SSL *ssl;
+  portls_be_io io;
+  int io_error;        /* the last failure of io.send, reported instead of "syscall" */
+  uint8_t *alpn_wire;  /* server: our preference list (wire form) */
+  size_t alpn_len;
+  uint8_t *npn_wire;   /* server: the advertised list; client: our own list */
+  size_t npn_len;
+  char alpn[256];      /* agreed protocols, NUL-terminated for portls_be_info */
+  char npn[256];
+  char ephemeral_name[32];
+  portls__ossl_der_cache peer;
+  portls__ossl_der_cache verified;
+};
+
+/* The shared implementation of backend.h; each library's vtable points here. */
+int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err);
+void portls__ossl_ctx_free(portls_be_ctx *ctx);
+int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
+                             const portls_be_io *io, portls_be_session **out, portls_error *err);
+void portls__ossl_session_free(portls_be_session *s);
+int portls__ossl_handshake(portls_be_session *s, portls_error *err);
+int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                      portls_error *err);
+int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+int portls__ossl_shutdown(portls_be_session *s, portls_error *err);
+void portls__ossl_info(portls_be_session *s, portls_be_info *info);
+int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der);
+#if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
+int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der);
+#endif
+int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
+int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
+int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
+int portls__ossl_random(uint8_t *buf, size_t len);
+size_t portls__ossl_suites(const uint16_t **ids);
+
+/* X509_V_ERR_* → 0 or a PORTLS_E* verification code (unknown: PORTLS_EVERIFY_FAILED). */
+int portls__ossl_verify_code(long x509_v_err);
+/* Fills err with code and "what: <the library's error string>" from the
+ * thread's error queue (or a bare "what" when it is empty), clears the queue
+ * and returns code. */
+int portls__ossl_lib_err(portls_error *err, int code, const char *what);
+
+/* ---- Hooks: defined by each library's own file ------------------------- */
+
+/* Called right after SSL_CTX_new, before any other setting (the security
+ * level must be in place before keys and DH parameters are checked against it). */
+int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err);
+/* Applies dhparam (PEM): < 1024 bits → PORTLS_EDHPARAM; unparsable → 0, no DHE. */
+int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err);
+/* Installs ctx->ticket_keys (already copied) as the context's ticket keys. */
+int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err);
+/* Client: fills ephemeral_type/name/bits from the server's key share;
+ * name storage is s->ephemeral_name. */
+void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

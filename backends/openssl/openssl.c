@@ -1,0 +1,266 @@
+/* portls backend: OpenSSL 3.
+ *
+ * Nearly everything is shared with BoringSSL in backends/common/ossl.c; this
+ * file holds what is OpenSSL's alone: the security level, DH parameters, the
+ * 48-byte ticket keys, the ephemeral-key report, the allocator hook, the
+ * capability set and the vtable.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+
+#include "backends/common/ossl.h"
+#include "util/util.h"
+
+#if !defined(PORTLS_OSSL_OPENSSL)
+#error "backends/openssl/openssl.c is for OpenSSL; BoringSSL has backends/boringssl/"
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Context setup                                                              */
+
+int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
+  (void)err;
+  /* Security level 1, whatever the build's default (Debian compiles in 2).
+   * Node's own options govern what is acceptable instead: minDHSize,
+   * ciphers, secureProtocol; level 2 would also refuse 1024-bit DH and
+   * RSA < 2048 that Node accepts. A cipher string's "@SECLEVEL=n" (applied
+   * after this) still overrides it, as in Node.
+   *
+   * TLS 1.0 and 1.1 sign handshakes with MD5+SHA-1 / SHA-1, which OpenSSL 3
+   * allows only at level 0. A context whose configured range explicitly
+   * reaches down to them (min_version below TLS 1.2, e.g. secureProtocol
+   * "TLSv1_method") gets level 0, so that what it asked for can connect;
+   * with no minimum set, those versions stay unusable, as in Node 17+. */
+  int level = 1;
+  if (cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2) level = 0;
+  SSL_CTX_set_security_level(ctx->ssl_ctx, level);
+  return 0;
+}
+
+int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err) {
+#if defined(OPENSSL_NO_DH)
+  (void)ssl_ctx;
+  (void)pem;
+  (void)err;
+  return 0;
+#else
+  BIO *bio;
+  EVP_PKEY *params;
+  if (pem.len > INT_MAX) return 0;
+  ERR_clear_error();
+  bio = BIO_new_mem_buf(pem.base, (int)pem.len);
+  if (bio == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "dhparam");
+  params = PEM_read_bio_Parameters(bio, NULL);
+  BIO_free(bio);
+  if (params == NULL || (EVP_PKEY_get_base_id(params) != EVP_PKEY_DH &&
+                         EVP_PKEY_get_base_id(params) != EVP_PKEY_DHX)) {
+    /* The specification: invalid parameters are silently discarded and DHE
+     * suites are simply not available. */
+    EVP_PKEY_free(params);
+    ERR_clear_error();
+    return 0;
+  }
+  int bits = EVP_PKEY_get_bits(params);
+  if (bits < 1024) {
+    EVP_PKEY_free(params);
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%d)",
+                       bits);
+  }
+  if (!SSL_CTX_set0_tmp_dh_pkey(ssl_ctx, params)) { /* takes params on success */
+    EVP_PKEY_free(params);
+    return portls__ossl_lib_err(err, PORTLS_EDHPARAM, "dhparam");
+  }
+  return 0;
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ticket keys: Node's 48 bytes (name 16 | HMAC-SHA256 key 16 | AES-128-CBC
+ * key 16). OpenSSL 3's own setter wants 80 bytes in another layout, so the
+ * callback does the work with exactly Node's keys and algorithms. */
+
+static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
+                          EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc) {
+  portls_be_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  static char digest[] = "SHA256";
+  OSSL_PARAM params[3];
+  if (ctx == NULL || !ctx->has_ticket_keys) return -1;
+  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16, *aes = ctx->ticket_keys + 32;
+  params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)hmac, 16);
+  params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+  params[2] = OSSL_PARAM_construct_end();
+  if (enc) {
+    memcpy(key_name, name, 16);
+    if (RAND_bytes(iv, 16) != 1) return -1;
+    if (!EVP_EncryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
+    if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
+    return 1;
+  }
+  if (memcmp(key_name, name, 16) != 0) return 0; /* not ours: full handshake */
+  if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
+  if (!EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
+  return 1;
+}
+
+int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
+  ERR_clear_error();
+  if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl_ctx, pssl_ticket_cb))
+    return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node: getEphemeralKeyInfo(), client side only. */
+
+void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info) {
+  EVP_PKEY *key = NULL;
+  if (SSL_is_server(s->ssl) || !SSL_get_peer_tmp_key(s->ssl, &key) || key == NULL) {
+    ERR_clear_error();
+    return;
+  }
+  s->ephemeral_name[0] = '\0';
+  switch (EVP_PKEY_get_base_id(key)) {
+  case EVP_PKEY_DH:
+  case EVP_PKEY_DHX:
+    info->ephemeral_type = "DH";
+    info->ephemeral_bits = EVP_PKEY_get_bits(key);
+    break;
+  case EVP_PKEY_EC:
+    info->ephemeral_type = "ECDH";
+    info->ephemeral_bits = EVP_PKEY_get_bits(key);
+    /* The curve's short name, as Node prints it: "prime256v1", "secp384r1". */
+    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, s->ephemeral_name,
+                                        sizeof s->ephemeral_name, NULL))
+      s->ephemeral_name[0] = '\0';
+    info->ephemeral_name = s->ephemeral_name;
+    break;
+  case EVP_PKEY_X25519:
+  case EVP_PKEY_X448:
+    info->ephemeral_type = "ECDH";
+    info->ephemeral_bits = EVP_PKEY_get_bits(key); /* 253 and 448, as Node reports */
+    snprintf(s->ephemeral_name, sizeof s->ephemeral_name, "%s",
+             EVP_PKEY_get_base_id(key) == EVP_PKEY_X25519 ? "X25519" : "X448");
+    info->ephemeral_name = s->ephemeral_name;
+    break;
+  default:
+    break;
+  }
+  EVP_PKEY_free(key);
+  ERR_clear_error();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Library-wide                                                               */
+
+static const char *pssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
+
+static portls_allocator pssl_alloc;
+
+static void *pssl_malloc(size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  if (n == 0) return NULL; /* what CRYPTO_malloc does itself */
+  return pssl_alloc.malloc_fn(pssl_alloc.ctx, n);
+}
+
+static void *pssl_realloc(void *p, size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  if (p == NULL) return pssl_malloc(n, file, line);
+  if (n == 0) {
+    pssl_alloc.free_fn(pssl_alloc.ctx, p);
+    return NULL;
+  }
+  return pssl_alloc.realloc_fn(pssl_alloc.ctx, p, n);
+}
+
+static void pssl_free(void *p, const char *file, int line) {
+  (void)file;
+  (void)line;
+  if (p != NULL) pssl_alloc.free_fn(pssl_alloc.ctx, p);
+}
+
+static int pssl_global_init(const portls_allocator *alloc) {
+  /* OpenSSL accepts new allocation functions only before its first
+   * allocation; once anything (the application, another library) has used
+   * it, the call fails and OpenSSL simply keeps malloc. That is not an error. */
+  if (alloc != NULL && alloc->malloc_fn != NULL && alloc->realloc_fn != NULL &&
+      alloc->free_fn != NULL) {
+    pssl_alloc = *alloc;
+    if (!CRYPTO_set_mem_functions(pssl_malloc, pssl_realloc, pssl_free))
+      memset(&pssl_alloc, 0, sizeof pssl_alloc);
+  }
+  if (!OPENSSL_init_ssl(0, NULL)) {
+    ERR_clear_error();
+    return PORTLS_ENOMEM;
+  }
+  return 0;
+}
+
+#define PSSL_CAP(c) (UINT64_C(1) << PORTLS_CAP_##c)
+
+/* What compiled, and what this backend implements through backend.h. */
+static uint64_t pssl_capabilities(void) {
+  uint64_t caps = 0;
+#if !defined(OPENSSL_NO_TLS1)
+  caps |= PSSL_CAP(TLS1_0);
+#endif
+#if !defined(OPENSSL_NO_TLS1_1)
+  caps |= PSSL_CAP(TLS1_1);
+#endif
+#if !defined(OPENSSL_NO_TLS1_2)
+  caps |= PSSL_CAP(TLS1_2);
+#endif
+#if defined(TLS1_3_VERSION) && !defined(OPENSSL_NO_TLS1_3)
+  caps |= PSSL_CAP(TLS1_3);
+#endif
+  caps |= PSSL_CAP(ALPN) | PSSL_CAP(SNI);
+#if defined(PORTLS_OSSL_HAS_NPN)
+  caps |= PSSL_CAP(NPN);
+#endif
+  /* OCSP_STAPLING / OCSP_REQUEST: OpenSSL can (request_ocsp already sets the
+   * status_request extension), but backend.h has no operation yet to hand a
+   * response to the server session or to read the stapled one on the client. */
+#if !defined(OPENSSL_NO_DH)
+  /* DH_SIZE and MIN_DH_SIZE: info() reports the server's DH bits for core's check. */
+  caps |= PSSL_CAP(DHE) | PSSL_CAP(DH_SIZE) | PSSL_CAP(MIN_DH_SIZE);
+#endif
+#if !defined(OPENSSL_NO_EC)
+  caps |= PSSL_CAP(ECDH_CURVES);
+#endif
+  /* RENEG_CLIENT / RENEG_SERVER / RENEG_COUNT / SESSION_CACHE: OpenSSL can,
+   * but backend.h has no operations for them yet. */
+  caps |= PSSL_CAP(SESSION_TICKETS) | PSSL_CAP(TICKET_KEYS);
+  caps |= PSSL_CAP(PFX) | PSSL_CAP(ENCRYPTED_KEYS) | PSSL_CAP(CRL);
+  caps |= PSSL_CAP(CIPHER_SERVER_PREF) | PSSL_CAP(CIPHER_CLIENT_PREF);
+  caps |= PSSL_CAP(MAX_SEND_FRAGMENT);
+  return caps;
+}
+
+const portls_backend portls__backend = {
+    .name = "openssl",
+    .version = pssl_version,
+    .capabilities = pssl_capabilities,
+    .global_init = pssl_global_init,
+    .ctx_new = portls__ossl_ctx_new,
+    .ctx_free = portls__ossl_ctx_free,
+    .session_new = portls__ossl_session_new,
+    .session_free = portls__ossl_session_free,
+    .handshake = portls__ossl_handshake,
+    .read = portls__ossl_read,
+    .write = portls__ossl_write,
+    .shutdown = portls__ossl_shutdown,
+    .info = portls__ossl_info,
+    .peer_cert = portls__ossl_peer_cert,
+    .verified_cert = portls__ossl_verified_cert,
+    .set_max_send_fragment = portls__ossl_set_max_send_fragment,
+    .get_session = portls__ossl_get_session,
+    .digest = portls__ossl_digest,
+    .random = portls__ossl_random,
+    .suites = portls__ossl_suites,
+};

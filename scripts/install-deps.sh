@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what portls needs to build and test on Debian 12, and nothing that is
+# already there. Safe to run any number of times.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkgconf git ca-certificates
+  libssl-dev openssl              # OpenSSL 3 backend, and the CLI that makes test certificates
+  android-libboringssl-dev        # BoringSSL backend
+  libmbedtls-dev                  # mbed TLS backend
+  libuv1-dev                      # libuv platform
+  libcriterion-dev                # unit and conformance tests
+  valgrind gnutls-bin             # memory checks; gnutls-cli for interop tests
+)
+# Node.js is an interop peer; any node on PATH will do.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: installs missing dependencies, builds every available backend
+# with warnings as errors and ASan + UBSan, and runs the whole CTest suite.
+#   scripts/test.sh            (build directory: build/, or $PORTLS_BUILD_DIR)
+# Exits non-zero if anything fails to build or any test fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build=${PORTLS_BUILD_DIR:-build}
+jobs=${PORTLS_JOBS:-2}
+
+./scripts/install-deps.sh
+cmake -S . -B "$build" \
+  -DCMAKE_BUILD_TYPE=Debug \
+  -DPORTLS_WERROR=ON \
+  -DPORTLS_SANITIZE=ON \
+  -DPORTLS_BUILD_TESTS=ON \
+  -DPORTLS_BUILD_TOOLS=ON \
+  -DPORTLS_BUILD_EXAMPLES=ON
+cmake --build "$build" -j"$jobs"
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$jobs"

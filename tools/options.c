@@ -1,0 +1,269 @@
+/* portls command-line tool: the one option parser, driven by CLI_OPTION_MAP. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct cli_spec {
+  const char *name;
+  int cmds;
+  cli_kind kind;
+  int many;
+  uint64_t min, max;
+  const char *choices;
+  const char *arg;
+  const char *help;
+} cli_spec;
+
+static const cli_spec specs[OPT_COUNT_] = {
+#define CLI__OPT_SPEC(id, name, cmds, kind, many, min, max, choices, arg, help)                   \
+  {name, cmds, kind, many, min, max, choices, arg, help},
+    CLI_OPTION_MAP(CLI__OPT_SPEC)
+#undef CLI__OPT_SPEC
+};
+
+/* Options of spec/cli.md that the public API cannot express yet: they are
+ * recognised, so that the error says so, instead of "unknown option". */
+static int cli_not_yet(cli_opt_id id) {
+  switch (id) {
+  case OPT_SNI_CONTEXT:
+  case OPT_SESSION_CACHE:
+  case OPT_OCSP_RESPONSE:
+  case OPT_RENEG_LIMIT:
+  case OPT_RENEG_WINDOW:
+  case OPT_RENEGOTIATE: /* tlsSocket.renegotiate() */
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Index of value in a '|'-separated list of choices, or -1. */
+static int choice_index(const char *choices, const char *value) {
+  size_t vlen = strlen(value);
+  int index = 0;
+  for (const char *p = choices; p != NULL; index++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == vlen && memcmp(p, value, len) == 0) return index;
+    p = bar ? bar + 1 : NULL;
+  }
+  return -1;
+}
+
+static int parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
+  char *end;
+  if (text[0] < '0' || text[0] > '9') return -1; /* strtoull would take "-1" and " 1" */
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static int find_option(const char *name, size_t len) {
+  for (int id = 0; id < OPT_COUNT_; id++)
+    if (strlen(specs[id].name) == len && memcmp(specs[id].name, name, len) == 0) return id;
+  return -1;
+}
+
+/* Stores one occurrence of option id with its value (NULL for a bare flag). */
+static int store(cli_opts *o, int id, const char *value) {
+  const cli_spec *s = &specs[id];
+  cli_value *v = &o->v[id];
+  int n = v->count;
+
+  if (n >= (s->many ? CLI_MANY : 1)) {
+    ev_errorf(PORTLS_EINVAL, "--%s: given %s", s->name, s->many ? "too many times" : "twice");
+    return CLI_EXIT_USAGE;
+  }
+  if (cli_not_yet((cli_opt_id)id)) {
+    ev_errorf(PORTLS_ENOTSUP, "--%s: not implemented yet", s->name);
+    return CLI_EXIT_USAGE;
+  }
+  v->str[n] = value;
+  switch (s->kind) {
+  case CLI_FLAG:
+  case CLI_CHOICE: {
+    int index = value ? choice_index(s->choices, value) : 1; /* a bare flag means true */
+    if (index < 0) {
+      ev_errorf(PORTLS_EINVAL, "--%s: expected %s, got '%s'", s->name, s->choices, value);
+      return CLI_EXIT_USAGE;
+    }
+    v->num = (uint64_t)index;
+    break;
+  }
+  case CLI_NUMBER:
+    if (parse_number(value, s->min, s->max, &v->num) < 0) {
+      ev_errorf(PORTLS_EINVAL, "--%s: expected a number from %llu to %llu, got '%s'", s->name,
+                (unsigned long long)s->min, (unsigned long long)s->max, value);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case CLI_FILE: {
+    portls_error err = {0, ""};
+    int rc = portls_read_file(value, &v->file[n], &err);
+    if (rc < 0) {
+      ev_errorf(err.code ? err.code : rc, "--%s: cannot read '%s': %s", s->name, value,
+                err.message[0] ? err.message : portls_strerror(rc));
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  }
+  case CLI_STRING:
+    break;
+  }
+  v->count = n + 1;
+  return 0;
+}
+
+int cli_parse(int cmd, int argc, char **argv, cli_opts *o) {
+  memset(o, 0, sizeof(*o));
+  for (int i = 0; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      cli_usage(stdout);
+      return -1;
+    }
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+      ev_errorf(PORTLS_EINVAL, "unexpected argument '%s'", arg);
+      return CLI_EXIT_USAGE;
+    }
+
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int id = find_option(name, len);
+    if (id < 0 || !(specs[id].cmds & cmd)) {
+      ev_errorf(PORTLS_EINVAL, "unknown option --%.*s for %s", (int)len, name,
+                cmd == CLI_SERVE ? "serve" : "connect");
+      return CLI_EXIT_USAGE;
+    }
+
+    /* A value is `--name=value` or the next argument. For flags the next
+     * argument counts only if it is one of the choices (`--stdin true`). An
+     * argument that starts with "--" is taken for the next option, so that
+     * `--host --port 1` says --host lacks a value (use `--send=--x` to send it). */
+    const char *value = eq ? eq + 1 : NULL;
+    if (specs[id].kind == CLI_FLAG) {
+      if (!value && i + 1 < argc && choice_index(specs[id].choices, argv[i + 1]) >= 0)
+        value = argv[++i];
+    } else if (!value) {
+      if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+        ev_errorf(PORTLS_EINVAL, "--%s: missing value", specs[id].name);
+        return CLI_EXIT_USAGE;
+      }
+      value = argv[++i];
+    }
+    int rc = store(o, id, value);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+void cli_opts_free(cli_opts *o) {
+  for (int id = 0; id < OPT_COUNT_; id++)
+    for (int n = 0; n < o->v[id].count; n++)
+      if (o->v[id].file[n].base) portls_free((void *)o->v[id].file[n].base);
+  memset(o, 0, sizeof(*o));
+}
+
+void cli_print_options(FILE *file, int cmds) {
+  for (int id = 0; id < OPT_COUNT_; id++) {
+    const cli_spec *s = &specs[id];
+    if (!(s->cmds & cmds)) continue;
+    char left[64];
+    snprintf(left, sizeof(left), "--%s%s%s", s->name, s->arg ? " " : "", s->arg ? s->arg : "");
+    fprintf(file, "    %-34s %s\n", left, s->help);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* From options to library options                                            */
+
+static int split_list(const cli_opts *o, cli_opt_id id, cli_list *list, portls_protocols *out) {
+  const char *text = cli_str(o, id, NULL);
+  if (text == NULL || *text == '\0') return 0;
+  list->copy = malloc(strlen(text) + 1);
+  if (list->copy == NULL) {
+    ev_error(PORTLS_ENOMEM, NULL);
+    return CLI_EXIT_USAGE;
+  }
+  strcpy(list->copy, text);
+  for (char *p = list->copy; p != NULL;) {
+    if (list->count == CLI_MANY) {
+      ev_errorf(PORTLS_EALPN, "--%s: more than %d protocols", specs[id].name, CLI_MANY);
+      return CLI_EXIT_USAGE;
+    }
+    list->names[list->count++] = p;
+    p = strchr(p, ',');
+    if (p) *p++ = '\0';
+  }
+  out->names = list->names;
+  out->count = list->count;
+  return 0;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
+                    portls_protocols *alpn, portls_protocols *npn) {
+  memset(t, 0, sizeof(*t));
+  const cli_value *v = o->v;
+
+  if (v[OPT_KEY].count) c->key = v[OPT_KEY].file, c->key_count = (size_t)v[OPT_KEY].count;
+  if (v[OPT_CERT].count) c->cert = v[OPT_CERT].file, c->cert_count = (size_t)v[OPT_CERT].count;
+  if (v[OPT_CA].count) c->ca = v[OPT_CA].file, c->ca_count = (size_t)v[OPT_CA].count;
+  if (v[OPT_CRL].count) c->crl = v[OPT_CRL].file, c->crl_count = (size_t)v[OPT_CRL].count;
+  if (v[OPT_PFX].count) c->pfx = v[OPT_PFX].file[0];
+  if (v[OPT_DHPARAM].count) c->dhparam = v[OPT_DHPARAM].file[0];
+  c->passphrase = cli_str(o, OPT_PASSPHRASE, c->passphrase);
+  c->ciphers = cli_str(o, OPT_CIPHERS, c->ciphers);
+  c->ecdh_curve = cli_str(o, OPT_ECDH_CURVE, c->ecdh_curve);
+  c->secure_protocol = cli_str(o, OPT_SECURE_PROTOCOL, c->secure_protocol);
+  if (cli_has(o, OPT_HONOR_CIPHER_ORDER)) c->honor_cipher_order = (int)v[OPT_HONOR_CIPHER_ORDER].num;
+  if (cli_has(o, OPT_SESSION_TIMEOUT)) c->session_timeout = (int)v[OPT_SESSION_TIMEOUT].num;
+
+  const char *hex = cli_str(o, OPT_TICKET_KEYS, NULL);
+  if (hex) {
+    /* Only the text is checked here; the length (48 bytes) is the library's call. */
+    size_t len = strlen(hex);
+    if (len % 2 || len / 2 > sizeof(t->ticket_keys)) {
+      ev_errorf(PORTLS_ETICKET_KEYS, "--ticket-keys: expected 96 hex digits, got %zu", len);
+      return CLI_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < len; i += 2) {
+      int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+      if (hi < 0 || lo < 0) {
+        ev_error(PORTLS_ETICKET_KEYS, "--ticket-keys: not a hex string");
+        return CLI_EXIT_USAGE;
+      }
+      t->ticket_keys[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    c->ticket_keys.base = t->ticket_keys;
+    c->ticket_keys.len = len / 2;
+  }
+
+  int rc = split_list(o, OPT_ALPN, &t->alpn, alpn);
+  if (rc == 0) rc = split_list(o, OPT_NPN, &t->npn, npn);
+  return rc;
+}
+
+void cli_tls_free(cli_tls *t) {
+  free(t->alpn.copy);
+  free(t->npn.copy);
+  memset(t, 0, sizeof(*t));
+}
+
+int cli_require_cap(const char *option, portls_cap cap) {
+  if (portls_has_capability(cap)) return 0;
+  ev_errorf(PORTLS_ENOTSUP, "%s: needs capability %s, which the %s backend lacks", option,
+            portls_capability_name(cap), portls_backend_name());
+  return CLI_EXIT_USAGE;
+}
