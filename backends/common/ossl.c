@@ -447,7 +447,7 @@ static int pssl_read_key(portls_buf b, const char *passphrase, EVP_PKEY **out, c
                          "%s: the key is encrypted and no passphrase was given", what);
     }
     if (pp.asked) {
-      char msg[64];
+      char msg[96];
       snprintf(msg, sizeof msg, "%s: bad decrypt (wrong passphrase?)", what);
       return portls__ossl_lib_err(err, PORTLS_EBAD_PASSPHRASE, msg);
     }
@@ -818,7 +818,11 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
    * to OpenSSL again from another address. */
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   /* Take all ciphertext core has in one BIO read rather than 5-byte headers
-   * and bodies separately. */
+   * and bodies separately. Consequence for core: records that arrive with the
+   * last handshake flight (a client's first request right behind its
+   * Finished) are then held inside the SSL, so after handshake() returns
+   * PORTLS_BE_OK core must call read() until PORTLS_BE_WANT_READ even though
+   * no new ciphertext came in (Node's TLSWrap does the same ClearOut). */
   SSL_CTX_set_read_ahead(c, 1);
   /* As Node: no internal server-side session-ID cache (tickets still
    * resume); core owns any session store. */

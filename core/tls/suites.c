@@ -823,17 +823,35 @@ size_t portls__suite_names(const uint16_t *ids, size_t n_ids, const char **names
   return count;
 }
 
+int portls__suite_is_default(const portls__suite *s) {
+  if (s->min_version >= PORTLS__V_TLS1_3) return 1;
+  /* OpenSSL's DEFAULT: ALL:!COMPLEMENTOFDEFAULT:!eNULL */
+  return s->enc != PORTLS__E_NULL && !(s->strength & PORTLS__S_NOT_DEFAULT);
+}
+
 size_t portls_get_ciphers(const char *const **names) {
-  /* Computed once: the backend's list does not change while the process runs.
-   * Static storage, so there is nothing to allocate or free. */
+  /* Node lists what a fresh SSL object offers, i.e. OpenSSL's DEFAULT list,
+   * plus the TLS 1.3 suites (src/crypto/crypto_cipher.cc: GetSSLCiphers). The
+   * backend lists everything it can do, so the same filter here gives Node's
+   * answer on OpenSSL whether or not the backend trims its list.
+   * Computed once, into static storage: nothing to allocate or free. */
   static const char *list[PORTLS__SUITE_MAX];
   static char store[PORTLS__SUITE_MAX][PORTLS__SUITE_NAME_MAX];
   static size_t count;
   static int done;
   if (!done) {
     const uint16_t *ids = NULL;
-    size_t n = portls__backend.suites != NULL ? portls__backend.suites(&ids) : 0;
-    count = ids != NULL ? portls__suite_names(ids, n, list, store) : 0;
+    uint16_t keep[SUITE_COUNT];
+    uint8_t seen[SUITE_COUNT];
+    size_t n = portls__backend.suites != NULL ? portls__backend.suites(&ids) : 0, k = 0;
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < n && ids != NULL; i++) {
+      const portls__suite *s = portls__suite_by_id(ids[i]);
+      if (s == NULL || seen[s - suites] || !portls__suite_is_default(s)) continue;
+      seen[s - suites] = 1;
+      keep[k++] = ids[i];
+    }
+    count = portls__suite_names(keep, k, list, store);
     done = 1;
   }
   if (names != NULL) *names = list;

@@ -166,6 +166,11 @@ const char *portls__suite_version_name(const portls__suite *suite);
 size_t portls__suite_names(const uint16_t *ids, size_t n_ids, const char **names,
                            char (*store)[PORTLS__SUITE_NAME_MAX]);
 
+/* 1 when OpenSSL's DEFAULT list ("ALL:!COMPLEMENTOFDEFAULT:!eNULL") has the
+ * suite, and for every TLS 1.3 suite: the suites Node's tls.getCiphers()
+ * reports (portls_get_ciphers() keeps the backend's suites that pass). */
+int portls__suite_is_default(const portls__suite *suite);
+
 /* Compiles an OpenSSL cipher string into the TLS <= 1.2 suites it selects, in
  * order, as OpenSSL 3.0's SSL_CTX_set_cipher_list does, restricted to the
  * `available` ids (duplicates and ids not in the table are ignored).

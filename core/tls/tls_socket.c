@@ -122,14 +122,15 @@ static int copy_info_strings(portls__tls *t) {
   return 0;
 }
 
+/* Writes cleartext queued before the handshake completed (or while a
+ * renegotiation held writes back). */
 static void flush_pending(portls_socket *s) {
   portls__tls *t = s->tls;
   if (t->pending_clear.len > 0) {
-    portls__bytes pending = t->pending_clear;
-    memset(&t->pending_clear, 0, sizeof t->pending_clear);
     portls_error err;
-    int rc = B->write(t->eng.sess, pending.data, pending.len, &err);
-    portls__bytes_free(&pending);
+    int rc = B->write(t->eng.sess, t->pending_clear.data, t->pending_clear.len, &err);
+    if (rc == PORTLS_BE_WANT_READ) return;
+    portls__bytes_free(&t->pending_clear);
     if (rc < 0) {
       portls__socket_fail(s, err.code, "%s", err.message);
       return;
@@ -220,7 +221,10 @@ void portls__tls_process(portls_socket *s) {
       portls__socket_emit_data(s, s->loop->clear_buf, n);
       continue;
     }
-    if (rc == PORTLS_BE_WANT_READ) break;
+    if (rc == PORTLS_BE_WANT_READ) {
+      if (t->secure && t->pending_clear.len > 0) flush_pending(s);
+      break;
+    }
     if (rc == PORTLS_BE_CLOSED) {
       portls__socket_flush(s);
       portls__socket_peer_ended(s);
@@ -255,13 +259,15 @@ void portls__tls_on_eof(portls_socket *s) {
 int portls__tls_write(portls_socket *s, const void *data, size_t len) {
   portls__tls *t = s->tls;
   s->bytes_written += len;
-  if (!t->secure) {
+  if (!t->secure || t->pending_clear.len > 0) {
     if (portls__bytes_append(&t->pending_clear, data, len) != 0) return PORTLS_ENOMEM;
     return 0;
   }
   portls_error err;
   int rc = B->write(t->eng.sess, data, len, &err);
-  if (rc < 0) {
+  if (rc == PORTLS_BE_WANT_READ) {
+    if (portls__bytes_append(&t->pending_clear, data, len) != 0) return PORTLS_ENOMEM;
+  } else if (rc < 0) {
     fail_from(s, &err);
     return rc;
   }

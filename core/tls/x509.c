@@ -1577,7 +1577,8 @@ static void put_time(arena *a, const portls__der_tlv *t) {
   if (n > 0)
     put(a, buf, (size_t)n);
   put(a, frac, (size_t)flen);
-  n = snprintf(buf, sizeof(buf), " %ld%s", tm.year, t->val[t->len - 1] == 'Z' ? " GMT" : "");
+  /* OpenSSL 3.0 has already moved an offset time to GMT, and says so. */
+  n = snprintf(buf, sizeof(buf), " %ld GMT", tm.year);
   if (n > 0)
     put(a, buf, (size_t)n);
 }

@@ -129,9 +129,13 @@ typedef struct portls_backend {
   /* Advances the handshake: PORTLS_BE_OK when complete, PORTLS_BE_WANT_READ, or an error. */
   int (*handshake)(portls_be_session *s, portls_error *err);
   /* Decrypts into buf: PORTLS_BE_OK with *nread > 0, PORTLS_BE_WANT_READ,
-   * PORTLS_BE_CLOSED, or an error. Handles post-handshake messages itself. */
+   * PORTLS_BE_CLOSED, or an error. Handles post-handshake messages itself.
+   * A backend may read ahead: core calls read() until PORTLS_BE_WANT_READ
+   * after the handshake completes and after a resume, even with no new input. */
   int (*read)(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
-  /* Encrypts all of buf into records sent through io (never partial). */
+  /* Encrypts all of buf into records sent through io (never partial).
+   * PORTLS_BE_WANT_READ (nothing written) while a renegotiation needs the
+   * peer's messages first. */
   int (*write)(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
   /* Queues close_notify. */
   int (*shutdown)(portls_be_session *s, portls_error *err);
