@@ -60,11 +60,15 @@ static void serve_stop(serve *s) {
 static void on_tick(portls_timer *timer, void *user) {
   (void)timer;
   serve *s = user;
-  if (stop_requested) serve_stop(s);
-  /* Handshakes still in flight are not ours to destroy (they are not
-   * established connections yet) and keep the server open until they finish
-   * or time out; do not wait for that longer than the grace period. */
-  if (s->stopping && ++s->stop_ticks >= STOP_GRACE_TICKS) portls_loop_stop(s->loop);
+  if (!s->stopping) {
+    if (stop_requested) serve_stop(s);
+    return;
+  }
+  /* Handshakes still in flight are not established connections, so they are
+   * not in our list, and they keep the server open until they finish or time
+   * out. Once our own connections are gone (or after a grace period) stop
+   * waiting for them. */
+  if (s->conns == NULL || ++s->stop_ticks >= STOP_GRACE_TICKS) portls_loop_stop(s->loop);
 }
 
 /* ---- connection events ---- */

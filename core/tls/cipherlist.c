@@ -564,7 +564,8 @@ static int compile(const char *str, const uint16_t *available, size_t n_availabl
     tls13_result(l, available, n_available, t, &nt);
     any = nt > 0;
   }
-  if (!any) return portls__err(err, PORTLS_ECIPHERS, "cipher list: no cipher match for \"%s\"", str);
+  if (!any)
+    return portls__err(err, PORTLS_ECIPHERS, "cipher list: no cipher match for \"%s\"", str);
   return 0;
 }
 

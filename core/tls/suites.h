@@ -197,9 +197,10 @@ int portls__suite_is_default(const portls__suite *suite);
  * 1.0.2); kECJPAKE, ECJPAKE; names that select nothing but appear in old
  * strings: EXPORT, EXP, EXPORT40, EXPORT56, SSLv2, TLSv1.1, kDH, kDHr, kDHd,
  * aDH, and DHE-RSA-AES256-SHA384 and ECDHE-RSA-AES256-SHA256, which Node's
- * default list names although no such suites exist. CAMELLIA128/256 and CAMELLIA also cover Camellia-GCM, ARIA128/256,
- * ARIA and CBC also cover ARIA-CBC (suites OpenSSL lacks). Suites may also be
- * named by their IANA name (an extension, as in BoringSSL).
+ * default list names although no such suites exist. CAMELLIA128/256 and
+ * CAMELLIA also cover Camellia-GCM, ARIA128/256, ARIA and CBC also cover
+ * ARIA-CBC (suites OpenSSL lacks). Suites may also be named by their IANA
+ * name (an extension, as in BoringSSL).
  *
  * TLS 1.3: as in OpenSSL the string does not control TLS 1.3 suites: no alias
  * selects them and *out holds TLS <= 1.2 suites only. TLS 1.3 suites named in

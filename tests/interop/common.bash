@@ -35,3 +35,16 @@ json_field() {
   node -e 'const o = JSON.parse(process.argv[1]); const v = o[process.argv[2]]; console.log(JSON.stringify(v === undefined ? null : v));' "$1" "$2" 2>/dev/null ||
     python3 -c 'import json,sys; o=json.loads(sys.argv[1]); print(json.dumps(o.get(sys.argv[2])))' "$1" "$2"
 }
+
+# start_s_server LOG ARGS...: openssl s_server on a free port, its stdin held open (it
+# quits at stdin EOF); sets $port.
+start_s_server() {
+  local log=$1
+  shift
+  [[ -p $work/s_server.in ]] || mkfifo "$work/s_server.in"
+  exec 4<>"$work/s_server.in"
+  openssl s_server -accept 127.0.0.1:0 "$@" >"$log" 2>&1 <&4 &
+  pids+=($!)
+  wait_for "$log" '^ACCEPT' || fail "s_server did not start"
+  port=$(grep -m1 '^ACCEPT' "$log" | sed -E 's/.*:([0-9]+)$/\1/')
+}

@@ -9,7 +9,7 @@ port=$(grep -m1 '"listening"' "$work/serve.log" | sed -E 's/.*"port":([0-9]+).*/
 
 mkfifo "$work/in"
 openssl s_client -connect "127.0.0.1:$port" -servername localhost -CAfile "$certs/ca.crt" \
-  -verify_return_error -quiet <"$work/in" >"$work/client.log" 2>&1 &
+  -verify_return_error -quiet -no_ign_eof <"$work/in" >"$work/client.log" 2>&1 &
 pids+=($!)
 exec 3>"$work/in"
 echo "hello from s_client" >&3

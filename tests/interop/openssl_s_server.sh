@@ -2,11 +2,8 @@
 # negotiated cipher and a verified peer certificate, then data and a clean close.
 source "$(dirname "$0")/common.bash"
 
-openssl s_server -accept 127.0.0.1:0 -key "$certs/server-ec.key" -cert "$certs/server-ec-chain.crt" \
-  -naccept 1 -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 >"$work/server.log" 2>&1 </dev/null &
-pids+=($!)
-wait_for "$work/server.log" '^ACCEPT' || fail "s_server did not start"
-port=$(grep -m1 '^ACCEPT' "$work/server.log" | sed -E 's/.*:([0-9]+)$/\1/')
+start_s_server "$work/server.log" -key "$certs/server-ec.key" -cert "$certs/server-ec.crt" -cert_chain "$certs/intermediate.crt" \
+  -naccept 1 -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
 
 "$bin" connect --host localhost --port "$port" --ca "$certs/ca.crt" --send "ping from portls" \
   >"$work/connect.log" 2>&1 || fail "connect exited with $?"

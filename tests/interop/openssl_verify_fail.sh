@@ -4,11 +4,7 @@
 source "$(dirname "$0")/common.bash"
 
 start_server() {
-  openssl s_server -accept 127.0.0.1:0 -key "$certs/expired.key" -cert "$certs/expired-chain.crt" \
-    -naccept 1 >"$work/server.log" 2>&1 </dev/null &
-  pids+=($!)
-  wait_for "$work/server.log" '^ACCEPT' || fail "s_server did not start"
-  port=$(grep -m1 '^ACCEPT' "$work/server.log" | sed -E 's/.*:([0-9]+)$/\1/')
+  start_s_server "$work/server.log" -key "$certs/expired.key" -cert "$certs/expired.crt" -cert_chain "$certs/intermediate.crt" -naccept 1
 }
 
 start_server

@@ -64,7 +64,8 @@ IANA_ENC = {  # name → (enc, strength bits, algorithm bits)
     "AES_128_CCM": ("AES128CCM", 128, 128), "AES_256_CCM": ("AES256CCM", 256, 256),
     "AES_128_CCM_8": ("AES128CCM8", 128, 128), "AES_256_CCM_8": ("AES256CCM8", 256, 256),
     "CAMELLIA_128_CBC": ("CAMELLIA128", 128, 128), "CAMELLIA_256_CBC": ("CAMELLIA256", 256, 256),
-    "CAMELLIA_128_GCM": ("CAMELLIA128GCM", 128, 128), "CAMELLIA_256_GCM": ("CAMELLIA256GCM", 256, 256),
+    "CAMELLIA_128_GCM": ("CAMELLIA128GCM", 128, 128),
+    "CAMELLIA_256_GCM": ("CAMELLIA256GCM", 256, 256),
     "ARIA_128_CBC": ("ARIA128", 128, 128), "ARIA_256_CBC": ("ARIA256", 256, 256),
     "ARIA_128_GCM": ("ARIA128GCM", 128, 128), "ARIA_256_GCM": ("ARIA256GCM", 256, 256),
     "CHACHA20_POLY1305": ("CHACHA20POLY1305", 256, 256),
@@ -193,8 +194,9 @@ def main():
         else:
             okx = {"ECDHe": "ECDHE", "ECDHr": "ECDHE"}.get(kx, kx)
             oau = {"ECDHe": "ECDSA", "ECDHr": "RSA"}.get(kx, au)
-            twins = [s["ver"] for s in suites.values() if s["id"] in ossl_ids and s["kx"] == okx
-                     and s["au"] == oau and s["mac"] == mac and s["mac"] != "AEAD"]
+            twins = [s["ver"] for s in suites.values()
+                     if s["id"] in ossl_ids and s["kx"] == okx and s["au"] == oau
+                     and s["mac"] == mac and s["mac"] != "AEAD"]
             ver = min(twins) if twins else 0x0303
         cls = set()
         if enc == "NULL":
@@ -218,7 +220,8 @@ def main():
 
     # ---- OpenSSL 3.0's preference rules (ssl_create_cipher_list) ----
     legacy = [s for s in suites.values() if s["ver"] != 0x0304]
-    order = sorted(legacy, key=lambda s: -s["id"])  # ssl3_get_cipher() walks the sorted table backwards
+    # ssl3_get_cipher() walks OpenSSL's id-sorted table backwards
+    order = sorted(legacy, key=lambda s: -s["id"])
     active = {s["id"]: False for s in order}
 
     def match(s, kx=None, au=None, enc=None, mac=None, ver=None, bits=None):
@@ -291,9 +294,11 @@ def main():
         cls = " | ".join("PORTLS__S_" + c for c in
                          [c for c in ("NONE", "LOW", "MEDIUM", "HIGH", "FIPS", "NOT_DEFAULT")
                           if c in s["cls"]])
-        origin = " | ".join("PORTLS__ORIGIN_" + o for o in ("OPENSSL", "MBEDTLS") if o in s["origin"])
+        origin = " | ".join("PORTLS__ORIGIN_" + o for o in ("OPENSSL", "MBEDTLS")
+                            if o in s["origin"])
         mac = "PORTLS__M_" + (s["mac"] or "AEAD")
-        rows.append('    {0x%04X, 0x%04X, %3d, %3d, %3d, "%s", "%s",\n'
+        rows.append('    {0x%04X, 0x%04X, %d, %d, %d,\n'
+                    '     "%s", "%s",\n'
                     '     PORTLS__K_%s, PORTLS__A_%s, PORTLS__E_%s, %s,\n'
                     '     %s, %s},'
                     % (s["id"], s["ver"], s["sbits"], s["abits"], s["rank"], s["name"], s["std"],
