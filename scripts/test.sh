@@ -19,3 +19,5 @@ cmake -S . -B "$build" \
   -DPORTLS_BUILD_EXAMPLES=ON
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$jobs"
+# Once more under valgrind (memcheck), on the OpenSSL backend.
+./scripts/valgrind.sh openssl

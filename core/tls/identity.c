@@ -188,12 +188,22 @@ static int is_ip(const char *s, size_t n, ip_addr *ip) {
 typedef struct msg {
   char buf[sizeof(((portls_error *)0)->message)];
   size_t len;
+  int full;
 } msg;
 
 static void msg_put(msg *m, const char *s, size_t n) {
-  size_t room = sizeof(m->buf) - 1 - m->len;
-  if (n > room)
+  size_t room;
+  if (m->full)
+    return;
+  room = sizeof(m->buf) - 1 - m->len;
+  if (n > room) {
+    /* Cut before a partial character so the message stays UTF-8; s[n] is
+     * the first byte left out. */
     n = room;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+      n--;
+    m->full = 1;
+  }
   memcpy(m->buf + m->len, s, n);
   m->len += n;
   m->buf[m->len] = '\0';
