@@ -141,6 +141,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", o->ticket_keys.len);
     if ((rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "ticketKeys", err)) < 0) return rc;
   }
+  if (!o->honor_cipher_order && (rc = portls__need_cap(PORTLS_CAP_CIPHER_CLIENT_PREF, "honorCipherOrder false", err)) < 0)
+    return rc;
   if (o->session_timeout < 0)
     return portls__err(err, PORTLS_EINVAL, "sessionTimeout: must not be negative");
   const char *ciphers = o->ciphers ? o->ciphers : portls_default_ciphers();

@@ -348,8 +348,11 @@ static int uvp_loop_run(portls_plat_loop *loop, int mode) {
   uv_run_mode m;
   if (loop == NULL)
     return 0;
+  /* libuv's UV_RUN_ONCE runs due timers and then still blocks in poll; when a
+   * timer is due now (core's deferred events), one non-blocking turn is the
+   * "at least one event" that run_once promises. */
   if (mode == PORTLS_PLAT_RUN_ONCE)
-    m = UV_RUN_ONCE;
+    m = uv_backend_timeout(loop->uv) == 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE;
   else if (mode == PORTLS_PLAT_RUN_NOWAIT)
     m = UV_RUN_NOWAIT;
   else

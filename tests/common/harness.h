@@ -24,7 +24,8 @@
  * error(NAME), close.
  *
  * Nothing can hang: h_run_until() fails the test with the logs when the
- * watchdog (H_WATCHDOG_MS) expires first. h_finish() destroys what is still
+ * watchdog (H_WATCHDOG_MS) expires first. Every recorded event stops the
+ * loop, so the condition is checked again right after each one. h_finish() destroys what is still
  * open, closes the server, runs the loop until every object is gone, frees
  * everything and asserts that the loop had nothing left. */
 #ifndef PORTLS_TEST_HARNESS_H

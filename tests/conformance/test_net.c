@@ -639,3 +639,30 @@ Test(net_server, max_connections_drops_the_extra_connection) {
   cr_assert_str_eq((char *)t.conn[0].rx, "ok");
   h_finish(&t);
 }
+
+static void count_listening(portls_server *srv, void *user) {
+  (void)srv;
+  ++*(int *)user;
+}
+
+/* run_once(block) returns once an event ran, even when that event was a deferred
+ * one (a due timer) and no I/O follows. */
+Test(net_loop, run_once_returns_after_a_deferred_event) {
+  portls_loop *loop;
+  cr_assert_eq(portls_loop_new(&loop), 0);
+  int fired = 0;
+  portls_server_events ev = {.listening = count_listening};
+  portls_server_options o;
+  portls_server_options_init(&o);
+  o.events = &ev;
+  o.user = &fired;
+  portls_server *srv;
+  cr_assert_eq(portls_net_create_server(loop, &o, &srv, NULL), 0);
+  cr_assert_eq(portls_server_listen(srv, "127.0.0.1", 0, 0, NULL), 0);
+  cr_assert_eq(fired, 0, "'listening' must not run inside listen()");
+  for (int i = 0; i < 5 && fired == 0; i++) portls_loop_run_once(loop, 1);
+  cr_assert_eq(fired, 1);
+  portls_server_close(srv);
+  portls_loop_run(loop);
+  cr_assert_eq(portls_loop_free(loop), 0);
+}

@@ -587,10 +587,12 @@ static void expect_verify_failure(const char *key, const char *chain, const char
 }
 
 Test(tls_verify, self_signed_certificate_is_rejected_with_DEPTH_ZERO_SELF_SIGNED_CERT) {
-  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT, 1);
+  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT,
+                        1);
 }
 Test(tls_verify, self_signed_certificate_is_reported_when_not_rejecting) {
-  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT, 0);
+  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT,
+                        0);
 }
 
 Test(tls_verify, expired_certificate_is_rejected_with_CERT_HAS_EXPIRED) {
@@ -601,19 +603,23 @@ Test(tls_verify, expired_certificate_is_reported_when_not_rejecting) {
 }
 
 Test(tls_verify, not_yet_valid_certificate_is_rejected_with_CERT_NOT_YET_VALID) {
-  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID, 1);
+  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID,
+                        1);
 }
 Test(tls_verify, not_yet_valid_certificate_is_reported_when_not_rejecting) {
-  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID, 0);
+  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID,
+                        0);
 }
 
 /* unknown-leaf-chain.crt carries its own (untrusted) root: OpenSSL, and so
  * Node, report error 19 for it (certs/README.md). */
 Test(tls_verify, chain_ending_in_an_untrusted_root_is_rejected_with_SELF_SIGNED_CERT_IN_CHAIN) {
-  expect_verify_failure("unknown-leaf.key", "unknown-leaf-chain.crt", "ca.crt", PORTLS_ESELF_SIGNED_CERT_IN_CHAIN, 1);
+  expect_verify_failure("unknown-leaf.key", "unknown-leaf-chain.crt", "ca.crt",
+                        PORTLS_ESELF_SIGNED_CERT_IN_CHAIN, 1);
 }
 Test(tls_verify, chain_ending_in_an_untrusted_root_is_reported_when_not_rejecting) {
-  expect_verify_failure("unknown-leaf.key", "unknown-leaf-chain.crt", "ca.crt", PORTLS_ESELF_SIGNED_CERT_IN_CHAIN, 0);
+  expect_verify_failure("unknown-leaf.key", "unknown-leaf-chain.crt", "ca.crt",
+                        PORTLS_ESELF_SIGNED_CERT_IN_CHAIN, 0);
 }
 
 /* leaf + intermediate, but the client trusts another root: error 20. */
@@ -627,10 +633,12 @@ Test(tls_verify, chain_without_a_trusted_root_is_reported_when_not_rejecting) {
 }
 
 Test(tls_verify, leaf_without_its_intermediate_is_rejected_with_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
-  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE, 1);
+  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE,
+                        1);
 }
 Test(tls_verify, leaf_without_its_intermediate_is_reported_when_not_rejecting) {
-  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE, 0);
+  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE,
+                        0);
 }
 
 Test(tls_verify, certificate_for_another_host_is_rejected_with_CERT_ALTNAME_INVALID) {
@@ -647,8 +655,9 @@ Test(tls_verify, altname_error_message_names_the_host_and_the_altnames_as_Node_d
   h_side *c = tls_client(&t, "ca.crt", NULL);
   h_run_all_closed(&t);
   cr_assert_eq(c->err.code, PORTLS_ECERT_ALTNAME_INVALID);
-  cr_assert(h_contains(c->err.message, "Host: localhost. is not in the cert's altnames: DNS:wrong.example.com"),
-            "message: %s", c->err.message);
+  cr_assert(
+      h_contains(c->err.message, "Host: localhost. is not in the cert's altnames: DNS:wrong.example.com"),
+      "message: %s", c->err.message);
   h_finish(&t);
 }
 
