@@ -179,7 +179,7 @@ static void on_connection(void *ud, int status) {
     return;
   }
   link_conn(srv, s);
-  rc = portls__socket_attach(s, stream);
+  rc = portls__socket_attach(s, stream, &portls__stream_lower);
   portls_error err;
   if (rc < 0) {
     portls__err(&err, rc, "read_start: %s", portls_strerror(rc));

@@ -61,28 +61,18 @@ void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len)
 
 /* ---- reading ---- */
 
-static void on_alloc(void *ud, size_t suggested, uint8_t **buf, size_t *len) {
-  portls_socket *s = ud;
-  (void)suggested;
-  if (s->loop->read_buf == NULL) s->loop->read_buf = portls__malloc(PORTLS__READ_BUF_SIZE);
-  *buf = s->loop->read_buf;
-  *len = s->loop->read_buf ? PORTLS__READ_BUF_SIZE : 0;
-}
-
-static void on_read(void *ud, int status, size_t nread) {
-  portls_socket *s = ud;
+void portls__socket_on_bytes(portls_socket *s, int status, const uint8_t *data, size_t len) {
   if (s->flags & S_DESTROYED) return;
   if (status == 0) {
-    if (nread == 0) return;
+    if (len == 0) return;
     touch(s);
-    const uint8_t *data = s->loop->read_buf;
     if (s->tls != NULL) {
-      portls__tls_on_read(s, data, nread);
+      portls__tls_on_read(s, data, len);
     } else if (s->flags & S_PAUSED) {
-      if (portls__bytes_append(&s->held, data, nread) != 0)
+      if (portls__bytes_append(&s->held, data, len) != 0)
         portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
     } else {
-      portls__socket_emit_data(s, data, nread);
+      portls__socket_emit_data(s, data, len);
     }
     return;
   }
@@ -96,15 +86,60 @@ static void on_read(void *ud, int status, size_t nread) {
   portls__socket_fail(s, status, "read %s: %s", portls_err_name(status), portls_strerror(status));
 }
 
+/* ---- the platform-stream lower layer ---- */
+
+static void stream_alloc(void *ud, size_t suggested, uint8_t **buf, size_t *len) {
+  portls_socket *s = ud;
+  (void)suggested;
+  /* Every connection reads into one loop-wide buffer: a read is consumed
+   * (or its remainder saved) before the next one starts. */
+  if (s->loop->read_buf == NULL) s->loop->read_buf = portls__malloc(PORTLS__READ_BUF_SIZE);
+  *buf = s->loop->read_buf;
+  *len = s->loop->read_buf ? PORTLS__READ_BUF_SIZE : 0;
+}
+
+static void stream_read(void *ud, int status, size_t nread) {
+  portls_socket *s = ud;
+  portls__socket_on_bytes(s, status, s->loop->read_buf, nread);
+}
+
+static int sl_read_start(void *impl, portls_socket *s) {
+  return P->read_start(impl, stream_alloc, stream_read, s);
+}
+static void sl_read_stop(void *impl) { P->read_stop(impl); }
+static int sl_try_write(void *impl, const portls_plat_iov *iov, size_t n) { return P->try_write(impl, iov, n); }
+static int sl_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud) {
+  return P->write(impl, iov, n, cb, ud);
+}
+static int sl_shutdown(void *impl, portls_plat_status_cb cb, void *ud) { return P->shutdown(impl, cb, ud); }
+static void sl_close(void *impl, portls_plat_cb cb, void *ud) { P->close(impl, cb, ud); }
+static int sl_nodelay(void *impl, int on) { return P->set_nodelay(impl, on); }
+static int sl_keepalive(void *impl, int on, unsigned d) { return P->set_keepalive(impl, on, d); }
+static int sl_sockname(void *impl, portls_plat_addr *a) { return P->sockname(impl, a); }
+static int sl_peername(void *impl, portls_plat_addr *a) { return P->peername(impl, a); }
+
+const portls__lower_ops portls__stream_lower = {
+    .read_start = sl_read_start,
+    .read_stop = sl_read_stop,
+    .try_write = sl_try_write,
+    .write = sl_write,
+    .shutdown = sl_shutdown,
+    .close = sl_close,
+    .set_nodelay = sl_nodelay,
+    .set_keepalive = sl_keepalive,
+    .sockname = sl_sockname,
+    .peername = sl_peername,
+};
+
 static int start_reading(portls_socket *s) {
-  if (s->stream == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED))) return 0;
-  int rc = P->read_start(s->stream, on_alloc, on_read, s);
+  if (s->lower == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED))) return 0;
+  int rc = s->lops->read_start(s->lower, s);
   if (rc == 0) s->flags |= S_READING;
   return rc;
 }
 
 static void stop_reading(portls_socket *s) {
-  if (s->stream != NULL && (s->flags & S_READING)) P->read_stop(s->stream);
+  if (s->lower != NULL && (s->flags & S_READING)) s->lops->read_stop(s->lower);
   s->flags &= ~(unsigned)S_READING;
 }
 
@@ -198,7 +233,7 @@ void portls__socket_flush(portls_socket *s) {
   if ((s->flags & (S_DESTROYED | S_WRITING)) || !(s->flags & S_CONNECTED)) return;
   if (s->out.len > 0) {
     portls_plat_iov iov = {s->out.data, s->out.len};
-    int n = P->try_write(s->stream, &iov, 1);
+    int n = s->lops->try_write(s->lower, &iov, 1);
     if (n < 0 && n != PORTLS_EAGAIN) {
       portls__socket_fail(s, n, "write %s: %s", portls_err_name(n), portls_strerror(n));
       return;
@@ -215,7 +250,7 @@ void portls__socket_flush(portls_socket *s) {
       memset(&s->out, 0, sizeof s->out);
       iov.base = s->inflight.data + done;
       iov.len = s->inflight.len - done;
-      int rc = P->write(s->stream, &iov, 1, on_write_done, s);
+      int rc = s->lops->write(s->lower, &iov, 1, on_write_done, s);
       if (rc < 0) {
         portls__socket_fail(s, rc, "write %s: %s", portls_err_name(rc), portls_strerror(rc));
         return;
@@ -227,7 +262,7 @@ void portls__socket_flush(portls_socket *s) {
   if ((s->flags & S_ENDING) && !(s->flags & (S_SHUT | S_SHUTTING)) &&
       (s->tls == NULL || s->tls->pending_clear.len == 0) &&
       (s->tls == NULL || !s->tls->end_after_handshake)) {
-    int rc = P->shutdown(s->stream, on_shutdown, s);
+    int rc = s->lops->shutdown(s->lower, on_shutdown, s);
     if (rc < 0) {
       portls__socket_fail(s, rc, "shutdown: %s", portls_strerror(rc));
       return;
@@ -253,7 +288,7 @@ int portls_socket_write(portls_socket *s, const void *data, size_t len) {
     if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0) {
       /* Straight from the caller's buffer when the transport takes it now. */
       portls_plat_iov iov = {data, len};
-      int n = P->try_write(s->stream, &iov, 1);
+      int n = s->lops->try_write(s->lower, &iov, 1);
       if (n > 0) done = (size_t)n;
       s->transport_written += done;
     }
@@ -285,7 +320,7 @@ int portls_socket_end(portls_socket *s, const void *data, size_t len) {
 
 static void on_closed(void *ud) {
   portls_socket *s = ud;
-  s->stream = NULL;
+  s->lower = NULL;
   if (s->flags & S_HAD_ERROR) {
     if (s->server != NULL && (s->tls == NULL ? 0 : !s->tls->secure))
       portls__server_client_error(s->server, s, &s->error);
@@ -319,9 +354,9 @@ static void destroy_with(portls_socket *s, const portls_error *err) {
     P->lookup_cancel(s->lookup);
     s->lookup = NULL;
   }
-  if (s->stream != NULL) {
+  if (s->lower != NULL) {
     stop_reading(s);
-    P->close(s->stream, on_closed, s);
+    s->lops->close(s->lower, on_closed, s);
   } else {
     portls__defer(s->loop, &s->task_close, on_closed, s);
   }
@@ -353,8 +388,8 @@ static void on_connect(void *ud, int status) {
   if (s->flags & S_DESTROYED) return;
   if (status < 0) {
     if (s->addr_idx + 1 < s->naddrs) {
-      P->close(s->stream, on_failed_stream_closed, NULL);
-      s->stream = NULL;
+      s->lops->close(s->lower, on_failed_stream_closed, NULL);
+      s->lower = NULL;
       s->addr_idx++;
       try_connect(s);
       return;
@@ -382,11 +417,22 @@ static void on_connect(void *ud, int status) {
   portls__socket_flush(s);
 }
 
-static void try_connect(portls_socket *s) {
-  int rc = P->stream_connect(s->loop->plat, &s->addrs[s->addr_idx], on_connect, s, &s->stream);
+/* Starts a platform connect; on a synchronous failure returns it with no stream left. */
+static int stream_connect(portls_socket *s, const portls_plat_addr *a) {
+  portls_plat_stream *stream = NULL;
+  int rc = P->stream_connect(s->loop->plat, a, on_connect, s, &stream);
   if (rc < 0) {
-    if (s->stream != NULL) P->close(s->stream, on_failed_stream_closed, NULL);
-    s->stream = NULL;
+    if (stream != NULL) P->close(stream, on_failed_stream_closed, NULL);
+    return rc;
+  }
+  s->lower = stream;
+  s->lops = &portls__stream_lower;
+  return 0;
+}
+
+static void try_connect(portls_socket *s) {
+  int rc = stream_connect(s, &s->addrs[s->addr_idx]);
+  if (rc < 0) {
     char where[140];
     portls__addr_describe(&s->addrs[s->addr_idx], where, sizeof where);
     portls__socket_fail(s, rc, "connect %s %s", portls_err_name(rc), where);
@@ -426,10 +472,8 @@ int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, co
     if (s->addrs == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
     s->naddrs = 1;
     /* Connect from the loop, so that every outcome arrives as an event. */
-    int rc = P->stream_connect(s->loop->plat, &s->addrs[0], on_connect, s, &s->stream);
+    int rc = stream_connect(s, &s->addrs[0]);
     if (rc < 0) {
-      if (s->stream != NULL) P->close(s->stream, on_failed_stream_closed, NULL);
-      s->stream = NULL;
       return portls__err(err, rc, "connect %s %s", portls_err_name(rc), path);
     }
     return 0;
@@ -442,8 +486,9 @@ int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, co
   return 0;
 }
 
-int portls__socket_attach(portls_socket *s, portls_plat_stream *stream) {
-  s->stream = stream;
+int portls__socket_attach(portls_socket *s, void *lower, const portls__lower_ops *ops) {
+  s->lower = lower;
+  s->lops = ops;
   s->flags |= S_CONNECTED;
   return start_reading(s);
 }
@@ -498,21 +543,23 @@ int portls_socket_set_timeout(portls_socket *s, uint64_t ms) {
 
 int portls_socket_set_no_delay(portls_socket *s, int no_delay) {
   if (s == NULL) return PORTLS_EINVAL;
-  if (s->stream == NULL) return PORTLS_ENOTCONN;
-  return P->set_nodelay(s->stream, no_delay != 0);
+  if (s->lower == NULL) return PORTLS_ENOTCONN;
+  if (s->lops->set_nodelay == NULL) return PORTLS_ENOTSUP;
+  return s->lops->set_nodelay(s->lower, no_delay != 0);
 }
 
 int portls_socket_set_keep_alive(portls_socket *s, int enable, unsigned initial_delay_ms) {
   if (s == NULL) return PORTLS_EINVAL;
-  if (s->stream == NULL) return PORTLS_ENOTCONN;
-  return P->set_keepalive(s->stream, enable != 0, (initial_delay_ms + 999) / 1000);
+  if (s->lower == NULL) return PORTLS_ENOTCONN;
+  if (s->lops->set_keepalive == NULL) return PORTLS_ENOTSUP;
+  return s->lops->set_keepalive(s->lower, enable != 0, (initial_delay_ms + 999) / 1000);
 }
 
 int portls_socket_address(portls_socket *s, portls_address *out) {
   if (s == NULL || out == NULL) return PORTLS_EINVAL;
-  if (s->stream == NULL || !(s->flags & S_CONNECTED)) return PORTLS_ENOTCONN;
+  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->sockname == NULL) return PORTLS_ENOTCONN;
   portls_plat_addr a;
-  int rc = P->sockname(s->stream, &a);
+  int rc = s->lops->sockname(s->lower, &a);
   if (rc < 0) return rc;
   portls__addr_to_public(&a, out);
   return 0;
@@ -520,9 +567,9 @@ int portls_socket_address(portls_socket *s, portls_address *out) {
 
 int portls_socket_remote_address(portls_socket *s, portls_address *out) {
   if (s == NULL || out == NULL) return PORTLS_EINVAL;
-  if (s->stream == NULL || !(s->flags & S_CONNECTED)) return PORTLS_ENOTCONN;
+  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->peername == NULL) return PORTLS_ENOTCONN;
   portls_plat_addr a;
-  int rc = P->peername(s->stream, &a);
+  int rc = s->lops->peername(s->lower, &a);
   if (rc < 0) return rc;
   portls__addr_to_public(&a, out);
   return 0;

@@ -11,6 +11,28 @@
 
 #define PORTLS__DEFAULT_HWM (16 * 1024)
 
+/* What a socket's bytes travel over: a platform stream (TCP, Unix), a
+ * SecurePair's memory pump, an application-defined duplex, or another
+ * socket. Received bytes go to portls__socket_on_bytes(). Optional entries
+ * may be NULL. */
+typedef struct portls__lower_ops {
+  int (*read_start)(void *impl, portls_socket *s);
+  void (*read_stop)(void *impl);
+  /* Writes what it can now: the count (maybe 0) or an error. */
+  int (*try_write)(void *impl, const portls_plat_iov *iov, size_t n);
+  /* Queues; the buffers stay valid until cb, which runs from the loop. */
+  int (*write)(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud);
+  int (*shutdown)(void *impl, portls_plat_status_cb cb, void *ud);
+  void (*close)(void *impl, portls_plat_cb cb, void *ud);
+  int (*set_nodelay)(void *impl, int on);
+  int (*set_keepalive)(void *impl, int on, unsigned delay_s);
+  int (*sockname)(void *impl, portls_plat_addr *out);
+  int (*peername)(void *impl, portls_plat_addr *out);
+} portls__lower_ops;
+
+/* The lower layer over a platform stream. */
+extern const portls__lower_ops portls__stream_lower;
+
 typedef struct portls__tls {
   portls_context *ctx;
   portls__engine eng;
@@ -58,7 +80,8 @@ struct portls_socket {
   portls_server *server; /* the server that accepted it */
   portls_socket *srv_prev, *srv_next;
 
-  portls_plat_stream *stream;
+  void *lower; /* NULL until connected */
+  const portls__lower_ops *lops;
   portls_plat_lookup *lookup;
   portls_plat_addr *addrs; /* connect candidates */
   size_t naddrs, addr_idx;
@@ -89,8 +112,10 @@ void portls__socket_discard(portls_socket *s);
 /* Starts connecting to host:port (looked up) or to a Unix path. */
 int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, const char *path,
                            portls_error *err);
-/* Takes over an accepted stream and starts reading. */
-int portls__socket_attach(portls_socket *s, portls_plat_stream *stream);
+/* Takes over a connected lower layer and starts reading. */
+int portls__socket_attach(portls_socket *s, void *lower, const portls__lower_ops *ops);
+/* Bytes (status 0), end of stream (PORTLS_EOF) or an error from the lower layer. */
+void portls__socket_on_bytes(portls_socket *s, int status, const uint8_t *data, size_t len);
 /* Destroys with an error code + message (emitted as 'error' or, before a
  * server socket is secure, as the server's 'clientError'). */
 void portls__socket_fail(portls_socket *s, int code, const char *fmt, ...)
