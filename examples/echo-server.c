@@ -34,7 +34,8 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
 static portls_server *server;
-static portls_socket *conns[64]; /* open connections, destroyed on shutdown (64: an example's limit) */
+/* Open connections, destroyed on shutdown (up to 64: an example's limit). */
+static portls_socket *conns[64];
 
 static void on_tick(portls_timer *timer, void *user) {
   (void)user;

@@ -113,7 +113,7 @@ typedef enum cli_kind {
   XX(PFX, "pfx", CLI_BOTH, CLI_FILE, 0, 0, 0, NULL, "F", "PKCS#12 key and certificates")          \
   XX(PASSPHRASE, "passphrase", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "P", "for --key or --pfx")    \
   XX(CA, "ca", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "trusted CA certificates, repeatable")     \
-  XX(CRL, "crl", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "certificate revocation list (PEM)")     \
+  XX(CRL, "crl", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "revocation list (PEM), repeatable")     \
   XX(CIPHERS, "ciphers", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "S", "OpenSSL cipher list")         \
   XX(ECDH_CURVE, "ecdh-curve", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "C|false", "ECDHE curve(s)")  \
   XX(DHPARAM, "dhparam", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F", "DH parameters (PEM)")          \

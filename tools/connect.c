@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #define STDIN_TICK_MS 10
+#define STDIN_BUSY_MS 100
 #define STDIN_CHUNK 65536
 #define STDIN_READS_PER_TICK 16
 
@@ -25,6 +26,7 @@ typedef struct client {
   int ended; /* we called portls_socket_end() */
   int closed;
   int stdin_waiting; /* a write returned 0: wait for 'drain' */
+  uint64_t stdin_last_data; /* loop time of the last read that returned data */
   /* The start of a UTF-8 sequence cut by the end of a 'data' chunk, kept to
    * be decoded with the next one (Node's setEncoding('utf8') does the same). */
   unsigned char utf8_tail[4];
@@ -47,20 +49,21 @@ static void stop_stdin(client *c) {
 /* ---- --stdin: standard input to the socket ---- */
 
 static void on_stdin_tick(portls_timer *timer, void *user) {
-  (void)timer;
   client *c = user;
   static char buf[STDIN_CHUNK];
+  int got = 0;
   for (int i = 0; i < STDIN_READS_PER_TICK && !c->stdin_waiting; i++) {
     struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-    if (poll(&p, 1, 0) <= 0) return; /* nothing to read yet (or EINTR: next tick) */
+    if (poll(&p, 1, 0) <= 0) break; /* nothing to read yet (or EINTR: next tick) */
     ssize_t n = (p.revents & POLLNVAL) ? 0 : read(STDIN_FILENO, buf, sizeof(buf));
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) break;
     if (n <= 0) {
       if (n < 0) fprintf(stderr, "portls: reading stdin: %s\n", strerror(errno));
       stop_stdin(c);
       client_end(c, NULL, 0);
       return;
     }
+    got = 1;
     int rc = portls_socket_write(c->sock, buf, (size_t)n);
     if (rc < 0) {
       stop_stdin(c);
@@ -68,6 +71,18 @@ static void on_stdin_tick(portls_timer *timer, void *user) {
     }
     if (rc == 0) c->stdin_waiting = 1;
   }
+  /* Standard input cannot wake the loop (the public API watches no file
+   * descriptors), so poll it: on the next iteration while data keeps coming,
+   * every millisecond shortly after (a pipe refills between reads), and every
+   * STDIN_TICK_MS when idle. */
+  uint64_t now = portls_loop_now(c->loop);
+  uint64_t delay = STDIN_TICK_MS;
+  if (got) c->stdin_last_data = now;
+  if (got && !c->stdin_waiting)
+    delay = 0;
+  else if (now - c->stdin_last_data < STDIN_BUSY_MS)
+    delay = 1;
+  portls_timer_start(timer, delay, STDIN_TICK_MS);
 }
 
 /* ---- after secureConnect: send, then end or pipe stdin ---- */
@@ -178,6 +193,9 @@ static void on_drain(portls_socket *sock, void *user) {
   (void)sock;
   client *c = user;
   c->stdin_waiting = 0;
+  /* Read on at once rather than at the next tick, or a fast input would be
+   * limited to one chunk per tick. */
+  if (c->stdin_timer) on_stdin_tick(c->stdin_timer, c);
 }
 
 static void on_error(portls_socket *sock, const portls_error *err, void *user) {

@@ -227,7 +227,8 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
   c->ciphers = cli_str(o, OPT_CIPHERS, c->ciphers);
   c->ecdh_curve = cli_str(o, OPT_ECDH_CURVE, c->ecdh_curve);
   c->secure_protocol = cli_str(o, OPT_SECURE_PROTOCOL, c->secure_protocol);
-  if (cli_has(o, OPT_HONOR_CIPHER_ORDER)) c->honor_cipher_order = (int)v[OPT_HONOR_CIPHER_ORDER].num;
+  if (cli_has(o, OPT_HONOR_CIPHER_ORDER))
+    c->honor_cipher_order = (int)v[OPT_HONOR_CIPHER_ORDER].num;
   if (cli_has(o, OPT_SESSION_TIMEOUT)) c->session_timeout = (int)v[OPT_SESSION_TIMEOUT].num;
 
   const char *hex = cli_str(o, OPT_TICKET_KEYS, NULL);
@@ -263,7 +264,7 @@ void cli_tls_free(cli_tls *t) {
 
 int cli_require_cap(const char *option, portls_cap cap) {
   if (portls_has_capability(cap)) return 0;
-  ev_errorf(PORTLS_ENOTSUP, "%s: needs capability %s, which the %s backend lacks", option,
+  ev_errorf(PORTLS_ENOTSUP, "%s: needs capability '%s', which backend '%s' lacks", option,
             portls_capability_name(cap), portls_backend_name());
   return CLI_EXIT_USAGE;
 }

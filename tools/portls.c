@@ -23,7 +23,7 @@ void cli_usage(FILE *file) {
                 "  ciphers                        tls.getCiphers()\n"
                 "  x509 FILE                      the first certificate of a PEM file\n"
                 "  check-identity HOST FILE       checkServerIdentity(HOST, first cert of FILE)\n"
-                "  cipher-list STRING             the suites an OpenSSL cipher string selects\n"
+                "  cipher-list STRING             (later) the suites a cipher string selects\n"
                 "  --help                         this text\n");
 }
 

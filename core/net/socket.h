@@ -53,6 +53,9 @@ typedef struct portls__tls {
   portls__bytes pending_clear;        /* written before the handshake completed */
   int end_after_handshake;
   portls_plat_timer *hs_timer;
+  /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
+  void (*on_secure)(portls_socket *s, void *arg);
+  void *on_secure_arg;
 } portls__tls;
 
 enum {
@@ -129,7 +132,19 @@ void portls__socket_flush(portls_socket *s);
 void portls__socket_peer_ended(portls_socket *s);
 void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len);
 
-/* TLS hooks (core/tls/tls_socket.c). */
+/* TLS hooks (core/tls/tls_socket.c, core/tls/wrap.c). */
+/* Gives s a TLS layer configured from o (host: the name a client verifies
+ * and, without o->servername, sends as SNI unless it is an IP address). */
+int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, const char *host,
+                      portls_error *err);
+int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
+/* Deferred start of a TLS socket over a connected lower layer: reading and the handshake. */
+void portls__tls_start_task(void *arg);
+/* Builds a TLS socket over a lower layer that is already connected. */
+int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *ops,
+                     const portls_tls_socket_options *o, portls_socket **out, portls_error *err);
+int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
+                              portls_error *err);
 int portls__tls_start(portls_socket *s, portls_error *err);
 void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len);
 void portls__tls_process(portls_socket *s);

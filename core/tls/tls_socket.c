@@ -179,11 +179,15 @@ static void handshake_done(portls_socket *s) {
   flush_pending(s);
   if (s->flags & S_DESTROYED) return;
   portls__socket_flush(s);
-  if (t->is_server) {
+  if (t->is_server && s->server != NULL) {
     portls__server_secure(s->server, s);
-  } else if (s->ev.secure_connect != NULL) {
-    s->ev.secure_connect(s, s->user);
+    return;
   }
+  if (t->on_secure != NULL) {
+    t->on_secure(s, t->on_secure_arg);
+    if (s->flags & S_DESTROYED) return;
+  }
+  if (s->ev.secure_connect != NULL) s->ev.secure_connect(s, s->user);
 }
 
 /* ---- data path ---- */

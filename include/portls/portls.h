@@ -290,6 +290,61 @@ void portls_connect_options_init(portls_connect_options *opts);
 int portls_tls_connect(portls_loop *loop, const portls_connect_options *opts, portls_socket **out,
                        portls_error *err);
 
+/* Node: the options of new tls.TLSSocket(socket, options) and of
+ * tls.createSecurePair(); also what a server gives its accepted sockets. */
+typedef struct portls_tls_socket_options {
+  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
+  portls_context_options context;
+  int is_server;                  /* default 0 */
+  int request_cert;               /* server: ask for a client certificate */
+  int reject_unauthorized;        /* -1 (default): 1 for a client, 0 for a server */
+  const char *servername;         /* client: SNI and the name the identity check uses */
+  portls_protocols alpn_protocols;
+  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
+  portls_buf session;             /* client: a session to resume */
+  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
+  int min_dh_size;                /* client; default 1024 */
+  portls_check_identity_cb check_server_identity;
+  void *check_server_identity_user;
+  uint64_t handshake_timeout_ms;  /* server; 0: none */
+  size_t high_water_mark;
+  const portls_socket_events *events;
+  void *user;
+} portls_tls_socket_options;
+
+void portls_tls_socket_options_init(portls_tls_socket_options *opts);
+
+/* Node: new tls.TLSSocket(socket, options): secures a connected net socket
+ * (STARTTLS). The net socket is taken over: its events now belong to the TLS
+ * socket, which destroys it when it closes; do not use it afterwards.
+ * Errors: PORTLS_EINVAL (not a connected plain socket), those of
+ * portls_context_new(), PORTLS_ENOTSUP, PORTLS_ENOMEM. */
+int portls_tls_socket_wrap(portls_socket *net_socket, const portls_tls_socket_options *opts,
+                           portls_socket **out, portls_error *err);
+
+/* A byte stream the application implements (a serial line, a tunnel, a
+ * protocol inside another protocol). portls calls these; received bytes go in
+ * with portls_socket_push(). Every function must not call back into portls. */
+typedef struct portls_duplex_ops {
+  /* Takes len bytes for the peer (copy them if they must outlive the call).
+   * 0, or a negative PORTLS_E* code (the socket is then destroyed with it). */
+  int (*write)(void *impl, const void *data, size_t len);
+  /* No more bytes will be written (half-close). May be NULL. */
+  void (*end)(void *impl);
+  /* The socket has closed: release the stream. May be NULL. */
+  void (*destroy)(void *impl);
+} portls_duplex_ops;
+
+/* Node: new tls.TLSSocket(duplex, options) over an application-defined
+ * stream. ops is copied; impl is passed back to each op. */
+int portls_tls_socket_from_duplex(portls_loop *loop, const portls_duplex_ops *ops, void *impl,
+                                  const portls_tls_socket_options *opts, portls_socket **out,
+                                  portls_error *err);
+/* Hands bytes received from the application's stream to a socket made by
+ * portls_tls_socket_from_duplex() (copied; processed from the loop). len 0
+ * means the stream ended (EOF). PORTLS_EINVAL for other sockets. */
+int portls_socket_push(portls_socket *sock, const void *data, size_t len);
+
 /* Node: socket.write(data). Returns 1 if the data was queued below the high
  * water mark, 0 if the caller should wait for 'drain' (the data is still
  * queued), or PORTLS_EWRITE_AFTER_END / PORTLS_ESTREAM_DESTROYED / PORTLS_EINVAL.
@@ -377,6 +432,51 @@ int portls_socket_is_session_reused(const portls_socket *sock);
 /* Node: tlsSocket.setMaxSendFragment(size): 1 on success, 0 outside 512..16384.
  * Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
 int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* SecurePair: TLS with no transport at all                                   */
+
+typedef struct portls_pair portls_pair;
+typedef void (*portls_pair_cb)(portls_pair *pair, void *user);
+typedef void (*portls_pair_data_cb)(portls_pair *pair, const void *data, size_t len, void *user);
+
+/* Events of the pair itself (the cleartext socket has its own). */
+typedef struct portls_pair_events {
+  portls_pair_cb secure;               /* Node 'secure': the handshake completed and was accepted */
+  /* The encrypted stream's 'data': ciphertext to carry to the peer, valid
+   * during the call only. When NULL, the pair works in pull mode: see
+   * portls_pair_encrypted_peek(). */
+  portls_pair_data_cb encrypted_data;
+  portls_pair_cb encrypted_readable;   /* pull mode: ciphertext is waiting */
+  portls_pair_cb encrypted_end;        /* the encrypted stream ended (close_notify sent, half-close) */
+} portls_pair_events;
+
+/* Node: tls.createSecurePair(context, isServer, requestCert,
+ * rejectUnauthorized, options). opts->is_server, request_cert and
+ * reject_unauthorized carry the positional arguments. The pair needs a loop
+ * for its callbacks but no socket. Its `cleartext` stream is a TLS socket
+ * (same API: write, end, authorized, getPeerCertificate, getCipher, ...). The
+ * pair is freed after its cleartext socket's 'close'. */
+int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *opts,
+                    const portls_pair_events *events, void *user, portls_pair **out,
+                    portls_error *err);
+/* Node: pair.cleartext. */
+portls_socket *portls_pair_cleartext(portls_pair *pair);
+/* Node: pair.encrypted.write(data): ciphertext received from the peer (copied). */
+int portls_pair_encrypted_write(portls_pair *pair, const void *data, size_t len);
+/* Zero-copy form: lends data until done runs (from the loop); it is decrypted
+ * in place. One lent buffer at a time: PORTLS_EBUSY otherwise. */
+int portls_pair_encrypted_feed(portls_pair *pair, const void *data, size_t len,
+                               portls_pair_cb done, void *user);
+/* Node: pair.encrypted.end(): the peer's stream ended. */
+int portls_pair_encrypted_end(portls_pair *pair);
+/* Pull mode, zero-copy: the ciphertext ready to send (0 when none) ... */
+size_t portls_pair_encrypted_peek(portls_pair *pair, const void **data);
+/* ... and how much of it was sent. */
+void portls_pair_encrypted_consume(portls_pair *pair, size_t n);
+/* Node: cryptoStream.bytesWritten on the encrypted stream: ciphertext handed
+ * out, TLS overhead included. */
+uint64_t portls_pair_encrypted_bytes_written(const portls_pair *pair);
 
 /* ------------------------------------------------------------------------ */
 /* Servers: net.Server and tls.Server                                         */
