@@ -19,7 +19,11 @@
 #include "util/util.h"
 
 #if defined(PORTLS_OSSL_BORING)
+#include <openssl/x509v3.h>
 #include <pthread.h>
+
+#include "tls/suites.h"
+
 static pthread_once_t pssl_once = PTHREAD_ONCE_INIT;
 #define PSSL_RUN_ONCE(fn) (pthread_once(&pssl_once, (fn)) == 0)
 #else
@@ -308,11 +312,99 @@ int portls__ossl_verify_code(long v) {
   }
 }
 
+static void pssl_der_cache_free(portls__ossl_der_cache *c);
+
+#if defined(PORTLS_OSSL_BORING)
+/* OpenSSL 3.0's notion of a self-signed certificate (X509_self_signed(x, 0),
+ * EXFLAG_SS): subject equal to issuer, an authority key identifier (if any)
+ * that matches the certificate's own, and a signature algorithm of the
+ * certificate's own key type. BoringSSL (like OpenSSL 1.1) also demands
+ * keyCertSign whenever keyUsage is present, so a self-signed server
+ * certificate with keyUsage digitalSignature,keyEncipherment is not
+ * "self-signed" to it, and a lone one is reported as 20 and then 21
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE where OpenSSL 3 reports 18
+ * DEPTH_ZERO_SELF_SIGNED_CERT. */
+static int pssl_self_signed(X509 *x) {
+  int ok = 0, pknid = NID_undef;
+  if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) != 0) return 0;
+  AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+  ok = X509_check_akid(x, akid) == X509_V_OK;
+  AUTHORITY_KEYID_free(akid);
+  EVP_PKEY *key = X509_get_pubkey(x);
+  if (ok && key != NULL && OBJ_find_sigid_algs(X509_get_signature_nid(x), NULL, &pknid)) {
+    if (pknid == NID_rsassaPss) pknid = NID_rsaEncryption;
+    ok = pknid == EVP_PKEY_id(key);
+  } else {
+    ok = 0;
+  }
+  EVP_PKEY_free(key);
+  ERR_clear_error();
+  return ok;
+}
+
+/* Makes BoringSSL's verification of a lone self-signed certificate (see
+ * pssl_self_signed) report what OpenSSL 3 reports. The two report the same
+ * errors through the callback, in the same order, except:
+ *   - chain building: BoringSSL says 20 UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+ *     where OpenSSL says 18 DEPTH_ZERO_SELF_SIGNED_CERT;
+ *   - signature checks: BoringSSL ends with 21 UNABLE_TO_VERIFY_LEAF_SIGNATURE
+ *     (and stops), where OpenSSL reports nothing for a self-signed leaf and
+ *     goes on to check its validity period.
+ * The result is the last error reported, so 21 becomes the error reported
+ * before it in this verification (the chain-building step always comes
+ * first, so there is one), followed by the validity checks OpenSSL makes,
+ * with its errors in its order. Other errors in between (26 INVALID_PURPOSE
+ * for a server certificate used as a client's, 3 UNABLE_TO_GET_CRL, ...) are
+ * the same in both libraries and stay. */
+static void pssl_boring_verify_fixup(portls_be_session *s, X509_STORE_CTX *x) {
+  int e = X509_STORE_CTX_get_error(x);
+  STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(x);
+  if ((e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+       e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) &&
+      chain != NULL && sk_X509_num(chain) == 1 && pssl_self_signed(sk_X509_value(chain, 0))) {
+    X509 *leaf = sk_X509_value(chain, 0);
+    if (e != X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+      X509_STORE_CTX_set_error(x, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+    } else {
+      X509_STORE_CTX_set_error(x, s != NULL && s->verify_last_error != X509_V_OK
+                                      ? s->verify_last_error
+                                      : X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+      int c = X509_cmp_current_time(X509_get_notBefore(leaf));
+      if (c == 0) X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD);
+      else if (c > 0) X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_NOT_YET_VALID);
+      c = X509_cmp_current_time(X509_get_notAfter(leaf));
+      if (c == 0) X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD);
+      else if (c < 0) X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_HAS_EXPIRED);
+    }
+  }
+  if (s != NULL) s->verify_last_error = X509_STORE_CTX_get_error(x);
+}
+#endif
+
 /* Node-style verification: the chain is checked during the handshake, but a
  * bad result never aborts it; core reads SSL_get_verify_result afterwards and
  * decides (rejectUnauthorized). With a callback in place OpenSSL reports a
  * missing intermediate as 21 UNABLE_TO_VERIFY_LEAF_SIGNATURE, as Node does. */
 static int pssl_verify_cb(int ok, X509_STORE_CTX *x) {
+#if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN) || defined(PORTLS_OSSL_BORING)
+  SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+  portls_be_session *s = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+#endif
+#if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
+  /* No SSL_get0_verified_chain: keep the chain as the library built it, as
+   * OpenSSL keeps it, whether or not it verified. Every call replaces it: the
+   * last one sees the longest chain (BoringSSL makes no final call after
+   * 21). */
+  STACK_OF(X509) *chain = s != NULL ? X509_STORE_CTX_get1_chain(x) : NULL;
+  if (chain != NULL) {
+    sk_X509_pop_free(s->verified_chain, X509_free);
+    s->verified_chain = chain;
+    pssl_der_cache_free(&s->verified);
+  }
+#endif
+#if defined(PORTLS_OSSL_BORING)
+  if (!ok) pssl_boring_verify_fixup(s, x);
+#endif
   (void)ok;
   (void)x;
   return 1;
@@ -586,13 +678,20 @@ static int pssl_load_crls(SSL_CTX *c, portls_buf b, portls_error *err) {
 /* ------------------------------------------------------------------------ */
 /* Cipher strings                                                             */
 
+static void pssl_append(char *dst, size_t *len, const char *src, size_t n) {
+  if (*len > 0) dst[(*len)++] = ':';
+  memcpy(dst + *len, src, n);
+  *len += n;
+  dst[*len] = '\0';
+}
+
+#if !defined(PORTLS_OSSL_BORING)
 static int pssl_is_cipher_sep(char ch) { return ch == ':' || ch == ',' || ch == ' ' || ch == ';'; }
 
 /* Whether a token of the cipher string names a TLS 1.3 suite, which OpenSSL
  * configures apart (SSL_CTX_set_ciphersuites). Node splits the same way: any
- * token starting with "TLS_". BoringSSL's TLS 1.3 suites are fixed, so there
- * only the five real names are singled out (and dropped); other "TLS_" tokens
- * are IANA names, which its cipher-list parser accepts. */
+ * token starting with "TLS_". A build whose TLS 1.3 suites are not
+ * configurable singles out only the five real names (and drops them). */
 static int pssl_is_tls13_token(const char *t, size_t n) {
 #if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
   return n > 4 && memcmp(t, "TLS_", 4) == 0;
@@ -604,13 +703,6 @@ static int pssl_is_tls13_token(const char *t, size_t n) {
     if (strlen(names[i]) == n && memcmp(names[i], t, n) == 0) return 1;
   return 0;
 #endif
-}
-
-static void pssl_append(char *dst, size_t *len, const char *src, size_t n) {
-  if (*len > 0) dst[(*len)++] = ':';
-  memcpy(dst + *len, src, n);
-  *len += n;
-  dst[*len] = '\0';
 }
 
 /* cipher_string (OpenSSL syntax) when given, else the suite ids core compiled,
@@ -711,6 +803,149 @@ done:
   portls__free(tls13);
   return rc;
 }
+#else /* PORTLS_OSSL_BORING */
+
+/* BoringSSL's cipher-string parser is not OpenSSL's: its legacy
+ * SSL_CTX_set_cipher_list silently skips what it does not know (and "HIGH"
+ * means "ALL" there), the strict one rejects most of OpenSSL's aliases. So
+ * core's compiler, which implements OpenSSL 3.0's language against the suite
+ * table, turns the string into suite ids restricted to what this library
+ * has, and BoringSSL gets that exact list, by name, through the strict
+ * setter: one string selects the same suites, in the same order, as on
+ * OpenSSL. TLS 1.3 suites are fixed in BoringSSL: named in the string they
+ * are accepted and have no effect, except that a string selecting TLS 1.3
+ * suites alone raises the minimum version to TLS 1.3 (an empty TLS <= 1.2
+ * list is what OpenSSL then has; BoringSSL refuses an empty list).
+ *
+ * ecdh_disabled removes ECDHE key exchange from TLS <= 1.2 as "!kECDHE" does
+ * on OpenSSL. */
+static int pssl_boring_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, int *tls13_only,
+                               portls_error *err) {
+  static const char no_ecdhe[] = ":!kECDHE";
+  const uint16_t *avail = NULL;
+  size_t n_avail = portls__ossl_suites(&avail);
+  const char *str = cfg->cipher_string;
+  char *owned = NULL, *list = NULL;
+  uint16_t *ids = NULL;
+  size_t n = 0, len = 0;
+  int rc = 0;
+
+  *tls13_only = 0;
+  if (str == NULL && (cfg->suites == NULL || cfg->suite_count == 0)) {
+    if (!cfg->ecdh_disabled) return 0; /* the library's default */
+    str = "DEFAULT";
+  }
+  if (str != NULL) {
+    if (cfg->ecdh_disabled) {
+      size_t l = strlen(str);
+      if ((owned = portls__malloc(l + sizeof no_ecdhe)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+      memcpy(owned, str, l);
+      memcpy(owned + l, no_ecdhe, sizeof no_ecdhe);
+      str = owned;
+    }
+    rc = portls__cipher_compile(str, avail, n_avail, &ids, &n, err);
+    portls__free(owned);
+    if (rc < 0) return rc;
+  } else {
+    /* Ids compiled by core already; keep this library's TLS <= 1.2 ones. */
+    if ((ids = portls__malloc(cfg->suite_count * sizeof *ids)) == NULL)
+      return portls__err(err, PORTLS_ENOMEM, NULL);
+    for (size_t i = 0; i < cfg->suite_count; i++) {
+      const portls__suite *su = portls__suite_by_id(cfg->suites[i]);
+      if ((cfg->suites[i] >> 8) == 0x13 || pssl_suite_name(cfg->suites[i]) == NULL) continue;
+      if (cfg->ecdh_disabled && su != NULL && su->kx == PORTLS__K_ECDHE) continue;
+      ids[n++] = cfg->suites[i];
+    }
+    if (n == 0) {
+      portls__free(ids);
+      return portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher in the suite list");
+    }
+  }
+  if (n == 0) { /* TLS 1.3 suites alone */
+    portls__free(ids);
+    *tls13_only = 1;
+    return 0;
+  }
+
+  for (size_t i = 0; i < n; i++) {
+    const char *name = pssl_suite_name(ids[i]);
+    if (name != NULL) len += strlen(name) + 1;
+  }
+  if ((list = portls__malloc(len + 1)) == NULL) {
+    portls__free(ids);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  len = 0;
+  list[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    const char *name = pssl_suite_name(ids[i]);
+    if (name != NULL) pssl_append(list, &len, name, strlen(name));
+  }
+  portls__free(ids);
+  ERR_clear_error();
+  if (len == 0 || !SSL_CTX_set_strict_cipher_list(c, list)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"",
+             cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)");
+    rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
+  }
+  portls__free(list);
+  return rc;
+}
+
+/* ecdhCurve: OpenSSL 3.0's group names (SSL_CTX_set1_groups_list accepts
+ * exactly these for the groups BoringSSL has: case-sensitive, except that
+ * "x25519" is the TLS name) → BoringSSL's. Elements are trimmed of white
+ * space; an empty, unknown or repeated group fails, as on OpenSSL. Groups
+ * only OpenSSL has (X448, ffdhe*, brainpool*, secp256k1, ...) are unknown
+ * here: PORTLS_ECURVE. */
+static const struct {
+  const char *openssl, *boring;
+} pssl_boring_group_names[] = {
+    {"prime256v1", "P-256"}, {"secp256r1", "P-256"}, {"P-256", "P-256"},
+    {"secp384r1", "P-384"},  {"P-384", "P-384"},     {"secp521r1", "P-521"},
+    {"P-521", "P-521"},      {"secp224r1", "P-224"}, {"P-224", "P-224"},
+    {"X25519", "X25519"},    {"x25519", "X25519"},
+};
+
+/* OpenSSL's list parser (CONF_parse_list) trims with isspace() in the C locale. */
+static int pssl_is_space(char ch) {
+  return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+}
+
+static int pssl_boring_curves(SSL_CTX *c, const char *curves, portls_error *err) {
+  enum { N = PORTLS__ARRAY_SIZE(pssl_boring_group_names) };
+  const char *seen[N];
+  char list[N * 8]; /* every BoringSSL name is shorter than 8 */
+  size_t n_seen = 0, len = 0;
+  list[0] = '\0';
+  for (const char *p = curves;; p++) {
+    const char *t = p, *e;
+    while (*p != '\0' && *p != ':') p++;
+    for (e = p; t < e && pssl_is_space(*t); t++) {
+    }
+    while (e > t && pssl_is_space(e[-1])) e--;
+    const char *mapped = NULL;
+    for (size_t i = 0; i < N; i++) {
+      const char *o = pssl_boring_group_names[i].openssl;
+      if (strlen(o) == (size_t)(e - t) && memcmp(o, t, (size_t)(e - t)) == 0) mapped = pssl_boring_group_names[i].boring;
+    }
+    for (size_t i = 0; mapped != NULL && i < n_seen; i++)
+      if (seen[i] == mapped) mapped = NULL; /* OpenSSL refuses a repeated group */
+    if (mapped == NULL) return portls__err(err, PORTLS_ECURVE, "ecdhCurve: unknown curve in \"%.100s\"", curves);
+    seen[n_seen++] = mapped; /* at most N: each is distinct */
+    pssl_append(list, &len, mapped, strlen(mapped));
+    if (*p == '\0') break;
+  }
+  ERR_clear_error();
+  if (!SSL_CTX_set1_curves_list(c, list)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "ecdhCurve: unknown curve in \"%.100s\"", curves);
+    return portls__ossl_lib_err(err, PORTLS_ECURVE, msg);
+  }
+  return 0;
+}
+#endif /* PORTLS_OSSL_BORING */
 
 /* ------------------------------------------------------------------------ */
 /* ALPN and NPN                                                               */
@@ -791,6 +1026,21 @@ static int pssl_copy_wire(portls_buf b, uint8_t **out, size_t *len) {
   return 0;
 }
 
+#if defined(PORTLS_OSSL_BORING)
+/* A client's sessions as the library completes them: after a TLS 1.2 full
+ * handshake, and for each TLS 1.3 ticket, which arrives after the handshake.
+ * In TLS 1.3 BoringSSL's SSL_get1_session still returns the handshake's own
+ * session, which cannot be resumed (ssl.h: "using the callback is required
+ * as of TLS 1.3"), so getSession() answers with the newest one seen here. */
+static int pssl_new_session(SSL *ssl, SSL_SESSION *sess) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  if (s == NULL || SSL_is_server(ssl)) return 0;
+  SSL_SESSION_free(s->latest_session);
+  s->latest_session = sess;
+  return 1; /* the reference is ours now */
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
 
@@ -826,12 +1076,25 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_set_read_ahead(c, 1);
   /* As Node: no internal server-side session-ID cache (tickets still
    * resume); core owns any session store. */
+#if defined(PORTLS_OSSL_BORING)
+  /* The client side too, so that the new-session callback sees TLS 1.3
+   * tickets (still nothing stored inside the library). */
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_BOTH | SSL_SESS_CACHE_NO_INTERNAL |
+                                        SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  SSL_CTX_sess_set_new_cb(c, pssl_new_session);
+#else
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL |
                                         SSL_SESS_CACHE_NO_AUTO_CLEAR);
+#endif
 
+#if defined(PORTLS_OSSL_BORING)
+  int tls13_only = 0;
+  if ((rc = pssl_boring_ciphers(c, cfg, &tls13_only, err)) < 0) goto fail;
+#else
   /* First, as Node does: "@SECLEVEL=n" in the cipher string changes the
    * security level, which governs the checks made while loading keys. */
   if ((rc = pssl_apply_ciphers(c, cfg, err)) < 0) goto fail;
+#endif
 
   if (cfg->honor_cipher_order) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
   else SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -845,8 +1108,18 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     rc = portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "maximum TLS version");
     goto fail;
   }
+#if defined(PORTLS_OSSL_BORING)
+  if (tls13_only && !SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION)) {
+    rc = portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
+    goto fail;
+  }
+#endif
 
   if (cfg->ecdh_curves != NULL && strcmp(cfg->ecdh_curves, "auto") != 0) {
+#if defined(PORTLS_OSSL_BORING)
+    /* BoringSSL names its groups differently ("P-256"). */
+    if ((rc = pssl_boring_curves(c, cfg->ecdh_curves, err)) < 0) goto fail;
+#else
     ERR_clear_error();
 #if defined(PORTLS_OSSL_HAS_GROUPS_LIST)
     if (!SSL_CTX_set1_groups_list(c, cfg->ecdh_curves)) {
@@ -858,6 +1131,7 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
       rc = portls__ossl_lib_err(err, PORTLS_ECURVE, msg);
       goto fail;
     }
+#endif
   }
 
 #if !defined(PORTLS_OSSL_HAS_MULTI_CERT)
@@ -1026,6 +1300,11 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
 #if defined(PORTLS_OSSL_HAS_OCSP)
     if (cfg->request_ocsp) SSL_set_tlsext_status_type(s->ssl, TLSEXT_STATUSTYPE_ocsp);
 #endif
+#if defined(PORTLS_OSSL_BORING)
+    /* An OpenSSL client follows a server's HelloRequest; BoringSSL's refuses
+     * unless told otherwise. (Initiating one is beyond BoringSSL.) */
+    SSL_set_renegotiate_mode(s->ssl, ssl_renegotiate_freely);
+#endif
   }
   ERR_clear_error();
   *out = s;
@@ -1043,6 +1322,12 @@ void portls__ossl_session_free(portls_be_session *s) {
   portls__free(s->npn_wire);
   pssl_der_cache_free(&s->peer);
   pssl_der_cache_free(&s->verified);
+#if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
+  sk_X509_pop_free(s->verified_chain, X509_free);
+#endif
+#if defined(PORTLS_OSSL_BORING)
+  SSL_SESSION_free(s->latest_session);
+#endif
   portls__free(s);
 }
 
@@ -1224,16 +1509,18 @@ int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) 
   return pssl_der_cached(&s->peer, index, x, der);
 }
 
-#if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
 int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+#if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
   STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
+#else
+  STACK_OF(X509) *chain = s->verified_chain; /* kept by pssl_verify_cb */
+#endif
   /* A resumed session has no verified chain: the chain as sent is the best
    * there is. */
   if (chain == NULL || sk_X509_num(chain) == 0) return portls__ossl_peer_cert(s, index, der);
   if (index >= (size_t)sk_X509_num(chain)) return PORTLS_ENOENT;
   return pssl_der_cached(&s->verified, index, sk_X509_value(chain, (int)index), der);
 }
-#endif
 
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
   if (size < 512 || size > 16384) return PORTLS_EINVAL;
@@ -1247,7 +1534,13 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
   out->base = NULL;
   out->len = 0;
+#if defined(PORTLS_OSSL_BORING)
+  SSL_SESSION *sess = s->latest_session; /* see pssl_new_session */
+  if (sess != NULL) SSL_SESSION_up_ref(sess);
+  else sess = SSL_get1_session(s->ssl);
+#else
   SSL_SESSION *sess = SSL_get1_session(s->ssl);
+#endif
   if (sess == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
   ERR_clear_error();
   int n = i2d_SSL_SESSION(sess, NULL);

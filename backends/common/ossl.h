@@ -13,7 +13,8 @@
  *   PORTLS_OSSL_HAS_EX_IO       SSL_read_ex / SSL_write_ex
  *   PORTLS_OSSL_HAS_TLS13_SUITES  TLS 1.3 suites are configurable (SSL_CTX_set_ciphersuites)
  *   PORTLS_OSSL_HAS_MULTI_CERT  several key/cert pairs per context (SSL_CTX_use_cert_and_key)
- *   PORTLS_OSSL_HAS_VERIFIED_CHAIN  SSL_get0_verified_chain
+ *   PORTLS_OSSL_HAS_VERIFIED_CHAIN  SSL_get0_verified_chain (else the verify callback
+ *                               keeps a copy of the chain it saw)
  *   PORTLS_OSSL_HAS_NPN         NPN callbacks
  *   PORTLS_OSSL_HAS_OCSP        OCSP status_request
  *   PORTLS_OSSL_HAS_GROUPS_LIST SSL_CTX_set1_groups_list (else set1_curves_list)
@@ -94,6 +95,15 @@ struct portls_be_session {
   char ephemeral_name[32];
   portls__ossl_der_cache peer;
   portls__ossl_der_cache verified;
+#if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
+  STACK_OF(X509) *verified_chain; /* the chain the last verify callback saw */
+#endif
+#if defined(PORTLS_OSSL_BORING)
+  /* The newest session the library handed to the new-session callback: in
+   * TLS 1.3 SSL_get1_session is not resumable, the tickets arrive later. */
+  SSL_SESSION *latest_session;
+  int verify_last_error; /* the last error the verify callback passed on */
+#endif
 };
 
 /* The shared implementation of backend.h; each library's vtable points here. */
@@ -109,9 +119,7 @@ int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, por
 int portls__ossl_shutdown(portls_be_session *s, portls_error *err);
 void portls__ossl_info(portls_be_session *s, portls_be_info *info);
 int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der);
-#if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
 int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der);
-#endif
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);

@@ -1,0 +1,220 @@
+/* portls backend: BoringSSL.
+ *
+ * Nearly everything is shared with OpenSSL in backends/common/ossl.c (the
+ * PORTLS_OSSL_BORING branches there hold what BoringSSL needs inside the
+ * shared paths: cipher strings compiled by core, curve names, verification
+ * results, the verified chain, TLS 1.3 sessions). This file holds what is
+ * BoringSSL's alone: the default protocol floor, the dhparam check, the
+ * 48-byte ticket keys, the ephemeral-key report, the capability set and the
+ * vtable.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/dh.h>
+
+#include "backends/common/ossl.h"
+#include "util/util.h"
+
+#if !defined(PORTLS_OSSL_BORING)
+#error "backends/boringssl/boringssl.c is for BoringSSL; OpenSSL has backends/openssl/"
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Context setup                                                              */
+
+/* The security level OpenSSL would run this context at (see
+ * backends/openssl/openssl.c): 0 when the configured range explicitly reaches
+ * below TLS 1.2, else 1; a "@SECLEVEL=n" in the cipher string overrides it,
+ * the last one winning, as OpenSSL applies them in order. */
+static int bssl_openssl_level(const portls_be_ctx_config *cfg) {
+  static const char tag[] = "@SECLEVEL=";
+  int level = cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2 ? 0 : 1;
+  const char *p = cfg->cipher_string;
+  while (p != NULL && (p = strstr(p, tag)) != NULL) {
+    p += sizeof tag - 1;
+    if (*p >= '0' && *p <= '9') level = *p - '0';
+  }
+  return level;
+}
+
+int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
+  /* BoringSSL has no security levels. What OpenSSL's level >= 1 does to the
+   * protocol range, though, is visible: TLS 1.0 and 1.1 sign with MD5+SHA-1
+   * or SHA-1, which level 1 forbids, so they cannot be negotiated (see
+   * backends/openssl/openssl.c). BoringSSL's own default minimum is TLS 1.0;
+   * the same range is had here by a TLS 1.2 floor when no minimum is
+   * configured, unless the cipher string asks for level 0 as Node users do
+   * ("DEFAULT:@SECLEVEL=0"). A configured minimum is applied later and wins,
+   * as OpenSSL's own range setting does. The floor is also Node 17+'s default
+   * minVersion. */
+  if (cfg->min_version == 0 && bssl_openssl_level(cfg) >= 1) {
+    ERR_clear_error();
+    if (!SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION))
+      return portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
+  }
+  return 0;
+}
+
+/* BoringSSL has no finite-field DHE (SSL_CTX_set_tmp_dh is a documented
+ * no-op, no DHE-* suite exists), so dhparam cannot widen what is offered; the
+ * capability set says so (no PORTLS_CAP_DHE). The parameters are still
+ * checked the way the OpenSSL backend checks them, so that a context that
+ * fails there fails here too: < 1024 bits is PORTLS_EDHPARAM, unparsable is
+ * silently ignored (the specification's rule). */
+int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err) {
+  (void)ssl_ctx;
+  if (pem.len > INT_MAX) return 0;
+  ERR_clear_error();
+  BIO *bio = BIO_new_mem_buf(pem.base, (int)pem.len);
+  if (bio == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "dhparam");
+  DH *dh = PEM_read_bio_DHparams(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  if (dh == NULL) {
+    ERR_clear_error();
+    return 0;
+  }
+  unsigned bits = DH_num_bits(dh);
+  DH_free(dh);
+  if (bits < 1024)
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%u)", bits);
+  return 0;
+}
+
+/* BoringSSL's own 48-byte setter has exactly Node's layout and algorithms:
+ * name 16 | HMAC-SHA256 key 16 | AES-128-CBC key 16. */
+int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
+  ERR_clear_error();
+  if (!SSL_CTX_set_tlsext_ticket_keys(ctx->ssl_ctx, ctx->ticket_keys, sizeof ctx->ticket_keys))
+    return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node: getEphemeralKeyInfo(), client side only.
+ *
+ * SSL_get_server_tmp_key always returns 0 in BoringSSL and there is no
+ * SSL_get_peer_tmp_key; the group id is all there is. Names and sizes are
+ * what OpenSSL reports for the same group (X25519 counts 253 bits). */
+
+typedef struct bssl_group {
+  uint16_t id; /* TLS NamedGroup */
+  const char *name;
+  int bits;
+} bssl_group;
+
+static const bssl_group bssl_groups[] = {
+    {21, "secp224r1", 224},  {23, "prime256v1", 256}, {24, "secp384r1", 384},
+    {25, "secp521r1", 521},  {29, "X25519", 253},
+};
+
+void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info) {
+  if (SSL_is_server(s->ssl)) return;
+  /* Only ECDHE exists here; TLS 1.2 RSA key exchange has no ephemeral key. */
+  uint16_t id = SSL_get_curve_id(s->ssl);
+  if (id == 0) return;
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(bssl_groups); i++) {
+    if (bssl_groups[i].id == id) {
+      snprintf(s->ephemeral_name, sizeof s->ephemeral_name, "%s", bssl_groups[i].name);
+      info->ephemeral_type = "ECDH";
+      info->ephemeral_name = s->ephemeral_name;
+      info->ephemeral_bits = bssl_groups[i].bits;
+      return;
+    }
+  }
+  /* A group OpenSSL has no name for (a post-quantum hybrid): not reported,
+   * rather than reported under a name no other backend uses. It cannot be
+   * negotiated unless ecdhCurve names it, and the curve-name mapping in
+   * ossl.c accepts OpenSSL's names only. */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Library-wide                                                               */
+
+#define BSSL_STR2(x) #x
+#define BSSL_STR(x) BSSL_STR2(x)
+
+static const char *bssl_version(void) {
+  /* OpenSSL_version() says just "BoringSSL"; the API version is the only
+   * version BoringSSL has. */
+  return "BoringSSL (API " BSSL_STR(BORINGSSL_API_VERSION) ")";
+}
+
+static int bssl_global_init(const portls_allocator *alloc) {
+  /* BoringSSL takes no allocation functions at run time (only link-time
+   * OPENSSL_memory_* overrides in builds made for them), so the portls
+   * allocator covers portls's own memory and not the library's. */
+  (void)alloc;
+  CRYPTO_library_init();
+  return 0;
+}
+
+#define BSSL_CAP(c) (UINT64_C(1) << PORTLS_CAP_##c)
+
+/* What compiled, and what this backend implements through backend.h. */
+static uint64_t bssl_capabilities(void) {
+  uint64_t caps = 0;
+#if !defined(OPENSSL_NO_TLS1)
+  caps |= BSSL_CAP(TLS1_0);
+#endif
+#if !defined(OPENSSL_NO_TLS1_1)
+  caps |= BSSL_CAP(TLS1_1);
+#endif
+#if !defined(OPENSSL_NO_TLS1_2)
+  caps |= BSSL_CAP(TLS1_2);
+#endif
+#if defined(TLS1_3_VERSION) && !defined(OPENSSL_NO_TLS1_3)
+  caps |= BSSL_CAP(TLS1_3);
+#endif
+  caps |= BSSL_CAP(ALPN) | BSSL_CAP(SNI);
+#if defined(PORTLS_OSSL_HAS_NPN)
+  caps |= BSSL_CAP(NPN);
+#endif
+  /* OCSP_STAPLING / OCSP_REQUEST: BoringSSL can (raw bytes:
+   * SSL_set_ocsp_response, SSL_get0_ocsp_response), but backend.h has no
+   * operation yet to hand a response to the server session or to read the
+   * stapled one on the client (the same as the OpenSSL backend).
+   *
+   * DHE / DH_SIZE / MIN_DH_SIZE: no finite-field DHE at all (no DHE-* suite,
+   * SSL_CTX_set_tmp_dh is a no-op), so no DH size to report, and a minDHSize
+   * check could never be exercised.
+   *
+   * RENEG_CLIENT / RENEG_SERVER: BoringSSL cannot initiate a renegotiation
+   * (SSL_renegotiate returns 0). It only lets a client answer a server's
+   * HelloRequest, which session_new allows, as OpenSSL does by default.
+   * RENEG_COUNT: a BoringSSL server rejects every client renegotiation with
+   * a fatal alert before any callback sees it; nothing to count.
+   *
+   * SESSION_CACHE: backend.h has no session-cache operations yet. */
+  caps |= BSSL_CAP(ECDH_CURVES);
+  caps |= BSSL_CAP(SESSION_TICKETS) | BSSL_CAP(TICKET_KEYS);
+  caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);
+  caps |= BSSL_CAP(CIPHER_SERVER_PREF) | BSSL_CAP(CIPHER_CLIENT_PREF);
+  caps |= BSSL_CAP(MAX_SEND_FRAGMENT);
+  return caps;
+}
+
+const portls_backend portls__backend = {
+    .name = "boringssl",
+    .version = bssl_version,
+    .capabilities = bssl_capabilities,
+    .global_init = bssl_global_init,
+    .ctx_new = portls__ossl_ctx_new,
+    .ctx_free = portls__ossl_ctx_free,
+    .session_new = portls__ossl_session_new,
+    .session_free = portls__ossl_session_free,
+    .handshake = portls__ossl_handshake,
+    .read = portls__ossl_read,
+    .write = portls__ossl_write,
+    .shutdown = portls__ossl_shutdown,
+    .info = portls__ossl_info,
+    .peer_cert = portls__ossl_peer_cert,
+    .verified_cert = portls__ossl_verified_cert,
+    .set_max_send_fragment = portls__ossl_set_max_send_fragment,
+    .get_session = portls__ossl_get_session,
+    .digest = portls__ossl_digest,
+    .random = portls__ossl_random,
+    .suites = portls__ossl_suites,
+};
