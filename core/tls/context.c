@@ -132,6 +132,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   if (o->key_count != o->cert_count)
     return portls__err(err, PORTLS_EINVAL, "key/cert: %zu keys for %zu certificates; give one key per certificate",
                        o->key_count, o->cert_count);
+  if (o->key_count > 1 && (rc = portls__need_cap(PORTLS_CAP_MULTI_CERT, "key/cert: several pairs", err)) < 0)
+    return rc;
   if (o->pfx.len > 0 && o->key_count > 0)
     return portls__err(err, PORTLS_EINVAL, "pfx: mutually exclusive with key and cert");
   if (o->pfx.len > 0 && (rc = portls__need_cap(PORTLS_CAP_PFX, "pfx", err)) < 0) return rc;
