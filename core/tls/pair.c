@@ -19,6 +19,7 @@ struct portls_pair {
   portls_pair_cb lent_done;
   void *lent_user;
   int eof, reading;
+  int closing; /* the cleartext socket is closing: no more I/O */
 
   const uint8_t *out; /* the socket's write in flight */
   size_t out_len, out_off;
@@ -44,14 +45,14 @@ static void lent_done(void *arg) {
 
 static void deliver(void *arg) {
   portls_pair *p = arg;
-  if (!p->reading || p->s == NULL) return;
+  if (!p->reading || p->closing) return;
   if (p->in.len > 0) {
     portls__bytes b = p->in;
     memset(&p->in, 0, sizeof p->in);
     portls__socket_on_bytes(p->s, 0, b.data, b.len);
     portls__bytes_free(&b);
   }
-  if (p->lent != NULL && p->s != NULL && p->reading) {
+  if (p->lent != NULL && !p->closing && p->reading) {
     const uint8_t *data = p->lent;
     size_t len = p->lent_len;
     p->lent = NULL;
@@ -59,7 +60,7 @@ static void deliver(void *arg) {
     portls__socket_on_bytes(p->s, 0, data, len);
     portls__defer(p->loop, &p->task_lent_done, lent_done, p);
   }
-  if (p->eof && p->reading && p->s != NULL && p->in.len == 0 && p->lent == NULL) {
+  if (p->eof && p->reading && !p->closing && p->in.len == 0 && p->lent == NULL) {
     p->eof = 0;
     portls__socket_on_bytes(p->s, PORTLS_EOF, NULL, 0);
   }
@@ -76,7 +77,7 @@ static int pl_read_start(void *impl, portls_socket *s) {
 static void pl_read_stop(void *impl) { ((portls_pair *)impl)->reading = 0; }
 
 static int pair_usable(const portls_pair *p) {
-  return p != NULL && p->s != NULL && !(p->s->flags & S_DESTROYED);
+  return p != NULL && !p->closing && !(p->s->flags & S_DESTROYED);
 }
 
 int portls_pair_encrypted_write(portls_pair *p, const void *data, size_t len) {
@@ -123,7 +124,7 @@ static void write_done(void *arg) {
 
 static void out_task(void *arg) {
   portls_pair *p = arg;
-  if (p->out == NULL || p->s == NULL) return;
+  if (p->out == NULL || p->closing) return;
   if (p->ev.encrypted_data != NULL) {
     size_t n = p->out_len - p->out_off;
     const uint8_t *data = p->out + p->out_off;
@@ -209,15 +210,15 @@ static void closed(void *arg) {
   p->lent_done = NULL;
   if (wcb != NULL) wcb(wud, PORTLS_ECANCELED);
   if (done != NULL) done(p, done_user); /* the lent buffer is released */
+  cb(ud); /* the cleartext socket's 'close': the pair is still valid during it */
   pair_free(p);
-  cb(ud); /* the socket's 'close'; the pair is gone after it */
 }
 
 static void pl_close(void *impl, portls_plat_cb cb, void *ud) {
   portls_pair *p = impl;
   p->close_cb = cb;
   p->close_ud = ud;
-  p->s = NULL;
+  p->closing = 1;
   p->reading = 0;
   portls__cancel(p->loop, &p->task_deliver);
   portls__cancel(p->loop, &p->task_out);

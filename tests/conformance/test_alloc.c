@@ -1,0 +1,220 @@
+/* Allocation failure injection: a whole SecurePair handshake and exchange,
+ * with the Nth allocation of the library failing, for every N. Each run must
+ * end (no hang), report the failure as an error (no silent loss), and free
+ * every byte it allocated (no leak); ASan catches any crash. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/harness.h"
+#include "portls/portls.h"
+
+typedef struct counting {
+  long calls;      /* allocations attempted since the counter was armed */
+  long fail_at;    /* which one fails (1-based); 0: none */
+  long live;       /* allocations not yet freed */
+  int failed;      /* the injected failure happened */
+} counting;
+
+static counting g_count;
+
+/* Each block carries a header so that live blocks can be counted exactly. */
+typedef union hdr {
+  size_t size;
+  max_align_t align;
+} hdr;
+
+static void *c_malloc(void *ctx, size_t size) {
+  counting *c = ctx;
+  if (++c->calls == c->fail_at) {
+    c->failed = 1;
+    return NULL;
+  }
+  hdr *h = malloc(sizeof *h + size);
+  if (h == NULL) return NULL;
+  h->size = size;
+  c->live++;
+  return h + 1;
+}
+static void c_free(void *ctx, void *p) {
+  counting *c = ctx;
+  if (p == NULL) return;
+  c->live--;
+  free((hdr *)p - 1);
+}
+static void *c_realloc(void *ctx, void *p, size_t size) {
+  counting *c = ctx;
+  if (p == NULL) return c_malloc(ctx, size);
+  if (++c->calls == c->fail_at) {
+    c->failed = 1;
+    return NULL;
+  }
+  hdr *h = realloc((hdr *)p - 1, sizeof *h + size);
+  if (h == NULL) return NULL;
+  h->size = size;
+  return h + 1;
+}
+
+typedef struct run {
+  portls_pair *client, *server;
+  int c_secure, s_secure, c_closed, s_closed, errors, got_reply;
+  int api_errors;
+} run;
+
+static void r_pair_data(portls_pair *p, const void *d, size_t n, void *u) {
+  run *r = u;
+  portls_pair *peer = p == r->client ? r->server : r->client;
+  if (peer != NULL && portls_pair_encrypted_write(peer, d, n) < 0) {
+    r->api_errors++;
+    portls_socket_destroy(portls_pair_cleartext(peer), NULL);
+  }
+}
+static void r_pair_end(portls_pair *p, void *u) {
+  run *r = u;
+  portls_pair *peer = p == r->client ? r->server : r->client;
+  if (peer != NULL) portls_pair_encrypted_end(peer);
+}
+static void r_secure(portls_socket *s, void *u) {
+  run *r = u;
+  if (r->client != NULL && s == portls_pair_cleartext(r->client)) {
+    r->c_secure++;
+    if (portls_socket_write(s, "ping", 4) < 0) r->api_errors++;
+  } else {
+    r->s_secure++;
+  }
+}
+static void r_data(portls_socket *s, const void *d, size_t n, void *u) {
+  run *r = u;
+  (void)d;
+  if (r->client != NULL && s == portls_pair_cleartext(r->client)) {
+    r->got_reply = 1;
+    portls_socket_end(s, NULL, 0);
+  } else if (portls_socket_write(s, "pong", 4) < 0 || n == 0) {
+    r->api_errors++;
+  }
+}
+static void r_error(portls_socket *s, const portls_error *e, void *u) {
+  (void)s;
+  (void)e;
+  ((run *)u)->errors++;
+}
+/* A closing side's transport goes away: the other side sees its end. */
+static void r_close(portls_socket *s, int had_error, void *u) {
+  run *r = u;
+  (void)had_error;
+  if (r->client != NULL && s == portls_pair_cleartext(r->client)) {
+    r->c_closed = 1;
+    r->client = NULL;
+    if (r->server != NULL) portls_pair_encrypted_end(r->server);
+  } else {
+    r->s_closed = 1;
+    r->server = NULL;
+    if (r->client != NULL) portls_pair_encrypted_end(r->client);
+  }
+}
+static const portls_socket_events r_events = {
+    .secure_connect = r_secure, .data = r_data, .error = r_error, .close = r_close};
+
+static portls_buf g_key, g_cert, g_ca;
+
+static void load_files(void) {
+  const char *dir = getenv("PORTLS_CERTS");
+  cr_assert_not_null(dir, "PORTLS_CERTS is not set");
+  char path[512];
+  snprintf(path, sizeof path, "%s/server-ec.key", dir);
+  cr_assert_eq(portls_read_file(path, &g_key, NULL), 0);
+  snprintf(path, sizeof path, "%s/server-ec-chain.crt", dir);
+  cr_assert_eq(portls_read_file(path, &g_cert, NULL), 0);
+  snprintf(path, sizeof path, "%s/ca.crt", dir);
+  cr_assert_eq(portls_read_file(path, &g_ca, NULL), 0);
+}
+
+static void stop_loop(portls_timer *t, void *u) {
+  (void)t;
+  *(int *)u = 1;
+}
+
+static run r;
+static int g_creation_failed;
+
+/* One whole conversation; returns 1 if it completed, 0 if a failure ended it. */
+static int conversation(void) {
+  g_creation_failed = 0;
+  memset(&r, 0, sizeof r);
+  portls_loop *loop = NULL;
+  if (portls_loop_new(&loop) < 0) {
+    g_creation_failed = 1;
+    return 0;
+  }
+  int done = 0;
+  portls_timer *watchdog = NULL;
+  if (portls_timer_new(loop, stop_loop, &done, &watchdog) < 0) {
+    g_creation_failed = 1;
+    cr_assert_eq(portls_loop_free(loop), 0);
+    return 0;
+  }
+  portls_timer_start(watchdog, 5000, 0);
+  portls_tls_socket_options so, co;
+  portls_tls_socket_options_init(&so);
+  so.is_server = 1;
+  so.context.key = &g_key;
+  so.context.key_count = 1;
+  so.context.cert = &g_cert;
+  so.context.cert_count = 1;
+  so.events = &r_events;
+  so.user = &r;
+  portls_tls_socket_options_init(&co);
+  co.context.ca = &g_ca;
+  co.context.ca_count = 1;
+  co.servername = "localhost";
+  co.events = &r_events;
+  co.user = &r;
+  portls_pair_events ev = {.encrypted_data = r_pair_data, .encrypted_end = r_pair_end};
+  portls_error err;
+  int ok_s = portls_pair_new(loop, &so, &ev, &r, &r.server, &err) == 0;
+  int ok_c = ok_s && portls_pair_new(loop, &co, &ev, &r, &r.client, &err) == 0;
+  if (!ok_s || !ok_c) {
+    g_creation_failed = 1;
+    cr_assert_eq(err.code, PORTLS_ENOMEM, "creation failed with %s: %s", portls_err_name(err.code), err.message);
+    if (r.server != NULL) portls_socket_destroy(portls_pair_cleartext(r.server), NULL);
+  }
+  while (!done && !((r.c_closed || r.client == NULL) && (r.s_closed || r.server == NULL))) {
+    portls_loop_run_once(loop, 1);
+  }
+  cr_assert_eq(done, 0, "a run hung (fail_at %ld): client secure %d closed %d, server secure %d closed %d, errors %d, api errors %d, reply %d",
+               g_count.fail_at, r.c_secure, r.c_closed, r.s_secure, r.s_closed, r.errors, r.api_errors, r.got_reply);
+  portls_timer_free(watchdog);
+  portls_loop_run(loop);
+  cr_assert_eq(portls_loop_free(loop), 0, "objects left open (fail_at %ld)", g_count.fail_at);
+  return r.got_reply && r.c_secure && r.s_secure;
+}
+
+Test(alloc_failure, every_failing_allocation_gives_an_error_and_leaks_nothing, .timeout = 600) {
+  load_files();
+  /* Warm up with libc's allocator: process-wide lazy state (the backend's
+   * tables, libuv's) is made once and is not the connection's to free. */
+  cr_assert(conversation(), "the conversation must work without failures");
+  portls_allocator a = {c_malloc, c_realloc, c_free, &g_count};
+  memset(&g_count, 0, sizeof g_count);
+  cr_assert_eq(portls_set_allocator(&a), 0);
+  cr_assert(conversation());
+  long total = g_count.calls;
+  cr_assert_eq(g_count.live, 0, "a clean run leaked %ld allocations", g_count.live);
+  cr_assert_gt(total, 10, "the library allocated through the hook");
+  for (long n = 1; n <= total; n++) {
+    memset(&g_count, 0, sizeof g_count);
+    g_count.fail_at = n;
+    int completed = conversation();
+    cr_assert(g_count.failed, "allocation %ld never happened", n);
+    cr_assert_eq(g_count.live, 0, "failing allocation %ld of %ld leaked %ld blocks", n, total, g_count.live);
+    /* A failure is never silent: a call returns it or an 'error' event reports it
+     * (possibly after the exchange itself completed, e.g. while sending close_notify). */
+    cr_assert(g_creation_failed || r.errors > 0 || r.api_errors > 0,
+              "allocation %ld failed without an error (conversation %s)", n, completed ? "completed" : "stopped");
+  }
+  portls_set_allocator(NULL);
+  portls_free((void *)g_key.base);
+  portls_free((void *)g_cert.base);
+  portls_free((void *)g_ca.base);
+}
