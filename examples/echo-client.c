@@ -1,10 +1,12 @@
 /* echo-client: the specification's tls.connect() example, in C.
  *
- *   echo-client PORT
+ *   echo-client [--pfx] PORT
  *
  * Connects to localhost:PORT with a client certificate, pipes standard input
  * to the server and prints what comes back; ends when standard input ends.
- * Certificates come from the directory in $PORTLS_CERTS (default build/certs).
+ * Certificates come from the directory in $PORTLS_CERTS (default build/certs);
+ * with --pfx the client's key and certificate come from client.pfx
+ * (passphrase "portls-pass"), the specification's second variant.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,6 +14,7 @@
 #include <portls/portls.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Node: fs.readFileSync(dir + '/' + name). Exits on failure. */
@@ -103,22 +106,32 @@ static void on_close(portls_socket *sock, int had_error, void *user) {
 }
 
 int main(int argc, char **argv) {
+  int use_pfx = argc > 1 && strcmp(argv[1], "--pfx") == 0;
+  if (use_pfx) argc--, argv++;
   if (argc != 2) {
-    fprintf(stderr, "usage: echo-client PORT\n");
+    fprintf(stderr, "usage: echo-client [--pfx] PORT\n");
     return 2;
   }
-  /* var options = { key: ..., cert: ..., ca: [ ... ] }; tls.connect(PORT, options, ...) */
-  portls_buf key = read_cert_file("client.key");
-  portls_buf cert = read_cert_file("client-chain.crt");
+  portls_buf key = {0}, cert = {0}, pfx = {0};
   portls_buf ca = read_cert_file("ca.crt");
   portls_connect_options opts;
   portls_connect_options_init(&opts);
   opts.port = (uint16_t)atoi(argv[1]); /* host defaults to "localhost" */
   opts.servername = "localhost";
-  opts.context.key = &key; /* key and cert: needed only for client certificate authentication */
-  opts.context.key_count = 1;
-  opts.context.cert = &cert;
-  opts.context.cert_count = 1;
+  if (use_pfx) {
+    /* var options = { pfx: ..., passphrase: ..., ca: [ ... ] }; tls.connect(PORT, options, ...) */
+    pfx = read_cert_file("client.pfx");
+    opts.context.pfx = pfx;
+    opts.context.passphrase = "portls-pass";
+  } else {
+    /* var options = { key: ..., cert: ..., ca: [ ... ] }; tls.connect(PORT, options, ...) */
+    key = read_cert_file("client.key");
+    cert = read_cert_file("client-chain.crt");
+    opts.context.key = &key; /* key and cert: needed only for client certificate authentication */
+    opts.context.key_count = 1;
+    opts.context.cert = &cert;
+    opts.context.cert_count = 1;
+  }
   opts.context.ca = &ca; /* the CA that signed the server's certificate */
   opts.context.ca_count = 1;
 
@@ -136,6 +149,7 @@ int main(int argc, char **argv) {
   }
   portls_free((void *)key.base); /* the library copied what it needs */
   portls_free((void *)cert.base);
+  portls_free((void *)pfx.base);
   portls_free((void *)ca.base);
 
   portls_loop_run(loop); /* until the socket has closed */

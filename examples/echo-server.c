@@ -1,9 +1,11 @@
 /* echo-server: the specification's tls.createServer() example, in C.
  *
- *   echo-server [PORT]      (default 8000; 0 picks a free port)
+ *   echo-server [--pfx] [PORT]      (default 8000; 0 picks a free port)
  *
  * Certificates come from the directory in $PORTLS_CERTS (default build/certs):
- * the server's key and chain, and ca.crt to verify client certificates.
+ * the server's key and chain (or, with --pfx, the specification's second
+ * variant: server.pfx, passphrase "portls-pass"; needs the "pfx"
+ * capability), and ca.crt to verify client certificates.
  * Try it with examples/echo-client, or with
  *   openssl s_client -connect 127.0.0.1:8000 -CAfile build/certs/ca.crt
  */
@@ -13,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Node: fs.readFileSync(dir + '/' + name). Exits on failure. */
 static portls_buf read_cert_file(const char *name) {
@@ -98,21 +101,31 @@ static void on_listening(portls_server *srv, void *user) {
 }
 
 int main(int argc, char **argv) {
+  int use_pfx = argc > 1 && strcmp(argv[1], "--pfx") == 0;
+  if (use_pfx) argc--, argv++;
   int port = argc > 1 ? atoi(argv[1]) : 8000;
   portls_error err;
   portls_loop *loop;
   portls_timer *timer;
 
-  /* var options = { key: ..., cert: ..., requestCert: true, ca: [ ... ] }; */
-  portls_buf key = read_cert_file("server-rsa.key");
-  portls_buf cert = read_cert_file("server-rsa-chain.crt");
+  portls_buf key = {0}, cert = {0}, pfx = {0};
   portls_buf ca = read_cert_file("ca.crt");
   portls_server_options opts;
   portls_server_options_init(&opts);
-  opts.context.key = &key;
-  opts.context.key_count = 1;
-  opts.context.cert = &cert;
-  opts.context.cert_count = 1;
+  if (use_pfx) {
+    /* var options = { pfx: ..., passphrase: ..., requestCert: true, ca: [ ... ] }; */
+    pfx = read_cert_file("server.pfx");
+    opts.context.pfx = pfx;
+    opts.context.passphrase = "portls-pass";
+  } else {
+    /* var options = { key: ..., cert: ..., requestCert: true, ca: [ ... ] }; */
+    key = read_cert_file("server-rsa.key");
+    cert = read_cert_file("server-rsa-chain.crt");
+    opts.context.key = &key;
+    opts.context.key_count = 1;
+    opts.context.cert = &cert;
+    opts.context.cert_count = 1;
+  }
   opts.context.ca = &ca; /* needed only to verify client certificates */
   opts.context.ca_count = 1;
   opts.request_cert = 1; /* needed only for client certificate authentication */
@@ -130,6 +143,7 @@ int main(int argc, char **argv) {
   /* The library copied what it needs from the options. */
   portls_free((void *)key.base);
   portls_free((void *)cert.base);
+  portls_free((void *)pfx.base);
   portls_free((void *)ca.base);
 
   signal(SIGINT, on_signal);
