@@ -29,7 +29,14 @@ extern "C" {
 #endif
 
 /* Digest algorithms for portls_backend.digest. */
-enum { PORTLS_BE_SHA1 = 1, PORTLS_BE_SHA256 = 2 };
+enum { PORTLS_BE_SHA1 = 1, PORTLS_BE_SHA256 = 2, PORTLS_BE_SHA384 = 3, PORTLS_BE_SHA512 = 4 };
+/* Block ciphers for portls_backend.cipher_decrypt (CBC mode). */
+enum {
+  PORTLS_BE_AES_128_CBC = 1,
+  PORTLS_BE_AES_192_CBC = 2,
+  PORTLS_BE_AES_256_CBC = 3,
+  PORTLS_BE_DES_EDE3_CBC = 4
+};
 
 typedef struct portls_be_ctx portls_be_ctx;         /* backend-defined: one per SecureContext */
 typedef struct portls_be_session portls_be_session; /* backend-defined: one per connection */
@@ -154,8 +161,15 @@ typedef struct portls_backend {
   int (*get_session)(portls_be_session *s, portls_buf *out, portls_error *err);
 
   /* Crypto primitives for core. */
-  int (*digest)(int alg, const void *data, size_t len, uint8_t *out); /* PORTLS_BE_SHA1/256 */
+  /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the library lacks. */
+  int (*digest)(int alg, const void *data, size_t len, uint8_t *out);
   int (*random)(uint8_t *buf, size_t len);
+  /* Optional: CBC decryption with PKCS#7 padding checked and removed, for
+   * core's PKCS#8/PKCS#12 decoders (*out_len <= len). PORTLS_EBAD_PASSPHRASE
+   * when the padding is wrong (a wrong key); PORTLS_ENOTSUP for an alg the
+   * library lacks. */
+  int (*cipher_decrypt)(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
+                        uint8_t *out, size_t *out_len);
   /* Lists the supported suites: IANA id and OpenSSL-style name; returns the count. */
   size_t (*suites)(const uint16_t **ids);
 } portls_backend;
