@@ -23,7 +23,7 @@ void cli_usage(FILE *file) {
                 "  ciphers                        tls.getCiphers()\n"
                 "  x509 FILE                      the first certificate of a PEM file\n"
                 "  check-identity HOST FILE       checkServerIdentity(HOST, first cert of FILE)\n"
-                "  cipher-list STRING             (later) the suites a cipher string selects\n"
+                "  cipher-list STRING             the suites an OpenSSL-syntax cipher string selects\n"
                 "  --help                         this text\n");
 }
 
@@ -65,11 +65,7 @@ static int cmd_caps(int argc, char **argv) {
   return CLI_EXIT_OK;
 }
 
-static int cmd_ciphers(int argc, char **argv) {
-  int rc = want_args("ciphers", argc, argv, 0, "");
-  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
-  const char *const *names = NULL;
-  size_t count = portls_get_ciphers(&names);
+static void print_names(const char *const *names, size_t count) {
   jw w;
   jw_init(&w);
   jw_begin_array(&w);
@@ -77,6 +73,14 @@ static int cmd_ciphers(int argc, char **argv) {
   jw_end_array(&w);
   jw_print(&w);
   jw_free(&w);
+}
+
+static int cmd_ciphers(int argc, char **argv) {
+  int rc = want_args("ciphers", argc, argv, 0, "");
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  const char *const *names = NULL;
+  size_t count = portls_get_ciphers(&names);
+  print_names(names, count);
   return CLI_EXIT_OK;
 }
 
@@ -141,9 +145,16 @@ static int cmd_check_identity(int argc, char **argv) {
 static int cmd_cipher_list(int argc, char **argv) {
   int rc = want_args("cipher-list", argc, argv, 1, "STRING");
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
-  /* Needs the cipher-list compiler's public entry point, a later issue. */
-  ev_error(PORTLS_ENOTSUP, "cipher-list: not implemented yet");
-  return CLI_EXIT_USAGE;
+  const char **names = NULL;
+  size_t count = 0;
+  portls_error err;
+  if (portls_cipher_list(argv[0], &names, &count, &err) < 0) {
+    ev_error(err.code, err.message);
+    return CLI_EXIT_USAGE;
+  }
+  print_names(names, count);
+  portls_free(names);
+  return CLI_EXIT_OK;
 }
 
 static const struct {

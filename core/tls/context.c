@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tls/context.h"
+#include "tls/suites.h"
 #include "util/util.h"
 
 /* ---- default cipher list (Node's --tls-cipher-list) ---- */
@@ -150,8 +151,16 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   const char *ciphers = o->ciphers ? o->ciphers : portls_default_ciphers();
   if (ciphers[0] == '\0') return portls__err(err, PORTLS_ECIPHERS, "ciphers: empty cipher list");
 
+  /* Compiled by core for every backend, so one string means the same thing
+   * (and an unknown name is the same error) whichever library is linked. */
+  uint16_t *suites = NULL;
+  size_t n_suites = 0;
+  if ((rc = portls__ciphers_compile(ciphers, &suites, &n_suites, err)) < 0) return rc;
   portls_context *ctx = portls__calloc(1, sizeof *ctx);
-  if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (ctx == NULL) {
+    portls__free(suites);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
   ctx->refs = 1;
   if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
 
@@ -184,6 +193,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .crl = o->crl,
       .crl_count = o->crl_count,
       .cipher_string = ciphers,
+      .suites = suites,
+      .suite_count = n_suites,
       .honor_cipher_order = o->honor_cipher_order != 0,
       .min_version = ctx->min_version,
       .max_version = ctx->max_version,
@@ -197,9 +208,11 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
   portls__free(pairs);
   if (rc < 0) goto fail;
+  portls__free(suites);
   *out = ctx;
   return 0;
 fail:
+  portls__free(suites);
   portls__free(ctx);
   return rc;
 }

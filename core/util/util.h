@@ -54,6 +54,8 @@ void portls__bytes_free(portls__bytes *b);
 #include "portls/caps.h"
 int portls__need_cap(portls_cap cap, const char *option, portls_error *err);
 int portls__global_init(portls_error *err);
+/* Compiles a cipher string against the backend's suites (TLS 1.3 first). */
+int portls__ciphers_compile(const char *str, uint16_t **ids, size_t *n, portls_error *err);
 
 #define PORTLS__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PORTLS__MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -175,6 +175,14 @@ void portls_context_free(portls_context *ctx);
  * supports. Returns the count; *names is a static array. */
 size_t portls_get_ciphers(const char *const **names);
 
+/* The suites an OpenSSL-syntax cipher string selects on this backend, in
+ * order (TLS 1.3 suites first, as `openssl ciphers` lists them), as
+ * OpenSSL-style names; the same string gives the same list on every backend
+ * except for suites a backend lacks. *names is one allocation (static
+ * strings), freed with portls_free(). Errors: PORTLS_ECIPHERS naming the
+ * unknown token or the string that selects nothing, PORTLS_EINVAL, PORTLS_ENOMEM. */
+int portls_cipher_list(const char *ciphers, const char ***names, size_t *count, portls_error *err);
+
 /* Node: the `--tls-cipher-list` switch. Replaces the default cipher list for
  * contexts created afterwards; NULL restores the specification's default.
  * The environment variable PORTLS_TLS_CIPHER_LIST is read once, at the first
