@@ -28,6 +28,7 @@ struct portls_server {
   portls_socket *conns;
   size_t nconns, max_conns;
   portls__task task_listening, task_close;
+  portls__sni_config sni;
 };
 
 void portls_server_options_init(portls_server_options *o) {
@@ -38,6 +39,12 @@ void portls_server_options_init(portls_server_options *o) {
 }
 
 static void server_release(portls_server *srv) {
+  for (portls__sni_entry *e = srv->sni.contexts, *next; e != NULL; e = next) {
+    next = e->next;
+    portls_context_free(e->ctx);
+    portls__free(e->pattern);
+    portls__free(e);
+  }
   portls_context_free(srv->ctx);
   portls__bytes_free(&srv->alpn_wire);
   portls__bytes_free(&srv->npn_wire);
@@ -76,6 +83,10 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
     if (rc == 0 && srv->alpn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
     if (rc == 0) rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
     if (rc == 0 && srv->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
+    if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
+    srv->sni.cb = o->sni_callback;
+    srv->sni.user = o->sni_user;
+    srv->sni.server = srv;
   }
   if (rc < 0) {
     server_release(srv);
@@ -146,6 +157,7 @@ static int setup_server_tls(portls_server *srv, portls_socket *s, portls_error *
   t->ctx = portls_context_ref(srv->ctx);
   t->request_cert = srv->request_cert;
   t->reject_unauthorized = srv->reject_unauthorized;
+  if (srv->sni.cb != NULL || srv->sni.contexts != NULL) t->sni = &srv->sni;
   if (portls__bytes_append(&t->alpn_wire, srv->alpn_wire.data, srv->alpn_wire.len) ||
       portls__bytes_append(&t->npn_wire, srv->npn_wire.data, srv->npn_wire.len))
     return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -286,6 +298,25 @@ void portls_server_close(portls_server *srv) {
     srv->listener_closed = 1;
     maybe_finish_close(srv);
   }
+}
+
+int portls_server_add_context(portls_server *srv, const char *hostname, portls_context *ctx,
+                              portls_error *err) {
+  if (srv == NULL || hostname == NULL || hostname[0] == '\0' || ctx == NULL)
+    return portls__err(err, PORTLS_EINVAL, "addContext: needs a hostname and a context");
+  if (!srv->is_tls) return portls__err(err, PORTLS_EINVAL, "addContext: not a TLS server");
+  int rc = portls__need_cap(PORTLS_CAP_SNI, "addContext", err);
+  if (rc < 0) return rc;
+  if ((rc = portls__context_check_role(ctx, 1, err)) < 0) return rc;
+  portls__sni_entry *e = portls__calloc(1, sizeof *e);
+  if (e == NULL || (e->pattern = portls__strdup(hostname)) == NULL) {
+    portls__free(e);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  e->ctx = portls_context_ref(ctx);
+  e->next = srv->sni.contexts; /* Node tries the most recently added first */
+  srv->sni.contexts = e;
+  return 0;
 }
 
 size_t portls_server_connections(const portls_server *srv) { return srv ? srv->nconns : 0; }

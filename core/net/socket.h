@@ -8,6 +8,8 @@
 #include "portls/platform.h"
 #include "portls/portls.h"
 #include "tls/engine.h"
+#include "tls/hello.h"
+#include "tls/sni.h"
 
 #define PORTLS__DEFAULT_HWM (16 * 1024)
 
@@ -53,6 +55,13 @@ typedef struct portls__tls {
   portls__bytes pending_clear;        /* written before the handshake completed */
   int end_after_handshake;
   portls_plat_timer *hs_timer;
+  /* Server: the ClientHello stage (SNI answered by core before the backend
+   * reads a byte); sni is the server's setup, NULL when it has none. */
+  const portls__sni_config *sni;
+  portls__hello *hello;
+  portls__bytes held_hello; /* ciphertext held back meanwhile */
+  struct portls_sni_request *sni_req;
+  portls__task task_sni;
   /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
   void (*on_secure)(portls_socket *s, void *arg);
   void *on_secure_arg;

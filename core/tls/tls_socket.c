@@ -59,7 +59,7 @@ int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms) {
   return 0;
 }
 
-int portls__tls_start(portls_socket *s, portls_error *err) {
+static int start_engine(portls_socket *s, portls_error *err) {
   portls__tls *t = s->tls;
   portls_be_session_config cfg = {
       .is_server = t->is_server,
@@ -75,8 +75,128 @@ int portls__tls_start(portls_socket *s, portls_error *err) {
   return 0;
 }
 
+int portls__tls_start(portls_socket *s, portls_error *err) {
+  portls__tls *t = s->tls;
+  if (t->is_server && t->sni != NULL) {
+    /* The backend session is made once the ClientHello says which context. */
+    t->hello = portls__malloc(sizeof *t->hello);
+    if (t->hello == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+    portls__hello_init(t->hello);
+    return 0;
+  }
+  return start_engine(s, err);
+}
+
+/* ---- SNI: the ClientHello stage ---- */
+
+struct portls_sni_request {
+  portls_socket *sock; /* NULL once the connection is gone */
+  int answered;
+  portls_context *ctx;
+  portls_error err;
+  int has_err;
+};
+
+static void hello_done(portls_socket *s, portls_context *ctx) {
+  portls__tls *t = s->tls;
+  if (ctx != NULL && ctx != t->ctx) {
+    portls_context_free(t->ctx);
+    t->ctx = portls_context_ref(ctx);
+  }
+  portls__hello_free(t->hello);
+  portls__free(t->hello);
+  t->hello = NULL;
+  portls_error err;
+  if (start_engine(s, &err) < 0) {
+    portls__socket_fail(s, err.code, "%s", err.message);
+    return;
+  }
+  portls__bytes held = t->held_hello;
+  memset(&t->held_hello, 0, sizeof t->held_hello);
+  portls__engine_input(&t->eng, held.data, held.len);
+  portls__tls_process(s);
+  int rc = s->tls != NULL ? portls__engine_input_done(&t->eng) : 0;
+  portls__bytes_free(&held);
+  if (rc != 0) portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+  else if (!(s->flags & S_DESTROYED)) portls_socket_resume(s);
+}
+
+static void sni_answered(void *arg) {
+  portls_socket *s = arg;
+  portls_sni_request *req = s->tls->sni_req;
+  if (s->flags & S_DESTROYED) return;
+  if (req->has_err) {
+    portls__socket_fail(s, req->err.code ? req->err.code : PORTLS_EPROTO, "SNICallback: %s", req->err.message);
+    return;
+  }
+  hello_done(s, req->ctx);
+}
+
+int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err) {
+  if (req == NULL || req->answered) return PORTLS_EINVAL;
+  req->answered = 1;
+  if (req->sock == NULL) { /* the connection has gone: nothing to answer */
+    portls__free(req);
+    return 0;
+  }
+  if (err != NULL) {
+    req->err = *err;
+    req->has_err = 1;
+  } else if (ctx != NULL) {
+    req->ctx = portls_context_ref(ctx);
+  }
+  portls_socket *s = req->sock;
+  portls__defer(s->loop, &s->tls->task_sni, sni_answered, s);
+  return 0;
+}
+
+static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
+  portls__tls *t = s->tls;
+  if (portls__bytes_append(&t->held_hello, data, len) != 0) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+    return;
+  }
+  if (t->sni_req != NULL) return; /* waiting for the application: just hold the bytes */
+  int rc = portls__hello_feed(t->hello, data, len);
+  if (rc == PORTLS__HELLO_MORE) return;
+  if (rc != PORTLS__HELLO_DONE) {
+    portls__socket_fail(s, rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, "%s", t->hello->err.message);
+    return;
+  }
+  const char *name = t->hello->ch.servername;
+  if (name != NULL && (t->peer_servername = portls__strdup(name)) == NULL) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+    return;
+  }
+  if (name == NULL || t->sni->cb == NULL) {
+    hello_done(s, name ? portls__sni_lookup(t->sni, name) : NULL);
+    return;
+  }
+  t->sni_req = portls__calloc(1, sizeof *t->sni_req);
+  if (t->sni_req == NULL) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+    return;
+  }
+  t->sni_req->sock = s;
+  portls_socket_pause(s); /* bounded: nothing more is read until the answer */
+  t->sni->cb(t->sni->server, t->peer_servername, t->sni_req, t->sni->user);
+}
+
 void portls__tls_free(portls_socket *s) {
   portls__tls *t = s->tls;
+  portls__cancel(s->loop, &t->task_sni);
+  if (t->sni_req != NULL) {
+    portls_context_free(t->sni_req->ctx);
+    if (t->sni_req->answered)
+      portls__free(t->sni_req);
+    else
+      t->sni_req->sock = NULL; /* freed by portls_sni_request_done() */
+  }
+  if (t->hello != NULL) {
+    portls__hello_free(t->hello);
+    portls__free(t->hello);
+  }
+  portls__bytes_free(&t->held_hello);
   portls__engine_free(&t->eng);
   if (t->hs_timer != NULL) P->timer_free(t->hs_timer);
   portls_context_free(t->ctx);
@@ -117,7 +237,7 @@ static int check_identity(portls_socket *s, portls_error *err) {
 static int copy_info_strings(portls__tls *t) {
   if (t->info.alpn && !(t->alpn = portls__strdup(t->info.alpn))) return PORTLS_ENOMEM;
   if (t->info.npn && !(t->npn = portls__strdup(t->info.npn))) return PORTLS_ENOMEM;
-  if (t->info.servername && !(t->peer_servername = portls__strdup(t->info.servername)))
+  if (t->info.servername && !t->peer_servername && !(t->peer_servername = portls__strdup(t->info.servername)))
     return PORTLS_ENOMEM;
   return 0;
 }
@@ -243,6 +363,10 @@ void portls__tls_process(portls_socket *s) {
 
 void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len) {
   portls__tls *t = s->tls;
+  if (t->hello != NULL) {
+    hello_stage(s, data, len);
+    return;
+  }
   if (t->eng.sess == NULL) return;
   portls__engine_input(&t->eng, data, len);
   portls__tls_process(s);

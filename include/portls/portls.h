@@ -507,6 +507,20 @@ typedef struct portls_server_events {
   portls_server_cb close;                 /* after close(), once every connection is gone */
 } portls_server_events;
 
+/* Node: SNICallback(servername, cb). Called, from the loop, when a client
+ * names a server (SNI) and the server has a callback; the handshake waits
+ * (the handshake timeout still runs) until portls_sni_request_done() answers,
+ * now or later, exactly once. Without a callback, the contexts added with
+ * portls_server_add_context() are matched instead. */
+typedef struct portls_sni_request portls_sni_request;
+typedef void (*portls_sni_cb)(portls_server *server, const char *servername,
+                              portls_sni_request *req, void *user);
+/* Answers an SNI request: ctx (borrowed; a reference is taken) serves this
+ * connection, NULL keeps the server's own; err non-NULL ends the connection
+ * with 'clientError' (never the server). Valid even after the connection has
+ * gone (the answer is then dropped). PORTLS_EINVAL for a second answer. */
+int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err);
+
 typedef struct portls_server_options {
   portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
   portls_context_options context;
@@ -516,6 +530,8 @@ typedef struct portls_server_options {
   portls_protocols alpn_protocols;
   portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
   size_t high_water_mark;         /* for accepted sockets; default 16384 */
+  portls_sni_cb sni_callback;     /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
+  void *sni_user;
   const portls_server_events *events;
   void *user;
 } portls_server_options;
@@ -546,6 +562,16 @@ int portls_server_address(const portls_server *server, portls_address *out);
 /* Node: server.close(): stop accepting; 'close' once every connection has closed.
  * The server's memory is freed after its close callback. */
 void portls_server_close(portls_server *server);
+/* Node: server.addContext(hostname, context): when a client names a host
+ * matching hostname ('*' matches within one label: "*.example.com"; case
+ * does not matter), its connection uses ctx (a reference is taken). Contexts
+ * are tried from the most recently added, as Node does; the first match
+ * wins; no match keeps the server's own context. Used when the server has no
+ * sni_callback. Requires: PORTLS_CAP_SNI. Errors: PORTLS_EINVAL (empty
+ * hostname, a plain net server), PORTLS_ENOMEM. */
+int portls_server_add_context(portls_server *server, const char *hostname, portls_context *ctx,
+                              portls_error *err);
+
 /* Node: server.connections and server.maxConnections (0: no limit). */
 size_t portls_server_connections(const portls_server *server);
 void portls_server_set_max_connections(portls_server *server, size_t max);

@@ -143,3 +143,24 @@ Test(library, reports_backend_platform_and_capabilities_consistently) {
   cr_assert_eq(portls_has_capability((portls_cap)-1), 0);
   cr_assert(portls_has_capability(PORTLS_CAP_TLS1_2), "every backend speaks TLS 1.2");
 }
+
+#include "tls/sni.h"
+
+Test(sni_match, node_hostname_patterns) {
+  static const struct {
+    const char *pattern, *name;
+    int match;
+  } cases[] = {
+      {"example.com", "example.com", 1},     {"example.com", "EXAMPLE.Com", 1},
+      {"example.com", "www.example.com", 0}, {"*.example.com", "a.example.com", 1},
+      {"*.example.com", "A.EXAMPLE.COM", 1}, {"*.example.com", "a.b.example.com", 0},
+      {"*.example.com", "example.com", 0},   {"*.example.com", ".example.com", 1},
+      {"b*z.example.com", "buzz.example.com", 1}, {"b*z.example.com", "bz.example.com", 1},
+      {"b*z.example.com", "buz.z.example.com", 0}, {"*", "localhost", 1},
+      {"*", "a.b", 0},                       {"a.*.c", "a.b.c", 1},
+      {"a.*.c", "a.b.b.c", 0},               {"exa?ple.com", "example.com", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    cr_assert_eq(portls__sni_match(cases[i].pattern, cases[i].name), cases[i].match, "%s ~ %s",
+                 cases[i].pattern, cases[i].name);
+}
