@@ -280,7 +280,7 @@ static int parse_exts(portls__hello *h, rd all) {
 
   r = all;
   while (left(&r) > 0) {
-    unsigned long type;
+    unsigned long type = 0;
     rd data;
     get_n(&r, 2, &type);
     get_vec(&r, 2, &data);
