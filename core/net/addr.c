@@ -149,5 +149,5 @@ void portls__addr_describe(const portls_plat_addr *a, char *buf, size_t len) {
   }
   char ip[64];
   portls__ip_format(a->family, a->ip, ip, sizeof ip);
-  snprintf(buf, len, a->family == PORTLS_PLAT_INET6 ? "%s:%u" : "%s:%u", ip, a->port);
+  snprintf(buf, len, "%s:%u", ip, a->port); /* Node writes IPv6 the same way: "::1:443" */
 }

@@ -79,8 +79,7 @@ enum {
   S_HAD_ERROR = 1u << 8,
   S_NEED_DRAIN = 1u << 9,
   S_WRITING = 1u << 10,  /* a platform write is in flight */
-  S_SHUTTING = 1u << 11, /* platform shutdown in flight */
-  S_IN_PROCESS = 1u << 12
+  S_SHUTTING = 1u << 11  /* platform shutdown in flight */
 };
 
 struct portls_socket {
