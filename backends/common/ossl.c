@@ -1568,11 +1568,59 @@ int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error
 /* Primitives                                                                 */
 
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out) {
-  const EVP_MD *md = alg == PORTLS_BE_SHA1 ? EVP_sha1() : alg == PORTLS_BE_SHA256 ? EVP_sha256() : NULL;
-  if (md == NULL) return PORTLS_EINVAL;
+  const EVP_MD *md = NULL;
+  switch (alg) {
+  case PORTLS_BE_SHA1: md = EVP_sha1(); break;
+  case PORTLS_BE_SHA256: md = EVP_sha256(); break;
+  case PORTLS_BE_SHA384: md = EVP_sha384(); break;
+  case PORTLS_BE_SHA512: md = EVP_sha512(); break;
+  default: return PORTLS_ENOTSUP;
+  }
+  if (md == NULL) return PORTLS_ENOTSUP;
   int ok = EVP_Digest(data, len, out, NULL, md, NULL);
   ERR_clear_error();
   return ok ? 0 : PORTLS_EINVAL;
+}
+
+/* Padding is checked here rather than by EVP_DecryptFinal_ex so that the
+ * output never exceeds len bytes, whatever the library's buffering. */
+int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+                                size_t len, uint8_t *out, size_t *out_len) {
+  const EVP_CIPHER *c = NULL;
+  switch (alg) {
+  case PORTLS_BE_AES_128_CBC: c = EVP_aes_128_cbc(); break;
+  case PORTLS_BE_AES_192_CBC: c = EVP_aes_192_cbc(); break;
+  case PORTLS_BE_AES_256_CBC: c = EVP_aes_256_cbc(); break;
+  case PORTLS_BE_DES_EDE3_CBC: c = EVP_des_ede3_cbc(); break;
+  default: return PORTLS_ENOTSUP;
+  }
+  if (c == NULL) return PORTLS_ENOTSUP;
+  size_t bs = (size_t)EVP_CIPHER_block_size(c);
+  if (len == 0 || bs == 0 || len % bs != 0 || len > INT_MAX) return PORTLS_EINVAL;
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL) return PORTLS_ENOMEM;
+  int n = 0;
+  int ok = EVP_DecryptInit_ex(ctx, c, NULL, key, iv) == 1 && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
+           EVP_DecryptUpdate(ctx, out, &n, in, (int)len) == 1 && (size_t)n == len;
+  EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
+  ERR_clear_error();
+  if (!ok) {
+    OPENSSL_cleanse(out, len);
+    return PORTLS_EINVAL;
+  }
+  /* PKCS#7: pad bytes each equal to the pad length, 1..bs; checked without
+   * branching on the bytes themselves. */
+  uint8_t pad = out[len - 1], bad = (uint8_t)(pad == 0 || pad > bs);
+  for (size_t i = 0; i < bs; i++) {
+    uint8_t in_pad = (uint8_t)(i < pad ? 0xFF : 0);
+    bad |= (uint8_t)(in_pad & (out[len - 1 - i] ^ pad));
+  }
+  if (bad) {
+    OPENSSL_cleanse(out, len);
+    return PORTLS_EBAD_PASSPHRASE;
+  }
+  *out_len = len - pad;
+  return 0;
 }
 
 int portls__ossl_random(uint8_t *buf, size_t len) {

@@ -123,6 +123,8 @@ int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
+int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+                                size_t len, uint8_t *out, size_t *out_len);
 int portls__ossl_random(uint8_t *buf, size_t len);
 size_t portls__ossl_suites(const uint16_t **ids);
 

@@ -264,6 +264,7 @@ const portls_backend portls__backend = {
     .set_max_send_fragment = portls__ossl_set_max_send_fragment,
     .get_session = portls__ossl_get_session,
     .digest = portls__ossl_digest,
+    .cipher_decrypt = portls__ossl_cipher_decrypt,
     .random = portls__ossl_random,
     .suites = portls__ossl_suites,
 };

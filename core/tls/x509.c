@@ -15,7 +15,7 @@
 
 #include "portls/cert.h"
 #include "tls/der.h"
-#include "util/base64.h"
+#include "util/pem.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1923,63 +1923,25 @@ int portls_cert_parse_chain(const void *const *ders, const size_t *lens, size_t 
   return r;
 }
 
-/* The body of the first CERTIFICATE block: a BEGIN line at the start of a
- * line, then base64 up to the matching END line. */
-static int pem_find(const char *s, size_t n, const char **body, size_t *body_len) {
-  static const char *const labels[] = {"CERTIFICATE", "X509 CERTIFICATE"};
-  size_t i = 0;
-  while (i < n) {
-    size_t k;
-    for (k = 0; k < PORTLS__ARRAY_SIZE(labels); k++) {
-      char begin[40], end[40];
-      size_t bl, el, j;
-      snprintf(begin, sizeof(begin), "-----BEGIN %s-----", labels[k]);
-      snprintf(end, sizeof(end), "-----END %s-----", labels[k]);
-      bl = strlen(begin);
-      el = strlen(end);
-      if (n - i < bl || memcmp(s + i, begin, bl) != 0)
-        continue;
-      j = i + bl;
-      while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r'))
-        j++;
-      if (j >= n || s[j] != '\n')
-        continue;
-      j++;
-      *body = s + j;
-      for (; j < n; j++) {
-        if ((j == 0 || s[j - 1] == '\n') && n - j >= el && memcmp(s + j, end, el) == 0) {
-          *body_len = (size_t)(s + j - *body);
-          return 0;
-        }
-      }
-      return -1; /* no END line */
-    }
-    /* Skip to the next line. */
-    while (i < n && s[i] != '\n')
-      i++;
-    i++;
-  }
-  return -1;
-}
-
 int portls_cert_parse_pem(const void *pem, size_t len, portls_cert **out, portls_error *err) {
-  const char *body;
-  size_t body_len, der_len;
+  static const char *const labels[] = {"CERTIFICATE", "X509 CERTIFICATE", NULL};
+  portls__pem_block block;
+  size_t pos = 0, der_len;
   uint8_t *der;
   int r;
 
   if (out == NULL || pem == NULL)
     return portls__err(err, PORTLS_EINVAL, "certificate: NULL argument");
   *out = NULL;
-  if (pem_find((const char *)pem, len, &body, &body_len) != 0)
+  if (portls__pem_find(pem, len, &pos, labels, &block) != 0)
     return portls__err(err, PORTLS_ECERT, "no PEM CERTIFICATE block");
-  der = (uint8_t *)portls__malloc(portls__base64_decoded_max(body_len));
-  if (der == NULL)
+  if (block.headers != NULL)
+    return portls__err(err, PORTLS_ECERT, "malformed PEM: a certificate takes no headers");
+  r = portls__pem_decode(&block, &der, &der_len);
+  if (r == PORTLS_ENOMEM)
     return portls__err(err, PORTLS_ENOMEM, NULL);
-  if (portls__base64_decode(body, body_len, der, &der_len, PORTLS__BASE64_SKIP_SPACE) != 0) {
-    portls__free(der);
+  if (r != 0)
     return portls__err(err, PORTLS_ECERT, "malformed PEM: invalid base64");
-  }
   r = portls_cert_parse_der(der, der_len, out, err);
   portls__free(der);
   return r;
