@@ -18,7 +18,14 @@ const char *portls_backend_name(void) { return portls__backend.name; }
 const char *portls_backend_version(void) { return portls__backend.version(); }
 const char *portls_platform_name(void) { return portls__platform.name; }
 
-uint64_t portls_capabilities(void) { return portls__backend.capabilities(); }
+uint64_t portls_capabilities(void) {
+  uint64_t caps = portls__backend.capabilities();
+  /* Core decodes PKCS#12 and encrypted keys itself when the backend gives it
+   * the primitives (core/tls/pkcs*.c). */
+  if (portls__backend.cipher_decrypt != NULL)
+    caps |= (1u << PORTLS_CAP_PFX) | (1u << PORTLS_CAP_ENCRYPTED_KEYS);
+  return caps;
+}
 
 int portls_has_capability(portls_cap cap) {
   if ((int)cap < 0 || cap >= PORTLS_CAP_COUNT_) return 0;

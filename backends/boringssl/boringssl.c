@@ -198,6 +198,7 @@ static uint64_t bssl_capabilities(void) {
 
 const portls_backend portls__backend = {
     .name = "boringssl",
+    .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS,
     .version = bssl_version,
     .capabilities = bssl_capabilities,
     .global_init = bssl_global_init,

@@ -247,6 +247,7 @@ static uint64_t pssl_capabilities(void) {
 
 const portls_backend portls__backend = {
     .name = "openssl",
+    .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS,
     .version = pssl_version,
     .capabilities = pssl_capabilities,
     .global_init = pssl_global_init,

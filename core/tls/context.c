@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tls/context.h"
+#include "tls/pkcs.h"
 #include "tls/suites.h"
 #include "util/util.h"
 
@@ -170,23 +171,49 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
     goto fail;
   }
 
+  /* What the backend cannot decode, core decodes (PKCS#12, encrypted keys). */
+  portls__pfx_result pfx = {0};
+  portls__bytes pfx_key = {0}, pfx_certs = {0};
+  portls__bytes *plain = NULL;
   portls_be_keypair *pairs = NULL;
-  if (o->key_count > 0) {
-    pairs = portls__calloc(o->key_count, sizeof *pairs);
-    if (pairs == NULL) {
-      rc = portls__err(err, PORTLS_ENOMEM, NULL);
-      goto fail;
+  size_t npairs = o->key_count;
+  const char *passphrase = o->passphrase;
+  portls_buf pfx_buf = o->pfx;
+  if (o->pfx.len > 0 && !(portls__backend.native & PORTLS_BE_NATIVE_PFX)) {
+    if ((rc = portls__pfx_decode(o->pfx, o->passphrase, &pfx, err)) < 0 ||
+        (rc = portls__pfx_to_pem(&pfx, &pfx_key, &pfx_certs)) < 0) {
+      if (rc == PORTLS_ENOMEM) portls__err(err, rc, "pfx: out of memory");
+      goto fail_decoded;
     }
-    for (size_t i = 0; i < o->key_count; i++) {
-      pairs[i].key = o->key[i];
-      pairs[i].cert = o->cert[i];
+    npairs = 1;
+    pfx_buf = (portls_buf){NULL, 0};
+    passphrase = NULL;
+  }
+  if (npairs > 0) {
+    pairs = portls__calloc(npairs, sizeof *pairs);
+    plain = portls__calloc(npairs, sizeof *plain);
+    if (pairs == NULL || plain == NULL) {
+      rc = portls__err(err, PORTLS_ENOMEM, NULL);
+      goto fail_decoded;
+    }
+  }
+  if (pfx_key.len > 0) {
+    pairs[0].key = (portls_buf){pfx_key.data, pfx_key.len};
+    pairs[0].cert = (portls_buf){pfx_certs.data, pfx_certs.len};
+  }
+  for (size_t i = 0; i < o->key_count; i++) {
+    pairs[i].key = o->key[i];
+    pairs[i].cert = o->cert[i];
+    if (!(portls__backend.native & PORTLS_BE_NATIVE_ENCRYPTED_KEYS) && portls__key_is_encrypted(o->key[i])) {
+      if ((rc = portls__key_decrypt(o->key[i], o->passphrase, &plain[i], err)) < 0) goto fail_decoded;
+      pairs[i].key = (portls_buf){plain[i].data, plain[i].len};
     }
   }
   portls_be_ctx_config cfg = {
       .pairs = pairs,
-      .pair_count = o->key_count,
-      .passphrase = o->passphrase,
-      .pfx = o->pfx,
+      .pair_count = npairs,
+      .passphrase = passphrase,
+      .pfx = pfx_buf,
       .ca = o->ca,
       .ca_count = o->ca_count,
       .use_system_ca = o->ca_count == 0,
@@ -206,7 +233,13 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .ticket_keys = o->ticket_keys,
   };
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
+fail_decoded:
+  for (size_t i = 0; plain != NULL && i < o->key_count; i++) portls__key_free(&plain[i]);
+  portls__free(plain);
   portls__free(pairs);
+  portls__key_free(&pfx_key);
+  portls__bytes_free(&pfx_certs);
+  portls__pfx_result_free(&pfx);
   if (rc < 0) goto fail;
   portls__free(suites);
   *out = ctx;

@@ -118,8 +118,14 @@ typedef struct portls_be_info {
   int ephemeral_bits;
 } portls_be_info;
 
+/* Formats a backend decodes itself (portls_backend.native). What a backend
+ * does not decode, core decodes with the backend's primitives (digest,
+ * cipher_decrypt) and hands over as plain DER. */
+enum { PORTLS_BE_NATIVE_PFX = 1u << 0, PORTLS_BE_NATIVE_ENCRYPTED_KEYS = 1u << 1 };
+
 typedef struct portls_backend {
   const char *name; /* "openssl", "boringssl", "mbedtls" */
+  unsigned native;  /* PORTLS_BE_NATIVE_* */
   /* The library's version text. */
   const char *(*version)(void);
   /* The capability set, computed from what compiled (bit n = portls_cap n). */
