@@ -28,7 +28,8 @@ uint64_t portls_capabilities(void) {
 }
 
 int portls_has_capability(portls_cap cap) {
-  if ((int)cap < 0 || cap >= PORTLS_CAP_COUNT_) return 0;
+  /* Unsigned: an enum may be an unsigned char (arm-none-eabi's -fshort-enums). */
+  if ((unsigned)cap >= (unsigned)PORTLS_CAP_COUNT_) return 0;
   return (int)((portls_capabilities() >> cap) & 1u);
 }
 

@@ -15,10 +15,18 @@ packages=(
 # Node.js is an interop peer; any node on PATH will do.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 
+# Whether the host-architecture (or Architecture: all) instance of a package is
+# installed. With a foreign architecture added (scripts/install-cross.sh adds armhf),
+# `dpkg-query -W -f='${Status}' libmbedtls-dev` prints the status of both instances.
+arch=$(dpkg --print-architecture)
+installed() {
+  dpkg-query -W -f='${binary:Package} ${Status}\n' "$1" 2>/dev/null |
+    grep -Eq "^$1(:$arch)? install ok installed\$"
+}
+
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ $status == "install ok installed" ]] || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 
 if ((${#missing[@]} == 0)); then
@@ -32,6 +40,9 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}"
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# Exit 100 when one index failed (seen: bookworm-security's armhf index mid-sync once
+# armhf is added); the install below still says whether what we need is there.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+  echo "install-deps: apt-get update reported errors (see above); trying the install anyway" >&2
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
