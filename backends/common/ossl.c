@@ -1026,20 +1026,26 @@ static int pssl_copy_wire(portls_buf b, uint8_t **out, size_t *len) {
   return 0;
 }
 
-#if defined(PORTLS_OSSL_BORING)
 /* A client's sessions as the library completes them: after a TLS 1.2 full
  * handshake, and for each TLS 1.3 ticket, which arrives after the handshake.
- * In TLS 1.3 BoringSSL's SSL_get1_session still returns the handshake's own
- * session, which cannot be resumed (ssl.h: "using the callback is required
- * as of TLS 1.3"), so getSession() answers with the newest one seen here. */
+ * In TLS 1.3 SSL_get1_session may still return the handshake's own session,
+ * which cannot be resumed (BoringSSL's ssl.h: "using the callback is
+ * required as of TLS 1.3"), so getSession() answers with the newest one seen
+ * here, and core emits Node's 'session' event for each. */
 static int pssl_new_session(SSL *ssl, SSL_SESSION *sess) {
   portls_be_session *s = SSL_get_app_data(ssl);
   if (s == NULL || SSL_is_server(ssl)) return 0;
   SSL_SESSION_free(s->latest_session);
   s->latest_session = sess;
+  s->new_session = 1;
   return 1; /* the reference is ours now */
 }
-#endif
+
+int portls__ossl_session_ready(portls_be_session *s) {
+  int ready = s->new_session;
+  s->new_session = 0;
+  return ready;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
@@ -1076,16 +1082,11 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_set_read_ahead(c, 1);
   /* As Node: no internal server-side session-ID cache (tickets still
    * resume); core owns any session store. */
-#if defined(PORTLS_OSSL_BORING)
   /* The client side too, so that the new-session callback sees TLS 1.3
    * tickets (still nothing stored inside the library). */
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_BOTH | SSL_SESS_CACHE_NO_INTERNAL |
                                         SSL_SESS_CACHE_NO_AUTO_CLEAR);
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
-#else
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL |
-                                        SSL_SESS_CACHE_NO_AUTO_CLEAR);
-#endif
 
 #if defined(PORTLS_OSSL_BORING)
   int tls13_only = 0;
@@ -1325,9 +1326,7 @@ void portls__ossl_session_free(portls_be_session *s) {
 #if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
   sk_X509_pop_free(s->verified_chain, X509_free);
 #endif
-#if defined(PORTLS_OSSL_BORING)
   SSL_SESSION_free(s->latest_session);
-#endif
   portls__free(s);
 }
 
@@ -1534,13 +1533,11 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
   out->base = NULL;
   out->len = 0;
-#if defined(PORTLS_OSSL_BORING)
   SSL_SESSION *sess = s->latest_session; /* see pssl_new_session */
-  if (sess != NULL) SSL_SESSION_up_ref(sess);
-  else sess = SSL_get1_session(s->ssl);
-#else
-  SSL_SESSION *sess = SSL_get1_session(s->ssl);
-#endif
+  if (sess != NULL)
+    SSL_SESSION_up_ref(sess);
+  else
+    sess = SSL_get1_session(s->ssl);
   if (sess == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
   ERR_clear_error();
   int n = i2d_SSL_SESSION(sess, NULL);

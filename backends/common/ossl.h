@@ -98,10 +98,11 @@ struct portls_be_session {
 #if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
   STACK_OF(X509) *verified_chain; /* the chain the last verify callback saw */
 #endif
-#if defined(PORTLS_OSSL_BORING)
   /* The newest session the library handed to the new-session callback: in
-   * TLS 1.3 SSL_get1_session is not resumable, the tickets arrive later. */
+   * TLS 1.3 SSL_get1_session may not be resumable, the tickets arrive later. */
   SSL_SESSION *latest_session;
+  int new_session; /* one arrived since core last asked (session_ready) */
+#if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
 #endif
 };
@@ -122,6 +123,7 @@ int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der);
 int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der);
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
+int portls__ossl_session_ready(portls_be_session *s);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);

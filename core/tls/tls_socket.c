@@ -312,6 +312,18 @@ static void handshake_done(portls_socket *s) {
 
 /* ---- data path ---- */
 
+/* Node's 'session': each session the client can resume later. */
+static void emit_sessions(portls_socket *s) {
+  portls__tls *t = s->tls;
+  if (t->is_server || B->session_ready == NULL || !B->session_ready(t->eng.sess)) return;
+  if (s->ev.session == NULL) return;
+  portls_buf b;
+  portls_error err;
+  if (B->get_session(t->eng.sess, &b, &err) < 0) return;
+  s->ev.session(s, b.base, b.len, s->user);
+  portls__free((void *)b.base);
+}
+
 static void fail_from(portls_socket *s, const portls_error *err) {
   portls__socket_fail(s, err->code, "%s", err->message);
 }
@@ -332,6 +344,7 @@ void portls__tls_process(portls_socket *s) {
       t->eng.handshake_done = 1;
       portls__socket_flush(s);
       handshake_done(s);
+      if (!(s->flags & S_DESTROYED) && t->secure) emit_sessions(s);
       continue;
     }
     if (s->flags & S_PAUSED) break;
@@ -345,6 +358,7 @@ void portls__tls_process(portls_socket *s) {
       portls__socket_emit_data(s, s->loop->clear_buf, n);
       continue;
     }
+    if (t->secure && !(s->flags & S_DESTROYED)) emit_sessions(s);
     if (rc == PORTLS_BE_WANT_READ) {
       if (t->secure && t->pending_clear.len > 0) flush_pending(s);
       break;

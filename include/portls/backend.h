@@ -165,6 +165,9 @@ typedef struct portls_backend {
   /* Optional: the session as bytes for getSession(), in *out allocated with
    * portls's allocator. */
   int (*get_session)(portls_be_session *s, portls_buf *out, portls_error *err);
+  /* Optional: 1 once per new client session (a TLS 1.2 handshake's, or a TLS
+   * 1.3 ticket that arrived after the handshake), for Node's 'session'. */
+  int (*session_ready)(portls_be_session *s);
 
   /* Crypto primitives for core. */
   /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the library lacks. */
