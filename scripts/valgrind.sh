@@ -18,8 +18,8 @@ cmake --build "$build" -j"$jobs" --target "test-conformance-$backend" portls-cer
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-PORTLS_CERTS=$(cd "$build" && pwd)/certs \
-  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+PORTLS_CERTS=$(cd "$build" && pwd)/certs PORTLS_TEST_SLOW=20 \
+  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
   --trace-children=yes "$build/bin/test-conformance-$backend" --jobs "$jobs" >"$log" 2>&1 || status=$?
 tail -n 3 "$log"
 if grep -Eq '^==[0-9]+== ' "$log"; then

@@ -209,6 +209,16 @@ static const portls_server_events server_events = {
 
 /* ---- loop and watchdog ---- */
 
+uint64_t h_watchdog_ms(void) {
+  /* Under valgrind everything runs tens of times slower: PORTLS_TEST_SLOW
+   * scales every time limit (the watchdog, and the timeouts tests set). */
+  const char *slow = getenv("PORTLS_TEST_SLOW");
+  long k = slow ? strtol(slow, NULL, 10) : 1;
+  return (uint64_t)H_WATCHDOG_MS * (uint64_t)(k > 1 ? k : 1);
+}
+
+uint64_t h_slow(uint64_t ms) { return ms * (h_watchdog_ms() / H_WATCHDOG_MS); }
+
 static void on_watchdog(portls_timer *timer, void *user) {
   h_test *t = user;
   (void)timer;
@@ -222,7 +232,7 @@ void h_init(h_test *t) {
   cr_assert_eq(rc, 0, "portls_loop_new: %s", portls_err_name(rc));
   rc = portls_timer_new(t->loop, on_watchdog, t, &t->watchdog);
   cr_assert_eq(rc, 0, "portls_timer_new: %s", portls_err_name(rc));
-  portls_timer_start(t->watchdog, H_WATCHDOG_MS, 0);
+  portls_timer_start(t->watchdog, h_watchdog_ms(), 0);
 }
 
 static void dump(const h_test *t, char *out, size_t size) {
@@ -239,7 +249,7 @@ void h_step(h_test *t, const char *waiting_for) {
     char logs[4096];
     dump(t, logs, sizeof logs);
     cr_assert_fail("watchdog: still waiting for `%s` after %d ms; events so far:%s", waiting_for,
-                   H_WATCHDOG_MS, logs);
+                   (int)h_watchdog_ms(), logs);
   }
 }
 

@@ -104,6 +104,11 @@ struct h_test {
   void *user; /* for the test */
 };
 
+/* H_WATCHDOG_MS times $PORTLS_TEST_SLOW (set under valgrind). */
+uint64_t h_watchdog_ms(void);
+/* A test's own timeout, scaled the same way. */
+uint64_t h_slow(uint64_t ms);
+
 /* Creates the loop and starts the watchdog. */
 void h_init(h_test *t);
 /* Tears everything down (see above); the test's last call. */

@@ -363,6 +363,12 @@ static void st_server_plain_data(portls_socket *sock, const void *d, size_t n, v
   st->s.sock = st->tls_server;
 }
 
+static int st_server_closed;
+static void st_close(portls_server *srv, void *u) {
+  (void)srv, (void)u;
+  st_server_closed = 1;
+}
+
 static void st_connection(portls_server *srv, portls_socket *sock, void *u) {
   (void)srv;
   (void)u;
@@ -400,7 +406,8 @@ Test(starttls, plain_socket_upgraded_on_both_sides_with_connect_socket_option) {
   memset(&st, 0, sizeof st);
   st.t = &t;
   g_st = &st;
-  portls_server_events sev = {.connection = st_connection};
+  st_server_closed = 0;
+  portls_server_events sev = {.connection = st_connection, .close = st_close};
   portls_server_options so;
   portls_server_options_init(&so);
   so.events = &sev;
@@ -425,6 +432,6 @@ Test(starttls, plain_socket_upgraded_on_both_sides_with_connect_socket_option) {
   cr_assert_eq(st.s.rx_len, 7);
   cr_assert_eq(memcmp(st.s.rx, "tell me", 7), 0);
   portls_server_close(srv);
-  cr_assert_eq(portls_loop_run(t.loop), 0);
+  h_run_until(&t, st_server_closed);
   h_finish(&t);
 }

@@ -239,7 +239,7 @@ Test(sni_callback, an_unanswered_callback_is_cut_off_by_the_handshake_timeout) {
   h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.sni_callback = sni_never;
   so.sni_user = &req;
-  so.handshake_timeout_ms = 200;
+  so.handshake_timeout_ms = h_slow(500);
   h_listen_tls(&t, &so);
   seen a = {0};
   connect_as(&t, "localhost", 1, &a);

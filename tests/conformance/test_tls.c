@@ -443,7 +443,7 @@ Test(tls_data, many_small_writes_arrive_complete_and_in_order) {
  * server resumes, 'drain' comes back and the rest flows. Every byte arrives. */
 #define BP_CHUNK (64 * 1024)
 #define BP_LIMIT ((size_t)256 * 1024 * 1024)
-#define BP_AFTER_RESUME ((size_t)4 * 1024 * 1024)
+#define BP_AFTER_RESUME ((size_t)1024 * 1024)
 
 typedef struct bp_state {
   unsigned char chunk[BP_CHUNK];

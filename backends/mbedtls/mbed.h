@@ -1,0 +1,164 @@
+/* portls backend: mbed TLS 2.28, what its three files share.
+ *
+ *   mbedtls.c   the vtable, process-wide state (RNG, suite list), primitives,
+ *               capabilities
+ *   context.c   SecureContext: keys, certificates, CAs, CRLs, ciphers,
+ *               versions, curves, DH parameters
+ *   session.c   one connection: sans-I/O bio, handshake stepping, read/write,
+ *               verification results in OpenSSL's terms, info, sessions
+ *
+ * mbed TLS keeps most settings on an mbedtls_ssl_config, which a Node
+ * SecureContext maps to twice (a context serves both roles): one config per
+ * role, shared by every connection of that role. A connection that needs a
+ * setting of its own that only exists on the config (ALPN lists) gets a
+ * shallow copy of its role's config; the copy shares every pointer with the
+ * context's, which outlives its sessions (core guarantees it), and is never
+ * freed with mbedtls_ssl_config_free.
+ *
+ * Naming: mbed TLS owns the mbedtls_ prefix, so statics here are mbed_* and
+ * what the files share is portls__mbed_*.
+ */
+#ifndef PORTLS_BACKENDS_MBEDTLS_MBED_H
+#define PORTLS_BACKENDS_MBEDTLS_MBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(MBEDTLS_CONFIG_FILE)
+#include <mbedtls/config.h>
+#else
+#include MBEDTLS_CONFIG_FILE
+#endif
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/dhm.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "portls/backend.h"
+
+#if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x02100000 || \
+    MBEDTLS_VERSION_NUMBER >= 0x03000000
+#error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28"
+#endif
+#if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) || !defined(MBEDTLS_CTR_DRBG_C) || \
+    !defined(MBEDTLS_ENTROPY_C)
+#error "portls: mbed TLS must be built with SSL_TLS_C, X509_CRT_PARSE_C, CTR_DRBG_C and ENTROPY_C"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The deepest chain the verify callback records (mbed TLS itself stops at
+ * MBEDTLS_X509_MAX_INTERMEDIATE_CA + 2). */
+#define PORTLS_MBED_MAX_DEPTH 16
+
+struct portls_be_ctx {
+  mbedtls_ssl_config srv; /* server role */
+  mbedtls_ssl_config cli; /* client role */
+  mbedtls_x509_crt ca;    /* trust anchors (also what CertificateRequest names) */
+  int has_ca;
+  int system_ca_pending; /* use_system_ca: loaded by the first session that verifies */
+  mbedtls_x509_crl crl;
+  int has_crl;
+  mbedtls_x509_crt *certs; /* pair_count chains, leaf first */
+  mbedtls_pk_context *keys;
+  size_t pair_count;
+  int *suites_cli; /* 0-terminated; what a client offers */
+  int *suites_srv; /* 0-terminated; without DHE unless dhparam was usable */
+  mbedtls_ecp_group_id curves[16];
+  mbedtls_x509_crt_profile profile;
+};
+
+struct portls_be_session {
+  mbedtls_ssl_context ssl; /* first: the callbacks find the session from it */
+  mbedtls_ssl_config conf; /* this connection's own config, when own_conf */
+  int own_conf;
+  portls_be_ctx *ctx;
+  portls_be_io io;
+  int is_server;
+  int io_error; /* the last failure of io.send */
+  int hs_done;
+  int close_sent;
+  size_t max_frag; /* setMaxSendFragment, 0: library default */
+
+  /* ALPN. Client: the offer; server: the preference list, of which only the
+   * protocol chosen for this ClientHello reaches mbed TLS (see session.c). */
+  char *alpn_store;       /* NUL-separated names */
+  const char **alpn_list; /* NULL-terminated, into alpn_store */
+  const char *alpn_chosen[2];
+
+  /* Server: the ClientHello is held back until its first record is complete,
+   * so that the ALPN choice is made before mbed TLS parses it. */
+  int peek;
+  uint8_t *pre;
+  size_t pre_len, pre_off, pre_cap;
+
+  char *servername; /* server: the SNI name the client sent */
+
+  /* Captured while the handshake structure exists. */
+  int resumed;
+  int ecdh_grp; /* mbedtls_ecp_group_id of the ECDHE key, or 0 */
+  int dh_bits;  /* size of the server's DH prime, or 0 */
+  char ephemeral_name[32];
+
+  /* What the verify callback saw, per depth (0: the peer's leaf). */
+  int vtop;  /* the deepest depth seen, -1: no verification ran */
+  int vdone; /* depth 0 seen: the next call starts another verification */
+  uint32_t vflags[PORTLS_MBED_MAX_DEPTH];
+  uint8_t vself[PORTLS_MBED_MAX_DEPTH];
+  const mbedtls_x509_crt *vcrt[PORTLS_MBED_MAX_DEPTH];
+  /* mbed TLS stops at the first trusted certificate; OpenSSL goes on through
+   * the trust store to a self-signed root. These are the store's
+   * certificates above vcrt[vtop] on that way (see mbed_extend_chain). */
+  const mbedtls_x509_crt *vext[PORTLS_MBED_MAX_DEPTH];
+  int vext_n;
+  int vrooted;         /* the chain reaches a trusted self-signed root */
+  int verify_code;     /* 0 or PORTLS_E*, final after the handshake */
+  int verify_code_set; /* from a resumed session's saved result */
+};
+
+/* ---- mbedtls.c ---- */
+
+/* The process-wide DRBG, seeded once; NULL when seeding failed. */
+mbedtls_ctr_drbg_context *portls__mbed_rng(void);
+/* The ids of mbedtls_ssl_list_ciphersuites() that core's table knows. */
+size_t portls__mbed_suites(const uint16_t **ids);
+/* Fills err with code and "what: mbedtls: <mbedtls_strerror text> (-0x7780)"
+ * (no "what: " when what is NULL), then ": detail" when detail is given. */
+int portls__mbed_err(portls_error *err, int code, int ret, const char *what);
+int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what, const char *detail);
+
+/* ---- context.c ---- */
+
+int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err);
+void portls__mbed_ctx_free(portls_be_ctx *ctx);
+/* Loads the system CA store if the context still waits for it. */
+void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx);
+
+/* ---- session.c ---- */
+
+int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg, const portls_be_io *io,
+                             portls_be_session **out, portls_error *err);
+void portls__mbed_session_free(portls_be_session *s);
+int portls__mbed_handshake(portls_be_session *s, portls_error *err);
+int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
+int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+int portls__mbed_shutdown(portls_be_session *s, portls_error *err);
+void portls__mbed_info(portls_be_session *s, portls_be_info *info);
+int portls__mbed_peer_cert(portls_be_session *s, size_t index, portls_buf *der);
+int portls__mbed_verified_cert(portls_be_session *s, size_t index, portls_buf *der);
+int portls__mbed_set_max_send_fragment(portls_be_session *s, size_t size);
+int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
+/* The SNI callback installed on every server config. */
+int portls__mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

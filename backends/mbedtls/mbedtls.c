@@ -1,0 +1,299 @@
+/* portls backend: mbed TLS 2.28 (see mbed.h for the layout of the backend).
+ *
+ * This file: the process-wide state (one CTR-DRBG seeded once, the suite
+ * list), the crypto primitives core uses, the capability set and the vtable.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/cipher.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/sha1.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/sha512.h>
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+#include <mbedtls/platform.h>
+#endif
+#if defined(MBEDTLS_THREADING_PTHREAD)
+#include <pthread.h>
+#endif
+
+#include "backends/mbedtls/mbed.h"
+#include "tls/suites.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------------------ */
+/* Process-wide state                                                         */
+
+static mbedtls_entropy_context mbed_entropy;
+static mbedtls_ctr_drbg_context mbed_drbg;
+static int mbed_rng_ok;
+
+static uint16_t mbed_suite_ids[PORTLS__SUITE_MAX];
+static size_t mbed_suite_count;
+
+static char mbed_version_text[32];
+
+static void mbed_global_once(void) {
+  static const unsigned char pers[] = "portls";
+  mbedtls_entropy_init(&mbed_entropy);
+  mbedtls_ctr_drbg_init(&mbed_drbg);
+  mbed_rng_ok =
+      mbedtls_ctr_drbg_seed(&mbed_drbg, mbedtls_entropy_func, &mbed_entropy, pers, sizeof pers - 1) == 0;
+
+  /* The library's own preference order, restricted to what core can name. */
+  for (const int *id = mbedtls_ssl_list_ciphersuites(); *id != 0; id++) {
+    if (*id < 0 || *id > 0xffff || portls__suite_by_id((uint16_t)*id) == NULL) continue;
+    if (mbed_suite_count < PORTLS__ARRAY_SIZE(mbed_suite_ids))
+      mbed_suite_ids[mbed_suite_count++] = (uint16_t)*id;
+  }
+
+  char v[18]; /* the size mbedtls_version_get_string_full documents */
+  mbedtls_version_get_string_full(v);
+  v[sizeof v - 1] = '\0';
+  snprintf(mbed_version_text, sizeof mbed_version_text, "%s", v);
+}
+
+#if defined(MBEDTLS_THREADING_PTHREAD)
+static pthread_once_t mbed_once = PTHREAD_ONCE_INIT;
+static void mbed_global(void) {
+  (void)pthread_once(&mbed_once, mbed_global_once);
+}
+#else
+static int mbed_once_done;
+static void mbed_global(void) {
+  if (!mbed_once_done) {
+    mbed_once_done = 1;
+    mbed_global_once();
+  }
+}
+#endif
+
+mbedtls_ctr_drbg_context *portls__mbed_rng(void) {
+  mbed_global();
+  return mbed_rng_ok ? &mbed_drbg : NULL;
+}
+
+size_t portls__mbed_suites(const uint16_t **ids) {
+  mbed_global();
+  if (ids != NULL) *ids = mbed_suite_ids;
+  return mbed_suite_count;
+}
+
+int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what, const char *detail) {
+  char text[160];
+  text[0] = '\0';
+  mbedtls_strerror(ret, text, sizeof text);
+  if (text[0] == '\0') snprintf(text, sizeof text, "error");
+  unsigned v = ret < 0 ? (unsigned)-(long)ret : (unsigned)ret;
+  return portls__err(err, code, "%s%smbedtls: %s (%s0x%04x)%s%s", what != NULL ? what : "",
+                     what != NULL ? ": " : "", text, ret < 0 ? "-" : "", v, detail != NULL ? ": " : "",
+                     detail != NULL ? detail : "");
+}
+
+int portls__mbed_err(portls_error *err, int code, int ret, const char *what) {
+  return portls__mbed_err_detail(err, code, ret, what, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Library-wide                                                               */
+
+static const char *mbed_version(void) {
+  mbed_global();
+  return mbed_version_text;
+}
+
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+static portls_allocator mbed_alloc;
+
+static void *mbed_calloc(size_t n, size_t size) {
+  if (n == 0 || size == 0) return NULL;
+  if (n > SIZE_MAX / size) return NULL;
+  void *p = mbed_alloc.malloc_fn(mbed_alloc.ctx, n * size);
+  if (p != NULL) memset(p, 0, n * size);
+  return p;
+}
+
+static void mbed_free(void *p) {
+  if (p != NULL) mbed_alloc.free_fn(mbed_alloc.ctx, p);
+}
+#endif
+
+static int mbed_global_init(const portls_allocator *alloc) {
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+  /* Only before mbed TLS has allocated anything: memory from one allocator
+   * must never reach the other's free. */
+  static int set;
+  if (!set && alloc != NULL && alloc->malloc_fn != NULL && alloc->free_fn != NULL) {
+    mbed_alloc = *alloc;
+    mbedtls_platform_set_calloc_free(mbed_calloc, mbed_free);
+    set = 1;
+  }
+#else
+  /* Debian's build has no MBEDTLS_PLATFORM_MEMORY: mbed TLS uses calloc/free. */
+  (void)alloc;
+#endif
+  mbed_global();
+  return mbed_rng_ok ? 0 : PORTLS_EIO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Primitives                                                                 */
+
+static int mbed_digest(int alg, const void *data, size_t len, uint8_t *out) {
+  switch (alg) {
+  case PORTLS_BE_SHA1: return mbedtls_sha1_ret(data, len, out) == 0 ? 0 : PORTLS_EINVAL;
+  case PORTLS_BE_SHA256: return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+#if defined(MBEDTLS_SHA512_C) && !defined(MBEDTLS_SHA512_NO_SHA384)
+  case PORTLS_BE_SHA384: return mbedtls_sha512_ret(data, len, out, 1) == 0 ? 0 : PORTLS_EINVAL;
+#else
+  case PORTLS_BE_SHA384: return PORTLS_ENOTSUP;
+#endif
+#if defined(MBEDTLS_SHA512_C)
+  case PORTLS_BE_SHA512: return mbedtls_sha512_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+#else
+  case PORTLS_BE_SHA512: return PORTLS_ENOTSUP;
+#endif
+  default: return PORTLS_EINVAL;
+  }
+}
+
+/* CBC decryption with PKCS#7 padding, for core's PKCS#8 / PKCS#12 decoders. */
+static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
+                               uint8_t *out, size_t *out_len) {
+  mbedtls_cipher_type_t type;
+  *out_len = 0;
+  switch (alg) {
+  case PORTLS_BE_AES_128_CBC: type = MBEDTLS_CIPHER_AES_128_CBC; break;
+  case PORTLS_BE_AES_192_CBC: type = MBEDTLS_CIPHER_AES_192_CBC; break;
+  case PORTLS_BE_AES_256_CBC: type = MBEDTLS_CIPHER_AES_256_CBC; break;
+  case PORTLS_BE_DES_EDE3_CBC: type = MBEDTLS_CIPHER_DES_EDE3_CBC; break;
+  default: return PORTLS_EINVAL;
+  }
+  const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
+  if (info == NULL) return PORTLS_ENOTSUP; /* not compiled into this mbed TLS */
+  if (len == 0 || len % info->block_size != 0) return PORTLS_EINVAL;
+  mbedtls_cipher_context_t c;
+  mbedtls_cipher_init(&c);
+  int ret = mbedtls_cipher_setup(&c, info);
+  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)info->key_bitlen, MBEDTLS_DECRYPT);
+#if defined(MBEDTLS_CIPHER_PADDING_PKCS7)
+  if (ret == 0) ret = mbedtls_cipher_set_padding_mode(&c, MBEDTLS_PADDING_PKCS7);
+#else
+  if (ret == 0) ret = MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE;
+#endif
+  size_t n = 0;
+  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, info->iv_size, in, len, out, &n);
+  mbedtls_cipher_free(&c);
+  switch (ret) {
+  case 0: *out_len = n; return 0;
+  case MBEDTLS_ERR_CIPHER_INVALID_PADDING: return PORTLS_EBAD_PASSPHRASE;
+  case MBEDTLS_ERR_CIPHER_ALLOC_FAILED: return PORTLS_ENOMEM;
+  case MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE: return PORTLS_ENOTSUP;
+  default: return PORTLS_EINVAL;
+  }
+}
+
+static int mbed_random(uint8_t *buf, size_t len) {
+  mbedtls_ctr_drbg_context *rng = portls__mbed_rng();
+  if (rng == NULL) return PORTLS_EIO;
+  while (len > 0) {
+    size_t n = len > MBEDTLS_CTR_DRBG_MAX_REQUEST ? MBEDTLS_CTR_DRBG_MAX_REQUEST : len;
+    if (mbedtls_ctr_drbg_random(rng, buf, n) != 0) return PORTLS_EIO;
+    buf += n;
+    len -= n;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Capabilities                                                               */
+
+#define MBED_CAP(c) (UINT64_C(1) << PORTLS_CAP_##c)
+
+/* What compiled, and what this backend implements through backend.h. */
+static uint64_t mbed_capabilities(void) {
+  uint64_t caps = 0;
+#if defined(MBEDTLS_SSL_PROTO_TLS1)
+  caps |= MBED_CAP(TLS1_0);
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_1)
+  caps |= MBED_CAP(TLS1_1);
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
+  caps |= MBED_CAP(TLS1_2);
+#endif
+  /* TLS1_3: never on 2.28. MBEDTLS_SSL_PROTO_TLS1_3_EXPERIMENTAL is a
+   * prototype that crashes when both ends configure minor version 4. */
+#if defined(MBEDTLS_SSL_ALPN)
+  caps |= MBED_CAP(ALPN);
+#endif
+  /* NPN, OCSP_STAPLING, OCSP_REQUEST: mbed TLS 2.28 has neither extension. */
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+  caps |= MBED_CAP(SNI);
+#endif
+#if defined(MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED) && defined(MBEDTLS_DHM_C)
+  /* DH_SIZE: info() reports the server's prime size, captured while the
+   * handshake is stepped; MIN_DH_SIZE: core checks it against that. */
+  caps |= MBED_CAP(DHE) | MBED_CAP(DH_SIZE) | MBED_CAP(MIN_DH_SIZE);
+#endif
+#if defined(MBEDTLS_ECDH_C) && \
+    (defined(MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED) || defined(MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED))
+  caps |= MBED_CAP(ECDH_CURVES);
+#endif
+  /* RENEG_*, SESSION_CACHE, SESSION_TICKETS, TICKET_KEYS: mbed TLS can
+   * (notes/backend-facts.md items 5 and 6), not wired through backend.h yet.
+   * PFX: no PKCS#12 parser in 2.28; core decodes it (and adds the capability)
+   * because cipher_decrypt is there. */
+#if defined(MBEDTLS_PEM_PARSE_C) && (defined(MBEDTLS_DES_C) || defined(MBEDTLS_AES_C))
+  /* mbed TLS itself reads traditional PEM (AES, 3DES) and PKCS#8 PBES2-3DES
+   * but not PKCS#8 with AES (OpenSSL 3's default); since .native is 0, core
+   * decodes every encrypted key first, so all forms load. */
+  caps |= MBED_CAP(ENCRYPTED_KEYS);
+#endif
+#if defined(MBEDTLS_X509_CRL_PARSE_C)
+  caps |= MBED_CAP(CRL);
+#endif
+  /* The server always picks in its own order; client order is a compile-time
+   * option (MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE) and then the only one. */
+#if defined(MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE)
+  caps |= MBED_CAP(CIPHER_CLIENT_PREF);
+#else
+  caps |= MBED_CAP(CIPHER_SERVER_PREF);
+#endif
+  /* Records of at most the fragment size, by writing in chunks. */
+  caps |= MBED_CAP(MAX_SEND_FRAGMENT);
+  /* mbedtls_ssl_conf_own_cert keeps a list; the first pair that suits the
+   * suite and the client's curves is used (RSA + ECDSA on one server). */
+  caps |= MBED_CAP(MULTI_CERT);
+  return caps;
+}
+
+const portls_backend portls__backend = {
+    .name = "mbedtls",
+    /* Nothing native: core decodes PFX and every encrypted key with
+     * digest/cipher_decrypt (2.28 cannot read PKCS#8 with AES, nor PKCS#12),
+     * so all key forms fail and succeed alike. */
+    .native = 0,
+    .version = mbed_version,
+    .capabilities = mbed_capabilities,
+    .global_init = mbed_global_init,
+    .ctx_new = portls__mbed_ctx_new,
+    .ctx_free = portls__mbed_ctx_free,
+    .session_new = portls__mbed_session_new,
+    .session_free = portls__mbed_session_free,
+    .handshake = portls__mbed_handshake,
+    .read = portls__mbed_read,
+    .write = portls__mbed_write,
+    .shutdown = portls__mbed_shutdown,
+    .info = portls__mbed_info,
+    .peer_cert = portls__mbed_peer_cert,
+    .verified_cert = portls__mbed_verified_cert,
+    .set_max_send_fragment = portls__mbed_set_max_send_fragment,
+    .get_session = portls__mbed_get_session,
+    .digest = mbed_digest,
+    .random = mbed_random,
+    .cipher_decrypt = mbed_cipher_decrypt,
+    .suites = portls__mbed_suites,
+};

@@ -1,0 +1,805 @@
+/* portls backend mbed TLS: one connection.
+ *
+ * Sans-I/O through mbedtls_ssl_set_bio on core's portls_be_io. mbed TLS asks
+ * for exactly the bytes of the record it is reading (header, then body), so
+ * it never holds more ciphertext than one partial record; no read-ahead.
+ *
+ * The handshake is driven one mbedtls_ssl_handshake_step at a time, so that
+ * what only exists while the handshake structure lives (the ECDHE group, the
+ * server's DH prime, whether the session was resumed) is captured before
+ * mbed TLS frees it; there are no public getters for those in 2.28.
+ *
+ * Verification is Node's: authmode OPTIONAL, never REQUIRED, so the handshake
+ * completes and core reads the result. mbed TLS reports a bit mask; the
+ * verify callback records, per depth, the flags, the certificate and whether
+ * it is self-issued, and mbed_verify_code() turns that into the code OpenSSL
+ * gives for the same chain in a Node-style handshake (notes/backend-facts.md
+ * item 7).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/ssl_internal.h>
+
+#include "backends/mbedtls/mbed.h"
+#include "util/util.h"
+
+#if !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+#error "portls: mbed TLS must keep the peer certificate (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)"
+#endif
+
+enum { MBED_OP_HANDSHAKE, MBED_OP_READ, MBED_OP_WRITE, MBED_OP_SHUTDOWN };
+
+/* The largest TLS record body a peer may send (plaintext + expansion). */
+#define MBED_MAX_RECORD (16384 + 2048)
+
+/* Session bytes for getSession(): this header, then mbedtls_ssl_session_save()
+ * output. The header keeps the verification result in OpenSSL's terms, which a
+ * resumed handshake cannot recompute (no chain is verified then). */
+#define MBED_SESS_HDR 8
+static const uint8_t mbed_sess_magic[4] = {'p', 'm', 'b', 1};
+
+/* ------------------------------------------------------------------------ */
+/* The bio: records straight to and from core's buffers.                      */
+
+static int mbed_send(void *p, const unsigned char *buf, size_t len) {
+  portls_be_session *s = p;
+  if (len == 0) return 0;
+  /* core queues all of it or fails; a failure is fatal and reported with
+   * core's code rather than as an mbed TLS error. */
+  int rc = s->io.send(s->io.io, buf, len);
+  if (rc < 0) {
+    s->io_error = rc;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  }
+  return len > INT_MAX ? INT_MAX : (int)len;
+}
+
+/* The server's ALPN choice, in its own order, from a complete ClientHello
+ * record body. mbed TLS 2.28 has no ALPN select callback and aborts the
+ * handshake (no_application_protocol) when the lists do not overlap, where
+ * OpenSSL (and Node) carry on without ALPN; so only the protocol chosen here
+ * is handed to mbed TLS, or no list at all. */
+static void mbed_choose_alpn(portls_be_session *s, const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  s->conf.alpn_list = NULL;
+  if (len < 4 || p[0] != MBEDTLS_SSL_HS_CLIENT_HELLO) return;
+  size_t hlen = ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+  p += 4;
+  if (hlen > (size_t)(end - p)) return;
+  end = p + hlen;
+  if (end - p < 34) return;
+  p += 34; /* version, random */
+  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return;
+  p += 1 + p[0]; /* session id */
+  if (end - p < 2) return;
+  size_t n = ((size_t)p[0] << 8) | p[1];
+  if ((size_t)(end - p) < 2 + n) return;
+  p += 2 + n; /* cipher suites */
+  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return;
+  p += 1 + p[0]; /* compression methods */
+  if (end - p < 2) return;
+  n = ((size_t)p[0] << 8) | p[1];
+  p += 2;
+  if ((size_t)(end - p) < n) return;
+  end = p + n;
+  while (end - p >= 4) {
+    unsigned type = ((unsigned)p[0] << 8) | p[1];
+    size_t elen = ((size_t)p[2] << 8) | p[3];
+    p += 4;
+    if ((size_t)(end - p) < elen) return;
+    if (type == MBEDTLS_TLS_EXT_ALPN && elen >= 2) {
+      const uint8_t *l = p + 2, *lend = p + 2 + (((size_t)p[0] << 8) | p[1]);
+      if (lend > p + elen) return;
+      for (const char **ours = s->alpn_list; ours != NULL && *ours != NULL; ours++) {
+        size_t ol = strlen(*ours);
+        for (const uint8_t *q = l; q < lend && (size_t)(lend - q) >= 1u + q[0]; q += 1 + q[0])
+          if (q[0] == ol && memcmp(q + 1, *ours, ol) == 0) {
+            s->alpn_chosen[0] = *ours;
+            s->alpn_chosen[1] = NULL;
+            s->conf.alpn_list = s->alpn_chosen;
+            return;
+          }
+      }
+      return;
+    }
+    p += elen;
+  }
+}
+
+/* Server with an ALPN list: collects the first record before mbed TLS sees
+ * any of it. 0 when done (the bytes are in s->pre), or an mbed TLS code. */
+static int mbed_peek_hello(portls_be_session *s) {
+  for (;;) {
+    size_t need = 5;
+    if (s->pre_len >= 5) {
+      size_t rlen = ((size_t)s->pre[3] << 8) | s->pre[4];
+      /* Not a handshake record, or an impossible one: mbed TLS will reject
+       * it, with the alert it chooses. */
+      if (s->pre[0] != MBEDTLS_SSL_MSG_HANDSHAKE || rlen > MBED_MAX_RECORD) break;
+      need = 5 + rlen;
+      if (s->pre_len >= need) {
+        mbed_choose_alpn(s, s->pre + 5, rlen);
+        break;
+      }
+    }
+    if (s->pre_cap < need) {
+      uint8_t *b = portls__realloc(s->pre, need);
+      if (b == NULL) {
+        s->io_error = PORTLS_ENOMEM;
+        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+      }
+      s->pre = b;
+      s->pre_cap = need;
+    }
+    size_t got = s->io.recv(s->io.io, s->pre + s->pre_len, need - s->pre_len);
+    if (got == 0) return MBEDTLS_ERR_SSL_WANT_READ;
+    s->pre_len += got;
+  }
+  s->peek = 0;
+  return 0;
+}
+
+static int mbed_recv(void *p, unsigned char *buf, size_t len) {
+  portls_be_session *s = p;
+  if (len == 0) return 0;
+  if (len > INT_MAX) len = INT_MAX;
+  if (s->peek) {
+    int r = mbed_peek_hello(s);
+    if (r != 0) return r;
+  }
+  if (s->pre != NULL) {
+    size_t n = PORTLS__MIN(len, s->pre_len - s->pre_off);
+    memcpy(buf, s->pre + s->pre_off, n);
+    s->pre_off += n;
+    if (s->pre_off == s->pre_len) {
+      portls__free(s->pre);
+      s->pre = NULL;
+      s->pre_len = s->pre_off = s->pre_cap = 0;
+    }
+    return (int)n;
+  }
+  /* Nothing buffered is "try again", never end of file: the transport's EOF
+   * is core's business. */
+  size_t n = s->io.recv(s->io.io, buf, len);
+  if (n == 0) return MBEDTLS_ERR_SSL_WANT_READ;
+  return (int)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                  */
+
+/* Server: the name the client sent (there is no getter afterwards). Any name
+ * is accepted; core decides what to do with it. */
+int portls__mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len) {
+  portls_be_session *s = (portls_be_session *)(void *)ssl; /* ssl is the first member */
+  (void)p;
+  portls__free(s->servername);
+  s->servername = NULL;
+  if (len == 0 || len > 255 || memchr(name, '\0', len) != NULL) return 0;
+  s->servername = portls__malloc(len + 1);
+  if (s->servername == NULL) {
+    s->io_error = PORTLS_ENOMEM;
+    return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  }
+  memcpy(s->servername, name, len);
+  s->servername[len] = '\0';
+  return 0;
+}
+
+static int mbed_is_self_issued(const mbedtls_x509_crt *c) {
+  return c->issuer_raw.len == c->subject_raw.len &&
+         memcmp(c->issuer_raw.p, c->subject_raw.p, c->issuer_raw.len) == 0;
+}
+
+/* Called for every certificate of the chain mbed TLS built, from the top
+ * (the trust anchor, or the last certificate it could link) down to the
+ * peer's leaf at depth 0. */
+static int mbed_verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  portls_be_session *s = p;
+  /* mbedtls_ssl_set_hostname() also turns on a CN/SAN check; core does
+   * Node's checkServerIdentity instead, so this result never counts. */
+  *flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  /* A later verification (a renegotiation the server asked for) starts
+   * afresh: the previous chain's certificates may be gone by now. */
+  if (s->vdone) {
+    s->vdone = 0;
+    s->vtop = -1;
+    memset(s->vcrt, 0, sizeof s->vcrt);
+    memset(s->vflags, 0, sizeof s->vflags);
+    s->vext_n = 0;
+    s->vrooted = 0;
+  }
+  if (depth == 0) s->vdone = 1;
+  if (depth < 0 || depth >= PORTLS_MBED_MAX_DEPTH) return 0;
+  if (depth > s->vtop) s->vtop = depth;
+  s->vflags[depth] = *flags;
+  s->vself[depth] = (uint8_t)mbed_is_self_issued(crt);
+  s->vcrt[depth] = crt;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verification results in OpenSSL's terms                                    */
+
+#if defined(MBEDTLS_X509_CRL_PARSE_C)
+/* Whether the context holds a CRL issued by c's issuer (OpenSSL, checking
+ * every certificate of the chain as Node asks once CRLs are given, reports
+ * UNABLE_TO_GET_CRL otherwise; mbed TLS silently skips). */
+static int mbed_has_crl_for(const portls_be_ctx *ctx, const mbedtls_x509_crt *c) {
+  for (const mbedtls_x509_crl *crl = &ctx->crl; crl != NULL && crl->version != 0; crl = crl->next)
+    if (crl->issuer_raw.len == c->issuer_raw.len &&
+        memcmp(crl->issuer_raw.p, c->issuer_raw.p, c->issuer_raw.len) == 0)
+      return 1;
+  return 0;
+}
+#endif
+
+static int mbed_same_name(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b) {
+  return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+/* Continues a trusted chain through the trust store, by issuer name, up to a
+ * self-signed root, the way OpenSSL builds it without X509_V_FLAG_PARTIAL_CHAIN
+ * (Node never sets it); mbed TLS accepts the first trusted certificate it
+ * meets (an intermediate in a store that also holds the root). */
+static void mbed_extend_chain(portls_be_session *s) {
+  s->vext_n = 0;
+  s->vrooted = 0;
+  if (s->vtop < 0 || s->vcrt[s->vtop] == NULL) return;
+  if (s->vflags[s->vtop] & MBEDTLS_X509_BADCERT_NOT_TRUSTED) return;
+  const mbedtls_x509_crt *cur = s->vcrt[s->vtop];
+  for (;;) {
+    if (mbed_is_self_issued(cur)) {
+      s->vrooted = 1;
+      return;
+    }
+    if (s->vtop + 1 + s->vext_n >= PORTLS_MBED_MAX_DEPTH || !s->ctx->has_ca) return;
+    const mbedtls_x509_crt *up = NULL;
+    for (const mbedtls_x509_crt *c = &s->ctx->ca; c != NULL && c->raw.len > 0; c = c->next)
+      if (c != cur && mbed_same_name(&c->subject_raw, &cur->issuer_raw)) {
+        up = c;
+        break;
+      }
+    if (up == NULL) return;
+    s->vext[s->vext_n++] = up;
+    cur = up;
+  }
+}
+
+/* OpenSSL's result with a verify callback that accepts everything is the
+ * last error it met; it meets them in this order: chain building, purpose
+ * and key strength, revocation (leaf to top), then signatures and validity
+ * periods (top to leaf). The same order here, the last one set wins. */
+static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
+  const uint32_t ignored =
+      MBEDTLS_X509_BADCERT_CN_MISMATCH | MBEDTLS_X509_BADCERT_SKIP_VERIFY | MBEDTLS_X509_BADCERT_MISSING;
+  const int top = s->vtop;
+  int code = 0;
+  flags &= ~ignored;
+
+  if (top < 0) { /* no callback ran: the coarse mapping */
+    if (flags == 0) return 0;
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) code = PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+    if (flags & MBEDTLS_X509_BADCERT_REVOKED) code = PORTLS_ECERT_REVOKED;
+    if (flags & MBEDTLS_X509_BADCERT_FUTURE) code = PORTLS_ECERT_NOT_YET_VALID;
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED) code = PORTLS_ECERT_HAS_EXPIRED;
+    return code != 0 ? code : PORTLS_EVERIFY_FAILED;
+  }
+
+  /* 1. Chain building: the top of the chain has no trusted issuer. */
+  const int untrusted = (s->vflags[top] & MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0;
+  if (untrusted) {
+    if (s->vself[top])
+      code = top == 0 ? PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT : PORTLS_ESELF_SIGNED_CERT_IN_CHAIN;
+    else
+      code = PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  } else if (!s->vrooted) {
+    /* mbed TLS accepts any trusted certificate as the anchor; OpenSSL, as
+     * Node runs it (no X509_V_FLAG_PARTIAL_CHAIN), wants the chain to reach
+     * a self-signed root, and reports a trusted intermediate (or leaf) at the
+     * top as a missing issuer. */
+    code = PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+  }
+  /* 2. Purpose (flags the SSL layer adds for the leaf) and strength: weak
+   * signature digests or algorithms below the top (OpenSSL does not judge
+   * the top certificate's own signature), weak issuer keys. OpenSSL's codes
+   * for the latter (CA_MD_TOO_WEAK, CA_KEY_TOO_SMALL) are UNSPECIFIED here. */
+  if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+               MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
+    code = PORTLS_EINVALID_PURPOSE;
+  for (int d = 0; d <= top; d++) {
+    uint32_t f = s->vflags[d];
+    if ((d < top && (f & (MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK))) ||
+        (f & (MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_OTHER)))
+      code = PORTLS_EVERIFY_FAILED;
+  }
+  /* 3. Revocation, leaf first. */
+#if defined(MBEDTLS_X509_CRL_PARSE_C)
+  if (s->ctx->has_crl) {
+    /* OpenSSL trusts a CRL only through a chain that reaches a trusted root;
+     * without one no CRL is usable (mbed TLS uses them all the same). */
+    const int rooted = s->vrooted;
+    for (int d = 0; d <= top; d++) {
+      uint32_t f = s->vflags[d];
+      if (!rooted || (s->vcrt[d] != NULL && !mbed_has_crl_for(s->ctx, s->vcrt[d]))) {
+        code = PORTLS_EUNABLE_TO_GET_CRL;
+        continue;
+      }
+      if (f & MBEDTLS_X509_BADCRL_FUTURE) code = PORTLS_ECRL_NOT_YET_VALID;
+      if (f & MBEDTLS_X509_BADCRL_EXPIRED) code = PORTLS_ECRL_HAS_EXPIRED;
+      if (f & (MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK |
+               MBEDTLS_X509_BADCRL_BAD_KEY))
+        code = PORTLS_ECRL_SIGNATURE_FAILURE;
+      if (f & MBEDTLS_X509_BADCERT_REVOKED) code = PORTLS_ECERT_REVOKED;
+    }
+    for (int i = 0; i < s->vext_n; i++)
+      if (!rooted || !mbed_has_crl_for(s->ctx, s->vext[i])) code = PORTLS_EUNABLE_TO_GET_CRL;
+  }
+#endif
+  /* 4. Signatures and validity, from the top down. Below the top, NOT_TRUSTED
+   * means an issuer was found whose signature does not verify. */
+  /* A lone leaf whose issuer is nowhere: OpenSSL's signature pass reports it
+   * again, as UNABLE_TO_VERIFY_LEAF_SIGNATURE (what Node shows for it). */
+  if (untrusted && top == 0 && !s->vself[0]) code = PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE;
+  for (int i = s->vext_n - 1; i >= 0; i--) {
+    if (mbedtls_x509_time_is_future(&s->vext[i]->valid_from))
+      code = PORTLS_ECERT_NOT_YET_VALID;
+    else if (mbedtls_x509_time_is_past(&s->vext[i]->valid_to))
+      code = PORTLS_ECERT_HAS_EXPIRED;
+  }
+  for (int d = top; d >= 0; d--) {
+    uint32_t f = s->vflags[d];
+    if (d < top && (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)) code = PORTLS_ECERT_SIGNATURE_FAILURE;
+    if (f & MBEDTLS_X509_BADCERT_FUTURE)
+      code = PORTLS_ECERT_NOT_YET_VALID;
+    else if (f & MBEDTLS_X509_BADCERT_EXPIRED)
+      code = PORTLS_ECERT_HAS_EXPIRED;
+  }
+  /* Anything else mbed TLS flagged that has no OpenSSL counterpart above. */
+  const uint32_t known =
+      MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE |
+      MBEDTLS_X509_BADCERT_REVOKED | MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_EXPIRED |
+      MBEDTLS_X509_BADCRL_FUTURE | MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK |
+      MBEDTLS_X509_BADCRL_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
+      MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_OTHER | MBEDTLS_X509_BADCERT_KEY_USAGE |
+      MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
+  if (code == 0 && (flags & ~known) != 0) code = PORTLS_EVERIFY_FAILED;
+  return code;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+
+static const char *mbed_alert_name(int a) {
+  switch (a) {
+  case 0: return "close_notify";
+  case 10: return "unexpected_message";
+  case 20: return "bad_record_mac";
+  case 21: return "decryption_failed";
+  case 22: return "record_overflow";
+  case 30: return "decompression_failure";
+  case 40: return "handshake_failure";
+  case 41: return "no_certificate";
+  case 42: return "bad_certificate";
+  case 43: return "unsupported_certificate";
+  case 44: return "certificate_revoked";
+  case 45: return "certificate_expired";
+  case 46: return "certificate_unknown";
+  case 47: return "illegal_parameter";
+  case 48: return "unknown_ca";
+  case 49: return "access_denied";
+  case 50: return "decode_error";
+  case 51: return "decrypt_error";
+  case 70: return "protocol_version";
+  case 71: return "insufficient_security";
+  case 80: return "internal_error";
+  case 86: return "inappropriate_fallback";
+  case 90: return "user_canceled";
+  case 100: return "no_renegotiation";
+  case 109: return "missing_extension";
+  case 110: return "unsupported_extension";
+  case 112: return "unrecognized_name";
+  case 113: return "bad_certificate_status_response";
+  case 115: return "unknown_psk_identity";
+  case 116: return "certificate_required";
+  case 120: return "no_application_protocol";
+  default: return "unknown";
+  }
+}
+
+static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
+  if (s->io_error < 0) {
+    int code = s->io_error;
+    s->io_error = 0;
+    return portls__err(err, code,
+                       code == PORTLS_ENOMEM ? "out of memory" : "queueing ciphertext for the peer failed");
+  }
+  switch (ret) {
+  case MBEDTLS_ERR_SSL_WANT_READ:
+  case MBEDTLS_ERR_SSL_WANT_WRITE: /* never from our bio; harmless */ return PORTLS_BE_WANT_READ;
+  case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+    if (op == MBED_OP_READ) return PORTLS_BE_CLOSED;
+    if (op == MBED_OP_HANDSHAKE)
+      return portls__err(err, PORTLS_ECONNRESET, "peer sent close_notify before the handshake completed");
+    return portls__err(err, PORTLS_EPIPE, "peer has closed the TLS session");
+  case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
+    int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
+    char detail[64];
+    snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
+    /* OpenSSL reports a peer's protocol_version alert as a version failure. */
+    return portls__mbed_err_detail(
+        err, alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION ? PORTLS_EVERSION : PORTLS_ETLS_ALERT, ret, NULL,
+        detail);
+  }
+  case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
+  case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
+    return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
+  case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION: return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+  case MBEDTLS_ERR_SSL_ALLOC_FAILED: return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
+  case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
+    /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
+     * default, as OpenSSL's security level 1): Node's minDHSize failure. */
+    if (s->dh_bits > 0 && s->ssl.conf != NULL && (unsigned)s->dh_bits < s->ssl.conf->dhm_min_bitlen) {
+      char detail[80];
+      snprintf(detail, sizeof detail, "DH prime of %d bits, below the minimum of %u", s->dh_bits,
+               s->ssl.conf->dhm_min_bitlen);
+      return portls__mbed_err_detail(err, PORTLS_EDH_TOO_SMALL, ret, NULL, detail);
+    }
+    break;
+  default: break;
+  }
+  return portls__mbed_err(err, PORTLS_EPROTO, ret, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sessions                                                                   */
+
+/* wire (length-prefixed, validated by core) → NULL-terminated char* list. */
+static int mbed_alpn_list(portls_be_session *s, portls_buf wire) {
+  const uint8_t *w = wire.base;
+  size_t count = 0;
+  for (size_t off = 0; off < wire.len; off += 1u + w[off]) {
+    if (w[off] == 0 || off + 1 + w[off] > wire.len) return PORTLS_EALPN;
+    count++;
+  }
+  s->alpn_store = portls__malloc(wire.len + 1);
+  s->alpn_list = portls__calloc(count + 1, sizeof *s->alpn_list);
+  if (s->alpn_store == NULL || s->alpn_list == NULL) return PORTLS_ENOMEM;
+  /* Each length byte becomes the previous name's NUL. */
+  memcpy(s->alpn_store, w + 1, wire.len - 1);
+  s->alpn_store[wire.len - 1] = '\0';
+  size_t i = 0;
+  for (size_t off = 0; off < wire.len; off += 1u + w[off]) {
+    s->alpn_list[i++] = s->alpn_store + off;
+    if (off + 1 + w[off] < wire.len) s->alpn_store[off + w[off]] = '\0';
+  }
+  s->alpn_list[i] = NULL;
+  return 0;
+}
+
+static int mbed_set_session(portls_be_session *s, portls_buf b, portls_error *err) {
+  const uint8_t *p = b.base;
+  if (b.len <= MBED_SESS_HDR || memcmp(p, mbed_sess_magic, sizeof mbed_sess_magic) != 0)
+    return portls__err(err, PORTLS_ESESSION, "session: not a session saved by the mbedtls backend");
+  mbedtls_ssl_session sess;
+  mbedtls_ssl_session_init(&sess);
+  int ret = mbedtls_ssl_session_load(&sess, p + MBED_SESS_HDR, b.len - MBED_SESS_HDR);
+  if (ret == 0) ret = mbedtls_ssl_set_session(&s->ssl, &sess);
+  mbedtls_ssl_session_free(&sess);
+  if (ret != 0)
+    return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ESESSION, ret,
+                            "session");
+  int16_t code = (int16_t)(((unsigned)p[4] << 8) | p[5]);
+  s->verify_code = code;
+  s->verify_code_set = 1;
+  return 0;
+}
+
+int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg, const portls_be_io *io,
+                             portls_be_session **out, portls_error *err) {
+  portls_be_session *s;
+  int ret, rc = 0;
+
+  *out = NULL;
+  if (ctx == NULL || cfg == NULL || io == NULL || io->recv == NULL || io->send == NULL)
+    return portls__err(err, PORTLS_EINVAL, NULL);
+  s = portls__calloc(1, sizeof *s);
+  if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  mbedtls_ssl_init(&s->ssl);
+  s->ctx = ctx;
+  s->io = *io;
+  s->is_server = cfg->is_server != 0;
+  s->vtop = -1;
+
+  if (!s->is_server || cfg->verify_peer) portls__mbed_ctx_load_system_ca(ctx);
+  const mbedtls_ssl_config *conf = s->is_server ? &ctx->srv : &ctx->cli;
+
+  if (cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0) {
+    if ((rc = mbed_alpn_list(s, cfg->alpn_wire)) < 0) {
+      rc = portls__err(err, rc, rc == PORTLS_EALPN ? "ALPNProtocols: malformed list" : NULL);
+      goto fail;
+    }
+    s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
+    s->own_conf = 1;
+    if (s->is_server) {
+      s->conf.alpn_list = NULL; /* set per ClientHello, see mbed_choose_alpn */
+      s->peek = 1;
+    } else if ((ret = mbedtls_ssl_conf_alpn_protocols(&s->conf, s->alpn_list)) != 0) {
+      rc = portls__mbed_err(err, PORTLS_EALPN, ret, "ALPNProtocols");
+      goto fail;
+    }
+    conf = &s->conf;
+  }
+
+  if ((ret = mbedtls_ssl_setup(&s->ssl, conf)) != 0) {
+    rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EPROTO, ret,
+                          "mbedtls_ssl_setup");
+    goto fail;
+  }
+  mbedtls_ssl_set_bio(&s->ssl, s, mbed_send, mbed_recv, NULL);
+  mbedtls_ssl_set_verify(&s->ssl, mbed_verify_cb, s);
+
+  if (s->is_server) {
+    if (cfg->verify_peer) {
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+      /* Per handshake, on the shared config (a 2.28 API meant for the SNI
+       * callback, usable from setup on). */
+      mbedtls_ssl_set_hs_authmode(&s->ssl, MBEDTLS_SSL_VERIFY_OPTIONAL);
+#else
+#error "portls: the mbedtls backend needs MBEDTLS_SSL_SERVER_NAME_INDICATION"
+#endif
+    }
+  } else {
+    if (cfg->servername != NULL && cfg->servername[0] != '\0') {
+      /* Sends SNI (and turns on a name check that mbed_verify_cb masks). */
+      if ((ret = mbedtls_ssl_set_hostname(&s->ssl, cfg->servername)) != 0) {
+        rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EINVAL, ret,
+                              "servername");
+        goto fail;
+      }
+    }
+    if (cfg->session.base != NULL && cfg->session.len > 0)
+      if ((rc = mbed_set_session(s, cfg->session, err)) < 0) goto fail;
+  }
+  *out = s;
+  return 0;
+
+fail:
+  portls__mbed_session_free(s);
+  return rc;
+}
+
+void portls__mbed_session_free(portls_be_session *s) {
+  if (s == NULL) return;
+  mbedtls_ssl_free(&s->ssl); /* never the config: s->conf shares the context's */
+  portls__free(s->alpn_store);
+  portls__free(s->alpn_list);
+  portls__free(s->pre);
+  portls__free(s->servername);
+  portls__free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Handshake                                                                  */
+
+static void mbed_capture(portls_be_session *s) {
+  const mbedtls_ssl_handshake_params *hs = s->ssl.handshake;
+  if (hs == NULL) return;
+  s->resumed = hs->resume != 0;
+  if (s->is_server) return;
+#if defined(MBEDTLS_ECDH_C)
+#if defined(MBEDTLS_ECDH_LEGACY_CONTEXT)
+  if (hs->ecdh_ctx.grp.id != MBEDTLS_ECP_DP_NONE) s->ecdh_grp = (int)hs->ecdh_ctx.grp.id;
+#else
+  if (hs->ecdh_ctx.grp_id != MBEDTLS_ECP_DP_NONE) s->ecdh_grp = (int)hs->ecdh_ctx.grp_id;
+#endif
+#endif
+#if defined(MBEDTLS_DHM_C)
+  size_t bits = mbedtls_mpi_bitlen(&hs->dhm_ctx.P);
+  if (bits > 0) s->dh_bits = (int)bits;
+#endif
+}
+
+int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
+  s->io_error = 0;
+  while (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+    int ret = mbedtls_ssl_handshake_step(&s->ssl);
+    mbed_capture(s);
+    if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
+  }
+  if (!s->hs_done) {
+    s->hs_done = 1;
+    /* A resumed session keeps the result of the handshake that verified it. */
+    if (!(s->resumed && s->verify_code_set)) {
+      mbed_extend_chain(s);
+      s->verify_code = mbed_verify_code(s, mbedtls_ssl_get_verify_result(&s->ssl));
+    }
+  }
+  return PORTLS_BE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                       */
+
+int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err) {
+  *nread = 0;
+  if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
+  if (cap > INT_MAX) cap = INT_MAX;
+  s->io_error = 0;
+  int r = mbedtls_ssl_read(&s->ssl, buf, cap);
+  if (r > 0) {
+    *nread = (size_t)r;
+    return PORTLS_BE_OK;
+  }
+  if (r == 0) return PORTLS_BE_WANT_READ; /* only at transport EOF, which our bio never reports */
+  return mbed_fail(s, r, MBED_OP_READ, err);
+}
+
+/* mbed TLS writes at most one record per call (partial writes); a max send
+ * fragment is honoured by handing it chunks of at most that size. */
+int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+  size_t off = 0;
+  while (off < len) {
+    size_t chunk = len - off;
+    if (s->max_frag > 0 && chunk > s->max_frag) chunk = s->max_frag;
+    if (chunk > MBEDTLS_SSL_OUT_CONTENT_LEN) chunk = MBEDTLS_SSL_OUT_CONTENT_LEN;
+    s->io_error = 0;
+    int r = mbedtls_ssl_write(&s->ssl, buf + off, chunk);
+    if (r > 0) {
+      off += (size_t)r;
+      continue;
+    }
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && off == 0) return PORTLS_BE_WANT_READ;
+    if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ)
+      return portls__err(err, PORTLS_EPROTO, "mbedtls: write stopped after %zu of %zu bytes", off, len);
+    return mbed_fail(s, r, MBED_OP_WRITE, err);
+  }
+  return PORTLS_BE_OK;
+}
+
+int portls__mbed_shutdown(portls_be_session *s, portls_error *err) {
+  /* Before the handshake is done (or after a fatal error) there is no
+   * session to close: nothing is sent, and core just closes the transport. */
+  if (!s->hs_done || s->close_sent) return PORTLS_BE_OK;
+  s->close_sent = 1;
+  s->io_error = 0;
+  int r = mbedtls_ssl_close_notify(&s->ssl);
+  if (r == 0) return PORTLS_BE_OK;
+  return mbed_fail(s, r, MBED_OP_SHUTDOWN, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Info                                                                       */
+
+/* Curve names and sizes as OpenSSL reports them (X25519: 253 bits). */
+static const char *mbed_curve_name(int grp, int *bits) {
+  const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_grp_id((mbedtls_ecp_group_id)grp);
+  *bits = ci != NULL ? ci->bit_size : 0;
+  switch (grp) {
+  case MBEDTLS_ECP_DP_SECP192R1: return "prime192v1";
+  case MBEDTLS_ECP_DP_SECP224R1: return "secp224r1";
+  case MBEDTLS_ECP_DP_SECP256R1: return "prime256v1";
+  case MBEDTLS_ECP_DP_SECP384R1: return "secp384r1";
+  case MBEDTLS_ECP_DP_SECP521R1: return "secp521r1";
+  case MBEDTLS_ECP_DP_SECP192K1: return "secp192k1";
+  case MBEDTLS_ECP_DP_SECP224K1: return "secp224k1";
+  case MBEDTLS_ECP_DP_SECP256K1: return "secp256k1";
+  case MBEDTLS_ECP_DP_BP256R1: return "brainpoolP256r1";
+  case MBEDTLS_ECP_DP_BP384R1: return "brainpoolP384r1";
+  case MBEDTLS_ECP_DP_BP512R1: return "brainpoolP512r1";
+  case MBEDTLS_ECP_DP_CURVE25519: *bits = 253; return "X25519";
+  case MBEDTLS_ECP_DP_CURVE448: *bits = 448; return "X448";
+  default: return ci != NULL ? ci->name : NULL;
+  }
+}
+
+static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info) {
+  const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(suite);
+  if (s->is_server || cs == NULL) return;
+  switch (cs->key_exchange) {
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_PSK: {
+    if (s->ecdh_grp == 0) return;
+    int bits = 0;
+    const char *name = mbed_curve_name(s->ecdh_grp, &bits);
+    snprintf(s->ephemeral_name, sizeof s->ephemeral_name, "%s", name != NULL ? name : "");
+    info->ephemeral_type = "ECDH";
+    info->ephemeral_name = s->ephemeral_name;
+    info->ephemeral_bits = bits;
+    break;
+  }
+  case MBEDTLS_KEY_EXCHANGE_DHE_RSA:
+  case MBEDTLS_KEY_EXCHANGE_DHE_PSK:
+    if (s->dh_bits == 0) return;
+    info->ephemeral_type = "DH";
+    info->ephemeral_bits = s->dh_bits;
+    break;
+  default: break;
+  }
+}
+
+void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
+  memset(info, 0, sizeof *info);
+  if (s->ssl.major_ver == MBEDTLS_SSL_MAJOR_VERSION_3)
+    info->version = (uint16_t)(0x0300 | (s->ssl.minor_ver & 0xff));
+  int suite = s->ssl.session != NULL ? s->ssl.session->ciphersuite : 0;
+  info->suite = (uint16_t)suite;
+  info->cipher_name = NULL; /* core names it from its table */
+  if (s->is_server) info->servername = s->servername;
+#if defined(MBEDTLS_SSL_ALPN)
+  info->alpn = mbedtls_ssl_get_alpn_protocol(&s->ssl);
+#endif
+  info->session_reused = s->resumed;
+  info->has_peer_cert = mbedtls_ssl_get_peer_cert(&s->ssl) != NULL;
+  info->verify_result = info->has_peer_cert ? s->verify_code : 0;
+  mbed_ephemeral(s, suite, info);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Certificates and sessions                                                  */
+
+int portls__mbed_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&s->ssl);
+  for (size_t i = 0; c != NULL && c->raw.len > 0; i++, c = c->next) {
+    if (i == index) {
+      der->base = c->raw.p;
+      der->len = c->raw.len;
+      return 0;
+    }
+  }
+  return PORTLS_ENOENT;
+}
+
+/* The chain mbed TLS verified, leaf to trust anchor, continued through the
+ * trust store to the root as OpenSSL builds it (mbed_extend_chain);
+ * certificates live in the session (peer chain) or in the context (store).
+ * None after a resumption: core then uses the chain as sent. */
+int portls__mbed_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  if (!s->hs_done || s->resumed || s->vtop < 0) return PORTLS_ENOENT;
+  const mbedtls_x509_crt *c = NULL;
+  if (index <= (size_t)s->vtop)
+    c = s->vcrt[index];
+  else if (index - (size_t)s->vtop - 1 < (size_t)s->vext_n)
+    c = s->vext[index - (size_t)s->vtop - 1];
+  if (c == NULL) return PORTLS_ENOENT;
+  der->base = c->raw.p;
+  der->len = c->raw.len;
+  return 0;
+}
+
+int portls__mbed_set_max_send_fragment(portls_be_session *s, size_t size) {
+  if (size < 512 || size > 16384) return PORTLS_EINVAL;
+  s->max_frag = size;
+  return 0;
+}
+
+int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+  out->base = NULL;
+  out->len = 0;
+  if (!s->hs_done || s->ssl.session == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
+  size_t n = 0;
+  int ret = mbedtls_ssl_session_save(s->ssl.session, NULL, 0, &n);
+  if (ret != 0 && ret != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL)
+    return portls__mbed_err(err, PORTLS_ESESSION, ret, "session");
+  uint8_t *buf = portls__malloc(MBED_SESS_HDR + n);
+  if (buf == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  size_t m = 0;
+  ret = mbedtls_ssl_session_save(s->ssl.session, buf + MBED_SESS_HDR, n, &m);
+  if (ret != 0 || m != n) {
+    portls__free(buf);
+    return portls__mbed_err(err, PORTLS_ESESSION, ret, "session");
+  }
+  memcpy(buf, mbed_sess_magic, sizeof mbed_sess_magic);
+  uint16_t code = (uint16_t)(int16_t)s->verify_code;
+  buf[4] = (uint8_t)(code >> 8);
+  buf[5] = (uint8_t)code;
+  buf[6] = buf[7] = 0;
+  out->base = buf;
+  out->len = MBED_SESS_HDR + n;
+  return 0;
+}
