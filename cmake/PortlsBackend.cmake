@@ -10,6 +10,8 @@
 #   portls-<name>-cli         bin/portls-<name> from tools/*.c            (PORTLS_BUILD_TOOLS)
 #   test-unit-<name>          bin/, tests/unit/*.c + tests/common/*.c      (PORTLS_BUILD_TESTS)
 #   test-conformance-<name>   bin/, tests/conformance/*.c + tests/common/*.c
+#   fuzz-<x>-<name>           bin/, tests/fuzz/fuzz_<x>.c over portls-<name>-fuzzlib, a
+#                             coverage-instrumented copy of the library (PORTLS_BUILD_FUZZERS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
 #          linkage-<name>, install-consumer-<name>
 # and appends <name> to the global property PORTLS_ENABLED_BACKENDS.
@@ -152,8 +154,49 @@ function(portls_add_backend name)
     install(TARGETS portls-${name}-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
 
+  # --- the benchmark: bin/portls-bench-<name> (bench/portls-bench.c; protocol of
+  # shared/bench-anchors/README.md; run by scripts/bench.sh) ----------------------------
+  if(PORTLS_BUILD_TOOLS AND EXISTS "${PROJECT_SOURCE_DIR}/bench/portls-bench.c")
+    add_executable(portls-bench-${name} "${PROJECT_SOURCE_DIR}/bench/portls-bench.c")
+    portls_link_backend(portls-bench-${name} ${name})
+    portls_target_flags(portls-bench-${name})
+    portls_needs_certs(portls-bench-${name})
+  endif()
+
   if(PORTLS_BUILD_TESTS)
     portls_add_backend_tests(${name})
+  endif()
+
+  # libFuzzer targets (clang only): bin/fuzz-<x>-<backend>, whether or not the tests are
+  # built. They link their own copy of the library, compiled with coverage
+  # instrumentation (or libFuzzer would be blind inside the parsers it explores); the
+  # installed libraries, the tool and the tests stay uninstrumented.
+  if(PORTLS_BUILD_FUZZERS AND PORTLS_FUZZ_SOURCES)
+    set(fuzzlib portls-${name}-fuzzlib)
+    add_library(${fuzzlib} STATIC EXCLUDE_FROM_ALL ${sources})
+    target_include_directories(${fuzzlib}
+      PUBLIC "${PROJECT_SOURCE_DIR}/include"
+      PRIVATE "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}")
+    target_compile_definitions(${fuzzlib} PRIVATE
+      PORTLS_BACKEND_NAME="${name}" PORTLS_BACKEND_${upper}=1)
+    target_link_libraries(${fuzzlib} PRIVATE ${crypto_libs} ${PORTLS_PLATFORM_LIBS})
+    portls_target_flags(${fuzzlib})
+    target_compile_options(${fuzzlib} PRIVATE -fsanitize=fuzzer-no-link)
+    foreach(src IN LISTS PORTLS_FUZZ_SOURCES)
+      get_filename_component(stem "${src}" NAME_WE)
+      string(REGEX REPLACE "^fuzz_" "" stem "${stem}") # tests/fuzz/fuzz_hello.c -> fuzz-hello-<name>
+      set(exe fuzz-${stem}-${name})
+      add_executable(${exe} "${src}")
+      target_include_directories(${exe} PRIVATE
+        "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/tests")
+      target_link_libraries(${exe} PRIVATE ${fuzzlib})
+      if(name STREQUAL "boringssl")
+        set_property(TARGET ${exe} APPEND PROPERTY BUILD_RPATH "${PORTLS_BORINGSSL_LIBDIR}")
+      endif()
+      portls_target_flags(${exe})
+      target_compile_options(${exe} PRIVATE -fsanitize=fuzzer)
+      target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
+    endforeach()
   endif()
 endfunction()
 
@@ -183,21 +226,20 @@ function(portls_add_backend_tests name)
     endforeach()
   endif()
 
-  # libFuzzer targets (clang only): bin/fuzz-<x>-<backend>.
-  if(PORTLS_BUILD_FUZZERS)
-    foreach(src IN LISTS PORTLS_FUZZ_SOURCES)
-      get_filename_component(stem "${src}" NAME_WE)
-      add_executable(fuzz-${stem}-${name} "${src}")
-      target_include_directories(fuzz-${stem}-${name} PRIVATE
-        "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/tests")
-      portls_link_backend(fuzz-${stem}-${name} ${name})
-      portls_target_flags(fuzz-${stem}-${name})
-      target_compile_options(fuzz-${stem}-${name} PRIVATE -fsanitize=fuzzer)
-      target_link_options(fuzz-${stem}-${name} PRIVATE -fsanitize=fuzzer)
-    endforeach()
+  # Every exported symbol of both libraries starts with portls_ (STYLE.md).
+  # The benchmark's smoke test: every mode once, tiny, against this backend's server
+  # (exit 77 = skipped: the backend lacks a capability the protocol needs).
+  if(TARGET portls-bench-${name})
+    add_test(NAME bench-quick-${name}
+      COMMAND "${PORTLS_BASH}" "${PROJECT_SOURCE_DIR}/scripts/bench.sh" --quick --no-build --backends ${name})
+    set_tests_properties(bench-quick-${name} PROPERTIES
+      LABELS "backend:${name};bench"
+      ENVIRONMENT "PORTLS_BUILD_DIR=${CMAKE_BINARY_DIR};${PORTLS_SANITIZE_ENV}"
+      SKIP_RETURN_CODE 77
+      FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
+      TIMEOUT 120)
   endif()
 
-  # Every exported symbol of both libraries starts with portls_ (STYLE.md).
   add_test(NAME exports-${name}
     COMMAND "${PORTLS_BASH}" "${PROJECT_SOURCE_DIR}/scripts/check-exports.sh"
             $<TARGET_FILE:portls-${name}> $<TARGET_FILE:portls-${name}-static>)

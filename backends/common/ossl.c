@@ -1358,6 +1358,18 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
     return PORTLS_BE_OK;
   }
 #endif
+#if defined(PORTLS_OSSL_BORING)
+  /* A BoringSSL server keeps its TLS 1.3 tickets until it next writes; a
+   * zero-length write sends them now, as OpenSSL does, so that a client which
+   * ends at once (Node's pattern) still gets a session to resume. */
+  if (SSL_is_server(s->ssl) && !s->tickets_flushed && SSL_get_error(s->ssl, r) == SSL_ERROR_WANT_READ &&
+      SSL_version(s->ssl) == TLS1_3_VERSION) {
+    s->tickets_flushed = 1;
+    (void)SSL_write(s->ssl, "", 0);
+    ERR_clear_error();
+    return PORTLS_BE_WANT_READ;
+  }
+#endif
   return pssl_fail(s, r, PSSL_OP_READ, err);
 }
 

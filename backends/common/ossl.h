@@ -104,6 +104,7 @@ struct portls_be_session {
   int new_session; /* one arrived since core last asked (session_ready) */
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
+  int tickets_flushed;   /* server: TLS 1.3 tickets sent (see portls__ossl_read) */
 #endif
 };
 
