@@ -21,3 +21,7 @@ cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$jobs"
 # Once more under valgrind (memcheck), on the OpenSSL backend.
 ./scripts/valgrind.sh openssl
+# The embedded proof: core + mbedTLS + platform/posix cross-built for armhf and run
+# under qemu-arm (self-test, CLI against the host's openssl), and core compiled
+# freestanding for a Cortex-M4.
+./scripts/embedded.sh

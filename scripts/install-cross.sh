@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what the embedded proof (scripts/embedded.sh) needs on Debian 12, and
+# nothing that is already there. Safe to run any number of times.
+#
+#   crossbuild-essential-armhf   arm-linux-gnueabihf-gcc and its C library
+#   libmbedtls-dev:armhf         mbed TLS 2.28 for armhf (multiarch; pulls libc6:armhf,
+#                                the C library qemu-arm runs the programs against)
+#   qemu-user                    qemu-arm, run explicitly (`qemu-arm ./prog`): no
+#                                binfmt_misc registration is needed or relied on
+#   gcc-arm-none-eabi            the Cortex-M compiler
+#   libnewlib-arm-none-eabi      newlib's headers: core/ calls libc's string, memory,
+#                                snprintf, qsort and malloc functions, whose headers
+#                                -ffreestanding alone does not provide (objects only;
+#                                nothing is linked against newlib)
+#
+# Debian 12 ships qemu-arm in qemu-user (dynamically linked) and in qemu-user-static;
+# either works when called by name, qemu-user is the smaller one.
+set -euo pipefail
+
+packages=(crossbuild-essential-armhf libmbedtls-dev:armhf qemu-user gcc-arm-none-eabi
+  libnewlib-arm-none-eabi)
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=(sudo)
+fi
+need_root() {
+  if ((${#sudo[@]})) && ! command -v sudo >/dev/null 2>&1; then
+    echo "install-cross: need root or sudo to $*" >&2
+    exit 1
+  fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-cross: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+added_arch=0
+if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+  need_root "add the armhf architecture"
+  echo "install-cross: dpkg --add-architecture armhf"
+  "${sudo[@]}" dpkg --add-architecture armhf
+  added_arch=1
+fi
+
+need_root "install: ${missing[*]}"
+echo "install-cross: installing ${missing[*]}"
+# apt-get update may exit 100 when one armhf index (seen: bookworm-security's) is
+# mid-sync on the mirror; the packages above come from the main suite, so carry on and
+# let apt-get install say whether what we need is really there.
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+  echo "install-cross: apt-get update reported errors (see above); trying the install anyway" >&2
+fi
+# --no-remove: a multiarch resolution must never remove host packages to make room.
+# Recommends stay on: the cross compiler needs some of its own.
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove \
+  "${missing[@]}" >/tmp/install-cross.$$.log 2>&1; then
+  cat /tmp/install-cross.$$.log >&2
+  rm -f /tmp/install-cross.$$.log
+  echo "install-cross: apt-get install failed. libmbedtls-dev:armhf must have the same version" \
+    "as the host's libmbedtls-dev (Multi-Arch: same): compare 'apt-cache policy" \
+    "libmbedtls-dev libmbedtls-dev:armhf'." >&2
+  ((added_arch)) && echo "install-cross: armhf stays added (dpkg --remove-architecture armhf undoes it)" >&2
+  exit 1
+fi
+rm -f /tmp/install-cross.$$.log
+echo "install-cross: done"
