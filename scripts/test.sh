@@ -19,6 +19,11 @@ cmake -S . -B "$build" \
   -DPORTLS_BUILD_EXAMPLES=ON
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$jobs"
+# The conformance suite again on the dependency-free POSIX platform, every backend.
+cmake -S . -B "$build-posix" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_PLATFORM=posix \
+  -DPORTLS_WERROR=ON -DPORTLS_SANITIZE=ON -DPORTLS_BUILD_EXAMPLES=OFF
+cmake --build "$build-posix" -j"$jobs"
+ctest --test-dir "$build-posix" --output-on-failure --no-tests=error -j"$jobs" -L conformance
 # Once more under valgrind (memcheck), on the OpenSSL backend.
 ./scripts/valgrind.sh openssl
 # The embedded proof: core + mbedTLS + platform/posix cross-built for armhf and run
