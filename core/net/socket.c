@@ -481,6 +481,26 @@ int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, co
   s->host = portls__strdup(host ? host : "localhost");
   if (s->host == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   s->port = port;
+  /* An address needs no lookup (libuv would take a trip through its thread
+   * pool for it): connect straight away, the outcome still comes as an event. */
+  uint8_t ip[16];
+  int fam = portls__ip_parse(s->host, ip);
+  if (fam != 0) {
+    portls_plat_addr a;
+    memset(&a, 0, sizeof a);
+    a.family = fam == 4 ? PORTLS_PLAT_INET : PORTLS_PLAT_INET6;
+    memcpy(a.ip, ip, fam == 4 ? 4 : 16);
+    a.port = port;
+    if ((s->addrs = portls__memdup(&a, sizeof a)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+    s->naddrs = 1;
+    int rc = stream_connect(s, &s->addrs[0]);
+    if (rc < 0) {
+      char where[140];
+      portls__addr_describe(&a, where, sizeof where);
+      return portls__err(err, rc, "connect %s %s", portls_err_name(rc), where);
+    }
+    return 0;
+  }
   int rc = P->lookup(s->loop->plat, s->host, port, 0, on_lookup, s, &s->lookup);
   if (rc < 0) return portls__err(err, rc, "getaddrinfo %s %s", portls_err_name(rc), s->host);
   return 0;
