@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/asn1.h>
@@ -221,7 +222,10 @@ void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx) {
 #if defined(MBEDTLS_FS_IO)
   /* Certificates this version cannot parse are skipped (a positive return
    * counts them); a missing store simply leaves nothing trusted. */
-  int ret = mbedtls_x509_crt_parse_file(&ctx->ca, PORTLS_MBED_SYSTEM_CA_FILE);
+  /* SSL_CERT_FILE overrides the bundle, as it does for OpenSSL and BoringSSL. */
+  const char *file = getenv("SSL_CERT_FILE");
+  if (file == NULL || file[0] == '\0') file = PORTLS_MBED_SYSTEM_CA_FILE;
+  int ret = mbedtls_x509_crt_parse_file(&ctx->ca, file);
   if (ret >= 0 && ctx->ca.raw.len > 0) {
     ctx->has_ca = 1;
     mbed_apply_ca(ctx);
