@@ -65,6 +65,10 @@ function(portls_install_package)
   get_property(PORTLS_ENABLED_BACKENDS GLOBAL PROPERTY PORTLS_ENABLED_BACKENDS)
 
   file(GLOB headers CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/include/portls/*.h")
+  # uv.h declares portls_loop_from_uv(), which only libuv builds define.
+  if(NOT PORTLS_PLATFORM STREQUAL "libuv")
+    list(FILTER headers EXCLUDE REGEX "/uv\\.h$")
+  endif()
   if(headers)
     install(FILES ${headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/portls")
   endif()

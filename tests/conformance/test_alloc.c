@@ -154,7 +154,7 @@ static int conversation(void) {
     cr_assert_eq(portls_loop_free(loop), 0);
     return 0;
   }
-  portls_timer_start(watchdog, 5000, 0);
+  portls_timer_start(watchdog, h_slow(5000), 0);
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
