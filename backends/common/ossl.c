@@ -1235,6 +1235,8 @@ fail:
 
 void portls__ossl_ctx_free(portls_be_ctx *ctx) {
   if (ctx == NULL) return;
+  SSL_SESSION_free(ctx->offered);
+  portls__free(ctx->offered_der);
   SSL_CTX_free(ctx->ssl_ctx);
   OPENSSL_cleanse(ctx->ticket_keys, sizeof ctx->ticket_keys);
   portls__free(ctx);
@@ -1313,10 +1315,34 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
       const unsigned char *p = cfg->session.base;
       SSL_SESSION *sess;
       ERR_clear_error();
-      sess = cfg->session.len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)cfg->session.len);
+      sess = NULL;
+#if !defined(PORTLS_OSSL_BORING)
+      /* A copy, not the cached object: TLS 1.3 marks a session it used as not
+       * resumable, and offering the same bytes twice must behave as decoding
+       * them twice. The copy shares the decoded certificates. */
+      if (ctx->offered != NULL && ctx->offered_len == cfg->session.len &&
+          memcmp(ctx->offered_der, cfg->session.base, cfg->session.len) == 0)
+        sess = SSL_SESSION_dup(ctx->offered);
+#endif
       if (sess == NULL) {
-        rc = portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
-        goto fail;
+        sess = cfg->session.len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)cfg->session.len);
+        if (sess == NULL) {
+          rc = portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
+          goto fail;
+        }
+#if !defined(PORTLS_OSSL_BORING)
+        SSL_SESSION *keep = SSL_SESSION_dup(sess);
+        uint8_t *der = keep ? portls__memdup(cfg->session.base, cfg->session.len) : NULL;
+        if (der != NULL) {
+          SSL_SESSION_free(ctx->offered);
+          portls__free(ctx->offered_der);
+          ctx->offered = keep;
+          ctx->offered_der = der;
+          ctx->offered_len = cfg->session.len;
+        } else {
+          SSL_SESSION_free(keep);
+        }
+#endif
       }
       int ok = SSL_set_session(s->ssl, sess);
       SSL_SESSION_free(sess);

@@ -78,6 +78,12 @@ typedef struct portls__ossl_der_cache {
 
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
+  /* The last session a client offered, decoded: a client resuming again and
+   * again offers the same bytes, and decoding them (the peer's certificate
+   * included) was 40% of a resumed handshake. */
+  SSL_SESSION *offered;
+  uint8_t *offered_der;
+  size_t offered_len;
   int has_ticket_keys;
   uint8_t ticket_keys[48]; /* Node's layout: name 16 | HMAC-SHA256 key 16 | AES-128 key 16 */
 };
