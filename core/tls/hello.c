@@ -280,10 +280,9 @@ static int parse_exts(portls__hello *h, rd all) {
 
   r = all;
   while (left(&r) > 0) {
-    unsigned long type = 0;
+    unsigned long type;
     rd data;
-    get_n(&r, 2, &type);
-    get_vec(&r, 2, &data);
+    if (get_n(&r, 2, &type) != 0 || get_vec(&r, 2, &data) != 0) break; /* checked above */
     if ((rc = ext_one(h, (uint16_t)type, data, left(&r) == 0)) != 0) return rc;
   }
   return 0;

@@ -48,17 +48,18 @@
 /* Why a parse failed, for callers and tests that need more than the text. */
 typedef enum portls__hello_why {
   PORTLS__HELLO_OK = 0,
-  PORTLS__HELLO_E_SSLV2,       /* NOT_TLS: an SSLv2-format (or SSLv3 compat) hello */
-  PORTLS__HELLO_E_NOT_HANDSHAKE, /* NOT_TLS: the first record is not a TLS handshake */
-  PORTLS__HELLO_E_RECORD,      /* a later record header: type, version or length */
-  PORTLS__HELLO_E_NOT_HELLO,   /* the first handshake message is not a ClientHello */
-  PORTLS__HELLO_E_TOO_BIG,     /* over PORTLS__HELLO_BODY_MAX or PORTLS__HELLO_MAX */
-  PORTLS__HELLO_E_LENGTH,      /* a length that does not fit its container, or leftovers */
-  PORTLS__HELLO_E_DUP_EXT,     /* an extension type appears twice (RFC 8446, 4.2) */
-  PORTLS__HELLO_E_SNI,         /* server_name: no host_name, bad length, a NUL byte */
-  PORTLS__HELLO_E_ALPN,        /* ALPN: empty list or an empty protocol name */
-  PORTLS__HELLO_E_EXT,         /* another extension whose contents are malformed */
-  PORTLS__HELLO_E_PSK_NOT_LAST, /* pre_shared_key is not the last extension */
+  PORTLS__HELLO_E_SSLV2,         /* NOT_TLS: first byte has the high bit set (SSLv2 format) */
+  PORTLS__HELLO_E_NOT_HANDSHAKE, /* NOT_TLS: the first record is not a TLS handshake record */
+  PORTLS__HELLO_E_RECORD,        /* a record of 0 or > 16384 bytes; a later record of
+                                    another type or version */
+  PORTLS__HELLO_E_NOT_HELLO,     /* the first handshake message is not a ClientHello */
+  PORTLS__HELLO_E_TOO_BIG,       /* over PORTLS__HELLO_BODY_MAX or PORTLS__HELLO_MAX */
+  PORTLS__HELLO_E_LENGTH,        /* a length that does not fit its container, or leftovers */
+  PORTLS__HELLO_E_DUP_EXT,       /* an extension type appears twice (RFC 8446, 4.2) */
+  PORTLS__HELLO_E_SNI,           /* server_name: no host_name, two, bad length, a NUL byte */
+  PORTLS__HELLO_E_ALPN,          /* ALPN: bad lengths, empty list, an empty protocol name */
+  PORTLS__HELLO_E_EXT,           /* another known extension with malformed contents */
+  PORTLS__HELLO_E_PSK_NOT_LAST,  /* pre_shared_key is not the last extension */
   PORTLS__HELLO_E_NOMEM
 } portls__hello_why;
 
@@ -149,8 +150,9 @@ void portls__hello_free(portls__hello *h);
  * the ClientHello are ignored. */
 int portls__hello_feed(portls__hello *h, const void *data, size_t len);
 
-/* Number of bytes fed up to the last byte of the ClientHello (record headers
- * included), once DONE; bytes read so far otherwise. */
+/* Bytes read, record headers included: once DONE, up to the last byte of the
+ * ClientHello; after a failure, up to the byte that decided it
+ * (PORTLS__HELLO_MAX when the byte limit was hit); while MORE, all of them. */
 size_t portls__hello_consumed(const portls__hello *h);
 
 /* Entry i of a list of big-endian 16-bit values. */
