@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "tls/context.h"
+#include "tls/der.h"
 #include "tls/pkcs.h"
+#include "util/pem.h"
 #include "tls/suites.h"
 #include "util/util.h"
 
@@ -100,6 +102,41 @@ int portls__context_check_role(const portls_context *ctx, int is_server, portls_
   return 0;
 }
 
+/* ---- dhparam ---- */
+
+/* The size in bits of the prime of PEM "DH PARAMETERS", or 0 when they do not
+ * parse (the specification: unparsable dhparam is silently discarded). */
+static int dh_bits(portls_buf b) {
+  static const char *const labels[] = {"DH PARAMETERS", NULL};
+  size_t pos = 0;
+  portls__pem_block blk;
+  uint8_t *der = NULL;
+  size_t len = 0;
+  if (b.base == NULL || portls__pem_find(b.base, b.len, &pos, labels, &blk) != 0 ||
+      portls__pem_decode(&blk, &der, &len) != 0)
+    return 0;
+  int bits = 0;
+  portls__der d, seq;
+  portls__der_tlv p;
+  portls__der_init(&d, der, len);
+  if (portls__der_enter(&d, PORTLS__DER_SEQUENCE, &seq) == 0 &&
+      portls__der_expect(&seq, PORTLS__DER_INTEGER, &p) == 0) {
+    const uint8_t *v = p.val;
+    size_t n = p.len;
+    while (n > 0 && *v == 0) v++, n--;
+    if (n > 0 && n < 8192) {
+      bits = (int)(n * 8);
+      for (unsigned top = v[0]; !(top & 0x80u); top <<= 1) bits--;
+    }
+  }
+  portls__free(der);
+  return bits;
+}
+
+const char *portls_context_warning(const portls_context *ctx) {
+  return ctx != NULL && ctx->warning[0] != '\0' ? ctx->warning : NULL;
+}
+
 /* ---- options ---- */
 
 void portls_context_options_init(portls_context_options *o) {
@@ -157,11 +194,23 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   uint16_t *suites = NULL;
   size_t n_suites = 0;
   if ((rc = portls__ciphers_compile(ciphers, &suites, &n_suites, err)) < 0) return rc;
+  /* The specification's dhparam rules, the same on every backend: under 1024
+   * bits an error, under 2048 a warning; unparsable means no DHE. */
+  int dhbits = o->dhparam.len > 0 ? dh_bits(o->dhparam) : 0;
+  if (dhbits > 0 && dhbits < 1024) {
+    portls__free(suites);
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%d)", dhbits);
+  }
   portls_context *ctx = portls__calloc(1, sizeof *ctx);
   if (ctx == NULL) {
     portls__free(suites);
     return portls__err(err, PORTLS_ENOMEM, NULL);
   }
+  if (dhbits > 0 && !portls_has_capability(PORTLS_CAP_DHE))
+    snprintf(ctx->warning, sizeof ctx->warning,
+             "dhparam: ignored: backend '%s' lacks capability 'dhe' (no DHE suites)", portls__backend.name);
+  else if (dhbits > 0 && dhbits < 2048)
+    snprintf(ctx->warning, sizeof ctx->warning, "DH parameter is less than 2048 bits");
   ctx->refs = 1;
   if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
 

@@ -12,6 +12,7 @@ struct portls_context {
   portls_be_ctx *be;
   int role; /* from a *_server_method / *_client_method secureProtocol */
   uint16_t min_version, max_version;
+  char warning[128]; /* portls_context_warning(); empty when none */
 };
 
 /* Checks that ctx may be used for a connection of this role. */

@@ -165,6 +165,11 @@ void portls_context_options_init(portls_context_options *opts);
  * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
 int portls_context_new(const portls_context_options *opts, portls_context **out,
                        portls_error *err);
+/* What Node would print as a process warning about this context, or NULL:
+ * "DH parameter is less than 2048 bits", or a dhparam that the backend
+ * ignores because it lacks the "dhe" capability. Valid while ctx lives. */
+const char *portls_context_warning(const portls_context *ctx);
+
 /* Takes another reference. */
 portls_context *portls_context_ref(portls_context *ctx);
 /* Drops a reference; the context is freed when servers and sockets using it

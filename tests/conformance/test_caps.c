@@ -155,3 +155,46 @@ Test(caps, rsa_and_ecdsa_pairs_on_one_server_are_chosen_per_client) {
   h_run_all_closed(&t);
   h_finish(&t);
 }
+
+/* dhparam, as the specification has it: under 1024 bits an error; under 2048 a
+ * warning; unparsable silently discarded; on a backend without DHE accepted
+ * with a warning that names the capability. */
+static int dh_context(h_test *t, const char *file, const char **warning, portls_error *err) {
+  portls_context_options o;
+  portls_context_options_init(&o);
+  static const char garbage[] = "-----BEGIN DH PARAMETERS-----\nnot base64!\n-----END DH PARAMETERS-----\n";
+  o.dhparam = file ? *h_file(t, file) : (portls_buf){garbage, sizeof garbage - 1};
+  portls_context *ctx = NULL;
+  int rc = portls_context_new(&o, &ctx, err);
+  *warning = NULL;
+  static char copy[128];
+  if (ctx != NULL && portls_context_warning(ctx) != NULL) {
+    snprintf(copy, sizeof copy, "%s", portls_context_warning(ctx));
+    *warning = copy;
+  }
+  portls_context_free(ctx);
+  return rc;
+}
+
+Test(caps, dhparam_under_1024_is_an_error_under_2048_a_warning_and_garbage_is_ignored) {
+  h_test t;
+  h_init(&t);
+  const char *w;
+  portls_error err;
+  cr_assert_eq(dh_context(&t, "dh512.pem", &w, &err), PORTLS_EDHPARAM);
+  cr_assert(strstr(err.message, "1024") != NULL, "%s", err.message);
+  cr_assert_eq(dh_context(&t, NULL, &w, &err), 0, "unparsable dhparam is discarded: %s", err.message);
+  cr_assert_null(w);
+  cr_assert_eq(dh_context(&t, "dh1024.pem", &w, &err), 0, "%s", err.message);
+  cr_assert_not_null(w);
+  cr_assert_eq(dh_context(&t, "dh2048.pem", &w, &err), 0, "%s", err.message);
+  if (portls_has_capability(PORTLS_CAP_DHE)) {
+    cr_assert_null(w, "2048 bits: no warning, got %s", w);
+    cr_assert_eq(dh_context(&t, "dh1024.pem", &w, &err), 0);
+    cr_assert_str_eq(w, "DH parameter is less than 2048 bits");
+  } else {
+    cr_assert_not_null(w);
+    cr_assert(strstr(w, "dhe") != NULL && strstr(w, portls_backend_name()) != NULL, "%s", w);
+  }
+  h_finish(&t);
+}
