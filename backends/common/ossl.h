@@ -160,4 +160,28 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
 #ifdef __cplusplus
 }
 #endif
+
+/* The vtable entries both OpenSSL-family backends share; each backend's file
+ * adds its own name, version, capabilities and global_init. */
+#define PORTLS__OSSL_SHARED_OPS \
+    .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS, \
+    .ctx_new = portls__ossl_ctx_new, \
+    .ctx_free = portls__ossl_ctx_free, \
+    .session_new = portls__ossl_session_new, \
+    .session_free = portls__ossl_session_free, \
+    .handshake = portls__ossl_handshake, \
+    .read = portls__ossl_read, \
+    .write = portls__ossl_write, \
+    .shutdown = portls__ossl_shutdown, \
+    .info = portls__ossl_info, \
+    .peer_cert = portls__ossl_peer_cert, \
+    .verified_cert = portls__ossl_verified_cert, \
+    .set_max_send_fragment = portls__ossl_set_max_send_fragment, \
+    .get_session = portls__ossl_get_session, \
+    .session_ready = portls__ossl_session_ready, \
+    .digest = portls__ossl_digest, \
+    .cipher_decrypt = portls__ossl_cipher_decrypt, \
+    .random = portls__ossl_random, \
+    .suites = portls__ossl_suites,
+
 #endif

@@ -247,26 +247,8 @@ static uint64_t pssl_capabilities(void) {
 
 const portls_backend portls__backend = {
     .name = "openssl",
-    .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS,
     .version = pssl_version,
     .capabilities = pssl_capabilities,
     .global_init = pssl_global_init,
-    .ctx_new = portls__ossl_ctx_new,
-    .ctx_free = portls__ossl_ctx_free,
-    .session_new = portls__ossl_session_new,
-    .session_free = portls__ossl_session_free,
-    .handshake = portls__ossl_handshake,
-    .read = portls__ossl_read,
-    .write = portls__ossl_write,
-    .shutdown = portls__ossl_shutdown,
-    .info = portls__ossl_info,
-    .peer_cert = portls__ossl_peer_cert,
-    .verified_cert = portls__ossl_verified_cert,
-    .set_max_send_fragment = portls__ossl_set_max_send_fragment,
-    .get_session = portls__ossl_get_session,
-    .session_ready = portls__ossl_session_ready,
-    .digest = portls__ossl_digest,
-    .cipher_decrypt = portls__ossl_cipher_decrypt,
-    .random = portls__ossl_random,
-    .suites = portls__ossl_suites,
+    PORTLS__OSSL_SHARED_OPS
 };
