@@ -99,7 +99,13 @@ typedef struct portls_be_session_config {
   portls_buf alpn_wire;        /* client: offer; server: preference list */
   portls_buf npn_wire;
   portls_buf session;          /* client: a session to offer */
-  int request_ocsp;
+  int request_ocsp;            /* client: send status_request; read the answer with ocsp_response() */
+  /* Server: what the application's resumeSession found for the ClientHello's
+   * session id (server_session()'s data, as it handed it out); resume it if
+   * the id and the context match. Empty: none. */
+  portls_buf resume;
+  /* Server: the OCSPRequest answer to staple when the client asked. Empty: none. */
+  portls_buf ocsp_response;
 } portls_be_session_config;
 
 /* What core reads after the handshake. Strings point into the session. */
@@ -168,6 +174,38 @@ typedef struct portls_backend {
   /* Optional: 1 once per new client session (a TLS 1.2 handshake's, or a TLS
    * 1.3 ticket that arrived after the handshake), for Node's 'session'. */
   int (*session_ready)(portls_be_session *s);
+  /* Optional (PORTLS_CAP_TICKET_KEYS): replaces the context's 48-byte ticket
+   * keys (Node's layout: name 16 | HMAC 16 | AES 16) for tickets issued and
+   * accepted from now on. */
+  int (*set_ticket_keys)(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+  /* Optional (PORTLS_CAP_SESSION_CACHE): server, after a full handshake:
+   * returns 1 with the session's id (pointing into the session) and its
+   * serialized form (*data allocated with portls's allocator; core frees it)
+   * when a client can resume it by id (Node's 'newSession'), 0 when not
+   * (TLS 1.3, where resumption is by ticket only). The serialized form is
+   * what portls_be_session_config.resume takes back. */
+  int (*server_session)(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+  /* Optional (PORTLS_CAP_SESSION_TICKETS): client: the ticket the server
+   * issued for the current session (getTLSTicket()), valid while the session
+   * lives; PORTLS_ENOENT when there is none. */
+  int (*ticket)(portls_be_session *s, portls_buf *out);
+  /* Optional (PORTLS_CAP_OCSP_REQUEST): client, after the handshake: the
+   * stapled OCSP response; PORTLS_ENOENT when the server stapled nothing. */
+  int (*ocsp_response)(portls_be_session *s, portls_buf *out);
+  /* Optional (PORTLS_CAP_RENEG_CLIENT / PORTLS_CAP_RENEG_SERVER): starts a
+   * renegotiation (client: a new ClientHello; server: HelloRequest), the
+   * server asking for a client certificate when verify_peer is set. The
+   * handshake then runs inside read() and write(); handshakes() tells core
+   * when it has completed, and info() describes the new state.
+   * PORTLS_ERENEG_DISABLED when the negotiated version cannot (TLS 1.3) or
+   * the peer refused it. */
+  int (*renegotiate)(portls_be_session *s, int verify_peer, portls_error *err);
+  /* Optional (PORTLS_CAP_RENEG_COUNT): how many handshakes have started and
+   * completed on this session, the first included. A server accepts
+   * client-initiated renegotiation (TLS 1.2 and below) and core limits it by
+   * `started` (Node's CLIENT_RENEG_LIMIT); core completes renegotiate() by
+   * `completed`. */
+  void (*handshakes)(portls_be_session *s, unsigned *started, unsigned *completed);
 
   /* Crypto primitives for core. */
   /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the library lacks. */
