@@ -172,12 +172,9 @@ static uint64_t bssl_capabilities(void) {
 #if defined(PORTLS_OSSL_HAS_NPN)
   caps |= BSSL_CAP(NPN);
 #endif
-  /* OCSP_STAPLING / OCSP_REQUEST: BoringSSL can (raw bytes:
-   * SSL_set_ocsp_response, SSL_get0_ocsp_response), but backend.h has no
-   * operation yet to hand a response to the server session or to read the
-   * stapled one on the client (the same as the OpenSSL backend).
-   *
-   * DHE / DH_SIZE / MIN_DH_SIZE: no finite-field DHE at all (no DHE-* suite,
+  /* OCSP as raw bytes: SSL_set_ocsp_response, SSL_get0_ocsp_response. */
+  caps |= BSSL_CAP(OCSP_STAPLING) | BSSL_CAP(OCSP_REQUEST) | BSSL_CAP(SESSION_CACHE);
+  /* DHE / DH_SIZE / MIN_DH_SIZE: no finite-field DHE at all (no DHE-* suite,
    * SSL_CTX_set_tmp_dh is a no-op), so no DH size to report, and a minDHSize
    * check could never be exercised.
    *
@@ -185,9 +182,7 @@ static uint64_t bssl_capabilities(void) {
    * (SSL_renegotiate returns 0). It only lets a client answer a server's
    * HelloRequest, which session_new allows, as OpenSSL does by default.
    * RENEG_COUNT: a BoringSSL server rejects every client renegotiation with
-   * a fatal alert before any callback sees it; nothing to count.
-   *
-   * SESSION_CACHE: backend.h has no session-cache operations yet. */
+   * a fatal alert before any callback sees it; nothing to count. */
   caps |= BSSL_CAP(ECDH_CURVES);
   caps |= BSSL_CAP(SESSION_TICKETS) | BSSL_CAP(TICKET_KEYS);
   caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);

@@ -1067,6 +1067,101 @@ int portls__ossl_session_ready(portls_be_session *s) {
   return ready;
 }
 
+/* Server: the session resumeSession found, when the ClientHello's id is its
+ * id (OpenSSL checks the session-id context and expiry itself). */
+#if defined(PORTLS_OSSL_BORING)
+static SSL_SESSION *pssl_get_session(SSL *ssl, const uint8_t *id, int id_len, int *copy) {
+#else
+static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
+#endif
+  portls_be_session *s = SSL_get_app_data(ssl);
+  *copy = 0;
+  if (s == NULL || s->resume == NULL) return NULL;
+  const unsigned char *p = s->resume;
+  SSL_SESSION *sess = s->resume_len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)s->resume_len);
+  ERR_clear_error();
+  unsigned int n = 0;
+  const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
+  if (sess == NULL || id_len < 0 || n != (unsigned)id_len || memcmp(sid, id, n) != 0) {
+    SSL_SESSION_free(sess);
+    return NULL;
+  }
+  return sess; /* *copy 0: the reference is the library's */
+}
+
+int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err) {
+  SSL_SESSION *sess = SSL_get_session(s->ssl);
+  unsigned int n = 0;
+  const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
+  /* TLS 1.3 resumes by ticket only; a TLS 1.2 session given a ticket has no id. */
+  if (!SSL_is_server(s->ssl) || SSL_version(s->ssl) >= TLS1_3_VERSION || SSL_session_reused(s->ssl) || n == 0)
+    return 0;
+  int len = i2d_SSL_SESSION(sess, NULL);
+  uint8_t *buf = len > 0 ? portls__malloc((size_t)len) : NULL;
+  if (buf == NULL) return portls__ossl_lib_err(err, len > 0 ? PORTLS_ENOMEM : PORTLS_ESESSION, "newSession");
+  unsigned char *q = buf;
+  i2d_SSL_SESSION(sess, &q);
+  *id = (portls_buf){sid, n};
+  *data = (portls_buf){buf, (size_t)len};
+  return 1;
+}
+
+int portls__ossl_ticket(portls_be_session *s, portls_buf *out) {
+  SSL_SESSION *sess = s->latest_session ? s->latest_session : SSL_get_session(s->ssl);
+  const unsigned char *tick = NULL;
+  size_t len = 0;
+  if (sess == NULL || SSL_is_server(s->ssl)) return PORTLS_ENOENT;
+  SSL_SESSION_get0_ticket(sess, &tick, &len);
+  if (tick == NULL || len == 0) return PORTLS_ENOENT;
+  *out = (portls_buf){tick, len};
+  return 0;
+}
+
+int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err) {
+  memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
+  ctx->has_ticket_keys = 1;
+  return portls__ossl_set_ticket_keys(ctx, err);
+}
+
+int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out) {
+  const unsigned char *p = NULL;
+  size_t len = 0;
+#if defined(PORTLS_OSSL_BORING)
+  SSL_get0_ocsp_response(s->ssl, &p, &len);
+#else
+  unsigned char *q = NULL;
+  long n = SSL_get_tlsext_status_ocsp_resp(s->ssl, &q);
+  p = q;
+  len = n > 0 ? (size_t)n : 0;
+#endif
+  if (p == NULL || len == 0) return PORTLS_ENOENT;
+  *out = (portls_buf){p, len};
+  return 0;
+}
+
+#if !defined(PORTLS_OSSL_BORING)
+/* Server: staple what OCSPRequest answered (set on the SSL by session_new);
+ * client: accept whatever came, core hands it to the application as Node does. */
+static int pssl_status_cb(SSL *ssl, void *arg) {
+  (void)arg;
+  if (!SSL_is_server(ssl)) return 1;
+  unsigned char *resp = NULL;
+  return SSL_get_tlsext_status_ocsp_resp(ssl, &resp) > 0 && resp != NULL ? SSL_TLSEXT_ERR_OK
+                                                                         : SSL_TLSEXT_ERR_NOACK;
+}
+#endif
+
+/* Handshakes started and done, for Node's renegotiation limit. TLS 1.3's
+ * post-handshake messages (tickets, key updates) raise the same events in
+ * OpenSSL; they are not handshakes. */
+static void pssl_info_cb(const SSL *ssl, int where, int ret) {
+  (void)ret;
+  portls_be_session *s = SSL_get_app_data(ssl);
+  if (s == NULL || (s->hs_done > 0 && SSL_version(ssl) >= TLS1_3_VERSION)) return;
+  if (where & SSL_CB_HANDSHAKE_START) s->hs_started++;
+  if (where & SSL_CB_HANDSHAKE_DONE) s->hs_done++;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
 
@@ -1107,6 +1202,15 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_BOTH | SSL_SESS_CACHE_NO_INTERNAL |
                                         SSL_SESS_CACHE_NO_AUTO_CLEAR);
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
+  SSL_CTX_sess_set_get_cb(c, pssl_get_session);
+  SSL_CTX_set_info_callback(c, pssl_info_cb);
+#if !defined(PORTLS_OSSL_BORING)
+  SSL_CTX_set_tlsext_status_cb(c, pssl_status_cb);
+#if defined(SSL_OP_ALLOW_CLIENT_RENEGOTIATION)
+  /* Node lets clients renegotiate and limits how often (core counts them). */
+  SSL_CTX_set_options(c, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+#endif
+#endif
 
 #if defined(PORTLS_OSSL_BORING)
   int tls13_only = 0;
@@ -1252,6 +1356,26 @@ static void pssl_der_cache_free(portls__ossl_der_cache *c) {
   c->count = 0;
 }
 
+static int pssl_staple(portls_be_session *s, portls_buf resp, portls_error *err) {
+  ERR_clear_error();
+#if defined(PORTLS_OSSL_BORING)
+  if (!SSL_set_ocsp_response(s->ssl, resp.base, resp.len))
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "OCSPRequest response");
+#else
+  unsigned char *copy = OPENSSL_malloc(resp.len); /* the SSL takes it */
+  if (copy == NULL || resp.len > LONG_MAX) {
+    OPENSSL_free(copy);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  memcpy(copy, resp.base, resp.len);
+  if (!SSL_set_tlsext_status_ocsp_resp(s->ssl, copy, (long)resp.len)) {
+    OPENSSL_free(copy);
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "OCSPRequest response");
+  }
+#endif
+  return 0;
+}
+
 int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
                              const portls_be_io *io, portls_be_session **out, portls_error *err) {
   portls_be_session *s;
@@ -1281,6 +1405,12 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
 
   if (cfg->is_server) {
     SSL_set_accept_state(s->ssl);
+    if (cfg->resume.len > 0 && (s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL) {
+      rc = portls__err(err, PORTLS_ENOMEM, NULL);
+      goto fail;
+    }
+    s->resume_len = cfg->resume.len;
+    if (cfg->ocsp_response.len > 0 && (rc = pssl_staple(s, cfg->ocsp_response, err)) < 0) goto fail;
     if (cfg->verify_peer) SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
     else SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
     if (pssl_copy_wire(cfg->alpn_wire, &s->alpn_wire, &s->alpn_len) < 0 ||
@@ -1380,8 +1510,31 @@ void portls__ossl_session_free(portls_be_session *s) {
   sk_X509_pop_free(s->verified_chain, X509_free);
 #endif
   SSL_SESSION_free(s->latest_session);
+  portls__free(s->resume);
   portls__free(s);
 }
+
+#if !defined(PORTLS_OSSL_BORING)
+int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
+  if (SSL_version(s->ssl) >= TLS1_3_VERSION)
+    return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
+  /* Asked again this time (the first handshake's SSL_VERIFY_CLIENT_ONCE would not). */
+  if (SSL_is_server(s->ssl))
+    SSL_set_verify(s->ssl, verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify_peer ? pssl_verify_cb : NULL);
+  ERR_clear_error();
+  s->io_error = 0;
+  if (!SSL_renegotiate(s->ssl)) return portls__ossl_lib_err(err, PORTLS_ERENEG_DISABLED, "renegotiate");
+  int r = SSL_do_handshake(s->ssl); /* sends HelloRequest or ClientHello */
+  if (r == 1) return 0;
+  r = pssl_fail(s, r, PSSL_OP_HANDSHAKE, err);
+  return r == PORTLS_BE_WANT_READ ? 0 : r;
+}
+
+void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *completed) {
+  *started = s->hs_started;
+  *completed = s->hs_done;
+}
+#endif
 
 int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
   ERR_clear_error();

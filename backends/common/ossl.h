@@ -108,6 +108,9 @@ struct portls_be_session {
    * TLS 1.3 SSL_get1_session may not be resumable, the tickets arrive later. */
   SSL_SESSION *latest_session;
   int new_session; /* one arrived since core last asked (session_ready) */
+  uint8_t *resume;  /* server: resumeSession's answer, returned by pssl_get_session */
+  size_t resume_len;
+  unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
   int tickets_flushed;   /* server: TLS 1.3 tickets sent (see portls__ossl_read) */
@@ -131,6 +134,14 @@ int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__ossl_session_ready(portls_be_session *s);
+int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+int portls__ossl_ticket(portls_be_session *s, portls_buf *out);
+int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out);
+#if !defined(PORTLS_OSSL_BORING)
+int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
+void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
+#endif
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);
@@ -179,6 +190,10 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
     .set_max_send_fragment = portls__ossl_set_max_send_fragment, \
     .get_session = portls__ossl_get_session, \
     .session_ready = portls__ossl_session_ready, \
+    .set_ticket_keys = portls__ossl_set_ticket_keys_op, \
+    .server_session = portls__ossl_server_session, \
+    .ticket = portls__ossl_ticket, \
+    .ocsp_response = portls__ossl_ocsp_response, \
     .digest = portls__ossl_digest, \
     .cipher_decrypt = portls__ossl_cipher_decrypt, \
     .random = portls__ossl_random, \

@@ -223,9 +223,9 @@ static uint64_t pssl_capabilities(void) {
 #if defined(PORTLS_OSSL_HAS_NPN)
   caps |= PSSL_CAP(NPN);
 #endif
-  /* OCSP_STAPLING / OCSP_REQUEST: OpenSSL can (request_ocsp already sets the
-   * status_request extension), but backend.h has no operation yet to hand a
-   * response to the server session or to read the stapled one on the client. */
+#if defined(PORTLS_OSSL_HAS_OCSP)
+  caps |= PSSL_CAP(OCSP_STAPLING) | PSSL_CAP(OCSP_REQUEST);
+#endif
 #if !defined(OPENSSL_NO_DH)
   /* DH_SIZE and MIN_DH_SIZE: info() reports the server's DH bits for core's check. */
   caps |= PSSL_CAP(DHE) | PSSL_CAP(DH_SIZE) | PSSL_CAP(MIN_DH_SIZE);
@@ -233,8 +233,8 @@ static uint64_t pssl_capabilities(void) {
 #if !defined(OPENSSL_NO_EC)
   caps |= PSSL_CAP(ECDH_CURVES);
 #endif
-  /* RENEG_CLIENT / RENEG_SERVER / RENEG_COUNT / SESSION_CACHE: OpenSSL can,
-   * but backend.h has no operations for them yet. */
+  caps |= PSSL_CAP(RENEG_CLIENT) | PSSL_CAP(RENEG_SERVER) | PSSL_CAP(RENEG_COUNT);
+  caps |= PSSL_CAP(SESSION_CACHE);
   caps |= PSSL_CAP(SESSION_TICKETS) | PSSL_CAP(TICKET_KEYS);
   caps |= PSSL_CAP(PFX) | PSSL_CAP(ENCRYPTED_KEYS) | PSSL_CAP(CRL);
   caps |= PSSL_CAP(CIPHER_SERVER_PREF) | PSSL_CAP(CIPHER_CLIENT_PREF);
@@ -250,5 +250,7 @@ const portls_backend portls__backend = {
     .version = pssl_version,
     .capabilities = pssl_capabilities,
     .global_init = pssl_global_init,
+    .renegotiate = portls__ossl_renegotiate,
+    .handshakes = portls__ossl_handshakes,
     PORTLS__OSSL_SHARED_OPS
 };

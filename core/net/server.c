@@ -28,7 +28,7 @@ struct portls_server {
   portls_socket *conns;
   size_t nconns, max_conns;
   portls__task task_listening, task_close;
-  portls__sni_config sni;
+  portls__hello_hooks hooks;
 };
 
 void portls_server_options_init(portls_server_options *o) {
@@ -36,10 +36,22 @@ void portls_server_options_init(portls_server_options *o) {
   memset(o, 0, sizeof *o);
   portls_context_options_init(&o->context);
   o->handshake_timeout_ms = 120000;
+  o->client_reneg_limit = -1;
+  o->client_reneg_window_s = -1;
 }
 
+/* Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW. */
+static unsigned reneg_limit = 3, reneg_window_s = 600;
+
+void portls_set_client_reneg_limit(unsigned limit, unsigned window_s) {
+  reneg_limit = limit;
+  reneg_window_s = window_s;
+}
+unsigned portls_client_reneg_limit(void) { return reneg_limit; }
+unsigned portls_client_reneg_window(void) { return reneg_window_s; }
+
 static void server_release(portls_server *srv) {
-  for (portls__sni_entry *e = srv->sni.contexts, *next; e != NULL; e = next) {
+  for (portls__sni_entry *e = srv->hooks.contexts, *next; e != NULL; e = next) {
     next = e->next;
     portls_context_free(e->ctx);
     portls__free(e->pattern);
@@ -84,9 +96,23 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
     if (rc == 0) rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
     if (rc == 0 && srv->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
     if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
-    srv->sni.cb = o->sni_callback;
-    srv->sni.user = o->sni_user;
-    srv->sni.server = srv;
+    if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))
+      rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
+    if (rc == 0 && o->ocsp_request != NULL) rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
+    if (rc == 0 && (o->client_reneg_limit < -1 || o->client_reneg_window_s < -1))
+      rc = portls__err(err, PORTLS_EINVAL, "client_reneg_limit/window: -1 (default) or a count");
+    portls__hello_hooks *h = &srv->hooks;
+    h->cb = o->sni_callback;
+    h->user = o->sni_user;
+    h->server = srv;
+    h->new_session = o->new_session;
+    h->resume_session = o->resume_session;
+    h->session_user = o->session_user;
+    h->ocsp_request = o->ocsp_request;
+    h->ocsp_user = o->ocsp_user;
+    h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
+    h->reneg_window_ms = 1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
+                                                                          : reneg_window_s);
   }
   if (rc < 0) {
     server_release(srv);
@@ -157,7 +183,8 @@ static int setup_server_tls(portls_server *srv, portls_socket *s, portls_error *
   t->ctx = portls_context_ref(srv->ctx);
   t->request_cert = srv->request_cert;
   t->reject_unauthorized = srv->reject_unauthorized;
-  if (srv->sni.cb != NULL || srv->sni.contexts != NULL) t->sni = &srv->sni;
+  t->hooks = &srv->hooks;
+  t->hs_timeout_ms = srv->handshake_timeout_ms;
   if (portls__bytes_append(&t->alpn_wire, srv->alpn_wire.data, srv->alpn_wire.len) ||
       portls__bytes_append(&t->npn_wire, srv->npn_wire.data, srv->npn_wire.len))
     return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -314,9 +341,24 @@ int portls_server_add_context(portls_server *srv, const char *hostname, portls_c
     return portls__err(err, PORTLS_ENOMEM, NULL);
   }
   e->ctx = portls_context_ref(ctx);
-  e->next = srv->sni.contexts; /* Node tries the most recently added first */
-  srv->sni.contexts = e;
+  e->next = srv->hooks.contexts; /* Node tries the most recently added first */
+  srv->hooks.contexts = e;
   return 0;
+}
+
+int portls_server_get_ticket_keys(const portls_server *srv, uint8_t keys[48], portls_error *err) {
+  if (srv == NULL || keys == NULL || !srv->is_tls)
+    return portls__err(err, PORTLS_EINVAL, "getTicketKeys: NULL argument or not a TLS server");
+  int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "getTicketKeys", err);
+  if (rc < 0) return rc;
+  memcpy(keys, srv->ctx->ticket_keys, sizeof srv->ctx->ticket_keys);
+  return 0;
+}
+
+int portls_server_set_ticket_keys(portls_server *srv, const void *keys, size_t len, portls_error *err) {
+  if (srv == NULL || !srv->is_tls)
+    return portls__err(err, PORTLS_EINVAL, "setTicketKeys: NULL server or not a TLS server");
+  return portls__context_set_ticket_keys(srv->ctx, keys, len, err);
 }
 
 size_t portls_server_connections(const portls_server *srv) { return srv ? srv->nconns : 0; }

@@ -41,6 +41,7 @@ typedef struct portls__tls {
   int is_server;
   int request_cert, reject_unauthorized;
   int min_dh_size;
+  int request_ocsp; /* client: Node's requestOCSP */
   int secure;       /* handshake done and accepted */
   int authorized;
   int authz_error;
@@ -57,11 +58,26 @@ typedef struct portls__tls {
   portls_plat_timer *hs_timer;
   /* Server: the ClientHello stage (SNI answered by core before the backend
    * reads a byte); sni is the server's setup, NULL when it has none. */
-  const portls__sni_config *sni;
+  const portls__hello_hooks *hooks;
   portls__hello *hello;
   portls__bytes held_hello; /* ciphertext held back meanwhile */
-  struct portls_sni_request *sni_req;
-  portls__task task_sni;
+  int hello_step;           /* the next question to ask (tls_socket.c) */
+  portls__bytes resume;     /* resumeSession's answer, for the backend */
+  portls__bytes ocsp;       /* OCSPRequest's answer, for the backend */
+  struct portls_request *req; /* the question the application has not answered */
+  portls__task task_req;
+  int new_session_pending;  /* newSession holds 'secureConnection' back */
+  /* Renegotiation: renegotiate()'s callback, and Node's limiter of
+   * client-initiated ones (server). */
+  portls_renegotiate_cb reneg_cb;
+  void *reneg_user;
+  unsigned reneg_target;    /* completed handshakes that end it */
+  portls__task task_reneg;
+  portls_error reneg_err;
+  unsigned hs_started_seen;
+  unsigned reneg_count;
+  uint64_t last_hs_ms;
+  uint64_t hs_timeout_ms;   /* server: handshakeTimeout, for renegotiations */
   /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
   void (*on_secure)(portls_socket *s, void *arg);
   void *on_secure_arg;
@@ -154,6 +170,12 @@ int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *op
 int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
                               portls_error *err);
 int portls__tls_start(portls_socket *s, portls_error *err);
+/* The `session` option: getSession()'s bytes name the servername the session
+ * was made for, and a client offers it only under that same name (else it
+ * makes a full handshake). Sets *backend to the part the backend takes, or
+ * to empty when the names differ. PORTLS_ESESSION for bytes getSession() did
+ * not make. */
+int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend, portls_error *err);
 void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len);
 void portls__tls_process(portls_socket *s);
 int portls__tls_write(portls_socket *s, const void *data, size_t len);

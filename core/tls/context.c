@@ -7,8 +7,10 @@
 #include "tls/context.h"
 #include "tls/der.h"
 #include "tls/pkcs.h"
+#include "tls/pkcs_crypto.h"
 #include "util/pem.h"
 #include "tls/suites.h"
+#include "tls/x509.h"
 #include "util/util.h"
 
 /* ---- default cipher list (Node's --tls-cipher-list) ---- */
@@ -153,6 +155,82 @@ static int check_bufs(const portls_buf *b, size_t n, const char *what, portls_er
   return 0;
 }
 
+/* ---- OCSPRequest's certificate and issuer ---- */
+
+/* Calls fn on each PEM certificate of b, in order, until it returns nonzero
+ * (1: found, PORTLS_ENOMEM); returns that, or 0. */
+static int each_cert(portls_buf b, int (*fn)(const uint8_t *der, size_t len, void *arg), void *arg) {
+  static const char *const labels[] = {"CERTIFICATE", "TRUSTED CERTIFICATE", NULL};
+  size_t pos = 0;
+  portls__pem_block blk;
+  int stop = 0;
+  while (!stop && b.base != NULL && portls__pem_find(b.base, b.len, &pos, labels, &blk) == 0) {
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int rc = portls__pem_decode(&blk, &der, &len);
+    if (rc == PORTLS_ENOMEM) return rc;
+    if (rc != 0) continue;
+    stop = fn(der, len, arg);
+    portls__free(der);
+  }
+  return stop;
+}
+
+typedef struct ocsp_find {
+  portls_context *ctx;
+  portls__x509 leaf;
+  int skip_first;
+} ocsp_find;
+
+static int take_leaf(const uint8_t *der, size_t len, void *arg) {
+  portls_context *ctx = arg;
+  if ((ctx->ocsp_cert = portls__memdup(der, len)) == NULL) return PORTLS_ENOMEM;
+  ctx->ocsp_cert_len = len;
+  return 1;
+}
+
+static int take_issuer(const uint8_t *der, size_t len, void *arg) {
+  ocsp_find *f = arg;
+  if (f->skip_first) {
+    f->skip_first = 0;
+    return 0;
+  }
+  portls__x509 x;
+  if (portls__x509_parse(der, len, &x, NULL) != 0 || !portls__x509_issued_by(&f->leaf, &x)) return 0;
+  if ((f->ctx->ocsp_issuer = portls__memdup(der, len)) == NULL) return PORTLS_ENOMEM;
+  f->ctx->ocsp_issuer_len = len;
+  return 1;
+}
+
+/* Node hands OCSPRequest the DER of the server certificate and of its issuer,
+ * looked up in the certificate chain and then the CAs (null when absent).
+ * 0 or PORTLS_ENOMEM. */
+static int find_ocsp_certs(portls_context *ctx, portls_buf chain, const portls_context_options *o) {
+  int rc = each_cert(chain, take_leaf, ctx);
+  if (rc <= 0) return rc;
+  ocsp_find f = {.ctx = ctx, .skip_first = 1};
+  if (portls__x509_parse(ctx->ocsp_cert, ctx->ocsp_cert_len, &f.leaf, NULL) != 0) return 0;
+  if ((rc = each_cert(chain, take_issuer, &f)) != 0) return rc < 0 ? rc : 0;
+  for (size_t i = 0; i < o->ca_count; i++)
+    if ((rc = each_cert(o->ca[i], take_issuer, &f)) != 0) return rc < 0 ? rc : 0;
+  return 0;
+}
+
+/* ---- ticket keys ---- */
+
+int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len, portls_error *err) {
+  int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "ticketKeys", err);
+  if (rc < 0) return rc;
+  if (keys == NULL || len != sizeof ctx->ticket_keys)
+    return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", keys ? len : 0);
+  if (portls__backend.set_ticket_keys == NULL)
+    return portls__err(err, PORTLS_ENOTSUP, "setTicketKeys: not supported by backend '%s'", portls__backend.name);
+  if ((rc = portls__backend.set_ticket_keys(ctx->be, keys, err)) < 0) return rc;
+  memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
+  ctx->has_ticket_keys = 1;
+  return 0;
+}
+
 int portls_context_new(const portls_context_options *o, portls_context **out, portls_error *err) {
   if (out == NULL) return portls__err(err, PORTLS_EINVAL, "createSecureContext: NULL out");
   *out = NULL;
@@ -212,6 +290,18 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   else if (dhbits > 0 && dhbits < 2048)
     snprintf(ctx->warning, sizeof ctx->warning, "DH parameter is less than 2048 bits");
   ctx->refs = 1;
+  /* Node makes random ticket keys for every context; getTicketKeys() must
+   * then have something to return, so core makes them for every backend. */
+  if (o->ticket_keys.len == 48) {
+    memcpy(ctx->ticket_keys, o->ticket_keys.base, 48);
+    ctx->has_ticket_keys = 1;
+  } else if (portls_has_capability(PORTLS_CAP_TICKET_KEYS)) {
+    if ((rc = portls__backend.random(ctx->ticket_keys, sizeof ctx->ticket_keys)) < 0) {
+      rc = portls__err(err, rc, "ticketKeys: no random bytes");
+      goto fail;
+    }
+    ctx->has_ticket_keys = 1;
+  }
   if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
 
   int ecdh_disabled = o->ecdh_curve != NULL && strcmp(o->ecdh_curve, "false") == 0;
@@ -279,9 +369,14 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .dhparam = o->dhparam,
       .session_id_context = o->session_id_context,
       .session_timeout = o->session_timeout,
-      .ticket_keys = o->ticket_keys,
+      .ticket_keys = {ctx->has_ticket_keys ? ctx->ticket_keys : NULL, ctx->has_ticket_keys ? 48u : 0u},
   };
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
+  if (rc == 0 && npairs > 0 && portls_has_capability(PORTLS_CAP_OCSP_STAPLING) &&
+      find_ocsp_certs(ctx, pairs[0].cert, o) < 0) {
+    portls__backend.ctx_free(ctx->be);
+    rc = portls__err(err, PORTLS_ENOMEM, "OCSPRequest certificates: out of memory");
+  }
 fail_decoded:
   for (size_t i = 0; plain != NULL && i < o->key_count; i++) portls__key_free(&plain[i]);
   portls__free(plain);
@@ -295,6 +390,8 @@ fail_decoded:
   return 0;
 fail:
   portls__free(suites);
+  portls__free(ctx->ocsp_cert);
+  portls__free(ctx->ocsp_issuer);
   portls__free(ctx);
   return rc;
 }
@@ -307,5 +404,8 @@ portls_context *portls_context_ref(portls_context *ctx) {
 void portls_context_free(portls_context *ctx) {
   if (ctx == NULL || --ctx->refs > 0) return;
   portls__backend.ctx_free(ctx->be);
+  portls__free(ctx->ocsp_cert);
+  portls__free(ctx->ocsp_issuer);
+  portls__pkcs_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
   portls__free(ctx);
 }

@@ -22,8 +22,13 @@ int portls__sni_match(const char *p, const char *n) {
   return *n == '\0';
 }
 
-portls_context *portls__sni_lookup(const portls__sni_config *cfg, const char *name) {
+portls_context *portls__sni_lookup(const portls__hello_hooks *cfg, const char *name) {
   for (const portls__sni_entry *e = cfg->contexts; e != NULL; e = e->next)
     if (portls__sni_match(e->pattern, name)) return e->ctx;
   return NULL;
+}
+
+int portls__hooks_need_hello(const portls__hello_hooks *h) {
+  return h != NULL && (h->cb != NULL || h->contexts != NULL || h->resume_session != NULL ||
+                       h->ocsp_request != NULL);
 }

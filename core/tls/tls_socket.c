@@ -68,8 +68,13 @@ static int start_engine(portls_socket *s, portls_error *err) {
       .alpn_wire = {t->alpn_wire.data, t->alpn_wire.len},
       .npn_wire = {t->npn_wire.data, t->npn_wire.len},
       .session = t->session,
+      .request_ocsp = t->request_ocsp,
+      .resume = {t->resume.data, t->resume.len},
+      .ocsp_response = {t->ocsp.data, t->ocsp.len},
   };
   int rc = portls__engine_init(&t->eng, t->ctx->be, &cfg, &s->out, err);
+  portls__bytes_free(&t->resume);
+  portls__bytes_free(&t->ocsp);
   if (rc < 0) return rc;
   if (!t->is_server) portls__tls_process(s); /* sends the ClientHello */
   return 0;
@@ -77,8 +82,9 @@ static int start_engine(portls_socket *s, portls_error *err) {
 
 int portls__tls_start(portls_socket *s, portls_error *err) {
   portls__tls *t = s->tls;
-  if (t->is_server && t->sni != NULL) {
-    /* The backend session is made once the ClientHello says which context. */
+  if (t->is_server && portls__hooks_need_hello(t->hooks)) {
+    /* The backend session is made once the application has answered what
+     * the ClientHello asks (which context, which session, which OCSP). */
     t->hello = portls__malloc(sizeof *t->hello);
     if (t->hello == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
     portls__hello_init(t->hello);
@@ -87,22 +93,127 @@ int portls__tls_start(portls_socket *s, portls_error *err) {
   return start_engine(s, err);
 }
 
-/* ---- SNI: the ClientHello stage ---- */
+/* ---- the ClientHello stage: the application's answers, asynchronously ----
+ *
+ * Node asks in this order: resumeSession (the ClientHello's session id),
+ * SNICallback (or the addContext list), OCSPRequest. Each question pauses
+ * the socket; the answer comes back through a deferred task, so an answer
+ * given inside the callback behaves like a later one. */
 
-struct portls_sni_request {
+enum { REQ_SNI = 1, REQ_RESUME, REQ_OCSP, REQ_NEW_SESSION };
+enum { STEP_RESUME, STEP_SNI, STEP_OCSP, STEP_DONE };
+
+struct portls_request {
   portls_socket *sock; /* NULL once the connection is gone */
+  int kind;
   int answered;
-  portls_context *ctx;
-  portls_error err;
   int has_err;
+  portls_error err;
+  portls_context *ctx; /* SNI */
+  portls__bytes data;  /* resumeSession's session, OCSPRequest's response */
 };
 
-static void hello_done(portls_socket *s, portls_context *ctx) {
-  portls__tls *t = s->tls;
-  if (ctx != NULL && ctx != t->ctx) {
-    portls_context_free(t->ctx);
-    t->ctx = portls_context_ref(ctx);
+static const char *const req_names[] = {"", "SNICallback", "resumeSession", "OCSPRequest", "newSession"};
+
+static void req_release(struct portls_request *r) {
+  portls_context_free(r->ctx);
+  portls__bytes_free(&r->data);
+  portls__free(r);
+}
+
+static struct portls_request *req_new(portls_socket *s, int kind) {
+  struct portls_request *r = portls__calloc(1, sizeof *r);
+  if (r == NULL) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "%s: out of memory", req_names[kind]);
+    return NULL;
   }
+  r->sock = s;
+  r->kind = kind;
+  s->tls->req = r;
+  portls_socket_pause(s); /* bounded: nothing more is read until the answer */
+  return r;
+}
+
+static void hello_continue(portls_socket *s);
+static void finish_secure(portls_socket *s);
+
+static void req_answered(void *arg) {
+  portls_socket *s = arg;
+  portls__tls *t = s->tls;
+  struct portls_request *r = t->req;
+  if (s->flags & S_DESTROYED) return; /* portls__tls_free releases r */
+  t->req = NULL;
+  if (r->has_err) {
+    portls__socket_fail(s, r->err.code ? r->err.code : PORTLS_EPROTO, "%s: %s", req_names[r->kind],
+                        r->err.message);
+    req_release(r);
+    return;
+  }
+  switch (r->kind) {
+  case REQ_SNI:
+    if (r->ctx != NULL && r->ctx != t->ctx) {
+      portls_context_free(t->ctx);
+      t->ctx = portls_context_ref(r->ctx);
+    }
+    break;
+  case REQ_RESUME:
+    t->resume = r->data;
+    memset(&r->data, 0, sizeof r->data);
+    break;
+  case REQ_OCSP:
+    t->ocsp = r->data;
+    memset(&r->data, 0, sizeof r->data);
+    break;
+  default: /* REQ_NEW_SESSION */
+    req_release(r);
+    t->new_session_pending = 0;
+    portls_socket_resume(s);
+    finish_secure(s);
+    if (!(s->flags & S_DESTROYED) && s->tls != NULL) portls__tls_process(s);
+    return;
+  }
+  req_release(r);
+  hello_continue(s);
+}
+
+static int req_done(struct portls_request *r, int kind, portls_context *ctx, const void *data, size_t len,
+                    const portls_error *err) {
+  if (r == NULL || r->answered || r->kind != kind) return PORTLS_EINVAL;
+  r->answered = 1;
+  if (r->sock == NULL) { /* the connection has gone: nothing to answer */
+    req_release(r);
+    return 0;
+  }
+  if (err != NULL) {
+    r->err = *err;
+    r->has_err = 1;
+  } else if (ctx != NULL) {
+    r->ctx = portls_context_ref(ctx);
+  } else if (data != NULL && len > 0 && portls__bytes_append(&r->data, data, len) != 0) {
+    portls__err(&r->err, PORTLS_ENOMEM, "out of memory");
+    r->has_err = 1;
+  }
+  portls_socket *s = r->sock;
+  portls__defer(s->loop, &s->tls->task_req, req_answered, s);
+  return 0;
+}
+
+int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err) {
+  return req_done(req, REQ_SNI, ctx, NULL, 0, err);
+}
+
+int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len, const portls_error *err) {
+  return req_done(req, REQ_OCSP, NULL, response, len, err);
+}
+
+int portls_session_request_done(portls_session_request *req, const void *data, size_t len,
+                                const portls_error *err) {
+  if (req != NULL && req->kind == REQ_NEW_SESSION) return req_done(req, REQ_NEW_SESSION, NULL, NULL, 0, err);
+  return req_done(req, REQ_RESUME, NULL, data, len, err);
+}
+
+static void hello_done(portls_socket *s) {
+  portls__tls *t = s->tls;
   portls__hello_free(t->hello);
   portls__free(t->hello);
   t->hello = NULL;
@@ -121,33 +232,42 @@ static void hello_done(portls_socket *s, portls_context *ctx) {
   else if (!(s->flags & S_DESTROYED)) portls_socket_resume(s);
 }
 
-static void sni_answered(void *arg) {
-  portls_socket *s = arg;
-  portls_sni_request *req = s->tls->sni_req;
-  if (s->flags & S_DESTROYED) return;
-  if (req->has_err) {
-    portls__socket_fail(s, req->err.code ? req->err.code : PORTLS_EPROTO, "SNICallback: %s", req->err.message);
-    return;
+/* Asks the next question the ClientHello raises, or hands over to the backend. */
+static void hello_continue(portls_socket *s) {
+  portls__tls *t = s->tls;
+  const portls__hello_hooks *h = t->hooks;
+  const portls__client_hello *ch = &t->hello->ch;
+  struct portls_request *r;
+  while (t->hello_step < STEP_DONE) {
+    switch (t->hello_step++) {
+    case STEP_RESUME:
+      /* Node: asked when there is a session id and no ticket to resume by. */
+      if (h->resume_session == NULL || ch->session_id_len == 0 || ch->ticket_len > 0) break;
+      if ((r = req_new(s, REQ_RESUME)) == NULL) return;
+      h->resume_session(h->server, s, ch->session_id, ch->session_id_len, r, h->session_user);
+      return;
+    case STEP_SNI:
+      if (ch->servername == NULL || (h->cb == NULL && h->contexts == NULL)) break;
+      if (h->cb == NULL) {
+        portls_context *ctx = portls__sni_lookup(h, ch->servername);
+        if (ctx != NULL && ctx != t->ctx) {
+          portls_context_free(t->ctx);
+          t->ctx = portls_context_ref(ctx);
+        }
+        break;
+      }
+      if ((r = req_new(s, REQ_SNI)) == NULL) return;
+      h->cb(h->server, t->peer_servername, r, h->user);
+      return;
+    default: /* STEP_OCSP, with the context SNI chose */
+      if (h->ocsp_request == NULL || !ch->status_request) break;
+      if ((r = req_new(s, REQ_OCSP)) == NULL) return;
+      h->ocsp_request(h->server, s, t->ctx->ocsp_cert, t->ctx->ocsp_cert_len, t->ctx->ocsp_issuer,
+                      t->ctx->ocsp_issuer_len, r, h->ocsp_user);
+      return;
+    }
   }
-  hello_done(s, req->ctx);
-}
-
-int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err) {
-  if (req == NULL || req->answered) return PORTLS_EINVAL;
-  req->answered = 1;
-  if (req->sock == NULL) { /* the connection has gone: nothing to answer */
-    portls__free(req);
-    return 0;
-  }
-  if (err != NULL) {
-    req->err = *err;
-    req->has_err = 1;
-  } else if (ctx != NULL) {
-    req->ctx = portls_context_ref(ctx);
-  }
-  portls_socket *s = req->sock;
-  portls__defer(s->loop, &s->tls->task_sni, sni_answered, s);
-  return 0;
+  hello_done(s);
 }
 
 static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
@@ -156,7 +276,7 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
     portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
     return;
   }
-  if (t->sni_req != NULL) return; /* waiting for the application: just hold the bytes */
+  if (t->req != NULL || t->hello_step != STEP_RESUME) return; /* asking: just hold the bytes */
   int rc = portls__hello_feed(t->hello, data, len);
   if (rc == PORTLS__HELLO_MORE) return;
   if (rc != PORTLS__HELLO_DONE) {
@@ -168,35 +288,26 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
     portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
     return;
   }
-  if (name == NULL || t->sni->cb == NULL) {
-    hello_done(s, name ? portls__sni_lookup(t->sni, name) : NULL);
-    return;
-  }
-  t->sni_req = portls__calloc(1, sizeof *t->sni_req);
-  if (t->sni_req == NULL) {
-    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
-    return;
-  }
-  t->sni_req->sock = s;
-  portls_socket_pause(s); /* bounded: nothing more is read until the answer */
-  t->sni->cb(t->sni->server, t->peer_servername, t->sni_req, t->sni->user);
+  hello_continue(s);
 }
 
 void portls__tls_free(portls_socket *s) {
   portls__tls *t = s->tls;
-  portls__cancel(s->loop, &t->task_sni);
-  if (t->sni_req != NULL) {
-    portls_context_free(t->sni_req->ctx);
-    if (t->sni_req->answered)
-      portls__free(t->sni_req);
+  portls__cancel(s->loop, &t->task_req);
+  portls__cancel(s->loop, &t->task_reneg);
+  if (t->req != NULL) {
+    if (t->req->answered)
+      req_release(t->req);
     else
-      t->sni_req->sock = NULL; /* freed by portls_sni_request_done() */
+      t->req->sock = NULL; /* released by the answer */
   }
   if (t->hello != NULL) {
     portls__hello_free(t->hello);
     portls__free(t->hello);
   }
   portls__bytes_free(&t->held_hello);
+  portls__bytes_free(&t->resume);
+  portls__bytes_free(&t->ocsp);
   portls__engine_free(&t->eng);
   if (t->hs_timer != NULL) P->timer_free(t->hs_timer);
   portls_context_free(t->ctx);
@@ -262,6 +373,16 @@ static void flush_pending(portls_socket *s) {
   }
 }
 
+static void stop_hs_timer(portls__tls *t) {
+  if (t->hs_timer != NULL) {
+    P->timer_free(t->hs_timer);
+    t->hs_timer = NULL;
+  }
+}
+
+static void fail_from(portls_socket *s, const portls_error *err);
+static void emit_ocsp_response(portls_socket *s);
+
 /* Node: onConnectSecure (client) and onServerSocketSecure (server). */
 static void handshake_done(portls_socket *s) {
   portls__tls *t = s->tls;
@@ -270,10 +391,9 @@ static void handshake_done(portls_socket *s) {
     portls__socket_fail(s, PORTLS_ENOMEM, "handshake: out of memory");
     return;
   }
-  if (t->hs_timer != NULL) {
-    P->timer_free(t->hs_timer);
-    t->hs_timer = NULL;
-  }
+  stop_hs_timer(t);
+  emit_ocsp_response(s);
+  if (s->flags & S_DESTROYED) return;
   portls_error err = {0};
   int code = 0;
   /* Node checks the DH size first, and that failure is never optional. */
@@ -295,6 +415,40 @@ static void handshake_done(portls_socket *s) {
     portls__socket_fail(s, err.code, "%s", err.message);
     return;
   }
+  /* Node's 'newSession' holds 'secureConnection' (and data) until answered. */
+  const portls__hello_hooks *h = t->hooks;
+  if (t->is_server && h != NULL && h->new_session != NULL && !t->info.session_reused &&
+      B->server_session != NULL) {
+    portls_buf id, data = {NULL, 0};
+    int rc = B->server_session(t->eng.sess, &id, &data, &err);
+    if (rc < 0) {
+      fail_from(s, &err);
+      return;
+    }
+    if (rc == 1) {
+      struct portls_request *r = req_new(s, REQ_NEW_SESSION);
+      if (r != NULL) {
+        t->new_session_pending = 1;
+        h->new_session(h->server, s, id.base, id.len, data.base, data.len, r, h->session_user);
+      }
+      portls__free((void *)data.base);
+      return;
+    }
+  }
+  finish_secure(s);
+}
+
+/* Node's OCSPResponse, before 'secureConnect' (NULL: nothing stapled). */
+static void emit_ocsp_response(portls_socket *s) {
+  portls__tls *t = s->tls;
+  if (t->is_server || !t->request_ocsp || s->ev.ocsp_response == NULL) return;
+  portls_buf resp = {NULL, 0};
+  if (B->ocsp_response == NULL || B->ocsp_response(t->eng.sess, &resp) < 0) resp.base = NULL;
+  s->ev.ocsp_response(s, resp.base, resp.base ? resp.len : 0, s->user);
+}
+
+static void finish_secure(portls_socket *s) {
+  portls__tls *t = s->tls;
   t->secure = 1;
   flush_pending(s);
   if (s->flags & S_DESTROYED) return;
@@ -312,6 +466,45 @@ static void handshake_done(portls_socket *s) {
 
 /* ---- data path ---- */
 
+/* ---- sessions: getSession()'s bytes ----
+ * "PLS1", the servername's length (one byte) and the servername the session
+ * was made for, then the backend's own serialization. */
+
+static const uint8_t session_magic[4] = {'P', 'L', 'S', '1'};
+
+static uint8_t lower_ascii(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
+
+static int get_session(const portls__tls *t, portls_buf *out, portls_error *err) {
+  portls_buf b;
+  int rc = B->get_session(t->eng.sess, &b, err);
+  if (rc < 0) return rc;
+  size_t n = t->servername ? strlen(t->servername) : 0; /* at most 255: checked by tls_setup */
+  uint8_t *w = portls__malloc(sizeof session_magic + 1 + n + b.len);
+  if (w == NULL) {
+    portls__free((void *)b.base);
+    return portls__err(err, PORTLS_ENOMEM, NULL);
+  }
+  memcpy(w, session_magic, sizeof session_magic);
+  w[4] = (uint8_t)n;
+  if (n > 0) memcpy(w + 5, t->servername, n);
+  memcpy(w + 5 + n, b.base, b.len);
+  portls__free((void *)b.base);
+  *out = (portls_buf){w, 5 + n + b.len};
+  return 0;
+}
+
+int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend, portls_error *err) {
+  const uint8_t *p = in.base;
+  if (p == NULL || in.len < 5 || memcmp(p, session_magic, 4) != 0 || in.len < 5u + p[4])
+    return portls__err(err, PORTLS_ESESSION, "session: not the bytes of getSession()");
+  size_t n = p[4];
+  size_t have = servername ? strlen(servername) : 0;
+  int same = n == have;
+  for (size_t i = 0; same && i < n; i++) same = lower_ascii(p[5 + i]) == lower_ascii((uint8_t)servername[i]);
+  *backend = same ? (portls_buf){p + 5 + n, in.len - 5 - n} : (portls_buf){NULL, 0};
+  return 0;
+}
+
 /* Node's 'session': each session the client can resume later. */
 static void emit_sessions(portls_socket *s) {
   portls__tls *t = s->tls;
@@ -319,13 +512,108 @@ static void emit_sessions(portls_socket *s) {
   if (s->ev.session == NULL) return;
   portls_buf b;
   portls_error err;
-  if (B->get_session(t->eng.sess, &b, &err) < 0) return;
+  if (get_session(t, &b, &err) < 0) return;
   s->ev.session(s, b.base, b.len, s->user);
   portls__free((void *)b.base);
 }
 
 static void fail_from(portls_socket *s, const portls_error *err) {
   portls__socket_fail(s, err->code, "%s", err->message);
+}
+
+/* ---- renegotiation ---- */
+
+static void reneg_report(void *arg) {
+  portls_socket *s = arg;
+  portls__tls *t = s->tls;
+  portls_renegotiate_cb cb = t->reneg_cb;
+  t->reneg_cb = NULL;
+  if (cb != NULL && !(s->flags & S_DESTROYED)) cb(s, t->reneg_err.code ? &t->reneg_err : NULL, t->reneg_user);
+}
+
+/* The renegotiation renegotiate() started has completed: the verification
+ * is redone for the new handshake, as Node does on its 'secure'. */
+static void reneg_completed(portls_socket *s) {
+  portls__tls *t = s->tls;
+  stop_hs_timer(t);
+  B->info(t->eng.sess, &t->info);
+  memset(&t->reneg_err, 0, sizeof t->reneg_err);
+  if (!t->is_server || t->request_cert) {
+    int code = t->info.has_peer_cert ? t->info.verify_result : PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+    t->authorized = code == 0;
+    t->authz_error = code;
+    if (code != 0 && t->reject_unauthorized) portls__err(&t->reneg_err, code, NULL);
+  }
+  portls_error e = t->reneg_err;
+  reneg_report(s);
+  if (e.code != 0 && !(s->flags & S_DESTROYED)) fail_from(s, &e);
+}
+
+/* Node's onhandshakestart on a server (tls.CLIENT_RENEG_LIMIT within
+ * CLIENT_RENEG_WINDOW), and renegotiate()'s completion. -1 when the socket
+ * has failed. */
+static int count_handshakes(portls_socket *s) {
+  portls__tls *t = s->tls;
+  unsigned started = 0, completed = 0;
+  B->handshakes(t->eng.sess, &started, &completed);
+  while (t->is_server && t->hs_started_seen < started) {
+    uint64_t now = portls_loop_now(s->loop);
+    if (t->hs_started_seen++ == 0) {
+      t->last_hs_ms = now;
+      continue;
+    }
+    unsigned limit = t->hooks ? t->hooks->reneg_limit : portls_client_reneg_limit();
+    uint64_t window = t->hooks ? t->hooks->reneg_window_ms : 1000u * (uint64_t)portls_client_reneg_window();
+    if (now - t->last_hs_ms > window) t->reneg_count = 0;
+    t->last_hs_ms = now;
+    if (++t->reneg_count > limit) {
+      portls__socket_fail(s, PORTLS_ESESSION_ATTACK, "TLS session renegotiation attack detected");
+      return -1;
+    }
+  }
+  if (t->reneg_cb != NULL && t->reneg_target != 0 && completed >= t->reneg_target) {
+    t->reneg_target = 0;
+    reneg_completed(s);
+    if (s->flags & S_DESTROYED) return -1;
+  }
+  return 0;
+}
+
+int portls_socket_renegotiate(portls_socket *s, const portls_renegotiate_options *o, portls_renegotiate_cb cb,
+                              void *user) {
+  if (s == NULL || s->tls == NULL || cb == NULL || !s->tls->secure || (s->flags & S_DESTROYED))
+    return PORTLS_EINVAL;
+  portls__tls *t = s->tls;
+  if (t->reneg_cb != NULL) return PORTLS_EBUSY;
+  t->reneg_cb = cb;
+  t->reneg_user = user;
+  portls_error *e = &t->reneg_err;
+  memset(e, 0, sizeof *e);
+  portls_cap cap = t->is_server ? PORTLS_CAP_RENEG_SERVER : PORTLS_CAP_RENEG_CLIENT;
+  if (!portls_has_capability(cap) || B->renegotiate == NULL || B->handshakes == NULL) {
+    portls__err(e, PORTLS_ERENEG_DISABLED, "renegotiate: backend '%s' lacks capability '%s'", B->name,
+                portls_capability_name(cap));
+  } else if (t->info.version >= PORTLS_TLS1_3) {
+    portls__err(e, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
+  } else {
+    if (o != NULL && t->is_server && o->request_cert >= 0) t->request_cert = o->request_cert != 0;
+    if (o != NULL && o->reject_unauthorized >= 0) t->reject_unauthorized = o->reject_unauthorized != 0;
+    if (t->is_server && !t->request_cert) t->reject_unauthorized = 0;
+    unsigned started = 0, completed = 0;
+    B->handshakes(t->eng.sess, &started, &completed);
+    if (B->renegotiate(t->eng.sess, !t->is_server || t->request_cert, e) == 0) {
+      t->reneg_target = completed + 1;
+      if (t->is_server) {
+        stop_hs_timer(t);
+        int rc = portls__tls_arm_handshake_timer(s, t->hs_timeout_ms);
+        if (rc < 0) portls__err(e, rc, "renegotiate: handshake timer");
+      }
+      portls__socket_flush(s);
+      if (e->code == 0) return 0;
+    }
+  }
+  portls__defer(s->loop, &t->task_reneg, reneg_report, s);
+  return 0;
 }
 
 void portls__tls_process(portls_socket *s) {
@@ -347,13 +635,14 @@ void portls__tls_process(portls_socket *s) {
       if (!(s->flags & S_DESTROYED) && t->secure) emit_sessions(s);
       continue;
     }
-    if (s->flags & S_PAUSED) break;
+    if (s->flags & S_PAUSED || t->new_session_pending) break;
     if (s->loop->clear_buf == NULL && (s->loop->clear_buf = portls__malloc(PORTLS__CLEAR_BUF_SIZE)) == NULL) {
       portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
       return;
     }
     size_t n = 0;
     int rc = B->read(t->eng.sess, s->loop->clear_buf, PORTLS__CLEAR_BUF_SIZE, &n, &err);
+    if (rc >= 0 && B->handshakes != NULL && count_handshakes(s) < 0) return;
     if (rc == PORTLS_BE_OK) {
       portls__socket_emit_data(s, s->loop->clear_buf, n);
       continue;
@@ -535,12 +824,22 @@ int portls_socket_get_session(const portls_socket *s, portls_buf *out) {
   if (t == NULL) return PORTLS_ENOTCONN;
   if (B->get_session == NULL) return PORTLS_ENOTSUP;
   portls_error err;
-  return B->get_session(t->eng.sess, out, &err);
+  return get_session(t, out, &err);
 }
 
 int portls_socket_is_session_reused(const portls_socket *s) {
   const portls__tls *t = secure_tls(s);
   return t ? t->info.session_reused : 0;
+}
+
+int portls_socket_get_tls_ticket(const portls_socket *s, portls_buf *out) {
+  if (s == NULL || out == NULL || s->tls == NULL) return PORTLS_EINVAL;
+  out->base = NULL;
+  out->len = 0;
+  if (!portls_has_capability(PORTLS_CAP_SESSION_TICKETS) || B->ticket == NULL) return PORTLS_ENOTSUP;
+  const portls__tls *t = secure_tls(s);
+  if (t == NULL || t->is_server) return PORTLS_ENOENT;
+  return B->ticket(t->eng.sess, out);
 }
 
 int portls_socket_set_max_send_fragment(portls_socket *s, size_t size) {

@@ -44,21 +44,28 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
     t->reject_unauthorized = o->reject_unauthorized != 0 && (!t->is_server || t->request_cert);
   t->check_identity = o->check_server_identity;
   t->check_identity_user = o->check_server_identity_user;
-  if (t->is_server) return 0;
+  if (t->is_server) {
+    t->hs_timeout_ms = o->handshake_timeout_ms;
+    return 0;
+  }
+  t->request_ocsp = o->request_ocsp != 0; /* capability checked above */
   if (host != NULL && (t->host = portls__strdup(host)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   /* SNI: the servername option, else the host unless it is an IP address
    * (RFC 6066 forbids literal addresses in SNI). */
   uint8_t ip[16];
   const char *sni = o->servername;
   if (sni == NULL && host != NULL && !portls__ip_parse(host, ip)) sni = host;
+  if (sni != NULL && strlen(sni) > 255) return portls__err(err, PORTLS_EINVAL, "servername: longer than 255 bytes");
   if (sni != NULL && sni[0] != '\0') {
     if ((rc = portls__need_cap(PORTLS_CAP_SNI, "servername", err)) < 0) return rc;
     if ((t->servername = portls__strdup(sni)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   }
   if (o->session.len > 0) {
-    void *copy = portls__memdup(o->session.base, o->session.len);
-    if (copy == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-    t->session = (portls_buf){copy, o->session.len};
+    portls_buf b;
+    if ((rc = portls__session_unwrap(o->session, t->servername, &b, err)) < 0) return rc;
+    void *copy = b.len > 0 ? portls__memdup(b.base, b.len) : NULL;
+    if (b.len > 0 && copy == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+    t->session = (portls_buf){copy, b.len};
   }
   return 0;
 }

@@ -442,6 +442,40 @@ int portls_socket_get_session(const portls_socket *sock, portls_buf *out);
 /* Node: tlsSocket.isSessionReused(). */
 int portls_socket_is_session_reused(const portls_socket *sock);
 
+/* Node: tlsSocket.getTLSTicket(): the ticket the server issued for this
+ * client's session (borrowed, valid until the socket closes or renegotiates).
+ * PORTLS_ENOENT when there is none (no ticket, a server socket, before the
+ * handshake); PORTLS_ENOTSUP without PORTLS_CAP_SESSION_TICKETS. */
+int portls_socket_get_tls_ticket(const portls_socket *sock, portls_buf *out);
+
+/* Node: tlsSocket.renegotiate(options, callback). Fields left at -1 keep the
+ * socket's current setting. */
+typedef struct portls_renegotiate_options {
+  int request_cert;        /* server: ask the client for a certificate this time */
+  int reject_unauthorized; /* destroy the socket if the new handshake does not verify */
+} portls_renegotiate_options;
+/* cb(sock, NULL) once the new handshake has completed (authorized and
+ * authorizationError then describe it), or cb(sock, err) with
+ * PORTLS_ERENEG_DISABLED when it cannot happen: TLS 1.3, a backend without
+ * the renegotiate-client / renegotiate-server capability (the message names
+ * it), a handshake in progress. A server socket is destroyed with
+ * ERR_TLS_HANDSHAKE_TIMEOUT if the client does not complete it within the
+ * server's handshakeTimeout. opts may be NULL. Returns 0, or PORTLS_EINVAL
+ * (not a secure TLS socket, cb NULL), in which case cb is never called. */
+typedef void (*portls_renegotiate_cb)(portls_socket *sock, const portls_error *err, void *user);
+int portls_socket_renegotiate(portls_socket *sock, const portls_renegotiate_options *opts,
+                              portls_renegotiate_cb cb, void *user);
+
+/* Node: tls.CLIENT_RENEG_LIMIT (3) and tls.CLIENT_RENEG_WINDOW (600 s): a
+ * server socket on which the client starts more than `limit` renegotiations
+ * within `window_s` seconds of each other emits 'error' with
+ * ERR_TLS_SESSION_ATTACK and is destroyed; other connections carry on.
+ * Process-wide defaults for servers created afterwards (a server may set its
+ * own in portls_server_options). */
+void portls_set_client_reneg_limit(unsigned limit, unsigned window_s);
+unsigned portls_client_reneg_limit(void);
+unsigned portls_client_reneg_window(void);
+
 /* Node: tlsSocket.setMaxSendFragment(size): 1 on success, 0 outside 512..16384.
  * Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
 int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
@@ -517,7 +551,7 @@ typedef struct portls_server_events {
  * (the handshake timeout still runs) until portls_sni_request_done() answers,
  * now or later, exactly once. Without a callback, the contexts added with
  * portls_server_add_context() are matched instead. */
-typedef struct portls_sni_request portls_sni_request;
+typedef struct portls_request portls_sni_request;
 typedef void (*portls_sni_cb)(portls_server *server, const char *servername,
                               portls_sni_request *req, void *user);
 /* Answers an SNI request: ctx (borrowed; a reference is taken) serves this
@@ -525,6 +559,44 @@ typedef void (*portls_sni_cb)(portls_server *server, const char *servername,
  * with 'clientError' (never the server). Valid even after the connection has
  * gone (the answer is then dropped). PORTLS_EINVAL for a second answer. */
 int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err);
+
+/* Node: 'newSession'(sessionId, sessionData, callback) and
+ * 'resumeSession'(sessionId, callback): an external session store for
+ * resumption by session id (TLS 1.2 and below; TLS 1.3 resumes by ticket).
+ * Both are answered, now or later, exactly once, with
+ * portls_session_request_done(); meanwhile the connection waits (a new
+ * session holds back 'secureConnection' and data; a lookup holds the
+ * handshake, and the handshake timeout still runs). id and data are valid
+ * during the call only. resumeSession is asked when the ClientHello carries a
+ * session id and no ticket, as Node asks it. Requires: PORTLS_CAP_SESSION_CACHE */
+typedef struct portls_request portls_session_request;
+typedef void (*portls_new_session_cb)(portls_server *server, portls_socket *sock, const void *id,
+                                      size_t id_len, const void *data, size_t len,
+                                      portls_session_request *req, void *user);
+typedef void (*portls_resume_session_cb)(portls_server *server, portls_socket *sock,
+                                         const void *id, size_t id_len,
+                                         portls_session_request *req, void *user);
+/* Answers a session request. newSession: data is ignored (NULL, 0).
+ * resumeSession: data is the sessionData stored for the id (copied), or NULL
+ * when none was found (a full handshake follows). err non-NULL ends the
+ * connection with 'clientError'. Valid even after the connection has gone.
+ * PORTLS_EINVAL for a second answer or a request of another kind. */
+int portls_session_request_done(portls_session_request *req, const void *data, size_t len,
+                                const portls_error *err);
+
+/* Node: 'OCSPRequest'(certificate, issuer, callback): the client asked for
+ * a stapled OCSP response. cert is the server certificate's DER, issuer its
+ * issuer's DER (from the chain in `cert`, else `ca`), or NULL when neither
+ * holds it. Answered with portls_ocsp_request_done() exactly once; the
+ * handshake waits. Requires: PORTLS_CAP_OCSP_STAPLING */
+typedef struct portls_request portls_ocsp_request;
+typedef void (*portls_ocsp_request_cb)(portls_server *server, portls_socket *sock, const void *cert,
+                                       size_t cert_len, const void *issuer, size_t issuer_len,
+                                       portls_ocsp_request *req, void *user);
+/* response (copied) is stapled; NULL staples nothing. err non-NULL ends the
+ * connection with 'clientError'. PORTLS_EINVAL as for the other requests. */
+int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len,
+                             const portls_error *err);
 
 typedef struct portls_server_options {
   portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
@@ -537,6 +609,15 @@ typedef struct portls_server_options {
   size_t high_water_mark;         /* for accepted sockets; default 16384 */
   portls_sni_cb sni_callback;     /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
   void *sni_user;
+  portls_new_session_cb new_session;       /* Requires: PORTLS_CAP_SESSION_CACHE */
+  portls_resume_session_cb resume_session; /* Requires: PORTLS_CAP_SESSION_CACHE */
+  void *session_user;
+  portls_ocsp_request_cb ocsp_request;     /* Requires: PORTLS_CAP_OCSP_STAPLING */
+  void *ocsp_user;
+  /* Client-initiated renegotiation limit for this server's connections; -1
+   * (default): the process-wide portls_client_reneg_limit() and window. */
+  int client_reneg_limit;
+  int client_reneg_window_s;
   const portls_server_events *events;
   void *user;
 } portls_server_options;
@@ -576,6 +657,16 @@ void portls_server_close(portls_server *server);
  * hostname, a plain net server), PORTLS_ENOMEM. */
 int portls_server_add_context(portls_server *server, const char *hostname, portls_context *ctx,
                               portls_error *err);
+
+/* Node: server.getTicketKeys(): the 48 bytes (16 name, 16 HMAC, 16 AES) the
+ * server's context issues and accepts tickets with: the ticketKeys option,
+ * else random ones made with the context. Requires: PORTLS_CAP_TICKET_KEYS */
+int portls_server_get_ticket_keys(const portls_server *server, uint8_t keys[48], portls_error *err);
+/* Node: server.setTicketKeys(keys): len must be 48 (PORTLS_ETICKET_KEYS).
+ * Tickets issued and accepted from now on use the new keys; so servers
+ * sharing keys resume each other's sessions. */
+int portls_server_set_ticket_keys(portls_server *server, const void *keys, size_t len,
+                                  portls_error *err);
 
 /* Node: server.connections and server.maxConnections (0: no limit). */
 size_t portls_server_connections(const portls_server *server);

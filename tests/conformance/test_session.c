@@ -100,7 +100,17 @@ Test(session, garbage_session_bytes_end_the_connection_with_ESESSION) {
   portls_connect_options o;
   portls_connect_options_init(&o);
   h_context_options(&t, &o.context, NULL, NULL, "ca.crt");
+  /* Bytes getSession() never made: refused by the call itself. */
   o.session = (portls_buf){"not a session", 13};
+  o.port = t.srv.port;
+  portls_socket *sock = NULL;
+  portls_error e;
+  cr_assert_eq(portls_tls_connect(t.loop, &o, &sock, &e), PORTLS_ESESSION);
+  cr_assert_null(sock);
+  cr_assert(strstr(e.message, "session") != NULL, "%s", e.message);
+  /* getSession()'s framing around a session the backend cannot decode:
+   * the connection ends with the same error. */
+  o.session = (portls_buf){"PLS1\x09localhostnot a session", 27};
   h_side *c = h_connect_tls(&t, &o);
   h_run_until(&t, c->closed);
   cr_assert_eq(c->count[H_SECURE], 0);
