@@ -98,9 +98,7 @@ typedef enum cli_kind {
 
 #define CLI_MANY 16 /* the most times a repeatable option may be given */
 
-/* XX(id, "name", commands, kind, repeatable, min, max, choices, "ARG", "help")
- * Options marked `later` below are parsed and rejected with ENOTSUP until the
- * public API grows them. */
+/* XX(id, "name", commands, kind, repeatable, min, max, choices, "ARG", "help") */
 #define CLI_OPTION_MAP(XX)                                                                        \
   XX(HOST, "host", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "H",                                      \
      "address to listen on (127.0.0.1) / connect to (localhost)")                                  \
@@ -128,23 +126,23 @@ typedef enum cli_kind {
   XX(ALPN, "alpn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "ALPN protocols")                  \
   XX(NPN, "npn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "NPN protocols")                     \
   XX(SNI_CONTEXT, "sni-context", CLI_SERVE, CLI_STRING, 1, 0, 0, NULL, "NAME=KEY:CERT",           \
-     "(later) server.addContext")                                                                  \
+     "server.addContext (repeatable)")                                                                  \
   XX(SESSION_TIMEOUT, "session-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, 2147483647, NULL, "S",      \
      "session lifetime in seconds")                                                                \
   XX(TICKET_KEYS, "ticket-keys", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HEX",                     \
      "48 bytes as 96 hex digits")                                                                  \
   XX(SESSION_CACHE, "session-cache", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,            \
-     "(later) in-memory newSession/resumeSession store")                                           \
-  XX(OCSP_RESPONSE, "ocsp-response", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "F",                   \
-     "(later) staple this DER OCSP response")                                                      \
+     "in-memory newSession/resumeSession store")                                           \
+  XX(OCSP_RESPONSE, "ocsp-response", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F",                   \
+     "answer OCSPRequest with this DER response")                                                      \
   XX(HANDSHAKE_TIMEOUT, "handshake-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS", \
      "abort handshakes slower than this")                                                          \
   XX(MAX_CONNECTIONS, "max-connections", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",      \
      "server.maxConnections")                                                                      \
   XX(RENEG_LIMIT, "reneg-limit", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",              \
-     "(later) CLIENT_RENEG_LIMIT")                                                                 \
+     "CLIENT_RENEG_LIMIT for this server")                                                                 \
   XX(RENEG_WINDOW, "reneg-window", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "S",            \
-     "(later) CLIENT_RENEG_WINDOW")                                                                \
+     "CLIENT_RENEG_WINDOW (seconds) for this server")                                                                \
   XX(MAX_SEND_FRAGMENT, "max-send-fragment", CLI_BOTH, CLI_NUMBER, 0, 512, 16384, NULL, "N",      \
      "setMaxSendFragment(N)")                                                                      \
   XX(MODE, "mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "echo|count|welcome", "echo|count|welcome",    \
@@ -160,7 +158,7 @@ typedef enum cli_kind {
   XX(STDIN, "stdin", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,                          \
      "pipe standard input to the socket")                                                          \
   XX(RENEGOTIATE, "renegotiate", CLI_CONNECT, CLI_NUMBER, 0, 0, 1000, NULL, "N",                  \
-     "(later) renegotiate N times after secureConnect")
+     "renegotiate N times after secureConnect")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
@@ -224,6 +222,19 @@ void cli_tls_free(cli_tls *t);
 /* Prints ENOTSUP naming the option and the capability when the backend lacks
  * cap; returns CLI_EXIT_USAGE then, else 0. */
 int cli_require_cap(const char *option, portls_cap cap);
+
+/* ------------------------------------------------------------------------ */
+/* serve's questions from the handshake (serve_hooks.c): --sni-context,       */
+/* --session-cache, --ocsp-response, each answered asynchronously             */
+
+typedef struct serve_hooks serve_hooks;
+/* Reads the options into server options (callbacks, reneg limits); the
+ * answers are given from timers on loop. Prints the error line and returns
+ * CLI_EXIT_USAGE on a bad value. */
+int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so, serve_hooks **out);
+/* server.addContext for each --sni-context; CLI_EXIT_USAGE on a bad one. */
+int serve_hooks_add_contexts(serve_hooks *h, portls_server *server, const cli_opts *o);
+void serve_hooks_free(serve_hooks *h);
 
 /* ------------------------------------------------------------------------ */
 /* Commands                                                                    */

@@ -31,6 +31,7 @@ typedef struct client {
    * be decoded with the next one (Node's setEncoding('utf8') does the same). */
   unsigned char utf8_tail[4];
   size_t utf8_tail_len;
+  uint64_t renegotiations; /* --renegotiate: how many remain */
 } client;
 
 static void client_end(client *c, const void *data, size_t len) {
@@ -127,6 +128,38 @@ static void save_session(client *c, const void *data, size_t len) {
   }
 }
 
+/* --renegotiate N: one after the other, then on as without it. */
+static void renegotiate_next(client *c);
+
+static void on_renegotiated(portls_socket *sock, const portls_error *err, void *user) {
+  (void)sock;
+  client *c = user;
+  jw *w = ev_begin("renegotiated");
+  jw_kbool(w, "ok", err == NULL);
+  jw_kstring(w, "code", err ? portls_err_name(err->code) : NULL);
+  ev_end(w);
+  if (err != NULL) {
+    c->had_error = 1;
+    c->renegotiations = 0;
+    /* Refused (TLS 1.3, a backend that cannot): carry on; the connection failed: stop. */
+    if (err->code != PORTLS_ERENEG_DISABLED) return;
+  }
+  renegotiate_next(c);
+}
+
+static void renegotiate_next(client *c) {
+  if (c->renegotiations == 0) {
+    send_and_end(c);
+    return;
+  }
+  c->renegotiations--;
+  int rc = portls_socket_renegotiate(c->sock, NULL, on_renegotiated, c);
+  if (rc < 0) {
+    portls_error e = {rc, ""};
+    on_renegotiated(c->sock, &e, c);
+  }
+}
+
 static void on_secure_connect(portls_socket *sock, void *user) {
   client *c = user;
   c->secured = 1;
@@ -142,7 +175,8 @@ static void on_secure_connect(portls_socket *sock, void *user) {
   size_t fragment = (size_t)cli_num(c->o, OPT_MAX_SEND_FRAGMENT, 0);
   if (fragment && portls_socket_set_max_send_fragment(sock, fragment) != 1)
     ev_errorf(PORTLS_EINVAL, "--max-send-fragment: %zu refused", fragment);
-  send_and_end(c);
+  c->renegotiations = cli_num(c->o, OPT_RENEGOTIATE, 0);
+  renegotiate_next(c);
 }
 
 static void on_data(portls_socket *sock, const void *data, size_t len, void *user) {

@@ -23,22 +23,6 @@ static const cli_spec specs[OPT_COUNT_] = {
 #undef CLI__OPT_SPEC
 };
 
-/* Options of spec/cli.md that the public API cannot express yet: they are
- * recognised, so that the error says so, instead of "unknown option". */
-static int cli_not_yet(cli_opt_id id) {
-  switch (id) {
-  case OPT_SNI_CONTEXT:
-  case OPT_SESSION_CACHE:
-  case OPT_OCSP_RESPONSE:
-  case OPT_RENEG_LIMIT:
-  case OPT_RENEG_WINDOW:
-  case OPT_RENEGOTIATE: /* tlsSocket.renegotiate() */
-    return 1;
-  default:
-    return 0;
-  }
-}
-
 /* Index of value in a '|'-separated list of choices, or -1. */
 static int choice_index(const char *choices, const char *value) {
   size_t vlen = strlen(value);
@@ -76,10 +60,6 @@ static int store(cli_opts *o, int id, const char *value) {
 
   if (n >= (s->many ? CLI_MANY : 1)) {
     ev_errorf(PORTLS_EINVAL, "--%s: given %s", s->name, s->many ? "too many times" : "twice");
-    return CLI_EXIT_USAGE;
-  }
-  if (cli_not_yet((cli_opt_id)id)) {
-    ev_errorf(PORTLS_ENOTSUP, "--%s: not implemented yet", s->name);
     return CLI_EXIT_USAGE;
   }
   v->str[n] = value;

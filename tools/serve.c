@@ -33,6 +33,7 @@ struct serve {
   int stopping;
   int stop_ticks; /* timer ticks since serve_stop() */
   int failed;
+  serve_hooks *hooks;
 };
 
 /* Set by the signal handler, read by a timer on the loop: the handler itself
@@ -189,6 +190,8 @@ static void on_server_close(portls_server *server, void *user) {
     portls_timer_free(s->timer);
     s->timer = NULL;
   }
+  serve_hooks_free(s->hooks);
+  s->hooks = NULL;
 }
 
 static void on_server_error(portls_server *server, const portls_error *err, void *user) {
@@ -208,12 +211,25 @@ static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
     ev_error(rc, "cannot create the event loop");
     return CLI_EXIT_FAIL;
   }
+  int usage = serve_hooks_new(o, s->loop, so, &s->hooks);
+  if (usage) {
+    portls_loop_free(s->loop);
+    return usage;
+  }
   rc = portls_tls_create_server(s->loop, so, &s->server, &err);
   if (rc < 0) {
     /* a context or option error: nothing touched the network yet */
     ev_error(err.code ? err.code : rc, err.message);
+    serve_hooks_free(s->hooks);
     portls_loop_free(s->loop);
     return CLI_EXIT_USAGE;
+  }
+  if ((usage = serve_hooks_add_contexts(s->hooks, s->server, o)) != 0) {
+    s->failed = 1;
+    portls_server_close(s->server); /* its 'close' frees the hooks */
+    portls_loop_run(s->loop);
+    portls_loop_free(s->loop);
+    return usage;
   }
   if (cli_has(o, OPT_MAX_CONNECTIONS))
     portls_server_set_max_connections(s->server, (size_t)cli_num(o, OPT_MAX_CONNECTIONS, 0));
@@ -248,7 +264,10 @@ static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
     s->failed = 1;
   }
   /* After the grace period objects may remain (EBUSY); the process exits anyway. */
-  if (s->server == NULL) portls_loop_free(s->loop);
+  if (s->server == NULL) {
+    serve_hooks_free(s->hooks);
+    portls_loop_free(s->loop);
+  }
   return s->failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 

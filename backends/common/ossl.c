@@ -381,14 +381,20 @@ static void pssl_boring_verify_fixup(portls_be_session *s, X509_STORE_CTX *x) {
   STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(x);
   if ((e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
        e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) &&
-      chain != NULL && sk_X509_num(chain) == 1 && pssl_self_signed(sk_X509_value(chain, 0))) {
+      chain != NULL && sk_X509_num(chain) == 1) {
     X509 *leaf = sk_X509_value(chain, 0);
-    if (e != X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+    int self = pssl_self_signed(leaf);
+    if (!self && e != X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+      /* a lone leaf whose issuer is missing: OpenSSL 3 stops there too */
+    } else if (e != X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
       X509_STORE_CTX_set_error(x, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
     } else {
-      X509_STORE_CTX_set_error(x, s != NULL && s->verify_last_error != X509_V_OK
-                                      ? s->verify_last_error
-                                      : X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+      /* OpenSSL 3 goes on to check the lone leaf's dates, and a date error
+       * is the one it reports; BoringSSL stops at the first error. */
+      if (self)
+        X509_STORE_CTX_set_error(x, s != NULL && s->verify_last_error != X509_V_OK
+                                        ? s->verify_last_error
+                                        : X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
       int c = X509_cmp_current_time(X509_get_notBefore(leaf));
       if (c == 0) X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD);
       else if (c > 0) X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_NOT_YET_VALID);

@@ -321,6 +321,7 @@ int portls_socket_end(portls_socket *s, const void *data, size_t len) {
 static void on_closed(void *ud) {
   portls_socket *s = ud;
   s->lower = NULL;
+  if (s->tls != NULL) portls__tls_closing(s);
   if (s->flags & S_HAD_ERROR) {
     if (s->server != NULL && (s->tls == NULL ? 0 : !s->tls->secure))
       portls__server_client_error(s->server, s, &s->error);

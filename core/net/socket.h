@@ -170,6 +170,9 @@ int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *op
 int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
                               portls_error *err);
 int portls__tls_start(portls_socket *s, portls_error *err);
+/* Before 'error' and 'close': ends what the socket still owes the
+ * application (a renegotiate() callback). */
+void portls__tls_closing(portls_socket *s);
 /* The `session` option: getSession()'s bytes name the servername the session
  * was made for, and a client offers it only under that same name (else it
  * makes a full handshake). Sets *backend to the part the backend takes, or

@@ -527,8 +527,9 @@ static void reneg_report(void *arg) {
   portls_socket *s = arg;
   portls__tls *t = s->tls;
   portls_renegotiate_cb cb = t->reneg_cb;
+  if (cb == NULL || (s->flags & S_DESTROYED)) return; /* portls__tls_closing() answers */
   t->reneg_cb = NULL;
-  if (cb != NULL && !(s->flags & S_DESTROYED)) cb(s, t->reneg_err.code ? &t->reneg_err : NULL, t->reneg_user);
+  cb(s, t->reneg_err.code ? &t->reneg_err : NULL, t->reneg_user);
 }
 
 /* The renegotiation renegotiate() started has completed: the verification
@@ -577,6 +578,19 @@ static int count_handshakes(portls_socket *s) {
     if (s->flags & S_DESTROYED) return -1;
   }
   return 0;
+}
+
+void portls__tls_closing(portls_socket *s) {
+  portls__tls *t = s->tls;
+  if (t->reneg_cb == NULL) return;
+  portls__cancel(s->loop, &t->task_reneg);
+  if (s->flags & S_HAD_ERROR)
+    t->reneg_err = s->error;
+  else if (t->reneg_err.code == 0)
+    portls__err(&t->reneg_err, PORTLS_ECONNRESET, "renegotiate: the socket closed first");
+  portls_renegotiate_cb cb = t->reneg_cb;
+  t->reneg_cb = NULL;
+  cb(s, &t->reneg_err, t->reneg_user);
 }
 
 int portls_socket_renegotiate(portls_socket *s, const portls_renegotiate_options *o, portls_renegotiate_cb cb,

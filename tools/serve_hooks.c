@@ -1,0 +1,251 @@
+/* portls command-line tool: what `serve` answers during handshakes.
+ *
+ * --sni-context adds contexts (server.addContext). --session-cache keeps
+ * newSession's sessions in memory and gives them back to resumeSession;
+ * --ocsp-response answers OCSPRequest with a file. Each answer is given from
+ * a timer, not inside the callback, to show that the handshake waits for an
+ * asynchronous answer as Node's does. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define STORE_MAX 4096 /* sessions kept; the oldest goes first */
+
+typedef struct stored {
+  struct stored *next;
+  size_t id_len, len;
+  uint8_t id[32];
+  uint8_t *data;
+} stored;
+
+/* An answer waiting for the timer. */
+typedef struct answer {
+  struct answer *next;
+  int kind; /* A_SESSION (newSession or resumeSession), A_OCSP */
+  struct portls_request *req;
+  const stored *found; /* resumeSession */
+} answer;
+
+enum { A_SESSION, A_OCSP };
+
+struct serve_hooks {
+  portls_loop *loop;
+  portls_timer *timer;
+  answer *answers, **answers_tail;
+  stored *store; /* newest first */
+  size_t stored_count;
+  portls_buf ocsp; /* --ocsp-response */
+};
+
+static void hex_line(jw *w, const char *key, const void *id, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  char hex[2 * 32 + 1];
+  const uint8_t *p = id;
+  size_t n = len > 32 ? 32 : len;
+  for (size_t i = 0; i < n; i++) {
+    hex[2 * i] = digits[p[i] >> 4];
+    hex[2 * i + 1] = digits[p[i] & 15];
+  }
+  hex[2 * n] = '\0';
+  jw_kstring(w, key, hex);
+}
+
+static void on_answer_tick(portls_timer *timer, void *user) {
+  (void)timer;
+  serve_hooks *h = user;
+  answer *a = h->answers;
+  h->answers = NULL;
+  h->answers_tail = &h->answers;
+  while (a != NULL) {
+    answer *next = a->next;
+    if (a->kind == A_OCSP)
+      portls_ocsp_request_done(a->req, h->ocsp.base, h->ocsp.len, NULL);
+    else
+      portls_session_request_done(a->req, a->found ? a->found->data : NULL, a->found ? a->found->len : 0, NULL);
+    free(a);
+    a = next;
+  }
+}
+
+/* Queues an answer for the next loop iteration; on failure answers now. */
+static void answer_later(serve_hooks *h, int kind, struct portls_request *req, const stored *found) {
+  answer *a = calloc(1, sizeof *a);
+  if (a == NULL || portls_timer_start(h->timer, 0, 0) < 0) {
+    free(a);
+    portls_error e = {PORTLS_ENOMEM, "serve: cannot queue the answer"};
+    if (kind == A_OCSP)
+      portls_ocsp_request_done(req, NULL, 0, &e);
+    else
+      portls_session_request_done(req, NULL, 0, &e);
+    return;
+  }
+  a->kind = kind;
+  a->req = req;
+  a->found = found;
+  *h->answers_tail = a;
+  h->answers_tail = &a->next;
+}
+
+static void on_new_session(portls_server *server, portls_socket *sock, const void *id, size_t id_len,
+                           const void *data, size_t len, portls_session_request *req, void *user) {
+  (void)server;
+  (void)sock;
+  serve_hooks *h = user;
+  jw *w = ev_begin("newSession");
+  hex_line(w, "id", id, id_len);
+  ev_end(w);
+  stored *s = id_len <= sizeof s->id ? calloc(1, sizeof *s) : NULL;
+  if (s != NULL && (s->data = malloc(len ? len : 1)) != NULL) {
+    memcpy(s->id, id, id_len);
+    s->id_len = id_len;
+    memcpy(s->data, data, len);
+    s->len = len;
+    s->next = h->store;
+    h->store = s;
+    if (++h->stored_count > STORE_MAX) { /* drop the oldest */
+      stored **p = &h->store;
+      while ((*p)->next != NULL) p = &(*p)->next;
+      free((*p)->data);
+      free(*p);
+      *p = NULL;
+      h->stored_count--;
+    }
+  } else {
+    free(s);
+  }
+  answer_later(h, A_SESSION, req, NULL);
+}
+
+static void on_resume_session(portls_server *server, portls_socket *sock, const void *id, size_t id_len,
+                              portls_session_request *req, void *user) {
+  (void)server;
+  (void)sock;
+  serve_hooks *h = user;
+  const stored *found = NULL;
+  for (const stored *s = h->store; s != NULL && found == NULL; s = s->next)
+    if (s->id_len == id_len && memcmp(s->id, id, id_len) == 0) found = s;
+  jw *w = ev_begin("resumeSession");
+  hex_line(w, "id", id, id_len);
+  jw_kbool(w, "found", found != NULL);
+  ev_end(w);
+  answer_later(h, A_SESSION, req, found);
+}
+
+static void on_ocsp_request(portls_server *server, portls_socket *sock, const void *cert, size_t cert_len,
+                            const void *issuer, size_t issuer_len, portls_ocsp_request *req, void *user) {
+  (void)server;
+  (void)sock;
+  (void)cert;
+  (void)cert_len;
+  (void)issuer;
+  (void)issuer_len;
+  serve_hooks *h = user;
+  ev_end(ev_begin("OCSPRequest"));
+  answer_later(h, A_OCSP, req, NULL);
+}
+
+int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so, serve_hooks **out) {
+  *out = NULL;
+  if (cli_has(o, OPT_SESSION_CACHE) && cli_num(o, OPT_SESSION_CACHE, 0) &&
+      cli_require_cap("--session-cache", PORTLS_CAP_SESSION_CACHE))
+    return CLI_EXIT_USAGE;
+  if (cli_has(o, OPT_OCSP_RESPONSE) && cli_require_cap("--ocsp-response", PORTLS_CAP_OCSP_STAPLING))
+    return CLI_EXIT_USAGE;
+  if (cli_has(o, OPT_SNI_CONTEXT) && cli_require_cap("--sni-context", PORTLS_CAP_SNI)) return CLI_EXIT_USAGE;
+  serve_hooks *h = calloc(1, sizeof *h);
+  if (h == NULL || portls_timer_new(loop, on_answer_tick, h, &h->timer) < 0) {
+    free(h);
+    ev_error(PORTLS_ENOMEM, "serve: out of memory");
+    return CLI_EXIT_FAIL;
+  }
+  h->loop = loop;
+  h->answers_tail = &h->answers;
+  if (cli_num(o, OPT_SESSION_CACHE, 0)) {
+    so->new_session = on_new_session;
+    so->resume_session = on_resume_session;
+    so->session_user = h;
+  }
+  if (cli_has(o, OPT_OCSP_RESPONSE)) {
+    h->ocsp = o->v[OPT_OCSP_RESPONSE].file[0];
+    so->ocsp_request = on_ocsp_request;
+    so->ocsp_user = h;
+  }
+  if (cli_has(o, OPT_RENEG_LIMIT)) so->client_reneg_limit = (int)cli_num(o, OPT_RENEG_LIMIT, 3);
+  if (cli_has(o, OPT_RENEG_WINDOW)) so->client_reneg_window_s = (int)cli_num(o, OPT_RENEG_WINDOW, 600);
+  *out = h;
+  return 0;
+}
+
+/* One --sni-context NAME=KEYFILE:CERTFILE. */
+static int add_context(portls_server *server, const char *spec) {
+  const char *eq = strchr(spec, '=');
+  const char *colon = eq ? strchr(eq + 1, ':') : NULL;
+  if (eq == NULL || colon == NULL || eq == spec || colon == eq + 1 || colon[1] == '\0') {
+    ev_errorf(PORTLS_EINVAL, "--sni-context: expected NAME=KEYFILE:CERTFILE, got '%s'", spec);
+    return CLI_EXIT_USAGE;
+  }
+  char *copy = strdup(spec);
+  if (copy == NULL) {
+    ev_error(PORTLS_ENOMEM, "--sni-context: out of memory");
+    return CLI_EXIT_FAIL;
+  }
+  copy[eq - spec] = '\0';
+  copy[colon - spec] = '\0';
+  const char *name = copy, *files[2] = {copy + (eq - spec) + 1, copy + (colon - spec) + 1};
+  portls_buf bufs[2] = {{NULL, 0}, {NULL, 0}};
+  portls_error err = {0, ""};
+  int rc = 0;
+  for (int i = 0; i < 2 && rc == 0; i++)
+    if ((rc = portls_read_file(files[i], &bufs[i], &err)) < 0)
+      ev_errorf(err.code ? err.code : rc, "--sni-context: cannot read '%s': %s", files[i], err.message);
+  portls_context *ctx = NULL;
+  if (rc == 0) {
+    portls_context_options co;
+    portls_context_options_init(&co);
+    co.key = &bufs[0];
+    co.key_count = 1;
+    co.cert = &bufs[1];
+    co.cert_count = 1;
+    if ((rc = portls_context_new(&co, &ctx, &err)) < 0 ||
+        (rc = portls_server_add_context(server, name, ctx, &err)) < 0)
+      ev_errorf(err.code ? err.code : rc, "--sni-context %s: %s", name, err.message);
+  }
+  portls_context_free(ctx);
+  portls_free((void *)bufs[0].base);
+  portls_free((void *)bufs[1].base);
+  free(copy);
+  return rc < 0 ? CLI_EXIT_USAGE : 0;
+}
+
+int serve_hooks_add_contexts(serve_hooks *h, portls_server *server, const cli_opts *o) {
+  (void)h;
+  for (int i = 0; i < o->v[OPT_SNI_CONTEXT].count; i++) {
+    int rc = add_context(server, o->v[OPT_SNI_CONTEXT].str[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+void serve_hooks_free(serve_hooks *h) {
+  if (h == NULL) return;
+  /* Unanswered questions are answered, so the library can free them. */
+  portls_error e = {PORTLS_ECANCELED, "serve: stopping"};
+  for (answer *a = h->answers, *next; a != NULL; a = next) {
+    next = a->next;
+    if (a->kind == A_OCSP)
+      portls_ocsp_request_done(a->req, NULL, 0, &e);
+    else
+      portls_session_request_done(a->req, NULL, 0, &e);
+    free(a);
+  }
+  for (stored *s = h->store, *next; s != NULL; s = next) {
+    next = s->next;
+    free(s->data);
+    free(s);
+  }
+  if (h->timer != NULL) portls_timer_free(h->timer);
+  free(h);
+}
