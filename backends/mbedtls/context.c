@@ -16,6 +16,7 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
 #include "backends/mbedtls/mbed.h"
@@ -209,11 +210,13 @@ static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair 
 /* ------------------------------------------------------------------------ */
 /* CAs and CRLs                                                               */
 
+void portls__mbed_ctx_apply_ca(portls_be_ctx *ctx, mbedtls_ssl_config *conf) {
+  mbedtls_ssl_conf_ca_chain(conf, ctx->has_ca ? &ctx->ca : NULL, ctx->has_crl ? &ctx->crl : NULL);
+}
+
 static void mbed_apply_ca(portls_be_ctx *ctx) {
-  mbedtls_x509_crt *ca = ctx->has_ca ? &ctx->ca : NULL;
-  mbedtls_x509_crl *crl = ctx->has_crl ? &ctx->crl : NULL;
-  mbedtls_ssl_conf_ca_chain(&ctx->srv, ca, crl);
-  mbedtls_ssl_conf_ca_chain(&ctx->cli, ca, crl);
+  portls__mbed_ctx_apply_ca(ctx, &ctx->srv);
+  portls__mbed_ctx_apply_ca(ctx, &ctx->cli);
 }
 
 void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx) {
@@ -552,12 +555,22 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   mbedtls_ssl_conf_cert_profile(&ctx->srv, &ctx->profile);
   mbedtls_ssl_conf_cert_profile(&ctx->cli, &ctx->profile);
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
-  /* Nobody initiates a renegotiation (RENEG_* capabilities are off), and a
-   * server refuses a client's, as OpenSSL 3 does by default. A client
-   * follows a server's HelloRequest, as an OpenSSL (Node) client does; the
-   * new handshake runs inside read() and write() waits for it. */
-  mbedtls_ssl_conf_renegotiation(&ctx->srv, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-  mbedtls_ssl_conf_renegotiation(&ctx->cli, MBEDTLS_SSL_RENEGOTIATION_ENABLED);
+  /* Both roles initiate (renegotiate()) and follow the peer's: a server
+   * accepts a client's ClientHello as Node does, core limiting how many
+   * (handshakes()); a client follows a HelloRequest. Only with a peer that
+   * supports secure renegotiation (RFC 5746). The new handshake runs inside
+   * read() and write(). A peer that ignores the request is left alone, as
+   * OpenSSL does (mbed TLS would give up after 16 records). */
+  mbedtls_ssl_config *both[] = {&ctx->srv, &ctx->cli};
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(both); i++) {
+    mbedtls_ssl_conf_renegotiation(both[i], MBEDTLS_SSL_RENEGOTIATION_ENABLED);
+    mbedtls_ssl_conf_legacy_renegotiation(both[i], MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
+    mbedtls_ssl_conf_renegotiation_enforced(both[i], MBEDTLS_SSL_RENEGOTIATION_NOT_ENFORCED);
+  }
+#endif
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+  /* A client asks for a ticket and offers the one its session carries. */
+  mbedtls_ssl_conf_session_tickets(&ctx->cli, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 #endif
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   mbedtls_ssl_conf_sni(&ctx->srv, portls__mbed_sni_cb, NULL);
@@ -586,9 +599,35 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     if ((rc = mbed_read_crls(ctx, cfg->crl[i], err)) < 0) goto fail;
   mbed_apply_ca(ctx);
 
-  /* session_timeout, session_id_context: mbed TLS has no server-side
-   * session store here (no cache, no tickets: SESSION_* capabilities are
-   * off), so there is nothing they would govern yet. */
+  /* Server sessions (tickets, and by id through core's store): their age
+   * limit, the context they belong to, the ticket keys. The callbacks are
+   * set per connection (session.c). */
+  ctx->session_timeout = cfg->session_timeout > 0 ? cfg->session_timeout : 300;
+  if (cfg->session_id_context != NULL && cfg->session_id_context[0] != '\0') {
+    const char *sid = cfg->session_id_context;
+    if (mbedtls_sha256_ret((const unsigned char *)sid, strlen(sid), ctx->sid_ctx, 0) != 0) {
+      rc = portls__err(err, PORTLS_EINVAL, "sessionIdContext: hashing failed");
+      goto fail;
+    }
+    ctx->sid_len = sizeof ctx->sid_ctx;
+  }
+  if (cfg->ticket_keys.len != 0) {
+    if (cfg->ticket_keys.len != sizeof ctx->ticket_keys || cfg->ticket_keys.base == NULL) {
+      rc = portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", cfg->ticket_keys.len);
+      goto fail;
+    }
+    if ((rc = portls__mbed_set_ticket_keys(ctx, cfg->ticket_keys.base, err)) < 0) goto fail;
+  } else {
+#if defined(PORTLS_MBED_TICKETS)
+    /* Random ones, as OpenSSL makes for a context (core normally gives its
+     * own, which getTicketKeys() returns). */
+    if ((ret = mbedtls_ctr_drbg_random(rng, ctx->ticket_keys, sizeof ctx->ticket_keys)) != 0) {
+      rc = portls__mbed_err(err, PORTLS_EIO, ret, "ticket keys");
+      goto fail;
+    }
+    ctx->has_ticket_keys = 1;
+#endif
+  }
   *out = ctx;
   return 0;
 
@@ -614,5 +653,94 @@ void portls__mbed_ctx_free(portls_be_ctx *ctx) {
   portls__free(ctx->keys);
   portls__free(ctx->suites_cli);
   portls__free(ctx->suites_srv);
+  mbedtls_platform_zeroize(ctx->ticket_keys, sizeof ctx->ticket_keys);
   portls__free(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session tickets: Node's 48-byte keys (name 16 | HMAC-SHA256 key 16 |
+ * AES-128 key 16) in the format RFC 5077 section 4 recommends, which is also
+ * what OpenSSL's ticket key callback (Node's) makes:
+ *   key_name(16) | IV(16) | AES-128-CBC(state, PKCS#7 padded) | HMAC-SHA256(32)
+ * the MAC covering everything before it. A ticket whose name is not the
+ * current keys' is simply not ours: a full handshake follows (mbed TLS
+ * ignores every parse failure). Only this backend reads the state inside. */
+
+enum { MBED_TICKET_NAME = 16, MBED_TICKET_IV = 16, MBED_TICKET_MAC = 32 };
+#define MBED_TICKET_HEAD (MBED_TICKET_NAME + MBED_TICKET_IV)
+
+/* At once: the ticket callbacks read the keys each time they run. */
+int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err) {
+  (void)err;
+  memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
+  ctx->has_ticket_keys = 1;
+  return 0;
+}
+
+#if defined(PORTLS_MBED_TICKETS)
+static int mbed_ticket_mac(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t mac[32]) {
+  return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ctx->ticket_keys + MBED_TICKET_NAME, 16, in,
+                         len, mac);
+}
+#endif
+
+int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len, uint8_t *out,
+                             size_t cap, size_t *out_len) {
+  *out_len = 0;
+#if defined(PORTLS_MBED_TICKETS)
+  const size_t clen = (len / 16 + 1) * 16; /* PKCS#7 always pads */
+  if (cap < MBED_TICKET_HEAD + MBED_TICKET_MAC || cap - MBED_TICKET_HEAD - MBED_TICKET_MAC < clen)
+    return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+  mbedtls_ctr_drbg_context *rng = portls__mbed_rng();
+  if (rng == NULL) return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+  memcpy(out, ctx->ticket_keys, MBED_TICKET_NAME);
+  int ret = mbedtls_ctr_drbg_random(rng, out + MBED_TICKET_NAME, MBED_TICKET_IV);
+  size_t n = 0;
+  if (ret == 0)
+    ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, ctx->ticket_keys + 32, out + MBED_TICKET_NAME,
+                           state, len, out + MBED_TICKET_HEAD, &n);
+  if (ret == 0 && n != clen) ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  if (ret == 0) ret = mbed_ticket_mac(ctx, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
+  if (ret == 0) *out_len = MBED_TICKET_HEAD + n + MBED_TICKET_MAC;
+  return ret;
+#else
+  (void)ctx, (void)state, (void)len, (void)out, (void)cap;
+  return MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE;
+#endif
+}
+
+int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t **state,
+                             size_t *state_len) {
+  *state = NULL;
+  *state_len = 0;
+#if defined(PORTLS_MBED_TICKETS)
+  if (!ctx->has_ticket_keys || len < MBED_TICKET_HEAD + 16 + MBED_TICKET_MAC ||
+      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0 || memcmp(in, ctx->ticket_keys, MBED_TICKET_NAME) != 0)
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  const size_t clen = len - MBED_TICKET_HEAD - MBED_TICKET_MAC;
+  uint8_t mac[MBED_TICKET_MAC];
+  int ret = mbed_ticket_mac(ctx, in, MBED_TICKET_HEAD + clen, mac);
+  if (ret != 0) return ret;
+  /* Constant time, as mbed TLS compares MACs. */
+  unsigned diff = 0;
+  for (size_t i = 0; i < sizeof mac; i++) diff |= (unsigned)(mac[i] ^ in[MBED_TICKET_HEAD + clen + i]);
+  if (diff != 0) return MBEDTLS_ERR_SSL_INVALID_MAC;
+  uint8_t *p = portls__malloc(clen + 16);
+  if (p == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  size_t n = 0;
+  ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_DECRYPT, ctx->ticket_keys + 32, in + MBED_TICKET_NAME,
+                         in + MBED_TICKET_HEAD, clen, p, &n);
+  if (ret != 0) {
+    mbedtls_platform_zeroize(p, clen + 16);
+    portls__free(p);
+    /* Authentic but undecryptable: not a state we made. */
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  }
+  *state = p;
+  *state_len = n;
+  return 0;
+#else
+  (void)ctx, (void)in, (void)len;
+  return MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE;
+#endif
 }

@@ -3,17 +3,20 @@
  *   mbedtls.c   the vtable, process-wide state (RNG, suite list), primitives,
  *               capabilities
  *   context.c   SecureContext: keys, certificates, CAs, CRLs, ciphers,
- *               versions, curves, DH parameters
+ *               versions, curves, DH parameters, ticket keys and sealing
  *   session.c   one connection: sans-I/O bio, handshake stepping, read/write,
  *               verification results in OpenSSL's terms, info, sessions
+ *               (tickets, the id cache on core's store), renegotiation
  *
  * mbed TLS keeps most settings on an mbedtls_ssl_config, which a Node
  * SecureContext maps to twice (a context serves both roles): one config per
- * role, shared by every connection of that role. A connection that needs a
- * setting of its own that only exists on the config (ALPN lists) gets a
- * shallow copy of its role's config; the copy shares every pointer with the
- * context's, which outlives its sessions (core guarantees it), and is never
- * freed with mbedtls_ssl_config_free.
+ * role. A connection that needs a setting of its own that only exists on the
+ * config gets a shallow copy of its role's config: every server (the ticket
+ * and session-cache callbacks get the connection as their argument, the
+ * authmode changes with renegotiate()) and a client with ALPN (its list).
+ * The copy shares every pointer with the context's, which outlives its
+ * sessions (core guarantees it), and is never freed with
+ * mbedtls_ssl_config_free.
  *
  * Naming: mbed TLS owns the mbedtls_ prefix, so statics here are mbed_* and
  * what the files share is portls__mbed_*.
@@ -30,6 +33,7 @@
 #include MBEDTLS_CONFIG_FILE
 #endif
 
+#include <mbedtls/cipher.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/dhm.h>
 #include <mbedtls/ecp.h>
@@ -48,6 +52,13 @@
 #if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) || !defined(MBEDTLS_CTR_DRBG_C) || \
     !defined(MBEDTLS_ENTROPY_C)
 #error "portls: mbed TLS must be built with SSL_TLS_C, X509_CRT_PARSE_C, CTR_DRBG_C and ENTROPY_C"
+#endif
+
+/* Session tickets with Node's keys need these (Debian's 2.28 has them all). */
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_CLI_C) && \
+    defined(MBEDTLS_AES_C) && defined(MBEDTLS_CIPHER_MODE_CBC) && defined(MBEDTLS_CIPHER_PADDING_PKCS7) && \
+    defined(MBEDTLS_SHA256_C) && defined(MBEDTLS_MD_C)
+#define PORTLS_MBED_TICKETS 1
 #endif
 
 #ifdef __cplusplus
@@ -73,6 +84,15 @@ struct portls_be_ctx {
   int *suites_srv; /* 0-terminated; without DHE unless dhparam was usable */
   mbedtls_ecp_group_id curves[16];
   mbedtls_x509_crt_profile profile;
+  /* Session tickets (servers): Node's layout, name 16 | HMAC key 16 | AES
+   * key 16; none until core gives keys (it always does, see backend.h). */
+  uint8_t ticket_keys[48];
+  int has_ticket_keys;
+  int session_timeout; /* seconds: ticket lifetime, and the age limit of a resumed session */
+  /* SHA-256 of session_id_context (sid_len 32), or nothing (0): a server
+   * resumes only sessions made under the same context, as OpenSSL. */
+  uint8_t sid_ctx[32];
+  size_t sid_len;
 };
 
 struct portls_be_session {
@@ -100,6 +120,28 @@ struct portls_be_session {
   size_t pre_len, pre_off, pre_cap;
 
   char *servername; /* server: the SNI name the client sent */
+
+  /* Server: what core's resumeSession found for the ClientHello's session id
+   * (portls_be_session_config.resume, copied), for the session-cache get. */
+  uint8_t *resume;
+  size_t resume_len;
+  int cache_new;   /* server: mbed TLS stored this handshake's session by id */
+  /* Server resuming a ticket: the suite choice pinned to the session's for
+   * its ClientHello (see mbed_pin_suite), and the list to put back. */
+  int pinned;
+  int suite_pin[2];
+  const int *suites_saved[4];
+  int new_session; /* client: a resumable session came with the last full handshake */
+
+  /* Handshakes started and completed, the first included (handshakes()):
+   * counted where the state is seen to leave or reach HANDSHAKE_OVER (see
+   * mbed_track in session.c). */
+  unsigned hs_started, hs_completed;
+  int in_hs;
+  /* read(): whether the bio found core's buffer empty, and how many bytes it
+   * took from it, during the current mbed TLS call. */
+  int starved;
+  size_t rx_count;
 
   /* Captured while the handshake structure exists. */
   int resumed;
@@ -129,6 +171,10 @@ struct portls_be_session {
 mbedtls_ctr_drbg_context *portls__mbed_rng(void);
 /* The ids of mbedtls_ssl_list_ciphersuites() that core's table knows. */
 size_t portls__mbed_suites(const uint16_t **ids);
+/* AES-CBC with PKCS#7 padding, one shot: op is MBEDTLS_ENCRYPT or
+ * MBEDTLS_DECRYPT; out holds len + 16 bytes. An mbed TLS cipher code. */
+int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key, const uint8_t *iv,
+                     const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 /* Fills err with code and "what: mbedtls: <mbedtls_strerror text> (-0x7780)"
  * (no "what: " when what is NULL), then ": detail" when detail is given. */
 int portls__mbed_err(portls_error *err, int code, int ret, const char *what);
@@ -140,6 +186,17 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 void portls__mbed_ctx_free(portls_be_ctx *ctx);
 /* Loads the system CA store if the context still waits for it. */
 void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx);
+/* The context's trust anchors and CRLs, for a config (a server's own copy). */
+void portls__mbed_ctx_apply_ca(portls_be_ctx *ctx, mbedtls_ssl_config *conf);
+int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+/* Tickets: seals state (the session bytes) into out as
+ * key_name | IV | AES-128-CBC(state) | HMAC-SHA256, or opens one into
+ * *state (allocated; zeroize and free it). mbed TLS codes:
+ * MBEDTLS_ERR_SSL_INVALID_MAC for a ticket the current keys did not make. */
+int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len, uint8_t *out,
+                             size_t cap, size_t *out_len);
+int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t **state,
+                             size_t *state_len);
 
 /* ---- session.c ---- */
 
@@ -155,6 +212,11 @@ int portls__mbed_peer_cert(portls_be_session *s, size_t index, portls_buf *der);
 int portls__mbed_verified_cert(portls_be_session *s, size_t index, portls_buf *der);
 int portls__mbed_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
+int portls__mbed_session_ready(portls_be_session *s);
+int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+int portls__mbed_ticket(portls_be_session *s, portls_buf *out);
+int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
+void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
 /* The SNI callback installed on every server config. */
 int portls__mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len);
 

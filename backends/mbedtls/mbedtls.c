@@ -159,6 +159,25 @@ static int mbed_digest(int alg, const void *data, size_t len, uint8_t *out) {
   }
 }
 
+int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key, const uint8_t *iv,
+                     const uint8_t *in, size_t len, uint8_t *out, size_t *out_len) {
+  *out_len = 0;
+  const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
+  if (info == NULL) return MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE; /* not compiled into this mbed TLS */
+  mbedtls_cipher_context_t c;
+  mbedtls_cipher_init(&c);
+  int ret = mbedtls_cipher_setup(&c, info);
+  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)info->key_bitlen, op);
+#if defined(MBEDTLS_CIPHER_PADDING_PKCS7)
+  if (ret == 0) ret = mbedtls_cipher_set_padding_mode(&c, MBEDTLS_PADDING_PKCS7);
+#else
+  if (ret == 0) ret = MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE;
+#endif
+  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, info->iv_size, in, len, out, out_len);
+  mbedtls_cipher_free(&c);
+  return ret;
+}
+
 /* CBC decryption with PKCS#7 padding, for core's PKCS#8 / PKCS#12 decoders. */
 static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
                                uint8_t *out, size_t *out_len) {
@@ -172,22 +191,10 @@ static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, c
   default: return PORTLS_EINVAL;
   }
   const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
-  if (info == NULL) return PORTLS_ENOTSUP; /* not compiled into this mbed TLS */
+  if (info == NULL) return PORTLS_ENOTSUP;
   if (len == 0 || len % info->block_size != 0) return PORTLS_EINVAL;
-  mbedtls_cipher_context_t c;
-  mbedtls_cipher_init(&c);
-  int ret = mbedtls_cipher_setup(&c, info);
-  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)info->key_bitlen, MBEDTLS_DECRYPT);
-#if defined(MBEDTLS_CIPHER_PADDING_PKCS7)
-  if (ret == 0) ret = mbedtls_cipher_set_padding_mode(&c, MBEDTLS_PADDING_PKCS7);
-#else
-  if (ret == 0) ret = MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE;
-#endif
-  size_t n = 0;
-  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, info->iv_size, in, len, out, &n);
-  mbedtls_cipher_free(&c);
-  switch (ret) {
-  case 0: *out_len = n; return 0;
+  switch (portls__mbed_cbc(type, MBEDTLS_DECRYPT, key, iv, in, len, out, out_len)) {
+  case 0: return 0;
   case MBEDTLS_ERR_CIPHER_INVALID_PADDING: return PORTLS_EBAD_PASSPHRASE;
   case MBEDTLS_ERR_CIPHER_ALLOC_FAILED: return PORTLS_ENOMEM;
   case MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE: return PORTLS_ENOTSUP;
@@ -242,9 +249,20 @@ static uint64_t mbed_capabilities(void) {
     (defined(MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED) || defined(MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED))
   caps |= MBED_CAP(ECDH_CURVES);
 #endif
-  /* RENEG_*, SESSION_CACHE, SESSION_TICKETS, TICKET_KEYS: mbed TLS can
-   * (notes/backend-facts.md items 5 and 6), not wired through backend.h yet.
-   * PFX: no PKCS#12 parser in 2.28; core decodes it (and adds the capability)
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  /* Both roles initiate (renegotiate()); a server accepts a client's, and
+   * handshakes() counts them for core's limiter. */
+  caps |= MBED_CAP(RENEG_CLIENT) | MBED_CAP(RENEG_SERVER) | MBED_CAP(RENEG_COUNT);
+#endif
+#if defined(MBEDTLS_SSL_SRV_C)
+  /* A server's sessions by id: mbed TLS's cache callbacks, on core's store. */
+  caps |= MBED_CAP(SESSION_CACHE);
+#endif
+#if defined(PORTLS_MBED_TICKETS)
+  /* Our own ticket callbacks with Node's 48-byte keys (context.c). */
+  caps |= MBED_CAP(SESSION_TICKETS) | MBED_CAP(TICKET_KEYS);
+#endif
+  /* PFX: no PKCS#12 parser in 2.28; core decodes it (and adds the capability)
    * because cipher_decrypt is there. */
 #if defined(MBEDTLS_PEM_PARSE_C) && (defined(MBEDTLS_DES_C) || defined(MBEDTLS_AES_C))
   /* mbed TLS itself reads traditional PEM (AES, 3DES) and PKCS#8 PBES2-3DES
@@ -292,6 +310,12 @@ const portls_backend portls__backend = {
     .verified_cert = portls__mbed_verified_cert,
     .set_max_send_fragment = portls__mbed_set_max_send_fragment,
     .get_session = portls__mbed_get_session,
+    .session_ready = portls__mbed_session_ready,
+    .set_ticket_keys = portls__mbed_set_ticket_keys,
+    .server_session = portls__mbed_server_session,
+    .ticket = portls__mbed_ticket,
+    .renegotiate = portls__mbed_renegotiate,
+    .handshakes = portls__mbed_handshakes,
     .digest = mbed_digest,
     .random = mbed_random,
     .cipher_decrypt = mbed_cipher_decrypt,

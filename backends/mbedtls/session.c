@@ -4,10 +4,11 @@
  * for exactly the bytes of the record it is reading (header, then body), so
  * it never holds more ciphertext than one partial record; no read-ahead.
  *
- * The handshake is driven one mbedtls_ssl_handshake_step at a time, so that
- * what only exists while the handshake structure lives (the ECDHE group, the
- * server's DH prime, whether the session was resumed) is captured before
- * mbed TLS frees it; there are no public getters for those in 2.28.
+ * The first handshake is driven one mbedtls_ssl_handshake_step at a time; a
+ * renegotiation runs inside mbedtls_ssl_read/write. Either way what only
+ * exists while the handshake structure lives (the ECDHE group, the server's
+ * DH prime, whether the session was resumed) is captured before mbed TLS
+ * frees it (mbed_track); there are no public getters for those in 2.28.
  *
  * Verification is Node's: authmode OPTIONAL, never REQUIRED, so the handshake
  * completes and core reads the result. mbed TLS reports a bit mask; the
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/ssl_internal.h>
 
@@ -36,17 +38,27 @@ enum { MBED_OP_HANDSHAKE, MBED_OP_READ, MBED_OP_WRITE, MBED_OP_SHUTDOWN };
 /* The largest TLS record body a peer may send (plaintext + expansion). */
 #define MBED_MAX_RECORD (16384 + 2048)
 
-/* Session bytes for getSession(): this header, then mbedtls_ssl_session_save()
- * output. The header keeps the verification result in OpenSSL's terms, which a
- * resumed handshake cannot recompute (no chain is verified then). */
-#define MBED_SESS_HDR 8
-static const uint8_t mbed_sess_magic[4] = {'p', 'm', 'b', 1};
+/* Session bytes, one format for getSession(), a server's server_session()
+ * and the state sealed in a ticket:
+ *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | 0 (1) |
+ *   context (c bytes) | mbedtls_ssl_session_save() output
+ * verify code: the peer's verification result in OpenSSL's terms, which a
+ * resumed handshake cannot recompute (no chain is verified then); context: a
+ * server's session id context (SHA-256, see mbed.h), empty on a client.
+ * (Which server name a client session is for is core's business: it frames
+ * getSession()'s bytes with the name.) */
+#define MBED_BLOB_HDR 8
+static const uint8_t mbed_blob_magic[4] = {'p', 'm', 'b', 2};
+
+static void mbed_track(portls_be_session *s);
 
 /* ------------------------------------------------------------------------ */
 /* The bio: records straight to and from core's buffers.                      */
 
 static int mbed_send(void *p, const unsigned char *buf, size_t len) {
   portls_be_session *s = p;
+  mbed_track(s);
+  if (s->io_error < 0) return MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* a failure inside a callback */
   if (len == 0) return 0;
   /* core queues all of it or fails; a failure is fatal and reported with
    * core's code rather than as an mbed TLS error. */
@@ -58,34 +70,52 @@ static int mbed_send(void *p, const unsigned char *buf, size_t len) {
   return len > INT_MAX ? INT_MAX : (int)len;
 }
 
+/* A ClientHello handshake message (header included) of len bytes: where its
+ * cipher suites and its extensions are. 0, or -1 when malformed. */
+typedef struct mbed_hello {
+  const uint8_t *suites, *exts;
+  size_t suites_len, exts_len;
+} mbed_hello;
+
+static int mbed_hello_split(const uint8_t *p, size_t len, mbed_hello *h) {
+  const uint8_t *end = p + len;
+  memset(h, 0, sizeof *h);
+  if (len < 4 || p[0] != MBEDTLS_SSL_HS_CLIENT_HELLO) return -1;
+  size_t hlen = ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+  p += 4;
+  if (hlen > (size_t)(end - p)) return -1;
+  end = p + hlen;
+  if (end - p < 34) return -1;
+  p += 34; /* version, random */
+  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return -1;
+  p += 1 + p[0]; /* session id */
+  if (end - p < 2) return -1;
+  size_t n = ((size_t)p[0] << 8) | p[1];
+  if ((size_t)(end - p) < 2 + n) return -1;
+  h->suites = p + 2;
+  h->suites_len = n;
+  p += 2 + n;
+  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return -1;
+  p += 1 + p[0]; /* compression methods */
+  if (end - p < 2) return 0; /* no extensions */
+  n = ((size_t)p[0] << 8) | p[1];
+  p += 2;
+  if ((size_t)(end - p) < n) return -1;
+  h->exts = p;
+  h->exts_len = n;
+  return 0;
+}
+
 /* The server's ALPN choice, in its own order, from a complete ClientHello
  * record body. mbed TLS 2.28 has no ALPN select callback and aborts the
  * handshake (no_application_protocol) when the lists do not overlap, where
  * OpenSSL (and Node) carry on without ALPN; so only the protocol chosen here
  * is handed to mbed TLS, or no list at all. */
-static void mbed_choose_alpn(portls_be_session *s, const uint8_t *p, size_t len) {
-  const uint8_t *end = p + len;
+static void mbed_choose_alpn(portls_be_session *s, const uint8_t *msg, size_t len) {
+  mbed_hello h;
   s->conf.alpn_list = NULL;
-  if (len < 4 || p[0] != MBEDTLS_SSL_HS_CLIENT_HELLO) return;
-  size_t hlen = ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
-  p += 4;
-  if (hlen > (size_t)(end - p)) return;
-  end = p + hlen;
-  if (end - p < 34) return;
-  p += 34; /* version, random */
-  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return;
-  p += 1 + p[0]; /* session id */
-  if (end - p < 2) return;
-  size_t n = ((size_t)p[0] << 8) | p[1];
-  if ((size_t)(end - p) < 2 + n) return;
-  p += 2 + n; /* cipher suites */
-  if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return;
-  p += 1 + p[0]; /* compression methods */
-  if (end - p < 2) return;
-  n = ((size_t)p[0] << 8) | p[1];
-  p += 2;
-  if ((size_t)(end - p) < n) return;
-  end = p + n;
+  if (mbed_hello_split(msg, len, &h) < 0 || h.exts == NULL) return;
+  const uint8_t *p = h.exts, *end = h.exts + h.exts_len;
   while (end - p >= 4) {
     unsigned type = ((unsigned)p[0] << 8) | p[1];
     size_t elen = ((size_t)p[2] << 8) | p[3];
@@ -145,6 +175,7 @@ static int mbed_peek_hello(portls_be_session *s) {
 
 static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   portls_be_session *s = p;
+  mbed_track(s);
   if (len == 0) return 0;
   if (len > INT_MAX) len = INT_MAX;
   if (s->peek) {
@@ -165,7 +196,11 @@ static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   /* Nothing buffered is "try again", never end of file: the transport's EOF
    * is core's business. */
   size_t n = s->io.recv(s->io.io, buf, len);
-  if (n == 0) return MBEDTLS_ERR_SSL_WANT_READ;
+  if (n == 0) {
+    s->starved = 1;
+    return MBEDTLS_ERR_SSL_WANT_READ;
+  }
+  s->rx_count += n;
   return (int)n;
 }
 
@@ -420,7 +455,9 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   }
   switch (ret) {
   case MBEDTLS_ERR_SSL_WANT_READ:
-  case MBEDTLS_ERR_SSL_WANT_WRITE: /* never from our bio; harmless */ return PORTLS_BE_WANT_READ;
+  case MBEDTLS_ERR_SSL_WANT_WRITE: /* never from our bio; harmless */
+  case MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO: /* write() while a client's renegotiation waits */
+    return PORTLS_BE_WANT_READ;
   case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
     if (op == MBED_OP_READ) return PORTLS_BE_CLOSED;
     if (op == MBED_OP_HANDSHAKE)
@@ -430,10 +467,12 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
     char detail[64];
     snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
-    /* OpenSSL reports a peer's protocol_version alert as a version failure. */
-    return portls__mbed_err_detail(
-        err, alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION ? PORTLS_EVERSION : PORTLS_ETLS_ALERT, ret, NULL,
-        detail);
+    /* OpenSSL reports a peer's protocol_version alert as a version failure;
+     * no_renegotiation is a peer that refused to renegotiate. */
+    int code = alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION     ? PORTLS_EVERSION
+               : alert == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION ? PORTLS_ERENEG_DISABLED
+                                                                 : PORTLS_ETLS_ALERT;
+    return portls__mbed_err_detail(err, code, ret, NULL, detail);
   }
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
@@ -481,21 +520,207 @@ static int mbed_alpn_list(portls_be_session *s, portls_buf wire) {
   return 0;
 }
 
+/* The session bytes (see MBED_BLOB_HDR) of sess into *out (portls's
+ * allocator). 0 or an mbed TLS code. */
+static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, const uint8_t *context,
+                          size_t context_len, uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (context_len > 255) return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  size_t n = 0;
+  int ret = mbedtls_ssl_session_save(sess, NULL, 0, &n);
+  if (ret != 0 && ret != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL) return ret;
+  const size_t head = MBED_BLOB_HDR + context_len;
+  uint8_t *b = portls__malloc(head + n);
+  if (b == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  size_t m = 0;
+  ret = mbedtls_ssl_session_save(sess, b + head, n, &m);
+  if (ret != 0 || m != n) {
+    mbedtls_platform_zeroize(b, head + n);
+    portls__free(b);
+    return ret != 0 ? ret : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  }
+  memcpy(b, mbed_blob_magic, sizeof mbed_blob_magic);
+  uint16_t code = (uint16_t)(int16_t)verify_code;
+  b[4] = (uint8_t)(code >> 8);
+  b[5] = (uint8_t)code;
+  b[6] = (uint8_t)context_len;
+  b[7] = 0;
+  if (context_len > 0) memcpy(b + MBED_BLOB_HDR, context, context_len);
+  *out = b;
+  *out_len = head + n;
+  return 0;
+}
+
+typedef struct mbed_blob {
+  int verify_code;
+  const uint8_t *context, *state;
+  size_t context_len, state_len;
+} mbed_blob;
+
+static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
+  if (p == NULL || len <= MBED_BLOB_HDR || memcmp(p, mbed_blob_magic, sizeof mbed_blob_magic) != 0) return -1;
+  b->verify_code = (int16_t)(((unsigned)p[4] << 8) | p[5]);
+  b->context_len = p[6];
+  if (len - MBED_BLOB_HDR <= b->context_len) return -1;
+  b->context = p + MBED_BLOB_HDR;
+  b->state = b->context + b->context_len;
+  b->state_len = len - MBED_BLOB_HDR - b->context_len;
+  return 0;
+}
+
+static int mbed_session_err(portls_error *err, int ret) {
+  return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ESESSION, ret, "session");
+}
+
+/* Client: the `session` option. */
 static int mbed_set_session(portls_be_session *s, portls_buf b, portls_error *err) {
-  const uint8_t *p = b.base;
-  if (b.len <= MBED_SESS_HDR || memcmp(p, mbed_sess_magic, sizeof mbed_sess_magic) != 0)
+  mbed_blob blob;
+  if (mbed_blob_parse(b.base, b.len, &blob) < 0)
     return portls__err(err, PORTLS_ESESSION, "session: not a session saved by the mbedtls backend");
   mbedtls_ssl_session sess;
   mbedtls_ssl_session_init(&sess);
-  int ret = mbedtls_ssl_session_load(&sess, p + MBED_SESS_HDR, b.len - MBED_SESS_HDR);
+  int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0) ret = mbedtls_ssl_set_session(&s->ssl, &sess);
   mbedtls_ssl_session_free(&sess);
-  if (ret != 0)
-    return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ESESSION, ret,
-                            "session");
-  int16_t code = (int16_t)(((unsigned)p[4] << 8) | p[5]);
-  s->verify_code = code;
+  if (ret != 0) return mbed_session_err(err, ret);
+  s->verify_code = blob.verify_code;
   s->verify_code_set = 1;
+  return 0;
+}
+
+/* Server: resumes the session in bytes (a ticket's state, or core's resume)
+ * into *target, which mbed TLS then uses; when want is given (a lookup by
+ * id), only a session with want's id. (mbed TLS 2.28 hands the cache a
+ * session holding just the id and compares the suite and compression
+ * itself; older versions hand the session being negotiated, whose suite is
+ * set, and left that to the cache.) The context must be this one's, and the
+ * session no older than the timeout. 0, or an mbed TLS code (a full
+ * handshake). */
+static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len, mbedtls_ssl_session *target,
+                            const mbedtls_ssl_session *want) {
+  const portls_be_ctx *ctx = s->ctx;
+  mbed_blob blob;
+  if (mbed_blob_parse(p, len, &blob) < 0 || blob.context_len != ctx->sid_len ||
+      memcmp(blob.context, ctx->sid_ctx, ctx->sid_len) != 0)
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  mbedtls_ssl_session sess;
+  mbedtls_ssl_session_init(&sess);
+  int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
+  if (ret == 0 && want != NULL &&
+      (sess.id_len != want->id_len || memcmp(sess.id, want->id, sess.id_len) != 0 ||
+       (want->ciphersuite != 0 && (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
+    ret = MBEDTLS_ERR_SSL_INVALID_MAC;
+#if defined(MBEDTLS_HAVE_TIME)
+  mbedtls_time_t now = mbedtls_time(NULL);
+  if (ret == 0 && (sess.start > now || now - sess.start > (mbedtls_time_t)ctx->session_timeout))
+    ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+#endif
+  if (ret != 0) {
+    mbedtls_ssl_session_free(&sess);
+    return ret;
+  }
+  /* Moved, as mbed TLS moves a ticket's session into place. */
+  mbedtls_ssl_session_free(target);
+  memcpy(target, &sess, sizeof sess);
+  mbedtls_platform_zeroize(&sess, sizeof sess);
+  s->verify_code = blob.verify_code;
+  s->verify_code_set = 1;
+  return 0;
+}
+
+static int mbed_result(portls_be_session *s, uint32_t flags);
+
+#if defined(PORTLS_MBED_TICKETS)
+/* The server's ticket callbacks (p: the connection). */
+static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start,
+                             const unsigned char *end, size_t *tlen, uint32_t *lifetime) {
+  portls_be_session *s = p;
+  uint8_t *state;
+  size_t n;
+  *tlen = 0;
+  /* Written after the client's Finished: its certificate, if any, is
+   * verified by now. */
+  int ret = mbed_blob_save(session, mbed_result(s, session->verify_result), s->ctx->sid_ctx, s->ctx->sid_len, &state,
+                           &n);
+  if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
+    /* mbed TLS would carry on without a ticket; the bio fails the handshake
+     * at its next call instead, with core's code (see mbed_send). */
+    s->io_error = PORTLS_ENOMEM;
+    return ret;
+  }
+  if (ret != 0) return ret;
+  ret = portls__mbed_ticket_seal(s->ctx, state, n, start, (size_t)(end - start), tlen);
+  mbedtls_platform_zeroize(state, n);
+  portls__free(state);
+  *lifetime = (uint32_t)s->ctx->session_timeout;
+  return ret;
+}
+
+/* mbed TLS picks the suite after it has taken a ticket, afresh, and may
+ * then resume with another suite than the session's, which the client
+ * (OpenSSL's: "old session cipher not returned", mbed TLS's own) takes for a
+ * broken handshake. So a ticket resumes only when the ClientHello (still in
+ * the input buffer: one record, its length checked by mbed TLS) offers the
+ * session's suite, and the choice is pinned to it for this ClientHello
+ * (mbed_track restores the list once it is parsed). */
+static int mbed_pin_suite(portls_be_session *s, int suite) {
+  const uint8_t *m = s->ssl.in_msg;
+  size_t rlen = s->ssl.in_len != NULL ? ((size_t)s->ssl.in_len[0] << 8) | s->ssl.in_len[1] : 0;
+  mbed_hello h;
+  if (m == NULL || mbed_hello_split(m, rlen, &h) < 0) return -1;
+  int offered = 0;
+  for (size_t i = 0; i + 1 < h.suites_len; i += 2) offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
+  if (!offered) return -1;
+  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
+  s->suite_pin[0] = suite;
+  s->suite_pin[1] = 0;
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++) s->conf.ciphersuite_list[i] = s->suite_pin;
+  s->pinned = 1;
+  return 0;
+}
+
+static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len) {
+  portls_be_session *s = p;
+  uint8_t *state;
+  size_t n;
+  int ret = portls__mbed_ticket_open(s->ctx, buf, len, &state, &n);
+  if (ret != 0) return ret;
+  ret = mbed_resume_from(s, state, n, session, NULL);
+  mbedtls_platform_zeroize(state, n);
+  portls__free(state);
+  if (ret == 0 && mbed_pin_suite(s, session->ciphersuite) < 0) ret = MBEDTLS_ERR_SSL_INVALID_MAC;
+  return ret;
+}
+#endif
+
+/* The server's session cache (p: the connection), on core's store: get
+ * looks at what resumeSession found, set only notes that mbed TLS would
+ * store this session (server_session() hands it out). */
+static int mbed_cache_get(void *p, mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  if (s->resume == NULL) return 1;
+  return mbed_resume_from(s, s->resume, s->resume_len, session, session) == 0 ? 0 : 1;
+}
+
+static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  (void)session;
+  s->cache_new = 1;
+  return 0;
+}
+
+/* A server's own config: the callbacks above, and the authmode. */
+static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
+  mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
+#if defined(PORTLS_MBED_TICKETS)
+  if (s->ctx->has_ticket_keys) mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
+#endif
+  mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get, mbed_cache_set);
+  if (cfg->resume.base != NULL && cfg->resume.len > 0) {
+    if ((s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL) return PORTLS_ENOMEM;
+    s->resume_len = cfg->resume.len;
+  }
   return 0;
 }
 
@@ -517,14 +742,18 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
 
   if (!s->is_server || cfg->verify_peer) portls__mbed_ctx_load_system_ca(ctx);
   const mbedtls_ssl_config *conf = s->is_server ? &ctx->srv : &ctx->cli;
+  const int alpn = cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0;
+  if (s->is_server || alpn) {
+    s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
+    s->own_conf = 1;
+    conf = &s->conf;
+  }
 
-  if (cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0) {
+  if (alpn) {
     if ((rc = mbed_alpn_list(s, cfg->alpn_wire)) < 0) {
       rc = portls__err(err, rc, rc == PORTLS_EALPN ? "ALPNProtocols: malformed list" : NULL);
       goto fail;
     }
-    s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
-    s->own_conf = 1;
     if (s->is_server) {
       s->conf.alpn_list = NULL; /* set per ClientHello, see mbed_choose_alpn */
       s->peek = 1;
@@ -532,7 +761,10 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
       rc = portls__mbed_err(err, PORTLS_EALPN, ret, "ALPNProtocols");
       goto fail;
     }
-    conf = &s->conf;
+  }
+  if (s->is_server && (rc = mbed_server_conf(s, cfg)) < 0) {
+    rc = portls__err(err, rc, NULL);
+    goto fail;
   }
 
   if ((ret = mbedtls_ssl_setup(&s->ssl, conf)) != 0) {
@@ -543,17 +775,7 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   mbedtls_ssl_set_bio(&s->ssl, s, mbed_send, mbed_recv, NULL);
   mbedtls_ssl_set_verify(&s->ssl, mbed_verify_cb, s);
 
-  if (s->is_server) {
-    if (cfg->verify_peer) {
-#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-      /* Per handshake, on the shared config (a 2.28 API meant for the SNI
-       * callback, usable from setup on). */
-      mbedtls_ssl_set_hs_authmode(&s->ssl, MBEDTLS_SSL_VERIFY_OPTIONAL);
-#else
-#error "portls: the mbedtls backend needs MBEDTLS_SSL_SERVER_NAME_INDICATION"
-#endif
-    }
-  } else {
+  if (!s->is_server) {
     if (cfg->servername != NULL && cfg->servername[0] != '\0') {
       /* Sends SNI (and turns on a name check that mbed_verify_cb masks). */
       if ((ret = mbedtls_ssl_set_hostname(&s->ssl, cfg->servername)) != 0) {
@@ -580,6 +802,8 @@ void portls__mbed_session_free(portls_be_session *s) {
   portls__free(s->alpn_list);
   portls__free(s->pre);
   portls__free(s->servername);
+  if (s->resume != NULL) mbedtls_platform_zeroize(s->resume, s->resume_len); /* a master secret */
+  portls__free(s->resume);
   portls__free(s);
 }
 
@@ -604,20 +828,75 @@ static void mbed_capture(portls_be_session *s) {
 #endif
 }
 
+/* The verification result in OpenSSL's terms for the chain the verify
+ * callback last recorded and mbed TLS's flags for it. */
+static int mbed_result(portls_be_session *s, uint32_t flags) {
+  mbed_extend_chain(s);
+  return mbed_verify_code(s, flags);
+}
+
+/* A handshake has started: what described the previous one goes. */
+static void mbed_hs_begin(portls_be_session *s) {
+  s->hs_started++;
+  s->vtop = -1;
+  s->vdone = 0;
+  memset(s->vcrt, 0, sizeof s->vcrt);
+  memset(s->vflags, 0, sizeof s->vflags);
+  s->vext_n = 0;
+  s->vrooted = 0;
+  s->resumed = 0;
+  s->ecdh_grp = 0;
+  s->dh_bits = 0;
+  s->cache_new = 0;
+}
+
+/* A handshake has completed; ssl.session is its session. */
+static void mbed_hs_end(portls_be_session *s) {
+  s->hs_completed++;
+  s->hs_done = 1;
+  /* A resumed session keeps the result of the handshake that verified it. */
+  if (!(s->resumed && s->verify_code_set)) s->verify_code = mbed_result(s, mbedtls_ssl_get_verify_result(&s->ssl));
+  const mbedtls_ssl_session *sess = s->ssl.session;
+  if (!s->is_server && !s->resumed && sess != NULL) {
+    int resumable = sess->id_len > 0;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+    resumable |= sess->ticket_len > 0;
+#endif
+    if (resumable) s->new_session = 1;
+  }
+}
+
+/* Handshakes are counted where the state machine is seen to leave and reach
+ * HANDSHAKE_OVER: at every bio call (mbed TLS does I/O between any two
+ * handshakes, so none is missed even when one call of mbedtls_ssl_read
+ * completes a renegotiation and starts the next) and after every call into
+ * mbed TLS. What exists only while the handshake structure lives is captured
+ * at the same points: after the step that parsed it there is always a bio
+ * call or a return before the structure is freed. */
+static void mbed_track(portls_be_session *s) {
+  const int in_hs = s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER;
+  if (s->pinned && s->ssl.state > MBEDTLS_SSL_CLIENT_HELLO) {
+    memcpy(s->conf.ciphersuite_list, s->suites_saved, sizeof s->suites_saved);
+    s->pinned = 0;
+  }
+  if (in_hs && !s->in_hs) {
+    s->in_hs = 1;
+    mbed_hs_begin(s);
+  }
+  mbed_capture(s);
+  if (!in_hs && s->in_hs) {
+    s->in_hs = 0;
+    mbed_hs_end(s);
+  }
+}
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
+  mbed_track(s);
   while (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
     int ret = mbedtls_ssl_handshake_step(&s->ssl);
-    mbed_capture(s);
+    mbed_track(s);
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
-  }
-  if (!s->hs_done) {
-    s->hs_done = 1;
-    /* A resumed session keeps the result of the handshake that verified it. */
-    if (!(s->resumed && s->verify_code_set)) {
-      mbed_extend_chain(s);
-      s->verify_code = mbed_verify_code(s, mbedtls_ssl_get_verify_result(&s->ssl));
-    }
   }
   return PORTLS_BE_OK;
 }
@@ -625,22 +904,54 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
 /* ------------------------------------------------------------------------ */
 /* Data                                                                       */
 
+/* A renegotiation the peer answered with a no_renegotiation warning (the
+ * alert mbed TLS just passed over). OpenSSL makes that fatal, and so does
+ * this backend: mbed TLS would wait for the new handshake forever. */
+static int mbed_reneg_refused(const portls_be_session *s) {
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  return (s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_IN_PROGRESS ||
+          s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_PENDING) &&
+         s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT && s->ssl.in_msg != NULL && s->ssl.in_msglen == 2 &&
+         s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING &&
+         s->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
 int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err) {
   *nread = 0;
   if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
   if (cap > INT_MAX) cap = INT_MAX;
-  s->io_error = 0;
-  int r = mbedtls_ssl_read(&s->ssl, buf, cap);
-  if (r > 0) {
-    *nread = (size_t)r;
-    return PORTLS_BE_OK;
+  for (;;) {
+    s->io_error = 0;
+    s->starved = 0;
+    const size_t rx = s->rx_count;
+    int r = mbedtls_ssl_read(&s->ssl, buf, cap);
+    mbed_track(s);
+    if (r > 0) {
+      *nread = (size_t)r;
+      return PORTLS_BE_OK;
+    }
+    if (r == 0) return PORTLS_BE_WANT_READ; /* only at transport EOF, which our bio never reports */
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
+      mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                     MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+      return portls__err(err, PORTLS_ERENEG_DISABLED, "mbedtls: the peer refused to renegotiate (no_renegotiation)");
+    }
+    /* mbed TLS also answers "want read" after a record that held nothing
+     * for the caller (a warning alert, a HelloRequest or ClientHello that
+     * started a renegotiation) while core may hold more: go on while the
+     * bio finds ciphertext. */
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && !s->starved && s->rx_count != rx && s->io_error == 0) continue;
+    return mbed_fail(s, r, MBED_OP_READ, err);
   }
-  if (r == 0) return PORTLS_BE_WANT_READ; /* only at transport EOF, which our bio never reports */
-  return mbed_fail(s, r, MBED_OP_READ, err);
 }
 
 /* mbed TLS writes at most one record per call (partial writes); a max send
- * fragment is honoured by handing it chunks of at most that size. */
+ * fragment is honoured by handing it chunks of at most that size. While a
+ * renegotiation waits for the peer, nothing is written (PORTLS_BE_WANT_READ). */
 int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
   size_t off = 0;
   while (off < len) {
@@ -649,12 +960,14 @@ int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, por
     if (chunk > MBEDTLS_SSL_OUT_CONTENT_LEN) chunk = MBEDTLS_SSL_OUT_CONTENT_LEN;
     s->io_error = 0;
     int r = mbedtls_ssl_write(&s->ssl, buf + off, chunk);
+    mbed_track(s);
     if (r > 0) {
       off += (size_t)r;
       continue;
     }
-    if (r == MBEDTLS_ERR_SSL_WANT_READ && off == 0) return PORTLS_BE_WANT_READ;
-    if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ)
+    const int waiting = r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO;
+    if (waiting && off == 0) return PORTLS_BE_WANT_READ;
+    if (r == 0 || waiting)
       return portls__err(err, PORTLS_EPROTO, "mbedtls: write stopped after %zu of %zu bytes", off, len);
     return mbed_fail(s, r, MBED_OP_WRITE, err);
   }
@@ -667,9 +980,51 @@ int portls__mbed_shutdown(portls_be_session *s, portls_error *err) {
   if (!s->hs_done || s->close_sent) return PORTLS_BE_OK;
   s->close_sent = 1;
   s->io_error = 0;
-  int r = mbedtls_ssl_close_notify(&s->ssl);
+  /* mbedtls_ssl_close_notify sends nothing during a renegotiation. */
+  int r = s->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER
+              ? mbedtls_ssl_close_notify(&s->ssl)
+              : mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_WARNING,
+                                               MBEDTLS_SSL_ALERT_MSG_CLOSE_NOTIFY);
   if (r == 0) return PORTLS_BE_OK;
   return mbed_fail(s, r, MBED_OP_SHUTDOWN, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Renegotiation                                                              */
+
+int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  if (!s->hs_done) return portls__err(err, PORTLS_ENOTCONN, "renegotiate: the handshake has not completed");
+  if (s->ssl.secure_renegotiation != MBEDTLS_SSL_SECURE_RENEGOTIATION)
+    return portls__err(err, PORTLS_ERENEG_DISABLED,
+                       "renegotiate: the peer does not support secure renegotiation (RFC 5746)");
+  if (s->is_server) {
+    /* For this handshake and the ones after it (Node's setVerifyMode). */
+    if (verify_peer) {
+      portls__mbed_ctx_load_system_ca(s->ctx);
+      portls__mbed_ctx_apply_ca(s->ctx, &s->conf);
+    }
+    mbedtls_ssl_conf_authmode(&s->conf, verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
+  }
+  /* One already under way serves this request too. */
+  if (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) return PORTLS_BE_OK;
+  s->io_error = 0;
+  /* Server: a HelloRequest (the handshake starts with the client's
+   * ClientHello, in read()); client: a ClientHello, then read() goes on. */
+  int r = mbedtls_ssl_renegotiate(&s->ssl);
+  mbed_track(s);
+  if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return PORTLS_BE_OK;
+  return mbed_fail(s, r, MBED_OP_HANDSHAKE, err);
+#else
+  (void)s;
+  (void)verify_peer;
+  return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: mbed TLS was built without renegotiation");
+#endif
+}
+
+void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *completed) {
+  *started = s->hs_started;
+  *completed = s->hs_completed;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -782,24 +1137,52 @@ int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error
   out->base = NULL;
   out->len = 0;
   if (!s->hs_done || s->ssl.session == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
-  size_t n = 0;
-  int ret = mbedtls_ssl_session_save(s->ssl.session, NULL, 0, &n);
-  if (ret != 0 && ret != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL)
-    return portls__mbed_err(err, PORTLS_ESESSION, ret, "session");
-  uint8_t *buf = portls__malloc(MBED_SESS_HDR + n);
-  if (buf == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-  size_t m = 0;
-  ret = mbedtls_ssl_session_save(s->ssl.session, buf + MBED_SESS_HDR, n, &m);
-  if (ret != 0 || m != n) {
-    portls__free(buf);
-    return portls__mbed_err(err, PORTLS_ESESSION, ret, "session");
-  }
-  memcpy(buf, mbed_sess_magic, sizeof mbed_sess_magic);
-  uint16_t code = (uint16_t)(int16_t)s->verify_code;
-  buf[4] = (uint8_t)(code >> 8);
-  buf[5] = (uint8_t)code;
-  buf[6] = buf[7] = 0;
-  out->base = buf;
-  out->len = MBED_SESS_HDR + n;
+  uint8_t *b;
+  size_t n;
+  int ret = mbed_blob_save(s->ssl.session, s->verify_code, s->is_server ? s->ctx->sid_ctx : NULL,
+                           s->is_server ? s->ctx->sid_len : 0, &b, &n);
+  if (ret != 0) return mbed_session_err(err, ret);
+  out->base = b;
+  out->len = n;
   return 0;
+}
+
+int portls__mbed_session_ready(portls_be_session *s) {
+  int ready = s->new_session;
+  s->new_session = 0;
+  return ready;
+}
+
+/* Like OpenSSL's new-session callback on a TLS 1.2 server: every session
+ * mbed TLS would cache by id, which is each full handshake's unless a ticket
+ * was issued instead (both libraries then send an empty session id). */
+int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err) {
+  id->base = data->base = NULL;
+  id->len = data->len = 0;
+  const mbedtls_ssl_session *sess = s->ssl.session;
+  if (!s->is_server || !s->cache_new || !s->hs_done || sess == NULL || sess->id_len == 0) return 0;
+  uint8_t *b;
+  size_t n;
+  int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len, &b, &n);
+  if (ret != 0) return mbed_session_err(err, ret);
+  id->base = sess->id;
+  id->len = sess->id_len;
+  data->base = b;
+  data->len = n;
+  return 1;
+}
+
+int portls__mbed_ticket(portls_be_session *s, portls_buf *out) {
+  out->base = NULL;
+  out->len = 0;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+  const mbedtls_ssl_session *sess = s->ssl.session;
+  if (s->is_server || sess == NULL || sess->ticket == NULL || sess->ticket_len == 0) return PORTLS_ENOENT;
+  out->base = sess->ticket;
+  out->len = sess->ticket_len;
+  return 0;
+#else
+  (void)s;
+  return PORTLS_ENOENT;
+#endif
 }
