@@ -980,11 +980,8 @@ int portls__mbed_shutdown(portls_be_session *s, portls_error *err) {
   if (!s->hs_done || s->close_sent) return PORTLS_BE_OK;
   s->close_sent = 1;
   s->io_error = 0;
-  /* mbedtls_ssl_close_notify sends nothing during a renegotiation. */
-  int r = s->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER
-              ? mbedtls_ssl_close_notify(&s->ssl)
-              : mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_WARNING,
-                                               MBEDTLS_SSL_ALERT_MSG_CLOSE_NOTIFY);
+  /* Nothing during a renegotiation, as OpenSSL ("shutdown while in init"). */
+  int r = mbedtls_ssl_close_notify(&s->ssl);
   if (r == 0) return PORTLS_BE_OK;
   return mbed_fail(s, r, MBED_OP_SHUTDOWN, err);
 }
@@ -1013,6 +1010,13 @@ int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error
    * ClientHello, in read()); client: a ClientHello, then read() goes on. */
   int r = mbedtls_ssl_renegotiate(&s->ssl);
   mbed_track(s);
+  /* mbed TLS 2.28 sends the HelloRequest again for records of application
+   * data that arrive before the ClientHello (a DTLS retransmission it also
+   * makes over TLS, a few times when renegotiation is not enforced); a
+   * client that is already renegotiating takes the second one for a broken
+   * ServerHello (mbed TLS's does: decode_error). Those retransmissions are
+   * counted as made already. */
+  if (s->is_server) s->ssl.renego_records_seen = INT_MAX / 2;
   if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return PORTLS_BE_OK;
   return mbed_fail(s, r, MBED_OP_HANDSHAKE, err);
 #else
