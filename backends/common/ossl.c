@@ -1165,7 +1165,13 @@ static void pssl_info_cb(const SSL *ssl, int where, int ret) {
   portls_be_session *s = SSL_get_app_data(ssl);
   if (s == NULL || (s->hs_done > 0 && SSL_version(ssl) >= TLS1_3_VERSION)) return;
   if (where & SSL_CB_HANDSHAKE_START) s->hs_started++;
-  if (where & SSL_CB_HANDSHAKE_DONE) s->hs_done++;
+  if (where & SSL_CB_HANDSHAKE_DONE) {
+    /* A renegotiation may bring other certificates: forget the DER copies. */
+    if (s->hs_done++ > 0) {
+      pssl_der_cache_free(&s->peer);
+      pssl_der_cache_free(&s->verified);
+    }
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1228,6 +1234,7 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 #endif
 
   if (cfg->honor_cipher_order) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (cfg->disable_tickets) SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
   else SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
   ERR_clear_error();
@@ -1525,12 +1532,22 @@ int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error
   if (SSL_version(s->ssl) >= TLS1_3_VERSION)
     return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
   /* Asked again this time (the first handshake's SSL_VERIFY_CLIENT_ONCE would not). */
-  if (SSL_is_server(s->ssl))
+  if (SSL_is_server(s->ssl)) {
     SSL_set_verify(s->ssl, verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify_peer ? pssl_verify_cb : NULL);
+    /* A full handshake, or a resumed session would skip the certificate request. */
+    SSL_set_options(s->ssl, SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  }
   ERR_clear_error();
   s->io_error = 0;
   if (!SSL_renegotiate(s->ssl)) return portls__ossl_lib_err(err, PORTLS_ERENEG_DISABLED, "renegotiate");
+  unsigned started = s->hs_started, done = s->hs_done;
   int r = SSL_do_handshake(s->ssl); /* sends HelloRequest or ClientHello */
+  if (SSL_is_server(s->ssl)) {
+    /* OpenSSL reports sending HelloRequest as a handshake started and done;
+     * the handshake is the one the client's ClientHello starts. */
+    s->hs_started = started;
+    s->hs_done = done;
+  }
   if (r == 1) return 0;
   r = pssl_fail(s, r, PSSL_OP_HANDSHAKE, err);
   return r == PORTLS_BE_WANT_READ ? 0 : r;

@@ -370,6 +370,7 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .session_id_context = o->session_id_context,
       .session_timeout = o->session_timeout,
       .ticket_keys = {ctx->has_ticket_keys ? ctx->ticket_keys : NULL, ctx->has_ticket_keys ? 48u : 0u},
+      .disable_tickets = o->disable_tickets != 0,
   };
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
   if (rc == 0 && npairs > 0 && portls_has_capability(PORTLS_CAP_OCSP_STAPLING) &&

@@ -88,6 +88,8 @@ typedef struct portls_be_ctx_config {
   const char *session_id_context;
   int session_timeout;
   portls_buf ticket_keys;      /* 48 bytes or empty */
+  int disable_tickets;         /* server: issue no tickets (TLS 1.2 sessions then get an id for
+                                  server_session()); client: offer none */
 } portls_be_ctx_config;
 
 /* Per-connection settings. */
@@ -100,6 +102,8 @@ typedef struct portls_be_session_config {
   portls_buf npn_wire;
   portls_buf session;          /* client: a session to offer */
   int request_ocsp;            /* client: send status_request; read the answer with ocsp_response() */
+  /* The buffers below (as all of this struct) are borrowed for the call:
+   * session_new copies what it keeps. */
   /* Server: what the application's resumeSession found for the ClientHello's
    * session id (server_session()'s data, as it handed it out); resume it if
    * the id and the context match. Empty: none. */
@@ -161,7 +165,8 @@ typedef struct portls_backend {
   /* Fills *info; valid after the handshake. */
   void (*info)(portls_be_session *s, portls_be_info *info);
   /* The peer's certificate chain as sent, leaf first: index 0.. ; returns
-   * PORTLS_ENOENT past the end. The DER stays valid while the session lives. */
+   * PORTLS_ENOENT past the end. The DER stays valid while the session lives
+   * (until a renegotiation completes). */
   int (*peer_cert)(portls_be_session *s, size_t index, portls_buf *der);
   /* The verified chain up to the trust anchor (for getPeerCertificate(true));
    * may be NULL, then core uses peer_cert. */

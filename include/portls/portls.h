@@ -154,6 +154,10 @@ typedef struct portls_context_options {
   const char *session_id_context;
   int session_timeout;       /* seconds; 0: the backend's default (300) */
   portls_buf ticket_keys;    /* 48 bytes: 16 name, 16 HMAC, 16 AES. Requires: PORTLS_CAP_TICKET_KEYS */
+  /* Node: secureOptions SSL_OP_NO_TICKET. A server issues no session
+   * tickets, so TLS 1.2 clients resume by session id (newSession /
+   * resumeSession); a client offers none. Default 0. */
+  int disable_tickets;
 } portls_context_options;
 
 void portls_context_options_init(portls_context_options *opts);
