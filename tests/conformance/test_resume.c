@@ -106,9 +106,11 @@ static void cl_options(h_test *t, portls_connect_options *o, const char *method)
   o->port = t->srv.port;
 }
 
-/* Connects with o and runs until the connection has closed. */
-static void cl_run(h_test *t, portls_connect_options *o, cl *c) {
+/* Connects with o, renegotiates `renegs` times after secureConnect, and
+ * runs until the connection has closed. */
+static void cl_run_reneg(h_test *t, portls_connect_options *o, cl *c, int renegs) {
   memset(c, 0, sizeof *c);
+  c->reneg_times = renegs;
   o->events = &cl_events;
   o->user = c;
   portls_socket *s;
@@ -116,6 +118,8 @@ static void cl_run(h_test *t, portls_connect_options *o, cl *c) {
   cr_assert_eq(portls_tls_connect(t->loop, o, &s, &err), 0, "%s", err.message);
   h_run_until(t, c->closed);
 }
+
+static void cl_run(h_test *t, portls_connect_options *o, cl *c) { cl_run_reneg(t, o, c, 0); }
 
 static void echo_hook(h_side *side, h_event ev) {
   if (ev == H_DATA && side->sock != NULL) portls_socket_write(side->sock, "y", 1);
@@ -578,14 +582,7 @@ Test(renegotiate, client_renegotiation_completes_and_data_still_flows) {
   static cl c;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  o.events = &cl_events;
-  o.user = &c;
-  memset(&c, 0, sizeof c);
-  c.reneg_times = 2;
-  portls_socket *s;
-  portls_error err;
-  cr_assert_eq(portls_tls_connect(t.loop, &o, &s, &err), 0, "%s", err.message);
-  h_run_until(&t, c.closed);
+  cl_run_reneg(&t, &o, &c, 2);
   if (!portls_has_capability(PORTLS_CAP_RENEG_CLIENT)) {
     cr_assert_eq(c.reneg_failed, 1);
     cr_assert_eq(c.reneg_err.code, PORTLS_ERENEG_DISABLED);
@@ -610,14 +607,7 @@ Test(renegotiate, tls13_refuses_through_the_callback) {
   static cl c;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_3_method");
-  o.events = &cl_events;
-  o.user = &c;
-  memset(&c, 0, sizeof c);
-  c.reneg_times = 1;
-  portls_socket *s;
-  portls_error err;
-  cr_assert_eq(portls_tls_connect(t.loop, &o, &s, &err), 0, "%s", err.message);
-  h_run_until(&t, c.closed);
+  cl_run_reneg(&t, &o, &c, 1);
   cr_assert_eq(c.reneg_failed, 1);
   cr_assert_eq(c.reneg_err.code, PORTLS_ERENEG_DISABLED, "%s", portls_err_name(c.reneg_err.code));
   cr_assert_eq(c.errors, 0, "a refused renegotiation is not a connection error: %s", c.err.message);
@@ -700,26 +690,14 @@ Test(renegotiate, client_renegotiations_over_the_limit_end_the_connection) {
   static cl over, under;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  o.events = &cl_events;
-  o.user = &over;
-  memset(&over, 0, sizeof over);
-  over.reneg_times = 3;
-  portls_socket *s;
-  portls_error err;
-  cr_assert_eq(portls_tls_connect(t.loop, &o, &s, &err), 0, "%s", err.message);
-  h_run_until(&t, over.closed);
+  cl_run_reneg(&t, &o, &over, 3);
   h_run_until(&t, t.conn[0].closed);
   cr_assert_eq(over.reneg_ok, 2, "the renegotiations within the limit must succeed");
   cr_assert_eq(over.reneg_failed, 1, "the one over the limit must fail");
   cr_assert_eq(t.conn[0].err.code, PORTLS_ESESSION_ATTACK, "server socket: %s", portls_err_name(t.conn[0].err.code));
   /* Another connection on the same server is not affected. */
   cl_options(&t, &o, "TLSv1_2_method");
-  o.events = &cl_events;
-  o.user = &under;
-  memset(&under, 0, sizeof under);
-  under.reneg_times = 2;
-  cr_assert_eq(portls_tls_connect(t.loop, &o, &s, &err), 0, "%s", err.message);
-  h_run_until(&t, under.closed);
+  cl_run_reneg(&t, &o, &under, 2);
   cr_assert_eq(under.reneg_ok, 2);
   cr_assert_eq(under.errors, 0, "%s", under.err.message);
   h_run_all_closed(&t);
