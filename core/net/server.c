@@ -64,6 +64,40 @@ static void server_release(portls_server *srv) {
   portls__free(srv);
 }
 
+/* Node's default sessionIdContext for a server with requestCert: a hash of
+ * the command line (so another program's sessions are not resumed here), as
+ * 32 hex digits of SHA-1. Where there is no command line to read (a
+ * freestanding build, no /proc), a fixed text. */
+static void default_sid_context(char out[33]) {
+  const char *fallback = "portls";
+  const void *text = fallback;
+  size_t len = strlen(fallback);
+#if __STDC_HOSTED__
+  portls_buf cmdline = {NULL, 0};
+  if (portls_read_file("/proc/self/cmdline", &cmdline, NULL) == 0 && cmdline.len > 0) {
+    uint8_t *p = (uint8_t *)(uintptr_t)cmdline.base; /* argv, NUL-separated: joined with spaces as Node does */
+    for (size_t i = 0; i + 1 < cmdline.len; i++)
+      if (p[i] == 0) p[i] = ' ';
+    text = p;
+    len = cmdline.len - (p[cmdline.len - 1] == 0);
+  }
+#endif
+  uint8_t md[PORTLS__SHA1_LEN];
+  static const char hex[] = "0123456789abcdef";
+  if (portls__digest(PORTLS__SHA1, text, len, md) < 0) {
+    snprintf(out, 33, "%s", fallback);
+  } else {
+    for (size_t i = 0; i < 16; i++) {
+      out[2 * i] = hex[md[i] >> 4];
+      out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[32] = '\0';
+  }
+#if __STDC_HOSTED__
+  portls_free((void *)cmdline.base);
+#endif
+}
+
 static int server_new(portls_loop *loop, const portls_server_options *o, int is_tls,
                       portls_server **out, portls_error *err) {
   if (loop == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "createServer: NULL argument");
@@ -86,10 +120,17 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
     srv->request_cert = o->request_cert != 0;
     srv->reject_unauthorized = o->request_cert && o->reject_unauthorized;
     srv->handshake_timeout_ms = o->handshake_timeout_ms;
-    if (o->secure_context != NULL)
+    if (o->secure_context != NULL) {
       srv->ctx = portls_context_ref(o->secure_context);
-    else
+    } else if (o->request_cert && o->context.session_id_context == NULL) {
+      portls_context_options co = o->context;
+      char sid[33];
+      default_sid_context(sid);
+      co.session_id_context = sid;
+      rc = portls_context_new(&co, &srv->ctx, err);
+    } else {
       rc = portls_context_new(&o->context, &srv->ctx, err);
+    }
     if (rc == 0) rc = portls__context_check_role(srv->ctx, 1, err);
     if (rc == 0) rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &srv->alpn_wire, err);
     if (rc == 0 && srv->alpn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
