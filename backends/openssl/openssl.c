@@ -104,7 +104,10 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   if (memcmp(key_name, name, 16) != 0) return 0; /* not ours: full handshake */
   if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
   if (!EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
-  return 1;
+  /* 2, "renew": a TLS 1.3 server then sends a fresh ticket after a resumed
+   * handshake, as OpenSSL does with its own keys (a TLS 1.3 client uses each
+   * ticket once); TLS 1.2 keeps the ticket it has. */
+  return SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 }
 
 int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {

@@ -712,3 +712,28 @@ Test(renegotiate, process_wide_limit_defaults_are_node_s_and_adjustable) {
   cr_assert_eq(portls_client_reneg_window(), 60);
   portls_set_client_reneg_limit(3, 600);
 }
+
+/* TLS 1.3 tickets are for one use: a resumed connection brings a fresh one,
+ * and resuming goes on from it (as with the library's own ticket keys). */
+Test(session, tls13_resumption_brings_a_fresh_ticket_to_resume_from) {
+  NEED(PORTLS_CAP_TLS1_3);
+  NEED(PORTLS_CAP_SESSION_TICKETS);
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  rsa_options(&t, &so);
+  listen_rsa(&t, &so);
+  static cl prev, next;
+  first_session(&t, "TLSv1_3_method", &prev);
+  for (int i = 0; i < 3; i++) {
+    portls_connect_options o;
+    cl_options(&t, &o, "TLSv1_3_method");
+    o.session = (portls_buf){prev.session, prev.session_len};
+    cl_run(&t, &o, &next);
+    cr_assert_eq(next.reused, 1, "resumption %d", i + 1);
+    cr_assert_geq(next.sessions, 1, "resumption %d brought no new ticket", i + 1);
+    prev = next;
+  }
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
