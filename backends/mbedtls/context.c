@@ -568,9 +568,12 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     mbedtls_ssl_conf_renegotiation_enforced(both[i], MBEDTLS_SSL_RENEGOTIATION_NOT_ENFORCED);
   }
 #endif
+  /* A client asks for a ticket and offers the one its session carries,
+   * unless tickets are off (a server then issues none: session.c). */
+  ctx->no_tickets = cfg->disable_tickets != 0;
 #if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
-  /* A client asks for a ticket and offers the one its session carries. */
-  mbedtls_ssl_conf_session_tickets(&ctx->cli, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+  mbedtls_ssl_conf_session_tickets(&ctx->cli, ctx->no_tickets ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
+                                                               : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 #endif
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   mbedtls_ssl_conf_sni(&ctx->srv, portls__mbed_sni_cb, NULL);

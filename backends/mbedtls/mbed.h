@@ -88,6 +88,7 @@ struct portls_be_ctx {
    * key 16; none until core gives keys (it always does, see backend.h). */
   uint8_t ticket_keys[48];
   int has_ticket_keys;
+  int no_tickets; /* disable_tickets: none issued, none asked for */
   int session_timeout; /* seconds: ticket lifetime, and the age limit of a resumed session */
   /* SHA-256 of session_id_context (sid_len 32), or nothing (0): a server
    * resumes only sessions made under the same context, as OpenSSL. */

@@ -714,7 +714,8 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
   mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
 #if defined(PORTLS_MBED_TICKETS)
-  if (s->ctx->has_ticket_keys) mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
+  if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
+    mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
 #endif
   mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get, mbed_cache_set);
   if (cfg->resume.base != NULL && cfg->resume.len > 0) {
