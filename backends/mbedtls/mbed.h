@@ -85,7 +85,7 @@ struct portls_be_ctx {
   mbedtls_ecp_group_id curves[16];
   mbedtls_x509_crt_profile profile;
   /* Session tickets (servers): Node's layout, name 16 | HMAC key 16 | AES
-   * key 16; none until core gives keys (it always does, see backend.h). */
+   * key 16; core's (it always gives some), else random ones. */
   uint8_t ticket_keys[48];
   int has_ticket_keys;
   int no_tickets; /* disable_tickets: none issued, none asked for */
