@@ -382,7 +382,7 @@ Test(session_cache, an_unanswered_resume_session_is_ended_by_the_handshake_timeo
   NEED(PORTLS_CAP_SESSION_CACHE);
   h_test t;
   h_init(&t);
-  store_server(&t, 300);
+  store_server(&t, h_slow(300));
   static cl first, second;
   first_session(&t, "TLSv1_2_method", &first);
   g_store.never_answer = 1;
