@@ -4,6 +4,20 @@
 //   node node-peer.js client PORT CERTDIR TEXT  connects to localhost:PORT trusting ca.crt,
 //                                               prints secureConnect, sends TEXT, prints the
 //                                               echo, ends; exit 0 on a clean close
+//   node node-peer.js resume CERTDIR VERSION PORT1 PORT2
+//                                               connects to localhost:PORT1 (minVersion =
+//                                               maxVersion = VERSION, e.g. TLSv1.3; with
+//                                               "/no-ticket", TLSv1.2/no-ticket, without
+//                                               tickets), keeps its 'session', then to
+//                                               localhost:PORT2 with it; one secureConnect
+//                                               line each, sessionReused = isSessionReused()
+//   node node-peer.js sni PORT CERTDIR SERVERNAME  connects with that servername, prints
+//                                               secureConnect with the peer's subject CN
+//   node node-peer.js ticket-server CERTDIR HEXKEYS [SESSIONIDCONTEXT]
+//                                               the echo server with ticketKeys (96 hex
+//                                               digits), newSession / resumeSession answered
+//                                               from memory, later; prints those events and
+//                                               sessionReused
 'use strict';
 const tls = require('tls');
 const fs = require('fs');
@@ -51,7 +65,76 @@ if (mode === 'server') {
   });
   socket.on('error', (e) => { out({ event: 'error', code: e.code || null, message: e.message }); process.exitCode = 1; });
   socket.on('close', (hadError) => { out({ event: 'close', hadError }); if (hadError) process.exitCode = 1; });
+} else if (mode === 'resume') {
+  // Each connection sends a line and waits for its echo and, on the first, for a
+  // session (TLS 1.3 tickets come after the handshake) before it ends.
+  const [dir, spec, ...ports] = args;
+  const [version, flag] = spec.split('/');
+  const secureOptions = flag === 'no-ticket' ? require('crypto').constants.SSL_OP_NO_TICKET : 0;
+  const ca = fs.readFileSync(path.join(dir, 'ca.crt'));
+  let session = null;
+  const next = (i) => {
+    if (i === ports.length) return;
+    let echoed = false, fresh = null;
+    const socket = tls.connect({
+      host: 'localhost', port: Number(ports[i]), servername: 'localhost', ca,
+      minVersion: version, maxVersion: version, secureOptions, session: session || undefined,
+    }, () => {
+      out({ event: 'secureConnect', port: Number(ports[i]), ...summary(socket), sessionReused: socket.isSessionReused() });
+      socket.write('resume ' + i);
+    });
+    const done = () => { if (echoed && (fresh || session)) socket.end(); };
+    socket.on('session', (s) => { fresh = s; out({ event: 'session', length: s.length }); done(); });
+    socket.on('data', () => {
+      echoed = true;
+      done();
+      setTimeout(() => socket.end(), 2000).unref(); // no session came: end anyway
+    });
+    socket.on('error', (e) => { out({ event: 'error', code: e.code || null, message: e.message }); process.exitCode = 1; });
+    socket.on('close', (hadError) => {
+      out({ event: 'close', hadError });
+      if (hadError || !echoed) { process.exitCode = 1; return; }
+      session = session || fresh;
+      next(i + 1);
+    });
+  };
+  next(0);
+} else if (mode === 'sni') {
+  const [port, dir, servername] = args;
+  const socket = tls.connect({
+    host: 'localhost', port: Number(port), servername, ca: fs.readFileSync(path.join(dir, 'ca.crt')),
+  }, () => {
+    out({ event: 'secureConnect', ...summary(socket), subjectCN: socket.getPeerCertificate().subject.CN });
+    socket.end();
+  });
+  socket.on('error', (e) => { out({ event: 'error', code: e.code || null, message: e.message }); process.exitCode = 1; });
+} else if (mode === 'ticket-server') {
+  const [dir, hex, sessionIdContext] = args;
+  const store = new Map();
+  const server = tls.createServer({
+    key: fs.readFileSync(path.join(dir, 'server-rsa.key')),
+    cert: fs.readFileSync(path.join(dir, 'server-rsa-chain.crt')),
+    ticketKeys: Buffer.from(hex, 'hex'), sessionIdContext,
+  }, (socket) => {
+    out({ event: 'secureConnection', ...summary(socket), sessionReused: socket.isSessionReused() });
+    socket.pipe(socket);
+    socket.on('error', (e) => out({ event: 'error', code: e.code || null }));
+  });
+  server.on('newSession', (id, data, cb) => {
+    out({ event: 'newSession', id: id.toString('hex') });
+    store.set(id.toString('hex'), data);
+    setImmediate(cb);
+  });
+  server.on('resumeSession', (id, cb) => {
+    const data = store.get(id.toString('hex')) || null;
+    out({ event: 'resumeSession', id: id.toString('hex'), found: data !== null });
+    setImmediate(() => cb(null, data));
+  });
+  server.on('tlsClientError', (e) => out({ event: 'clientError', code: e.code || null, message: e.message }));
+  server.listen(0, '127.0.0.1', () => out({ event: 'listening', port: server.address().port }));
+  process.on('SIGTERM', () => process.exit(0));
 } else {
-  console.error('usage: node-peer.js server CERTDIR | client PORT CERTDIR TEXT');
+  console.error('usage: node-peer.js server CERTDIR | client PORT CERTDIR TEXT | resume CERTDIR VERSION PORT1 PORT2' +
+    ' | sni PORT CERTDIR SERVERNAME | ticket-server CERTDIR HEXKEYS [SESSIONIDCONTEXT]');
   process.exit(2);
 }
