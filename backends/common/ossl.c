@@ -1234,8 +1234,8 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 #endif
 
   if (cfg->honor_cipher_order) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (cfg->disable_tickets) SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
   else SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (cfg->disable_tickets) SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
 
   ERR_clear_error();
   if (cfg->min_version != 0 && !SSL_CTX_set_min_proto_version(c, cfg->min_version)) {

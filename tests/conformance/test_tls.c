@@ -796,6 +796,36 @@ Test(tls_ciphers, server_cipher_list_and_TLSv1_2_method_select_exactly_that_suit
   h_finish(&t);
 }
 
+/* honorCipherOrder: the server's order by default, the client's with false. */
+static void cipher_order(int honor, const char *expect) {
+  need(PORTLS_CAP_TLS1_2);
+  if (!honor) need(PORTLS_CAP_CIPHER_CLIENT_PREF);
+  h_test t;
+  hs_state st;
+  memset(&st, 0, sizeof st);
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.context.ciphers = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
+  so.context.honor_cipher_order = honor;
+  portls_connect_options co = client_options(&t, "ca.crt");
+  co.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+  co.context.secure_protocol = "TLSv1_2_method";
+  handshake(&t, &st, &so, &co);
+  cr_assert_str_eq(st.client.cipher.name, expect);
+  cr_assert_str_eq(st.conn.cipher.name, expect);
+  h_finish(&t);
+}
+
+Test(tls_ciphers, honor_cipher_order_by_default_picks_the_servers_first_choice) {
+  cipher_order(1, "ECDHE-RSA-AES128-GCM-SHA256");
+}
+
+Test(tls_ciphers, honor_cipher_order_false_picks_the_clients_first_choice) {
+  cipher_order(0, "ECDHE-RSA-AES256-GCM-SHA384");
+}
+
 Test(tls_ciphers, cipher_lists_without_a_common_suite_fail_on_both_sides) {
   need(PORTLS_CAP_TLS1_2);
   h_test t;
