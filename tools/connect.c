@@ -32,12 +32,41 @@ typedef struct client {
   unsigned char utf8_tail[4];
   size_t utf8_tail_len;
   uint64_t renegotiations; /* --renegotiate: how many remain */
+  int sessions;             /* 'session' events so far */
+  int peer_ended;
+  portls_timer *session_timer; /* --session-out on TLS 1.3: the end waits for a ticket */
+  const void *end_data;
+  size_t end_len;
 } client;
+
+static int session_wait_start(client *c, const void *data, size_t len);
 
 static void client_end(client *c, const void *data, size_t len) {
   if (c->ended || c->closed) return;
   c->ended = 1;
+  if (session_wait_start(c, data, len)) return;
   portls_socket_end(c->sock, data, len);
+}
+
+#define SESSION_WAIT_MS 1000
+
+static void stop_session_wait(client *c) {
+  if (c->session_timer) {
+    portls_timer_free(c->session_timer);
+    c->session_timer = NULL;
+  }
+}
+
+/* The ticket came, or it is late: end now. */
+static void end_after_session(client *c) {
+  if (c->session_timer == NULL) return;
+  stop_session_wait(c);
+  portls_socket_end(c->sock, c->end_data, c->end_len);
+}
+
+static void on_session_wait(portls_timer *timer, void *user) {
+  (void)timer;
+  end_after_session(user);
 }
 
 static void stop_stdin(client *c) {
@@ -112,6 +141,24 @@ static void send_and_end(client *c) {
     stop_stdin(c);
     client_end(c, NULL, 0);
   }
+}
+
+/* --session-out on TLS 1.3: the session to save is a ticket that comes
+ * after the handshake, and a client that has already sent its close_notify
+ * may not take it (BoringSSL drops it), so the end waits for the first
+ * 'session' event, at most SESSION_WAIT_MS. Returns 1 when waiting. */
+static int session_wait_start(client *c, const void *data, size_t len) {
+  const char *proto = portls_socket_get_protocol(c->sock);
+  if (!cli_has(c->o, OPT_SESSION_OUT) || c->sessions > 0 || c->peer_ended || proto == NULL || strcmp(proto, "TLSv1.3") != 0)
+    return 0;
+  if (portls_timer_new(c->loop, on_session_wait, c, &c->session_timer) < 0) return 0;
+  if (portls_timer_start(c->session_timer, SESSION_WAIT_MS, 0) < 0) {
+    stop_session_wait(c);
+    return 0;
+  }
+  c->end_data = data;
+  c->end_len = len;
+  return 1;
 }
 
 /* ---- socket events ---- */
@@ -218,6 +265,7 @@ static void on_end(portls_socket *sock, void *user) {
   client *c = user;
   flush_utf8_tail(c);
   ev_end(ev_begin("end"));
+  c->peer_ended = 1;
   /* Node's default (allowHalfOpen false): the peer ended, so do we. */
   stop_stdin(c);
   client_end(c, NULL, 0);
@@ -246,6 +294,7 @@ static void on_close(portls_socket *sock, int had_error, void *user) {
   c->closed = 1;
   if (had_error) c->had_error = 1;
   stop_stdin(c);
+  stop_session_wait(c);
   ev_close(had_error);
 }
 
@@ -263,10 +312,13 @@ static void on_ocsp_response(portls_socket *sock, const void *response, size_t l
 
 static void on_session(portls_socket *sock, const void *session, size_t len, void *user) {
   (void)sock;
+  client *c = user;
+  c->sessions++;
   jw *w = ev_begin("session");
   jw_kint(w, "length", (long long)len);
   ev_end(w);
-  save_session(user, session, len);
+  save_session(c, session, len);
+  end_after_session(c);
 }
 
 /* ---- the command ---- */
