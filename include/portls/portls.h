@@ -589,10 +589,12 @@ int portls_session_request_done(portls_session_request *req, const void *data, s
                                 const portls_error *err);
 
 /* Node: 'OCSPRequest'(certificate, issuer, callback): the client asked for
- * a stapled OCSP response. cert is the server certificate's DER, issuer its
- * issuer's DER (from the chain in `cert`, else `ca`), or NULL when neither
- * holds it. Answered with portls_ocsp_request_done() exactly once; the
- * handshake waits. Requires: PORTLS_CAP_OCSP_STAPLING */
+ * a stapled OCSP response. cert is the server certificate's DER (the first
+ * key/cert pair's; NULL for a context made from `pfx`, whose certificates
+ * only the backend sees), issuer its issuer's DER (from the chain in `cert`,
+ * else `ca`), or NULL when neither holds it. Answered with
+ * portls_ocsp_request_done() exactly once; the handshake waits.
+ * Requires: PORTLS_CAP_OCSP_STAPLING */
 typedef struct portls_request portls_ocsp_request;
 typedef void (*portls_ocsp_request_cb)(portls_server *server, portls_socket *sock, const void *cert,
                                        size_t cert_len, const void *issuer, size_t issuer_len,
