@@ -31,6 +31,11 @@ endmacro()
 
 portls_glob(PORTLS_CORE_SOURCES "${PROJECT_SOURCE_DIR}/core/*.c" "${PROJECT_SOURCE_DIR}/core/*/*.c")
 portls_glob(PORTLS_PLATFORM_SOURCES "${PROJECT_SOURCE_DIR}/platform/${PORTLS_PLATFORM}/*.c")
+# BSD-socket helpers shared by the platforms built on sockets.
+if(PORTLS_PLATFORM STREQUAL "posix" OR PORTLS_PLATFORM STREQUAL "libuv")
+  portls_glob(PORTLS_PLATFORM_COMMON_SOURCES "${PROJECT_SOURCE_DIR}/platform/common/*.c")
+  list(APPEND PORTLS_PLATFORM_SOURCES ${PORTLS_PLATFORM_COMMON_SOURCES})
+endif()
 portls_glob(PORTLS_OSSL_COMMON_SOURCES "${PROJECT_SOURCE_DIR}/backends/common/*.c")
 portls_glob(PORTLS_TOOL_SOURCES "${PROJECT_SOURCE_DIR}/tools/*.c")
 portls_glob(PORTLS_TEST_COMMON_SOURCES "${PROJECT_SOURCE_DIR}/tests/common/*.c")

@@ -223,7 +223,7 @@ size_of() {
 }
 mapfile -t core_objs < <(find "$objdir/core" -name '*.o' | sort)
 mapfile -t be_objs < <(find "$objdir/backends/mbedtls" -name '*.o' | sort)
-mapfile -t plat_objs < <(find "$objdir/platform/posix" -name '*.o' | sort)
+mapfile -t plat_objs < <(find "$objdir/platform/posix" "$objdir/platform/common" -name '*.o' | sort)
 if ((${#core_objs[@]} && ${#be_objs[@]})); then
   read -r ct cd cb < <(size_of "$triplet-size" "${core_objs[@]}")
   read -r bt bd bb < <(size_of "$triplet-size" "${be_objs[@]}")

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #endif
 
+#include "../common/sockaddr.h"
 #include "portls/platform.h"
 #include "uv_platform.h"
 
@@ -205,52 +206,6 @@ int portls__uv_err(int e) {
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                  */
-
-static int uvp_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss) {
-  memset(ss, 0, sizeof *ss);
-  if (a->family == PORTLS_PLAT_INET) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    uint8_t *port = (uint8_t *)&sin->sin_port;
-    sin->sin_family = AF_INET;
-    port[0] = (uint8_t)(a->port >> 8);
-    port[1] = (uint8_t)(a->port & 0xff);
-    memcpy(&sin->sin_addr, a->ip, 4);
-    return 0;
-  }
-  if (a->family == PORTLS_PLAT_INET6) {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    uint8_t *port = (uint8_t *)&sin6->sin6_port;
-    sin6->sin6_family = AF_INET6;
-    port[0] = (uint8_t)(a->port >> 8);
-    port[1] = (uint8_t)(a->port & 0xff);
-    memcpy(&sin6->sin6_addr, a->ip, 16);
-    sin6->sin6_scope_id = a->scope_id;
-    return 0;
-  }
-  return PORTLS_EINVAL;
-}
-
-static int uvp_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out) {
-  memset(out, 0, sizeof *out);
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-    const uint8_t *port = (const uint8_t *)&sin->sin_port;
-    out->family = PORTLS_PLAT_INET;
-    out->port = (uint16_t)(port[0] << 8 | port[1]);
-    memcpy(out->ip, &sin->sin_addr, 4);
-    return 0;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-    const uint8_t *port = (const uint8_t *)&sin6->sin6_port;
-    out->family = PORTLS_PLAT_INET6;
-    out->port = (uint16_t)(port[0] << 8 | port[1]);
-    memcpy(out->ip, &sin6->sin6_addr, 16);
-    out->scope_id = (uint32_t)sin6->sin6_scope_id;
-    return 0;
-  }
-  return PORTLS_EINVAL;
-}
 
 /* libuv silently truncates a pipe name to sun_path; refuse instead. */
 static int uvp_check_path(const portls_plat_addr *a) {
@@ -463,7 +418,7 @@ static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *
       portls_plat_addr *a = &addrs[n];
       size_t i;
       int dup = 0;
-      if (ai->ai_addr == NULL || uvp_from_sockaddr(ai->ai_addr, a) != 0)
+      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0)
         continue;
       a->port = lk->port;
       for (i = 0; i < n && !dup; i++)
@@ -597,7 +552,8 @@ static int uvp_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
   if (addr->family == PORTLS_PLAT_UNIX) {
     rc = uvp_check_path(addr);
   } else {
-    rc = uvp_to_sockaddr(addr, &ss);
+    socklen_t salen;
+    rc = portls__plat_to_sockaddr(addr, &ss, &salen);
   }
   if (rc != 0)
     return rc;
@@ -848,7 +804,7 @@ static int uvp_name(portls_plat_stream *s, portls_plat_addr *out, int peer) {
             : uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len);
   if (rc != 0)
     return portls__uv_err(rc);
-  return uvp_from_sockaddr((const struct sockaddr *)&ss, out);
+  return portls__plat_from_sockaddr((const struct sockaddr *)&ss, out);
 }
 
 static int uvp_sockname(portls_plat_stream *s, portls_plat_addr *out) {
@@ -889,8 +845,10 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
     return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX)
     rc = uvp_check_path(addr);
-  else
-    rc = uvp_to_sockaddr(addr, &ss);
+  else {
+    socklen_t salen;
+    rc = portls__plat_to_sockaddr(addr, &ss, &salen);
+  }
   if (rc != 0)
     return rc;
   if (backlog <= 0)
@@ -969,7 +927,7 @@ static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) 
   rc = uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
   if (rc != 0)
     return portls__uv_err(rc);
-  return uvp_from_sockaddr((const struct sockaddr *)&ss, out);
+  return portls__plat_from_sockaddr((const struct sockaddr *)&ss, out);
 }
 
 static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../common/sockaddr.h"
 #include "px.h"
 
 /* glibc hides these two outside _GNU_SOURCE (their values are part of its
@@ -86,24 +87,6 @@ static int px_same_addr(const portls_plat_addr *a, const portls_plat_addr *b) {
          memcmp(a->ip, b->ip, sizeof a->ip) == 0;
 }
 
-static int px_addr_from_ai(const struct sockaddr *sa, portls_plat_addr *out) {
-  memset(out, 0, sizeof *out);
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-    out->family = PORTLS_PLAT_INET;
-    memcpy(out->ip, &sin->sin_addr, 4);
-    return 0;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-    out->family = PORTLS_PLAT_INET6;
-    memcpy(out->ip, &sin6->sin6_addr, 16);
-    out->scope_id = (uint32_t)sin6->sin6_scope_id;
-    return 0;
-  }
-  return PORTLS_EINVAL;
-}
-
 static void px_lookup_run(px_pending *p) {
   portls_plat_lookup *lk = PX_CONTAINER(p, portls_plat_lookup, item);
   struct addrinfo hints, *res = NULL;
@@ -148,7 +131,7 @@ static void px_lookup_run(px_pending *p) {
       portls_plat_addr *a = &addrs[n];
       size_t i;
       int dup = 0;
-      if (ai->ai_addr == NULL || px_addr_from_ai(ai->ai_addr, a) != 0)
+      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0)
         continue;
       a->port = lk->port;
       for (i = 0; i < n && !dup; i++)

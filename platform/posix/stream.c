@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/sockaddr.h"
 #include "px.h"
 
 #define PX_PATH_MAX sizeof(((portls_plat_addr *)0)->path)
@@ -102,54 +103,6 @@ struct portls_plat_listener {
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                  */
-
-static int px_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss, socklen_t *len) {
-  memset(ss, 0, sizeof *ss);
-  if (a->family == PORTLS_PLAT_INET) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    uint8_t *port = (uint8_t *)&sin->sin_port;
-    sin->sin_family = AF_INET;
-    port[0] = (uint8_t)(a->port >> 8);
-    port[1] = (uint8_t)(a->port & 0xff);
-    memcpy(&sin->sin_addr, a->ip, 4);
-    *len = (socklen_t)sizeof *sin;
-    return 0;
-  }
-  if (a->family == PORTLS_PLAT_INET6) {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    uint8_t *port = (uint8_t *)&sin6->sin6_port;
-    sin6->sin6_family = AF_INET6;
-    port[0] = (uint8_t)(a->port >> 8);
-    port[1] = (uint8_t)(a->port & 0xff);
-    memcpy(&sin6->sin6_addr, a->ip, 16);
-    sin6->sin6_scope_id = a->scope_id;
-    *len = (socklen_t)sizeof *sin6;
-    return 0;
-  }
-  return PORTLS_EINVAL;
-}
-
-static int px_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out) {
-  memset(out, 0, sizeof *out);
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-    const uint8_t *port = (const uint8_t *)&sin->sin_port;
-    out->family = PORTLS_PLAT_INET;
-    out->port = (uint16_t)(port[0] << 8 | port[1]);
-    memcpy(out->ip, &sin->sin_addr, 4);
-    return 0;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-    const uint8_t *port = (const uint8_t *)&sin6->sin6_port;
-    out->family = PORTLS_PLAT_INET6;
-    out->port = (uint16_t)(port[0] << 8 | port[1]);
-    memcpy(out->ip, &sin6->sin6_addr, 16);
-    out->scope_id = (uint32_t)sin6->sin6_scope_id;
-    return 0;
-  }
-  return PORTLS_EINVAL;
-}
 
 /* Refuses a path sun_path cannot hold rather than truncating it. */
 static int px_to_sockaddr_un(const portls_plat_addr *a, struct sockaddr_un *sun) {
@@ -579,7 +532,7 @@ int portls__px_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
     sa = (const struct sockaddr *)(const void *)&sun;
     salen = (socklen_t)sizeof sun;
   } else {
-    rc = px_to_sockaddr(addr, &ss, &salen);
+    rc = portls__plat_to_sockaddr(addr, &ss, &salen);
     sa = (const struct sockaddr *)(const void *)&ss;
   }
   if (rc != 0)
@@ -738,7 +691,7 @@ static int px_name(portls_plat_stream *s, portls_plat_addr *out, int peer) {
   if ((peer ? getpeername(s->io.fd, (struct sockaddr *)(void *)&ss, &len)
             : getsockname(s->io.fd, (struct sockaddr *)(void *)&ss, &len)) != 0)
     return portls__px_err(errno);
-  return px_from_sockaddr((const struct sockaddr *)(const void *)&ss, out);
+  return portls__plat_from_sockaddr((const struct sockaddr *)(const void *)&ss, out);
 }
 
 int portls__px_sockname(portls_plat_stream *s, portls_plat_addr *out) { return px_name(s, out, 0); }
@@ -842,7 +795,7 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   if (loop == NULL || addr == NULL || cb == NULL)
     return PORTLS_EINVAL;
   is_unix = addr->family == PORTLS_PLAT_UNIX;
-  rc = is_unix ? px_to_sockaddr_un(addr, &sun) : px_to_sockaddr(addr, &ss, &salen);
+  rc = is_unix ? px_to_sockaddr_un(addr, &sun) : portls__plat_to_sockaddr(addr, &ss, &salen);
   if (rc != 0)
     return rc;
   if (backlog <= 0)
@@ -947,7 +900,7 @@ int portls__px_listener_address(portls_plat_listener *l, portls_plat_addr *out) 
   memset(&ss, 0, sizeof ss);
   if (getsockname(l->io.fd, (struct sockaddr *)(void *)&ss, &len) != 0)
     return portls__px_err(errno);
-  return px_from_sockaddr((const struct sockaddr *)(const void *)&ss, out);
+  return portls__plat_from_sockaddr((const struct sockaddr *)(const void *)&ss, out);
 }
 
 void portls__px_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {
