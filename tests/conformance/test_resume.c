@@ -136,6 +136,14 @@ static void listen_rsa(h_test *t, portls_server_options *so) {
   t->srv.conn_hook = echo_hook;
 }
 
+/* h_init() and an RSA server with the default options. */
+static void rsa_test(h_test *t) {
+  portls_server_options so;
+  h_init(t);
+  rsa_options(t, &so);
+  listen_rsa(t, &so);
+}
+
 /* A session from a full handshake against t's server. */
 static void first_session(h_test *t, const char *method, cl *c) {
   portls_connect_options o;
@@ -146,12 +154,17 @@ static void first_session(h_test *t, const char *method, cl *c) {
   cr_assert_gt(c->session_len, 0, "no session");
 }
 
+/* Offers from's session with o (from cl_options) and runs. */
+static void cl_run_session(h_test *t, portls_connect_options *o, const cl *from, cl *c) {
+  o->session = (portls_buf){from->session, from->session_len};
+  cl_run(t, o, c);
+}
+
 static int resumes(h_test *t, const char *method, const cl *from) {
   static cl c;
   portls_connect_options o;
   cl_options(t, &o, method);
-  o.session = (portls_buf){from->session, from->session_len};
-  cl_run(t, &o, &c);
+  cl_run_session(t, &o, from, &c);
   cr_assert_eq(c.secure, 1, "%s", c.err.message);
   return c.reused;
 }
@@ -161,33 +174,30 @@ static int resumes(h_test *t, const char *method, const cl *from) {
 static const uint8_t keys_a[48] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
 static const uint8_t keys_b[48] = "LKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba9876543210";
 
+/* A test of its own (loop, server, port) whose server has these ticket keys. */
+static void keyed_server(h_test *t, const uint8_t keys[48]) {
+  portls_server_options so;
+  h_init(t);
+  rsa_options(t, &so);
+  so.context.ticket_keys = (portls_buf){keys, 48};
+  listen_rsa(t, &so);
+}
+
 static void shared_keys_test(const char *method) {
   NEED(PORTLS_CAP_TICKET_KEYS);
   static cl first;
   h_test a, b, c;
-  portls_server_options so;
-  h_init(&a);
-  rsa_options(&a, &so);
-  so.context.ticket_keys = (portls_buf){keys_a, 48};
-  listen_rsa(&a, &so);
+  keyed_server(&a, keys_a);
   first_session(&a, method, &first);
-  /* Another server (its own loop, context and port) with the same keys. */
-  h_init(&b);
-  rsa_options(&b, &so);
-  so.context.ticket_keys = (portls_buf){keys_a, 48};
-  listen_rsa(&b, &so);
+  keyed_server(&b, keys_a); /* another server with the same keys */
   cr_assert_eq(resumes(&b, method, &first), 1, "a server with the same ticketKeys did not resume");
-  h_init(&c);
-  rsa_options(&c, &so);
-  so.context.ticket_keys = (portls_buf){keys_b, 48};
-  listen_rsa(&c, &so);
+  keyed_server(&c, keys_b);
   cr_assert_eq(resumes(&c, method, &first), 0, "a server with other ticketKeys resumed");
-  h_run_all_closed(&c);
-  h_finish(&c);
-  h_run_all_closed(&b);
-  h_finish(&b);
-  h_run_all_closed(&a);
-  h_finish(&a);
+  h_test *all[] = {&c, &b, &a};
+  for (size_t i = 0; i < 3; i++) {
+    h_run_all_closed(all[i]);
+    h_finish(all[i]);
+  }
 }
 
 Test(ticket_keys, servers_sharing_keys_resume_each_others_tls12_tickets) { shared_keys_test("TLSv1_2_method"); }
@@ -200,10 +210,7 @@ Test(ticket_keys, servers_sharing_keys_resume_each_others_tls13_tickets) {
 Test(ticket_keys, get_returns_them_and_set_applies_to_new_connections) {
   NEED(PORTLS_CAP_TICKET_KEYS);
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   portls_server *srv = t.srv.srv;
   uint8_t got[48], zero[48] = {0}, again[48];
   portls_error err;
@@ -335,6 +342,16 @@ static void store_done(h_test *t) {
   h_finish(t);
 }
 
+/* Offers from's TLS 1.2 session; the server must end that connection with 'clientError'. */
+static void resume_ends_in_client_error(h_test *t, const cl *from) {
+  static cl c;
+  portls_connect_options o;
+  cl_options(t, &o, "TLSv1_2_method");
+  cl_run_session(t, &o, from, &c);
+  cr_assert_eq(c.secure, 0);
+  h_run_until(t, t->srv.client_errors == 1);
+}
+
 Test(session_cache, new_session_then_resume_session_answered_later) {
   NEED(PORTLS_CAP_SESSION_CACHE);
   h_test t;
@@ -360,15 +377,10 @@ Test(session_cache, an_error_from_resume_session_ends_that_connection_with_clien
   h_test t;
   h_init(&t);
   store_server(&t, 0);
-  static cl first, second;
+  static cl first;
   first_session(&t, "TLSv1_2_method", &first);
   g_store.fail_resume = 1;
-  portls_connect_options o;
-  cl_options(&t, &o, "TLSv1_2_method");
-  o.session = (portls_buf){first.session, first.session_len};
-  cl_run(&t, &o, &second);
-  cr_assert_eq(second.secure, 0);
-  h_run_until(&t, t.srv.client_errors == 1);
+  resume_ends_in_client_error(&t, &first);
   cr_assert_eq(t.srv.client_err.code, PORTLS_EPROTO);
   cr_assert(h_contains(t.srv.client_err.message, "resumeSession"), "%s", t.srv.client_err.message);
   cr_assert(h_contains(t.srv.client_err.message, "store unavailable"), "%s", t.srv.client_err.message);
@@ -383,15 +395,10 @@ Test(session_cache, an_unanswered_resume_session_is_ended_by_the_handshake_timeo
   h_test t;
   h_init(&t);
   store_server(&t, h_slow(300));
-  static cl first, second;
+  static cl first;
   first_session(&t, "TLSv1_2_method", &first);
   g_store.never_answer = 1;
-  portls_connect_options o;
-  cl_options(&t, &o, "TLSv1_2_method");
-  o.session = (portls_buf){first.session, first.session_len};
-  cl_run(&t, &o, &second);
-  cr_assert_eq(second.secure, 0);
-  h_run_until(&t, t.srv.client_errors == 1);
+  resume_ends_in_client_error(&t, &first);
   cr_assert_eq(t.srv.client_err.code, PORTLS_EHANDSHAKE_TIMEOUT, "%s", portls_err_name(t.srv.client_err.code));
   /* Answering after the connection has gone is harmless (and frees the request). */
   cr_assert_not_null(g_store.pending);
@@ -404,24 +411,19 @@ Test(session_cache, an_unanswered_resume_session_is_ended_by_the_handshake_timeo
 
 Test(session, a_session_is_not_offered_under_another_servername) {
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   static cl first, other, same;
   first_session(&t, "TLSv1_2_method", &first);
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
   o.servername = "other.example";
   o.reject_unauthorized = 0; /* the certificate names localhost */
-  o.session = (portls_buf){first.session, first.session_len};
-  cl_run(&t, &o, &other);
+  cl_run_session(&t, &o, &first, &other);
   cr_assert_eq(other.secure, 1, "%s", other.err.message);
   cr_assert_eq(other.reused, 0, "a session made for localhost resumed under other.example");
   cl_options(&t, &o, "TLSv1_2_method");
   o.servername = "LOCALHOST"; /* names compare without case */
-  o.session = (portls_buf){first.session, first.session_len};
-  cl_run(&t, &o, &same);
+  cl_run_session(&t, &o, &first, &same);
   cr_assert_eq(same.reused, 1);
   h_run_all_closed(&t);
   h_finish(&t);
@@ -439,10 +441,7 @@ static void server_ticket_hook(h_side *side, h_event ev) {
 Test(session, get_tls_ticket_gives_the_servers_ticket) {
   NEED(PORTLS_CAP_SESSION_TICKETS);
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   t.srv.conn_hook = server_ticket_hook;
   static cl c;
   first_session(&t, "TLSv1_2_method", &c);
@@ -560,8 +559,7 @@ Test(ocsp, options_fail_without_the_capability) {
   h_test t;
   h_init(&t);
   portls_server_options so;
-  portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  rsa_options(&t, &so);
   so.ocsp_request = on_ocsp_request;
   portls_server *srv = NULL;
   portls_error err;
@@ -575,10 +573,7 @@ Test(ocsp, options_fail_without_the_capability) {
 
 Test(renegotiate, client_renegotiation_completes_and_data_still_flows) {
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   static cl c;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
@@ -600,10 +595,7 @@ Test(renegotiate, client_renegotiation_completes_and_data_still_flows) {
 Test(renegotiate, tls13_refuses_through_the_callback) {
   NEED(PORTLS_CAP_TLS1_3);
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   static cl c;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_3_method");
@@ -719,17 +711,13 @@ Test(session, tls13_resumption_brings_a_fresh_ticket_to_resume_from) {
   NEED(PORTLS_CAP_TLS1_3);
   NEED(PORTLS_CAP_SESSION_TICKETS);
   h_test t;
-  h_init(&t);
-  portls_server_options so;
-  rsa_options(&t, &so);
-  listen_rsa(&t, &so);
+  rsa_test(&t);
   static cl prev, next;
   first_session(&t, "TLSv1_3_method", &prev);
   for (int i = 0; i < 3; i++) {
     portls_connect_options o;
     cl_options(&t, &o, "TLSv1_3_method");
-    o.session = (portls_buf){prev.session, prev.session_len};
-    cl_run(&t, &o, &next);
+    cl_run_session(&t, &o, &prev, &next);
     cr_assert_eq(next.reused, 1, "resumption %d", i + 1);
     cr_assert_geq(next.sessions, 1, "resumption %d brought no new ticket", i + 1);
     prev = next;
