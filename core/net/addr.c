@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "net/addr.h"
+#include "util/util.h"
 
 static int parse_v4(const char *s, const char *end, uint8_t out[4]) {
   int parts = 0;
@@ -24,13 +25,6 @@ static int parse_v4(const char *s, const char *end, uint8_t out[4]) {
   return parts == 4;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 static int parse_v6(const char *s, uint8_t out[16]) {
   uint16_t words[8];
   int n = 0, gap = -1;
@@ -45,8 +39,8 @@ static int parse_v6(const char *s, uint8_t out[16]) {
     const char *q = p;
     unsigned v = 0;
     int digits = 0;
-    while (q < end && hexval(*q) >= 0) {
-      v = v * 16 + (unsigned)hexval(*q);
+    while (q < end && portls__hexval(*q) >= 0) {
+      v = v * 16 + (unsigned)portls__hexval(*q);
       if (++digits > 4) return 0;
       q++;
     }

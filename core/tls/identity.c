@@ -58,16 +58,6 @@ static int pton4(const char *s, size_t n, uint8_t out[4]) {
   return 0;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* RFC 4291 text: groups of 1-4 hex digits, one "::", an optional dotted
  * quad at the end. */
 static int pton6(const char *s, size_t n, uint8_t out[16]) {
@@ -86,7 +76,7 @@ static int pton6(const char *s, size_t n, uint8_t out[16]) {
   curtok = i;
   while (i < n) {
     char c = s[i++];
-    int h = hexval(c);
+    int h = portls__hexval(c);
     if (h >= 0) {
       val = (val << 4) | (unsigned)h;
       if (++seen > 4)
@@ -334,7 +324,7 @@ static size_t json_match(const char *s, size_t n) {
         if (i + 6 > n)
           return 0;
         for (k = 2; k < 6; k++)
-          if (hexval(s[i + k]) < 0)
+          if (portls__hexval(s[i + k]) < 0)
             return 0;
         i += 6;
         continue;
@@ -373,7 +363,7 @@ static size_t put_utf8(char *out, unsigned long c) {
 }
 
 static unsigned hex4(const char *s) {
-  return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+  return (unsigned)(portls__hexval(s[0]) << 12 | portls__hexval(s[1]) << 8 | portls__hexval(s[2]) << 4 | portls__hexval(s[3]));
 }
 
 /* JSON.parse of a literal json_match accepted, as UTF-8 into out (never

@@ -12,6 +12,7 @@
 
 #include "tls/der.h"
 #include "tls/pkcs_crypto.h"
+#include "util/util.h"
 #include "util/pem.h"
 
 #define OID_PBES2 "1.2.840.113549.1.5.13"
@@ -535,16 +536,6 @@ int portls__pkcs8_decrypt_der(const uint8_t *der, size_t len, const char *pass, 
 /* ------------------------------------------------------------------------ */
 /* Traditional PEM ("Proc-Type: 4,ENCRYPTED", "DEK-Info: <cipher>,<iv>")     */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int ieq(const char *a, size_t n, const char *b) {
   size_t i;
   if (strlen(b) != n)
@@ -583,7 +574,7 @@ static int trad_decrypt(const portls__pem_block *b, const char *pass, portls__by
   if (vl - name_len - 1 != 2 * c->iv_len)
     return portls__err(err, PORTLS_EKEY, "key: DEK-Info IV is not %zu hex digits", 2 * c->iv_len);
   for (i = 0; i < c->iv_len; i++) {
-    int hi = hexval(comma[1 + 2 * i]), lo = hexval(comma[2 + 2 * i]);
+    int hi = portls__hexval(comma[1 + 2 * i]), lo = portls__hexval(comma[2 + 2 * i]);
     if (hi < 0 || lo < 0)
       return portls__err(err, PORTLS_EKEY, "key: DEK-Info IV is not hex");
     iv[i] = (uint8_t)(hi << 4 | lo);

@@ -71,3 +71,10 @@ void *portls__memdup(const void *p, size_t len) {
   if (q != NULL && len > 0) memcpy(q, p, len);
   return q;
 }
+
+int portls__hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}

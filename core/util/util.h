@@ -17,6 +17,8 @@ void *portls__realloc(void *ptr, size_t size);
 void portls__free(void *ptr);
 char *portls__strdup(const char *s);
 void *portls__memdup(const void *p, size_t len);
+/* The value of a hex digit (either case), or -1. */
+int portls__hexval(char c);
 
 /* Fills *err (when err is not NULL) and returns code, so that
  * `return portls__err(err, PORTLS_EINVAL, "key: %s", why);` reads naturally.
