@@ -1323,15 +1323,10 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     }
   }
 
-  if (cfg->ticket_keys.len != 0) {
-    if (cfg->ticket_keys.len != sizeof ctx->ticket_keys || cfg->ticket_keys.base == NULL) {
-      rc = portls__err(err, PORTLS_ETICKET_KEYS, NULL);
-      goto fail;
-    }
-    memcpy(ctx->ticket_keys, cfg->ticket_keys.base, sizeof ctx->ticket_keys);
-    ctx->has_ticket_keys = 1;
-    if ((rc = portls__ossl_set_ticket_keys(ctx, err)) < 0) goto fail;
-  }
+  /* 48 bytes, checked by core, which makes random ones when the
+   * application gives none. */
+  if (cfg->ticket_keys.len != 0 && (rc = portls__ossl_set_ticket_keys_op(ctx, cfg->ticket_keys.base, err)) < 0)
+    goto fail;
 
   /* Per-connection lists live in the session; these read them from there. */
   SSL_CTX_set_alpn_select_cb(c, pssl_alpn_select, NULL);

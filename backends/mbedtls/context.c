@@ -614,23 +614,10 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     }
     ctx->sid_len = sizeof ctx->sid_ctx;
   }
-  if (cfg->ticket_keys.len != 0) {
-    if (cfg->ticket_keys.len != sizeof ctx->ticket_keys || cfg->ticket_keys.base == NULL) {
-      rc = portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", cfg->ticket_keys.len);
-      goto fail;
-    }
-    if ((rc = portls__mbed_set_ticket_keys(ctx, cfg->ticket_keys.base, err)) < 0) goto fail;
-  } else {
-#if defined(PORTLS_MBED_TICKETS)
-    /* Random ones, as OpenSSL makes for a context (core normally gives its
-     * own, which getTicketKeys() returns). */
-    if ((ret = mbedtls_ctr_drbg_random(rng, ctx->ticket_keys, sizeof ctx->ticket_keys)) != 0) {
-      rc = portls__mbed_err(err, PORTLS_EIO, ret, "ticket keys");
-      goto fail;
-    }
-    ctx->has_ticket_keys = 1;
-#endif
-  }
+  /* 48 bytes, checked by core, which makes random ones when the
+   * application gives none. */
+  if (cfg->ticket_keys.len != 0 && (rc = portls__mbed_set_ticket_keys(ctx, cfg->ticket_keys.base, err)) < 0)
+    goto fail;
   *out = ctx;
   return 0;
 

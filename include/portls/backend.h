@@ -87,7 +87,8 @@ typedef struct portls_be_ctx_config {
   portls_buf dhparam;          /* PEM, or empty */
   const char *session_id_context;
   int session_timeout;
-  portls_buf ticket_keys;      /* 48 bytes or empty */
+  portls_buf ticket_keys;      /* 48 bytes (checked by core; random ones when the application
+                                  gave none) on a backend with PORTLS_CAP_TICKET_KEYS, else empty */
   int disable_tickets;         /* server: issue no tickets (TLS 1.2 sessions then get an id for
                                   server_session()); client: offer none */
 } portls_be_ctx_config;
