@@ -66,36 +66,22 @@ static void server_release(portls_server *srv) {
 
 /* Node's default sessionIdContext for a server with requestCert: a hash of
  * the command line (so another program's sessions are not resumed here), as
- * 32 hex digits of SHA-1. Where there is no command line to read (a
- * freestanding build, no /proc), a fixed text. */
+ * 32 hex digits of SHA-1; a fixed text where the platform cannot tell. */
 static void default_sid_context(char out[33]) {
-  const char *fallback = "portls";
-  const void *text = fallback;
-  size_t len = strlen(fallback);
-#if __STDC_HOSTED__
-  portls_buf cmdline = {NULL, 0};
-  if (portls_read_file("/proc/self/cmdline", &cmdline, NULL) == 0 && cmdline.len > 0) {
-    uint8_t *p = (uint8_t *)(uintptr_t)cmdline.base; /* argv, NUL-separated: joined with spaces as Node does */
-    for (size_t i = 0; i + 1 < cmdline.len; i++)
-      if (p[i] == 0) p[i] = ' ';
-    text = p;
-    len = cmdline.len - (p[cmdline.len - 1] == 0);
-  }
-#endif
+  static const char fallback[] = "portls";
+  char line[4096];
+  size_t len = P->command_line != NULL ? P->command_line(line, sizeof line) : 0;
   uint8_t md[PORTLS__SHA1_LEN];
-  static const char hex[] = "0123456789abcdef";
-  if (portls__digest(PORTLS__SHA1, text, len, md) < 0) {
+  if (portls__digest(PORTLS__SHA1, len ? line : fallback, len ? len : sizeof fallback - 1, md) < 0) {
     snprintf(out, 33, "%s", fallback);
-  } else {
-    for (size_t i = 0; i < 16; i++) {
-      out[2 * i] = hex[md[i] >> 4];
-      out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[32] = '\0';
+    return;
   }
-#if __STDC_HOSTED__
-  portls_free((void *)cmdline.base);
-#endif
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < 16; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[32] = '\0';
 }
 
 static int server_new(portls_loop *loop, const portls_server_options *o, int is_tls,

@@ -109,6 +109,12 @@ typedef struct portls_platform {
   int (*set_keepalive)(portls_plat_stream *s, int enable, unsigned delay_s);
   int (*sockname)(portls_plat_stream *s, portls_plat_addr *out);
   int (*peername)(portls_plat_stream *s, portls_plat_addr *out);
+
+  /* Optional (NULL allowed): this program's command line, its arguments
+   * joined by spaces, written to buf (not NUL-terminated, cut at cap); the
+   * length, or 0 when unknown. Core hashes it into Node's default
+   * sessionIdContext; without it a fixed text is used. */
+  size_t (*command_line)(char *buf, size_t cap);
 } portls_platform;
 
 /* Defined by the compiled platform. */

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #endif
 
+#include "../common/cmdline.h"
 #include "../common/sockaddr.h"
 #include "portls/platform.h"
 #include "uv_platform.h"
@@ -971,4 +972,5 @@ const portls_platform portls__platform = {
     .set_keepalive = uvp_set_keepalive,
     .sockname = uvp_sockname,
     .peername = uvp_peername,
+    .command_line = portls__plat_proc_command_line,
 };

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/cmdline.h"
 #include "px.h"
 
 /* ------------------------------------------------------------------------ */
@@ -628,4 +629,5 @@ const portls_platform portls__platform = {
     .set_keepalive = portls__px_set_keepalive,
     .sockname = portls__px_sockname,
     .peername = portls__px_peername,
+    .command_line = portls__plat_proc_command_line,
 };

@@ -1,9 +1,11 @@
 /* Unit tests of core pieces with no network: error table, byte buffers, IP
  * address parsing and formatting (Node's textual forms), protocol lists. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net/addr.h"
+#include "portls/platform.h"
 #include "portls/portls.h"
 #include "util/util.h"
 
@@ -163,4 +165,24 @@ Test(sni_match, node_hostname_patterns) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     cr_assert_eq(portls__sni_match(cases[i].pattern, cases[i].name), cases[i].match, "%s ~ %s",
                  cases[i].pattern, cases[i].name);
+}
+
+/* The platform's command line, which core hashes into Node's default
+ * sessionIdContext: this program's arguments, joined by spaces (compared
+ * with /proc read here, where there is one). */
+Test(platform, command_line_is_the_programs_arguments_joined_by_spaces) {
+  if (portls__platform.command_line == NULL) cr_skip_test("platform '%s' has no command line", portls__platform.name);
+  FILE *f = fopen("/proc/self/cmdline", "rb");
+  if (f == NULL) cr_skip_test("no /proc on this system");
+  char want[4096], buf[4096];
+  size_t w = fread(want, 1, sizeof want, f);
+  fclose(f);
+  cr_assert_gt(w, 0);
+  w--; /* the last argument's NUL */
+  for (size_t i = 0; i < w; i++)
+    if (want[i] == '\0') want[i] = ' ';
+  size_t n = portls__platform.command_line(buf, sizeof buf);
+  cr_assert_eq(n, w);
+  cr_assert_eq(memcmp(buf, want, n), 0, "%.*s / %.*s", (int)n, buf, (int)w, want);
+  cr_assert_eq(portls__platform.command_line(buf, 4), 4, "cut at the buffer's size");
 }
