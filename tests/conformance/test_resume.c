@@ -669,32 +669,42 @@ Test(renegotiate, server_asks_for_a_client_certificate_afterwards) {
   h_finish(&t);
 }
 
-/* Node's CLIENT_RENEG_LIMIT: one renegotiation too many ends that connection. */
-Test(renegotiate, client_renegotiations_over_the_limit_end_the_connection) {
+/* Node's CLIENT_RENEG_LIMIT: one renegotiation too many ends that
+ * connection, and only that one. The limit is the server's own, or the
+ * process-wide one in force when the server was created. */
+static void limit_test(int limit, int per_server) {
   NEED(PORTLS_CAP_RENEG_CLIENT);
   NEED(PORTLS_CAP_RENEG_COUNT);
   h_test t;
   h_init(&t);
   portls_server_options so;
   rsa_options(&t, &so);
-  so.client_reneg_limit = 2;
+  if (per_server)
+    so.client_reneg_limit = limit;
+  else
+    portls_set_client_reneg_limit((unsigned)limit, 600);
   listen_rsa(&t, &so);
+  portls_set_client_reneg_limit(3, 600); /* the server keeps what it was created with */
   static cl over, under;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  cl_run_reneg(&t, &o, &over, 3);
+  cl_run_reneg(&t, &o, &over, limit + 1);
   h_run_until(&t, t.conn[0].closed);
-  cr_assert_eq(over.reneg_ok, 2, "the renegotiations within the limit must succeed");
+  cr_assert_eq(over.reneg_ok, limit, "the renegotiations within the limit must succeed");
   cr_assert_eq(over.reneg_failed, 1, "the one over the limit must fail");
   cr_assert_eq(t.conn[0].err.code, PORTLS_ESESSION_ATTACK, "server socket: %s", portls_err_name(t.conn[0].err.code));
   /* Another connection on the same server is not affected. */
   cl_options(&t, &o, "TLSv1_2_method");
-  cl_run_reneg(&t, &o, &under, 2);
-  cr_assert_eq(under.reneg_ok, 2);
+  cl_run_reneg(&t, &o, &under, limit);
+  cr_assert_eq(under.reneg_ok, limit);
   cr_assert_eq(under.errors, 0, "%s", under.err.message);
   h_run_all_closed(&t);
   h_finish(&t);
 }
+
+Test(renegotiate, client_renegotiations_over_the_limit_end_the_connection) { limit_test(2, 1); }
+
+Test(renegotiate, the_process_wide_limit_applies_to_servers_created_under_it) { limit_test(1, 0); }
 
 Test(renegotiate, process_wide_limit_defaults_are_node_s_and_adjustable) {
   cr_assert_eq(portls_client_reneg_limit(), 3);
