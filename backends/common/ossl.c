@@ -1096,6 +1096,7 @@ static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_l
 }
 
 int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err) {
+  if (s->lean != NULL) return 0; /* TLS 1.3: by ticket only */
   SSL_SESSION *sess = SSL_get_session(s->ssl);
   unsigned int n = 0;
   const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
@@ -1113,6 +1114,7 @@ int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf
 }
 
 int portls__ossl_ticket(portls_be_session *s, portls_buf *out) {
+  if (s->lean != NULL) return PORTLS_ENOENT; /* a server's */
   SSL_SESSION *sess = s->latest_session ? s->latest_session : SSL_get_session(s->ssl);
   const unsigned char *tick = NULL;
   size_t len = 0;
@@ -1132,6 +1134,7 @@ int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], 
 int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out) {
   const unsigned char *p = NULL;
   size_t len = 0;
+  if (s->lean != NULL) return PORTLS_ENOENT; /* a client's question */
 #if defined(PORTLS_OSSL_BORING)
   SSL_get0_ocsp_response(s->ssl, &p, &len);
 #else
@@ -1173,6 +1176,22 @@ static void pssl_info_cb(const SSL *ssl, int where, int ret) {
     }
   }
 }
+
+#if defined(PORTLS_OSSL_LEAN)
+/* The traffic secrets and record counts that let a connection rest (ossl_lean.c). */
+static void pssl_keylog_cb(const SSL *ssl, const char *line) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  if (s != NULL) portls__ossl_track_keylog(s, SSL_is_server(ssl), line);
+}
+
+static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                        void *arg) {
+  (void)version;
+  (void)arg;
+  portls_be_session *s = SSL_get_app_data(ssl);
+  if (s != NULL) portls__ossl_track_msg(s, write_p, content_type, buf, len);
+}
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
@@ -1216,6 +1235,10 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
   SSL_CTX_sess_set_get_cb(c, pssl_get_session);
   SSL_CTX_set_info_callback(c, pssl_info_cb);
+#if defined(PORTLS_OSSL_LEAN)
+  SSL_CTX_set_keylog_callback(c, pssl_keylog_cb);
+  SSL_CTX_set_msg_callback(c, pssl_msg_cb);
+#endif
 #if !defined(PORTLS_OSSL_BORING)
   SSL_CTX_set_tlsext_status_cb(c, pssl_status_cb);
 #if defined(SSL_OP_ALLOW_CLIENT_RENEGOTIATION)
@@ -1418,6 +1441,7 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   s = portls__calloc(1, sizeof *s);
   if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   s->io = *io;
+  s->max_send_fragment = 16384;
   ERR_clear_error();
   s->ssl = SSL_new(ctx->ssl_ctx);
   if (s->ssl == NULL) {
@@ -1520,6 +1544,11 @@ fail:
 void portls__ossl_session_free(portls_be_session *s) {
   if (s == NULL) return;
   SSL_free(s->ssl); /* frees the BIO */
+#if defined(PORTLS_OSSL_LEAN)
+  portls__ossl_lean_free(s->lean);
+  OPENSSL_cleanse(&s->traffic, sizeof s->traffic);
+#endif
+  portls__free(s->servername);
   portls__free(s->alpn_wire);
   portls__free(s->npn_wire);
   pssl_der_cache_free(&s->peer);
@@ -1534,7 +1563,7 @@ void portls__ossl_session_free(portls_be_session *s) {
 
 #if !defined(PORTLS_OSSL_BORING)
 int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
-  if (SSL_version(s->ssl) >= TLS1_3_VERSION)
+  if (s->lean != NULL || SSL_version(s->ssl) >= TLS1_3_VERSION)
     return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
   /* Asked again this time (the first handshake's SSL_VERIFY_CLIENT_ONCE would not). */
   if (SSL_is_server(s->ssl)) {
@@ -1565,6 +1594,7 @@ void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *
 #endif
 
 int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
+  if (s->lean != NULL) return PORTLS_BE_OK;
   ERR_clear_error();
   s->io_error = 0;
   int r = SSL_do_handshake(s->ssl);
@@ -1576,6 +1606,9 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
                       portls_error *err) {
   *nread = 0;
   if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) return portls__ossl_lean_read(s, buf, cap, nread, err);
+#endif
   ERR_clear_error();
   s->io_error = 0;
 #if defined(PORTLS_OSSL_HAS_EX_IO)
@@ -1604,7 +1637,12 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
     return PORTLS_BE_WANT_READ;
   }
 #endif
-  return pssl_fail(s, r, PSSL_OP_READ, err);
+  r = pssl_fail(s, r, PSSL_OP_READ, err);
+#if defined(PORTLS_OSSL_LEAN)
+  /* Nothing more to read: a TLS 1.3 server connection may rest now. */
+  if (r == PORTLS_BE_WANT_READ) portls__ossl_maybe_rest(s);
+#endif
+  return r;
 }
 
 /* All of buf becomes records in one call: the BIO never blocks, and without
@@ -1615,6 +1653,9 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
  * once more ciphertext has arrived. */
 int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
   size_t off = 0;
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) return portls__ossl_lean_write(s, buf, len, err);
+#endif
   while (off < len) {
     ERR_clear_error();
     s->io_error = 0;
@@ -1641,6 +1682,9 @@ int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, por
 int portls__ossl_shutdown(portls_be_session *s, portls_error *err) {
   /* Before the handshake is done (or after a fatal error) there is no
    * session to close: nothing is sent, and core just closes the transport. */
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) return portls__ossl_lean_shutdown(s, err);
+#endif
   if (!SSL_is_init_finished(s->ssl)) return PORTLS_BE_OK;
   ERR_clear_error();
   s->io_error = 0;
@@ -1675,6 +1719,12 @@ static void pssl_copy_proto(char *dst, const unsigned char *p, unsigned int len)
 }
 
 void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) {
+    portls__ossl_lean_info(s, info);
+    return;
+  }
+#endif
   SSL *ssl = s->ssl;
   const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
   const unsigned char *p = NULL;
@@ -1686,7 +1736,18 @@ void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
     info->suite = (uint16_t)SSL_CIPHER_get_protocol_id(c);
     info->cipher_name = SSL_CIPHER_get_name(c);
   }
-  if (SSL_is_server(ssl)) info->servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (SSL_is_server(ssl)) {
+    /* A copy: the string must outlive the SSL (a connection at rest). */
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name != NULL && (s->servername == NULL || strcmp(s->servername, name) != 0)) {
+      portls__free(s->servername);
+      s->servername = portls__strdup(name);
+    }
+    info->servername = name != NULL && s->servername != NULL ? s->servername : name;
+#if defined(PORTLS_OSSL_LEAN)
+    if (name != NULL && s->servername == NULL) s->traffic.broken = 1; /* then the SSL's must stay */
+#endif
+  }
 
   SSL_get0_alpn_selected(ssl, &p, &len);
   pssl_copy_proto(s->alpn, p, len);
@@ -1748,13 +1809,25 @@ static X509 *pssl_peer_cert_at(SSL *ssl, size_t index) {
   return sk_X509_value(chain, (int)j);
 }
 
+/* A connection at rest answers from the DER it kept. */
+static int pssl_lean_cert(const portls__ossl_der_cache *c, size_t index, portls_buf *der) {
+  if (index >= c->count || c->items[index].base == NULL) return PORTLS_ENOENT;
+  *der = c->items[index];
+  return 0;
+}
+
 int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  if (s->lean != NULL) return pssl_lean_cert(&s->peer, index, der);
   X509 *x = pssl_peer_cert_at(s->ssl, index);
   if (x == NULL) return PORTLS_ENOENT;
   return pssl_der_cached(&s->peer, index, x, der);
 }
 
 int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  if (s->lean != NULL) {
+    if (s->verified.count == 0) return pssl_lean_cert(&s->peer, index, der);
+    return pssl_lean_cert(&s->verified, index, der);
+  }
 #if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
   STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
 #else
@@ -1769,16 +1842,27 @@ int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
   if (size < 512 || size > 16384) return PORTLS_EINVAL;
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) {
+    portls__ossl_lean_set_max_send_fragment(s, size);
+    s->max_send_fragment = size;
+    return 0;
+  }
+#endif
   if (!SSL_set_max_send_fragment(s->ssl, (long)size)) {
     ERR_clear_error();
     return PORTLS_EINVAL;
   }
+  s->max_send_fragment = size;
   return 0;
 }
 
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
   out->base = NULL;
   out->len = 0;
+#if defined(PORTLS_OSSL_LEAN)
+  if (s->lean != NULL) return portls__ossl_lean_get_session(s, out, err);
+#endif
   SSL_SESSION *sess = s->latest_session; /* see pssl_new_session */
   if (sess != NULL)
     SSL_SESSION_up_ref(sess);

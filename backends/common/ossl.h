@@ -56,6 +56,13 @@
 #endif
 #endif
 
+/* A TLS 1.3 server connection at rest releases its SSL (ossl_lean.c): needs
+ * the key-log callback and SSL_get_key_update_type. BoringSSL's sessions are
+ * small already, and it sends its tickets lazily (see portls__ossl_read). */
+#if defined(PORTLS_OSSL_OPENSSL) && defined(TLS1_3_VERSION) && !defined(OPENSSL_NO_TLS1_3)
+#define PORTLS_OSSL_LEAN 1
+#endif
+
 #if !defined(OPENSSL_NO_NEXTPROTONEG)
 #define PORTLS_OSSL_HAS_NPN 1
 #endif
@@ -76,6 +83,23 @@ typedef struct portls__ossl_der_cache {
   size_t count;
 } portls__ossl_der_cache;
 
+/* One direction's TLS 1.3 application traffic, followed while the SSL lives
+ * (ossl_lean.c). */
+typedef struct portls__ossl_traffic_dir {
+  uint8_t secret[48]; /* the current traffic secret (hash length bytes) */
+  uint64_t seq;       /* records under it so far: the next record's sequence number */
+  int ready;          /* the first application secret has been logged */
+} portls__ossl_traffic_dir;
+
+typedef struct portls__ossl_traffic {
+  portls__ossl_traffic_dir rd, wr;
+  uint8_t hash_len;
+  int broken; /* something did not add up: this connection keeps its SSL */
+} portls__ossl_traffic;
+
+/* What a connection at rest keeps instead of its SSL (ossl_lean.c). */
+typedef struct portls__ossl_lean portls__ossl_lean;
+
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
   /* The last session a client offered, decoded: a client resuming again and
@@ -89,7 +113,8 @@ struct portls_be_ctx {
 };
 
 struct portls_be_session {
-  SSL *ssl;
+  SSL *ssl;            /* NULL once the connection rests (lean) */
+  portls__ossl_lean *lean;
   portls_be_io io;
   int io_error;        /* the last failure of io.send, reported instead of "syscall" */
   uint8_t *alpn_wire;  /* server: our preference list (wire form) */
@@ -111,6 +136,11 @@ struct portls_be_session {
   uint8_t *resume;  /* server: resumeSession's answer, returned by pssl_get_session */
   size_t resume_len;
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
+  char *servername;    /* server: the SNI name received, for portls_be_info */
+  size_t max_send_fragment;
+#if defined(PORTLS_OSSL_LEAN)
+  portls__ossl_traffic traffic;
+#endif
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
   int tickets_flushed;   /* server: TLS 1.3 tickets sent (see portls__ossl_read) */
@@ -154,6 +184,22 @@ int portls__ossl_verify_code(long x509_v_err);
  * thread's error queue (or a bare "what" when it is empty), clears the queue
  * and returns code. */
 int portls__ossl_lib_err(portls_error *err, int code, const char *what);
+
+#if defined(PORTLS_OSSL_LEAN)
+/* ossl_lean.c: following the traffic secrets from the key-log and message
+ * callbacks, releasing the SSL of a TLS 1.3 server connection that has
+ * nothing buffered, and the record layer that carries on without it. */
+void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line);
+void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf, size_t len);
+void portls__ossl_maybe_rest(portls_be_session *s);
+void portls__ossl_lean_free(portls__ossl_lean *l);
+int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
+int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err);
+int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
+void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info);
+void portls__ossl_lean_set_max_send_fragment(portls_be_session *s, size_t size);
+#endif
 
 /* ---- Hooks: defined by each library's own file ------------------------- */
 

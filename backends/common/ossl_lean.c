@@ -1,0 +1,543 @@
+/* portls backends: a TLS 1.3 server connection at rest gives its SSL back.
+ *
+ * After a TLS 1.3 handshake, an OpenSSL server connection keeps about 15 KiB
+ * inside the library (the SSL, its session, the key shares, two cipher
+ * contexts, the handshake hash), for as long as it lives. Most of it is never
+ * used again: once the handshake is over, TLS 1.3 is a record layer (RFC 8446
+ * section 5) plus two post-handshake messages a server can receive
+ * (KeyUpdate; a Certificate only after a post-handshake request, which portls
+ * never makes). So when such a connection has nothing buffered, the session
+ * keeps what Node's API can still ask for (info, the peer's certificates as
+ * DER, the session bytes), frees the SSL and carries on here with the
+ * traffic secrets: about 300 bytes.
+ *
+ * The secrets come from the key-log callback and the record sequence numbers
+ * from the message callback, both public API (pssl_track_*): every record
+ * header after a direction switched to its application secret counts one,
+ * and a KeyUpdate starts the next secret at zero.
+ *
+ * Only servers rest: a client must stay able to take NewSessionTicket
+ * messages into a library session. Suites: the three AEAD ones RFC 8446
+ * requires or recommends (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); a
+ * connection on another one keeps its SSL.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "backends/common/ossl.h"
+#include "util/util.h"
+
+#if defined(PORTLS_OSSL_LEAN)
+
+enum {
+  LEAN_HDR = 5,
+  LEAN_TAG = 16,
+  LEAN_MAX_PLAIN = 16384,
+  LEAN_MAX_CIPHER = LEAN_MAX_PLAIN + 256, /* RFC 8446 5.2 */
+  LEAN_RT_ALERT = 21,
+  LEAN_RT_HANDSHAKE = 22,
+  LEAN_RT_APP = 23,
+  LEAN_HT_KEY_UPDATE = 24
+};
+
+/* Alert descriptions sent here. */
+enum {
+  LEAN_AD_CLOSE_NOTIFY = 0,
+  LEAN_AD_UNEXPECTED_MESSAGE = 10,
+  LEAN_AD_BAD_RECORD_MAC = 20,
+  LEAN_AD_RECORD_OVERFLOW = 22,
+  LEAN_AD_DECODE_ERROR = 50,
+  LEAN_AD_USER_CANCELED = 90
+};
+
+typedef struct lean_dir {
+  uint8_t secret[48];
+  uint8_t key[32];
+  uint8_t iv[12];
+  uint64_t seq;
+} lean_dir;
+
+struct portls__ossl_lean {
+  const EVP_CIPHER *cipher;
+  const EVP_MD *md;
+  size_t key_len, hash_len;
+  lean_dir rd, wr;
+  portls_be_info info;  /* strings point into the portls_be_session */
+  uint8_t *session;     /* getSession()'s bytes, taken before the SSL went */
+  size_t session_len;
+  size_t max_frag;
+  EVP_CIPHER_CTX *rctx; /* keyed for reading while records arrive; freed when idle */
+  uint8_t *rec;         /* the record being received, then its plaintext */
+  size_t rec_have;      /* ciphertext bytes of it received so far */
+  size_t plain_off, plain_end; /* undelivered application data inside rec */
+  uint8_t hs[4 + 1];    /* a post-handshake message split across records */
+  size_t hs_len;
+  int got_close, sent_close, failed;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Key schedule (RFC 8446 7.1, 7.3)                                           */
+
+/* HKDF-Expand-Label(secret, label, "", len) for len <= the hash length: one
+ * HMAC block. */
+static int lean_expand(const EVP_MD *md, const uint8_t *secret, size_t hash_len, const char *label,
+                       uint8_t *out, size_t len) {
+  uint8_t info[2 + 1 + 6 + 16 + 1 + 1];
+  size_t llen = strlen(label), n = 0;
+  uint8_t block[EVP_MAX_MD_SIZE];
+  unsigned int blen = 0;
+  if (llen > 16 || len > hash_len) return -1;
+  info[n++] = (uint8_t)(len >> 8);
+  info[n++] = (uint8_t)len;
+  info[n++] = (uint8_t)(6 + llen);
+  memcpy(info + n, "tls13 ", 6);
+  n += 6;
+  memcpy(info + n, label, llen);
+  n += llen;
+  info[n++] = 0; /* empty context */
+  info[n++] = 1; /* T(1) */
+  if (HMAC(md, secret, (int)hash_len, info, n, block, &blen) == NULL || blen < len) {
+    ERR_clear_error();
+    return -1;
+  }
+  memcpy(out, block, len);
+  OPENSSL_cleanse(block, sizeof block);
+  return 0;
+}
+
+static int lean_dir_keys(const portls__ossl_lean *l, lean_dir *d) {
+  return lean_expand(l->md, d->secret, l->hash_len, "key", d->key, l->key_len) < 0 ||
+                 lean_expand(l->md, d->secret, l->hash_len, "iv", d->iv, sizeof d->iv) < 0
+             ? -1
+             : 0;
+}
+
+/* The next generation of a traffic secret (KeyUpdate). */
+static int lean_next_secret(const EVP_MD *md, uint8_t *secret, size_t hash_len) {
+  uint8_t next[48];
+  if (lean_expand(md, secret, hash_len, "traffic upd", next, hash_len) < 0) return -1;
+  memcpy(secret, next, hash_len);
+  OPENSSL_cleanse(next, sizeof next);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Following the traffic state while the SSL lives                            */
+
+static const EVP_MD *lean_md_for_len(size_t hash_len) {
+  return hash_len == 48 ? EVP_sha384() : EVP_sha256();
+}
+
+static int lean_hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Key-log line "<LABEL> <client random> <secret>": the first application
+ * secret of each direction. OpenSSL logs a direction's secret when that
+ * direction switches to it: after our own Finished record went out, after
+ * the peer's Finished was read. */
+void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line) {
+  static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+  portls__ossl_traffic_dir *d;
+  if (strncmp(line, client, sizeof client - 1) == 0)
+    d = is_server ? &s->traffic.rd : &s->traffic.wr;
+  else if (strncmp(line, server, sizeof server - 1) == 0)
+    d = is_server ? &s->traffic.wr : &s->traffic.rd;
+  else
+    return;
+  const char *hex = strchr(line + sizeof client - 1, ' ');
+  if (hex == NULL) return;
+  hex++;
+  size_t n = strlen(hex) / 2;
+  if (n != 32 && n != 48) {
+    s->traffic.broken = 1;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int hi = lean_hexval(hex[2 * i]), lo = lean_hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      s->traffic.broken = 1;
+      return;
+    }
+    d->secret[i] = (uint8_t)(hi << 4 | lo);
+  }
+  s->traffic.hash_len = (uint8_t)n;
+  d->seq = 0;
+  d->ready = 1;
+}
+
+/* Message callback: a record header (one record under the current secret
+ * of that direction) or a KeyUpdate (the next secret from the next record). */
+void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf,
+                            size_t len) {
+  portls__ossl_traffic_dir *d = write_p ? &s->traffic.wr : &s->traffic.rd;
+  if (!d->ready) return;
+  if (content_type == SSL3_RT_HEADER) {
+    d->seq++;
+  } else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 && ((const uint8_t *)buf)[0] == LEAN_HT_KEY_UPDATE) {
+    size_t hl = s->traffic.hash_len;
+    if (lean_next_secret(lean_md_for_len(hl), d->secret, hl) < 0) s->traffic.broken = 1;
+    d->seq = 0;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Going to rest                                                              */
+
+/* The ciphers, fetched once: a cipher named by EVP_aes_128_gcm() is looked
+ * up in the provider again at every initialisation. */
+static EVP_CIPHER *lean_ciphers[3];
+static CRYPTO_ONCE lean_ciphers_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void lean_fetch_ciphers(void) {
+  lean_ciphers[0] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+  lean_ciphers[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  lean_ciphers[2] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+  ERR_clear_error();
+}
+
+static const EVP_CIPHER *lean_cipher(uint16_t suite, size_t *key_len) {
+  if (suite < 0x1301 || suite > 0x1303 || !CRYPTO_THREAD_run_once(&lean_ciphers_once, lean_fetch_ciphers))
+    return NULL;
+  *key_len = suite == 0x1301 ? 16 : 32;
+  return lean_ciphers[suite - 0x1301];
+}
+
+/* DER of every certificate the getters can still be asked for. */
+static int lean_keep_certs(portls_be_session *s) {
+  portls_buf der;
+  int rc;
+  for (size_t i = 0; (rc = portls__ossl_peer_cert(s, i, &der)) == 0; i++) {
+  }
+  if (rc != PORTLS_ENOENT) return rc;
+  for (size_t i = 0; (rc = portls__ossl_verified_cert(s, i, &der)) == 0; i++) {
+  }
+  return rc == PORTLS_ENOENT ? 0 : rc;
+}
+
+void portls__ossl_lean_free(portls__ossl_lean *l) {
+  if (l == NULL) return;
+  portls__free(l->session);
+  portls__free(l->rec);
+  EVP_CIPHER_CTX_free(l->rctx);
+  OPENSSL_cleanse(l, sizeof *l);
+  portls__free(l);
+}
+
+void portls__ossl_maybe_rest(portls_be_session *s) {
+  SSL *ssl = s->ssl;
+  portls__ossl_traffic *t = &s->traffic;
+  portls_error err = {0};
+  portls_buf sess = {0};
+
+  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || !SSL_is_init_finished(ssl) ||
+      t->broken || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) || SSL_get_shutdown(ssl) != 0 ||
+      SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
+    return;
+  portls__ossl_lean *l = portls__calloc(1, sizeof *l);
+  if (l == NULL) return;
+  portls__ossl_info(s, &l->info);
+  l->cipher = lean_cipher(l->info.suite, &l->key_len);
+  l->hash_len = t->hash_len;
+  l->md = lean_md_for_len(l->hash_len);
+  l->max_frag = s->max_send_fragment;
+  memcpy(l->rd.secret, t->rd.secret, sizeof l->rd.secret);
+  memcpy(l->wr.secret, t->wr.secret, sizeof l->wr.secret);
+  l->rd.seq = t->rd.seq;
+  l->wr.seq = t->wr.seq;
+  if (l->cipher == NULL || l->hash_len != (size_t)EVP_MD_size(l->md) || lean_dir_keys(l, &l->rd) < 0 ||
+      lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
+    portls__ossl_lean_free(l);
+    ERR_clear_error();
+    return;
+  }
+  l->session = (uint8_t *)sess.base; /* ours: get_session allocated it */
+  l->session_len = sess.len;
+  OPENSSL_cleanse(t, sizeof *t);
+  SSL_free(ssl); /* and the BIO */
+  s->ssl = NULL;
+  s->lean = l;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The record layer                                                           */
+
+static void lean_nonce(const lean_dir *d, uint8_t nonce[12]) {
+  memcpy(nonce, d->iv, 12);
+  for (int i = 0; i < 8; i++) nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+}
+
+/* Seals one record of type `type` around in[0..len) (len <= max_frag) and
+ * queues it for the peer. */
+static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, const uint8_t *in, size_t len,
+                     uint8_t *rec, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  size_t clen = len + 1 + LEAN_TAG;
+  uint8_t nonce[12];
+  int outl = 0;
+  rec[0] = LEAN_RT_APP;
+  rec[1] = 3;
+  rec[2] = 3;
+  rec[3] = (uint8_t)(clen >> 8);
+  rec[4] = (uint8_t)clen;
+  if (in != rec + LEAN_HDR) memcpy(rec + LEAN_HDR, in, len);
+  rec[LEAN_HDR + len] = type;
+  lean_nonce(&l->wr, nonce);
+  if (l->wr.seq == UINT64_MAX || !EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) ||
+      !EVP_EncryptUpdate(c, NULL, &outl, rec, LEAN_HDR) ||
+      !EVP_EncryptUpdate(c, rec + LEAN_HDR, &outl, rec + LEAN_HDR, (int)(len + 1)) ||
+      !EVP_EncryptFinal_ex(c, rec + LEAN_HDR + len + 1, &outl) ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, LEAN_TAG, rec + LEAN_HDR + len + 1) <= 0) {
+    l->failed = 1;
+    return portls__ossl_lib_err(err, PORTLS_EPROTO, "record encryption");
+  }
+  l->wr.seq++;
+  int rc = s->io.send(s->io.io, rec, LEAN_HDR + clen);
+  if (rc < 0) {
+    l->failed = 1;
+    return portls__err(err, rc, "queueing ciphertext for the peer failed");
+  }
+  return 0;
+}
+
+static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, int enc, portls_error *err) {
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  if (c == NULL || !EVP_CipherInit_ex(c, l->cipher, NULL, d->key, NULL, enc)) {
+    EVP_CIPHER_CTX_free(c);
+    portls__ossl_lib_err(err, PORTLS_ENOMEM, "cipher context");
+    return NULL;
+  }
+  return c;
+}
+
+/* Sends one record that is not application data (an alert, a KeyUpdate). */
+static int lean_send_one(portls_be_session *s, uint8_t type, const uint8_t *msg, size_t len, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  uint8_t rec[LEAN_HDR + 8 + 1 + LEAN_TAG];
+  if (len > 8) return portls__err(err, PORTLS_EINVAL, NULL);
+  EVP_CIPHER_CTX *c = lean_ctx(l, &l->wr, 1, err);
+  if (c == NULL) return err->code;
+  int rc = lean_seal(s, c, type, msg, len, rec, err);
+  EVP_CIPHER_CTX_free(c);
+  return rc;
+}
+
+/* A fatal error found here: the alert goes out (as OpenSSL would send it)
+ * and the connection fails from now on. */
+static int lean_fatal(portls_be_session *s, uint8_t alert, const char *what, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  if (!l->failed && !l->sent_close) {
+    uint8_t a[2] = {2, alert};
+    portls_error ignored = {0};
+    (void)lean_send_one(s, LEAN_RT_ALERT, a, 2, &ignored);
+  }
+  l->failed = 1;
+  return portls__err(err, PORTLS_EPROTO, "%s", what);
+}
+
+int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  if (l->failed) return portls__err(err, PORTLS_EPROTO, "write after a fatal TLS error");
+  if (l->sent_close) return portls__err(err, PORTLS_EPIPE, "write after close_notify");
+  if (len == 0) return PORTLS_BE_OK;
+  size_t frag = l->max_frag, first = len < frag ? len : frag;
+  uint8_t *rec = portls__malloc(LEAN_HDR + first + 1 + LEAN_TAG);
+  if (rec == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  EVP_CIPHER_CTX *c = lean_ctx(l, &l->wr, 1, err);
+  int rc = c == NULL ? err->code : 0;
+  for (size_t off = 0; rc == 0 && off < len; off += frag) {
+    size_t n = len - off < frag ? len - off : frag;
+    rc = lean_seal(s, c, LEAN_RT_APP, buf + off, n, rec, err);
+  }
+  EVP_CIPHER_CTX_free(c);
+  portls__free(rec);
+  return rc < 0 ? rc : PORTLS_BE_OK;
+}
+
+int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  if (l->sent_close || l->failed) return PORTLS_BE_OK;
+  uint8_t a[2] = {1, LEAN_AD_CLOSE_NOTIFY};
+  int rc = lean_send_one(s, LEAN_RT_ALERT, a, 2, err);
+  l->sent_close = 1;
+  return rc < 0 ? rc : PORTLS_BE_OK;
+}
+
+/* The peer's KeyUpdate: the next read secret, and ours too when asked. */
+static int lean_key_update(portls_be_session *s, uint8_t request, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  if (request > 1) return lean_fatal(s, LEAN_AD_DECODE_ERROR, "bad key update", err);
+  if (lean_next_secret(l->md, l->rd.secret, l->hash_len) < 0 || lean_dir_keys(l, &l->rd) < 0)
+    return lean_fatal(s, 80, "key update", err);
+  l->rd.seq = 0;
+  EVP_CIPHER_CTX_free(l->rctx); /* keyed with the old secret */
+  l->rctx = NULL;
+  if (request == 1 && !l->sent_close) {
+    static const uint8_t ku[5] = {LEAN_HT_KEY_UPDATE, 0, 0, 1, 0}; /* update_not_requested */
+    int rc = lean_send_one(s, LEAN_RT_HANDSHAKE, ku, sizeof ku, err);
+    if (rc < 0) return rc;
+    if (lean_next_secret(l->md, l->wr.secret, l->hash_len) < 0 || lean_dir_keys(l, &l->wr) < 0)
+      return lean_fatal(s, 80, "key update", err);
+    l->wr.seq = 0;
+  }
+  return 0;
+}
+
+/* Handshake bytes after the handshake: KeyUpdate is the one message a
+ * server accepts (it never asks for a post-handshake certificate). */
+static int lean_handshake_bytes(portls_be_session *s, const uint8_t *p, size_t n, int record_end,
+                                portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  while (n > 0) {
+    l->hs[l->hs_len++] = *p++;
+    n--;
+    if (l->hs_len == 1 && l->hs[0] != LEAN_HT_KEY_UPDATE)
+      return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
+    if (l->hs_len == 4 && (l->hs[1] != 0 || l->hs[2] != 0 || l->hs[3] != 1))
+      return lean_fatal(s, LEAN_AD_DECODE_ERROR, "bad key update", err);
+    if (l->hs_len == 5) {
+      l->hs_len = 0;
+      /* RFC 8446 5.1: a message before a key change ends its record. */
+      if (n > 0 || !record_end) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
+      int rc = lean_key_update(s, l->hs[4], err);
+      if (rc < 0) return rc;
+    }
+  }
+  return 0;
+}
+
+static const char *lean_alert_text(uint8_t d) {
+  switch (d) {
+  case 10: return "tlsv1 alert unexpected message";
+  case 20: return "tlsv1 alert bad record mac";
+  case 22: return "tlsv1 alert record overflow";
+  case 40: return "tlsv1 alert handshake failure";
+  case 42: return "tlsv1 alert bad certificate";
+  case 47: return "tlsv1 alert illegal parameter";
+  case 50: return "tlsv1 alert decode error";
+  case 51: return "tlsv1 alert decrypt error";
+  case 80: return "tlsv1 alert internal error";
+  case 109: return "tlsv1 alert missing extension";
+  default: return "tlsv1 alert";
+  }
+}
+
+/* Opens the complete record in l->rec. Application data is left in
+ * rec[plain_off, plain_end). */
+static int lean_open(portls_be_session *s, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  uint8_t *rec = l->rec;
+  size_t clen = l->rec_have - LEAN_HDR;
+  uint8_t nonce[12];
+  int outl = 0;
+  l->rec_have = 0;
+  if (rec[0] != LEAN_RT_APP) {
+    /* A ChangeCipherSpec or a plaintext record after the handshake. */
+    return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record", err);
+  }
+  if (clen < LEAN_TAG + 1) return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
+  if (l->rctx == NULL && (l->rctx = lean_ctx(l, &l->rd, 0, err)) == NULL) return err->code;
+  EVP_CIPHER_CTX *c = l->rctx;
+  size_t mlen = clen - LEAN_TAG;
+  lean_nonce(&l->rd, nonce);
+  int ok = l->rd.seq != UINT64_MAX && EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) &&
+           EVP_DecryptUpdate(c, NULL, &outl, rec, LEAN_HDR) &&
+           EVP_DecryptUpdate(c, rec + LEAN_HDR, &outl, rec + LEAN_HDR, (int)mlen) &&
+           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, LEAN_TAG, rec + LEAN_HDR + mlen) > 0 &&
+           EVP_DecryptFinal_ex(c, rec + LEAN_HDR + mlen, &outl) > 0;
+  ERR_clear_error();
+  if (!ok) return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
+  l->rd.seq++;
+  /* TLSInnerPlaintext: content, type, zero padding. */
+  size_t n = mlen;
+  while (n > 0 && rec[LEAN_HDR + n - 1] == 0) n--;
+  if (n == 0) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "record without a content type", err);
+  uint8_t type = rec[LEAN_HDR + n - 1];
+  n--;
+  if (n > LEAN_MAX_PLAIN) return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
+  if (l->hs_len > 0 && type != LEAN_RT_HANDSHAKE)
+    return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
+  switch (type) {
+  case LEAN_RT_APP:
+    l->plain_off = LEAN_HDR;
+    l->plain_end = LEAN_HDR + n;
+    return 0;
+  case LEAN_RT_HANDSHAKE:
+    if (n == 0) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "empty handshake record", err);
+    return lean_handshake_bytes(s, rec + LEAN_HDR, n, 1, err);
+  case LEAN_RT_ALERT:
+    if (n != 2) return lean_fatal(s, LEAN_AD_DECODE_ERROR, "bad alert", err);
+    if (rec[LEAN_HDR + 1] == LEAN_AD_CLOSE_NOTIFY) {
+      l->got_close = 1;
+      return 0;
+    }
+    if (rec[LEAN_HDR + 1] == LEAN_AD_USER_CANCELED) return 0;
+    l->failed = 1;
+    return portls__err(err, PORTLS_ETLS_ALERT, "%s", lean_alert_text(rec[LEAN_HDR + 1]));
+  default:
+    return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record type", err);
+  }
+}
+
+int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  *nread = 0;
+  for (;;) {
+    if (l->plain_off < l->plain_end) {
+      size_t n = l->plain_end - l->plain_off < cap ? l->plain_end - l->plain_off : cap;
+      memcpy(buf, l->rec + l->plain_off, n);
+      l->plain_off += n;
+      *nread = n;
+      return PORTLS_BE_OK;
+    }
+    if (l->failed) return portls__err(err, PORTLS_EPROTO, "read after a fatal TLS error");
+    if (l->got_close) return PORTLS_BE_CLOSED;
+    if (l->rec == NULL && (l->rec = portls__malloc(LEAN_HDR + LEAN_MAX_CIPHER)) == NULL)
+      return portls__err(err, PORTLS_ENOMEM, NULL);
+    size_t need = LEAN_HDR;
+    if (l->rec_have >= LEAN_HDR) need += (size_t)l->rec[3] << 8 | l->rec[4];
+    while (l->rec_have < need) {
+      size_t got = s->io.recv(s->io.io, l->rec + l->rec_have, need - l->rec_have);
+      if (got == 0) {
+        /* Idle again: the buffer and the cipher go back unless a record is half in. */
+        if (l->rec_have == 0) {
+          portls__free(l->rec);
+          l->rec = NULL;
+          EVP_CIPHER_CTX_free(l->rctx);
+          l->rctx = NULL;
+        }
+        return PORTLS_BE_WANT_READ;
+      }
+      l->rec_have += got;
+      if (l->rec_have == LEAN_HDR && need == LEAN_HDR) {
+        size_t len = (size_t)l->rec[3] << 8 | l->rec[4];
+        if (len > LEAN_MAX_CIPHER) return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
+        need += len;
+      }
+    }
+    l->plain_off = l->plain_end = 0;
+    int rc = lean_open(s, err);
+    if (rc < 0) return rc;
+  }
+}
+
+int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+  portls__ossl_lean *l = s->lean;
+  if (l->session == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
+  out->base = portls__memdup(l->session, l->session_len);
+  if (out->base == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  out->len = l->session_len;
+  return 0;
+}
+
+void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info) { *info = s->lean->info; }
+
+void portls__ossl_lean_set_max_send_fragment(portls_be_session *s, size_t size) { s->lean->max_frag = size; }
+
+#endif /* PORTLS_OSSL_LEAN */
