@@ -145,10 +145,11 @@ static int lean_hexval(char c) {
 void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line) {
   static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
   portls__ossl_traffic_dir *d;
+  if (!is_server) return; /* clients never rest: nothing to follow */
   if (strncmp(line, client, sizeof client - 1) == 0)
-    d = is_server ? &s->traffic.rd : &s->traffic.wr;
+    d = &s->traffic.rd;
   else if (strncmp(line, server, sizeof server - 1) == 0)
-    d = is_server ? &s->traffic.wr : &s->traffic.rd;
+    d = &s->traffic.wr;
   else
     return;
   const char *hex = strchr(line + sizeof client - 1, ' ');
