@@ -1637,12 +1637,7 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
     return PORTLS_BE_WANT_READ;
   }
 #endif
-  r = pssl_fail(s, r, PSSL_OP_READ, err);
-#if defined(PORTLS_OSSL_LEAN)
-  /* Nothing more to read: a TLS 1.3 server connection may rest now. */
-  if (r == PORTLS_BE_WANT_READ) portls__ossl_maybe_rest(s);
-#endif
-  return r;
+  return pssl_fail(s, r, PSSL_OP_READ, err);
 }
 
 /* All of buf becomes records in one call: the BIO never blocks, and without
@@ -1853,6 +1848,12 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
     ERR_clear_error();
     return PORTLS_EINVAL;
   }
+#if !defined(PORTLS_OSSL_BORING)
+  /* OpenSSL cuts records at split_send_fragment, which a smaller maximum
+   * lowers and a larger one leaves where it was: 512 and then 16384 would
+   * keep 512-byte records. */
+  (void)SSL_set_split_send_fragment(s->ssl, (long)size);
+#endif
   s->max_send_fragment = size;
   return 0;
 }

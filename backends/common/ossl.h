@@ -191,7 +191,7 @@ int portls__ossl_lib_err(portls_error *err, int code, const char *what);
  * nothing buffered, and the record layer that carries on without it. */
 void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line);
 void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf, size_t len);
-void portls__ossl_maybe_rest(portls_be_session *s);
+int portls__ossl_rest(portls_be_session *s);
 void portls__ossl_lean_free(portls__ossl_lean *l);
 int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
 int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);

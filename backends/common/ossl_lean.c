@@ -6,10 +6,18 @@
  * used again: once the handshake is over, TLS 1.3 is a record layer (RFC 8446
  * section 5) plus two post-handshake messages a server can receive
  * (KeyUpdate; a Certificate only after a post-handshake request, which portls
- * never makes). So when such a connection has nothing buffered, the session
- * keeps what Node's API can still ask for (info, the peer's certificates as
- * DER, the session bytes), frees the SSL and carries on here with the
- * traffic secrets: about 300 bytes.
+ * never makes). So when core finds such a connection quiet (no ciphertext
+ * either way for a whole rest sweep of its server, core/net/server.c) and
+ * nothing is buffered, rest() keeps what Node's API can still ask for (info,
+ * the peer's certificates as DER, the session bytes), frees the SSL, and the
+ * connection carries on here with the traffic secrets: about 300 bytes.
+ *
+ * Why only quiet ones: this record layer costs less CPU per byte than
+ * OpenSSL's, yet a server that drains a bulk sender faster sleeps between its
+ * writes, and on a small machine the extra wake-ups cost the sender more than
+ * the server saved (bench: 25% less throughput with both ends on 2 cores).
+ * A connection moving data keeps the library's record layer; one that went
+ * quiet has nothing to lose.
  *
  * The secrets come from the key-log callback and the record sequence numbers
  * from the message callback, both public API (pssl_track_*): every record
@@ -231,18 +239,19 @@ void portls__ossl_lean_free(portls__ossl_lean *l) {
   portls__free(l);
 }
 
-void portls__ossl_maybe_rest(portls_be_session *s) {
+int portls__ossl_rest(portls_be_session *s) {
   SSL *ssl = s->ssl;
   portls__ossl_traffic *t = &s->traffic;
   portls_error err = {0};
   portls_buf sess = {0};
 
+  if (s->lean != NULL) return 1;
   if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || !SSL_is_init_finished(ssl) ||
       t->broken || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) || SSL_get_shutdown(ssl) != 0 ||
       SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
-    return;
+    return 0;
   portls__ossl_lean *l = portls__calloc(1, sizeof *l);
-  if (l == NULL) return;
+  if (l == NULL) return 0;
   portls__ossl_info(s, &l->info);
   l->cipher = lean_cipher(l->info.suite, &l->key_len);
   l->hash_len = t->hash_len;
@@ -256,7 +265,7 @@ void portls__ossl_maybe_rest(portls_be_session *s) {
       lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
     portls__ossl_lean_free(l);
     ERR_clear_error();
-    return;
+    return 0;
   }
   l->session = (uint8_t *)sess.base; /* ours: get_session allocated it */
   l->session_len = sess.len;
@@ -264,6 +273,7 @@ void portls__ossl_maybe_rest(portls_be_session *s) {
   SSL_free(ssl); /* and the BIO */
   s->ssl = NULL;
   s->lean = l;
+  return 1;
 }
 
 /* ------------------------------------------------------------------------ */

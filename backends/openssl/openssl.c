@@ -255,5 +255,8 @@ const portls_backend portls__backend = {
     .global_init = pssl_global_init,
     .renegotiate = portls__ossl_renegotiate,
     .handshakes = portls__ossl_handshakes,
+#if defined(PORTLS_OSSL_LEAN)
+    .rest = portls__ossl_rest,
+#endif
     PORTLS__OSSL_SHARED_OPS
 };

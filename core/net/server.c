@@ -29,6 +29,9 @@ struct portls_server {
   size_t nconns, max_conns;
   portls__task task_listening, task_close;
   portls__hello_hooks hooks;
+  /* Every PORTLS__REST_SWEEP_MS while there are connections, quiet ones are
+   * offered a rest (portls__tls_maybe_rest); NULL when the backend has no rest(). */
+  portls_plat_timer *rest_timer;
 };
 
 void portls_server_options_init(portls_server_options *o) {
@@ -50,7 +53,10 @@ void portls_set_client_reneg_limit(unsigned limit, unsigned window_s) {
 unsigned portls_client_reneg_limit(void) { return reneg_limit; }
 unsigned portls_client_reneg_window(void) { return reneg_window_s; }
 
+static void rest_sweep(void *ud);
+
 static void server_release(portls_server *srv) {
+  if (srv->rest_timer != NULL) P->timer_free(srv->rest_timer);
   for (portls__sni_entry *e = srv->hooks.contexts, *next; e != NULL; e = next) {
     next = e->next;
     portls_context_free(e->ctx);
@@ -140,6 +146,10 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
     h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
     h->reneg_window_ms = 1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
                                                                           : reneg_window_s);
+    if (rc == 0 && portls__backend.rest != NULL) {
+      rc = P->timer_new(loop->plat, rest_sweep, srv, &srv->rest_timer);
+      if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));
+    }
   }
   if (rc < 0) {
     server_release(srv);
@@ -178,7 +188,14 @@ static void link_conn(portls_server *srv, portls_socket *s) {
   s->srv_next = srv->conns;
   if (srv->conns != NULL) srv->conns->srv_prev = s;
   srv->conns = s;
-  srv->nconns++;
+  if (srv->nconns++ == 0 && srv->rest_timer != NULL)
+    P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
+}
+
+static void rest_sweep(void *ud) {
+  portls_server *srv = ud;
+  for (portls_socket *s = srv->conns; s != NULL; s = s->srv_next)
+    if (s->tls != NULL) portls__tls_maybe_rest(s);
 }
 
 static void maybe_finish_close(portls_server *srv);
@@ -187,7 +204,7 @@ void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
   if (s->srv_prev != NULL) s->srv_prev->srv_next = s->srv_next;
   else srv->conns = s->srv_next;
   if (s->srv_next != NULL) s->srv_next->srv_prev = s->srv_prev;
-  srv->nconns--;
+  if (--srv->nconns == 0 && srv->rest_timer != NULL) P->timer_stop(srv->rest_timer);
   s->server = NULL;
   if (srv->closing) maybe_finish_close(srv);
 }

@@ -51,6 +51,7 @@ int portls_socket_set_events(portls_socket *s, const portls_socket_events *ev, v
 void *portls_socket_user(const portls_socket *s) { return s ? s->user : NULL; }
 
 static void touch(portls_socket *s) {
+  s->activity++;
   if (s->idle_ms > 0 && s->idle_timer != NULL) P->timer_start(s->idle_timer, s->idle_ms, 0);
 }
 

@@ -81,6 +81,10 @@ typedef struct portls__tls {
   /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
   void (*on_secure)(portls_socket *s, void *arg);
   void *on_secure_arg;
+  /* Server: the socket's activity at the last rest sweep, and whether the
+   * backend has let the connection rest (portls__tls_maybe_rest). */
+  unsigned rest_mark;
+  int rested;
 } portls__tls;
 
 enum {
@@ -122,6 +126,7 @@ struct portls_socket {
   portls__bytes held; /* plain: data that arrived while paused */
 
   uint64_t bytes_read, bytes_written, transport_written;
+  unsigned activity; /* counts reads and writes: a server's rest sweep compares it */
 
   portls_plat_timer *idle_timer;
   uint64_t idle_ms;
@@ -185,6 +190,11 @@ int portls__tls_write(portls_socket *s, const void *data, size_t len);
 void portls__tls_end(portls_socket *s);
 void portls__tls_on_eof(portls_socket *s);
 void portls__tls_free(portls_socket *s);
+/* A server's rest sweep: a secure connection quiet since the last sweep, with
+ * nothing buffered, is offered to the backend's rest(). */
+void portls__tls_maybe_rest(portls_socket *s);
+/* How often a server sweeps: a connection rests after one to two periods of quiet. */
+#define PORTLS__REST_SWEEP_MS 1000
 
 /* Server hooks (core/net/server.c). */
 void portls__server_socket_closed(portls_server *srv, portls_socket *s);

@@ -730,6 +730,26 @@ void portls__tls_end(portls_socket *s) {
   if (B->shutdown(t->eng.sess, &err) < 0) fail_from(s, &err);
 }
 
+/* ---- rest ---- */
+
+/* Resting lets the backend give back what only an active connection needs
+ * (on OpenSSL, the library's whole session: backends/common/ossl_lean.c).
+ * Only a connection quiet for a whole sweep period rests: one that is moving
+ * data keeps the library's own record layer, and nothing changes for it. */
+void portls__tls_maybe_rest(portls_socket *s) {
+  portls__tls *t = s->tls;
+  if (B->rest == NULL || t == NULL || t->rested || !t->is_server || !t->secure) return;
+  if (s->activity != t->rest_mark) {
+    t->rest_mark = s->activity;
+    return;
+  }
+  if ((s->flags & (S_DESTROYED | S_PAUSED | S_WRITING | S_ENDING | S_SHUT | S_PEER_ENDED)) || s->out.len > 0 ||
+      t->pending_clear.len > 0 || portls__engine_pending_input(&t->eng) > 0 || t->req != NULL ||
+      t->reneg_cb != NULL || t->new_session_pending)
+    return;
+  t->rested = B->rest(t->eng.sess) == 1;
+}
+
 /* ---- getters ---- */
 
 static const portls__tls *secure_tls(const portls_socket *s) {

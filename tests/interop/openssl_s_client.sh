@@ -15,10 +15,14 @@ exec 3>"$work/in"
 echo "hello from s_client" >&3
 wait_for "$work/client.log" 'hello from s_client' || fail "the line did not come back"
 # TLS 1.3 KeyUpdate both ways: 'k' renews s_client's sending keys, 'K' asks the
-# server to renew its own as well. On the OpenSSL backend the connection has
-# given its library session back by now (backends/common/ossl_lean.c), so this
-# is portls's own record layer following the new secrets.
-if "$bin" caps | grep -q '"tls1.3":true'; then
+# server to renew its own as well. After 2.5 s of quiet, an OpenSSL-backend
+# server connection has given its library session back (two rest sweeps;
+# backends/common/ossl_lean.c), so this is portls's own record layer following
+# the new secrets.
+tls13=0
+"$bin" caps | grep -q '"tls1.3":true' && tls13=1
+if [[ $tls13 == 1 ]]; then
+  sleep 2.5
   # s_client reads its input in chunks and looks at a chunk's first letter
   # only: each command needs a read of its own, hence the waits.
   n=0
@@ -44,4 +48,43 @@ want='"TLSv1.3"'
 [[ $(json_field "$line" protocol) == "$want" ]] || fail "protocol (want $want): $line"
 [[ $(json_field "$line" authorized) == 'false' ]] || fail "authorized without requestCert: $line"
 wait_for "$work/serve.log" '"event":"close","hadError":false' || fail "no clean close after s_client left"
+
+# setMaxSendFragment(512) holds for a connection that has rested: every
+# record s_client receives after the quiet spell carries at most 512 bytes.
+if [[ $tls13 == 1 ]]; then
+  "$bin" serve --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt" --max-send-fragment 512 \
+    >"$work/serve2.log" 2>&1 &
+  pids+=($!)
+  wait_for "$work/serve2.log" '"event":"listening"' || fail "serve --max-send-fragment did not print listening"
+  port2=$(grep -m1 '"listening"' "$work/serve2.log" | sed -E 's/.*"port":([0-9]+).*/\1/')
+  mkfifo "$work/in2"
+  openssl s_client -connect "127.0.0.1:$port2" -servername localhost -CAfile "$certs/ca.crt" \
+    -verify_return_error -quiet -no_ign_eof -msg <"$work/in2" >"$work/client2.log" 2>&1 &
+  client2=$!
+  pids+=($client2)
+  exec 4>"$work/in2"
+  echo "first" >&4
+  wait_for "$work/client2.log" 'first' || fail "no echo before the quiet spell: $(tail -n 20 "$work/client2.log")"
+  sleep 2.5
+  long=$(head -c 3000 /dev/zero | tr '\0' 'q')
+  echo "$long" >&4
+  # s_client prints the echo record by record, between the -msg lines.
+  for _ in $(seq 50); do
+    (( $(tr -cd q <"$work/client2.log" | wc -c) >= 3000 )) && break
+    sleep 0.1
+  done
+  (( $(tr -cd q <"$work/client2.log" | wc -c) == 3000 )) || fail "the 3000-byte line did not come back whole"
+  exec 4>&-
+  wait "$client2" || fail "s_client failed: $(tail -n 20 "$work/client2.log")"
+  # Received record headers: "<<< TLS 1.3, RecordHeader [length 0005]" and then
+  # the five bytes in hex; the last two are the length. The last eight records
+  # are the 3001-byte echo's six and at most a close_notify: none may carry
+  # more than 512 bytes (+ 17 of type and tag), and five carry exactly that.
+  lens=$(awk '/<<< .*RecordHeader/ {getline; print $4 $5}' "$work/client2.log" |
+    while read -r hex; do echo $((16#$hex)); done | tail -n 8)
+  [[ -n $lens ]] || fail "s_client -msg printed no record headers: $(head -n 20 "$work/client2.log")"
+  max=$(sort -n <<<"$lens" | tail -n 1)
+  (( max <= 512 + 17 )) || fail "a record of $max bytes under --max-send-fragment 512: $lens"
+  (( $(grep -cx 529 <<<"$lens") >= 5 )) || fail "the 3000-byte echo was not cut at 512 bytes: $lens"
+fi
 echo "ok: s_client -> portls-$backend serve"
