@@ -246,8 +246,16 @@ int portls__ossl_rest(portls_be_session *s) {
   portls_buf sess = {0};
 
   if (s->lean != NULL) return 1;
-  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || !SSL_is_init_finished(ssl) ||
-      t->broken || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) || SSL_get_shutdown(ssl) != 0 ||
+  size_t key_len = 0;
+  const SSL_CIPHER *c = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
+  /* For good: a client (tickets may come), TLS 1.2 and below, another suite,
+   * secrets that did not add up, a session closing. */
+  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || c == NULL ||
+      lean_cipher((uint16_t)SSL_CIPHER_get_protocol_id(c), &key_len) == NULL || t->broken ||
+      SSL_get_shutdown(ssl) != 0)
+    return -1;
+  /* Not yet: records held inside the library, a KeyUpdate to answer. */
+  if (!SSL_is_init_finished(ssl) || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) ||
       SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
     return 0;
   portls__ossl_lean *l = portls__calloc(1, sizeof *l);

@@ -32,6 +32,9 @@ struct portls_server {
   /* Every PORTLS__REST_SWEEP_MS while there are connections, quiet ones are
    * offered a rest (portls__tls_maybe_rest); NULL when the backend has no rest(). */
   portls_plat_timer *rest_timer;
+  portls_socket *rest_list; /* secure connections not rested yet */
+  uint64_t last_trim_ms;
+  int trim_due;
 };
 
 void portls_server_options_init(portls_server_options *o) {
@@ -188,14 +191,37 @@ static void link_conn(portls_server *srv, portls_socket *s) {
   s->srv_next = srv->conns;
   if (srv->conns != NULL) srv->conns->srv_prev = s;
   srv->conns = s;
-  if (srv->nconns++ == 0 && srv->rest_timer != NULL)
-    P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
+  srv->nconns++;
+}
+
+/* ---- rest: quiet connections give back what only active ones need ---- */
+
+static void rest_unlist(portls_server *srv, portls_socket *s) {
+  if (!s->rest_listed) return;
+  if (s->rest_prev != NULL) s->rest_prev->rest_next = s->rest_next;
+  else srv->rest_list = s->rest_next;
+  if (s->rest_next != NULL) s->rest_next->rest_prev = s->rest_prev;
+  s->rest_prev = s->rest_next = NULL;
+  s->rest_listed = 0;
 }
 
 static void rest_sweep(void *ud) {
   portls_server *srv = ud;
-  for (portls_socket *s = srv->conns; s != NULL; s = s->srv_next)
-    if (s->tls != NULL) portls__tls_maybe_rest(s);
+  for (portls_socket *s = srv->rest_list, *next; s != NULL; s = next) {
+    next = s->rest_next;
+    int rc = portls__tls_maybe_rest(s);
+    if (rc != 0) rest_unlist(srv, s);
+    if (rc > 0) srv->trim_due = 1;
+  }
+  /* What the sessions freed stays resident in the heap until trimmed. */
+  uint64_t now = P->now(srv->loop->plat);
+  if (srv->trim_due && P->trim_memory != NULL &&
+      (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
+    P->trim_memory();
+    srv->trim_due = 0;
+    srv->last_trim_ms = now;
+  }
+  if (srv->rest_list == NULL && !srv->trim_due) P->timer_stop(srv->rest_timer);
 }
 
 static void maybe_finish_close(portls_server *srv);
@@ -204,7 +230,8 @@ void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
   if (s->srv_prev != NULL) s->srv_prev->srv_next = s->srv_next;
   else srv->conns = s->srv_next;
   if (s->srv_next != NULL) s->srv_next->srv_prev = s->srv_prev;
-  if (--srv->nconns == 0 && srv->rest_timer != NULL) P->timer_stop(srv->rest_timer);
+  srv->nconns--;
+  rest_unlist(srv, s);
   s->server = NULL;
   if (srv->closing) maybe_finish_close(srv);
 }
@@ -214,6 +241,14 @@ void portls__server_client_error(portls_server *srv, portls_socket *s, const por
 }
 
 void portls__server_secure(portls_server *srv, portls_socket *s) {
+  if (srv->rest_timer != NULL && !s->rest_listed && s->tls != NULL && !s->tls->rested) {
+    if (srv->rest_list == NULL) P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
+    s->rest_next = srv->rest_list;
+    s->rest_prev = NULL;
+    if (srv->rest_list != NULL) srv->rest_list->rest_prev = s;
+    srv->rest_list = s;
+    s->rest_listed = 1;
+  }
   if (srv->ev.secure_connection != NULL) srv->ev.secure_connection(srv, s, srv->user);
 }
 

@@ -110,6 +110,10 @@ struct portls_socket {
 
   portls_server *server; /* the server that accepted it */
   portls_socket *srv_prev, *srv_next;
+  /* The server's list of secure connections that have not rested yet (its
+   * rest sweep walks only these); rest_listed says whether s is on it. */
+  portls_socket *rest_prev, *rest_next;
+  int rest_listed;
 
   void *lower; /* NULL until connected */
   const portls__lower_ops *lops;
@@ -191,10 +195,16 @@ void portls__tls_end(portls_socket *s);
 void portls__tls_on_eof(portls_socket *s);
 void portls__tls_free(portls_socket *s);
 /* A server's rest sweep: a secure connection quiet since the last sweep, with
- * nothing buffered, is offered to the backend's rest(). */
-void portls__tls_maybe_rest(portls_socket *s);
-/* How often a server sweeps: a connection rests after one to two periods of quiet. */
-#define PORTLS__REST_SWEEP_MS 1000
+ * nothing buffered, is offered to the backend's rest(). 1: it rested now;
+ * -1: it never will (the server stops asking); 0: not now. */
+int portls__tls_maybe_rest(portls_socket *s);
+/* How often a server sweeps: a connection rests after one to two periods of
+ * quiet. Short, so that in a burst of connections the memory the first ones
+ * give back serves the handshakes of the next; a connection moving data is
+ * never quiet that long. */
+#define PORTLS__REST_SWEEP_MS 100
+/* The sweep returns freed heap memory to the system at most this often. */
+#define PORTLS__REST_TRIM_MS 1000
 
 /* Server hooks (core/net/server.c). */
 void portls__server_socket_closed(portls_server *srv, portls_socket *s);

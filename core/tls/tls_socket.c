@@ -736,18 +736,21 @@ void portls__tls_end(portls_socket *s) {
  * (on OpenSSL, the library's whole session: backends/common/ossl_lean.c).
  * Only a connection quiet for a whole sweep period rests: one that is moving
  * data keeps the library's own record layer, and nothing changes for it. */
-void portls__tls_maybe_rest(portls_socket *s) {
+int portls__tls_maybe_rest(portls_socket *s) {
   portls__tls *t = s->tls;
-  if (B->rest == NULL || t == NULL || t->rested || !t->is_server || !t->secure) return;
+  if (B->rest == NULL || t == NULL || t->rested || !t->is_server) return -1;
+  if (!t->secure) return 0;
   if (s->activity != t->rest_mark) {
     t->rest_mark = s->activity;
-    return;
+    return 0;
   }
-  if ((s->flags & (S_DESTROYED | S_PAUSED | S_WRITING | S_ENDING | S_SHUT | S_PEER_ENDED)) || s->out.len > 0 ||
-      t->pending_clear.len > 0 || portls__engine_pending_input(&t->eng) > 0 || t->req != NULL ||
-      t->reneg_cb != NULL || t->new_session_pending)
-    return;
-  t->rested = B->rest(t->eng.sess) == 1;
+  if (s->flags & (S_DESTROYED | S_ENDING | S_SHUT | S_PEER_ENDED)) return -1; /* on its way out */
+  if ((s->flags & (S_PAUSED | S_WRITING)) || s->out.len > 0 || t->pending_clear.len > 0 ||
+      portls__engine_pending_input(&t->eng) > 0 || t->req != NULL || t->reneg_cb != NULL || t->new_session_pending)
+    return 0;
+  int rc = B->rest(t->eng.sess);
+  t->rested = rc == 1;
+  return rc;
 }
 
 /* ---- getters ---- */

@@ -215,8 +215,8 @@ typedef struct portls_backend {
   /* Optional: core calls it for a secure server connection that has been
    * quiet (no ciphertext either way) for a while and has nothing buffered on
    * core's side. The backend may release what only an active connection
-   * needs; every operation keeps working. Returns 1 when it did (core does
-   * not ask again), 0 when not now. */
+   * needs; every operation keeps working. Returns 1 when it did, -1 when this
+   * session never can (core stops asking), 0 when not now. */
   int (*rest)(portls_be_session *s);
 
   /* Crypto primitives for core. */

@@ -115,6 +115,10 @@ typedef struct portls_platform {
    * length, or 0 when unknown. Core hashes it into Node's default
    * sessionIdContext; without it a fixed text is used. */
   size_t (*command_line)(char *buf, size_t cap);
+  /* Optional (NULL allowed): returns freed heap memory to the system. Core
+   * calls it after a server's rest sweep let connections give back their
+   * TLS library sessions, which a heap keeps resident otherwise. */
+  void (*trim_memory)(void);
 } portls_platform;
 
 /* Defined by the compiled platform. */

@@ -25,6 +25,7 @@
 #endif
 
 #include "../common/cmdline.h"
+#include "../common/trim.h"
 #include "../common/sockaddr.h"
 #include "portls/platform.h"
 #include "uv_platform.h"
@@ -973,4 +974,5 @@ const portls_platform portls__platform = {
     .sockname = uvp_sockname,
     .peername = uvp_peername,
     .command_line = portls__plat_proc_command_line,
+    .trim_memory = portls__plat_trim_memory,
 };

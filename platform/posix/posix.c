@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "../common/cmdline.h"
+#include "../common/trim.h"
 #include "px.h"
 
 /* ------------------------------------------------------------------------ */
@@ -630,4 +631,5 @@ const portls_platform portls__platform = {
     .sockname = portls__px_sockname,
     .peername = portls__px_peername,
     .command_line = portls__plat_proc_command_line,
+    .trim_memory = portls__plat_trim_memory,
 };

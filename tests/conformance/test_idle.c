@@ -1,11 +1,11 @@
 /* A server connection that has gone quiet after its handshake answers every
  * question as it did at 'secureConnection', and carries data as before.
  *
- * On the OpenSSL backend such a TLS 1.3 connection, quiet for two of the
- * server's rest sweeps, has given its library session back by then (backends/common/ossl_lean.c; test_memory.c shows it
- * happens) and runs on portls's own record layer: these tests are what keeps
- * that record layer and the answers it kept honest. On the other backends
- * they hold just the same. */
+ * On the OpenSSL backend such a TLS 1.3 connection, quiet for two of its
+ * server's rest sweeps, has given its library session back by then
+ * (backends/common/ossl_lean.c; test_memory.c shows that it happens) and runs
+ * on portls's own record layer: these tests keep that record layer and the
+ * answers it kept honest. On the other backends they hold just the same. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,7 +88,7 @@ Test(idle_connection, a_quiet_server_connection_answers_as_at_secure_connection_
   co.servername = "localhost";
   h_side *c = h_connect_tls(&t, &co);
   h_run_until(&t, c->count[H_SECURE] == 1 && t.nconns == 1 && t.conn[0].count[H_SECURE] == 1);
-  h_wait(&t, 2500); /* quiet for two rest sweeps (core/net/server.c) */
+  h_wait(&t, 1000); /* quiet for several rest sweeps (core/net/server.c) */
   h_side *srv = &t.conn[0];
 
   facts now;

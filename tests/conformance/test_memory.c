@@ -7,9 +7,10 @@
  * connection. The first connections are a warm-up: the library's
  * process-wide state is made then, and is not the connections' cost.
  *
- * On the OpenSSL backend, a TLS 1.3 server connection quiet for a second or
- * two gives its library session back (backends/common/ossl_lean.c): the figure
- * must stay under 8 KiB, where the library session alone is about 15 KiB.
+ * On the OpenSSL backend, a TLS 1.3 server connection quiet for a fifth of a
+ * second gives its library session back (backends/common/ossl_lean.c): the
+ * figure must stay under 8 KiB, where the library session alone is about
+ * 15 KiB.
  * The other backends keep theirs; the test prints their figure. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -126,7 +127,7 @@ static void s_on_client_error(portls_server *srv, const portls_error *e, portls_
 }
 
 /* Runs the loop until `want` connections are secure, then long enough for a
- * server to find them quiet (two rest sweeps, PORTLS__REST_SWEEP_MS apart). */
+ * server to find them quiet (rest sweeps are PORTLS__REST_SWEEP_MS apart). */
 static void serve_until(portls_loop *loop, int want, const int *expired) {
   while (s_secure < want && !s_errors && !*expired) portls_loop_run_once(loop, 1);
   cr_assert(s_secure >= want && !s_errors, "%d of %d connections became secure (errors %d)", s_secure, want,
@@ -134,7 +135,7 @@ static void serve_until(portls_loop *loop, int want, const int *expired) {
   int quiet = 0;
   portls_timer *settle;
   cr_assert_eq(portls_timer_new(loop, on_watchdog, &quiet, &settle), 0);
-  portls_timer_start(settle, 2500, 0);
+  portls_timer_start(settle, 1000, 0);
   while (!quiet && !*expired) portls_loop_run_once(loop, 1);
   portls_timer_free(settle);
 }

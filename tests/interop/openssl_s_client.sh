@@ -15,14 +15,14 @@ exec 3>"$work/in"
 echo "hello from s_client" >&3
 wait_for "$work/client.log" 'hello from s_client' || fail "the line did not come back"
 # TLS 1.3 KeyUpdate both ways: 'k' renews s_client's sending keys, 'K' asks the
-# server to renew its own as well. After 2.5 s of quiet, an OpenSSL-backend
-# server connection has given its library session back (two rest sweeps;
+# server to renew its own as well. After a second of quiet, an OpenSSL-backend
+# server connection has given its library session back (rest sweeps every 100 ms;
 # backends/common/ossl_lean.c), so this is portls's own record layer following
 # the new secrets.
 tls13=0
 "$bin" caps | grep -q '"tls1.3":true' && tls13=1
 if [[ $tls13 == 1 ]]; then
-  sleep 2.5
+  sleep 1
   # s_client reads its input in chunks and looks at a chunk's first letter
   # only: each command needs a read of its own, hence the waits.
   n=0
@@ -65,7 +65,7 @@ if [[ $tls13 == 1 ]]; then
   exec 4>"$work/in2"
   echo "first" >&4
   wait_for "$work/client2.log" 'first' || fail "no echo before the quiet spell: $(tail -n 20 "$work/client2.log")"
-  sleep 2.5
+  sleep 1
   long=$(head -c 3000 /dev/zero | tr '\0' 'q')
   echo "$long" >&4
   # s_client prints the echo record by record, between the -msg lines.
