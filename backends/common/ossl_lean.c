@@ -269,6 +269,12 @@ int portls__ossl_rest(portls_be_session *s) {
   memcpy(l->wr.secret, t->wr.secret, sizeof l->wr.secret);
   l->rd.seq = t->rd.seq;
   l->wr.seq = t->wr.seq;
+  /* SHA-384 goes with TLS_AES_256_GCM_SHA384 alone. */
+  if (l->hash_len != (l->info.suite == 0x1302 ? 48u : 32u)) {
+    t->broken = 1;
+    portls__ossl_lean_free(l);
+    return -1;
+  }
   if (l->cipher == NULL || l->hash_len != (size_t)EVP_MD_size(l->md) || lean_dir_keys(l, &l->rd) < 0 ||
       lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
     portls__ossl_lean_free(l);
