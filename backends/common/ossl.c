@@ -1837,13 +1837,10 @@ int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 
 int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
   if (size < 512 || size > 16384) return PORTLS_EINVAL;
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) {
-    portls__ossl_lean_set_max_send_fragment(s, size);
+  if (s->lean != NULL) { /* the lean record layer reads max_send_fragment */
     s->max_send_fragment = size;
     return 0;
   }
-#endif
   if (!SSL_set_max_send_fragment(s->ssl, (long)size)) {
     ERR_clear_error();
     return PORTLS_EINVAL;

@@ -137,7 +137,7 @@ struct portls_be_session {
   size_t resume_len;
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
   char *servername;    /* server: the SNI name received, for portls_be_info */
-  size_t max_send_fragment;
+  size_t max_send_fragment; /* setMaxSendFragment; the lean record layer cuts records by it */
 #if defined(PORTLS_OSSL_LEAN)
   portls__ossl_traffic traffic;
 #endif
@@ -198,7 +198,6 @@ int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len
 int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err);
 int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info);
-void portls__ossl_lean_set_max_send_fragment(portls_be_session *s, size_t size);
 #endif
 
 /* ---- Hooks: defined by each library's own file ------------------------- */

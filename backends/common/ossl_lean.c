@@ -29,7 +29,6 @@
  * requires or recommends (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305); a
  * connection on another one keeps its SSL.
  */
-#include <limits.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -76,7 +75,6 @@ struct portls__ossl_lean {
   portls_be_info info;  /* strings point into the portls_be_session */
   uint8_t *session;     /* getSession()'s bytes, taken before the SSL went */
   size_t session_len;
-  size_t max_frag;
   EVP_CIPHER_CTX *rctx; /* keyed for reading while records arrive; freed when idle */
   uint8_t *rec;         /* the record being received, then its plaintext */
   size_t rec_have;      /* ciphertext bytes of it received so far */
@@ -139,13 +137,6 @@ static const EVP_MD *lean_md_for_len(size_t hash_len) {
   return hash_len == 48 ? EVP_sha384() : EVP_sha256();
 }
 
-static int lean_hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Key-log line "<LABEL> <client random> <secret>": the first application
  * secret of each direction. OpenSSL logs a direction's secret when that
  * direction switches to it: after our own Finished record went out, after
@@ -169,7 +160,7 @@ void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *
     return;
   }
   for (size_t i = 0; i < n; i++) {
-    int hi = lean_hexval(hex[2 * i]), lo = lean_hexval(hex[2 * i + 1]);
+    int hi = portls__hexval(hex[2 * i]), lo = portls__hexval(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       s->traffic.broken = 1;
       return;
@@ -248,11 +239,13 @@ int portls__ossl_rest(portls_be_session *s) {
   if (s->lean != NULL) return 1;
   size_t key_len = 0;
   const SSL_CIPHER *c = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
+  uint16_t suite = c != NULL ? (uint16_t)SSL_CIPHER_get_protocol_id(c) : 0;
+  const EVP_CIPHER *cipher = lean_cipher(suite, &key_len);
   /* For good: a client (tickets may come), TLS 1.2 and below, another suite,
-   * secrets that did not add up, a session closing. */
-  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || c == NULL ||
-      lean_cipher((uint16_t)SSL_CIPHER_get_protocol_id(c), &key_len) == NULL || t->broken ||
-      SSL_get_shutdown(ssl) != 0)
+   * secrets that did not add up (SHA-384 goes with TLS_AES_256_GCM_SHA384
+   * alone), a session closing. */
+  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || cipher == NULL ||
+      t->broken || (t->rd.ready && t->hash_len != (suite == 0x1302 ? 48u : 32u)) || SSL_get_shutdown(ssl) != 0)
     return -1;
   /* Not yet: records held inside the library, a KeyUpdate to answer. */
   if (!SSL_is_init_finished(ssl) || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) ||
@@ -261,22 +254,15 @@ int portls__ossl_rest(portls_be_session *s) {
   portls__ossl_lean *l = portls__calloc(1, sizeof *l);
   if (l == NULL) return 0;
   portls__ossl_info(s, &l->info);
-  l->cipher = lean_cipher(l->info.suite, &l->key_len);
+  l->cipher = cipher;
+  l->key_len = key_len;
   l->hash_len = t->hash_len;
   l->md = lean_md_for_len(l->hash_len);
-  l->max_frag = s->max_send_fragment;
   memcpy(l->rd.secret, t->rd.secret, sizeof l->rd.secret);
   memcpy(l->wr.secret, t->wr.secret, sizeof l->wr.secret);
   l->rd.seq = t->rd.seq;
   l->wr.seq = t->wr.seq;
-  /* SHA-384 goes with TLS_AES_256_GCM_SHA384 alone. */
-  if (l->hash_len != (l->info.suite == 0x1302 ? 48u : 32u)) {
-    t->broken = 1;
-    portls__ossl_lean_free(l);
-    return -1;
-  }
-  if (l->cipher == NULL || l->hash_len != (size_t)EVP_MD_size(l->md) || lean_dir_keys(l, &l->rd) < 0 ||
-      lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
+  if (lean_dir_keys(l, &l->rd) < 0 || lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
     portls__ossl_lean_free(l);
     ERR_clear_error();
     return 0;
@@ -298,7 +284,7 @@ static void lean_nonce(const lean_dir *d, uint8_t nonce[12]) {
   for (int i = 0; i < 8; i++) nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
 }
 
-/* Seals one record of type `type` around in[0..len) (len <= max_frag) and
+/* Seals one record of type `type` around in[0..len) (len <= max_send_fragment) and
  * queues it for the peer. */
 static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, const uint8_t *in, size_t len,
                      uint8_t *rec, portls_error *err) {
@@ -371,7 +357,7 @@ int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len
   if (l->failed) return portls__err(err, PORTLS_EPROTO, "write after a fatal TLS error");
   if (l->sent_close) return portls__err(err, PORTLS_EPIPE, "write after close_notify");
   if (len == 0) return PORTLS_BE_OK;
-  size_t frag = l->max_frag, first = len < frag ? len : frag;
+  size_t frag = s->max_send_fragment, first = len < frag ? len : frag;
   uint8_t *rec = portls__malloc(LEAN_HDR + first + 1 + LEAN_TAG);
   if (rec == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   EVP_CIPHER_CTX *c = lean_ctx(l, &l->wr, 1, err);
@@ -562,7 +548,5 @@ int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_
 }
 
 void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info) { *info = s->lean->info; }
-
-void portls__ossl_lean_set_max_send_fragment(portls_be_session *s, size_t size) { s->lean->max_frag = size; }
 
 #endif /* PORTLS_OSSL_LEAN */

@@ -285,10 +285,6 @@ static void q_client_error(portls_server *srv, const portls_error *e, portls_soc
   q.errors++;
 }
 
-static void q_run_until(portls_loop *loop, const int *cond, int *timed_out) {
-  while (!*cond && !*timed_out) portls_loop_run_once(loop, 1);
-}
-
 /* One run; the k-th allocation after the quiet spell fails (0: none). */
 static void quiet_conversation(long k) {
   memset(&q, 0, sizeof q);
@@ -324,7 +320,7 @@ static void quiet_conversation(long k) {
   while (!(q.c_secure && q.s_secure) && !timed_out && !q.errors) portls_loop_run_once(loop, 1);
   cr_assert(q.c_secure && q.s_secure && !q.errors, "the handshake (k %ld)", k);
   portls_timer_start(settle, 500, 0); /* several rest sweeps */
-  q_run_until(loop, &settled, &timed_out);
+  while (!settled && !timed_out) portls_loop_run_once(loop, 1);
 
   g_count.fail_at = k > 0 ? g_count.calls + k : 0;
   static char msg[1000];
