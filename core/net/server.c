@@ -211,12 +211,13 @@ static void rest_sweep(void *ud) {
     next = s->rest_next;
     int rc = portls__tls_maybe_rest(s);
     if (rc != 0) rest_unlist(srv, s);
-    if (rc > 0) srv->trim_due = 1;
+    if (rc > 0 && P->trim_memory != NULL) srv->trim_due = 1;
   }
-  /* What the sessions freed stays resident in the heap until trimmed. */
+  /* What the sessions freed stays resident in the heap until trimmed. A
+   * platform without trim_memory never has a trim due, so the timer stops
+   * with the list. */
   uint64_t now = P->now(srv->loop->plat);
-  if (srv->trim_due && P->trim_memory != NULL &&
-      (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
+  if (srv->trim_due && (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
     P->trim_memory();
     srv->trim_due = 0;
     srv->last_trim_ms = now;
