@@ -212,11 +212,11 @@ typedef struct portls_backend {
    * `started` (Node's CLIENT_RENEG_LIMIT); core completes renegotiate() by
    * `completed`. */
   void (*handshakes)(portls_be_session *s, unsigned *started, unsigned *completed);
-  /* Optional: core calls it for a secure server connection that has been
-   * quiet (no ciphertext either way) for a while and has nothing buffered on
-   * core's side. The backend may release what only an active connection
-   * needs; every operation keeps working. Returns 1 when it did, -1 when this
-   * session never can (core stops asking), 0 when not now. */
+  /* Optional (PORTLS_CAP_IDLE_RELEASE): core calls it for a secure server
+   * connection that has been quiet (no ciphertext either way) for a while and
+   * has nothing buffered on core's side. The backend may release what only an
+   * active connection needs; every operation keeps working. Returns 1 when it
+   * did, -1 when this session never can (core stops asking), 0 when not now. */
   int (*rest)(portls_be_session *s);
 
   /* Crypto primitives for core. */

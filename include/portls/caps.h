@@ -43,7 +43,8 @@ extern "C" {
   XX(CIPHER_SERVER_PREF, 22, "honor-cipher-order", "server cipher preference")        \
   XX(CIPHER_CLIENT_PREF, 23, "client-cipher-order", "honorCipherOrder:false (client preference)") \
   XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")       \
-  XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")
+  XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client") \
+  XX(IDLE_RELEASE, 26, "idle-release", "a quiet TLS 1.3 server connection gives its library session back")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),
