@@ -100,11 +100,12 @@ static void verbose_once(portls_socket *sock) {
   portls_cipher c;
   if (portls_socket_get_cipher(sock, &c) < 0) memset(&c, 0, sizeof c);
   fprintf(stderr, "negotiated %s %s reused=%d backend=%s\n",
-          portls_socket_get_protocol(sock) ? portls_socket_get_protocol(sock) : "?", c.standard_name,
-          portls_socket_is_session_reused(sock), portls_backend_name());
+          portls_socket_get_protocol(sock) ? portls_socket_get_protocol(sock) : "?",
+          c.standard_name, portls_socket_is_session_reused(sock), portls_backend_name());
 }
 
-static portls_socket *client_connect(const portls_socket_events *ev, void *user, portls_buf session) {
+static portls_socket *client_connect(const portls_socket_events *ev, void *user,
+                                     portls_buf session) {
   portls_connect_options o;
   portls_connect_options_init(&o);
   o.host = "127.0.0.1";
@@ -156,7 +157,8 @@ static void s_secure(portls_server *srv, portls_socket *sock, void *user) {
   portls_socket_set_events(sock, &ev, NULL);
 }
 
-static void s_client_error(portls_server *srv, const portls_error *err, portls_socket *sock, void *user) {
+static void s_client_error(portls_server *srv, const portls_error *err, portls_socket *sock,
+                           void *user) {
   (void)srv, (void)err, (void)sock, (void)user;
 }
 
@@ -243,7 +245,8 @@ static struct {
 
 static unsigned char chunk[CHUNK];
 
-/* Node: while (sent < total) { sent += chunk.length; if (!s.write(chunk)) wait for 'drain' } s.end() */
+/* Node: while (sent < total) { sent += chunk.length; if (!s.write(chunk)) wait for 'drain' }
+ * s.end() */
 static void bulk_pump(portls_socket *sock, void *user) {
   (void)user;
   while (B.sent < B.total) {
@@ -449,9 +452,7 @@ static int run_hs(double secs, int conc, int resume) {
 
 /* -------------------------------------------------------------------- idle */
 
-static struct {
-  int n, opened;
-} I;
+static struct { int n, opened; } I;
 
 static void idle_next(void);
 
@@ -507,7 +508,8 @@ int main(int argc, char **argv) {
   /* The protocol is TLS 1.3 only: a backend without it cannot take part.
    * `check` says so (exit 77, "skipped") without running anything. */
   if (!portls_has_capability(PORTLS_CAP_TLS1_3)) {
-    fprintf(stderr, "portls-bench: backend %s lacks capability '%s', which the benchmark protocol needs\n",
+    fprintf(stderr,
+            "portls-bench: backend %s lacks capability '%s', which the benchmark protocol needs\n",
             portls_backend_name(), portls_capability_name(PORTLS_CAP_TLS1_3));
     return 77;
   }

@@ -35,25 +35,25 @@ int portls_has_capability(portls_cap cap) {
 
 const char *portls_capability_name(portls_cap cap) {
   switch (cap) {
-#define XX(id, bit, name, desc) \
-  case PORTLS_CAP_##id:         \
+#define XX(id, bit, name, desc)                                                                    \
+  case PORTLS_CAP_##id:                                                                            \
     return name;
     PORTLS_CAP_MAP(XX)
 #undef XX
-    default:
-      return NULL;
+  default:
+    return NULL;
   }
 }
 
 const char *portls_capability_description(portls_cap cap) {
   switch (cap) {
-#define XX(id, bit, name, desc) \
-  case PORTLS_CAP_##id:         \
+#define XX(id, bit, name, desc)                                                                    \
+  case PORTLS_CAP_##id:                                                                            \
     return desc;
     PORTLS_CAP_MAP(XX)
 #undef XX
-    default:
-      return NULL;
+  default:
+    return NULL;
   }
 }
 
@@ -76,7 +76,8 @@ int portls__global_init(portls_error *err) {
   if (done) return 0;
   if (portls__backend.global_init != NULL) {
     int rc = portls__backend.global_init(portls__allocator());
-    if (rc < 0) return portls__err(err, rc, "backend %s: initialisation failed", portls__backend.name);
+    if (rc < 0)
+      return portls__err(err, rc, "backend %s: initialisation failed", portls__backend.name);
   }
   done = 1;
   return 0;

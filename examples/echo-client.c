@@ -135,8 +135,11 @@ int main(int argc, char **argv) {
   opts.context.ca = &ca; /* the CA that signed the server's certificate */
   opts.context.ca_count = 1;
 
-  portls_socket_events events = {.secure_connect = on_secure_connect, .data = on_data,
-                                 .drain = on_drain, .end = on_end, .error = on_error,
+  portls_socket_events events = {.secure_connect = on_secure_connect,
+                                 .data = on_data,
+                                 .drain = on_drain,
+                                 .end = on_end,
+                                 .error = on_error,
                                  .close = on_close};
   opts.events = &events;
 

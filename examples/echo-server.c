@@ -34,7 +34,10 @@ static portls_buf read_cert_file(const char *name) {
 /* A signal handler may not call the library: it sets a flag that a timer
  * on the loop checks. */
 static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
 
 static portls_server *server;
 /* Open connections, destroyed on shutdown (up to 64: an example's limit). */
@@ -43,9 +46,9 @@ static portls_socket *conns[64];
 static void on_tick(portls_timer *timer, void *user) {
   (void)user;
   if (!stop_requested) return;
-  portls_timer_free(timer);       /* the timer must go too, or the loop never ends */
-  portls_server_close(server);    /* server.close(): stop accepting */
-  for (int i = 0; i < 64; i++)    /* and end the conversations still going on */
+  portls_timer_free(timer);    /* the timer must go too, or the loop never ends */
+  portls_server_close(server); /* server.close(): stop accepting */
+  for (int i = 0; i < 64; i++) /* and end the conversations still going on */
     if (conns[i]) portls_socket_destroy(conns[i], NULL);
 }
 
@@ -82,10 +85,13 @@ static void on_secure_connection(portls_server *srv, portls_socket *sock, void *
   printf("server connected %s\n", portls_socket_authorized(sock) ? "authorized" : "unauthorized");
   fflush(stdout);
   for (int i = 0; i < 64; i++)
-    if (!conns[i]) { conns[i] = sock; break; }
+    if (!conns[i]) {
+      conns[i] = sock;
+      break;
+    }
 
-  portls_socket_events events = {.data = on_data, .drain = on_drain, .end = on_end,
-                                 .close = on_close};
+  portls_socket_events events = {
+      .data = on_data, .drain = on_drain, .end = on_end, .close = on_close};
   portls_socket_set_events(sock, &events, NULL);
   portls_socket_write(sock, "welcome!\n", 9);
 }

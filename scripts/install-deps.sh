@@ -11,6 +11,7 @@ packages=(
   libuv1-dev                      # libuv platform
   libcriterion-dev                # unit and conformance tests
   valgrind gnutls-bin             # memory checks; gnutls-cli for interop tests
+  clang-format                    # the house style (scripts/check-format.sh)
 )
 # Node.js is an interop peer; any node on PATH will do.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

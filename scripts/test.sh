@@ -10,6 +10,8 @@ build=${PORTLS_BUILD_DIR:-build}
 jobs=${PORTLS_JOBS:-2}
 
 ./scripts/install-deps.sh
+# The house style first: one unformatted C file fails the test command.
+./scripts/check-format.sh
 cmake -S . -B "$build" \
   -DCMAKE_BUILD_TYPE=Debug \
   -DPORTLS_WERROR=ON \

@@ -49,7 +49,7 @@ void jw_raw(jw *w, const char *json);
 void jw_print(jw *w);
 
 /* Shorthands for "key":value. */
-void jw_kstring(jw *w, const char *key, const char *s);       /* NULL: null */
+void jw_kstring(jw *w, const char *key, const char *s);          /* NULL: null */
 void jw_kstring_or_false(jw *w, const char *key, const char *s); /* NULL: false */
 void jw_kbool(jw *w, const char *key, int b);
 void jw_kint(jw *w, const char *key, long long v);
@@ -99,80 +99,80 @@ typedef enum cli_kind {
 #define CLI_MANY 16 /* the most times a repeatable option may be given */
 
 /* XX(id, "name", commands, kind, repeatable, min, max, choices, "ARG", "help") */
-#define CLI_OPTION_MAP(XX)                                                                        \
-  XX(HOST, "host", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "H",                                      \
+#define CLI_OPTION_MAP(XX)                                                                         \
+  XX(HOST, "host", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "H",                                       \
      "address to listen on (127.0.0.1) / connect to (localhost)")                                  \
-  XX(PORT, "port", CLI_BOTH, CLI_NUMBER, 0, 0, 65535, NULL, "N", "TCP port (serve: 0 picks one)") \
-  XX(PATH, "path", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "P", "Unix socket to connect to")      \
-  XX(SERVERNAME, "servername", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "S", "SNI name")           \
-  XX(KEY, "key", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "private key (PEM), repeatable")         \
-  XX(CERT, "cert", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F",                                        \
+  XX(PORT, "port", CLI_BOTH, CLI_NUMBER, 0, 0, 65535, NULL, "N", "TCP port (serve: 0 picks one)")  \
+  XX(PATH, "path", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "P", "Unix socket to connect to")       \
+  XX(SERVERNAME, "servername", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "S", "SNI name")            \
+  XX(KEY, "key", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "private key (PEM), repeatable")          \
+  XX(CERT, "cert", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F",                                         \
      "certificate chain (PEM), repeatable, paired with --key in order")                            \
-  XX(PFX, "pfx", CLI_BOTH, CLI_FILE, 0, 0, 0, NULL, "F", "PKCS#12 key and certificates")          \
-  XX(PASSPHRASE, "passphrase", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "P", "for --key or --pfx")    \
-  XX(CA, "ca", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "trusted CA certificates, repeatable")     \
-  XX(CRL, "crl", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "revocation list (PEM), repeatable")     \
-  XX(CIPHERS, "ciphers", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "S", "OpenSSL cipher list")         \
-  XX(ECDH_CURVE, "ecdh-curve", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "C|false", "ECDHE curve(s)")  \
-  XX(DHPARAM, "dhparam", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F", "DH parameters (PEM)")          \
-  XX(HONOR_CIPHER_ORDER, "honor-cipher-order", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "false|true",      \
+  XX(PFX, "pfx", CLI_BOTH, CLI_FILE, 0, 0, 0, NULL, "F", "PKCS#12 key and certificates")           \
+  XX(PASSPHRASE, "passphrase", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "P", "for --key or --pfx")     \
+  XX(CA, "ca", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "trusted CA certificates, repeatable")      \
+  XX(CRL, "crl", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "revocation list (PEM), repeatable")      \
+  XX(CIPHERS, "ciphers", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "S", "OpenSSL cipher list")          \
+  XX(ECDH_CURVE, "ecdh-curve", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "C|false", "ECDHE curve(s)")   \
+  XX(DHPARAM, "dhparam", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F", "DH parameters (PEM)")           \
+  XX(HONOR_CIPHER_ORDER, "honor-cipher-order", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "false|true",       \
      "true|false", "prefer the server's cipher order")                                             \
-  XX(SECURE_PROTOCOL, "secure-protocol", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "NAME",             \
+  XX(SECURE_PROTOCOL, "secure-protocol", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "NAME",              \
      "e.g. TLSv1_2_method")                                                                        \
-  XX(REQUEST_CERT, "request-cert", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,              \
+  XX(REQUEST_CERT, "request-cert", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,               \
      "ask clients for a certificate")                                                              \
-  XX(REJECT_UNAUTHORIZED, "reject-unauthorized", CLI_BOTH, CLI_FLAG, 0, 0, 0, "false|true",       \
+  XX(REJECT_UNAUTHORIZED, "reject-unauthorized", CLI_BOTH, CLI_FLAG, 0, 0, 0, "false|true",        \
      "[true|false]", "reject peers that do not verify (connect: default true)")                    \
-  XX(ALPN, "alpn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "ALPN protocols")                  \
-  XX(NPN, "npn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "NPN protocols")                     \
-  XX(SNI_CONTEXT, "sni-context", CLI_SERVE, CLI_STRING, 1, 0, 0, NULL, "NAME=KEY:CERT",           \
-     "server.addContext (repeatable)")                                                                  \
-  XX(SESSION_TIMEOUT, "session-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, 2147483647, NULL, "S",      \
+  XX(ALPN, "alpn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "ALPN protocols")                   \
+  XX(NPN, "npn", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "a,b", "NPN protocols")                      \
+  XX(SNI_CONTEXT, "sni-context", CLI_SERVE, CLI_STRING, 1, 0, 0, NULL, "NAME=KEY:CERT",            \
+     "server.addContext (repeatable)")                                                             \
+  XX(SESSION_TIMEOUT, "session-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, 2147483647, NULL, "S",       \
      "session lifetime in seconds")                                                                \
-  XX(TICKET_KEYS, "ticket-keys", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HEX",                     \
+  XX(TICKET_KEYS, "ticket-keys", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HEX",                      \
      "48 bytes as 96 hex digits")                                                                  \
-  XX(SESSION_CACHE, "session-cache", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,            \
-     "in-memory newSession/resumeSession store")                                           \
-  XX(OCSP_RESPONSE, "ocsp-response", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F",                   \
-     "answer OCSPRequest with this DER response")                                                      \
-  XX(HANDSHAKE_TIMEOUT, "handshake-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS", \
+  XX(SESSION_CACHE, "session-cache", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,             \
+     "in-memory newSession/resumeSession store")                                                   \
+  XX(OCSP_RESPONSE, "ocsp-response", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F",                      \
+     "answer OCSPRequest with this DER response")                                                  \
+  XX(HANDSHAKE_TIMEOUT, "handshake-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS",  \
      "abort handshakes slower than this")                                                          \
-  XX(MAX_CONNECTIONS, "max-connections", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",      \
+  XX(MAX_CONNECTIONS, "max-connections", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",       \
      "server.maxConnections")                                                                      \
-  XX(RENEG_LIMIT, "reneg-limit", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",              \
-     "CLIENT_RENEG_LIMIT for this server")                                                                 \
-  XX(RENEG_WINDOW, "reneg-window", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "S",            \
-     "CLIENT_RENEG_WINDOW (seconds) for this server")                                                                \
-  XX(MAX_SEND_FRAGMENT, "max-send-fragment", CLI_BOTH, CLI_NUMBER, 0, 512, 16384, NULL, "N",      \
+  XX(RENEG_LIMIT, "reneg-limit", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "N",               \
+     "CLIENT_RENEG_LIMIT for this server")                                                         \
+  XX(RENEG_WINDOW, "reneg-window", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "S",             \
+     "CLIENT_RENEG_WINDOW (seconds) for this server")                                              \
+  XX(MAX_SEND_FRAGMENT, "max-send-fragment", CLI_BOTH, CLI_NUMBER, 0, 512, 16384, NULL, "N",       \
      "setMaxSendFragment(N)")                                                                      \
-  XX(MODE, "mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "echo|count|welcome", "echo|count|welcome",    \
+  XX(MODE, "mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "echo|count|welcome", "echo|count|welcome",     \
      "what to do with each connection (default echo)")                                             \
-  XX(REQUEST_OCSP, "request-ocsp", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,            \
+  XX(REQUEST_OCSP, "request-ocsp", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,             \
      "ask for a stapled OCSP response")                                                            \
-  XX(SESSION_IN, "session-in", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "session to resume")    \
-  XX(SESSION_OUT, "session-out", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "F",                     \
+  XX(SESSION_IN, "session-in", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "session to resume")     \
+  XX(SESSION_OUT, "session-out", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "F",                      \
      "save the session here")                                                                      \
-  XX(MIN_DH_SIZE, "min-dh-size", CLI_CONNECT, CLI_NUMBER, 0, 0, 65536, NULL, "N", "minDHSize")    \
-  XX(SEND, "send", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "TEXT", "write TEXT, then end")        \
-  XX(SEND_FILE, "send-file", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "write F, then end")      \
-  XX(STDIN, "stdin", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,                          \
+  XX(MIN_DH_SIZE, "min-dh-size", CLI_CONNECT, CLI_NUMBER, 0, 0, 65536, NULL, "N", "minDHSize")     \
+  XX(SEND, "send", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "TEXT", "write TEXT, then end")         \
+  XX(SEND_FILE, "send-file", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "write F, then end")       \
+  XX(STDIN, "stdin", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,                           \
      "pipe standard input to the socket")                                                          \
-  XX(RENEGOTIATE, "renegotiate", CLI_CONNECT, CLI_NUMBER, 0, 0, 1000, NULL, "N",                  \
+  XX(RENEGOTIATE, "renegotiate", CLI_CONNECT, CLI_NUMBER, 0, 0, 1000, NULL, "N",                   \
      "renegotiate N times after secureConnect")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
   CLI_OPTION_MAP(CLI__OPT_ENUM)
 #undef CLI__OPT_ENUM
-  OPT_COUNT_
+      OPT_COUNT_
 } cli_opt_id;
 
 /* What the command line said about one option. */
 typedef struct cli_value {
-  int count;                     /* times given (0: not given) */
-  const char *str[CLI_MANY];     /* the text given (for CLI_FILE: the file name) */
-  portls_buf file[CLI_MANY];     /* CLI_FILE: the file's bytes (portls_free'd) */
-  uint64_t num;                  /* CLI_NUMBER; CLI_FLAG/CLI_CHOICE: the choice's index */
+  int count;                 /* times given (0: not given) */
+  const char *str[CLI_MANY]; /* the text given (for CLI_FILE: the file name) */
+  portls_buf file[CLI_MANY]; /* CLI_FILE: the file's bytes (portls_free'd) */
+  uint64_t num;              /* CLI_NUMBER; CLI_FLAG/CLI_CHOICE: the choice's index */
 } cli_value;
 
 typedef struct cli_opts {
@@ -231,7 +231,8 @@ typedef struct serve_hooks serve_hooks;
 /* Reads the options into server options (callbacks, reneg limits); the
  * answers are given from timers on loop. Prints the error line and returns
  * CLI_EXIT_USAGE on a bad value. */
-int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so, serve_hooks **out);
+int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so,
+                    serve_hooks **out);
 /* server.addContext for each --sni-context; CLI_EXIT_USAGE on a bad one. */
 int serve_hooks_add_contexts(serve_hooks *h, portls_server *server, const cli_opts *o);
 void serve_hooks_free(serve_hooks *h);

@@ -25,14 +25,14 @@ typedef struct client {
   int had_error;
   int ended; /* we called portls_socket_end() */
   int closed;
-  int stdin_waiting; /* a write returned 0: wait for 'drain' */
+  int stdin_waiting;        /* a write returned 0: wait for 'drain' */
   uint64_t stdin_last_data; /* loop time of the last read that returned data */
   /* The start of a UTF-8 sequence cut by the end of a 'data' chunk, kept to
    * be decoded with the next one (Node's setEncoding('utf8') does the same). */
   unsigned char utf8_tail[4];
   size_t utf8_tail_len;
   uint64_t renegotiations; /* --renegotiate: how many remain */
-  int sessions;             /* 'session' events so far */
+  int sessions;            /* 'session' events so far */
   int peer_ended;
   portls_timer *session_timer; /* --session-out on TLS 1.3: the end waits for a ticket */
   const void *end_data;
@@ -149,7 +149,8 @@ static void send_and_end(client *c) {
  * 'session' event, at most SESSION_WAIT_MS. Returns 1 when waiting. */
 static int session_wait_start(client *c, const void *data, size_t len) {
   const char *proto = portls_socket_get_protocol(c->sock);
-  if (!cli_has(c->o, OPT_SESSION_OUT) || c->sessions > 0 || c->peer_ended || proto == NULL || strcmp(proto, "TLSv1.3") != 0)
+  if (!cli_has(c->o, OPT_SESSION_OUT) || c->sessions > 0 || c->peer_ended || proto == NULL ||
+      strcmp(proto, "TLSv1.3") != 0)
     return 0;
   if (portls_timer_new(c->loop, on_session_wait, c, &c->session_timer) < 0) return 0;
   if (portls_timer_start(c->session_timer, SESSION_WAIT_MS, 0) < 0) {

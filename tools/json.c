@@ -72,13 +72,27 @@ void jw_end_array(jw *w) {
 static void jw_escaped_byte(jw *w, unsigned char c) {
   char tmp[8];
   switch (c) {
-  case '"': jw_put(w, "\\\"", 2); break;
-  case '\\': jw_put(w, "\\\\", 2); break;
-  case '\n': jw_put(w, "\\n", 2); break;
-  case '\r': jw_put(w, "\\r", 2); break;
-  case '\t': jw_put(w, "\\t", 2); break;
-  case '\b': jw_put(w, "\\b", 2); break;
-  case '\f': jw_put(w, "\\f", 2); break;
+  case '"':
+    jw_put(w, "\\\"", 2);
+    break;
+  case '\\':
+    jw_put(w, "\\\\", 2);
+    break;
+  case '\n':
+    jw_put(w, "\\n", 2);
+    break;
+  case '\r':
+    jw_put(w, "\\r", 2);
+    break;
+  case '\t':
+    jw_put(w, "\\t", 2);
+    break;
+  case '\b':
+    jw_put(w, "\\b", 2);
+    break;
+  case '\f':
+    jw_put(w, "\\f", 2);
+    break;
   default:
     if (c < 0x20 || c == 0x7f) {
       snprintf(tmp, sizeof(tmp), "\\u%04x", c);

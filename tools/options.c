@@ -17,7 +17,7 @@ typedef struct cli_spec {
 } cli_spec;
 
 static const cli_spec specs[OPT_COUNT_] = {
-#define CLI__OPT_SPEC(id, name, cmds, kind, many, min, max, choices, arg, help)                   \
+#define CLI__OPT_SPEC(id, name, cmds, kind, many, min, max, choices, arg, help)                    \
   {name, cmds, kind, many, min, max, choices, arg, help},
     CLI_OPTION_MAP(CLI__OPT_SPEC)
 #undef CLI__OPT_SPEC

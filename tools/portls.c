@@ -19,12 +19,13 @@ void cli_usage(FILE *file) {
   cli_print_options(file, CLI_SERVE);
   fprintf(file, "  connect [options]              a TLS client; exits 0 after a clean close\n");
   cli_print_options(file, CLI_CONNECT);
-  fprintf(file, "  caps                           the backend's capabilities\n"
-                "  ciphers                        tls.getCiphers()\n"
-                "  x509 FILE                      the first certificate of a PEM file\n"
-                "  check-identity HOST FILE       checkServerIdentity(HOST, first cert of FILE)\n"
-                "  cipher-list STRING             the suites an OpenSSL-syntax cipher string selects\n"
-                "  --help                         this text\n");
+  fprintf(file,
+          "  caps                           the backend's capabilities\n"
+          "  ciphers                        tls.getCiphers()\n"
+          "  x509 FILE                      the first certificate of a PEM file\n"
+          "  check-identity HOST FILE       checkServerIdentity(HOST, first cert of FILE)\n"
+          "  cipher-list STRING             the suites an OpenSSL-syntax cipher string selects\n"
+          "  --help                         this text\n");
 }
 
 /* The simple commands take no options; --help is still honoured. */

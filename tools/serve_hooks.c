@@ -64,14 +64,16 @@ static void on_answer_tick(portls_timer *timer, void *user) {
     if (a->kind == A_OCSP)
       portls_ocsp_request_done(a->req, h->ocsp.base, h->ocsp.len, NULL);
     else
-      portls_session_request_done(a->req, a->found ? a->found->data : NULL, a->found ? a->found->len : 0, NULL);
+      portls_session_request_done(a->req, a->found ? a->found->data : NULL,
+                                  a->found ? a->found->len : 0, NULL);
     free(a);
     a = next;
   }
 }
 
 /* Queues an answer for the next loop iteration; on failure answers now. */
-static void answer_later(serve_hooks *h, int kind, struct portls_request *req, const stored *found) {
+static void answer_later(serve_hooks *h, int kind, struct portls_request *req,
+                         const stored *found) {
   answer *a = calloc(1, sizeof *a);
   if (a == NULL || portls_timer_start(h->timer, 0, 0) < 0) {
     free(a);
@@ -89,8 +91,9 @@ static void answer_later(serve_hooks *h, int kind, struct portls_request *req, c
   h->answers_tail = &a->next;
 }
 
-static void on_new_session(portls_server *server, portls_socket *sock, const void *id, size_t id_len,
-                           const void *data, size_t len, portls_session_request *req, void *user) {
+static void on_new_session(portls_server *server, portls_socket *sock, const void *id,
+                           size_t id_len, const void *data, size_t len, portls_session_request *req,
+                           void *user) {
   (void)server;
   (void)sock;
   serve_hooks *h = user;
@@ -119,8 +122,8 @@ static void on_new_session(portls_server *server, portls_socket *sock, const voi
   answer_later(h, A_SESSION, req, NULL);
 }
 
-static void on_resume_session(portls_server *server, portls_socket *sock, const void *id, size_t id_len,
-                              portls_session_request *req, void *user) {
+static void on_resume_session(portls_server *server, portls_socket *sock, const void *id,
+                              size_t id_len, portls_session_request *req, void *user) {
   (void)server;
   (void)sock;
   serve_hooks *h = user;
@@ -134,8 +137,9 @@ static void on_resume_session(portls_server *server, portls_socket *sock, const 
   answer_later(h, A_SESSION, req, found);
 }
 
-static void on_ocsp_request(portls_server *server, portls_socket *sock, const void *cert, size_t cert_len,
-                            const void *issuer, size_t issuer_len, portls_ocsp_request *req, void *user) {
+static void on_ocsp_request(portls_server *server, portls_socket *sock, const void *cert,
+                            size_t cert_len, const void *issuer, size_t issuer_len,
+                            portls_ocsp_request *req, void *user) {
   (void)server;
   (void)sock;
   (void)cert;
@@ -147,14 +151,16 @@ static void on_ocsp_request(portls_server *server, portls_socket *sock, const vo
   answer_later(h, A_OCSP, req, NULL);
 }
 
-int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so, serve_hooks **out) {
+int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so,
+                    serve_hooks **out) {
   *out = NULL;
   if (cli_has(o, OPT_SESSION_CACHE) && cli_num(o, OPT_SESSION_CACHE, 0) &&
       cli_require_cap("--session-cache", PORTLS_CAP_SESSION_CACHE))
     return CLI_EXIT_USAGE;
   if (cli_has(o, OPT_OCSP_RESPONSE) && cli_require_cap("--ocsp-response", PORTLS_CAP_OCSP_STAPLING))
     return CLI_EXIT_USAGE;
-  if (cli_has(o, OPT_SNI_CONTEXT) && cli_require_cap("--sni-context", PORTLS_CAP_SNI)) return CLI_EXIT_USAGE;
+  if (cli_has(o, OPT_SNI_CONTEXT) && cli_require_cap("--sni-context", PORTLS_CAP_SNI))
+    return CLI_EXIT_USAGE;
   serve_hooks *h = calloc(1, sizeof *h);
   if (h == NULL || portls_timer_new(loop, on_answer_tick, h, &h->timer) < 0) {
     free(h);
@@ -174,7 +180,8 @@ int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options 
     so->ocsp_user = h;
   }
   if (cli_has(o, OPT_RENEG_LIMIT)) so->client_reneg_limit = (int)cli_num(o, OPT_RENEG_LIMIT, 3);
-  if (cli_has(o, OPT_RENEG_WINDOW)) so->client_reneg_window_s = (int)cli_num(o, OPT_RENEG_WINDOW, 600);
+  if (cli_has(o, OPT_RENEG_WINDOW))
+    so->client_reneg_window_s = (int)cli_num(o, OPT_RENEG_WINDOW, 600);
   *out = h;
   return 0;
 }
@@ -200,7 +207,8 @@ static int add_context(portls_server *server, const char *spec) {
   int rc = 0;
   for (int i = 0; i < 2 && rc == 0; i++)
     if ((rc = portls_read_file(files[i], &bufs[i], &err)) < 0)
-      ev_errorf(err.code ? err.code : rc, "--sni-context: cannot read '%s': %s", files[i], err.message);
+      ev_errorf(err.code ? err.code : rc, "--sni-context: cannot read '%s': %s", files[i],
+                err.message);
   portls_context *ctx = NULL;
   if (rc == 0) {
     portls_context_options co;

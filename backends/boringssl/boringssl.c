@@ -79,7 +79,8 @@ int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err
   unsigned bits = DH_num_bits(dh);
   DH_free(dh);
   if (bits < 1024)
-    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%u)", bits);
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%u)",
+                       bits);
   return 0;
 }
 
@@ -106,8 +107,8 @@ typedef struct bssl_group {
 } bssl_group;
 
 static const bssl_group bssl_groups[] = {
-    {21, "secp224r1", 224},  {23, "prime256v1", 256}, {24, "secp384r1", 384},
-    {25, "secp521r1", 521},  {29, "X25519", 253},
+    {21, "secp224r1", 224}, {23, "prime256v1", 256}, {24, "secp384r1", 384},
+    {25, "secp521r1", 521}, {29, "X25519", 253},
 };
 
 void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info) {
@@ -191,10 +192,8 @@ static uint64_t bssl_capabilities(void) {
   return caps;
 }
 
-const portls_backend portls__backend = {
-    .name = "boringssl",
-    .version = bssl_version,
-    .capabilities = bssl_capabilities,
-    .global_init = bssl_global_init,
-    PORTLS__OSSL_SHARED_OPS
-};
+const portls_backend portls__backend = {.name = "boringssl",
+                                        .version = bssl_version,
+                                        .capabilities = bssl_capabilities,
+                                        .global_init = bssl_global_init,
+                                        PORTLS__OSSL_SHARED_OPS};

@@ -46,7 +46,8 @@ static const char *pssl_roots_file(void) {
 static void pssl_roots_init(void) {
   X509_STORE *st = X509_STORE_new();
   if (st == NULL) return;
-  (void)X509_STORE_load_locations(st, pssl_roots_file(), NULL); /* no system store is not an error */
+  (void)X509_STORE_load_locations(st, pssl_roots_file(),
+                                  NULL); /* no system store is not an error */
   ERR_clear_error();
   pssl_roots = st;
 }
@@ -96,7 +97,8 @@ static void pssl_build_suites(void) {
 #endif
   if (SSL_CTX_set_cipher_list(c, "ALL")) {
     STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(c);
-    for (size_t i = 0; sk != NULL && i < (size_t)sk_SSL_CIPHER_num(sk); i++) pssl_add_suite(sk_SSL_CIPHER_value(sk, i));
+    for (size_t i = 0; sk != NULL && i < (size_t)sk_SSL_CIPHER_num(sk); i++)
+      pssl_add_suite(sk_SSL_CIPHER_value(sk, i));
   }
 #if defined(PORTLS_OSSL_BORING)
   /* BoringSSL's TLS 1.3 suites are fixed and never appear in a cipher list. */
@@ -298,37 +300,62 @@ static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
 
 int portls__ossl_verify_code(long v) {
   switch (v) {
-  case X509_V_OK: return 0;
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: return PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
-  case X509_V_ERR_UNABLE_TO_GET_CRL: return PORTLS_EUNABLE_TO_GET_CRL;
-  case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: return PORTLS_EUNABLE_TO_DECRYPT_CERT_SIGNATURE;
-  case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: return PORTLS_EUNABLE_TO_DECRYPT_CRL_SIGNATURE;
+  case X509_V_OK:
+    return 0;
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    return PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+  case X509_V_ERR_UNABLE_TO_GET_CRL:
+    return PORTLS_EUNABLE_TO_GET_CRL;
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+    return PORTLS_EUNABLE_TO_DECRYPT_CERT_SIGNATURE;
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+    return PORTLS_EUNABLE_TO_DECRYPT_CRL_SIGNATURE;
   case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
     return PORTLS_EUNABLE_TO_DECODE_ISSUER_PUBLIC_KEY;
-  case X509_V_ERR_CERT_SIGNATURE_FAILURE: return PORTLS_ECERT_SIGNATURE_FAILURE;
-  case X509_V_ERR_CRL_SIGNATURE_FAILURE: return PORTLS_ECRL_SIGNATURE_FAILURE;
-  case X509_V_ERR_CERT_NOT_YET_VALID: return PORTLS_ECERT_NOT_YET_VALID;
-  case X509_V_ERR_CERT_HAS_EXPIRED: return PORTLS_ECERT_HAS_EXPIRED;
-  case X509_V_ERR_CRL_NOT_YET_VALID: return PORTLS_ECRL_NOT_YET_VALID;
-  case X509_V_ERR_CRL_HAS_EXPIRED: return PORTLS_ECRL_HAS_EXPIRED;
-  case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD: return PORTLS_EERROR_IN_CERT_NOT_BEFORE_FIELD;
-  case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return PORTLS_EERROR_IN_CERT_NOT_AFTER_FIELD;
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT;
-  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return PORTLS_ESELF_SIGNED_CERT_IN_CHAIN;
+  case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    return PORTLS_ECERT_SIGNATURE_FAILURE;
+  case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    return PORTLS_ECRL_SIGNATURE_FAILURE;
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return PORTLS_ECERT_NOT_YET_VALID;
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    return PORTLS_ECERT_HAS_EXPIRED;
+  case X509_V_ERR_CRL_NOT_YET_VALID:
+    return PORTLS_ECRL_NOT_YET_VALID;
+  case X509_V_ERR_CRL_HAS_EXPIRED:
+    return PORTLS_ECRL_HAS_EXPIRED;
+  case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+    return PORTLS_EERROR_IN_CERT_NOT_BEFORE_FIELD;
+  case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+    return PORTLS_EERROR_IN_CERT_NOT_AFTER_FIELD;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    return PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT;
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    return PORTLS_ESELF_SIGNED_CERT_IN_CHAIN;
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     return PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE;
-  case X509_V_ERR_CERT_CHAIN_TOO_LONG: return PORTLS_ECERT_CHAIN_TOO_LONG;
-  case X509_V_ERR_CERT_REVOKED: return PORTLS_ECERT_REVOKED;
-  case X509_V_ERR_INVALID_CA: return PORTLS_EINVALID_CA;
-  case X509_V_ERR_PATH_LENGTH_EXCEEDED: return PORTLS_EPATH_LENGTH_EXCEEDED;
-  case X509_V_ERR_INVALID_PURPOSE: return PORTLS_EINVALID_PURPOSE;
-  case X509_V_ERR_CERT_UNTRUSTED: return PORTLS_ECERT_UNTRUSTED;
-  case X509_V_ERR_CERT_REJECTED: return PORTLS_ECERT_REJECTED;
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE;
+  case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+    return PORTLS_ECERT_CHAIN_TOO_LONG;
+  case X509_V_ERR_CERT_REVOKED:
+    return PORTLS_ECERT_REVOKED;
+  case X509_V_ERR_INVALID_CA:
+    return PORTLS_EINVALID_CA;
+  case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+    return PORTLS_EPATH_LENGTH_EXCEEDED;
+  case X509_V_ERR_INVALID_PURPOSE:
+    return PORTLS_EINVALID_PURPOSE;
+  case X509_V_ERR_CERT_UNTRUSTED:
+    return PORTLS_ECERT_UNTRUSTED;
+  case X509_V_ERR_CERT_REJECTED:
+    return PORTLS_ECERT_REJECTED;
 #if defined(X509_V_ERR_HOSTNAME_MISMATCH)
-  case X509_V_ERR_HOSTNAME_MISMATCH: return PORTLS_EHOSTNAME_MISMATCH;
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+    return PORTLS_EHOSTNAME_MISMATCH;
 #endif
-  default: return PORTLS_EVERIFY_FAILED;
+  default:
+    return PORTLS_EVERIFY_FAILED;
   }
 }
 
@@ -379,7 +406,8 @@ static int pssl_self_signed(X509 *x) {
 static void pssl_boring_verify_fixup(portls_be_session *s, X509_STORE_CTX *x) {
   int e = X509_STORE_CTX_get_error(x);
   STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(x);
-  if ((e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+  if ((e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+       e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
        e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) &&
       chain != NULL && sk_X509_num(chain) == 1) {
     X509 *leaf = sk_X509_value(chain, 0);
@@ -396,11 +424,15 @@ static void pssl_boring_verify_fixup(portls_be_session *s, X509_STORE_CTX *x) {
                                         ? s->verify_last_error
                                         : X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
       int c = X509_cmp_current_time(X509_get_notBefore(leaf));
-      if (c == 0) X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD);
-      else if (c > 0) X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_NOT_YET_VALID);
+      if (c == 0)
+        X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD);
+      else if (c > 0)
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_NOT_YET_VALID);
       c = X509_cmp_current_time(X509_get_notAfter(leaf));
-      if (c == 0) X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD);
-      else if (c < 0) X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_HAS_EXPIRED);
+      if (c == 0)
+        X509_STORE_CTX_set_error(x, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD);
+      else if (c < 0)
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_HAS_EXPIRED);
     }
   }
   if (s != NULL) s->verify_last_error = X509_STORE_CTX_get_error(x);
@@ -481,7 +513,7 @@ static int pssl_no_pass_cb(char *buf, int size, int rwflag, void *u) {
 
 /* Every certificate in b (PEM blocks, or concatenated DER) into *out. An
  * empty or unreadable buffer fails with code. */
-static int pssl_read_certs(portls_buf b, int trusted, STACK_OF(X509) **out, int code,
+static int pssl_read_certs(portls_buf b, int trusted, STACK_OF(X509) * *out, int code,
                            const char *what, portls_error *err) {
   STACK_OF(X509) *sk = sk_X509_new_null();
   *out = NULL;
@@ -575,14 +607,16 @@ static int pssl_read_key(portls_buf b, const char *passphrase, EVP_PKEY **out, c
   return 0;
 }
 
-static int pssl_use_pair(SSL_CTX *c, X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain,
+static int pssl_use_pair(SSL_CTX *c, X509 *leaf, EVP_PKEY *key, STACK_OF(X509) * chain,
                          const char *what, portls_error *err) {
   ERR_clear_error();
-  if (!X509_check_private_key(leaf, key)) return portls__ossl_lib_err(err, PORTLS_EKEY_MISMATCH, what);
+  if (!X509_check_private_key(leaf, key))
+    return portls__ossl_lib_err(err, PORTLS_EKEY_MISMATCH, what);
 #if defined(PORTLS_OSSL_HAS_MULTI_CERT)
   /* One slot per key type (RSA, ECDSA, ...), each with its own chain; the
    * library picks the one the client can use. */
-  if (!SSL_CTX_use_cert_and_key(c, leaf, key, chain, 1)) return portls__ossl_lib_err(err, PORTLS_ECERT, what);
+  if (!SSL_CTX_use_cert_and_key(c, leaf, key, chain, 1))
+    return portls__ossl_lib_err(err, PORTLS_ECERT, what);
 #else
   if (!SSL_CTX_use_certificate(c, leaf) || !SSL_CTX_use_PrivateKey(c, key) ||
       !SSL_CTX_set1_chain(c, chain))
@@ -616,7 +650,7 @@ static int pssl_load_pair(SSL_CTX *c, const portls_be_keypair *pair, const char 
   return rc;
 }
 
-static int pssl_add_ca_certs(SSL_CTX *c, STACK_OF(X509) *certs, portls_error *err) {
+static int pssl_add_ca_certs(SSL_CTX *c, STACK_OF(X509) * certs, portls_error *err) {
   X509_STORE *store = SSL_CTX_get_cert_store(c);
   for (size_t i = 0; i < (size_t)sk_X509_num(certs); i++) {
     X509 *x = sk_X509_value(certs, i);
@@ -743,8 +777,10 @@ static int pssl_apply_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, portl
   int use_list = 1, rc = 0;
   const char *shown = cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)";
 
-  if (cfg->cipher_string != NULL) cap += strlen(cfg->cipher_string);
-  else if (cfg->suites != NULL) cap += cfg->suite_count * 64;
+  if (cfg->cipher_string != NULL)
+    cap += strlen(cfg->cipher_string);
+  else if (cfg->suites != NULL)
+    cap += cfg->suite_count * 64;
   char *list = portls__malloc(cap), *tls13 = portls__malloc(cap);
   if (list == NULL || tls13 == NULL) {
     portls__free(list);
@@ -829,7 +865,7 @@ done:
   portls__free(tls13);
   return rc;
 }
-#else /* PORTLS_OSSL_BORING */
+#else  /* PORTLS_OSSL_BORING */
 
 /* BoringSSL's cipher-string parser is not OpenSSL's: its legacy
  * SSL_CTX_set_cipher_list silently skips what it does not know (and "HIGH"
@@ -864,7 +900,8 @@ static int pssl_boring_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, int 
   if (str != NULL) {
     if (cfg->ecdh_disabled) {
       size_t l = strlen(str);
-      if ((owned = portls__malloc(l + sizeof no_ecdhe)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+      if ((owned = portls__malloc(l + sizeof no_ecdhe)) == NULL)
+        return portls__err(err, PORTLS_ENOMEM, NULL);
       memcpy(owned, str, l);
       memcpy(owned + l, no_ecdhe, sizeof no_ecdhe);
       str = owned;
@@ -928,10 +965,9 @@ static int pssl_boring_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, int 
 static const struct {
   const char *openssl, *boring;
 } pssl_boring_group_names[] = {
-    {"prime256v1", "P-256"}, {"secp256r1", "P-256"}, {"P-256", "P-256"},
-    {"secp384r1", "P-384"},  {"P-384", "P-384"},     {"secp521r1", "P-521"},
-    {"P-521", "P-521"},      {"secp224r1", "P-224"}, {"P-224", "P-224"},
-    {"X25519", "X25519"},    {"x25519", "X25519"},
+    {"prime256v1", "P-256"}, {"secp256r1", "P-256"}, {"P-256", "P-256"},   {"secp384r1", "P-384"},
+    {"P-384", "P-384"},      {"secp521r1", "P-521"}, {"P-521", "P-521"},   {"secp224r1", "P-224"},
+    {"P-224", "P-224"},      {"X25519", "X25519"},   {"x25519", "X25519"},
 };
 
 /* OpenSSL's list parser (CONF_parse_list) trims with isspace() in the C locale. */
@@ -948,17 +984,18 @@ static int pssl_boring_curves(SSL_CTX *c, const char *curves, portls_error *err)
   for (const char *p = curves;; p++) {
     const char *t = p, *e;
     while (*p != '\0' && *p != ':') p++;
-    for (e = p; t < e && pssl_is_space(*t); t++) {
-    }
+    for (e = p; t < e && pssl_is_space(*t); t++) {}
     while (e > t && pssl_is_space(e[-1])) e--;
     const char *mapped = NULL;
     for (size_t i = 0; i < N; i++) {
       const char *o = pssl_boring_group_names[i].openssl;
-      if (strlen(o) == (size_t)(e - t) && memcmp(o, t, (size_t)(e - t)) == 0) mapped = pssl_boring_group_names[i].boring;
+      if (strlen(o) == (size_t)(e - t) && memcmp(o, t, (size_t)(e - t)) == 0)
+        mapped = pssl_boring_group_names[i].boring;
     }
     for (size_t i = 0; mapped != NULL && i < n_seen; i++)
       if (seen[i] == mapped) mapped = NULL; /* OpenSSL refuses a repeated group */
-    if (mapped == NULL) return portls__err(err, PORTLS_ECURVE, "ecdhCurve: unknown curve in \"%.100s\"", curves);
+    if (mapped == NULL)
+      return portls__err(err, PORTLS_ECURVE, "ecdhCurve: unknown curve in \"%.100s\"", curves);
     seen[n_seen++] = mapped; /* at most N: each is distinct */
     pssl_append(list, &len, mapped, strlen(mapped));
     if (*p == '\0') break;
@@ -1002,7 +1039,8 @@ static int pssl_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *
 }
 
 #if defined(PORTLS_OSSL_HAS_NPN)
-static int pssl_npn_advertise(SSL *ssl, const unsigned char **out, unsigned int *outlen, void *arg) {
+static int pssl_npn_advertise(SSL *ssl, const unsigned char **out, unsigned int *outlen,
+                              void *arg) {
   portls_be_session *s = SSL_get_app_data(ssl);
   (void)arg;
   if (s == NULL || s->npn_wire == NULL) return SSL_TLSEXT_ERR_NOACK;
@@ -1084,7 +1122,8 @@ static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_l
   *copy = 0;
   if (s == NULL || s->resume == NULL) return NULL;
   const unsigned char *p = s->resume;
-  SSL_SESSION *sess = s->resume_len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)s->resume_len);
+  SSL_SESSION *sess =
+      s->resume_len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)s->resume_len);
   ERR_clear_error();
   unsigned int n = 0;
   const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
@@ -1095,17 +1134,20 @@ static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_l
   return sess; /* *copy 0: the reference is the library's */
 }
 
-int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err) {
+int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                                portls_error *err) {
   if (s->lean != NULL) return 0; /* TLS 1.3: by ticket only */
   SSL_SESSION *sess = SSL_get_session(s->ssl);
   unsigned int n = 0;
   const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
   /* TLS 1.3 resumes by ticket only; a TLS 1.2 session given a ticket has no id. */
-  if (!SSL_is_server(s->ssl) || SSL_version(s->ssl) >= TLS1_3_VERSION || SSL_session_reused(s->ssl) || n == 0)
+  if (!SSL_is_server(s->ssl) || SSL_version(s->ssl) >= TLS1_3_VERSION ||
+      SSL_session_reused(s->ssl) || n == 0)
     return 0;
   int len = i2d_SSL_SESSION(sess, NULL);
   uint8_t *buf = len > 0 ? portls__malloc((size_t)len) : NULL;
-  if (buf == NULL) return portls__ossl_lib_err(err, len > 0 ? PORTLS_ENOMEM : PORTLS_ESESSION, "newSession");
+  if (buf == NULL)
+    return portls__ossl_lib_err(err, len > 0 ? PORTLS_ENOMEM : PORTLS_ESESSION, "newSession");
   unsigned char *q = buf;
   i2d_SSL_SESSION(sess, &q);
   *id = (portls_buf){sid, n};
@@ -1184,8 +1226,8 @@ static void pssl_keylog_cb(const SSL *ssl, const char *line) {
   if (s != NULL) portls__ossl_track_keylog(s, SSL_is_server(ssl), line);
 }
 
-static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
-                        void *arg) {
+static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                        SSL *ssl, void *arg) {
   (void)version;
   (void)arg;
   portls_be_session *s = SSL_get_app_data(ssl);
@@ -1256,8 +1298,10 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   if ((rc = pssl_apply_ciphers(c, cfg, err)) < 0) goto fail;
 #endif
 
-  if (cfg->honor_cipher_order) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  else SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (cfg->honor_cipher_order)
+    SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  else
+    SSL_CTX_clear_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (cfg->disable_tickets) SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
 
   ERR_clear_error();
@@ -1297,7 +1341,8 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 
 #if !defined(PORTLS_OSSL_HAS_MULTI_CERT)
   if (cfg->pair_count + (cfg->pfx.len > 0 ? 1 : 0) > 1) {
-    rc = portls__err(err, PORTLS_ENOTSUP, "this backend holds one key/certificate pair per context");
+    rc =
+        portls__err(err, PORTLS_ENOTSUP, "this backend holds one key/certificate pair per context");
     goto fail;
   }
 #endif
@@ -1334,7 +1379,8 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 
   if (cfg->session_timeout > 0) SSL_CTX_set_timeout(c, (long)cfg->session_timeout);
   {
-    const char *sid = cfg->session_id_context != NULL ? cfg->session_id_context : PSSL_DEFAULT_SID_CTX;
+    const char *sid =
+        cfg->session_id_context != NULL ? cfg->session_id_context : PSSL_DEFAULT_SID_CTX;
     size_t n = strlen(sid);
     ERR_clear_error();
     if (n > SSL_MAX_SID_CTX_LENGTH ||
@@ -1348,7 +1394,8 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 
   /* 48 bytes, checked by core, which makes random ones when the
    * application gives none. */
-  if (cfg->ticket_keys.len != 0 && (rc = portls__ossl_set_ticket_keys_op(ctx, cfg->ticket_keys.base, err)) < 0)
+  if (cfg->ticket_keys.len != 0 &&
+      (rc = portls__ossl_set_ticket_keys_op(ctx, cfg->ticket_keys.base, err)) < 0)
     goto fail;
 
   /* Per-connection lists live in the session; these read them from there. */
@@ -1411,7 +1458,8 @@ static int pssl_staple(portls_be_session *s, portls_buf resp, portls_error *err)
  * was given, so that offering them (again) costs a copy, not a decode: the
  * peer's certificate inside made decoding 40% of a resumed handshake, and a
  * TLS 1.3 client resumes from the newest ticket, bytes getSession() just made. */
-static void pssl_remember_session(portls_be_ctx *ctx, SSL_SESSION *sess, const void *der, size_t len) {
+static void pssl_remember_session(portls_be_ctx *ctx, SSL_SESSION *sess, const void *der,
+                                  size_t len) {
 #if !defined(PORTLS_OSSL_BORING)
   SSL_SESSION *keep = SSL_SESSION_dup(sess);
   uint8_t *copy = keep ? portls__memdup(der, len) : NULL;
@@ -1459,14 +1507,17 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
 
   if (cfg->is_server) {
     SSL_set_accept_state(s->ssl);
-    if (cfg->resume.len > 0 && (s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL) {
+    if (cfg->resume.len > 0 &&
+        (s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL) {
       rc = portls__err(err, PORTLS_ENOMEM, NULL);
       goto fail;
     }
     s->resume_len = cfg->resume.len;
     if (cfg->ocsp_response.len > 0 && (rc = pssl_staple(s, cfg->ocsp_response, err)) < 0) goto fail;
-    if (cfg->verify_peer) SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
-    else SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
+    if (cfg->verify_peer)
+      SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
+    else
+      SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
     if (pssl_copy_wire(cfg->alpn_wire, &s->alpn_wire, &s->alpn_len) < 0 ||
         pssl_copy_wire(cfg->npn_wire, &s->npn_wire, &s->npn_len) < 0) {
       rc = portls__err(err, PORTLS_ENOMEM, NULL);
@@ -1509,7 +1560,8 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
         sess = SSL_SESSION_dup(ctx->offered);
 #endif
       if (sess == NULL) {
-        sess = cfg->session.len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)cfg->session.len);
+        sess =
+            cfg->session.len > LONG_MAX ? NULL : d2i_SSL_SESSION(NULL, &p, (long)cfg->session.len);
         if (sess == NULL) {
           rc = portls__ossl_lib_err(err, PORTLS_ESESSION, "session");
           goto fail;
@@ -1567,13 +1619,15 @@ int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error
     return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
   /* Asked again this time (the first handshake's SSL_VERIFY_CLIENT_ONCE would not). */
   if (SSL_is_server(s->ssl)) {
-    SSL_set_verify(s->ssl, verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify_peer ? pssl_verify_cb : NULL);
+    SSL_set_verify(s->ssl, verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                   verify_peer ? pssl_verify_cb : NULL);
     /* A full handshake, or a resumed session would skip the certificate request. */
     SSL_set_options(s->ssl, SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   }
   ERR_clear_error();
   s->io_error = 0;
-  if (!SSL_renegotiate(s->ssl)) return portls__ossl_lib_err(err, PORTLS_ERENEG_DISABLED, "renegotiate");
+  if (!SSL_renegotiate(s->ssl))
+    return portls__ossl_lib_err(err, PORTLS_ERENEG_DISABLED, "renegotiate");
   unsigned started = s->hs_started, done = s->hs_done;
   int r = SSL_do_handshake(s->ssl); /* sends HelloRequest or ClientHello */
   if (SSL_is_server(s->ssl)) {
@@ -1629,8 +1683,8 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
   /* A BoringSSL server keeps its TLS 1.3 tickets until it next writes; a
    * zero-length write sends them now, as OpenSSL does, so that a client which
    * ends at once (Node's pattern) still gets a session to resume. */
-  if (SSL_is_server(s->ssl) && !s->tickets_flushed && SSL_get_error(s->ssl, r) == SSL_ERROR_WANT_READ &&
-      SSL_version(s->ssl) == TLS1_3_VERSION) {
+  if (SSL_is_server(s->ssl) && !s->tickets_flushed &&
+      SSL_get_error(s->ssl, r) == SSL_ERROR_WANT_READ && SSL_version(s->ssl) == TLS1_3_VERSION) {
     s->tickets_flushed = 1;
     (void)SSL_write(s->ssl, "", 0);
     ERR_clear_error();
@@ -1759,7 +1813,8 @@ void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
 
   info->session_reused = SSL_session_reused(ssl) ? 1 : 0;
   info->has_peer_cert = pssl_peer_leaf(ssl) != NULL;
-  info->verify_result = info->has_peer_cert ? portls__ossl_verify_code(SSL_get_verify_result(ssl)) : 0;
+  info->verify_result =
+      info->has_peer_cert ? portls__ossl_verify_code(SSL_get_verify_result(ssl)) : 0;
   portls__ossl_ephemeral(s, info);
 }
 
@@ -1897,11 +1952,20 @@ int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out) {
   const EVP_MD *md = NULL;
   switch (alg) {
-  case PORTLS_BE_SHA1: md = EVP_sha1(); break;
-  case PORTLS_BE_SHA256: md = EVP_sha256(); break;
-  case PORTLS_BE_SHA384: md = EVP_sha384(); break;
-  case PORTLS_BE_SHA512: md = EVP_sha512(); break;
-  default: return PORTLS_ENOTSUP;
+  case PORTLS_BE_SHA1:
+    md = EVP_sha1();
+    break;
+  case PORTLS_BE_SHA256:
+    md = EVP_sha256();
+    break;
+  case PORTLS_BE_SHA384:
+    md = EVP_sha384();
+    break;
+  case PORTLS_BE_SHA512:
+    md = EVP_sha512();
+    break;
+  default:
+    return PORTLS_ENOTSUP;
   }
   if (md == NULL) return PORTLS_ENOTSUP;
   int ok = EVP_Digest(data, len, out, NULL, md, NULL);
@@ -1915,11 +1979,20 @@ int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, 
                                 size_t len, uint8_t *out, size_t *out_len) {
   const EVP_CIPHER *c = NULL;
   switch (alg) {
-  case PORTLS_BE_AES_128_CBC: c = EVP_aes_128_cbc(); break;
-  case PORTLS_BE_AES_192_CBC: c = EVP_aes_192_cbc(); break;
-  case PORTLS_BE_AES_256_CBC: c = EVP_aes_256_cbc(); break;
-  case PORTLS_BE_DES_EDE3_CBC: c = EVP_des_ede3_cbc(); break;
-  default: return PORTLS_ENOTSUP;
+  case PORTLS_BE_AES_128_CBC:
+    c = EVP_aes_128_cbc();
+    break;
+  case PORTLS_BE_AES_192_CBC:
+    c = EVP_aes_192_cbc();
+    break;
+  case PORTLS_BE_AES_256_CBC:
+    c = EVP_aes_256_cbc();
+    break;
+  case PORTLS_BE_DES_EDE3_CBC:
+    c = EVP_des_ede3_cbc();
+    break;
+  default:
+    return PORTLS_ENOTSUP;
   }
   if (c == NULL) return PORTLS_ENOTSUP;
   size_t bs = (size_t)EVP_CIPHER_block_size(c);
@@ -1927,7 +2000,8 @@ int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, 
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return PORTLS_ENOMEM;
   int n = 0;
-  int ok = EVP_DecryptInit_ex(ctx, c, NULL, key, iv) == 1 && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
+  int ok = EVP_DecryptInit_ex(ctx, c, NULL, key, iv) == 1 &&
+           EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
            EVP_DecryptUpdate(ctx, out, &n, in, (int)len) == 1 && (size_t)n == len;
   EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
   ERR_clear_error();

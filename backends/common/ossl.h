@@ -113,31 +113,31 @@ struct portls_be_ctx {
 };
 
 struct portls_be_session {
-  SSL *ssl;            /* NULL once the connection rests (lean) */
+  SSL *ssl; /* NULL once the connection rests (lean) */
   portls__ossl_lean *lean;
   portls_be_io io;
-  int io_error;        /* the last failure of io.send, reported instead of "syscall" */
-  uint8_t *alpn_wire;  /* server: our preference list (wire form) */
+  int io_error;       /* the last failure of io.send, reported instead of "syscall" */
+  uint8_t *alpn_wire; /* server: our preference list (wire form) */
   size_t alpn_len;
-  uint8_t *npn_wire;   /* server: the advertised list; client: our own list */
+  uint8_t *npn_wire; /* server: the advertised list; client: our own list */
   size_t npn_len;
-  char alpn[256];      /* agreed protocols, NUL-terminated for portls_be_info */
+  char alpn[256]; /* agreed protocols, NUL-terminated for portls_be_info */
   char npn[256];
   char ephemeral_name[32];
   portls__ossl_der_cache peer;
   portls__ossl_der_cache verified;
 #if !defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
-  STACK_OF(X509) *verified_chain; /* the chain the last verify callback saw */
+  STACK_OF(X509) * verified_chain; /* the chain the last verify callback saw */
 #endif
   /* The newest session the library handed to the new-session callback: in
    * TLS 1.3 SSL_get1_session may not be resumable, the tickets arrive later. */
   SSL_SESSION *latest_session;
   int new_session; /* one arrived since core last asked (session_ready) */
-  uint8_t *resume;  /* server: resumeSession's answer, returned by pssl_get_session */
+  uint8_t *resume; /* server: resumeSession's answer, returned by pssl_get_session */
   size_t resume_len;
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
-  char *servername;    /* server: the SNI name received, for portls_be_info */
-  size_t max_send_fragment; /* setMaxSendFragment; the lean record layer cuts records by it */
+  char *servername;             /* server: the SNI name received, for portls_be_info */
+  size_t max_send_fragment;     /* setMaxSendFragment; the lean record layer cuts records by it */
 #if defined(PORTLS_OSSL_LEAN)
   portls__ossl_traffic traffic;
 #endif
@@ -165,7 +165,8 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__ossl_session_ready(portls_be_session *s);
 int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
-int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                                portls_error *err);
 int portls__ossl_ticket(portls_be_session *s, portls_buf *out);
 int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out);
 #if !defined(PORTLS_OSSL_BORING)
@@ -190,11 +191,14 @@ int portls__ossl_lib_err(portls_error *err, int code, const char *what);
  * callbacks, releasing the SSL of a TLS 1.3 server connection that has
  * nothing buffered, and the record layer that carries on without it. */
 void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line);
-void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf, size_t len);
+void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf,
+                            size_t len);
 int portls__ossl_rest(portls_be_session *s);
 void portls__ossl_lean_free(portls__ossl_lean *l);
-int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
-int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                           portls_error *err);
+int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len,
+                            portls_error *err);
 int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err);
 int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info);
@@ -219,29 +223,19 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
 
 /* The vtable entries both OpenSSL-family backends share; each backend's file
  * adds its own name, version, capabilities and global_init. */
-#define PORTLS__OSSL_SHARED_OPS \
-    .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS, \
-    .ctx_new = portls__ossl_ctx_new, \
-    .ctx_free = portls__ossl_ctx_free, \
-    .session_new = portls__ossl_session_new, \
-    .session_free = portls__ossl_session_free, \
-    .handshake = portls__ossl_handshake, \
-    .read = portls__ossl_read, \
-    .write = portls__ossl_write, \
-    .shutdown = portls__ossl_shutdown, \
-    .info = portls__ossl_info, \
-    .peer_cert = portls__ossl_peer_cert, \
-    .verified_cert = portls__ossl_verified_cert, \
-    .set_max_send_fragment = portls__ossl_set_max_send_fragment, \
-    .get_session = portls__ossl_get_session, \
-    .session_ready = portls__ossl_session_ready, \
-    .set_ticket_keys = portls__ossl_set_ticket_keys_op, \
-    .server_session = portls__ossl_server_session, \
-    .ticket = portls__ossl_ticket, \
-    .ocsp_response = portls__ossl_ocsp_response, \
-    .digest = portls__ossl_digest, \
-    .cipher_decrypt = portls__ossl_cipher_decrypt, \
-    .random = portls__ossl_random, \
-    .suites = portls__ossl_suites,
+#define PORTLS__OSSL_SHARED_OPS                                                                    \
+  .native = PORTLS_BE_NATIVE_PFX | PORTLS_BE_NATIVE_ENCRYPTED_KEYS,                                \
+  .ctx_new = portls__ossl_ctx_new, .ctx_free = portls__ossl_ctx_free,                              \
+  .session_new = portls__ossl_session_new, .session_free = portls__ossl_session_free,              \
+  .handshake = portls__ossl_handshake, .read = portls__ossl_read, .write = portls__ossl_write,     \
+  .shutdown = portls__ossl_shutdown, .info = portls__ossl_info,                                    \
+  .peer_cert = portls__ossl_peer_cert, .verified_cert = portls__ossl_verified_cert,                \
+  .set_max_send_fragment = portls__ossl_set_max_send_fragment,                                     \
+  .get_session = portls__ossl_get_session, .session_ready = portls__ossl_session_ready,            \
+  .set_ticket_keys = portls__ossl_set_ticket_keys_op,                                              \
+  .server_session = portls__ossl_server_session, .ticket = portls__ossl_ticket,                    \
+  .ocsp_response = portls__ossl_ocsp_response, .digest = portls__ossl_digest,                      \
+  .cipher_decrypt = portls__ossl_cipher_decrypt, .random = portls__ossl_random,                    \
+  .suites = portls__ossl_suites,
 
 #endif

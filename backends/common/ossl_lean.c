@@ -72,14 +72,14 @@ struct portls__ossl_lean {
   const EVP_MD *md;
   size_t key_len, hash_len;
   lean_dir rd, wr;
-  portls_be_info info;  /* strings point into the portls_be_session */
-  uint8_t *session;     /* getSession()'s bytes, taken before the SSL went */
+  portls_be_info info; /* strings point into the portls_be_session */
+  uint8_t *session;    /* getSession()'s bytes, taken before the SSL went */
   size_t session_len;
-  EVP_CIPHER_CTX *rctx; /* keyed for reading while records arrive; freed when idle */
-  uint8_t *rec;         /* the record being received, then its plaintext */
-  size_t rec_have;      /* ciphertext bytes of it received so far */
+  EVP_CIPHER_CTX *rctx;        /* keyed for reading while records arrive; freed when idle */
+  uint8_t *rec;                /* the record being received, then its plaintext */
+  size_t rec_have;             /* ciphertext bytes of it received so far */
   size_t plain_off, plain_end; /* undelivered application data inside rec */
-  uint8_t hs[4 + 1];    /* a post-handshake message split across records */
+  uint8_t hs[4 + 1];           /* a post-handshake message split across records */
   size_t hs_len;
   int got_close, sent_close, failed;
 };
@@ -180,7 +180,8 @@ void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type,
   if (!d->ready) return;
   if (content_type == SSL3_RT_HEADER) {
     d->seq++;
-  } else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 && ((const uint8_t *)buf)[0] == LEAN_HT_KEY_UPDATE) {
+  } else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 &&
+             ((const uint8_t *)buf)[0] == LEAN_HT_KEY_UPDATE) {
     size_t hl = s->traffic.hash_len;
     if (lean_next_secret(lean_md_for_len(hl), d->secret, hl) < 0) s->traffic.broken = 1;
     d->seq = 0;
@@ -203,7 +204,8 @@ static void lean_fetch_ciphers(void) {
 }
 
 static const EVP_CIPHER *lean_cipher(uint16_t suite, size_t *key_len) {
-  if (suite < 0x1301 || suite > 0x1303 || !CRYPTO_THREAD_run_once(&lean_ciphers_once, lean_fetch_ciphers))
+  if (suite < 0x1301 || suite > 0x1303 ||
+      !CRYPTO_THREAD_run_once(&lean_ciphers_once, lean_fetch_ciphers))
     return NULL;
   *key_len = suite == 0x1301 ? 16 : 32;
   return lean_ciphers[suite - 0x1301];
@@ -213,11 +215,9 @@ static const EVP_CIPHER *lean_cipher(uint16_t suite, size_t *key_len) {
 static int lean_keep_certs(portls_be_session *s) {
   portls_buf der;
   int rc;
-  for (size_t i = 0; (rc = portls__ossl_peer_cert(s, i, &der)) == 0; i++) {
-  }
+  for (size_t i = 0; (rc = portls__ossl_peer_cert(s, i, &der)) == 0; i++) {}
   if (rc != PORTLS_ENOENT) return rc;
-  for (size_t i = 0; (rc = portls__ossl_verified_cert(s, i, &der)) == 0; i++) {
-  }
+  for (size_t i = 0; (rc = portls__ossl_verified_cert(s, i, &der)) == 0; i++) {}
   return rc == PORTLS_ENOENT ? 0 : rc;
 }
 
@@ -245,7 +245,8 @@ int portls__ossl_rest(portls_be_session *s) {
    * secrets that did not add up (SHA-384 goes with TLS_AES_256_GCM_SHA384
    * alone), a session closing. */
   if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || cipher == NULL ||
-      t->broken || (t->rd.ready && t->hash_len != (suite == 0x1302 ? 48u : 32u)) || SSL_get_shutdown(ssl) != 0)
+      t->broken || (t->rd.ready && t->hash_len != (suite == 0x1302 ? 48u : 32u)) ||
+      SSL_get_shutdown(ssl) != 0)
     return -1;
   /* Not yet: records held inside the library, a KeyUpdate to answer. */
   if (!SSL_is_init_finished(ssl) || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) ||
@@ -262,7 +263,8 @@ int portls__ossl_rest(portls_be_session *s) {
   memcpy(l->wr.secret, t->wr.secret, sizeof l->wr.secret);
   l->rd.seq = t->rd.seq;
   l->wr.seq = t->wr.seq;
-  if (lean_dir_keys(l, &l->rd) < 0 || lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
+  if (lean_dir_keys(l, &l->rd) < 0 || lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 ||
+      portls__ossl_get_session(s, &sess, &err) < 0) {
     portls__ossl_lean_free(l);
     ERR_clear_error();
     return 0;
@@ -286,8 +288,8 @@ static void lean_nonce(const lean_dir *d, uint8_t nonce[12]) {
 
 /* Seals one record of type `type` around in[0..len) (len <= max_send_fragment) and
  * queues it for the peer. */
-static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, const uint8_t *in, size_t len,
-                     uint8_t *rec, portls_error *err) {
+static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, const uint8_t *in,
+                     size_t len, uint8_t *rec, portls_error *err) {
   portls__ossl_lean *l = s->lean;
   size_t clen = len + 1 + LEAN_TAG;
   uint8_t nonce[12];
@@ -317,7 +319,8 @@ static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, cons
   return 0;
 }
 
-static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, int enc, portls_error *err) {
+static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, int enc,
+                                portls_error *err) {
   EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
   if (c == NULL || !EVP_CipherInit_ex(c, l->cipher, NULL, d->key, NULL, enc)) {
     EVP_CIPHER_CTX_free(c);
@@ -328,7 +331,8 @@ static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, i
 }
 
 /* Sends one record that is not application data (an alert, a KeyUpdate). */
-static int lean_send_one(portls_be_session *s, uint8_t type, const uint8_t *msg, size_t len, portls_error *err) {
+static int lean_send_one(portls_be_session *s, uint8_t type, const uint8_t *msg, size_t len,
+                         portls_error *err) {
   portls__ossl_lean *l = s->lean;
   uint8_t rec[LEAN_HDR + 8 + 1 + LEAN_TAG];
   if (len > 8) return portls__err(err, PORTLS_EINVAL, NULL);
@@ -352,7 +356,8 @@ static int lean_fatal(portls_be_session *s, uint8_t alert, const char *what, por
   return portls__err(err, PORTLS_EPROTO, "%s", what);
 }
 
-int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len,
+                            portls_error *err) {
   portls__ossl_lean *l = s->lean;
   if (l->failed) return portls__err(err, PORTLS_EPROTO, "write after a fatal TLS error");
   if (l->sent_close) return portls__err(err, PORTLS_EPIPE, "write after close_notify");
@@ -415,7 +420,8 @@ static int lean_handshake_bytes(portls_be_session *s, const uint8_t *p, size_t n
     if (l->hs_len == 5) {
       l->hs_len = 0;
       /* RFC 8446 5.1: a message before a key change ends its record. */
-      if (n > 0 || !record_end) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
+      if (n > 0 || !record_end)
+        return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
       int rc = lean_key_update(s, l->hs[4], err);
       if (rc < 0) return rc;
     }
@@ -425,17 +431,28 @@ static int lean_handshake_bytes(portls_be_session *s, const uint8_t *p, size_t n
 
 static const char *lean_alert_text(uint8_t d) {
   switch (d) {
-  case 10: return "tlsv1 alert unexpected message";
-  case 20: return "tlsv1 alert bad record mac";
-  case 22: return "tlsv1 alert record overflow";
-  case 40: return "tlsv1 alert handshake failure";
-  case 42: return "tlsv1 alert bad certificate";
-  case 47: return "tlsv1 alert illegal parameter";
-  case 50: return "tlsv1 alert decode error";
-  case 51: return "tlsv1 alert decrypt error";
-  case 80: return "tlsv1 alert internal error";
-  case 109: return "tlsv1 alert missing extension";
-  default: return "tlsv1 alert";
+  case 10:
+    return "tlsv1 alert unexpected message";
+  case 20:
+    return "tlsv1 alert bad record mac";
+  case 22:
+    return "tlsv1 alert record overflow";
+  case 40:
+    return "tlsv1 alert handshake failure";
+  case 42:
+    return "tlsv1 alert bad certificate";
+  case 47:
+    return "tlsv1 alert illegal parameter";
+  case 50:
+    return "tlsv1 alert decode error";
+  case 51:
+    return "tlsv1 alert decrypt error";
+  case 80:
+    return "tlsv1 alert internal error";
+  case 109:
+    return "tlsv1 alert missing extension";
+  default:
+    return "tlsv1 alert";
   }
 }
 
@@ -452,7 +469,8 @@ static int lean_open(portls_be_session *s, portls_error *err) {
     /* A ChangeCipherSpec or a plaintext record after the handshake. */
     return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record", err);
   }
-  if (clen < LEAN_TAG + 1) return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
+  if (clen < LEAN_TAG + 1)
+    return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
   if (l->rctx == NULL && (l->rctx = lean_ctx(l, &l->rd, 0, err)) == NULL) return err->code;
   EVP_CIPHER_CTX *c = l->rctx;
   size_t mlen = clen - LEAN_TAG;
@@ -468,7 +486,8 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   /* TLSInnerPlaintext: content, type, zero padding. */
   size_t n = mlen;
   while (n > 0 && rec[LEAN_HDR + n - 1] == 0) n--;
-  if (n == 0) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "record without a content type", err);
+  if (n == 0)
+    return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "record without a content type", err);
   uint8_t type = rec[LEAN_HDR + n - 1];
   n--;
   if (n > LEAN_MAX_PLAIN) return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
@@ -496,7 +515,8 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   }
 }
 
-int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err) {
+int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                           portls_error *err) {
   portls__ossl_lean *l = s->lean;
   *nread = 0;
   for (;;) {
@@ -528,7 +548,8 @@ int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_
       l->rec_have += got;
       if (l->rec_have == LEAN_HDR && need == LEAN_HDR) {
         size_t len = (size_t)l->rec[3] << 8 | l->rec[4];
-        if (len > LEAN_MAX_CIPHER) return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
+        if (len > LEAN_MAX_CIPHER)
+          return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
         need += len;
       }
     }

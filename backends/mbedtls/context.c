@@ -87,9 +87,11 @@ static int mbed_read_certs(mbedtls_x509_crt *chain, portls_buf b, int code, cons
   if (copy != NULL) {
     ret = mbedtls_x509_crt_parse(chain, p, len);
     mbed_free_copy(copy, len);
-    if (ret > 0) return portls__err(err, code, "%s: %d certificate(s) could not be parsed", what, ret);
+    if (ret > 0)
+      return portls__err(err, code, "%s: %d certificate(s) could not be parsed", what, ret);
     if (ret < 0)
-      return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : code, ret, what);
+      return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : code, ret,
+                              what);
     return 0;
   }
   /* DER, one certificate after another: each is one SEQUENCE. */
@@ -102,14 +104,15 @@ static int mbed_read_certs(mbedtls_x509_crt *chain, portls_buf b, int code, cons
     size_t total = (size_t)(q - p) + body;
     ret = mbedtls_x509_crt_parse_der(chain, p, total);
     if (ret != 0)
-      return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : code, ret, what);
+      return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : code, ret,
+                              what);
     p += total;
   }
   return 0;
 }
 
-static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passphrase, const char *what,
-                         portls_error *err) {
+static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passphrase,
+                         const char *what, portls_error *err) {
   const unsigned char *p;
   unsigned char *copy;
   size_t len;
@@ -123,8 +126,8 @@ static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passp
 
   int encrypted = mbed_contains(b, "ENCRYPTED");
   if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
-    return portls__err(err, PORTLS_EBAD_PASSPHRASE, "%s: the key is encrypted and no passphrase was given",
-                       what);
+    return portls__err(err, PORTLS_EBAD_PASSPHRASE,
+                       "%s: the key is encrypted and no passphrase was given", what);
   if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s: bad decrypt (wrong passphrase?)", what);
@@ -136,10 +139,11 @@ static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passp
      * 2.28 knows only DES and 3DES there. Until core decodes such keys, the
      * key cannot be used on this backend. */
     char msg[200];
-    snprintf(msg, sizeof msg,
-             "%s: the key's encryption scheme is not supported by mbed TLS 2.28 (PKCS#8 PBES2 with AES "
-             "needs core decoding, not implemented yet)",
-             what);
+    snprintf(
+        msg, sizeof msg,
+        "%s: the key's encryption scheme is not supported by mbed TLS 2.28 (PKCS#8 PBES2 with AES "
+        "needs core decoding, not implemented yet)",
+        what);
     return portls__mbed_err(err, PORTLS_EKEY, ret, msg);
   }
   if (ret == MBEDTLS_ERR_PK_ALLOC_FAILED) return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -178,8 +182,8 @@ static int mbed_check_own_chain(const mbedtls_x509_crt *crt, const char *what, p
   return 0;
 }
 
-static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair *pair, const char *passphrase,
-                          size_t count, portls_error *err) {
+static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair *pair,
+                          const char *passphrase, size_t count, portls_error *err) {
   char what_key[32], what_cert[32];
   if (count > 1) {
     snprintf(what_key, sizeof what_key, "key[%zu]", i);
@@ -202,8 +206,8 @@ static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair 
   }
   if ((ret = mbedtls_ssl_conf_own_cert(&ctx->srv, crt, key)) != 0 ||
       (ret = mbedtls_ssl_conf_own_cert(&ctx->cli, crt, key)) != 0)
-    return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ECERT, ret,
-                            what_cert);
+    return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ECERT,
+                            ret, what_cert);
   return 0;
 }
 
@@ -247,14 +251,15 @@ static int mbed_read_crls(portls_be_ctx *ctx, portls_buf b, portls_error *err) {
   int ret = mbedtls_x509_crl_parse(&ctx->crl, p, len);
   mbed_free_copy(copy, len);
   if (ret != 0)
-    return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ECRL, ret,
-                            "crl");
+    return portls__mbed_err(err, ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ECRL,
+                            ret, "crl");
   ctx->has_crl = 1;
   return 0;
 #else
   (void)ctx;
   (void)b;
-  return portls__err(err, PORTLS_ENOTSUP, "crl: mbed TLS was built without MBEDTLS_X509_CRL_PARSE_C");
+  return portls__err(err, PORTLS_ENOTSUP,
+                     "crl: mbed TLS was built without MBEDTLS_X509_CRL_PARSE_C");
 #endif
 }
 
@@ -305,7 +310,8 @@ static int mbed_apply_ciphers(portls_be_ctx *ctx, const portls_be_ctx_config *cf
     if (s == NULL) continue;
     /* ecdhCurve "false": no ECDHE key exchange (OpenSSL's "!kECDHE"), nor
      * the static ECDH suites that only mbed TLS still has. */
-    if (cfg->ecdh_disabled && (s->kx & (PORTLS__K_ECDHE | PORTLS__K_ECDHr | PORTLS__K_ECDHe)) != 0) continue;
+    if (cfg->ecdh_disabled && (s->kx & (PORTLS__K_ECDHE | PORTLS__K_ECDHr | PORTLS__K_ECDHe)) != 0)
+      continue;
     ctx->suites_cli[nc++] = ids[i];
     /* A server without usable DH parameters offers no DHE, as OpenSSL
      * without tmp_dh (mbed TLS would otherwise use its built-in group). */
@@ -327,7 +333,8 @@ static int mbed_apply_ciphers(portls_be_ctx *ctx, const portls_be_ctx_config *cf
 /* Versions: never minor version 4 (mbed TLS 2.28 has no TLS 1.3, and its
  * experimental code crashes when both ends configure it). */
 
-static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
+static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *cfg,
+                               portls_error *err) {
   /* No minimum: TLS 1.2, which is what the OpenSSL backend can negotiate
    * then (TLS 1.0 and 1.1 need security level 0 there, which it only sets
    * for a context that asks for them). */
@@ -342,7 +349,8 @@ static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *c
                        MBEDTLS_VERSION_STRING);
   if (max > MBEDTLS_SSL_MINOR_VERSION_3) max = MBEDTLS_SSL_MINOR_VERSION_3;
   if (min < MBEDTLS_SSL_MINOR_VERSION_1) min = MBEDTLS_SSL_MINOR_VERSION_1;
-  if (min > max) return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: minimum above maximum");
+  if (min > max)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: minimum above maximum");
   mbedtls_ssl_conf_min_version(&ctx->srv, MBEDTLS_SSL_MAJOR_VERSION_3, min);
   mbedtls_ssl_conf_min_version(&ctx->cli, MBEDTLS_SSL_MAJOR_VERSION_3, min);
   mbedtls_ssl_conf_max_version(&ctx->srv, MBEDTLS_SSL_MAJOR_VERSION_3, max);
@@ -423,8 +431,9 @@ static int mbed_apply_curves(portls_be_ctx *ctx, const char *list, portls_error 
   if (strcmp(list, "auto") == 0) {
     /* OpenSSL 3's default group order, where this build has the group, so
      * that "auto" picks the same curve on both backends. */
-    static const int order[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE448,
-                                MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_SECP384R1};
+    static const int order[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                MBEDTLS_ECP_DP_CURVE448, MBEDTLS_ECP_DP_SECP521R1,
+                                MBEDTLS_ECP_DP_SECP384R1};
     for (size_t i = 0; i < PORTLS__ARRAY_SIZE(order); i++)
       if (mbedtls_ecp_curve_info_from_grp_id((mbedtls_ecp_group_id)order[i]) != NULL)
         ctx->curves[n++] = (mbedtls_ecp_group_id)order[i];
@@ -437,7 +446,8 @@ static int mbed_apply_curves(portls_be_ctx *ctx, const char *list, portls_error 
       if (*p == ':') p++;
       int grp = 0;
       for (size_t i = 0; i < PORTLS__ARRAY_SIZE(mbed_curve_names); i++)
-        if (strlen(mbed_curve_names[i].name) == len && memcmp(mbed_curve_names[i].name, t, len) == 0) {
+        if (strlen(mbed_curve_names[i].name) == len &&
+            memcmp(mbed_curve_names[i].name, t, len) == 0) {
           grp = mbed_curve_names[i].grp;
           break;
         }
@@ -479,7 +489,8 @@ static int mbed_apply_dhparam(portls_be_ctx *ctx, portls_buf pem, int *have_dh, 
   size_t bits = mbedtls_mpi_bitlen(&dhm.P);
   if (bits < 1024) {
     mbedtls_dhm_free(&dhm);
-    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%zu)", bits);
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%zu)",
+                       bits);
   }
   ret = mbedtls_ssl_conf_dh_param_ctx(&ctx->srv, &dhm); /* copies P and G */
   mbedtls_dhm_free(&dhm);
@@ -503,9 +514,11 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   *out = NULL;
   if (cfg == NULL) return portls__err(err, PORTLS_EINVAL, NULL);
   mbedtls_ctr_drbg_context *rng = portls__mbed_rng();
-  if (rng == NULL) return portls__err(err, PORTLS_EIO, "mbedtls: seeding the random generator failed");
+  if (rng == NULL)
+    return portls__err(err, PORTLS_EIO, "mbedtls: seeding the random generator failed");
   if (cfg->pfx.base != NULL && cfg->pfx.len > 0)
-    return portls__err(err, PORTLS_ENOTSUP, "pfx: mbed TLS %s has no PKCS#12 parser", MBEDTLS_VERSION_STRING);
+    return portls__err(err, PORTLS_ENOTSUP, "pfx: mbed TLS %s has no PKCS#12 parser",
+                       MBEDTLS_VERSION_STRING);
 
   ctx = portls__calloc(1, sizeof *ctx);
   if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -533,9 +546,11 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     ctx->pair_count = cfg->pair_count;
   }
 
-  if ((ret = mbedtls_ssl_config_defaults(&ctx->srv, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+  if ((ret = mbedtls_ssl_config_defaults(&ctx->srv, MBEDTLS_SSL_IS_SERVER,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM,
                                          MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
-      (ret = mbedtls_ssl_config_defaults(&ctx->cli, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+      (ret = mbedtls_ssl_config_defaults(&ctx->cli, MBEDTLS_SSL_IS_CLIENT,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM,
                                          MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
     rc = portls__mbed_err(err, PORTLS_ENOMEM, ret, "mbedtls_ssl_config_defaults");
     goto fail;
@@ -572,8 +587,9 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
    * unless tickets are off (a server then issues none: session.c). */
   ctx->no_tickets = cfg->disable_tickets != 0;
 #if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
-  mbedtls_ssl_conf_session_tickets(&ctx->cli, ctx->no_tickets ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
-                                                               : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+  mbedtls_ssl_conf_session_tickets(&ctx->cli, ctx->no_tickets
+                                                  ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
+                                                  : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 #endif
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   mbedtls_ssl_conf_sni(&ctx->srv, portls__mbed_sni_cb, NULL);
@@ -586,7 +602,8 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   if (!cfg->ecdh_disabled && (rc = mbed_apply_curves(ctx, cfg->ecdh_curves, err)) < 0) goto fail;
 
   for (size_t i = 0; i < cfg->pair_count; i++)
-    if ((rc = mbed_load_pair(ctx, i, &cfg->pairs[i], cfg->passphrase, cfg->pair_count, err)) < 0) goto fail;
+    if ((rc = mbed_load_pair(ctx, i, &cfg->pairs[i], cfg->passphrase, cfg->pair_count, err)) < 0)
+      goto fail;
 
   for (size_t i = 0; i < cfg->ca_count; i++) {
     if ((rc = mbed_read_certs(&ctx->ca, cfg->ca[i], PORTLS_ECERT, "ca", err)) < 0) goto fail;
@@ -616,7 +633,8 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   }
   /* 48 bytes, checked by core, which makes random ones when the
    * application gives none. */
-  if (cfg->ticket_keys.len != 0 && (rc = portls__mbed_set_ticket_keys(ctx, cfg->ticket_keys.base, err)) < 0)
+  if (cfg->ticket_keys.len != 0 &&
+      (rc = portls__mbed_set_ticket_keys(ctx, cfg->ticket_keys.base, err)) < 0)
     goto fail;
   *out = ctx;
   return 0;
@@ -668,14 +686,15 @@ int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], por
 }
 
 #if defined(PORTLS_MBED_TICKETS)
-static int mbed_ticket_mac(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t mac[32]) {
-  return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ctx->ticket_keys + MBED_TICKET_NAME, 16, in,
-                         len, mac);
+static int mbed_ticket_mac(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
+                           uint8_t mac[32]) {
+  return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                         ctx->ticket_keys + MBED_TICKET_NAME, 16, in, len, mac);
 }
 #endif
 
-int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len, uint8_t *out,
-                             size_t cap, size_t *out_len) {
+int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len,
+                             uint8_t *out, size_t cap, size_t *out_len) {
   *out_len = 0;
 #if defined(PORTLS_MBED_TICKETS)
   const size_t clen = (len / 16 + 1) * 16; /* PKCS#7 always pads */
@@ -687,8 +706,8 @@ int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, siz
   int ret = mbedtls_ctr_drbg_random(rng, out + MBED_TICKET_NAME, MBED_TICKET_IV);
   size_t n = 0;
   if (ret == 0)
-    ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, ctx->ticket_keys + 32, out + MBED_TICKET_NAME,
-                           state, len, out + MBED_TICKET_HEAD, &n);
+    ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, ctx->ticket_keys + 32,
+                           out + MBED_TICKET_NAME, state, len, out + MBED_TICKET_HEAD, &n);
   if (ret == 0 && n != clen) ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
   if (ret == 0) ret = mbed_ticket_mac(ctx, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
   if (ret == 0) *out_len = MBED_TICKET_HEAD + n + MBED_TICKET_MAC;
@@ -699,13 +718,14 @@ int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, siz
 #endif
 }
 
-int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t **state,
-                             size_t *state_len) {
+int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
+                             uint8_t **state, size_t *state_len) {
   *state = NULL;
   *state_len = 0;
 #if defined(PORTLS_MBED_TICKETS)
   if (!ctx->has_ticket_keys || len < MBED_TICKET_HEAD + 16 + MBED_TICKET_MAC ||
-      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0 || memcmp(in, ctx->ticket_keys, MBED_TICKET_NAME) != 0)
+      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0 ||
+      memcmp(in, ctx->ticket_keys, MBED_TICKET_NAME) != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
   const size_t clen = len - MBED_TICKET_HEAD - MBED_TICKET_MAC;
   uint8_t mac[MBED_TICKET_MAC];
@@ -713,13 +733,14 @@ int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t
   if (ret != 0) return ret;
   /* Constant time, as mbed TLS compares MACs. */
   unsigned diff = 0;
-  for (size_t i = 0; i < sizeof mac; i++) diff |= (unsigned)(mac[i] ^ in[MBED_TICKET_HEAD + clen + i]);
+  for (size_t i = 0; i < sizeof mac; i++)
+    diff |= (unsigned)(mac[i] ^ in[MBED_TICKET_HEAD + clen + i]);
   if (diff != 0) return MBEDTLS_ERR_SSL_INVALID_MAC;
   uint8_t *p = portls__malloc(clen + 16);
   if (p == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
   size_t n = 0;
-  ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_DECRYPT, ctx->ticket_keys + 32, in + MBED_TICKET_NAME,
-                         in + MBED_TICKET_HEAD, clen, p, &n);
+  ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_DECRYPT, ctx->ticket_keys + 32,
+                         in + MBED_TICKET_NAME, in + MBED_TICKET_HEAD, clen, p, &n);
   if (ret != 0) {
     mbedtls_platform_zeroize(p, clen + 16);
     portls__free(p);

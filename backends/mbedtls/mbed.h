@@ -45,19 +45,19 @@
 
 #include "portls/backend.h"
 
-#if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x02100000 || \
+#if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x02100000 ||                     \
     MBEDTLS_VERSION_NUMBER >= 0x03000000
 #error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28"
 #endif
-#if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) || !defined(MBEDTLS_CTR_DRBG_C) || \
-    !defined(MBEDTLS_ENTROPY_C)
+#if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) ||                           \
+    !defined(MBEDTLS_CTR_DRBG_C) || !defined(MBEDTLS_ENTROPY_C)
 #error "portls: mbed TLS must be built with SSL_TLS_C, X509_CRT_PARSE_C, CTR_DRBG_C and ENTROPY_C"
 #endif
 
 /* Session tickets with Node's keys need these (Debian's 2.28 has them all). */
-#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_CLI_C) && \
-    defined(MBEDTLS_AES_C) && defined(MBEDTLS_CIPHER_MODE_CBC) && defined(MBEDTLS_CIPHER_PADDING_PKCS7) && \
-    defined(MBEDTLS_SHA256_C) && defined(MBEDTLS_MD_C)
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C) &&                          \
+    defined(MBEDTLS_SSL_CLI_C) && defined(MBEDTLS_AES_C) && defined(MBEDTLS_CIPHER_MODE_CBC) &&    \
+    defined(MBEDTLS_CIPHER_PADDING_PKCS7) && defined(MBEDTLS_SHA256_C) && defined(MBEDTLS_MD_C)
 #define PORTLS_MBED_TICKETS 1
 #endif
 
@@ -88,7 +88,7 @@ struct portls_be_ctx {
    * key 16; core's (it always gives some), else random ones. */
   uint8_t ticket_keys[48];
   int has_ticket_keys;
-  int no_tickets; /* disable_tickets: none issued, none asked for */
+  int no_tickets;      /* disable_tickets: none issued, none asked for */
   int session_timeout; /* seconds: ticket lifetime, and the age limit of a resumed session */
   /* SHA-256 of session_id_context (sid_len 32), or nothing (0): a server
    * resumes only sessions made under the same context, as OpenSSL. */
@@ -126,7 +126,7 @@ struct portls_be_session {
    * (portls_be_session_config.resume, copied), for the session-cache get. */
   uint8_t *resume;
   size_t resume_len;
-  int cache_new;   /* server: mbed TLS stored this handshake's session by id */
+  int cache_new; /* server: mbed TLS stored this handshake's session by id */
   /* Server resuming a ticket: the suite choice pinned to the session's for
    * its ClientHello (see mbed_pin_suite), and the list to put back. */
   int pinned;
@@ -174,12 +174,14 @@ mbedtls_ctr_drbg_context *portls__mbed_rng(void);
 size_t portls__mbed_suites(const uint16_t **ids);
 /* AES-CBC with PKCS#7 padding, one shot: op is MBEDTLS_ENCRYPT or
  * MBEDTLS_DECRYPT; out holds len + 16 bytes. An mbed TLS cipher code. */
-int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key, const uint8_t *iv,
-                     const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key,
+                     const uint8_t *iv, const uint8_t *in, size_t len, uint8_t *out,
+                     size_t *out_len);
 /* Fills err with code and "what: mbedtls: <mbedtls_strerror text> (-0x7780)"
  * (no "what: " when what is NULL), then ": detail" when detail is given. */
 int portls__mbed_err(portls_error *err, int code, int ret, const char *what);
-int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what, const char *detail);
+int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what,
+                            const char *detail);
 
 /* ---- context.c ---- */
 
@@ -194,18 +196,19 @@ int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], por
  * key_name | IV | AES-128-CBC(state) | HMAC-SHA256, or opens one into
  * *state (allocated; zeroize and free it). mbed TLS codes:
  * MBEDTLS_ERR_SSL_INVALID_MAC for a ticket the current keys did not make. */
-int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len, uint8_t *out,
-                             size_t cap, size_t *out_len);
-int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len, uint8_t **state,
-                             size_t *state_len);
+int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, size_t len,
+                             uint8_t *out, size_t cap, size_t *out_len);
+int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
+                             uint8_t **state, size_t *state_len);
 
 /* ---- session.c ---- */
 
-int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg, const portls_be_io *io,
-                             portls_be_session **out, portls_error *err);
+int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
+                             const portls_be_io *io, portls_be_session **out, portls_error *err);
 void portls__mbed_session_free(portls_be_session *s);
 int portls__mbed_handshake(portls_be_session *s, portls_error *err);
-int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
+int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                      portls_error *err);
 int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
 int portls__mbed_shutdown(portls_be_session *s, portls_error *err);
 void portls__mbed_info(portls_be_session *s, portls_be_info *info);
@@ -214,7 +217,8 @@ int portls__mbed_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 int portls__mbed_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__mbed_session_ready(portls_be_session *s);
-int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                                portls_error *err);
 int portls__mbed_ticket(portls_be_session *s, portls_buf *out);
 int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
 void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);

@@ -39,8 +39,8 @@ static void mbed_global_once(void) {
   static const unsigned char pers[] = "portls";
   mbedtls_entropy_init(&mbed_entropy);
   mbedtls_ctr_drbg_init(&mbed_drbg);
-  mbed_rng_ok =
-      mbedtls_ctr_drbg_seed(&mbed_drbg, mbedtls_entropy_func, &mbed_entropy, pers, sizeof pers - 1) == 0;
+  mbed_rng_ok = mbedtls_ctr_drbg_seed(&mbed_drbg, mbedtls_entropy_func, &mbed_entropy, pers,
+                                      sizeof pers - 1) == 0;
 
   /* The library's own preference order, restricted to what core can name. */
   for (const int *id = mbedtls_ssl_list_ciphersuites(); *id != 0; id++) {
@@ -57,9 +57,7 @@ static void mbed_global_once(void) {
 
 #if defined(MBEDTLS_THREADING_PTHREAD)
 static pthread_once_t mbed_once = PTHREAD_ONCE_INIT;
-static void mbed_global(void) {
-  (void)pthread_once(&mbed_once, mbed_global_once);
-}
+static void mbed_global(void) { (void)pthread_once(&mbed_once, mbed_global_once); }
 #else
 static int mbed_once_done;
 static void mbed_global(void) {
@@ -81,15 +79,16 @@ size_t portls__mbed_suites(const uint16_t **ids) {
   return mbed_suite_count;
 }
 
-int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what, const char *detail) {
+int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what,
+                            const char *detail) {
   char text[160];
   text[0] = '\0';
   mbedtls_strerror(ret, text, sizeof text);
   if (text[0] == '\0') snprintf(text, sizeof text, "error");
   unsigned v = ret < 0 ? (unsigned)-(long)ret : (unsigned)ret;
   return portls__err(err, code, "%s%smbedtls: %s (%s0x%04x)%s%s", what != NULL ? what : "",
-                     what != NULL ? ": " : "", text, ret < 0 ? "-" : "", v, detail != NULL ? ": " : "",
-                     detail != NULL ? detail : "");
+                     what != NULL ? ": " : "", text, ret < 0 ? "-" : "", v,
+                     detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
 int portls__mbed_err(portls_error *err, int code, int ret, const char *what) {
@@ -143,27 +142,36 @@ static int mbed_global_init(const portls_allocator *alloc) {
 
 static int mbed_digest(int alg, const void *data, size_t len, uint8_t *out) {
   switch (alg) {
-  case PORTLS_BE_SHA1: return mbedtls_sha1_ret(data, len, out) == 0 ? 0 : PORTLS_EINVAL;
-  case PORTLS_BE_SHA256: return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+  case PORTLS_BE_SHA1:
+    return mbedtls_sha1_ret(data, len, out) == 0 ? 0 : PORTLS_EINVAL;
+  case PORTLS_BE_SHA256:
+    return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
 #if defined(MBEDTLS_SHA512_C) && !defined(MBEDTLS_SHA512_NO_SHA384)
-  case PORTLS_BE_SHA384: return mbedtls_sha512_ret(data, len, out, 1) == 0 ? 0 : PORTLS_EINVAL;
+  case PORTLS_BE_SHA384:
+    return mbedtls_sha512_ret(data, len, out, 1) == 0 ? 0 : PORTLS_EINVAL;
 #else
-  case PORTLS_BE_SHA384: return PORTLS_ENOTSUP;
+  case PORTLS_BE_SHA384:
+    return PORTLS_ENOTSUP;
 #endif
 #if defined(MBEDTLS_SHA512_C)
-  case PORTLS_BE_SHA512: return mbedtls_sha512_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+  case PORTLS_BE_SHA512:
+    return mbedtls_sha512_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
 #else
-  case PORTLS_BE_SHA512: return PORTLS_ENOTSUP;
+  case PORTLS_BE_SHA512:
+    return PORTLS_ENOTSUP;
 #endif
-  default: return PORTLS_EINVAL;
+  default:
+    return PORTLS_EINVAL;
   }
 }
 
-int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key, const uint8_t *iv,
-                     const uint8_t *in, size_t len, uint8_t *out, size_t *out_len) {
+int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const uint8_t *key,
+                     const uint8_t *iv, const uint8_t *in, size_t len, uint8_t *out,
+                     size_t *out_len) {
   *out_len = 0;
   const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
-  if (info == NULL) return MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE; /* not compiled into this mbed TLS */
+  if (info == NULL)
+    return MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE; /* not compiled into this mbed TLS */
   mbedtls_cipher_context_t c;
   mbedtls_cipher_init(&c);
   int ret = mbedtls_cipher_setup(&c, info);
@@ -179,26 +187,40 @@ int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const u
 }
 
 /* CBC decryption with PKCS#7 padding, for core's PKCS#8 / PKCS#12 decoders. */
-static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
-                               uint8_t *out, size_t *out_len) {
+static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+                               size_t len, uint8_t *out, size_t *out_len) {
   mbedtls_cipher_type_t type;
   *out_len = 0;
   switch (alg) {
-  case PORTLS_BE_AES_128_CBC: type = MBEDTLS_CIPHER_AES_128_CBC; break;
-  case PORTLS_BE_AES_192_CBC: type = MBEDTLS_CIPHER_AES_192_CBC; break;
-  case PORTLS_BE_AES_256_CBC: type = MBEDTLS_CIPHER_AES_256_CBC; break;
-  case PORTLS_BE_DES_EDE3_CBC: type = MBEDTLS_CIPHER_DES_EDE3_CBC; break;
-  default: return PORTLS_EINVAL;
+  case PORTLS_BE_AES_128_CBC:
+    type = MBEDTLS_CIPHER_AES_128_CBC;
+    break;
+  case PORTLS_BE_AES_192_CBC:
+    type = MBEDTLS_CIPHER_AES_192_CBC;
+    break;
+  case PORTLS_BE_AES_256_CBC:
+    type = MBEDTLS_CIPHER_AES_256_CBC;
+    break;
+  case PORTLS_BE_DES_EDE3_CBC:
+    type = MBEDTLS_CIPHER_DES_EDE3_CBC;
+    break;
+  default:
+    return PORTLS_EINVAL;
   }
   const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
   if (info == NULL) return PORTLS_ENOTSUP;
   if (len == 0 || len % info->block_size != 0) return PORTLS_EINVAL;
   switch (portls__mbed_cbc(type, MBEDTLS_DECRYPT, key, iv, in, len, out, out_len)) {
-  case 0: return 0;
-  case MBEDTLS_ERR_CIPHER_INVALID_PADDING: return PORTLS_EBAD_PASSPHRASE;
-  case MBEDTLS_ERR_CIPHER_ALLOC_FAILED: return PORTLS_ENOMEM;
-  case MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE: return PORTLS_ENOTSUP;
-  default: return PORTLS_EINVAL;
+  case 0:
+    return 0;
+  case MBEDTLS_ERR_CIPHER_INVALID_PADDING:
+    return PORTLS_EBAD_PASSPHRASE;
+  case MBEDTLS_ERR_CIPHER_ALLOC_FAILED:
+    return PORTLS_ENOMEM;
+  case MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE:
+    return PORTLS_ENOTSUP;
+  default:
+    return PORTLS_EINVAL;
   }
 }
 
@@ -245,8 +267,8 @@ static uint64_t mbed_capabilities(void) {
    * handshake is stepped; MIN_DH_SIZE: core checks it against that. */
   caps |= MBED_CAP(DHE) | MBED_CAP(DH_SIZE) | MBED_CAP(MIN_DH_SIZE);
 #endif
-#if defined(MBEDTLS_ECDH_C) && \
-    (defined(MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED) || defined(MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED))
+#if defined(MBEDTLS_ECDH_C) && (defined(MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED) ||                 \
+                                defined(MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED))
   caps |= MBED_CAP(ECDH_CURVES);
 #endif
 #if defined(MBEDTLS_SSL_RENEGOTIATION)

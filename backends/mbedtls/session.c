@@ -96,7 +96,7 @@ static int mbed_hello_split(const uint8_t *p, size_t len, mbed_hello *h) {
   h->suites_len = n;
   p += 2 + n;
   if (end - p < 1 || (size_t)(end - p) < 1u + p[0]) return -1;
-  p += 1 + p[0]; /* compression methods */
+  p += 1 + p[0];             /* compression methods */
   if (end - p < 2) return 0; /* no extensions */
   n = ((size_t)p[0] << 8) | p[1];
   p += 2;
@@ -310,8 +310,8 @@ static void mbed_extend_chain(portls_be_session *s) {
  * and key strength, revocation (leaf to top), then signatures and validity
  * periods (top to leaf). The same order here, the last one set wins. */
 static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
-  const uint32_t ignored =
-      MBEDTLS_X509_BADCERT_CN_MISMATCH | MBEDTLS_X509_BADCERT_SKIP_VERIFY | MBEDTLS_X509_BADCERT_MISSING;
+  const uint32_t ignored = MBEDTLS_X509_BADCERT_CN_MISMATCH | MBEDTLS_X509_BADCERT_SKIP_VERIFY |
+                           MBEDTLS_X509_BADCERT_MISSING;
   const int top = s->vtop;
   int code = 0;
   flags &= ~ignored;
@@ -366,8 +366,8 @@ static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
       }
       if (f & MBEDTLS_X509_BADCRL_FUTURE) code = PORTLS_ECRL_NOT_YET_VALID;
       if (f & MBEDTLS_X509_BADCRL_EXPIRED) code = PORTLS_ECRL_HAS_EXPIRED;
-      if (f & (MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK |
-               MBEDTLS_X509_BADCRL_BAD_KEY))
+      if (f & (MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_BAD_MD |
+               MBEDTLS_X509_BADCRL_BAD_PK | MBEDTLS_X509_BADCRL_BAD_KEY))
         code = PORTLS_ECRL_SIGNATURE_FAILURE;
       if (f & MBEDTLS_X509_BADCERT_REVOKED) code = PORTLS_ECERT_REVOKED;
     }
@@ -396,12 +396,13 @@ static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
   }
   /* Anything else mbed TLS flagged that has no OpenSSL counterpart above. */
   const uint32_t known =
-      MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE |
-      MBEDTLS_X509_BADCERT_REVOKED | MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_EXPIRED |
-      MBEDTLS_X509_BADCRL_FUTURE | MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK |
-      MBEDTLS_X509_BADCRL_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
-      MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_OTHER | MBEDTLS_X509_BADCERT_KEY_USAGE |
-      MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
+      MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED |
+      MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_REVOKED | MBEDTLS_X509_BADCRL_NOT_TRUSTED |
+      MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE | MBEDTLS_X509_BADCRL_BAD_MD |
+      MBEDTLS_X509_BADCRL_BAD_PK | MBEDTLS_X509_BADCRL_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_MD |
+      MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_OTHER |
+      MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+      MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
   if (code == 0 && (flags & ~known) != 0) code = PORTLS_EVERIFY_FAILED;
   return code;
 }
@@ -411,38 +412,70 @@ static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
 
 static const char *mbed_alert_name(int a) {
   switch (a) {
-  case 0: return "close_notify";
-  case 10: return "unexpected_message";
-  case 20: return "bad_record_mac";
-  case 21: return "decryption_failed";
-  case 22: return "record_overflow";
-  case 30: return "decompression_failure";
-  case 40: return "handshake_failure";
-  case 41: return "no_certificate";
-  case 42: return "bad_certificate";
-  case 43: return "unsupported_certificate";
-  case 44: return "certificate_revoked";
-  case 45: return "certificate_expired";
-  case 46: return "certificate_unknown";
-  case 47: return "illegal_parameter";
-  case 48: return "unknown_ca";
-  case 49: return "access_denied";
-  case 50: return "decode_error";
-  case 51: return "decrypt_error";
-  case 70: return "protocol_version";
-  case 71: return "insufficient_security";
-  case 80: return "internal_error";
-  case 86: return "inappropriate_fallback";
-  case 90: return "user_canceled";
-  case 100: return "no_renegotiation";
-  case 109: return "missing_extension";
-  case 110: return "unsupported_extension";
-  case 112: return "unrecognized_name";
-  case 113: return "bad_certificate_status_response";
-  case 115: return "unknown_psk_identity";
-  case 116: return "certificate_required";
-  case 120: return "no_application_protocol";
-  default: return "unknown";
+  case 0:
+    return "close_notify";
+  case 10:
+    return "unexpected_message";
+  case 20:
+    return "bad_record_mac";
+  case 21:
+    return "decryption_failed";
+  case 22:
+    return "record_overflow";
+  case 30:
+    return "decompression_failure";
+  case 40:
+    return "handshake_failure";
+  case 41:
+    return "no_certificate";
+  case 42:
+    return "bad_certificate";
+  case 43:
+    return "unsupported_certificate";
+  case 44:
+    return "certificate_revoked";
+  case 45:
+    return "certificate_expired";
+  case 46:
+    return "certificate_unknown";
+  case 47:
+    return "illegal_parameter";
+  case 48:
+    return "unknown_ca";
+  case 49:
+    return "access_denied";
+  case 50:
+    return "decode_error";
+  case 51:
+    return "decrypt_error";
+  case 70:
+    return "protocol_version";
+  case 71:
+    return "insufficient_security";
+  case 80:
+    return "internal_error";
+  case 86:
+    return "inappropriate_fallback";
+  case 90:
+    return "user_canceled";
+  case 100:
+    return "no_renegotiation";
+  case 109:
+    return "missing_extension";
+  case 110:
+    return "unsupported_extension";
+  case 112:
+    return "unrecognized_name";
+  case 113:
+    return "bad_certificate_status_response";
+  case 115:
+    return "unknown_psk_identity";
+  case 116:
+    return "certificate_required";
+  case 120:
+    return "no_application_protocol";
+  default:
+    return "unknown";
   }
 }
 
@@ -451,17 +484,20 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     int code = s->io_error;
     s->io_error = 0;
     return portls__err(err, code,
-                       code == PORTLS_ENOMEM ? "out of memory" : "queueing ciphertext for the peer failed");
+                       code == PORTLS_ENOMEM ? "out of memory"
+                                             : "queueing ciphertext for the peer failed");
   }
   switch (ret) {
   case MBEDTLS_ERR_SSL_WANT_READ:
-  case MBEDTLS_ERR_SSL_WANT_WRITE: /* never from our bio; harmless */
-  case MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO: /* write() while a client's renegotiation waits */
+  case MBEDTLS_ERR_SSL_WANT_WRITE:                  /* never from our bio; harmless */
+  case MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO: /* write() while a client's renegotiation waits
+                                                     */
     return PORTLS_BE_WANT_READ;
   case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
     if (op == MBED_OP_READ) return PORTLS_BE_CLOSED;
     if (op == MBED_OP_HANDSHAKE)
-      return portls__err(err, PORTLS_ECONNRESET, "peer sent close_notify before the handshake completed");
+      return portls__err(err, PORTLS_ECONNRESET,
+                         "peer sent close_notify before the handshake completed");
     return portls__err(err, PORTLS_EPIPE, "peer has closed the TLS session");
   case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
     int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
@@ -469,7 +505,7 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
     /* OpenSSL reports a peer's protocol_version alert as a version failure;
      * no_renegotiation is a peer that refused to renegotiate. */
-    int code = alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION     ? PORTLS_EVERSION
+    int code = alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION   ? PORTLS_EVERSION
                : alert == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION ? PORTLS_ERENEG_DISABLED
                                                                  : PORTLS_ETLS_ALERT;
     return portls__mbed_err_detail(err, code, ret, NULL, detail);
@@ -477,19 +513,23 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
-  case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION: return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
-  case MBEDTLS_ERR_SSL_ALLOC_FAILED: return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
+  case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+    return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+  case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+    return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
     /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
      * default, as OpenSSL's security level 1): Node's minDHSize failure. */
-    if (s->dh_bits > 0 && s->ssl.conf != NULL && (unsigned)s->dh_bits < s->ssl.conf->dhm_min_bitlen) {
+    if (s->dh_bits > 0 && s->ssl.conf != NULL &&
+        (unsigned)s->dh_bits < s->ssl.conf->dhm_min_bitlen) {
       char detail[80];
       snprintf(detail, sizeof detail, "DH prime of %d bits, below the minimum of %u", s->dh_bits,
                s->ssl.conf->dhm_min_bitlen);
       return portls__mbed_err_detail(err, PORTLS_EDH_TOO_SMALL, ret, NULL, detail);
     }
     break;
-  default: break;
+  default:
+    break;
   }
   return portls__mbed_err(err, PORTLS_EPROTO, ret, NULL);
 }
@@ -559,7 +599,8 @@ typedef struct mbed_blob {
 } mbed_blob;
 
 static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
-  if (p == NULL || len <= MBED_BLOB_HDR || memcmp(p, mbed_blob_magic, sizeof mbed_blob_magic) != 0) return -1;
+  if (p == NULL || len <= MBED_BLOB_HDR || memcmp(p, mbed_blob_magic, sizeof mbed_blob_magic) != 0)
+    return -1;
   b->verify_code = (int16_t)(((unsigned)p[4] << 8) | p[5]);
   b->context_len = p[6];
   if (len - MBED_BLOB_HDR <= b->context_len) return -1;
@@ -570,7 +611,8 @@ static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
 }
 
 static int mbed_session_err(portls_error *err, int ret) {
-  return portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ESESSION, ret, "session");
+  return portls__mbed_err(
+      err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_ESESSION, ret, "session");
 }
 
 /* Client: the `session` option. */
@@ -597,8 +639,8 @@ static int mbed_set_session(portls_be_session *s, portls_buf b, portls_error *er
  * set, and left that to the cache.) The context must be this one's, and the
  * session no older than the timeout. 0, or an mbed TLS code (a full
  * handshake). */
-static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len, mbedtls_ssl_session *target,
-                            const mbedtls_ssl_session *want) {
+static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
+                            mbedtls_ssl_session *target, const mbedtls_ssl_session *want) {
   const portls_be_ctx *ctx = s->ctx;
   mbed_blob blob;
   if (mbed_blob_parse(p, len, &blob) < 0 || blob.context_len != ctx->sid_len ||
@@ -609,7 +651,8 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len, 
   int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0 && want != NULL &&
       (sess.id_len != want->id_len || memcmp(sess.id, want->id, sess.id_len) != 0 ||
-       (want->ciphersuite != 0 && (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
+       (want->ciphersuite != 0 &&
+        (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
 #if defined(MBEDTLS_HAVE_TIME)
   mbedtls_time_t now = mbedtls_time(NULL);
@@ -641,8 +684,8 @@ static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsign
   *tlen = 0;
   /* Written after the client's Finished: its certificate, if any, is
    * verified by now. */
-  int ret = mbed_blob_save(session, mbed_result(s, session->verify_result), s->ctx->sid_ctx, s->ctx->sid_len, &state,
-                           &n);
+  int ret = mbed_blob_save(session, mbed_result(s, session->verify_result), s->ctx->sid_ctx,
+                           s->ctx->sid_len, &state, &n);
   if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
     /* mbed TLS would carry on without a ticket; the bio fails the handshake
      * at its next call instead, with core's code (see mbed_send). */
@@ -670,17 +713,20 @@ static int mbed_pin_suite(portls_be_session *s, int suite) {
   mbed_hello h;
   if (m == NULL || mbed_hello_split(m, rlen, &h) < 0) return -1;
   int offered = 0;
-  for (size_t i = 0; i + 1 < h.suites_len; i += 2) offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
+  for (size_t i = 0; i + 1 < h.suites_len; i += 2)
+    offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
   if (!offered) return -1;
   memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   s->suite_pin[0] = suite;
   s->suite_pin[1] = 0;
-  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++) s->conf.ciphersuite_list[i] = s->suite_pin;
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++)
+    s->conf.ciphersuite_list[i] = s->suite_pin;
   s->pinned = 1;
   return 0;
 }
 
-static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len) {
+static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
+                             size_t len) {
   portls_be_session *s = p;
   uint8_t *state;
   size_t n;
@@ -712,21 +758,23 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
 
 /* A server's own config: the callbacks above, and the authmode. */
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
-  mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
+  mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL
+                                                       : MBEDTLS_SSL_VERIFY_NONE);
 #if defined(PORTLS_MBED_TICKETS)
   if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
     mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
 #endif
   mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get, mbed_cache_set);
   if (cfg->resume.base != NULL && cfg->resume.len > 0) {
-    if ((s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL) return PORTLS_ENOMEM;
+    if ((s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL)
+      return PORTLS_ENOMEM;
     s->resume_len = cfg->resume.len;
   }
   return 0;
 }
 
-int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg, const portls_be_io *io,
-                             portls_be_session **out, portls_error *err) {
+int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
+                             const portls_be_io *io, portls_be_session **out, portls_error *err) {
   portls_be_session *s;
   int ret, rc = 0;
 
@@ -769,8 +817,8 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   }
 
   if ((ret = mbedtls_ssl_setup(&s->ssl, conf)) != 0) {
-    rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EPROTO, ret,
-                          "mbedtls_ssl_setup");
+    rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EPROTO,
+                          ret, "mbedtls_ssl_setup");
     goto fail;
   }
   mbedtls_ssl_set_bio(&s->ssl, s, mbed_send, mbed_recv, NULL);
@@ -780,8 +828,9 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     if (cfg->servername != NULL && cfg->servername[0] != '\0') {
       /* Sends SNI (and turns on a name check that mbed_verify_cb masks). */
       if ((ret = mbedtls_ssl_set_hostname(&s->ssl, cfg->servername)) != 0) {
-        rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EINVAL, ret,
-                              "servername");
+        rc = portls__mbed_err(err,
+                              ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EINVAL,
+                              ret, "servername");
         goto fail;
       }
     }
@@ -856,7 +905,8 @@ static void mbed_hs_end(portls_be_session *s) {
   s->hs_completed++;
   s->hs_done = 1;
   /* A resumed session keeps the result of the handshake that verified it. */
-  if (!(s->resumed && s->verify_code_set)) s->verify_code = mbed_result(s, mbedtls_ssl_get_verify_result(&s->ssl));
+  if (!(s->resumed && s->verify_code_set))
+    s->verify_code = mbed_result(s, mbedtls_ssl_get_verify_result(&s->ssl));
   const mbedtls_ssl_session *sess = s->ssl.session;
   if (!s->is_server && !s->resumed && sess != NULL) {
     int resumable = sess->id_len > 0;
@@ -912,8 +962,8 @@ static int mbed_reneg_refused(const portls_be_session *s) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
   return (s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_IN_PROGRESS ||
           s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_PENDING) &&
-         s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT && s->ssl.in_msg != NULL && s->ssl.in_msglen == 2 &&
-         s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING &&
+         s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT && s->ssl.in_msg != NULL &&
+         s->ssl.in_msglen == 2 && s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING &&
          s->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION;
 #else
   (void)s;
@@ -921,7 +971,8 @@ static int mbed_reneg_refused(const portls_be_session *s) {
 #endif
 }
 
-int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err) {
+int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                      portls_error *err) {
   *nread = 0;
   if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
   if (cap > INT_MAX) cap = INT_MAX;
@@ -939,13 +990,15 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
     if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
       mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
-      return portls__err(err, PORTLS_ERENEG_DISABLED, "mbedtls: the peer refused to renegotiate (no_renegotiation)");
+      return portls__err(err, PORTLS_ERENEG_DISABLED,
+                         "mbedtls: the peer refused to renegotiate (no_renegotiation)");
     }
     /* mbed TLS also answers "want read" after a record that held nothing
      * for the caller (a warning alert, a HelloRequest or ClientHello that
      * started a renegotiation) while core may hold more: go on while the
      * bio finds ciphertext. */
-    if (r == MBEDTLS_ERR_SSL_WANT_READ && !s->starved && s->rx_count != rx && s->io_error == 0) continue;
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && !s->starved && s->rx_count != rx && s->io_error == 0)
+      continue;
     return mbed_fail(s, r, MBED_OP_READ, err);
   }
 }
@@ -966,10 +1019,12 @@ int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, por
       off += (size_t)r;
       continue;
     }
-    const int waiting = r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO;
+    const int waiting =
+        r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO;
     if (waiting && off == 0) return PORTLS_BE_WANT_READ;
     if (r == 0 || waiting)
-      return portls__err(err, PORTLS_EPROTO, "mbedtls: write stopped after %zu of %zu bytes", off, len);
+      return portls__err(err, PORTLS_EPROTO, "mbedtls: write stopped after %zu of %zu bytes", off,
+                         len);
     return mbed_fail(s, r, MBED_OP_WRITE, err);
   }
   return PORTLS_BE_OK;
@@ -992,7 +1047,8 @@ int portls__mbed_shutdown(portls_be_session *s, portls_error *err) {
 
 int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
-  if (!s->hs_done) return portls__err(err, PORTLS_ENOTCONN, "renegotiate: the handshake has not completed");
+  if (!s->hs_done)
+    return portls__err(err, PORTLS_ENOTCONN, "renegotiate: the handshake has not completed");
   if (s->ssl.secure_renegotiation != MBEDTLS_SSL_SECURE_RENEGOTIATION)
     return portls__err(err, PORTLS_ERENEG_DISABLED,
                        "renegotiate: the peer does not support secure renegotiation (RFC 5746)");
@@ -1002,7 +1058,8 @@ int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error
       portls__mbed_ctx_load_system_ca(s->ctx);
       portls__mbed_ctx_apply_ca(s->ctx, &s->conf);
     }
-    mbedtls_ssl_conf_authmode(&s->conf, verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
+    mbedtls_ssl_conf_authmode(&s->conf,
+                              verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
   }
   /* One already under way serves this request too. */
   if (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) return PORTLS_BE_OK;
@@ -1018,12 +1075,14 @@ int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error
    * ServerHello (mbed TLS's does: decode_error). Those retransmissions are
    * counted as made already. */
   if (s->is_server) s->ssl.renego_records_seen = INT_MAX / 2;
-  if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return PORTLS_BE_OK;
+  if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+    return PORTLS_BE_OK;
   return mbed_fail(s, r, MBED_OP_HANDSHAKE, err);
 #else
   (void)s;
   (void)verify_peer;
-  return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: mbed TLS was built without renegotiation");
+  return portls__err(err, PORTLS_ERENEG_DISABLED,
+                     "renegotiate: mbed TLS was built without renegotiation");
 #endif
 }
 
@@ -1040,20 +1099,36 @@ static const char *mbed_curve_name(int grp, int *bits) {
   const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_grp_id((mbedtls_ecp_group_id)grp);
   *bits = ci != NULL ? ci->bit_size : 0;
   switch (grp) {
-  case MBEDTLS_ECP_DP_SECP192R1: return "prime192v1";
-  case MBEDTLS_ECP_DP_SECP224R1: return "secp224r1";
-  case MBEDTLS_ECP_DP_SECP256R1: return "prime256v1";
-  case MBEDTLS_ECP_DP_SECP384R1: return "secp384r1";
-  case MBEDTLS_ECP_DP_SECP521R1: return "secp521r1";
-  case MBEDTLS_ECP_DP_SECP192K1: return "secp192k1";
-  case MBEDTLS_ECP_DP_SECP224K1: return "secp224k1";
-  case MBEDTLS_ECP_DP_SECP256K1: return "secp256k1";
-  case MBEDTLS_ECP_DP_BP256R1: return "brainpoolP256r1";
-  case MBEDTLS_ECP_DP_BP384R1: return "brainpoolP384r1";
-  case MBEDTLS_ECP_DP_BP512R1: return "brainpoolP512r1";
-  case MBEDTLS_ECP_DP_CURVE25519: *bits = 253; return "X25519";
-  case MBEDTLS_ECP_DP_CURVE448: *bits = 448; return "X448";
-  default: return ci != NULL ? ci->name : NULL;
+  case MBEDTLS_ECP_DP_SECP192R1:
+    return "prime192v1";
+  case MBEDTLS_ECP_DP_SECP224R1:
+    return "secp224r1";
+  case MBEDTLS_ECP_DP_SECP256R1:
+    return "prime256v1";
+  case MBEDTLS_ECP_DP_SECP384R1:
+    return "secp384r1";
+  case MBEDTLS_ECP_DP_SECP521R1:
+    return "secp521r1";
+  case MBEDTLS_ECP_DP_SECP192K1:
+    return "secp192k1";
+  case MBEDTLS_ECP_DP_SECP224K1:
+    return "secp224k1";
+  case MBEDTLS_ECP_DP_SECP256K1:
+    return "secp256k1";
+  case MBEDTLS_ECP_DP_BP256R1:
+    return "brainpoolP256r1";
+  case MBEDTLS_ECP_DP_BP384R1:
+    return "brainpoolP384r1";
+  case MBEDTLS_ECP_DP_BP512R1:
+    return "brainpoolP512r1";
+  case MBEDTLS_ECP_DP_CURVE25519:
+    *bits = 253;
+    return "X25519";
+  case MBEDTLS_ECP_DP_CURVE448:
+    *bits = 448;
+    return "X448";
+  default:
+    return ci != NULL ? ci->name : NULL;
   }
 }
 
@@ -1079,7 +1154,8 @@ static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info
     info->ephemeral_type = "DH";
     info->ephemeral_bits = s->dh_bits;
     break;
-  default: break;
+  default:
+    break;
   }
 }
 
@@ -1141,7 +1217,8 @@ int portls__mbed_set_max_send_fragment(portls_be_session *s, size_t size) {
 int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
   out->base = NULL;
   out->len = 0;
-  if (!s->hs_done || s->ssl.session == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
+  if (!s->hs_done || s->ssl.session == NULL)
+    return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
   uint8_t *b;
   size_t n;
   int ret = mbed_blob_save(s->ssl.session, s->verify_code, s->is_server ? s->ctx->sid_ctx : NULL,
@@ -1161,7 +1238,8 @@ int portls__mbed_session_ready(portls_be_session *s) {
 /* Like OpenSSL's new-session callback on a TLS 1.2 server: every session
  * mbed TLS would cache by id, which is each full handshake's unless a ticket
  * was issued instead (both libraries then send an empty session id). */
-int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err) {
+int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                                portls_error *err) {
   id->base = data->base = NULL;
   id->len = data->len = 0;
   const mbedtls_ssl_session *sess = s->ssl.session;
@@ -1182,7 +1260,8 @@ int portls__mbed_ticket(portls_be_session *s, portls_buf *out) {
   out->len = 0;
 #if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
   const mbedtls_ssl_session *sess = s->ssl.session;
-  if (s->is_server || sess == NULL || sess->ticket == NULL || sess->ticket_len == 0) return PORTLS_ENOENT;
+  if (s->is_server || sess == NULL || sess->ticket == NULL || sess->ticket_len == 0)
+    return PORTLS_ENOENT;
   out->base = sess->ticket;
   out->len = sess->ticket_len;
   return 0;

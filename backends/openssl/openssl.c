@@ -90,7 +90,8 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   static char digest[] = "SHA256";
   OSSL_PARAM params[3];
   if (ctx == NULL || !ctx->has_ticket_keys) return -1;
-  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16, *aes = ctx->ticket_keys + 32;
+  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16,
+                *aes = ctx->ticket_keys + 32;
   params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)hmac, 16);
   params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
   params[2] = OSSL_PARAM_construct_end();
@@ -251,15 +252,13 @@ static uint64_t pssl_capabilities(void) {
   return caps;
 }
 
-const portls_backend portls__backend = {
-    .name = "openssl",
-    .version = pssl_version,
-    .capabilities = pssl_capabilities,
-    .global_init = pssl_global_init,
-    .renegotiate = portls__ossl_renegotiate,
-    .handshakes = portls__ossl_handshakes,
+const portls_backend portls__backend = {.name = "openssl",
+                                        .version = pssl_version,
+                                        .capabilities = pssl_capabilities,
+                                        .global_init = pssl_global_init,
+                                        .renegotiate = portls__ossl_renegotiate,
+                                        .handshakes = portls__ossl_handshakes,
 #if defined(PORTLS_OSSL_LEAN)
-    .rest = portls__ossl_rest,
+                                        .rest = portls__ossl_rest,
 #endif
-    PORTLS__OSSL_SHARED_OPS
-};
+                                        PORTLS__OSSL_SHARED_OPS};

@@ -26,9 +26,9 @@ struct portls_loop {
   portls_plat_timer *defer_timer;
   int defer_armed;
   portls__task *head, *tail;
-  uint8_t *read_buf;  /* shared by every connection: a read is consumed before the next */
+  uint8_t *read_buf; /* shared by every connection: a read is consumed before the next */
   uint8_t *clear_buf;
-  size_t objects;     /* sockets, servers and timers alive */
+  size_t objects; /* sockets, servers and timers alive */
 };
 
 void portls__defer(portls_loop *loop, portls__task *task, void (*fn)(void *), void *arg);

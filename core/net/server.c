@@ -81,7 +81,8 @@ static void default_sid_context(char out[33]) {
   char line[4096];
   size_t len = P->command_line != NULL ? P->command_line(line, sizeof line) : 0;
   uint8_t md[PORTLS__SHA1_LEN];
-  if (portls__digest(PORTLS__SHA1, len ? line : fallback, len ? len : sizeof fallback - 1, md) < 0) {
+  if (portls__digest(PORTLS__SHA1, len ? line : fallback, len ? len : sizeof fallback - 1, md) <
+      0) {
     snprintf(out, 33, "%s", fallback);
     return;
   }
@@ -95,7 +96,8 @@ static void default_sid_context(char out[33]) {
 
 static int server_new(portls_loop *loop, const portls_server_options *o, int is_tls,
                       portls_server **out, portls_error *err) {
-  if (loop == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "createServer: NULL argument");
+  if (loop == NULL || out == NULL)
+    return portls__err(err, PORTLS_EINVAL, "createServer: NULL argument");
   *out = NULL;
   portls_server_options defaults;
   if (o == NULL) {
@@ -127,14 +129,20 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
       rc = portls_context_new(&o->context, &srv->ctx, err);
     }
     if (rc == 0) rc = portls__context_check_role(srv->ctx, 1, err);
-    if (rc == 0) rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &srv->alpn_wire, err);
-    if (rc == 0 && srv->alpn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
-    if (rc == 0) rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
-    if (rc == 0 && srv->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
-    if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
+    if (rc == 0)
+      rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &srv->alpn_wire, err);
+    if (rc == 0 && srv->alpn_wire.len > 0)
+      rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
+    if (rc == 0)
+      rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
+    if (rc == 0 && srv->npn_wire.len > 0)
+      rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
+    if (rc == 0 && o->sni_callback != NULL)
+      rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
     if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))
       rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
-    if (rc == 0 && o->ocsp_request != NULL) rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
+    if (rc == 0 && o->ocsp_request != NULL)
+      rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
     if (rc == 0 && (o->client_reneg_limit < -1 || o->client_reneg_window_s < -1))
       rc = portls__err(err, PORTLS_EINVAL, "client_reneg_limit/window: -1 (default) or a count");
     portls__hello_hooks *h = &srv->hooks;
@@ -147,8 +155,9 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
     h->ocsp_request = o->ocsp_request;
     h->ocsp_user = o->ocsp_user;
     h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
-    h->reneg_window_ms = 1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
-                                                                          : reneg_window_s);
+    h->reneg_window_ms =
+        1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
+                                                         : reneg_window_s);
     if (rc == 0 && portls__backend.rest != NULL) {
       rc = P->timer_new(loop->plat, rest_sweep, srv, &srv->rest_timer);
       if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));
@@ -198,8 +207,10 @@ static void link_conn(portls_server *srv, portls_socket *s) {
 
 static void rest_unlist(portls_server *srv, portls_socket *s) {
   if (!s->rest_listed) return;
-  if (s->rest_prev != NULL) s->rest_prev->rest_next = s->rest_next;
-  else srv->rest_list = s->rest_next;
+  if (s->rest_prev != NULL)
+    s->rest_prev->rest_next = s->rest_next;
+  else
+    srv->rest_list = s->rest_next;
   if (s->rest_next != NULL) s->rest_next->rest_prev = s->rest_prev;
   s->rest_prev = s->rest_next = NULL;
   s->rest_listed = 0;
@@ -217,7 +228,8 @@ static void rest_sweep(void *ud) {
    * platform without trim_memory never has a trim due, so the timer stops
    * with the list. */
   uint64_t now = P->now(srv->loop->plat);
-  if (srv->trim_due && (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
+  if (srv->trim_due &&
+      (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
     P->trim_memory();
     srv->trim_due = 0;
     srv->last_trim_ms = now;
@@ -228,8 +240,10 @@ static void rest_sweep(void *ud) {
 static void maybe_finish_close(portls_server *srv);
 
 void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
-  if (s->srv_prev != NULL) s->srv_prev->srv_next = s->srv_next;
-  else srv->conns = s->srv_next;
+  if (s->srv_prev != NULL)
+    s->srv_prev->srv_next = s->srv_next;
+  else
+    srv->conns = s->srv_next;
   if (s->srv_next != NULL) s->srv_next->srv_prev = s->srv_prev;
   srv->nconns--;
   rest_unlist(srv, s);
@@ -243,7 +257,8 @@ void portls__server_client_error(portls_server *srv, portls_socket *s, const por
 
 void portls__server_secure(portls_server *srv, portls_socket *s) {
   if (srv->rest_timer != NULL && !s->rest_listed && s->tls != NULL && !s->tls->rested) {
-    if (srv->rest_list == NULL) P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
+    if (srv->rest_list == NULL)
+      P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
     s->rest_next = srv->rest_list;
     s->rest_prev = NULL;
     if (srv->rest_list != NULL) srv->rest_list->rest_prev = s;
@@ -319,10 +334,14 @@ static void emit_listening(void *arg) {
   if (!srv->closing && srv->ev.listening != NULL) srv->ev.listening(srv, srv->user);
 }
 
-static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog, portls_error *err) {
-  if (srv->closing) return portls__err(err, PORTLS_ESERVER_NOT_RUNNING, "listen: server is closing");
-  if (srv->listener != NULL) return portls__err(err, PORTLS_ESERVER_LISTENING, "listen: already listening");
-  int rc = P->listen(srv->loop->plat, a, backlog > 0 ? backlog : 511, on_connection, srv, &srv->listener);
+static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog,
+                     portls_error *err) {
+  if (srv->closing)
+    return portls__err(err, PORTLS_ESERVER_NOT_RUNNING, "listen: server is closing");
+  if (srv->listener != NULL)
+    return portls__err(err, PORTLS_ESERVER_LISTENING, "listen: already listening");
+  int rc = P->listen(srv->loop->plat, a, backlog > 0 ? backlog : 511, on_connection, srv,
+                     &srv->listener);
   if (rc < 0) {
     char where[140];
     portls__addr_describe(a, where, sizeof where);
@@ -349,7 +368,8 @@ int portls_server_listen(portls_server *srv, const char *host, uint16_t port, in
   int fam = portls__ip_parse(host, a.ip);
   if (fam == 0) {
     if (strcmp(host, "localhost") != 0)
-      return portls__err(err, PORTLS_EINVAL, "listen: host must be an IP address or localhost: %s", host);
+      return portls__err(err, PORTLS_EINVAL, "listen: host must be an IP address or localhost: %s",
+                         host);
     fam = 4;
     a.ip[0] = 127, a.ip[3] = 1;
   }
@@ -357,12 +377,14 @@ int portls_server_listen(portls_server *srv, const char *host, uint16_t port, in
   return do_listen(srv, &a, backlog, err);
 }
 
-int portls_server_listen_path(portls_server *srv, const char *path, int backlog, portls_error *err) {
+int portls_server_listen_path(portls_server *srv, const char *path, int backlog,
+                              portls_error *err) {
   if (srv == NULL || path == NULL) return portls__err(err, PORTLS_EINVAL, "listen: NULL argument");
   portls_plat_addr a;
   memset(&a, 0, sizeof a);
   a.family = PORTLS_PLAT_UNIX;
-  if (strlen(path) >= sizeof a.path) return portls__err(err, PORTLS_ENAMETOOLONG, "listen: path too long: %s", path);
+  if (strlen(path) >= sizeof a.path)
+    return portls__err(err, PORTLS_ENAMETOOLONG, "listen: path too long: %s", path);
   strcpy(a.path, path);
   return do_listen(srv, &a, backlog, err);
 }
@@ -435,7 +457,8 @@ int portls_server_get_ticket_keys(const portls_server *srv, uint8_t keys[48], po
   return 0;
 }
 
-int portls_server_set_ticket_keys(portls_server *srv, const void *keys, size_t len, portls_error *err) {
+int portls_server_set_ticket_keys(portls_server *srv, const void *keys, size_t len,
+                                  portls_error *err) {
   if (srv == NULL || !srv->is_tls)
     return portls__err(err, PORTLS_EINVAL, "setTicketKeys: NULL server or not a TLS server");
   return portls__context_set_ticket_keys(srv->ctx, keys, len, err);

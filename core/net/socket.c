@@ -108,11 +108,16 @@ static int sl_read_start(void *impl, portls_socket *s) {
   return P->read_start(impl, stream_alloc, stream_read, s);
 }
 static void sl_read_stop(void *impl) { P->read_stop(impl); }
-static int sl_try_write(void *impl, const portls_plat_iov *iov, size_t n) { return P->try_write(impl, iov, n); }
-static int sl_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud) {
+static int sl_try_write(void *impl, const portls_plat_iov *iov, size_t n) {
+  return P->try_write(impl, iov, n);
+}
+static int sl_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb,
+                    void *ud) {
   return P->write(impl, iov, n, cb, ud);
 }
-static int sl_shutdown(void *impl, portls_plat_status_cb cb, void *ud) { return P->shutdown(impl, cb, ud); }
+static int sl_shutdown(void *impl, portls_plat_status_cb cb, void *ud) {
+  return P->shutdown(impl, cb, ud);
+}
 static void sl_close(void *impl, portls_plat_cb cb, void *ud) { P->close(impl, cb, ud); }
 static int sl_nodelay(void *impl, int on) { return P->set_nodelay(impl, on); }
 static int sl_keepalive(void *impl, int on, unsigned d) { return P->set_keepalive(impl, on, d); }
@@ -133,7 +138,8 @@ const portls__lower_ops portls__stream_lower = {
 };
 
 static int start_reading(portls_socket *s) {
-  if (s->lower == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED))) return 0;
+  if (s->lower == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED)))
+    return 0;
   int rc = s->lops->read_start(s->lower, s);
   if (rc == 0) s->flags |= S_READING;
   return rc;
@@ -220,7 +226,8 @@ static void on_write_done(void *ud, int status) {
   portls__bytes_free(&s->inflight);
   s->inflight_off = 0;
   if (status < 0) {
-    portls__socket_fail(s, status, "write %s: %s", portls_err_name(status), portls_strerror(status));
+    portls__socket_fail(s, status, "write %s: %s", portls_err_name(status),
+                        portls_strerror(status));
     return;
   }
   portls__socket_flush(s);
@@ -493,7 +500,8 @@ int portls__socket_connect(portls_socket *s, const char *host, uint16_t port, co
     a.family = fam == 4 ? PORTLS_PLAT_INET : PORTLS_PLAT_INET6;
     memcpy(a.ip, ip, fam == 4 ? 4 : 16);
     a.port = port;
-    if ((s->addrs = portls__memdup(&a, sizeof a)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+    if ((s->addrs = portls__memdup(&a, sizeof a)) == NULL)
+      return portls__err(err, PORTLS_ENOMEM, NULL);
     s->naddrs = 1;
     int rc = stream_connect(s, &s->addrs[0]);
     if (rc < 0) {
@@ -579,7 +587,8 @@ int portls_socket_set_keep_alive(portls_socket *s, int enable, unsigned initial_
 
 int portls_socket_address(portls_socket *s, portls_address *out) {
   if (s == NULL || out == NULL) return PORTLS_EINVAL;
-  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->sockname == NULL) return PORTLS_ENOTCONN;
+  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->sockname == NULL)
+    return PORTLS_ENOTCONN;
   portls_plat_addr a;
   int rc = s->lops->sockname(s->lower, &a);
   if (rc < 0) return rc;
@@ -589,7 +598,8 @@ int portls_socket_address(portls_socket *s, portls_address *out) {
 
 int portls_socket_remote_address(portls_socket *s, portls_address *out) {
   if (s == NULL || out == NULL) return PORTLS_EINVAL;
-  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->peername == NULL) return PORTLS_ENOTCONN;
+  if (s->lower == NULL || !(s->flags & S_CONNECTED) || s->lops->peername == NULL)
+    return PORTLS_ENOTCONN;
   portls_plat_addr a;
   int rc = s->lops->peername(s->lower, &a);
   if (rc < 0) return rc;

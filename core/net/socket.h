@@ -23,7 +23,8 @@ typedef struct portls__lower_ops {
   /* Writes what it can now: the count (maybe 0) or an error. */
   int (*try_write)(void *impl, const portls_plat_iov *iov, size_t n);
   /* Queues; the buffers stay valid until cb, which runs from the loop. */
-  int (*write)(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud);
+  int (*write)(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb,
+               void *ud);
   int (*shutdown)(void *impl, portls_plat_status_cb cb, void *ud);
   void (*close)(void *impl, portls_plat_cb cb, void *ud);
   int (*set_nodelay)(void *impl, int on);
@@ -60,24 +61,24 @@ typedef struct portls__tls {
    * reads a byte); sni is the server's setup, NULL when it has none. */
   const portls__hello_hooks *hooks;
   portls__hello *hello;
-  portls__bytes held_hello; /* ciphertext held back meanwhile */
-  int hello_step;           /* the next question to ask (tls_socket.c) */
-  portls__bytes resume;     /* resumeSession's answer, for the backend */
-  portls__bytes ocsp;       /* OCSPRequest's answer, for the backend */
+  portls__bytes held_hello;   /* ciphertext held back meanwhile */
+  int hello_step;             /* the next question to ask (tls_socket.c) */
+  portls__bytes resume;       /* resumeSession's answer, for the backend */
+  portls__bytes ocsp;         /* OCSPRequest's answer, for the backend */
   struct portls_request *req; /* the question the application has not answered */
   portls__task task_req;
-  int new_session_pending;  /* newSession holds 'secureConnection' back */
+  int new_session_pending; /* newSession holds 'secureConnection' back */
   /* Renegotiation: renegotiate()'s callback, and Node's limiter of
    * client-initiated ones (server). */
   portls_renegotiate_cb reneg_cb;
   void *reneg_user;
-  unsigned reneg_target;    /* completed handshakes that end it */
+  unsigned reneg_target; /* completed handshakes that end it */
   portls__task task_reneg;
   portls_error reneg_err;
   unsigned hs_started_seen;
   unsigned reneg_count;
   uint64_t last_hs_ms;
-  uint64_t hs_timeout_ms;   /* server: handshakeTimeout, for renegotiations */
+  uint64_t hs_timeout_ms; /* server: handshakeTimeout, for renegotiations */
   /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
   void (*on_secure)(portls_socket *s, void *arg);
   void *on_secure_arg;
@@ -98,8 +99,8 @@ enum {
   S_DESTROYED = 1u << 7,
   S_HAD_ERROR = 1u << 8,
   S_NEED_DRAIN = 1u << 9,
-  S_WRITING = 1u << 10,  /* a platform write is in flight */
-  S_SHUTTING = 1u << 11  /* platform shutdown in flight */
+  S_WRITING = 1u << 10, /* a platform write is in flight */
+  S_SHUTTING = 1u << 11 /* platform shutdown in flight */
 };
 
 struct portls_socket {
@@ -187,7 +188,8 @@ void portls__tls_closing(portls_socket *s);
  * makes a full handshake). Sets *backend to the part the backend takes, or
  * to empty when the names differ. PORTLS_ESESSION for bytes getSession() did
  * not make. */
-int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend, portls_error *err);
+int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend,
+                           portls_error *err);
 void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len);
 void portls__tls_process(portls_socket *s);
 int portls__tls_write(portls_socket *s, const void *data, size_t len);

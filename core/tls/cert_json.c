@@ -23,14 +23,12 @@ typedef struct jw {
 } jw;
 
 static void jput(jw *w, const char *s, size_t n) {
-  if (w->overflow || n == 0)
-    return;
+  if (w->overflow || n == 0) return;
   if (n > (size_t)-1 - w->len || (w->buf && w->len + n > w->cap)) {
     w->overflow = 1;
     return;
   }
-  if (w->buf)
-    memcpy(w->buf + w->len, s, n);
+  if (w->buf) memcpy(w->buf + w->len, s, n);
   w->len += n;
 }
 
@@ -41,8 +39,7 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
   unsigned char b = p[0];
   size_t len, i;
   unsigned char lo = 0x80, hi = 0xBF;
-  if (b < 0x80)
-    return 1;
+  if (b < 0x80) return 1;
   if (b >= 0xC2 && b <= 0xDF)
     len = 2;
   else if (b >= 0xE0 && b <= 0xEF)
@@ -60,8 +57,7 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
   else if (b == 0xF4)
     hi = 0x8F;
   for (i = 1; i < len; i++) {
-    if (i >= n || p[i] < lo || p[i] > hi)
-      return 0;
+    if (i >= n || p[i] < lo || p[i] > hi) return 0;
     lo = 0x80;
     hi = 0xBF;
   }
@@ -91,8 +87,7 @@ static size_t invalid_len(const unsigned char *p, size_t n) {
   else if (b == 0xF4)
     hi = 0x8F;
   for (i = 1; i <= need && i < n; i++) {
-    if (p[i] < lo || p[i] > hi)
-      return i;
+    if (p[i] < lo || p[i] > hi) return i;
     lo = 0x80;
     hi = 0xBF;
   }
@@ -162,26 +157,19 @@ static void jdn(jw *w, const portls_dn *dn, int arrays_always) {
     int seen = 0;
     for (j = 0; j < i && !seen; j++)
       seen = dn->entries[j].key && strcmp(dn->entries[j].key, key) == 0;
-    if (seen)
-      continue;
-    for (j = i; j < dn->count; j++)
-      n += dn->entries[j].key && strcmp(dn->entries[j].key, key) == 0;
-    if (!first)
-      jput(w, ",", 1);
+    if (seen) continue;
+    for (j = i; j < dn->count; j++) n += dn->entries[j].key && strcmp(dn->entries[j].key, key) == 0;
+    if (!first) jput(w, ",", 1);
     first = 0;
     jstr(w, key);
     jput(w, ":", 1);
-    if (n > 1 || arrays_always)
-      jput(w, "[", 1);
+    if (n > 1 || arrays_always) jput(w, "[", 1);
     for (j = i; j < dn->count; j++) {
-      if (!dn->entries[j].key || strcmp(dn->entries[j].key, key) != 0)
-        continue;
-      if (j != i)
-        jput(w, ",", 1);
+      if (!dn->entries[j].key || strcmp(dn->entries[j].key, key) != 0) continue;
+      if (j != i) jput(w, ",", 1);
       jstr(w, dn->entries[j].value ? dn->entries[j].value : "");
     }
-    if (n > 1 || arrays_always)
-      jput(w, "]", 1);
+    if (n > 1 || arrays_always) jput(w, "]", 1);
   }
   jput(w, "}", 1);
 }
@@ -189,8 +177,7 @@ static void jdn(jw *w, const portls_dn *dn, int arrays_always) {
 static void jnum(jw *w, long long v) {
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "%lld", v);
-  if (n > 0)
-    jput(w, buf, (size_t)n);
+  if (n > 0) jput(w, buf, (size_t)n);
 }
 
 static void jopt(jw *w, const char *key, const char *value) {
@@ -253,8 +240,7 @@ static void jfields(jw *w, const portls_cert *c) {
     jkey(w, "ext_key_usage");
     jput(w, "[", 1);
     for (i = 0; i < c->ext_key_usage_count; i++) {
-      if (i)
-        jput(w, ",", 1);
+      if (i) jput(w, ",", 1);
       jstr(w, c->ext_key_usage[i] ? c->ext_key_usage[i] : "");
     }
     jput(w, "]", 1);
@@ -274,8 +260,7 @@ static void jcert(jw *w, const portls_cert *root) {
     const portls_cert *anc = root;
     int circular = 0;
     jfields(w, cur);
-    if (next == NULL)
-      break;
+    if (next == NULL) break;
     /* A link back to this certificate or any above it in the output. */
     for (i = 0; i <= depth && anc; i++) {
       if (anc == next) {
@@ -292,22 +277,18 @@ static void jcert(jw *w, const portls_cert *root) {
     cur = next;
     depth++;
   }
-  for (i = 0; i <= depth; i++)
-    jput(w, "}", 1);
+  for (i = 0; i <= depth; i++) jput(w, "}", 1);
 }
 
 char *portls_cert_to_json(const portls_cert *cert) {
   jw w;
-  if (cert == NULL)
-    return NULL;
+  if (cert == NULL) return NULL;
   memset(&w, 0, sizeof(w));
   jcert(&w, cert);
-  if (w.overflow || w.len == (size_t)-1)
-    return NULL;
+  if (w.overflow || w.len == (size_t)-1) return NULL;
   w.cap = w.len + 1;
   w.buf = (char *)portls__malloc(w.cap);
-  if (w.buf == NULL)
-    return NULL;
+  if (w.buf == NULL) return NULL;
   w.len = 0;
   jcert(&w, cert);
   if (w.overflow || w.len + 1 != w.cap) {

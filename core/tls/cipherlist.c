@@ -30,16 +30,16 @@ typedef struct alias {
 /* Selects nothing: a version no suite has. */
 #define NOTHING 0x0001u
 
-#define E_AES                                                                           \
-  (PORTLS__E_AES128 | PORTLS__E_AES256 | PORTLS__E_AES128GCM | PORTLS__E_AES256GCM |   \
+#define E_AES                                                                                      \
+  (PORTLS__E_AES128 | PORTLS__E_AES256 | PORTLS__E_AES128GCM | PORTLS__E_AES256GCM |               \
    PORTLS__E_AES128CCM | PORTLS__E_AES256CCM | PORTLS__E_AES128CCM8 | PORTLS__E_AES256CCM8)
 #define E_CAMELLIA128 (PORTLS__E_CAMELLIA128 | PORTLS__E_CAMELLIA128GCM)
 #define E_CAMELLIA256 (PORTLS__E_CAMELLIA256 | PORTLS__E_CAMELLIA256GCM)
 #define E_ARIA128 (PORTLS__E_ARIA128GCM | PORTLS__E_ARIA128)
 #define E_ARIA256 (PORTLS__E_ARIA256GCM | PORTLS__E_ARIA256)
-#define E_CBC                                                                             \
-  (PORTLS__E_DES | PORTLS__E_3DES | PORTLS__E_RC2 | PORTLS__E_IDEA | PORTLS__E_AES128 |   \
-   PORTLS__E_AES256 | PORTLS__E_CAMELLIA128 | PORTLS__E_CAMELLIA256 | PORTLS__E_SEED |   \
+#define E_CBC                                                                                      \
+  (PORTLS__E_DES | PORTLS__E_3DES | PORTLS__E_RC2 | PORTLS__E_IDEA | PORTLS__E_AES128 |            \
+   PORTLS__E_AES256 | PORTLS__E_CAMELLIA128 | PORTLS__E_CAMELLIA256 | PORTLS__E_SEED |             \
    PORTLS__E_ARIA128 | PORTLS__E_ARIA256)
 #define K_PSK (PORTLS__K_PSK | PORTLS__K_RSAPSK | PORTLS__K_ECDHEPSK | PORTLS__K_DHEPSK)
 #define K_ECDH (PORTLS__K_ECDHr | PORTLS__K_ECDHe)
@@ -92,16 +92,14 @@ static const alias aliases[] = {
     {"eNULL", 0, 0, PORTLS__E_NULL, 0, 0, 0},
     {"GOST89", 0, 0, PORTLS__E_GOST89 | PORTLS__E_GOST8912, 0, 0, 0},
     {"AES128", 0, 0,
-     PORTLS__E_AES128 | PORTLS__E_AES128GCM | PORTLS__E_AES128CCM | PORTLS__E_AES128CCM8, 0, 0,
-     0},
+     PORTLS__E_AES128 | PORTLS__E_AES128GCM | PORTLS__E_AES128CCM | PORTLS__E_AES128CCM8, 0, 0, 0},
     {"AES256", 0, 0,
-     PORTLS__E_AES256 | PORTLS__E_AES256GCM | PORTLS__E_AES256CCM | PORTLS__E_AES256CCM8, 0, 0,
-     0},
+     PORTLS__E_AES256 | PORTLS__E_AES256GCM | PORTLS__E_AES256CCM | PORTLS__E_AES256CCM8, 0, 0, 0},
     {"AES", 0, 0, E_AES, 0, 0, 0},
     {"AESGCM", 0, 0, PORTLS__E_AES128GCM | PORTLS__E_AES256GCM, 0, 0, 0},
     {"AESCCM", 0, 0,
-     PORTLS__E_AES128CCM | PORTLS__E_AES256CCM | PORTLS__E_AES128CCM8 | PORTLS__E_AES256CCM8, 0,
-     0, 0},
+     PORTLS__E_AES128CCM | PORTLS__E_AES256CCM | PORTLS__E_AES128CCM8 | PORTLS__E_AES256CCM8, 0, 0,
+     0},
     {"AESCCM8", 0, 0, PORTLS__E_AES128CCM8 | PORTLS__E_AES256CCM8, 0, 0, 0},
     {"CAMELLIA128", 0, 0, E_CAMELLIA128, 0, 0, 0},
     {"CAMELLIA256", 0, 0, E_CAMELLIA256, 0, 0, 0},
@@ -180,8 +178,8 @@ static int is_sep(char c) { return c == ':' || c == ' ' || c == ';' || c == ',';
 
 static int is_name_char(char c) {
   /* OpenSSL's set plus '_' for IANA names. */
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '=' || c == '_';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '=' || c == '_';
 }
 
 static int name_is(const char *name, const char *buf, size_t len) {
@@ -266,8 +264,7 @@ static int matches(const pattern *p, const portls__suite *s, int strength_bits) 
   if (p->enc && !(p->enc & s->enc)) return 0;
   if (p->mac && !(p->mac & s->mac)) return 0;
   if (p->min_version && p->min_version != s->min_version) return 0;
-  if ((p->strength & PORTLS__S_STRONG_MASK) &&
-      !(p->strength & PORTLS__S_STRONG_MASK & s->strength))
+  if ((p->strength & PORTLS__S_STRONG_MASK) && !(p->strength & PORTLS__S_STRONG_MASK & s->strength))
     return 0;
   if ((p->strength & PORTLS__S_NOT_DEFAULT) && !(s->strength & PORTLS__S_NOT_DEFAULT)) return 0;
   return 1;
@@ -288,27 +285,27 @@ static void apply_rule(co_list *l, const pattern *p, int rule, int strength_bits
     next = reverse ? l->prev[curr] : l->next[curr];
     if (!matches(p, l->suite[curr], strength_bits)) continue;
     switch (rule) {
-      case RULE_ADD:
-        if (!l->active[curr]) {
-          append_tail(l, curr);
-          l->active[curr] = 1;
-        }
-        break;
-      case RULE_ORD:
-        if (l->active[curr]) append_tail(l, curr);
-        break;
-      case RULE_DEL:
-        if (l->active[curr]) {
-          append_head(l, curr);
-          l->active[curr] = 0;
-        }
-        break;
-      case RULE_KILL:
-        unlink_node(l, curr);
+    case RULE_ADD:
+      if (!l->active[curr]) {
+        append_tail(l, curr);
+        l->active[curr] = 1;
+      }
+      break;
+    case RULE_ORD:
+      if (l->active[curr]) append_tail(l, curr);
+      break;
+    case RULE_DEL:
+      if (l->active[curr]) {
+        append_head(l, curr);
         l->active[curr] = 0;
-        break;
-      default:
-        break;
+      }
+      break;
+    case RULE_KILL:
+      unlink_node(l, curr);
+      l->active[curr] = 0;
+      break;
+    default:
+      break;
     }
   }
 }
@@ -347,23 +344,23 @@ static void push16(uint16_t *v, size_t *n, uint16_t id) {
 
 static void tls13_rule(co_list *l, uint16_t id, int rule) {
   switch (rule) {
-    case RULE_ADD:
-      l->tls13_added = 1;
-      if (!contains16(l->tls13_killed, l->n_tls13_killed, id)) push16(l->tls13, &l->n_tls13, id);
-      break;
-    case RULE_ORD:
-      if (contains16(l->tls13, l->n_tls13, id)) {
-        remove16(l->tls13, &l->n_tls13, id);
-        push16(l->tls13, &l->n_tls13, id);
-      }
-      break;
-    case RULE_KILL:
-      push16(l->tls13_killed, &l->n_tls13_killed, id);
-      /* fall through */
-    default: /* RULE_DEL */
+  case RULE_ADD:
+    l->tls13_added = 1;
+    if (!contains16(l->tls13_killed, l->n_tls13_killed, id)) push16(l->tls13, &l->n_tls13, id);
+    break;
+  case RULE_ORD:
+    if (contains16(l->tls13, l->n_tls13, id)) {
       remove16(l->tls13, &l->n_tls13, id);
-      push16(l->tls13_removed, &l->n_tls13_removed, id);
-      break;
+      push16(l->tls13, &l->n_tls13, id);
+    }
+    break;
+  case RULE_KILL:
+    push16(l->tls13_killed, &l->n_tls13_killed, id);
+    /* fall through */
+  default: /* RULE_DEL */
+    remove16(l->tls13, &l->n_tls13, id);
+    push16(l->tls13_removed, &l->n_tls13_removed, id);
+    break;
   }
 }
 
@@ -509,8 +506,7 @@ static int process(co_list *l, const char *whole, const char *str, portls_error 
       }
       if (tls13 != NULL && (parts > 1 || multi))
         return portls__err(err, PORTLS_ECIPHERS,
-                           "cipher list: TLS 1.3 suite %s cannot be joined with '+'",
-                           tls13->name);
+                           "cipher list: TLS 1.3 suite %s cannot be joined with '+'", tls13->name);
       if (!multi) break;
     }
     if (rule != RULE_SPECIAL) {
@@ -591,9 +587,8 @@ int portls__cipher_compile(const char *str, const uint16_t *available, size_t n_
   return 0;
 }
 
-int portls__cipher_compile_tls13(const char *str, const uint16_t *available,
-                                 size_t n_available, uint16_t **out, size_t *n_out,
-                                 portls_error *err) {
+int portls__cipher_compile_tls13(const char *str, const uint16_t *available, size_t n_available,
+                                 uint16_t **out, size_t *n_out, portls_error *err) {
   co_list l;
   uint16_t t[TLS13_MAX];
   size_t nt;

@@ -5,7 +5,6 @@
 #include "net/socket.h"
 #include "tls/context.h"
 
-
 void portls_connect_options_init(portls_connect_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof *o);

@@ -57,10 +57,14 @@ static const method methods[] = {
 
 static int version_cap(uint16_t v) {
   switch (v) {
-    case PORTLS_TLS1_0: return PORTLS_CAP_TLS1_0;
-    case PORTLS_TLS1_1: return PORTLS_CAP_TLS1_1;
-    case PORTLS_TLS1_2: return PORTLS_CAP_TLS1_2;
-    default: return PORTLS_CAP_TLS1_3;
+  case PORTLS_TLS1_0:
+    return PORTLS_CAP_TLS1_0;
+  case PORTLS_TLS1_1:
+    return PORTLS_CAP_TLS1_1;
+  case PORTLS_TLS1_2:
+    return PORTLS_CAP_TLS1_2;
+  default:
+    return PORTLS_CAP_TLS1_3;
   }
 }
 
@@ -75,10 +79,12 @@ static int parse_method(const char *name, portls_context *ctx, portls_error *err
     size_t sl = strlen(suffixes[i]);
     if (n > sl && strcmp(name + n - sl, suffixes[i]) == 0) break;
   }
-  if (i == 3) return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: Unknown method: %s", name);
+  if (i == 3)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: Unknown method: %s", name);
   role = i == 0 ? PORTLS__ROLE_SERVER : i == 1 ? PORTLS__ROLE_CLIENT : PORTLS__ROLE_ANY;
   base_len = n - strlen(suffixes[i]);
-  if ((base_len == 5 && strncmp(name, "SSLv2", 5) == 0) || (base_len == 5 && strncmp(name, "SSLv3", 5) == 0))
+  if ((base_len == 5 && strncmp(name, "SSLv2", 5) == 0) ||
+      (base_len == 5 && strncmp(name, "SSLv3", 5) == 0))
     return portls__err(err, PORTLS_EPROTOCOL_METHOD, "secureProtocol: %.5s methods disabled", name);
   for (size_t m = 0; m < PORTLS__ARRAY_SIZE(methods); m++) {
     if (strlen(methods[m].base) == base_len && strncmp(name, methods[m].base, base_len) == 0) {
@@ -98,9 +104,11 @@ static int parse_method(const char *name, portls_context *ctx, portls_error *err
 
 int portls__context_check_role(const portls_context *ctx, int is_server, portls_error *err) {
   if (ctx->role == PORTLS__ROLE_SERVER && !is_server)
-    return portls__err(err, PORTLS_EINVAL, "secureContext: a *_server_method context cannot make client connections");
+    return portls__err(err, PORTLS_EINVAL,
+                       "secureContext: a *_server_method context cannot make client connections");
   if (ctx->role == PORTLS__ROLE_CLIENT && is_server)
-    return portls__err(err, PORTLS_EINVAL, "secureContext: a *_client_method context cannot accept connections");
+    return portls__err(err, PORTLS_EINVAL,
+                       "secureContext: a *_client_method context cannot accept connections");
   return 0;
 }
 
@@ -148,7 +156,8 @@ void portls_context_options_init(portls_context_options *o) {
 }
 
 static int check_bufs(const portls_buf *b, size_t n, const char *what, portls_error *err) {
-  if (n > 0 && b == NULL) return portls__err(err, PORTLS_EINVAL, "%s: count %zu but no array", what, n);
+  if (n > 0 && b == NULL)
+    return portls__err(err, PORTLS_EINVAL, "%s: count %zu but no array", what, n);
   for (size_t i = 0; i < n; i++)
     if (b[i].base == NULL || b[i].len == 0)
       return portls__err(err, PORTLS_EINVAL, "%s[%zu]: empty buffer", what, i);
@@ -159,7 +168,8 @@ static int check_bufs(const portls_buf *b, size_t n, const char *what, portls_er
 
 /* Calls fn on each PEM certificate of b, in order, until it returns nonzero
  * (1: found, PORTLS_ENOMEM); returns that, or 0. */
-static int each_cert(portls_buf b, int (*fn)(const uint8_t *der, size_t len, void *arg), void *arg) {
+static int each_cert(portls_buf b, int (*fn)(const uint8_t *der, size_t len, void *arg),
+                     void *arg) {
   static const char *const labels[] = {"CERTIFICATE", "TRUSTED CERTIFICATE", NULL};
   size_t pos = 0;
   portls__pem_block blk;
@@ -196,7 +206,8 @@ static int take_issuer(const uint8_t *der, size_t len, void *arg) {
     return 0;
   }
   portls__x509 x;
-  if (portls__x509_parse(der, len, &x, NULL) != 0 || !portls__x509_issued_by(&f->leaf, &x)) return 0;
+  if (portls__x509_parse(der, len, &x, NULL) != 0 || !portls__x509_issued_by(&f->leaf, &x))
+    return 0;
   if ((f->ctx->ocsp_issuer = portls__memdup(der, len)) == NULL) return PORTLS_ENOMEM;
   f->ctx->ocsp_issuer_len = len;
   return 1;
@@ -218,13 +229,16 @@ static int find_ocsp_certs(portls_context *ctx, portls_buf chain, const portls_c
 
 /* ---- ticket keys ---- */
 
-int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len, portls_error *err) {
+int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len,
+                                    portls_error *err) {
   int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "ticketKeys", err);
   if (rc < 0) return rc;
   if (keys == NULL || len != sizeof ctx->ticket_keys)
-    return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", keys ? len : 0);
+    return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu",
+                       keys ? len : 0);
   if (portls__backend.set_ticket_keys == NULL)
-    return portls__err(err, PORTLS_ENOTSUP, "setTicketKeys: not supported by backend '%s'", portls__backend.name);
+    return portls__err(err, PORTLS_ENOTSUP, "setTicketKeys: not supported by backend '%s'",
+                       portls__backend.name);
   if ((rc = portls__backend.set_ticket_keys(ctx->be, keys, err)) < 0) return rc;
   memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
   ctx->has_ticket_keys = 1;
@@ -247,9 +261,11 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   if ((rc = check_bufs(o->ca, o->ca_count, "ca", err)) < 0) return rc;
   if ((rc = check_bufs(o->crl, o->crl_count, "crl", err)) < 0) return rc;
   if (o->key_count != o->cert_count)
-    return portls__err(err, PORTLS_EINVAL, "key/cert: %zu keys for %zu certificates; give one key per certificate",
+    return portls__err(err, PORTLS_EINVAL,
+                       "key/cert: %zu keys for %zu certificates; give one key per certificate",
                        o->key_count, o->cert_count);
-  if (o->key_count > 1 && (rc = portls__need_cap(PORTLS_CAP_MULTI_CERT, "key/cert: several pairs", err)) < 0)
+  if (o->key_count > 1 &&
+      (rc = portls__need_cap(PORTLS_CAP_MULTI_CERT, "key/cert: several pairs", err)) < 0)
     return rc;
   if (o->pfx.len > 0 && o->key_count > 0)
     return portls__err(err, PORTLS_EINVAL, "pfx: mutually exclusive with key and cert");
@@ -257,10 +273,12 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   if (o->crl_count > 0 && (rc = portls__need_cap(PORTLS_CAP_CRL, "crl", err)) < 0) return rc;
   if (o->ticket_keys.len > 0) {
     if (o->ticket_keys.len != 48)
-      return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu", o->ticket_keys.len);
+      return portls__err(err, PORTLS_ETICKET_KEYS, "ticketKeys: must be 48 bytes, got %zu",
+                         o->ticket_keys.len);
     if ((rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "ticketKeys", err)) < 0) return rc;
   }
-  if (!o->honor_cipher_order && (rc = portls__need_cap(PORTLS_CAP_CIPHER_CLIENT_PREF, "honorCipherOrder false", err)) < 0)
+  if (!o->honor_cipher_order &&
+      (rc = portls__need_cap(PORTLS_CAP_CIPHER_CLIENT_PREF, "honorCipherOrder false", err)) < 0)
     return rc;
   if (o->session_timeout < 0)
     return portls__err(err, PORTLS_EINVAL, "sessionTimeout: must not be negative");
@@ -277,7 +295,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   int dhbits = o->dhparam.len > 0 ? dh_bits(o->dhparam) : 0;
   if (dhbits > 0 && dhbits < 1024) {
     portls__free(suites);
-    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%d)", dhbits);
+    return portls__err(err, PORTLS_EDHPARAM, "dhparam: DH parameter is less than 1024 bits (%d)",
+                       dhbits);
   }
   portls_context *ctx = portls__calloc(1, sizeof *ctx);
   if (ctx == NULL) {
@@ -286,7 +305,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   }
   if (dhbits > 0 && !portls_has_capability(PORTLS_CAP_DHE))
     snprintf(ctx->warning, sizeof ctx->warning,
-             "dhparam: ignored: backend '%s' lacks capability 'dhe' (no DHE suites)", portls__backend.name);
+             "dhparam: ignored: backend '%s' lacks capability 'dhe' (no DHE suites)",
+             portls__backend.name);
   else if (dhbits > 0 && dhbits < 2048)
     snprintf(ctx->warning, sizeof ctx->warning, "DH parameter is less than 2048 bits");
   ctx->refs = 1;
@@ -343,8 +363,10 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   for (size_t i = 0; i < o->key_count; i++) {
     pairs[i].key = o->key[i];
     pairs[i].cert = o->cert[i];
-    if (!(portls__backend.native & PORTLS_BE_NATIVE_ENCRYPTED_KEYS) && portls__key_is_encrypted(o->key[i])) {
-      if ((rc = portls__key_decrypt(o->key[i], o->passphrase, &plain[i], err)) < 0) goto fail_decoded;
+    if (!(portls__backend.native & PORTLS_BE_NATIVE_ENCRYPTED_KEYS) &&
+        portls__key_is_encrypted(o->key[i])) {
+      if ((rc = portls__key_decrypt(o->key[i], o->passphrase, &plain[i], err)) < 0)
+        goto fail_decoded;
       pairs[i].key = (portls_buf){plain[i].data, plain[i].len};
     }
   }
@@ -369,7 +391,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .dhparam = o->dhparam,
       .session_id_context = o->session_id_context,
       .session_timeout = o->session_timeout,
-      .ticket_keys = {ctx->has_ticket_keys ? ctx->ticket_keys : NULL, ctx->has_ticket_keys ? 48u : 0u},
+      .ticket_keys = {ctx->has_ticket_keys ? ctx->ticket_keys : NULL,
+                      ctx->has_ticket_keys ? 48u : 0u},
       .disable_tickets = o->disable_tickets != 0,
   };
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);

@@ -12,8 +12,8 @@ struct portls_context {
   portls_be_ctx *be;
   int role; /* from a *_server_method / *_client_method secureProtocol */
   uint16_t min_version, max_version;
-  char warning[128]; /* portls_context_warning(); empty when none */
-  int has_ticket_keys;   /* on a backend with PORTLS_CAP_TICKET_KEYS: always */
+  char warning[128];   /* portls_context_warning(); empty when none */
+  int has_ticket_keys; /* on a backend with PORTLS_CAP_TICKET_KEYS: always */
   uint8_t ticket_keys[48];
   /* For OCSPRequest: the first certificate's DER and its issuer's (from the
    * chain, else the CAs); NULL when unknown. */
@@ -23,7 +23,8 @@ struct portls_context {
 
 /* Checks that ctx may be used for a connection of this role. */
 /* Replaces the ticket keys (server.setTicketKeys). */
-int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len, portls_error *err);
+int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len,
+                                    portls_error *err);
 
 int portls__context_check_role(const portls_context *ctx, int is_server, portls_error *err);
 

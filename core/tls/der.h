@@ -20,11 +20,11 @@
 #define PORTLS__DER_CLASS_APPLICATION 1u
 #define PORTLS__DER_CLASS_CONTEXT 2u
 #define PORTLS__DER_CLASS_PRIVATE 3u
-#define PORTLS__DER_TAG(cls, cons, num) \
+#define PORTLS__DER_TAG(cls, cons, num)                                                            \
   (((uint32_t)(cls) << 30) | ((uint32_t)((cons) ? 1u : 0u) << 29) | (uint32_t)(num))
 #define PORTLS__DER_TAG_CLASS(t) ((unsigned)((t) >> 30))
 #define PORTLS__DER_TAG_CONSTRUCTED(t) ((int)(((t) >> 29) & 1u))
-#define PORTLS__DER_TAG_NUMBER(t) ((uint32_t)((t) & 0x1FFFFFFFu))
+#define PORTLS__DER_TAG_NUMBER(t) ((uint32_t)((t)&0x1FFFFFFFu))
 
 /* Universal tags as they appear in certificates. */
 #define PORTLS__DER_BOOLEAN PORTLS__DER_TAG(0, 0, 1)

@@ -184,8 +184,8 @@ static int ext_psk(portls__hello *h, rd ext) {
     n_binders++;
   }
   if (n_ids == 0 || n_ids != n_binders)
-    return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: pre_shared_key has %zu identities and %zu binders",
-               n_ids, n_binders);
+    return BAD(h, PORTLS__HELLO_E_EXT,
+               "ClientHello: pre_shared_key has %zu identities and %zu binders", n_ids, n_binders);
   h->ch.pre_shared_key = 1;
   h->ch.n_psk_identities = n_ids;
   return 0;
@@ -195,50 +195,50 @@ static int ext_one(portls__hello *h, uint16_t type, rd ext, int last) {
   portls__client_hello *ch = &h->ch;
   rd v;
   switch (type) {
-    case PORTLS__EXT_SERVER_NAME:
-      return ext_sni(h, ext);
-    case PORTLS__EXT_STATUS_REQUEST:
-      return ext_status(h, ext);
-    case PORTLS__EXT_SUPPORTED_GROUPS:
-      if (u16_list(&ext, 2, &ch->groups, &ch->n_groups) != 0)
-        return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed supported_groups");
-      return 0;
-    case PORTLS__EXT_SIGNATURE_ALGORITHMS:
-      if (u16_list(&ext, 2, &ch->sigalgs, &ch->n_sigalgs) != 0)
-        return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed signature_algorithms");
-      return 0;
-    case PORTLS__EXT_ALPN:
-      return ext_alpn(h, ext);
-    case PORTLS__EXT_SESSION_TICKET:
-      ch->session_ticket = 1;
-      if (left(&ext) > 0) {
-        ch->ticket = ext.p;
-        ch->ticket_len = left(&ext);
-      }
-      return 0;
-    case PORTLS__EXT_PRE_SHARED_KEY:
-      if (!last)
-        return BAD(h, PORTLS__HELLO_E_PSK_NOT_LAST,
-                   "ClientHello: pre_shared_key is not the last extension");
-      return ext_psk(h, ext);
-    case PORTLS__EXT_EARLY_DATA:
-      if (left(&ext) != 0) return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: early_data not empty");
-      ch->early_data = 1;
-      return 0;
-    case PORTLS__EXT_SUPPORTED_VERSIONS:
-      if (u16_list(&ext, 1, &ch->versions, &ch->n_versions) != 0)
-        return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed supported_versions");
-      return 0;
-    case PORTLS__EXT_NPN:
-      ch->npn = 1;
-      return 0;
-    case PORTLS__EXT_RENEGOTIATION_INFO:
-      if (whole_vec(&ext, 1, &v) != 0)
-        return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed renegotiation_info");
-      ch->reneg_info = 1;
-      return 0;
-    default:
-      return 0;
+  case PORTLS__EXT_SERVER_NAME:
+    return ext_sni(h, ext);
+  case PORTLS__EXT_STATUS_REQUEST:
+    return ext_status(h, ext);
+  case PORTLS__EXT_SUPPORTED_GROUPS:
+    if (u16_list(&ext, 2, &ch->groups, &ch->n_groups) != 0)
+      return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed supported_groups");
+    return 0;
+  case PORTLS__EXT_SIGNATURE_ALGORITHMS:
+    if (u16_list(&ext, 2, &ch->sigalgs, &ch->n_sigalgs) != 0)
+      return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed signature_algorithms");
+    return 0;
+  case PORTLS__EXT_ALPN:
+    return ext_alpn(h, ext);
+  case PORTLS__EXT_SESSION_TICKET:
+    ch->session_ticket = 1;
+    if (left(&ext) > 0) {
+      ch->ticket = ext.p;
+      ch->ticket_len = left(&ext);
+    }
+    return 0;
+  case PORTLS__EXT_PRE_SHARED_KEY:
+    if (!last)
+      return BAD(h, PORTLS__HELLO_E_PSK_NOT_LAST,
+                 "ClientHello: pre_shared_key is not the last extension");
+    return ext_psk(h, ext);
+  case PORTLS__EXT_EARLY_DATA:
+    if (left(&ext) != 0) return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: early_data not empty");
+    ch->early_data = 1;
+    return 0;
+  case PORTLS__EXT_SUPPORTED_VERSIONS:
+    if (u16_list(&ext, 1, &ch->versions, &ch->n_versions) != 0)
+      return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed supported_versions");
+    return 0;
+  case PORTLS__EXT_NPN:
+    ch->npn = 1;
+    return 0;
+  case PORTLS__EXT_RENEGOTIATION_INFO:
+    if (whole_vec(&ext, 1, &v) != 0)
+      return BAD(h, PORTLS__HELLO_E_EXT, "ClientHello: malformed renegotiation_info");
+    ch->reneg_info = 1;
+    return 0;
+  default:
+    return 0;
   }
 }
 
@@ -318,10 +318,8 @@ static int parse_body(portls__hello *h) {
   ch->reneg_scsv = portls__hello_has_u16(ch->suites, ch->n_suites, SCSV_RENEG);
 
   if (get_vec(&r, 1, &v) != 0)
-    return BAD(h, PORTLS__HELLO_E_LENGTH,
-               "ClientHello: compression_methods overrun the message");
-  if (left(&v) == 0)
-    return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: no compression method");
+    return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: compression_methods overrun the message");
+  if (left(&v) == 0) return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: no compression method");
   ch->compressions = v.p;
   ch->n_compressions = left(&v);
 
@@ -330,8 +328,7 @@ static int parse_body(portls__hello *h) {
   if (get_vec(&r, 2, &v) != 0)
     return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: extensions overrun the message");
   if (left(&r) != 0)
-    return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: %zu bytes after the extensions",
-               left(&r));
+    return BAD(h, PORTLS__HELLO_E_LENGTH, "ClientHello: %zu bytes after the extensions", left(&r));
   if (parse_exts(h, v) != 0) return h->state;
   return PORTLS__HELLO_DONE;
 }
@@ -345,11 +342,10 @@ static int record_header(portls__hello *h) {
     return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: record of type %u inside the ClientHello",
                (unsigned)h->rec[0]);
   if (h->rec[1] != 3)
-    return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: record version %u.%u",
-               (unsigned)h->rec[1], (unsigned)h->rec[2]);
+    return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: record version %u.%u", (unsigned)h->rec[1],
+               (unsigned)h->rec[2]);
   if (len == 0) return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: empty handshake record");
-  if (len > REC_MAX)
-    return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: record of %zu bytes", len);
+  if (len > REC_MAX) return BAD(h, PORTLS__HELLO_E_RECORD, "ClientHello: record of %zu bytes", len);
   h->rec_left = len;
   h->rec_got = 0;
   h->nrec++;

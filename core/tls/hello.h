@@ -83,15 +83,15 @@ typedef enum portls__hello_why {
  * read entry i with portls__hello_u16(list, i). An absent extension leaves
  * its pointer NULL and its count 0. */
 typedef struct portls__client_hello {
-  uint16_t version;       /* legacy_version, e.g. 0x0303 */
-  const uint8_t *random;  /* 32 bytes */
+  uint16_t version;      /* legacy_version, e.g. 0x0303 */
+  const uint8_t *random; /* 32 bytes */
   const uint8_t *session_id;
-  size_t session_id_len;  /* 0..32 */
-  const uint8_t *suites;  /* cipher suite ids, including SCSVs and GREASE */
-  size_t n_suites;        /* >= 1 */
+  size_t session_id_len; /* 0..32 */
+  const uint8_t *suites; /* cipher suite ids, including SCSVs and GREASE */
+  size_t n_suites;       /* >= 1 */
   const uint8_t *compressions;
-  size_t n_compressions;  /* >= 1 */
-  const uint8_t *exts;    /* the extensions, each type(2) length(2) data, in wire order */
+  size_t n_compressions; /* >= 1 */
+  const uint8_t *exts;   /* the extensions, each type(2) length(2) data, in wire order */
   size_t exts_len;
   size_t n_exts;
 
@@ -100,41 +100,41 @@ typedef struct portls__client_hello {
   size_t servername_len;
   /* ALPN, in wire form (each name: a length byte, then the name), validated:
    * non-empty and no empty name. Walk it with portls__hello_alpn_next. */
-  const uint8_t *alpn;    /* NULL when absent */
+  const uint8_t *alpn; /* NULL when absent */
   size_t alpn_len;
-  int status_request;     /* status_request with status_type ocsp (OCSPRequest) */
-  int session_ticket;     /* the session_ticket extension is there (maybe empty) */
-  const uint8_t *ticket;  /* its contents when not empty, else NULL */
+  int status_request;    /* status_request with status_type ocsp (OCSPRequest) */
+  int session_ticket;    /* the session_ticket extension is there (maybe empty) */
+  const uint8_t *ticket; /* its contents when not empty, else NULL */
   size_t ticket_len;
   const uint8_t *versions; /* supported_versions (present: a TLS 1.3-capable client) */
   size_t n_versions;
-  int pre_shared_key;     /* TLS 1.3 resumption offered */
+  int pre_shared_key; /* TLS 1.3 resumption offered */
   size_t n_psk_identities;
   const uint8_t *psk_identity; /* the first identity */
   size_t psk_identity_len;
-  int early_data;         /* TLS 1.3 0-RTT offered */
-  int npn;                /* next_protocol_negotiation */
-  int reneg_info;         /* renegotiation_info extension */
-  int reneg_scsv;         /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV among the suites */
-  const uint8_t *groups;  /* supported_groups */
+  int early_data;        /* TLS 1.3 0-RTT offered */
+  int npn;               /* next_protocol_negotiation */
+  int reneg_info;        /* renegotiation_info extension */
+  int reneg_scsv;        /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV among the suites */
+  const uint8_t *groups; /* supported_groups */
   size_t n_groups;
   const uint8_t *sigalgs; /* signature_algorithms */
   size_t n_sigalgs;
 } portls__client_hello;
 
 typedef struct portls__hello {
-  int state;              /* what the last feed returned; sticky once not MORE */
+  int state; /* what the last feed returned; sticky once not MORE */
   portls__hello_why why;
-  portls_error err;       /* set with NOT_TLS and errors */
+  portls_error err;        /* set with NOT_TLS and errors */
   portls__client_hello ch; /* valid once state is PORTLS__HELLO_DONE */
-  size_t raw;             /* bytes read so far, record headers included */
-  uint8_t rec[5];         /* the record header being read */
+  size_t raw;              /* bytes read so far, record headers included */
+  uint8_t rec[5];          /* the record header being read */
   size_t rec_got;
-  size_t rec_left;        /* payload bytes left in the current record */
-  size_t nrec;            /* records started */
-  uint8_t hs[4];          /* the handshake message header */
-  size_t hs_got;          /* message bytes seen: header, then body */
-  uint8_t *body;          /* the body, allocated once its length is known */
+  size_t rec_left; /* payload bytes left in the current record */
+  size_t nrec;     /* records started */
+  uint8_t hs[4];   /* the handshake message header */
+  size_t hs_got;   /* message bytes seen: header, then body */
+  uint8_t *body;   /* the body, allocated once its length is known */
   size_t body_len;
   char sni[256];
 } portls__hello;

@@ -32,28 +32,23 @@ static int pton4(const char *s, size_t n, uint8_t out[4]) {
   for (i = 0; i < n; i++) {
     char c = s[i];
     if (c >= '0' && c <= '9') {
-      if (saw_digit && cur == 0)
-        return -1;
+      if (saw_digit && cur == 0) return -1;
       cur = cur * 10 + (unsigned)(c - '0');
-      if (cur > 255)
-        return -1;
+      if (cur > 255) return -1;
       if (!saw_digit) {
-        if (++octets > 4)
-          return -1;
+        if (++octets > 4) return -1;
         saw_digit = 1;
       }
       tmp[octets - 1] = (uint8_t)cur;
     } else if (c == '.' && saw_digit) {
-      if (octets == 4)
-        return -1;
+      if (octets == 4) return -1;
       saw_digit = 0;
       cur = 0;
     } else {
       return -1;
     }
   }
-  if (octets < 4 || !saw_digit)
-    return -1;
+  if (octets < 4 || !saw_digit) return -1;
   memcpy(out, tmp, 4);
   return 0;
 }
@@ -69,8 +64,7 @@ static int pton6(const char *s, size_t n, uint8_t out[16]) {
 
   memset(tmp, 0, sizeof(tmp));
   if (n > 0 && s[0] == ':') {
-    if (n < 2 || s[1] != ':')
-      return -1;
+    if (n < 2 || s[1] != ':') return -1;
     i = 1;
   }
   curtok = i;
@@ -79,22 +73,18 @@ static int pton6(const char *s, size_t n, uint8_t out[16]) {
     int h = portls__hexval(c);
     if (h >= 0) {
       val = (val << 4) | (unsigned)h;
-      if (++seen > 4)
-        return -1;
+      if (++seen > 4) return -1;
       continue;
     }
     if (c == ':') {
       curtok = i;
       if (!seen) {
-        if (colonp != NPOS)
-          return -1;
+        if (colonp != NPOS) return -1;
         colonp = tp;
         continue;
       }
-      if (i == n)
-        return -1; /* trailing single ':' */
-      if (tp + 2 > 16)
-        return -1;
+      if (i == n) return -1; /* trailing single ':' */
+      if (tp + 2 > 16) return -1;
       tmp[tp++] = (uint8_t)(val >> 8);
       tmp[tp++] = (uint8_t)val;
       seen = 0;
@@ -110,23 +100,20 @@ static int pton6(const char *s, size_t n, uint8_t out[16]) {
     return -1;
   }
   if (seen) {
-    if (tp + 2 > 16)
-      return -1;
+    if (tp + 2 > 16) return -1;
     tmp[tp++] = (uint8_t)(val >> 8);
     tmp[tp++] = (uint8_t)val;
   }
   if (colonp != NPOS) {
     size_t k, moved = tp - colonp;
-    if (tp == 16)
-      return -1;
+    if (tp == 16) return -1;
     for (k = 1; k <= moved; k++) {
       tmp[16 - k] = tmp[colonp + moved - k];
       tmp[colonp + moved - k] = 0;
     }
     tp = 16;
   }
-  if (tp != 16)
-    return -1;
+  if (tp != 16) return -1;
   memcpy(out, tmp, 16);
   return 0;
 }
@@ -141,8 +128,7 @@ static int canonicalize(const char *s, size_t n, ip_addr *ip) {
   }
   for (i = 0; i < n && s[i] != '%'; i++)
     ;
-  if (i < n && i > 45)
-    return -1; /* libuv's buffer for the part before the zone */
+  if (i < n && i > 45) return -1; /* libuv's buffer for the part before the zone */
   if (pton6(s, i, ip->b) == 0) {
     ip->family = IP_V6;
     return 0;
@@ -153,14 +139,12 @@ static int canonicalize(const char *s, size_t n, ip_addr *ip) {
 /* net.isIP: as canonicalize, but a zone must be [0-9a-zA-Z-.:]+. */
 static int is_ip(const char *s, size_t n, ip_addr *ip) {
   size_t i;
-  if (canonicalize(s, n, ip) != 0)
-    return 0;
+  if (canonicalize(s, n, ip) != 0) return 0;
   if (ip->family == IP_V6) {
     for (i = 0; i < n && s[i] != '%'; i++)
       ;
     if (i < n) {
-      if (i + 1 == n)
-        return 0;
+      if (i + 1 == n) return 0;
       for (i++; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -183,15 +167,13 @@ typedef struct msg {
 
 static void msg_put(msg *m, const char *s, size_t n) {
   size_t room;
-  if (m->full)
-    return;
+  if (m->full) return;
   room = sizeof(m->buf) - 1 - m->len;
   if (n > room) {
     /* Cut before a partial character so the message stays UTF-8; s[n] is
      * the first byte left out. */
     n = room;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-      n--;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
     m->full = 1;
   }
   memcpy(m->buf + m->len, s, n);
@@ -224,8 +206,7 @@ static void msg_dec(msg *m, unsigned v) {
 static void msg_ipv4(msg *m, const uint8_t *b) {
   int i;
   for (i = 0; i < 4; i++) {
-    if (i)
-      msg_puts(m, ".");
+    if (i) msg_puts(m, ".");
     msg_dec(m, b[i]);
   }
 }
@@ -240,8 +221,7 @@ static void msg_ip(msg *m, const ip_addr *ip) {
     msg_ipv4(m, ip->b);
     return;
   }
-  for (i = 0; i < 8; i++)
-    words[i] = ((unsigned)ip->b[2 * i] << 8) | ip->b[2 * i + 1];
+  for (i = 0; i < 8; i++) words[i] = ((unsigned)ip->b[2 * i] << 8) | ip->b[2 * i + 1];
   for (i = 0; i < 8; i++) {
     if (words[i] == 0) {
       if (cur == -1) {
@@ -262,16 +242,13 @@ static void msg_ip(msg *m, const ip_addr *ip) {
     best = cur;
     best_len = cur_len;
   }
-  if (best != -1 && best_len < 2)
-    best = -1;
+  if (best != -1 && best_len < 2) best = -1;
   for (i = 0; i < 8; i++) {
     if (best != -1 && i >= best && i < best + best_len) {
-      if (i == best)
-        msg_puts(m, ":");
+      if (i == best) msg_puts(m, ":");
       continue;
     }
-    if (i != 0)
-      msg_puts(m, ":");
+    if (i != 0) msg_puts(m, ":");
     if (i == 6 && best == 0 &&
         (best_len == 6 || (best_len == 7 && words[7] != 0x0001) ||
          (best_len == 5 && words[5] == 0xffff))) {
@@ -280,8 +257,7 @@ static void msg_ip(msg *m, const ip_addr *ip) {
     }
     msg_hex(m, words[i]);
   }
-  if (best != -1 && best + best_len == 8)
-    msg_puts(m, ":");
+  if (best != -1 && best + best_len == 8) msg_puts(m, ":");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -293,13 +269,12 @@ typedef struct tokens {
   size_t off;
   int escaped; /* the string has a '"': Node's splitEscapedAltNames */
   int done;
-  char *buf;   /* decoded token (escaped mode) */
+  char *buf; /* decoded token (escaped mode) */
 } tokens;
 
 static size_t find(const char *s, size_t len, size_t from, char c) {
   const char *p;
-  if (from >= len)
-    return NPOS;
+  if (from >= len) return NPOS;
   p = (const char *)memchr(s + from, c, len - from);
   return p ? (size_t)(p - s) : NPOS;
 }
@@ -307,30 +282,23 @@ static size_t find(const char *s, size_t len, size_t from, char c) {
 /* Length of the JSON string literal at s (Node's jsonStringPattern), or 0. */
 static size_t json_match(const char *s, size_t n) {
   size_t i = 1;
-  if (n == 0 || s[0] != '"')
-    return 0;
+  if (n == 0 || s[0] != '"') return 0;
   while (i < n) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '"')
-      return i + 1;
-    if (c < 0x20)
-      return 0;
+    if (c == '"') return i + 1;
+    if (c < 0x20) return 0;
     if (c == '\\') {
-      if (i + 1 >= n)
-        return 0;
+      if (i + 1 >= n) return 0;
       c = (unsigned char)s[i + 1];
       if (c == 'u') {
         int k;
-        if (i + 6 > n)
-          return 0;
+        if (i + 6 > n) return 0;
         for (k = 2; k < 6; k++)
-          if (portls__hexval(s[i + k]) < 0)
-            return 0;
+          if (portls__hexval(s[i + k]) < 0) return 0;
         i += 6;
         continue;
       }
-      if (!strchr("\"\\/bfnrt", c) || c == '\0')
-        return 0;
+      if (!strchr("\"\\/bfnrt", c) || c == '\0') return 0;
       i += 2;
       continue;
     }
@@ -363,7 +331,8 @@ static size_t put_utf8(char *out, unsigned long c) {
 }
 
 static unsigned hex4(const char *s) {
-  return (unsigned)(portls__hexval(s[0]) << 12 | portls__hexval(s[1]) << 8 | portls__hexval(s[2]) << 4 | portls__hexval(s[3]));
+  return (unsigned)(portls__hexval(s[0]) << 12 | portls__hexval(s[1]) << 8 |
+                    portls__hexval(s[2]) << 4 | portls__hexval(s[3]));
 }
 
 /* JSON.parse of a literal json_match accepted, as UTF-8 into out (never
@@ -388,18 +357,29 @@ static size_t json_decode(const char *s, size_t n, char *out) {
           i += 6;
         }
       }
-      if (u >= 0xD800 && u <= 0xDFFF)
-        u = 0xFFFD;
+      if (u >= 0xD800 && u <= 0xDFFF) u = 0xFFFD;
       o += put_utf8(out + o, u);
       continue;
     }
     switch (c) {
-    case 'b': out[o++] = '\b'; break;
-    case 'f': out[o++] = '\f'; break;
-    case 'n': out[o++] = '\n'; break;
-    case 'r': out[o++] = '\r'; break;
-    case 't': out[o++] = '\t'; break;
-    default: out[o++] = c; break; /* " \ / */
+    case 'b':
+      out[o++] = '\b';
+      break;
+    case 'f':
+      out[o++] = '\f';
+      break;
+    case 'n':
+      out[o++] = '\n';
+      break;
+    case 'r':
+      out[o++] = '\r';
+      break;
+    case 't':
+      out[o++] = '\t';
+      break;
+    default:
+      out[o++] = c;
+      break; /* " \ / */
     }
     i += 2;
   }
@@ -410,14 +390,12 @@ static size_t json_decode(const char *s, size_t n, char *out) {
  * string is malformed (Node throws ERR_TLS_CERT_ALTNAME_FORMAT). */
 static int tokens_next(tokens *t, const char **tok, size_t *n) {
   size_t cur = 0;
-  if (t->done)
-    return 0;
+  if (t->done) return 0;
   if (!t->escaped) {
     /* altNames.split(', ') */
     size_t i = t->off;
     for (; i + 1 < t->len; i++)
-      if (t->s[i] == ',' && t->s[i + 1] == ' ')
-        break;
+      if (t->s[i] == ',' && t->s[i + 1] == ' ') break;
     *tok = t->s + t->off;
     if (i + 1 < t->len) {
       *n = i - t->off;
@@ -441,8 +419,7 @@ static int tokens_next(tokens *t, const char **tok, size_t *n) {
       memcpy(t->buf + cur, t->s + off, quote - off);
       cur += quote - off;
       m = json_match(t->s + quote, t->len - quote);
-      if (m == 0)
-        return -1;
+      if (m == 0) return -1;
       cur += json_decode(t->s + quote, m, t->buf + cur);
       t->off = quote + m;
     } else if (sep != NPOS) {
@@ -476,15 +453,13 @@ static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
 static int eq_lower(const char *a, const char *b, size_t n) {
   size_t i;
   for (i = 0; i < n; i++)
-    if (lower(a[i]) != lower(b[i]))
-      return 0;
+    if (lower(a[i]) != lower(b[i])) return 0;
   return 1;
 }
 
 static size_t count_dots(const char *s, size_t n) {
   size_t i, d = 0;
-  for (i = 0; i < n; i++)
-    d += s[i] == '.';
+  for (i = 0; i < n; i++) d += s[i] == '.';
   return d;
 }
 
@@ -505,29 +480,22 @@ static int contains_xn(const char *s, size_t n) {
 static int match_name(const char *h, size_t hn, const char *p, size_t pn) {
   size_t i, hl, pl, stars = 0, star = 0, labels, prefix, suffix;
 
-  if (pn == 0)
-    return 0;
-  if (p[pn - 1] == '.')
-    pn--;
+  if (pn == 0) return 0;
+  if (p[pn - 1] == '.') pn--;
   labels = count_dots(p, pn) + 1;
-  if (labels != count_dots(h, hn) + 1)
-    return 0;
+  if (labels != count_dots(h, hn) + 1) return 0;
   /* Empty labels ("bad..example.com") and anything outside printable
    * ASCII (U-labels, controls, blanks) never match. */
-  if (pn == 0 || p[0] == '.' || p[pn - 1] == '.')
-    return 0;
+  if (pn == 0 || p[0] == '.' || p[pn - 1] == '.') return 0;
   for (i = 0; i < pn; i++) {
     unsigned char c = (unsigned char)p[i];
-    if (c < 0x21 || c > 0x7F)
-      return 0;
-    if (c == '.' && i + 1 < pn && p[i + 1] == '.')
-      return 0;
+    if (c < 0x21 || c > 0x7F) return 0;
+    if (c == '.' && i + 1 < pn && p[i + 1] == '.') return 0;
   }
   hl = first_dot(h, hn);
   pl = first_dot(p, pn);
   /* Every label but the first must be equal. */
-  if (hn - hl != pn - pl || !eq_lower(h + hl, p + pl, hn - hl))
-    return 0;
+  if (hn - hl != pn - pl || !eq_lower(h + hl, p + pl, hn - hl)) return 0;
   for (i = 0; i < pl; i++) {
     if (p[i] == '*') {
       stars++;
@@ -535,16 +503,13 @@ static int match_name(const char *h, size_t hn, const char *p, size_t pn) {
     }
   }
   /* No wildcard, or an A-label, where RFC 6125 forbids one: verbatim. */
-  if (stars == 0 || contains_xn(p, pl))
-    return hl == pl && eq_lower(h, p, pl);
+  if (stars == 0 || contains_xn(p, pl)) return hl == pl && eq_lower(h, p, pl);
   /* One wildcard, never in "*.tld", standing for exactly one non-empty
    * label (or, as "b*z", for part of one). */
-  if (stars > 1 || labels <= 2 || hl == 0)
-    return 0;
+  if (stars > 1 || labels <= 2 || hl == 0) return 0;
   prefix = star;
   suffix = pl - star - 1;
-  if (prefix + suffix > hl)
-    return 0;
+  if (prefix + suffix > hl) return 0;
   return eq_lower(h, p, prefix) && eq_lower(h + hl - suffix, p + star + 1, suffix);
 }
 
@@ -575,8 +540,7 @@ int portls_check_server_identity(const char *host, const portls_cert *cert, port
   t.escaped = memchr(san, '"', t.len) != NULL;
   if (t.escaped) {
     t.buf = (char *)portls__malloc(t.len + 1);
-    if (t.buf == NULL)
-      return portls__err(err, PORTLS_ENOMEM, NULL);
+    if (t.buf == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   }
 
   /* unfqdn for messages; splitHost drops one more trailing dot. */
@@ -590,42 +554,33 @@ int portls_check_server_identity(const char *host, const portls_cert *cert, port
     while ((r = tokens_next(&t, &tok, &tn)) == 1) {
       ip_addr ip;
       if (starts_with(tok, tn, "IP Address:") && canonicalize(tok + 11, tn - 11, &ip) == 0 &&
-          ip.family == host_ip.family &&
-          memcmp(ip.b, host_ip.b, ip.family == IP_V4 ? 4 : 16) == 0)
+          ip.family == host_ip.family && memcmp(ip.b, host_ip.b, ip.family == IP_V4 ? 4 : 16) == 0)
         valid = 1;
     }
-    if (r < 0)
-      goto bad_format;
+    if (r < 0) goto bad_format;
     if (!valid) {
       msg_puts(&m, "IP: ");
       msg_put(&m, host, mn);
       msg_puts(&m, " is not in the cert's list: ");
       while (tokens_next(&t2, &tok, &tn) == 1) {
         ip_addr ip;
-        if (!starts_with(tok, tn, "IP Address:"))
-          continue;
-        if (!first)
-          msg_puts(&m, ", ");
+        if (!starts_with(tok, tn, "IP Address:")) continue;
+        if (!first) msg_puts(&m, ", ");
         first = 0;
         /* An unparsable entry is undefined in Node, which joins as "". */
-        if (canonicalize(tok + 11, tn - 11, &ip) == 0)
-          msg_ip(&m, &ip);
+        if (canonicalize(tok + 11, tn - 11, &ip) == 0) msg_ip(&m, &ip);
       }
     }
   } else {
     while ((r = tokens_next(&t, &tok, &tn)) == 1) {
-      if (!starts_with(tok, tn, "DNS:"))
-        continue;
+      if (!starts_with(tok, tn, "DNS:")) continue;
       has_dns = 1;
-      if (match_name(host, hn, tok + 4, tn - 4))
-        valid = 1;
+      if (match_name(host, hn, tok + 4, tn - 4)) valid = 1;
     }
-    if (r < 0)
-      goto bad_format;
+    if (r < 0) goto bad_format;
     for (i = 0; cert->subject.entries && i < cert->subject.count; i++) {
       const portls_dn_entry *e = &cert->subject.entries[i];
-      if (e->key && strcmp(e->key, "CN") == 0)
-        cn_count++;
+      if (e->key && strcmp(e->key, "CN") == 0) cn_count++;
     }
     if (has_dns) {
       if (!valid) {
@@ -640,12 +595,9 @@ int portls_check_server_identity(const char *host, const portls_cert *cert, port
       int first = 1, truthy = cn_count > 1;
       for (i = 0; i < cert->subject.count; i++) {
         const portls_dn_entry *e = &cert->subject.entries[i];
-        if (!e->key || strcmp(e->key, "CN") != 0)
-          continue;
-        if (e->value && e->value[0])
-          truthy = 1;
-        if (e->value && match_name(host, hn, e->value, strlen(e->value)))
-          valid = 1;
+        if (!e->key || strcmp(e->key, "CN") != 0) continue;
+        if (e->value && e->value[0]) truthy = 1;
+        if (e->value && match_name(host, hn, e->value, strlen(e->value))) valid = 1;
       }
       if (!truthy) {
         msg_puts(&m, "Cert does not contain a DNS name");
@@ -655,10 +607,8 @@ int portls_check_server_identity(const char *host, const portls_cert *cert, port
         msg_puts(&m, ". is not cert's CN: ");
         for (i = 0; i < cert->subject.count; i++) {
           const portls_dn_entry *e = &cert->subject.entries[i];
-          if (!e->key || strcmp(e->key, "CN") != 0)
-            continue;
-          if (!first)
-            msg_puts(&m, ",");
+          if (!e->key || strcmp(e->key, "CN") != 0) continue;
+          if (!first) msg_puts(&m, ",");
           first = 0;
           msg_puts(&m, e->value ? e->value : "");
         }

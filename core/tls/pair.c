@@ -70,7 +70,8 @@ static int pl_read_start(void *impl, portls_socket *s) {
   portls_pair *p = impl;
   (void)s;
   p->reading = 1;
-  if (p->in.len > 0 || p->lent != NULL || p->eof) portls__defer(p->loop, &p->task_deliver, deliver, p);
+  if (p->in.len > 0 || p->lent != NULL || p->eof)
+    portls__defer(p->loop, &p->task_deliver, deliver, p);
   return 0;
 }
 
@@ -142,7 +143,8 @@ static int pl_try_write(void *impl, const portls_plat_iov *iov, size_t n) {
   return 0; /* everything leaves from the loop */
 }
 
-static int pl_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud) {
+static int pl_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb,
+                    void *ud) {
   portls_pair *p = impl;
   /* The socket keeps one write in flight, from one contiguous buffer. */
   if (n != 1 || p->out != NULL) return PORTLS_EBUSY;
@@ -171,7 +173,9 @@ void portls_pair_encrypted_consume(portls_pair *p, size_t n) {
   if (p->out_off == p->out_len) portls__defer(p->loop, &p->task_write_done, write_done, p);
 }
 
-uint64_t portls_pair_encrypted_bytes_written(const portls_pair *p) { return p ? p->enc_written : 0; }
+uint64_t portls_pair_encrypted_bytes_written(const portls_pair *p) {
+  return p ? p->enc_written : 0;
+}
 
 static void shutdown_done(void *arg) {
   portls_pair *p = arg;
@@ -241,9 +245,11 @@ static void on_secure(portls_socket *s, void *arg) {
   if (p->ev.secure != NULL) p->ev.secure(p, p->user);
 }
 
-int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *o, const portls_pair_events *ev,
-                    void *user, portls_pair **out, portls_error *err) {
-  if (loop == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "createSecurePair: NULL argument");
+int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *o,
+                    const portls_pair_events *ev, void *user, portls_pair **out,
+                    portls_error *err) {
+  if (loop == NULL || out == NULL)
+    return portls__err(err, PORTLS_EINVAL, "createSecurePair: NULL argument");
   *out = NULL;
   portls_tls_socket_options defaults;
   if (o == NULL) {

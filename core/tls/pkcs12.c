@@ -65,8 +65,7 @@ static int oid_is(const portls__der_tlv *t, const char *dotted) {
 }
 
 static const char *oid_str(const portls__der_tlv *t, char *buf, size_t cap) {
-  if (portls__der_oid_text(t->val, t->len, buf, cap) < 0)
-    return "?";
+  if (portls__der_oid_text(t->val, t->len, buf, cap) < 0) return "?";
   return buf;
 }
 
@@ -85,11 +84,9 @@ static int decrypt_failed(walk *w, int rc) {
 /* The contents of a content's [0] EXPLICIT wrapper: exactly one element. */
 static int explicit0(const portls__der_tlv *wrapper, portls__der_tlv *inner) {
   portls__der d;
-  if (wrapper->tag != PORTLS__DER_CTX_CONS(0))
-    return -1;
+  if (wrapper->tag != PORTLS__DER_CTX_CONS(0)) return -1;
   portls__der_init_tlv(&d, wrapper);
-  if (portls__der_read(&d, inner) != 0)
-    return -1;
+  if (portls__der_read(&d, inner) != 0) return -1;
   return portls__der_finish(&d);
 }
 
@@ -106,15 +103,13 @@ static int find_lkid(const portls__der_tlv *attrs, const uint8_t **id, size_t *l
   while (!portls__der_at_end(&d)) {
     portls__der a, vals;
     portls__der_tlv oid, v;
-    if (portls__der_expect(&d, PORTLS__DER_SEQUENCE, &attr) != 0)
-      return -1;
+    if (portls__der_expect(&d, PORTLS__DER_SEQUENCE, &attr) != 0) return -1;
     portls__der_init_tlv(&a, &attr);
     if (portls__der_expect(&a, PORTLS__DER_OID, &oid) != 0 ||
         portls__der_enter(&a, PORTLS__DER_SET, &vals) != 0 || portls__der_finish(&a) != 0)
       return -1;
     if (oid_is(&oid, OID_LOCAL_KEY_ID)) {
-      if (portls__der_expect(&vals, PORTLS__DER_OCTET_STRING, &v) != 0)
-        return -1;
+      if (portls__der_expect(&vals, PORTLS__DER_OCTET_STRING, &v) != 0) return -1;
       *id = v.val;
       *len = v.len;
     }
@@ -125,11 +120,9 @@ static int find_lkid(const portls__der_tlv *attrs, const uint8_t **id, size_t *l
 static int copy_id(const uint8_t *id, size_t len, uint8_t **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
-  if (id == NULL || len == 0)
-    return 0;
+  if (id == NULL || len == 0) return 0;
   *out = (uint8_t *)portls__memdup(id, len);
-  if (*out == NULL)
-    return PORTLS_ENOMEM;
+  if (*out == NULL) return PORTLS_ENOMEM;
   *out_len = len;
   return 0;
 }
@@ -137,8 +130,7 @@ static int copy_id(const uint8_t *id, size_t len, uint8_t **out, size_t *out_len
 static int take_key(walk *w, const portls__der_tlv *bag_id, const portls__der_tlv *value,
                     const uint8_t *lkid, size_t lkid_len) {
   int rc;
-  if (w->has_key)
-    return 0; /* like OpenSSL, the first key wins */
+  if (w->has_key) return 0; /* like OpenSSL, the first key wins */
   if (oid_is(bag_id, OID_KEY_BAG)) {
     if (portls__pkcs8_check(value->hdr, value->hdr_len + value->len) != 0)
       return malformed(w, "keyBag");
@@ -149,8 +141,7 @@ static int take_key(walk *w, const portls__der_tlv *bag_id, const portls__der_tl
   } else {
     rc = portls__pkcs8_decrypt_der(value->hdr, value->hdr_len + value->len, w->pass, PORTLS_EPFX,
                                    &w->budget, &w->key, w->err);
-    if (rc != 0)
-      return decrypt_failed(w, rc);
+    if (rc != 0) return decrypt_failed(w, rc);
   }
   w->has_key = 1;
   if (copy_id(lkid, lkid_len, &w->key_lkid, &w->key_lkid_len) != 0)
@@ -163,16 +154,13 @@ static int take_cert(walk *w, const portls__der_tlv *value, const uint8_t *lkid,
   portls__der_tlv type, wrapper, octets, cert;
   pfx_cert *c;
   /* CertBag ::= SEQUENCE { certId, certValue [0] EXPLICIT OCTET STRING } */
-  if (value->tag != PORTLS__DER_SEQUENCE)
-    return malformed(w, "certBag");
+  if (value->tag != PORTLS__DER_SEQUENCE) return malformed(w, "certBag");
   portls__der_init_tlv(&d, value);
   if (portls__der_expect(&d, PORTLS__DER_OID, &type) != 0 || portls__der_read(&d, &wrapper) != 0 ||
       portls__der_finish(&d) != 0 || explicit0(&wrapper, &octets) != 0)
     return malformed(w, "certBag");
-  if (!oid_is(&type, OID_X509_CERT))
-    return 0; /* SDSI certificates: nothing a TLS stack loads */
-  if (octets.tag != PORTLS__DER_OCTET_STRING)
-    return malformed(w, "certBag");
+  if (!oid_is(&type, OID_X509_CERT)) return 0; /* SDSI certificates: nothing a TLS stack loads */
+  if (octets.tag != PORTLS__DER_OCTET_STRING) return malformed(w, "certBag");
   /* The certificate's own checks are left to whoever loads it; here it is
    * one DER element, parsed further only to order the chain. */
   portls__der_init(&inner, octets.val, octets.len);
@@ -182,8 +170,7 @@ static int take_cert(walk *w, const portls__der_tlv *value, const uint8_t *lkid,
   if (w->ncerts == w->cap) {
     size_t cap = w->cap ? 2 * w->cap : 4;
     pfx_cert *p = (pfx_cert *)portls__realloc(w->certs, cap * sizeof(*p));
-    if (p == NULL)
-      return portls__err(w->err, PORTLS_ENOMEM, NULL);
+    if (p == NULL) return portls__err(w->err, PORTLS_ENOMEM, NULL);
     w->certs = p;
     w->cap = cap;
   }
@@ -215,17 +202,14 @@ static int walk_bag(walk *w, const portls__der_tlv *bag, unsigned depth) {
     return malformed(w, "SafeBag");
   if ((r = portls__der_optional(&d, PORTLS__DER_SET, &attrs)) < 0 || portls__der_finish(&d) != 0)
     return malformed(w, "SafeBag");
-  if (r == 1 && find_lkid(&attrs, &lkid, &lkid_len) != 0)
-    return malformed(w, "SafeBag attributes");
+  if (r == 1 && find_lkid(&attrs, &lkid, &lkid_len) != 0) return malformed(w, "SafeBag attributes");
   if (oid_is(&bag_id, OID_KEY_BAG) || oid_is(&bag_id, OID_SHROUDED_KEY_BAG))
     return take_key(w, &bag_id, &value, lkid, lkid_len);
-  if (oid_is(&bag_id, OID_CERT_BAG))
-    return take_cert(w, &value, lkid, lkid_len);
+  if (oid_is(&bag_id, OID_CERT_BAG)) return take_cert(w, &value, lkid, lkid_len);
   if (oid_is(&bag_id, OID_SAFE_CONTENTS_BAG)) {
     if (depth >= MAX_SAFE_DEPTH)
       return portls__err(w->err, PORTLS_EPFX, "pfx: SafeContents nested too deep");
-    if (value.tag != PORTLS__DER_SEQUENCE)
-      return malformed(w, "safeContentsBag");
+    if (value.tag != PORTLS__DER_SEQUENCE) return malformed(w, "safeContentsBag");
     return walk_safe_contents(w, value.hdr, value.hdr_len + value.len, depth + 1);
   }
   return 0; /* crlBag, secretBag, anything new: not ours to load (OpenSSL skips them too) */
@@ -241,8 +225,7 @@ static int walk_safe_contents(walk *w, const uint8_t *p, size_t len, unsigned de
   while (!portls__der_at_end(&d)) {
     if (portls__der_expect(&d, PORTLS__DER_SEQUENCE, &bag) != 0)
       return malformed(w, "SafeContents");
-    if ((r = walk_bag(w, &bag, depth)) != 0)
-      return r;
+    if ((r = walk_bag(w, &bag, depth)) != 0) return r;
   }
   return 0;
 }
@@ -260,8 +243,7 @@ static int walk_encrypted(walk *w, const portls__der_tlv *content) {
   /* EncryptedData ::= SEQUENCE { version, EncryptedContentInfo, [1] unprotectedAttrs OPTIONAL }
    * EncryptedContentInfo ::= SEQUENCE { contentType, AlgorithmIdentifier,
    *                                     [0] IMPLICIT OCTET STRING OPTIONAL } */
-  if (content->tag != PORTLS__DER_SEQUENCE)
-    return malformed(w, "encryptedData");
+  if (content->tag != PORTLS__DER_SEQUENCE) return malformed(w, "encryptedData");
   portls__der_init_tlv(&d, content);
   if (portls__der_expect(&d, PORTLS__DER_INTEGER, &version) != 0 ||
       portls__der_get_long(&version, &v) != 0 || (v != 0 && v != 2) ||
@@ -278,14 +260,11 @@ static int walk_encrypted(walk *w, const portls__der_tlv *content) {
   if (r == 0 && portls__der_peek(&eci, &top) == 0 && top.tag == PORTLS__DER_CTX_CONS(0))
     return portls__err(w->err, PORTLS_EPFX,
                        "pfx: constructed (BER) encryptedContent is not supported");
-  if (r < 0 || portls__der_finish(&eci) != 0)
-    return malformed(w, "encryptedData");
-  if (r == 0)
-    return 0; /* no content: nothing inside */
+  if (r < 0 || portls__der_finish(&eci) != 0) return malformed(w, "encryptedData");
+  if (r == 0) return 0; /* no content: nothing inside */
   r = portls__pbe_decrypt(alg.hdr, alg.hdr_len + alg.len, ct.val, ct.len, w->pass, PORTLS_EPFX,
                           &w->budget, &plain, w->err);
-  if (r != 0)
-    return decrypt_failed(w, r);
+  if (r != 0) return decrypt_failed(w, r);
   /* Without a MAC, garbage that kept valid padding means a wrong passphrase. */
   if (portls__der_parse_one(plain.data, plain.len, &top) != 0 || top.tag != PORTLS__DER_SEQUENCE)
     r = w->mac_verified
@@ -316,8 +295,7 @@ static int walk_auth_safe(walk *w, const uint8_t *p, size_t len) {
         explicit0(&wrapper, &content) != 0)
       return malformed(w, "ContentInfo");
     if (oid_is(&type, OID_DATA)) {
-      if (content.tag != PORTLS__DER_OCTET_STRING)
-        return malformed(w, "data ContentInfo");
+      if (content.tag != PORTLS__DER_OCTET_STRING) return malformed(w, "data ContentInfo");
       r = walk_safe_contents(w, content.val, content.len, 0);
     } else if (oid_is(&type, OID_ENCRYPTED_DATA)) {
       r = walk_encrypted(w, &content);
@@ -326,8 +304,7 @@ static int walk_auth_safe(walk *w, const uint8_t *p, size_t len) {
                       "pfx: unsupported content type %s (only data and encryptedData)",
                       oid_str(&type, oid, sizeof(oid)));
     }
-    if (r != 0)
-      return r;
+    if (r != 0) return r;
   }
   return 0;
 }
@@ -372,13 +349,11 @@ static int read_mac(walk *w, const portls__der_tlv *seq, mac_data *m) {
   m->iterations = (unsigned long)v;
   m->md = 0;
   for (i = 0; i < PORTLS__ARRAY_SIZE(mac_mds); i++)
-    if (oid_is(&oid, mac_mds[i].oid))
-      m->md = mac_mds[i].md;
+    if (oid_is(&oid, mac_mds[i].oid)) m->md = mac_mds[i].md;
   if (m->md == 0)
     return portls__err(w->err, PORTLS_EPFX, "pfx: unsupported MAC algorithm %s",
                        oid_str(&oid, text, sizeof(text)));
-  if (m->digest.len != portls__md_size(m->md))
-    return malformed(w, "MAC value");
+  if (m->digest.len != portls__md_size(m->md)) return malformed(w, "MAC value");
   return 0;
 }
 
@@ -397,18 +372,14 @@ static int mac_verify(walk *w, const mac_data *m, const char *pass, const uint8_
     return portls__err(w->err, PORTLS_ENOMEM, NULL);
   r = portls__pkcs12_kdf(m->md, 3, bmp, bmp_len, m->salt.val, m->salt.len, m->iterations, key, hs);
   portls__pkcs_wipe_free(bmp, bmp_len);
-  if (r == 0)
-    r = portls__hmac(m->md, key, hs, data, len, mac);
+  if (r == 0) r = portls__hmac(m->md, key, hs, data, len, mac);
   portls__pkcs_wipe(key, sizeof(key));
   if (r == PORTLS_ENOTSUP)
     return portls__err(w->err, PORTLS_ENOTSUP, "pfx: the MAC digest is not available in backend %s",
                        portls__backend.name);
-  if (r == PORTLS_ENOMEM)
-    return portls__err(w->err, PORTLS_ENOMEM, NULL);
-  if (r != 0)
-    return portls__err(w->err, PORTLS_EPFX, "pfx: MAC computation failed");
-  for (i = 0; i < hs; i++)
-    diff |= (uint8_t)(mac[i] ^ m->digest.val[i]);
+  if (r == PORTLS_ENOMEM) return portls__err(w->err, PORTLS_ENOMEM, NULL);
+  if (r != 0) return portls__err(w->err, PORTLS_EPFX, "pfx: MAC computation failed");
+  for (i = 0; i < hs; i++) diff |= (uint8_t)(mac[i] ^ m->digest.val[i]);
   return diff == 0;
 }
 
@@ -423,13 +394,11 @@ static size_t pick_leaf(const walk *w) {
   if (portls__pkcs8_public(w->key.data, w->key.len, &kind, &pub, &pub_len) == 0) {
     for (i = 0; i < w->ncerts; i++) {
       const portls__x509 *x = &w->certs[i].x;
-      if (!w->certs[i].parsed)
-        continue;
+      if (!w->certs[i].parsed) continue;
       if (kind == 1 && x->rsa_ok && x->rsa_n.len == pub_len &&
           memcmp(x->rsa_n.val, pub, pub_len) == 0)
         return i;
-      if (kind == 2 && x->key_len == pub_len && memcmp(x->key, pub, pub_len) == 0)
-        return i;
+      if (kind == 2 && x->key_len == pub_len && memcmp(x->key, pub, pub_len) == 0) return i;
     }
   }
   if (w->key_lkid != NULL)
@@ -438,16 +407,14 @@ static size_t pick_leaf(const walk *w) {
           memcmp(w->certs[i].lkid, w->key_lkid, w->key_lkid_len) == 0)
         return i;
   for (i = 0; i < w->ncerts; i++)
-    if (w->certs[i].parsed && !w->certs[i].x.bc_ca)
-      return i;
+    if (w->certs[i].parsed && !w->certs[i].x.bc_ca) return i;
   return 0;
 }
 
 static int build_result(walk *w, portls__pfx_result *out) {
   size_t leaf = pick_leaf(w), cur, n = 0, i;
   out->certs = (portls__bytes *)portls__calloc(w->ncerts, sizeof(*out->certs));
-  if (out->certs == NULL)
-    return portls__err(w->err, PORTLS_ENOMEM, NULL);
+  if (out->certs == NULL) return portls__err(w->err, PORTLS_ENOMEM, NULL);
   out->certs[n++] = w->certs[leaf].der;
   w->certs[leaf].used = 1;
   /* Issuer after subject, as far as the names lead. */
@@ -458,8 +425,7 @@ static int build_result(walk *w, portls__pfx_result *out) {
       if (!w->certs[i].used && w->certs[i].parsed &&
           portls__x509_issued_by(&w->certs[cur].x, &w->certs[i].x))
         next = i;
-    if (next == w->ncerts)
-      break;
+    if (next == w->ncerts) break;
     out->certs[n++] = w->certs[next].der;
     w->certs[next].used = 1;
     cur = next;
@@ -478,8 +444,7 @@ static int build_result(walk *w, portls__pfx_result *out) {
 static void walk_free(walk *w) {
   size_t i;
   for (i = 0; i < w->ncerts; i++) {
-    if (!w->certs[i].used)
-      portls__bytes_free(&w->certs[i].der);
+    if (!w->certs[i].used) portls__bytes_free(&w->certs[i].der);
     portls__free(w->certs[i].lkid);
   }
   portls__free(w->certs);
@@ -500,8 +465,7 @@ int portls__pfx_decode(portls_buf pfx, const char *pass, portls__pfx_result *out
   int r, has_mac;
   char oid[PORTLS__DER_OID_TEXT_MAX];
 
-  if (out == NULL || pfx.base == NULL)
-    return portls__err(err, PORTLS_EINVAL, "pfx: NULL argument");
+  if (out == NULL || pfx.base == NULL) return portls__err(err, PORTLS_EINVAL, "pfx: NULL argument");
   memset(out, 0, sizeof(*out));
   if (pfx.len == 0 || pfx.len > PORTLS__PKCS_MAX_PFX)
     return portls__err(err, PORTLS_EPFX, "pfx: %zu bytes is not a plausible PFX size", pfx.len);
@@ -519,8 +483,7 @@ int portls__pfx_decode(portls_buf pfx, const char *pass, portls__pfx_result *out
       portls__der_get_long(&version, &v) != 0 ||
       portls__der_expect(&d, PORTLS__DER_SEQUENCE, &auth) != 0)
     return malformed(&w, "PFX");
-  if (v != 3)
-    return portls__err(err, PORTLS_EPFX, "pfx: version %ld (only 3 exists)", v);
+  if (v != 3) return portls__err(err, PORTLS_EPFX, "pfx: version %ld (only 3 exists)", v);
   if ((has_mac = portls__der_optional(&d, PORTLS__DER_SEQUENCE, &macseq)) < 0 ||
       portls__der_finish(&d) != 0)
     return malformed(&w, "PFX");
@@ -535,15 +498,13 @@ int portls__pfx_decode(portls_buf pfx, const char *pass, portls__pfx_result *out
   if (!oid_is(&type, OID_DATA))
     return portls__err(err, PORTLS_EPFX, "pfx: unsupported authSafe content type %s",
                        oid_str(&type, oid, sizeof(oid)));
-  if (content.tag != PORTLS__DER_OCTET_STRING)
-    return malformed(&w, "authSafe");
+  if (content.tag != PORTLS__DER_OCTET_STRING) return malformed(&w, "authSafe");
 
   /* Which password: OpenSSL's rule for none and "" alike is to try an
    * absent password first, then the empty one. */
   w.pass = pass;
   if (has_mac) {
-    if ((r = read_mac(&w, &macseq, &mac)) != 0)
-      return r;
+    if ((r = read_mac(&w, &macseq, &mac)) != 0) return r;
     if (pass == NULL || *pass == '\0') {
       r = mac_verify(&w, &mac, NULL, content.val, content.len);
       w.pass = NULL;
@@ -554,8 +515,7 @@ int portls__pfx_decode(portls_buf pfx, const char *pass, portls__pfx_result *out
     } else {
       r = mac_verify(&w, &mac, pass, content.val, content.len);
     }
-    if (r < 0)
-      return r;
+    if (r < 0) return r;
     if (r == 0)
       return portls__err(err, PORTLS_EBAD_PASSPHRASE,
                          "pfx: mac verify failure (wrong passphrase?)");
@@ -565,25 +525,19 @@ int portls__pfx_decode(portls_buf pfx, const char *pass, portls__pfx_result *out
   }
 
   r = walk_auth_safe(&w, content.val, content.len);
-  if (r == 0 && !w.has_key)
-    r = portls__err(err, PORTLS_EPFX, "pfx: no private key in the PFX");
-  if (r == 0 && w.ncerts == 0)
-    r = portls__err(err, PORTLS_EPFX, "pfx: no certificate in the PFX");
-  if (r == 0)
-    r = build_result(&w, out);
+  if (r == 0 && !w.has_key) r = portls__err(err, PORTLS_EPFX, "pfx: no private key in the PFX");
+  if (r == 0 && w.ncerts == 0) r = portls__err(err, PORTLS_EPFX, "pfx: no certificate in the PFX");
+  if (r == 0) r = build_result(&w, out);
   walk_free(&w);
-  if (r != 0)
-    portls__pfx_result_free(out);
+  if (r != 0) portls__pfx_result_free(out);
   return r;
 }
 
 void portls__pfx_result_free(portls__pfx_result *r) {
   size_t i;
-  if (r == NULL)
-    return;
+  if (r == NULL) return;
   portls__key_free(&r->key);
-  for (i = 0; i < r->cert_count; i++)
-    portls__bytes_free(&r->certs[i]);
+  for (i = 0; i < r->cert_count; i++) portls__bytes_free(&r->certs[i]);
   portls__free(r->certs);
   memset(r, 0, sizeof(*r));
 }

@@ -32,8 +32,7 @@ static const uint8_t version0_der[] = {0x02, 0x01, 0x00};
 /* Small helpers                                                             */
 
 void portls__key_free(portls__bytes *b) {
-  if (b == NULL)
-    return;
+  if (b == NULL) return;
   portls__pkcs_wipe_free(b->data, b->cap);
   b->data = NULL;
   b->len = b->cap = 0;
@@ -48,8 +47,7 @@ static int oid_is(const portls__der_tlv *t, const char *dotted) {
 
 /* The dotted text of an OID for messages ("?" when it does not print). */
 static const char *oid_str(const portls__der_tlv *t, char *buf, size_t cap) {
-  if (portls__der_oid_text(t->val, t->len, buf, cap) < 0)
-    return "?";
+  if (portls__der_oid_text(t->val, t->len, buf, cap) < 0) return "?";
   return buf;
 }
 
@@ -68,8 +66,7 @@ static int read_alg(portls__der *d, alg_id *a) {
       portls__der_check_oid(a->oid.val, a->oid.len) != 0)
     return -1;
   if (!portls__der_at_end(&in)) {
-    if (portls__der_read(&in, &a->params) != 0)
-      return -1;
+    if (portls__der_read(&in, &a->params) != 0) return -1;
     a->has_params = 1;
   }
   return portls__der_finish(&in);
@@ -95,8 +92,7 @@ static void put_hdr(portls__bytes *b, uint8_t tag, size_t len) {
   } else {
     size_t octets = der_hdr_len(len) - 2;
     h[n++] = (uint8_t)(0x80 | octets);
-    for (i = octets; i-- > 0;)
-      h[n++] = (uint8_t)(len >> (8 * i));
+    for (i = octets; i-- > 0;) h[n++] = (uint8_t)(len >> (8 * i));
   }
   memcpy(b->data + b->len, h, n);
   b->len += n;
@@ -128,8 +124,7 @@ int portls__pkcs8_check(const uint8_t *der, size_t len) {
       read_alg(&d, &a) != 0 || portls__der_expect(&d, PORTLS__DER_OCTET_STRING, &t) != 0 ||
       t.len == 0)
     return -1;
-  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(0), &t)) < 0)
-    return -1;
+  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(0), &t)) < 0) return -1;
   if ((r = portls__der_optional(&d, PORTLS__DER_CTX(1), &t)) < 0 || (r == 1 && version != 1))
     return -1;
   return portls__der_finish(&d);
@@ -141,8 +136,7 @@ static int pkcs1_check(const uint8_t *der, size_t len) {
   portls__der d;
   long version;
   int i;
-  if (portls__der_parse_one(der, len, &top) != 0 || top.tag != PORTLS__DER_SEQUENCE)
-    return -1;
+  if (portls__der_parse_one(der, len, &top) != 0 || top.tag != PORTLS__DER_SEQUENCE) return -1;
   portls__der_init_tlv(&d, &top);
   if (portls__der_expect(&d, PORTLS__DER_INTEGER, &t) != 0 ||
       portls__der_get_long(&t, &version) != 0 || (version != 0 && version != 1))
@@ -150,8 +144,7 @@ static int pkcs1_check(const uint8_t *der, size_t len) {
   for (i = 0; i < 8; i++)
     if (portls__der_expect(&d, PORTLS__DER_INTEGER, &t) != 0 || portls__der_check_integer(&t) != 0)
       return -1;
-  if (version == 0)
-    return portls__der_finish(&d);
+  if (version == 0) return portls__der_finish(&d);
   return portls__der_check_tree(der, len, 8);
 }
 
@@ -176,19 +169,16 @@ static int sec1_parse(const uint8_t *der, size_t len, sec1 *k) {
       portls__der_get_long(&k->version, &version) != 0 || version != 1 ||
       portls__der_expect(&d, PORTLS__DER_OCTET_STRING, &k->priv) != 0 || k->priv.len == 0)
     return -1;
-  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(0), &t)) < 0)
-    return -1;
+  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(0), &t)) < 0) return -1;
   if (r == 1) {
     portls__der_init_tlv(&in, &t);
-    if (portls__der_read(&in, &k->params) != 0 || portls__der_finish(&in) != 0)
-      return -1;
+    if (portls__der_read(&in, &k->params) != 0 || portls__der_finish(&in) != 0) return -1;
     if (k->params.tag == PORTLS__DER_OID &&
         portls__der_check_oid(k->params.val, k->params.len) != 0)
       return -1;
     k->has_params = 1;
   }
-  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(1), &k->pub)) < 0)
-    return -1;
+  if ((r = portls__der_optional(&d, PORTLS__DER_CTX_CONS(1), &k->pub)) < 0) return -1;
   k->has_pub = r;
   return portls__der_finish(&d);
 }
@@ -204,8 +194,7 @@ static int wrap_pkcs1(const uint8_t *pkcs1, size_t len, portls__bytes *out, port
     return portls__err(err, PORTLS_EKEY, "key: malformed RSA PRIVATE KEY (PKCS#1)");
   body = sizeof(version0_der) + sizeof(rsa_alg_der) + der_hdr_len(len) + len;
   total = der_hdr_len(body) + body;
-  if (portls__bytes_reserve(out, total) != 0)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (portls__bytes_reserve(out, total) != 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   put_hdr(out, 0x30, body);
   put(out, version0_der, sizeof(version0_der));
   put(out, rsa_alg_der, sizeof(rsa_alg_der));
@@ -228,8 +217,7 @@ static int wrap_sec1(const uint8_t *der, size_t len, portls__bytes *out, portls_
   body = sizeof(version0_der) + der_hdr_len(alg) + alg + der_hdr_len(der_hdr_len(inner) + inner) +
          der_hdr_len(inner) + inner;
   total = der_hdr_len(body) + body;
-  if (portls__bytes_reserve(out, total) != 0)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (portls__bytes_reserve(out, total) != 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   put_hdr(out, 0x30, body);
   put(out, version0_der, sizeof(version0_der));
   put_hdr(out, 0x30, alg);
@@ -239,16 +227,14 @@ static int wrap_sec1(const uint8_t *der, size_t len, portls__bytes *out, portls_
   put_hdr(out, 0x30, inner);
   put(out, k.version.hdr, tlv_size(&k.version));
   put(out, k.priv.hdr, tlv_size(&k.priv));
-  if (k.has_pub)
-    put(out, k.pub.hdr, tlv_size(&k.pub));
+  if (k.has_pub) put(out, k.pub.hdr, tlv_size(&k.pub));
   return 0;
 }
 
 static int copy_pkcs8(const uint8_t *der, size_t len, portls__bytes *out, portls_error *err) {
   if (portls__pkcs8_check(der, len) != 0)
     return portls__err(err, PORTLS_EKEY, "key: malformed PRIVATE KEY (PKCS#8)");
-  if (portls__bytes_reserve(out, len) != 0)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (portls__bytes_reserve(out, len) != 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   put(out, der, len);
   return 0;
 }
@@ -309,8 +295,7 @@ static int read_iterations(portls__der *d, unsigned long *iter, int bad, portls_
 
 /* Charges cost iterations against the budget of the whole input. */
 static int charge(unsigned long *budget, unsigned long cost, int bad, portls_error *err) {
-  if (budget == NULL)
-    return 0;
+  if (budget == NULL) return 0;
   if (cost > *budget)
     return portls__err(err, bad, "%s: more key-derivation work than %lu iterations in all",
                        who(bad), PORTLS__PKCS_MAX_WORK);
@@ -351,8 +336,7 @@ static int run_cipher(int alg, const char *what, const uint8_t *key, size_t key_
   if (ct_len == 0 || ct_len % block != 0)
     return portls__err(err, bad, "%s: encrypted data of %zu bytes is not whole %zu-byte blocks",
                        who(bad), ct_len, block);
-  if (portls__bytes_reserve(out, ct_len) != 0)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (portls__bytes_reserve(out, ct_len) != 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   rc = portls__cbc_decrypt(alg, key, key_len, iv, ct, ct_len, out->data, &n);
   if (rc != 0) {
     portls__key_free(out);
@@ -384,8 +368,7 @@ static int pbes2_decrypt(const alg_id *a, const uint8_t *ct, size_t ct_len, cons
     return portls__err(err, bad, "%s: unsupported PBES2 key derivation %s", who(bad),
                        oid_str(&kdf.oid, oid, sizeof(oid)));
   for (i = 0; i < PORTLS__ARRAY_SIZE(ciphers); i++)
-    if (oid_is(&enc.oid, ciphers[i].oid))
-      c = &ciphers[i];
+    if (oid_is(&enc.oid, ciphers[i].oid)) c = &ciphers[i];
   if (c == NULL)
     return portls__err(err, bad, "%s: unsupported PBES2 encryption %s", who(bad),
                        oid_str(&enc.oid, oid, sizeof(oid)));
@@ -450,8 +433,7 @@ static int pkcs12_pbe_decrypt(const alg_id *a, unsigned arc, const uint8_t *ct, 
   char oid[PORTLS__DER_OID_TEXT_MAX];
 
   for (i = 0; i < PORTLS__ARRAY_SIZE(pkcs12_pbes); i++)
-    if (pkcs12_pbes[i].arc == arc)
-      k = i;
+    if (pkcs12_pbes[i].arc == arc) k = i;
   if (k == PORTLS__ARRAY_SIZE(pkcs12_pbes))
     return portls__err(err, bad, "%s: unsupported encryption algorithm %s", who(bad),
                        oid_str(&a->oid, oid, sizeof(oid)));
@@ -522,8 +504,7 @@ int portls__pkcs8_decrypt_der(const uint8_t *der, size_t len, const char *pass, 
       portls__der_expect(&d, PORTLS__DER_OCTET_STRING, &ct) != 0 || portls__der_finish(&d) != 0)
     return portls__err(err, bad, "%s: malformed ENCRYPTED PRIVATE KEY", who(bad));
   r = portls__pbe_decrypt(alg.hdr, tlv_size(&alg), ct.val, ct.len, pass, bad, budget, &plain, err);
-  if (r != 0)
-    return r;
+  if (r != 0) return r;
   if (portls__pkcs8_check(plain.data, plain.len) != 0) {
     portls__key_free(&plain);
     return portls__err(err, PORTLS_EBAD_PASSPHRASE, "%s: bad decrypt (wrong passphrase?)",
@@ -538,14 +519,11 @@ int portls__pkcs8_decrypt_der(const uint8_t *der, size_t len, const char *pass, 
 
 static int ieq(const char *a, size_t n, const char *b) {
   size_t i;
-  if (strlen(b) != n)
-    return 0;
+  if (strlen(b) != n) return 0;
   for (i = 0; i < n; i++) {
     char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z')
-      x = (char)(x - 'a' + 'A');
-    if (x != y)
-      return 0;
+    if (x >= 'a' && x <= 'z') x = (char)(x - 'a' + 'A');
+    if (x != y) return 0;
   }
   return 1;
 }
@@ -562,12 +540,10 @@ static int trad_decrypt(const portls__pem_block *b, const char *pass, portls__by
   if (portls__pem_header(b, "DEK-Info", &v, &vl) != 0)
     return portls__err(err, PORTLS_EKEY, "key: encrypted PEM without DEK-Info");
   comma = (const char *)memchr(v, ',', vl);
-  if (comma == NULL)
-    return portls__err(err, PORTLS_EKEY, "key: malformed DEK-Info");
+  if (comma == NULL) return portls__err(err, PORTLS_EKEY, "key: malformed DEK-Info");
   name_len = (size_t)(comma - v);
   for (i = 0; i < PORTLS__ARRAY_SIZE(ciphers); i++)
-    if (ieq(v, name_len, ciphers[i].name))
-      c = &ciphers[i];
+    if (ieq(v, name_len, ciphers[i].name)) c = &ciphers[i];
   if (c == NULL)
     return portls__err(err, PORTLS_EKEY, "key: unsupported DEK-Info cipher %.*s",
                        (int)PORTLS__MIN(name_len, 64), v);
@@ -575,8 +551,7 @@ static int trad_decrypt(const portls__pem_block *b, const char *pass, portls__by
     return portls__err(err, PORTLS_EKEY, "key: DEK-Info IV is not %zu hex digits", 2 * c->iv_len);
   for (i = 0; i < c->iv_len; i++) {
     int hi = portls__hexval(comma[1 + 2 * i]), lo = portls__hexval(comma[2 + 2 * i]);
-    if (hi < 0 || lo < 0)
-      return portls__err(err, PORTLS_EKEY, "key: DEK-Info IV is not hex");
+    if (hi < 0 || lo < 0) return portls__err(err, PORTLS_EKEY, "key: DEK-Info IV is not hex");
     iv[i] = (uint8_t)(hi << 4 | lo);
   }
   if (pass == NULL)
@@ -585,10 +560,8 @@ static int trad_decrypt(const portls__pem_block *b, const char *pass, portls__by
     return portls__err(err, PORTLS_EINVAL, "passphrase: longer than %d bytes",
                        PORTLS__PKCS_MAX_PASS);
   r = portls__pem_decode(b, &der, &der_len);
-  if (r == PORTLS_ENOMEM)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  if (r != 0)
-    return portls__err(err, PORTLS_EKEY, "key: malformed PEM: invalid base64");
+  if (r == PORTLS_ENOMEM) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (r != 0) return portls__err(err, PORTLS_EKEY, "key: malformed PEM: invalid base64");
   /* The first 8 IV bytes salt the key (EVP_BytesToKey, one MD5 round). */
   portls__bytes_to_key_md5((const uint8_t *)pass, strlen(pass), iv, key, c->key_len);
   r = run_cipher(c->alg, c->name, key, c->key_len, iv, c->iv_len == 16 ? 16 : 8, der, der_len,
@@ -614,18 +587,12 @@ static int der_form(const uint8_t *der, size_t len) {
   if (portls__der_parse_one(der, len, &top) != 0 || top.tag != PORTLS__DER_SEQUENCE)
     return FORM_UNKNOWN;
   portls__der_init_tlv(&d, &top);
-  if (portls__der_read(&d, &a) != 0)
-    return FORM_UNKNOWN;
-  if (a.tag == PORTLS__DER_SEQUENCE)
-    return FORM_ENCRYPTED;
-  if (a.tag != PORTLS__DER_INTEGER || portls__der_read(&d, &b) != 0)
-    return FORM_UNKNOWN;
-  if (b.tag == PORTLS__DER_SEQUENCE)
-    return FORM_PKCS8;
-  if (b.tag == PORTLS__DER_INTEGER)
-    return FORM_PKCS1;
-  if (b.tag == PORTLS__DER_OCTET_STRING)
-    return FORM_SEC1;
+  if (portls__der_read(&d, &a) != 0) return FORM_UNKNOWN;
+  if (a.tag == PORTLS__DER_SEQUENCE) return FORM_ENCRYPTED;
+  if (a.tag != PORTLS__DER_INTEGER || portls__der_read(&d, &b) != 0) return FORM_UNKNOWN;
+  if (b.tag == PORTLS__DER_SEQUENCE) return FORM_PKCS8;
+  if (b.tag == PORTLS__DER_INTEGER) return FORM_PKCS1;
+  if (b.tag == PORTLS__DER_OCTET_STRING) return FORM_SEC1;
   return FORM_UNKNOWN;
 }
 
@@ -635,8 +602,7 @@ static int trad_encrypted(const portls__pem_block *b, int *encrypted, portls_err
   const char *v;
   size_t vl;
   *encrypted = 0;
-  if (b->headers == NULL)
-    return 0;
+  if (b->headers == NULL) return 0;
   if (portls__pem_header(b, "Proc-Type", &v, &vl) != 0)
     return portls__err(err, PORTLS_EKEY, "key: PEM headers without Proc-Type");
   if (vl != 11 || memcmp(v, "4,ENCRYPTED", 11) != 0)
@@ -650,14 +616,10 @@ int portls__key_is_encrypted(portls_buf in) {
   portls__pem_block b;
   size_t pos = 0;
   int enc;
-  if (in.base == NULL || in.len == 0 || in.len > PORTLS__PKCS_MAX_KEY_INPUT)
-    return 0;
-  if (is_der(in))
-    return der_form((const uint8_t *)in.base, in.len) == FORM_ENCRYPTED;
-  if (portls__pem_find(in.base, in.len, &pos, key_labels, &b) != 0)
-    return 0;
-  if (portls__pem_is(&b, "ENCRYPTED PRIVATE KEY"))
-    return 1;
+  if (in.base == NULL || in.len == 0 || in.len > PORTLS__PKCS_MAX_KEY_INPUT) return 0;
+  if (is_der(in)) return der_form((const uint8_t *)in.base, in.len) == FORM_ENCRYPTED;
+  if (portls__pem_find(in.base, in.len, &pos, key_labels, &b) != 0) return 0;
+  if (portls__pem_is(&b, "ENCRYPTED PRIVATE KEY")) return 1;
   return trad_encrypted(&b, &enc, NULL) == 0 && enc;
 }
 
@@ -688,18 +650,15 @@ static int decode_pem(portls_buf in, const char *pass, portls__bytes *out, portl
   r = portls__pem_find(in.base, in.len, &pos, key_labels, &b);
   if (r == PORTLS__PEM_NO_END)
     return portls__err(err, PORTLS_EKEY, "key: PEM block without its END line");
-  if (r != 0)
-    return portls__err(err, PORTLS_EKEY, "key: no PEM private key block");
+  if (r != 0) return portls__err(err, PORTLS_EKEY, "key: no PEM private key block");
   if (portls__pem_is(&b, "DSA PRIVATE KEY"))
     return portls__err(err, PORTLS_EKEY, "key: traditional DSA PRIVATE KEY is not supported");
   if (portls__pem_is(&b, "RSA PRIVATE KEY") || portls__pem_is(&b, "EC PRIVATE KEY")) {
     int rsa = portls__pem_is(&b, "RSA PRIVATE KEY");
     portls__bytes plain = {0};
-    if ((r = trad_encrypted(&b, &enc, err)) != 0)
-      return r;
+    if ((r = trad_encrypted(&b, &enc, err)) != 0) return r;
     if (enc) {
-      if ((r = trad_decrypt(&b, pass, &plain, err)) != 0)
-        return r;
+      if ((r = trad_decrypt(&b, pass, &plain, err)) != 0) return r;
       der = plain.data;
       der_len = plain.len;
       /* A wrong passphrase that left valid padding leaves garbage. */
@@ -713,15 +672,12 @@ static int decode_pem(portls_buf in, const char *pass, portls__bytes *out, portl
     }
     form = rsa ? FORM_PKCS1 : FORM_SEC1;
   } else {
-    if (b.headers != NULL)
-      return portls__err(err, PORTLS_EKEY, "key: unexpected PEM headers");
+    if (b.headers != NULL) return portls__err(err, PORTLS_EKEY, "key: unexpected PEM headers");
     form = portls__pem_is(&b, "PRIVATE KEY") ? FORM_PKCS8 : FORM_ENCRYPTED;
   }
   r = portls__pem_decode(&b, &der, &der_len);
-  if (r == PORTLS_ENOMEM)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  if (r != 0)
-    return portls__err(err, PORTLS_EKEY, "key: malformed PEM: invalid base64");
+  if (r == PORTLS_ENOMEM) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (r != 0) return portls__err(err, PORTLS_EKEY, "key: malformed PEM: invalid base64");
   r = decode_der(der, der_len, form, pass, out, err);
   portls__pkcs_wipe_free(der, der_len);
   return r;
@@ -733,8 +689,7 @@ int portls__key_decrypt(portls_buf in, const char *pass, portls__bytes *pkcs8, p
   if (pkcs8 == NULL || in.base == NULL)
     return portls__err(err, PORTLS_EINVAL, "key: NULL argument");
   memset(pkcs8, 0, sizeof(*pkcs8));
-  if (in.len == 0)
-    return portls__err(err, PORTLS_EKEY, "key: empty");
+  if (in.len == 0) return portls__err(err, PORTLS_EKEY, "key: empty");
   if (in.len > PORTLS__PKCS_MAX_KEY_INPUT)
     return portls__err(err, PORTLS_EKEY, "key: %zu bytes is more than a key file holds", in.len);
   if (is_der(in))
@@ -761,8 +716,7 @@ int portls__pkcs8_public(const uint8_t *der, size_t len, int *kind, const uint8_
   long version;
   unsigned unused;
   int has_pub;
-  if (portls__pkcs8_check(der, len) != 0 || portls__der_parse_one(der, len, &top) != 0)
-    return -1;
+  if (portls__pkcs8_check(der, len) != 0 || portls__der_parse_one(der, len, &top) != 0) return -1;
   portls__der_init_tlv(&d, &top);
   if (portls__der_expect(&d, PORTLS__DER_INTEGER, &t) != 0 ||
       portls__der_get_long(&t, &version) != 0 || read_alg(&d, &a) != 0 ||
@@ -785,15 +739,13 @@ int portls__pkcs8_public(const uint8_t *der, size_t len, int *kind, const uint8_
   }
   if (has_pub == 1) {
     pk.tag = PORTLS__DER_BIT_STRING; /* [1] IMPLICIT BIT STRING */
-    if (portls__der_get_bits(&pk, pub, pub_len, &unused) != 0 || unused != 0)
-      return -1;
+    if (portls__der_get_bits(&pk, pub, pub_len, &unused) != 0 || unused != 0) return -1;
     *kind = 2;
     return 0;
   }
   if (oid_is(&a.oid, OID_EC)) {
     sec1 k;
-    if (sec1_parse(priv.val, priv.len, &k) != 0 || !k.has_pub)
-      return -1;
+    if (sec1_parse(priv.val, priv.len, &k) != 0 || !k.has_pub) return -1;
     portls__der_init_tlv(&in, &k.pub);
     if (portls__der_expect(&in, PORTLS__DER_BIT_STRING, &t) != 0 || portls__der_finish(&in) != 0 ||
         portls__der_get_bits(&t, pub, pub_len, &unused) != 0 || unused != 0)

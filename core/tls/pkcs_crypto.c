@@ -10,13 +10,11 @@
 
 void portls__pkcs_wipe(void *p, size_t n) {
   volatile uint8_t *v = (volatile uint8_t *)p;
-  while (v != NULL && n-- > 0)
-    *v++ = 0;
+  while (v != NULL && n-- > 0) *v++ = 0;
 }
 
 void portls__pkcs_wipe_free(void *p, size_t n) {
-  if (p == NULL)
-    return;
+  if (p == NULL) return;
   portls__pkcs_wipe(p, n);
   portls__free(p);
 }
@@ -112,11 +110,9 @@ static void md5_final(md5_ctx *c, uint8_t out[16]) {
   uint8_t pad[72] = {0x80};
   size_t padlen = (c->used < 56 ? 56 : 120) - c->used;
   unsigned i;
-  for (i = 0; i < 8; i++)
-    pad[padlen + i] = (uint8_t)(bits >> (8 * i));
+  for (i = 0; i < 8; i++) pad[padlen + i] = (uint8_t)(bits >> (8 * i));
   md5_update(c, pad, padlen + 8);
-  for (i = 0; i < 16; i++)
-    out[i] = (uint8_t)(c->h[i / 4] >> (8 * (i % 4)));
+  for (i = 0; i < 16; i++) out[i] = (uint8_t)(c->h[i / 4] >> (8 * (i % 4)));
   portls__pkcs_wipe(c, sizeof(*c));
 }
 
@@ -135,8 +131,7 @@ void portls__bytes_to_key_md5(const uint8_t *pass, size_t pass_len, const uint8_
     md5_ctx c;
     size_t n;
     md5_init(&c);
-    if (have > 0)
-      md5_update(&c, d, sizeof(d));
+    if (have > 0) md5_update(&c, d, sizeof(d));
     md5_update(&c, pass, pass_len);
     md5_update(&c, salt, 8);
     md5_final(&c, d);
@@ -186,8 +181,7 @@ int portls__md(int md, const void *data, size_t len, uint8_t *out) {
     portls__md5(data, len, out);
     return 0;
   }
-  if (portls__md_size(md) == 0)
-    return PORTLS_EINVAL;
+  if (portls__md_size(md) == 0) return PORTLS_EINVAL;
   return portls__backend.digest(md, data, len, out);
 }
 
@@ -208,12 +202,10 @@ static int hmac_init(hmac_key *h, int md, const uint8_t *key, size_t key_len) {
   h->md = md;
   h->hs = portls__md_size(md);
   h->bs = portls__md_block(md);
-  if (h->hs == 0)
-    return PORTLS_EINVAL;
+  if (h->hs == 0) return PORTLS_EINVAL;
   memset(k, 0, sizeof(k));
   if (key_len > h->bs) {
-    if ((rc = portls__md(md, key, key_len, k)) != 0)
-      return rc;
+    if ((rc = portls__md(md, key, key_len, k)) != 0) return rc;
   } else if (key_len > 0) {
     memcpy(k, key, key_len);
   }
@@ -230,10 +222,8 @@ static int hmac_run(const hmac_key *h, uint8_t *scratch, const uint8_t *msg, siz
   uint8_t inner[PORTLS__MD_MAX];
   int rc;
   memcpy(scratch, h->ipad, h->bs);
-  if (len > 0)
-    memmove(scratch + h->bs, msg, len);
-  if ((rc = portls__md(h->md, scratch, h->bs + len, inner)) != 0)
-    return rc;
+  if (len > 0) memmove(scratch + h->bs, msg, len);
+  if ((rc = portls__md(h->md, scratch, h->bs + len, inner)) != 0) return rc;
   memcpy(scratch, h->opad, h->bs);
   memcpy(scratch + h->bs, inner, h->hs);
   rc = portls__md(h->md, scratch, h->bs + h->hs, out);
@@ -247,10 +237,8 @@ int portls__hmac(int md, const uint8_t *key, size_t key_len, const uint8_t *msg,
   uint8_t *scratch;
   size_t n;
   int rc = hmac_init(&h, md, key, key_len);
-  if (rc != 0)
-    return rc;
-  if (msg_len > SIZE_MAX - 2 * PORTLS__MD_BLOCK_MAX)
-    return PORTLS_EINVAL;
+  if (rc != 0) return rc;
+  if (msg_len > SIZE_MAX - 2 * PORTLS__MD_BLOCK_MAX) return PORTLS_EINVAL;
   n = h.bs + PORTLS__MAX(msg_len, h.hs);
   scratch = (uint8_t *)portls__malloc(n);
   if (scratch == NULL) {
@@ -270,22 +258,18 @@ int portls__pbkdf2(int md, const uint8_t *pass, size_t pass_len, const uint8_t *
   size_t n, done = 0;
   uint32_t block = 1;
   int rc;
-  if (iterations == 0 || salt_len > 65536)
-    return PORTLS_EINVAL;
-  if ((rc = hmac_init(&h, md, pass, pass_len)) != 0)
-    return rc;
+  if (iterations == 0 || salt_len > 65536) return PORTLS_EINVAL;
+  if ((rc = hmac_init(&h, md, pass, pass_len)) != 0) return rc;
   n = h.bs + PORTLS__MAX(salt_len + 4, h.hs);
   scratch = (uint8_t *)portls__malloc(n);
-  if (scratch == NULL)
-    return PORTLS_ENOMEM;
+  if (scratch == NULL) return PORTLS_ENOMEM;
   while (rc == 0 && done < out_len) {
     unsigned long i;
     size_t j, take;
     /* U_1 = PRF(P, S || INT(block)): the message is built in place, after
      * the pad block, where hmac_run expects it. */
     uint8_t *m = scratch + h.bs;
-    if (salt_len > 0)
-      memcpy(m, salt, salt_len);
+    if (salt_len > 0) memcpy(m, salt, salt_len);
     m[salt_len] = (uint8_t)(block >> 24);
     m[salt_len + 1] = (uint8_t)(block >> 16);
     m[salt_len + 2] = (uint8_t)(block >> 8);
@@ -294,8 +278,7 @@ int portls__pbkdf2(int md, const uint8_t *pass, size_t pass_len, const uint8_t *
     memcpy(t, u, h.hs);
     for (i = 1; rc == 0 && i < iterations; i++) {
       rc = hmac_run(&h, scratch, u, h.hs, u);
-      for (j = 0; j < h.hs; j++)
-        t[j] ^= u[j];
+      for (j = 0; j < h.hs; j++) t[j] ^= u[j];
     }
     take = PORTLS__MIN(h.hs, out_len - done);
     memcpy(out + done, t, take);
@@ -323,29 +306,22 @@ int portls__pkcs12_kdf(int md, int id, const uint8_t *pass, size_t pass_len, con
   ilen = slen + plen;
   /* buf = D || I, so that A_1 = H(D || I) is one digest over buf. */
   buf = (uint8_t *)portls__malloc(v + ilen);
-  if (buf == NULL)
-    return PORTLS_ENOMEM;
+  if (buf == NULL) return PORTLS_ENOMEM;
   memset(buf, id, v);
   in = buf + v;
-  for (i = 0; i < slen; i++)
-    in[i] = salt[i % salt_len];
-  for (i = 0; i < plen; i++)
-    in[slen + i] = pass[i % pass_len];
+  for (i = 0; i < slen; i++) in[i] = salt[i % salt_len];
+  for (i = 0; i < plen; i++) in[slen + i] = pass[i % pass_len];
   while (done < out_len) {
     unsigned long r;
     size_t take, j;
-    if ((rc = portls__md(md, buf, v + ilen, a)) != 0)
-      break;
+    if ((rc = portls__md(md, buf, v + ilen, a)) != 0) break;
     for (r = 1; r < iterations; r++)
-      if ((rc = portls__md(md, a, u, a)) != 0)
-        break;
-    if (rc != 0)
-      break;
+      if ((rc = portls__md(md, a, u, a)) != 0) break;
+    if (rc != 0) break;
     take = PORTLS__MIN(u, out_len - done);
     memcpy(out + done, a, take);
     done += take;
-    if (done >= out_len)
-      break;
+    if (done >= out_len) break;
     /* I_j = (I_j + B + 1) mod 2^(8v), B = A repeated to v bytes. */
     for (j = 0; j < ilen; j += v) {
       unsigned carry = 1;
@@ -383,11 +359,9 @@ static size_t utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
   } else {
     return 0;
   }
-  if (n < len)
-    return 0;
+  if (n < len) return 0;
   for (i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
+    if ((s[i] & 0xC0) != 0x80) return 0;
     c = (c << 6) | (s[i] & 0x3Fu);
   }
   if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
@@ -404,8 +378,7 @@ int portls__pkcs12_bmp_pass(const char *pass, uint8_t **out, size_t *out_len) {
   uint8_t *b;
   *out = NULL;
   *out_len = 0;
-  if (pass == NULL)
-    return 0;
+  if (pass == NULL) return 0;
   n = strlen(pass);
   for (i = 0; i < n;) {
     uint32_t cp;
@@ -417,11 +390,9 @@ int portls__pkcs12_bmp_pass(const char *pass, uint8_t **out, size_t *out_len) {
     i += l;
   }
   /* At most two UTF-16 units (4 bytes) per input byte, plus the terminator. */
-  if (n > (SIZE_MAX - 2) / 4)
-    return PORTLS_ENOMEM;
+  if (n > (SIZE_MAX - 2) / 4) return PORTLS_ENOMEM;
   b = (uint8_t *)portls__malloc(4 * n + 2);
-  if (b == NULL)
-    return PORTLS_ENOMEM;
+  if (b == NULL) return PORTLS_ENOMEM;
   for (i = 0; i < n;) {
     uint32_t cp = s[i];
     size_t l = utf8 ? utf8_next(s + i, n - i, &cp) : 1;
@@ -470,13 +441,10 @@ static void rc2_expand(const uint8_t *key, size_t t, unsigned t1, uint16_t k[64]
   size_t i, t8 = (t1 + 7) / 8;
   uint8_t tm = (uint8_t)(0xFFu >> (8 * t8 - t1));
   memcpy(l, key, t);
-  for (i = t; i < 128; i++)
-    l[i] = rc2_pitable[(l[i - 1] + l[i - t]) & 0xFF];
+  for (i = t; i < 128; i++) l[i] = rc2_pitable[(l[i - 1] + l[i - t]) & 0xFF];
   l[128 - t8] = rc2_pitable[l[128 - t8] & tm];
-  for (i = 128 - t8; i-- > 0;)
-    l[i] = rc2_pitable[l[i + 1] ^ l[i + t8]];
-  for (i = 0; i < 64; i++)
-    k[i] = (uint16_t)(l[2 * i] | (l[2 * i + 1] << 8));
+  for (i = 128 - t8; i-- > 0;) l[i] = rc2_pitable[l[i + 1] ^ l[i + t8]];
+  for (i = 0; i < 64; i++) k[i] = (uint16_t)(l[2 * i] | (l[2 * i + 1] << 8));
   portls__pkcs_wipe(l, sizeof(l));
 }
 
@@ -484,8 +452,7 @@ static void rc2_decrypt_block(const uint16_t k[64], const uint8_t in[8], uint8_t
   static const unsigned s[4] = {1, 2, 3, 5};
   uint16_t r[4];
   int j = 63, round, i;
-  for (i = 0; i < 4; i++)
-    r[i] = (uint16_t)(in[2 * i] | (in[2 * i + 1] << 8));
+  for (i = 0; i < 4; i++) r[i] = (uint16_t)(in[2 * i] | (in[2 * i + 1] << 8));
   /* 5 r-mixing rounds, r-mashing, 6 r-mixing, r-mashing, 5 r-mixing. */
   for (round = 0; round < 16; round++) {
     for (i = 3; i >= 0; i--) {
@@ -495,8 +462,7 @@ static void rc2_decrypt_block(const uint16_t k[64], const uint8_t in[8], uint8_t
                         ((uint16_t)~r[(i + 3) & 3] & r[(i + 1) & 3]));
     }
     if (round == 4 || round == 10)
-      for (i = 3; i >= 0; i--)
-        r[i] = (uint16_t)(r[i] - k[r[(i + 3) & 3] & 63]);
+      for (i = 3; i >= 0; i--) r[i] = (uint16_t)(r[i] - k[r[(i + 3) & 3] & 63]);
   }
   for (i = 0; i < 4; i++) {
     out[2 * i] = (uint8_t)r[i];
@@ -516,14 +482,12 @@ void portls__rc2_decrypt_block(const uint8_t *key, size_t key_len, unsigned effe
 static int unpad(const uint8_t *p, size_t len, size_t bs, size_t *out_len) {
   uint8_t pad = p[len - 1], bad = 0;
   size_t i;
-  if (pad == 0 || pad > bs)
-    return PORTLS_EBAD_PASSPHRASE;
+  if (pad == 0 || pad > bs) return PORTLS_EBAD_PASSPHRASE;
   for (i = 0; i < bs; i++) {
     uint8_t in_pad = (uint8_t)(i < pad ? 0xFF : 0);
     bad |= (uint8_t)(in_pad & (p[len - 1 - i] ^ pad));
   }
-  if (bad != 0)
-    return PORTLS_EBAD_PASSPHRASE;
+  if (bad != 0) return PORTLS_EBAD_PASSPHRASE;
   *out_len = len - pad;
   return 0;
 }
@@ -543,8 +507,7 @@ int portls__rc2_cbc_decrypt(const uint8_t *key, size_t key_len, unsigned effecti
   for (off = 0; off < len; off += 8) {
     memcpy(cur, in + off, 8); /* in and out may be the same buffer */
     rc2_decrypt_block(k, cur, out + off);
-    for (i = 0; i < 8; i++)
-      out[off + i] ^= prev[i];
+    for (i = 0; i < 8; i++) out[off + i] ^= prev[i];
     memcpy(prev, cur, 8);
   }
   portls__pkcs_wipe(k, sizeof(k));
@@ -574,9 +537,7 @@ int portls__cbc_decrypt(int alg, const uint8_t *key, size_t key_len, const uint8
   default:
     return PORTLS_EINVAL;
   }
-  if (key_len != want || len == 0 || len % bs != 0)
-    return PORTLS_EINVAL;
-  if (portls__backend.cipher_decrypt == NULL)
-    return PORTLS_ENOTSUP;
+  if (key_len != want || len == 0 || len % bs != 0) return PORTLS_EINVAL;
+  if (portls__backend.cipher_decrypt == NULL) return PORTLS_ENOTSUP;
   return portls__backend.cipher_decrypt(alg, key, iv, in, len, out, out_len);
 }

@@ -50,10 +50,10 @@
 #define PORTLS__K_SRP 0x0080u
 #define PORTLS__K_GOST 0x0100u
 #define PORTLS__K_GOST18 0x0200u
-#define PORTLS__K_ECDHr 0x0400u   /* static ECDH, RSA-signed certificate */
-#define PORTLS__K_ECDHe 0x0800u   /* static ECDH, ECDSA-signed certificate */
+#define PORTLS__K_ECDHr 0x0400u /* static ECDH, RSA-signed certificate */
+#define PORTLS__K_ECDHe 0x0800u /* static ECDH, ECDSA-signed certificate */
 #define PORTLS__K_ECJPAKE 0x1000u
-#define PORTLS__K_ANY 0x8000u     /* TLS 1.3: not part of the suite */
+#define PORTLS__K_ANY 0x8000u /* TLS 1.3: not part of the suite */
 
 /* Authentication (OpenSSL's SSL_a*, plus static ECDH and EC J-PAKE). */
 #define PORTLS__A_RSA 0x0001u
@@ -93,8 +93,8 @@
 #define PORTLS__E_ARIA256GCM 0x00200000u
 #define PORTLS__E_MAGMA 0x00400000u
 #define PORTLS__E_KUZNYECHIK 0x00800000u
-#define PORTLS__E_ARIA128 0x01000000u      /* CBC */
-#define PORTLS__E_ARIA256 0x02000000u      /* CBC */
+#define PORTLS__E_ARIA128 0x01000000u /* CBC */
+#define PORTLS__E_ARIA256 0x02000000u /* CBC */
 #define PORTLS__E_CAMELLIA128GCM 0x04000000u
 #define PORTLS__E_CAMELLIA256GCM 0x08000000u
 
@@ -229,8 +229,7 @@ int portls__cipher_compile(const char *str, const uint16_t *available, size_t n_
  * cannot be joined with '+' to others. Restricted to `available`. str NULL
  * means the default list; otherwise the string is validated exactly as by
  * portls__cipher_compile() (same errors). *out may be NULL with *n_out 0. */
-int portls__cipher_compile_tls13(const char *str, const uint16_t *available,
-                                 size_t n_available, uint16_t **out, size_t *n_out,
-                                 portls_error *err);
+int portls__cipher_compile_tls13(const char *str, const uint16_t *available, size_t n_available,
+                                 uint16_t **out, size_t *n_out, portls_error *err);
 
 #endif

@@ -21,7 +21,8 @@ int portls__protocols_to_wire(const portls_protocols *p, const char *what, portl
       size_t n = p->names[i] ? strlen(p->names[i]) : 0;
       if (n == 0 || n > 255) {
         portls__bytes_free(out);
-        return portls__err(err, PORTLS_EALPN, "%s[%zu]: protocol names must be 1..255 bytes", what, i);
+        return portls__err(err, PORTLS_EALPN, "%s[%zu]: protocol names must be 1..255 bytes", what,
+                           i);
       }
       uint8_t len = (uint8_t)n;
       if (portls__bytes_append(out, &len, 1) || portls__bytes_append(out, p->names[i], n)) {
@@ -37,7 +38,8 @@ int portls__protocols_to_wire(const portls_protocols *p, const char *what, portl
   for (size_t off = 0; off < p->wire.len;) {
     size_t n = w[off];
     if (n == 0 || off + 1 + n > p->wire.len)
-      return portls__err(err, PORTLS_EALPN, "%s: malformed length-prefixed buffer at byte %zu", what, off);
+      return portls__err(err, PORTLS_EALPN, "%s: malformed length-prefixed buffer at byte %zu",
+                         what, off);
     off += 1 + n;
   }
   if (portls__bytes_append(out, w, p->wire.len)) return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -113,7 +115,8 @@ struct portls_request {
   portls__bytes data;  /* resumeSession's session, OCSPRequest's response */
 };
 
-static const char *const req_names[] = {"", "SNICallback", "resumeSession", "OCSPRequest", "newSession"};
+static const char *const req_names[] = {"", "SNICallback", "resumeSession", "OCSPRequest",
+                                        "newSession"};
 
 static void req_release(struct portls_request *r) {
   portls_context_free(r->ctx);
@@ -176,8 +179,8 @@ static void req_answered(void *arg) {
   hello_continue(s);
 }
 
-static int req_done(struct portls_request *r, int kind, portls_context *ctx, const void *data, size_t len,
-                    const portls_error *err) {
+static int req_done(struct portls_request *r, int kind, portls_context *ctx, const void *data,
+                    size_t len, const portls_error *err) {
   if (r == NULL || r->answered || r->kind != kind) return PORTLS_EINVAL;
   r->answered = 1;
   if (r->sock == NULL) { /* the connection has gone: nothing to answer */
@@ -202,13 +205,15 @@ int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const 
   return req_done(req, REQ_SNI, ctx, NULL, 0, err);
 }
 
-int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len, const portls_error *err) {
+int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len,
+                             const portls_error *err) {
   return req_done(req, REQ_OCSP, NULL, response, len, err);
 }
 
 int portls_session_request_done(portls_session_request *req, const void *data, size_t len,
                                 const portls_error *err) {
-  if (req != NULL && req->kind == REQ_NEW_SESSION) return req_done(req, REQ_NEW_SESSION, NULL, NULL, 0, err);
+  if (req != NULL && req->kind == REQ_NEW_SESSION)
+    return req_done(req, REQ_NEW_SESSION, NULL, NULL, 0, err);
   return req_done(req, REQ_RESUME, NULL, data, len, err);
 }
 
@@ -228,8 +233,10 @@ static void hello_done(portls_socket *s) {
   portls__tls_process(s);
   int rc = s->tls != NULL ? portls__engine_input_done(&t->eng) : 0;
   portls__bytes_free(&held);
-  if (rc != 0) portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
-  else if (!(s->flags & S_DESTROYED)) portls_socket_resume(s);
+  if (rc != 0)
+    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+  else if (!(s->flags & S_DESTROYED))
+    portls_socket_resume(s);
 }
 
 /* Asks the next question the ClientHello raises, or hands over to the backend. */
@@ -280,7 +287,8 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
   int rc = portls__hello_feed(t->hello, data, len);
   if (rc == PORTLS__HELLO_MORE) return;
   if (rc != PORTLS__HELLO_DONE) {
-    portls__socket_fail(s, rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, "%s", t->hello->err.message);
+    portls__socket_fail(s, rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, "%s",
+                        t->hello->err.message);
     return;
   }
   const char *name = t->hello->ch.servername;
@@ -348,7 +356,8 @@ static int check_identity(portls_socket *s, portls_error *err) {
 static int copy_info_strings(portls__tls *t) {
   if (t->info.alpn && !(t->alpn = portls__strdup(t->info.alpn))) return PORTLS_ENOMEM;
   if (t->info.npn && !(t->npn = portls__strdup(t->info.npn))) return PORTLS_ENOMEM;
-  if (t->info.servername && !t->peer_servername && !(t->peer_servername = portls__strdup(t->info.servername)))
+  if (t->info.servername && !t->peer_servername &&
+      !(t->peer_servername = portls__strdup(t->info.servername)))
     return PORTLS_ENOMEM;
   return 0;
 }
@@ -397,8 +406,8 @@ static void handshake_done(portls_socket *s) {
   portls_error err = {0};
   int code = 0;
   /* Node checks the DH size first, and that failure is never optional. */
-  if (!t->is_server && t->info.ephemeral_type != NULL && strcmp(t->info.ephemeral_type, "DH") == 0 &&
-      t->info.ephemeral_bits < t->min_dh_size) {
+  if (!t->is_server && t->info.ephemeral_type != NULL &&
+      strcmp(t->info.ephemeral_type, "DH") == 0 && t->info.ephemeral_bits < t->min_dh_size) {
     portls__socket_fail(s, PORTLS_EDH_TOO_SMALL, "DH parameter size %d is less than %d",
                         t->info.ephemeral_bits, t->min_dh_size);
     return;
@@ -493,14 +502,16 @@ static int get_session(const portls__tls *t, portls_buf *out, portls_error *err)
   return 0;
 }
 
-int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend, portls_error *err) {
+int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend,
+                           portls_error *err) {
   const uint8_t *p = in.base;
   if (p == NULL || in.len < 5 || memcmp(p, session_magic, 4) != 0 || in.len < 5u + p[4])
     return portls__err(err, PORTLS_ESESSION, "session: not the bytes of getSession()");
   size_t n = p[4];
   size_t have = servername ? strlen(servername) : 0;
   int same = n == have;
-  for (size_t i = 0; same && i < n; i++) same = lower_ascii(p[5 + i]) == lower_ascii((uint8_t)servername[i]);
+  for (size_t i = 0; same && i < n; i++)
+    same = lower_ascii(p[5 + i]) == lower_ascii((uint8_t)servername[i]);
   *backend = same ? (portls_buf){p + 5 + n, in.len - 5 - n} : (portls_buf){NULL, 0};
   return 0;
 }
@@ -564,7 +575,8 @@ static int count_handshakes(portls_socket *s) {
       continue;
     }
     unsigned limit = t->hooks ? t->hooks->reneg_limit : portls_client_reneg_limit();
-    uint64_t window = t->hooks ? t->hooks->reneg_window_ms : 1000u * (uint64_t)portls_client_reneg_window();
+    uint64_t window =
+        t->hooks ? t->hooks->reneg_window_ms : 1000u * (uint64_t)portls_client_reneg_window();
     if (now - t->last_hs_ms > window) t->reneg_count = 0;
     t->last_hs_ms = now;
     if (++t->reneg_count > limit) {
@@ -593,8 +605,8 @@ void portls__tls_closing(portls_socket *s) {
   cb(s, &t->reneg_err, t->reneg_user);
 }
 
-int portls_socket_renegotiate(portls_socket *s, const portls_renegotiate_options *o, portls_renegotiate_cb cb,
-                              void *user) {
+int portls_socket_renegotiate(portls_socket *s, const portls_renegotiate_options *o,
+                              portls_renegotiate_cb cb, void *user) {
   if (s == NULL || s->tls == NULL || cb == NULL || !s->tls->secure || (s->flags & S_DESTROYED))
     return PORTLS_EINVAL;
   portls__tls *t = s->tls;
@@ -605,13 +617,14 @@ int portls_socket_renegotiate(portls_socket *s, const portls_renegotiate_options
   memset(e, 0, sizeof *e);
   portls_cap cap = t->is_server ? PORTLS_CAP_RENEG_SERVER : PORTLS_CAP_RENEG_CLIENT;
   if (!portls_has_capability(cap) || B->renegotiate == NULL || B->handshakes == NULL) {
-    portls__err(e, PORTLS_ERENEG_DISABLED, "renegotiate: backend '%s' lacks capability '%s'", B->name,
-                portls_capability_name(cap));
+    portls__err(e, PORTLS_ERENEG_DISABLED, "renegotiate: backend '%s' lacks capability '%s'",
+                B->name, portls_capability_name(cap));
   } else if (t->info.version >= PORTLS_TLS1_3) {
     portls__err(e, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
   } else {
     if (o != NULL && t->is_server && o->request_cert >= 0) t->request_cert = o->request_cert != 0;
-    if (o != NULL && o->reject_unauthorized >= 0) t->reject_unauthorized = o->reject_unauthorized != 0;
+    if (o != NULL && o->reject_unauthorized >= 0)
+      t->reject_unauthorized = o->reject_unauthorized != 0;
     if (t->is_server && !t->request_cert) t->reject_unauthorized = 0;
     unsigned started = 0, completed = 0;
     B->handshakes(t->eng.sess, &started, &completed);
@@ -650,7 +663,8 @@ void portls__tls_process(portls_socket *s) {
       continue;
     }
     if (s->flags & S_PAUSED || t->new_session_pending) break;
-    if (s->loop->clear_buf == NULL && (s->loop->clear_buf = portls__malloc(PORTLS__CLEAR_BUF_SIZE)) == NULL) {
+    if (s->loop->clear_buf == NULL &&
+        (s->loop->clear_buf = portls__malloc(PORTLS__CLEAR_BUF_SIZE)) == NULL) {
       portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
       return;
     }
@@ -694,8 +708,9 @@ void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len) {
 void portls__tls_on_eof(portls_socket *s) {
   portls__tls *t = s->tls;
   if (!t->eng.handshake_done) {
-    portls__socket_fail(s, PORTLS_ECONNRESET,
-                        "Client network socket disconnected before secure TLS connection was established");
+    portls__socket_fail(
+        s, PORTLS_ECONNRESET,
+        "Client network socket disconnected before secure TLS connection was established");
     return;
   }
   portls__socket_peer_ended(s);
@@ -746,7 +761,8 @@ int portls__tls_maybe_rest(portls_socket *s) {
   }
   if (s->flags & (S_DESTROYED | S_ENDING | S_SHUT | S_PEER_ENDED)) return -1; /* on its way out */
   if ((s->flags & (S_PAUSED | S_WRITING)) || s->out.len > 0 || t->pending_clear.len > 0 ||
-      portls__engine_pending_input(&t->eng) > 0 || t->req != NULL || t->reneg_cb != NULL || t->new_session_pending)
+      portls__engine_pending_input(&t->eng) > 0 || t->req != NULL || t->reneg_cb != NULL ||
+      t->new_session_pending)
     return 0;
   int rc = B->rest(t->eng.sess);
   t->rested = rc == 1;
@@ -785,11 +801,16 @@ const char *portls_socket_npn_protocol(const portls_socket *s) {
 
 const char *portls__version_name(uint16_t v) {
   switch (v) {
-    case PORTLS_TLS1_0: return "TLSv1";
-    case PORTLS_TLS1_1: return "TLSv1.1";
-    case PORTLS_TLS1_2: return "TLSv1.2";
-    case PORTLS_TLS1_3: return "TLSv1.3";
-    default: return "unknown";
+  case PORTLS_TLS1_0:
+    return "TLSv1";
+  case PORTLS_TLS1_1:
+    return "TLSv1.1";
+  case PORTLS_TLS1_2:
+    return "TLSv1.2";
+  case PORTLS_TLS1_3:
+    return "TLSv1.3";
+  default:
+    return "unknown";
   }
 }
 
@@ -809,7 +830,8 @@ int portls_socket_get_cipher(const portls_socket *s, portls_cipher *out) {
     snprintf(out->standard_name, sizeof out->standard_name, "%s", suite->std_name);
     snprintf(out->version, sizeof out->version, "%s", portls__suite_version_name(suite));
   } else {
-    snprintf(out->name, sizeof out->name, "%s", t->info.cipher_name ? t->info.cipher_name : "unknown");
+    snprintf(out->name, sizeof out->name, "%s",
+             t->info.cipher_name ? t->info.cipher_name : "unknown");
     snprintf(out->version, sizeof out->version, "%s", portls__version_name(t->info.version));
   }
   return 0;
@@ -817,10 +839,12 @@ int portls_socket_get_cipher(const portls_socket *s, portls_cipher *out) {
 
 int portls_socket_get_peer_certificate(const portls_socket *s, int detailed, portls_cert **out,
                                        portls_error *err) {
-  if (s == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "getPeerCertificate: NULL argument");
+  if (s == NULL || out == NULL)
+    return portls__err(err, PORTLS_EINVAL, "getPeerCertificate: NULL argument");
   *out = NULL;
   const portls__tls *t = secure_tls(s);
-  if (t == NULL) return portls__err(err, PORTLS_ENOTCONN, "getPeerCertificate: no secure connection");
+  if (t == NULL)
+    return portls__err(err, PORTLS_ENOTCONN, "getPeerCertificate: no secure connection");
   portls_buf der;
   if (!detailed) {
     if (B->peer_cert(t->eng.sess, 0, &der) < 0) return 0; /* no certificate: Node's {} */
@@ -828,7 +852,8 @@ int portls_socket_get_peer_certificate(const portls_socket *s, int detailed, por
   }
   /* The verified chain reaches the trust anchor; without one, what the peer sent. */
   int (*get)(portls_be_session *, size_t, portls_buf *) = B->peer_cert;
-  if (B->verified_cert != NULL && B->verified_cert(t->eng.sess, 0, &der) == 0) get = B->verified_cert;
+  if (B->verified_cert != NULL && B->verified_cert(t->eng.sess, 0, &der) == 0)
+    get = B->verified_cert;
   enum { MAX_CHAIN = 16 };
   const void *ders[MAX_CHAIN];
   size_t lens[MAX_CHAIN];
@@ -848,7 +873,8 @@ int portls_socket_get_ephemeral_key_info(const portls_socket *s, portls_ephemera
   if (t == NULL) return PORTLS_ENOTCONN;
   memset(out, 0, sizeof *out);
   out->type = t->info.ephemeral_type;
-  if (t->info.ephemeral_name != NULL) snprintf(out->name, sizeof out->name, "%s", t->info.ephemeral_name);
+  if (t->info.ephemeral_name != NULL)
+    snprintf(out->name, sizeof out->name, "%s", t->info.ephemeral_name);
   out->size = t->info.ephemeral_type ? t->info.ephemeral_bits : 0;
   return 0;
 }
@@ -873,7 +899,8 @@ int portls_socket_get_tls_ticket(const portls_socket *s, portls_buf *out) {
   if (s == NULL || out == NULL || s->tls == NULL) return PORTLS_EINVAL;
   out->base = NULL;
   out->len = 0;
-  if (!portls_has_capability(PORTLS_CAP_SESSION_TICKETS) || B->ticket == NULL) return PORTLS_ENOTSUP;
+  if (!portls_has_capability(PORTLS_CAP_SESSION_TICKETS) || B->ticket == NULL)
+    return PORTLS_ENOTSUP;
   const portls__tls *t = secure_tls(s);
   if (t == NULL || t->is_server) return PORTLS_ENOENT;
   return B->ticket(t->eng.sess, out);
@@ -882,6 +909,7 @@ int portls_socket_get_tls_ticket(const portls_socket *s, portls_buf *out) {
 int portls_socket_set_max_send_fragment(portls_socket *s, size_t size) {
   if (s == NULL || s->tls == NULL || s->tls->eng.sess == NULL) return 0;
   if (size < 512 || size > 16384) return 0;
-  if (!portls_has_capability(PORTLS_CAP_MAX_SEND_FRAGMENT) || B->set_max_send_fragment == NULL) return 0;
+  if (!portls_has_capability(PORTLS_CAP_MAX_SEND_FRAGMENT) || B->set_max_send_fragment == NULL)
+    return 0;
   return B->set_max_send_fragment(s->tls->eng.sess, size) == 0;
 }

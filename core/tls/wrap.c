@@ -29,11 +29,14 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
   if ((rc = portls__context_check_role(t->ctx, t->is_server, err)) < 0) return rc;
   if ((rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &t->alpn_wire, err)) < 0)
     return rc;
-  if (t->alpn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err)) < 0) return rc;
+  if (t->alpn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err)) < 0)
+    return rc;
   if ((rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &t->npn_wire, err)) < 0)
     return rc;
-  if (t->npn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err)) < 0) return rc;
-  if (o->request_ocsp && (rc = portls__need_cap(PORTLS_CAP_OCSP_REQUEST, "requestOCSP", err)) < 0) return rc;
+  if (t->npn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err)) < 0)
+    return rc;
+  if (o->request_ocsp && (rc = portls__need_cap(PORTLS_CAP_OCSP_REQUEST, "requestOCSP", err)) < 0)
+    return rc;
   if (o->min_dh_size < 0) return portls__err(err, PORTLS_EINVAL, "minDHSize: must be positive");
   t->min_dh_size = o->min_dh_size;
   t->request_cert = t->is_server && o->request_cert;
@@ -49,13 +52,15 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
     return 0;
   }
   t->request_ocsp = o->request_ocsp != 0; /* capability checked above */
-  if (host != NULL && (t->host = portls__strdup(host)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (host != NULL && (t->host = portls__strdup(host)) == NULL)
+    return portls__err(err, PORTLS_ENOMEM, NULL);
   /* SNI: the servername option, else the host unless it is an IP address
    * (RFC 6066 forbids literal addresses in SNI). */
   uint8_t ip[16];
   const char *sni = o->servername;
   if (sni == NULL && host != NULL && !portls__ip_parse(host, ip)) sni = host;
-  if (sni != NULL && strlen(sni) > 255) return portls__err(err, PORTLS_EINVAL, "servername: longer than 255 bytes");
+  if (sni != NULL && strlen(sni) > 255)
+    return portls__err(err, PORTLS_EINVAL, "servername: longer than 255 bytes");
   if (sni != NULL && sni[0] != '\0') {
     if ((rc = portls__need_cap(PORTLS_CAP_SNI, "servername", err)) < 0) return rc;
     if ((t->servername = portls__strdup(sni)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -71,7 +76,7 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
 }
 
 int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *ops,
-                    const portls_tls_socket_options *o, portls_socket **out, portls_error *err) {
+                     const portls_tls_socket_options *o, portls_socket **out, portls_error *err) {
   portls_socket *s = portls__socket_alloc(loop, o->high_water_mark);
   if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   portls_socket_set_events(s, o->events, o->user);
@@ -172,7 +177,8 @@ static void in_write_done(void *arg) {
   inner *in = arg;
   in->write_cb(in->write_ud, 0);
 }
-static int in_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud) {
+static int in_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb,
+                    void *ud) {
   inner *in = impl;
   int rc = in_try_write(impl, iov, n);
   if (rc < 0) return rc;
@@ -238,8 +244,8 @@ static const portls__lower_ops inner_lower = {
     .peername = in_peername,
 };
 
-int portls_tls_socket_wrap(portls_socket *net, const portls_tls_socket_options *o, portls_socket **out,
-                           portls_error *err) {
+int portls_tls_socket_wrap(portls_socket *net, const portls_tls_socket_options *o,
+                           portls_socket **out, portls_error *err) {
   if (net == NULL || o == NULL || out == NULL)
     return portls__err(err, PORTLS_EINVAL, "new TLSSocket: NULL argument");
   *out = NULL;
@@ -269,7 +275,7 @@ typedef struct duplex {
   portls_socket *s;
   portls_duplex_ops ops;
   void *impl;
-  portls__bytes in;  /* pushed, not yet delivered */
+  portls__bytes in; /* pushed, not yet delivered */
   int eof, reading;
   portls__task task_deliver, task_close, task_shutdown;
   portls_plat_cb close_cb;
@@ -310,7 +316,8 @@ static int dx_try_write(void *impl, const portls_plat_iov *iov, size_t n) {
   }
   return done > (size_t)INT32_MAX ? INT32_MAX : (int)done;
 }
-static int dx_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb, void *ud) {
+static int dx_write(void *impl, const portls_plat_iov *iov, size_t n, portls_plat_status_cb cb,
+                    void *ud) {
   /* try_write always takes everything, so the socket never queues here. */
   (void)impl, (void)iov, (void)n, (void)cb, (void)ud;
   return PORTLS_EINVAL;

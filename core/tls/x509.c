@@ -171,10 +171,8 @@ static const struct {
   const char *prefix;
   int utf8;
 } other_names[] = {
-    {"1.3.6.1.5.5.7.8.9", "SmtpUTF8Mailbox", 1},
-    {"1.3.6.1.5.5.7.8.5", "XmppAddr", 1},
-    {"1.3.6.1.5.5.7.8.7", "SRVName", 0},
-    {"1.3.6.1.4.1.311.20.2.3", "UPN", 1},
+    {"1.3.6.1.5.5.7.8.9", "SmtpUTF8Mailbox", 1}, {"1.3.6.1.5.5.7.8.5", "XmppAddr", 1},
+    {"1.3.6.1.5.5.7.8.7", "SRVName", 0},         {"1.3.6.1.4.1.311.20.2.3", "UPN", 1},
     {"1.3.6.1.5.5.7.8.8", "NAIRealm", 1},
 };
 
@@ -233,15 +231,13 @@ static const struct {
 static const char *oid_lookup(const oid_name *t, size_t n, const char *dotted) {
   size_t i;
   for (i = 0; i < n; i++)
-    if (strcmp(t[i].oid, dotted) == 0)
-      return t[i].name;
+    if (strcmp(t[i].oid, dotted) == 0) return t[i].name;
   return NULL;
 }
 
 /* Dotted text of validated OID contents; "" if it somehow does not fit. */
 static void oid_text(const portls__der_tlv *oid, char *buf, size_t cap) {
-  if (portls__der_oid_text(oid->val, oid->len, buf, cap) < 0)
-    buf[0] = '\0';
+  if (portls__der_oid_text(oid->val, oid->len, buf, cap) < 0) buf[0] = '\0';
 }
 
 /* ------------------------------------------------------------------------ */
@@ -255,8 +251,7 @@ enum { VAL_BAD = -1, VAL_LATIN1, VAL_UTF8, VAL_BMP, VAL_UCS4, VAL_DUMP };
 static size_t utf8_seq(const uint8_t *p, size_t n, uint32_t *cp) {
   uint32_t c;
   size_t len, i;
-  if (n == 0)
-    return 0;
+  if (n == 0) return 0;
   if (p[0] < 0x80) {
     *cp = p[0];
     return 1;
@@ -273,17 +268,13 @@ static size_t utf8_seq(const uint8_t *p, size_t n, uint32_t *cp) {
   } else {
     return 0;
   }
-  if (n < len)
-    return 0;
+  if (n < len) return 0;
   for (i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
+    if ((p[i] & 0xC0) != 0x80) return 0;
     c = (c << 6) | (p[i] & 0x3Fu);
   }
-  if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000))
-    return 0;
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-    return 0;
+  if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000)) return 0;
+  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
   *cp = c;
   return len;
 }
@@ -298,17 +289,14 @@ static int valid_ucs(uint32_t c) { return c <= 0x10FFFF && !(c >= 0xD800 && c <=
  * "#" and hex of the DER, where Node drops the whole subject. */
 static int value_kind(const portls__der_tlv *v) {
   size_t i;
-  if (PORTLS__DER_TAG_CLASS(v->tag) != PORTLS__DER_CLASS_UNIVERSAL)
-    return VAL_BAD;
+  if (PORTLS__DER_TAG_CLASS(v->tag) != PORTLS__DER_CLASS_UNIVERSAL) return VAL_BAD;
   switch (PORTLS__DER_TAG_NUMBER(v->tag)) {
   case 12: /* UTF8String */
-    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag))
-      return VAL_BAD;
+    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag)) return VAL_BAD;
     for (i = 0; i < v->len;) {
       uint32_t cp;
       size_t n = utf8_seq(v->val + i, v->len - i, &cp);
-      if (n == 0)
-        return VAL_BAD;
+      if (n == 0) return VAL_BAD;
       i += n;
     }
     return VAL_UTF8;
@@ -318,22 +306,18 @@ static int value_kind(const portls__der_tlv *v) {
   case 22: /* IA5String */
     return PORTLS__DER_TAG_CONSTRUCTED(v->tag) ? VAL_BAD : VAL_LATIN1;
   case 28: /* UniversalString: UCS-4 */
-    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) || v->len % 4 != 0)
-      return VAL_BAD;
+    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) || v->len % 4 != 0) return VAL_BAD;
     for (i = 0; i < v->len; i += 4) {
       uint32_t c = ((uint32_t)v->val[i] << 24) | ((uint32_t)v->val[i + 1] << 16) |
                    ((uint32_t)v->val[i + 2] << 8) | v->val[i + 3];
-      if (!valid_ucs(c))
-        return VAL_BAD;
+      if (!valid_ucs(c)) return VAL_BAD;
     }
     return VAL_UCS4;
   case 30: /* BMPString: UCS-2, so surrogates are errors as in OpenSSL */
-    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) || v->len % 2 != 0)
-      return VAL_BAD;
+    if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) || v->len % 2 != 0) return VAL_BAD;
     for (i = 0; i < v->len; i += 2) {
       uint32_t c = ((uint32_t)v->val[i] << 8) | v->val[i + 1];
-      if (!valid_ucs(c))
-        return VAL_BAD;
+      if (!valid_ucs(c)) return VAL_BAD;
     }
     return VAL_BMP;
   case 3: { /* BIT STRING */
@@ -344,7 +328,15 @@ static int value_kind(const portls__der_tlv *v) {
       return VAL_BAD;
     return VAL_DUMP;
   }
-  case 7: case 8: case 9: case 11: case 13: case 14: case 15: case 16: case 29:
+  case 7:
+  case 8:
+  case 9:
+  case 11:
+  case 13:
+  case 14:
+  case 15:
+  case 16:
+  case 29:
     if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) &&
         portls__der_check_tree(v->val, v->len, MAX_OPAQUE_DEPTH) != 0)
       return VAL_BAD;
@@ -404,18 +396,16 @@ static int name_iter_next(name_iter *it, portls__der_tlv *oid, portls__der_tlv *
         portls__der ava;
         if (portls__der_enter(&it->rdn, PORTLS__DER_SEQUENCE, &ava) != 0 ||
             portls__der_expect(&ava, PORTLS__DER_OID, oid) != 0 ||
-            portls__der_check_oid(oid->val, oid->len) != 0 ||
-            portls__der_read(&ava, val) != 0 || portls__der_finish(&ava) != 0)
+            portls__der_check_oid(oid->val, oid->len) != 0 || portls__der_read(&ava, val) != 0 ||
+            portls__der_finish(&ava) != 0)
           return -1;
         return 1;
       }
       it->in_rdn = 0;
       it->set++;
     }
-    if (portls__der_at_end(&it->rdns))
-      return 0;
-    if (portls__der_enter(&it->rdns, PORTLS__DER_SET, &it->rdn) != 0)
-      return -1;
+    if (portls__der_at_end(&it->rdns)) return 0;
+    if (portls__der_enter(&it->rdns, PORTLS__DER_SET, &it->rdn) != 0) return -1;
     it->in_rdn = 1;
   }
 }
@@ -425,42 +415,34 @@ static int check_name(const portls__der_tlv *name, size_t *count) {
   portls__der_tlv oid, val;
   int r;
   size_t n = 0;
-  if (name->tag != PORTLS__DER_SEQUENCE)
-    return -1;
+  if (name->tag != PORTLS__DER_SEQUENCE) return -1;
   name_iter_init(&it, name);
   while ((r = name_iter_next(&it, &oid, &val)) == 1) {
     char text[PORTLS__DER_OID_TEXT_MAX];
     /* Keys are C strings built from this text, so it must fit. */
-    if (portls__der_oid_text(oid.val, oid.len, text, sizeof(text)) < 0)
-      return -1;
-    if (value_kind(&val) == VAL_BAD)
-      return -1;
+    if (portls__der_oid_text(oid.val, oid.len, text, sizeof(text)) < 0) return -1;
+    if (value_kind(&val) == VAL_BAD) return -1;
     n++;
   }
-  if (count)
-    *count = n;
+  if (count) *count = n;
   return r;
 }
 
 static int check_general_name(const portls__der_tlv *gn) {
   portls__der in;
   portls__der_tlv t;
-  if (PORTLS__DER_TAG_CLASS(gn->tag) != PORTLS__DER_CLASS_CONTEXT)
-    return -1;
+  if (PORTLS__DER_TAG_CLASS(gn->tag) != PORTLS__DER_CLASS_CONTEXT) return -1;
   switch (PORTLS__DER_TAG_NUMBER(gn->tag)) {
   case 0: /* otherName: type-id OID, [0] EXPLICIT value */
-    if (gn->tag != PORTLS__DER_CTX_CONS(0))
-      return -1;
+    if (gn->tag != PORTLS__DER_CTX_CONS(0)) return -1;
     portls__der_init_tlv(&in, gn);
     if (portls__der_expect(&in, PORTLS__DER_OID, &t) != 0 ||
         portls__der_check_oid(t.val, t.len) != 0 ||
-        portls__der_expect(&in, PORTLS__DER_CTX_CONS(0), &t) != 0 ||
-        portls__der_finish(&in) != 0)
+        portls__der_expect(&in, PORTLS__DER_CTX_CONS(0), &t) != 0 || portls__der_finish(&in) != 0)
       return -1;
     {
       portls__der_tlv v;
-      if (portls__der_parse_one(t.val, t.len, &v) != 0)
-        return -1;
+      if (portls__der_parse_one(t.val, t.len, &v) != 0) return -1;
       if (PORTLS__DER_TAG_CONSTRUCTED(v.tag) &&
           portls__der_check_tree(v.val, v.len, MAX_OPAQUE_DEPTH) != 0)
         return -1;
@@ -472,16 +454,14 @@ static int check_general_name(const portls__der_tlv *gn) {
   case 7: /* iPAddress */
     return gn->tag == PORTLS__DER_CTX(PORTLS__DER_TAG_NUMBER(gn->tag)) ? 0 : -1;
   case 8: /* registeredID */
-    if (gn->tag != PORTLS__DER_CTX(8))
-      return -1;
+    if (gn->tag != PORTLS__DER_CTX(8)) return -1;
     {
       char text[PORTLS__DER_OID_TEXT_MAX];
       return portls__der_oid_text(gn->val, gn->len, text, sizeof(text)) < 0 ? -1 : 0;
     }
   case 3: /* x400Address */
   case 5: /* ediPartyName */
-    if (!PORTLS__DER_TAG_CONSTRUCTED(gn->tag))
-      return -1;
+    if (!PORTLS__DER_TAG_CONSTRUCTED(gn->tag)) return -1;
     return portls__der_check_tree(gn->val, gn->len, MAX_OPAQUE_DEPTH);
   case 4: /* directoryName: [4] EXPLICIT Name */
     if (gn->tag != PORTLS__DER_CTX_CONS(4) || portls__der_parse_one(gn->val, gn->len, &t) != 0)
@@ -499,8 +479,7 @@ static int check_general_names(const portls__der_tlv *seq, size_t *count) {
   size_t n = 0;
   portls__der_init_tlv(&d, seq);
   while (!portls__der_at_end(&d)) {
-    if (portls__der_read(&d, &gn) != 0 || check_general_name(&gn) != 0)
-      return -1;
+    if (portls__der_read(&d, &gn) != 0 || check_general_name(&gn) != 0) return -1;
     n++;
   }
   *count = n;
@@ -573,26 +552,21 @@ static int parse_extension(portls__x509 *x, const portls__der_tlv *ext, portls_e
    * certificate invalid; for the ones we show, taking either copy would be
    * a guess, so we refuse. */
   if (strcmp(text, OID_SAN) == 0) {
-    if (x->has_san)
-      return cert_error(err, "repeated subjectAltName");
+    if (x->has_san) return cert_error(err, "repeated subjectAltName");
     if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0 ||
         check_general_names(&inner, &x->san_count) != 0)
       return cert_error(err, "subjectAltName");
     x->has_san = 1;
     x->san_seq = inner;
   } else if (strcmp(text, OID_AIA) == 0) {
-    if (x->has_aia)
-      return cert_error(err, "repeated authorityInfoAccess");
-    if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0 ||
-        check_aia(&inner, &x->aia_count) != 0)
+    if (x->has_aia) return cert_error(err, "repeated authorityInfoAccess");
+    if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0 || check_aia(&inner, &x->aia_count) != 0)
       return cert_error(err, "authorityInfoAccess");
     x->has_aia = 1;
     x->aia_seq = inner;
   } else if (strcmp(text, OID_EKU) == 0) {
-    if (x->has_eku)
-      return cert_error(err, "repeated extKeyUsage");
-    if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0 ||
-        check_eku(&inner, &x->eku_count) != 0)
+    if (x->has_eku) return cert_error(err, "repeated extKeyUsage");
+    if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0 || check_eku(&inner, &x->eku_count) != 0)
       return cert_error(err, "extKeyUsage");
     x->has_eku = 1;
     x->eku_seq = inner;
@@ -600,8 +574,7 @@ static int parse_extension(portls__x509 *x, const portls__der_tlv *ext, portls_e
     portls__der bc;
     portls__der_tlv t;
     int ca = 0;
-    if (x->has_bc)
-      return cert_error(err, "repeated basicConstraints");
+    if (x->has_bc) return cert_error(err, "repeated basicConstraints");
     if (ext_value(&val, PORTLS__DER_SEQUENCE, &inner) != 0)
       return cert_error(err, "basicConstraints");
     portls__der_init_tlv(&bc, &inner);
@@ -617,8 +590,7 @@ static int parse_extension(portls__x509 *x, const portls__der_tlv *ext, portls_e
     const uint8_t *bits;
     size_t n;
     unsigned unused;
-    if (x->has_ku)
-      return cert_error(err, "repeated keyUsage");
+    if (x->has_ku) return cert_error(err, "repeated keyUsage");
     if (ext_value(&val, PORTLS__DER_BIT_STRING, &inner) != 0 ||
         portls__der_get_bits(&inner, &bits, &n, &unused) != 0)
       return cert_error(err, "keyUsage");
@@ -633,12 +605,9 @@ static int integer_bits(const portls__der_tlv *t) {
   size_t i = 0;
   int bits;
   uint8_t b;
-  if (t->len == 0 || (t->val[0] & 0x80))
-    return 0;
-  while (i < t->len && t->val[i] == 0)
-    i++;
-  if (i == t->len || t->len - i > 0x7FFFFFF)
-    return 0;
+  if (t->len == 0 || (t->val[0] & 0x80)) return 0;
+  while (i < t->len && t->val[i] == 0) i++;
+  if (i == t->len || t->len - i > 0x7FFFFFF) return 0;
   b = t->val[i];
   bits = (int)((t->len - i - 1) * 8);
   while (b) {
@@ -658,8 +627,7 @@ static void parse_key(portls__x509 *x, const portls__der_tlv *params, int has_pa
   x->ec_curve = -1;
   oid_text(&x->key_alg, text, sizeof(text));
   for (i = 0; i < PORTLS__ARRAY_SIZE(key_types); i++)
-    if (strcmp(key_types[i].oid, text) == 0)
-      x->key_type = key_types[i].type;
+    if (strcmp(key_types[i].oid, text) == 0) x->key_type = key_types[i].type;
 
   if (x->key_type == PORTLS__KEY_RSA) {
     portls__der_tlv seq;
@@ -728,14 +696,12 @@ static int parse_spki(portls__x509 *x, portls_error *err) {
 static int check_algorithm(const portls__der_tlv *seq) {
   portls__der d;
   portls__der_tlv oid, params;
-  if (seq->tag != PORTLS__DER_SEQUENCE)
-    return -1;
+  if (seq->tag != PORTLS__DER_SEQUENCE) return -1;
   portls__der_init_tlv(&d, seq);
   if (portls__der_expect(&d, PORTLS__DER_OID, &oid) != 0 ||
       portls__der_check_oid(oid.val, oid.len) != 0)
     return -1;
-  if (!portls__der_at_end(&d) && portls__der_read(&d, &params) != 0)
-    return -1;
+  if (!portls__der_at_end(&d) && portls__der_read(&d, &params) != 0) return -1;
   return portls__der_finish(&d);
 }
 
@@ -771,8 +737,7 @@ int portls__x509_parse(const void *der, size_t len, portls__x509 *x, portls_erro
 
   portls__der_init_tlv(&tbs, &tbs_tlv);
   r = portls__der_optional(&tbs, PORTLS__DER_CTX_CONS(0), &t);
-  if (r < 0)
-    return cert_error(err, "version");
+  if (r < 0) return cert_error(err, "version");
   if (r == 1) {
     portls__der_tlv v;
     if (portls__der_parse_one(t.val, t.len, &v) != 0 || v.tag != PORTLS__DER_INTEGER ||
@@ -795,8 +760,7 @@ int portls__x509_parse(const void *der, size_t len, portls__x509 *x, portls_erro
     return cert_error(err, "subject");
   if (portls__der_expect(&tbs, PORTLS__DER_SEQUENCE, &x->spki) != 0)
     return cert_error(err, "subjectPublicKeyInfo");
-  if (parse_spki(x, err) != 0)
-    return PORTLS_ECERT;
+  if (parse_spki(x, err) != 0) return PORTLS_ECERT;
   /* issuerUniqueID [1] and subjectUniqueID [2]: IMPLICIT BIT STRINGs */
   for (r = 1; r <= 2; r++) {
     int got = portls__der_optional(&tbs, PORTLS__DER_CTX((uint32_t)r), &t);
@@ -804,8 +768,7 @@ int portls__x509_parse(const void *der, size_t len, portls__x509 *x, portls_erro
       return cert_error(err, "unique identifier");
   }
   r = portls__der_optional(&tbs, PORTLS__DER_CTX_CONS(3), &t);
-  if (r < 0)
-    return cert_error(err, "extensions");
+  if (r < 0) return cert_error(err, "extensions");
   if (r == 1) {
     portls__der_tlv exts;
     portls__der e;
@@ -816,12 +779,10 @@ int portls__x509_parse(const void *der, size_t len, portls__x509 *x, portls_erro
       portls__der_tlv ext;
       if (portls__der_expect(&e, PORTLS__DER_SEQUENCE, &ext) != 0)
         return cert_error(err, "extension");
-      if (parse_extension(x, &ext, err) != 0)
-        return PORTLS_ECERT;
+      if (parse_extension(x, &ext, err) != 0) return PORTLS_ECERT;
     }
   }
-  if (portls__der_finish(&tbs) != 0)
-    return cert_error(err, "data after extensions");
+  if (portls__der_finish(&tbs) != 0) return cert_error(err, "data after extensions");
   return 0;
 }
 
@@ -835,12 +796,12 @@ int portls__x509_issued_by(const portls__x509 *cert, const portls__x509 *issuer)
 /* The arena: measured, then written, by the same code.                     */
 
 typedef struct arena {
-  uint8_t *base;   /* NULL while measuring */
-  size_t obj;      /* bytes used by structs and arrays, at the front */
+  uint8_t *base; /* NULL while measuring */
+  size_t obj;    /* bytes used by structs and arrays, at the front */
   size_t obj_cap;
-  size_t str;      /* bytes used by strings and the DER, after the objects */
+  size_t str; /* bytes used by strings and the DER, after the objects */
   size_t str_cap;
-  size_t mark;     /* where the string being built started */
+  size_t mark; /* where the string being built started */
   int overflow;
 } arena;
 
@@ -848,8 +809,7 @@ typedef struct arena {
 
 static void *arena_obj(arena *a, size_t size, size_t count) {
   size_t off, n;
-  if (count == 0 || a->overflow)
-    return NULL;
+  if (count == 0 || a->overflow) return NULL;
   if (size > (size_t)-1 / count) {
     a->overflow = 1;
     return NULL;
@@ -865,14 +825,12 @@ static void *arena_obj(arena *a, size_t size, size_t count) {
 }
 
 static void put(arena *a, const void *p, size_t n) {
-  if (a->overflow || n == 0)
-    return;
+  if (a->overflow || n == 0) return;
   if (n > (size_t)-1 - a->str || (a->base && a->str + n > a->str_cap)) {
     a->overflow = 1;
     return;
   }
-  if (a->base)
-    memcpy(a->base + a->obj_cap + a->str, p, n);
+  if (a->base) memcpy(a->base + a->obj_cap + a->str, p, n);
   a->str += n;
 }
 
@@ -883,16 +841,14 @@ static void str_begin(arena *a) { a->mark = a->str; }
 
 static const char *str_end(arena *a) {
   put_ch(a, '\0');
-  if (a->base == NULL || a->overflow)
-    return NULL;
+  if (a->base == NULL || a->overflow) return NULL;
   return (const char *)(a->base + a->obj_cap + a->mark);
 }
 
 static void put_fmt(arena *a, const char *fmt, unsigned long long v) {
   char buf[32];
   int n = snprintf(buf, sizeof(buf), fmt, v);
-  if (n > 0)
-    put(a, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+  if (n > 0) put(a, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void put_hex(arena *a, const uint8_t *p, size_t n, int colons) {
@@ -1011,8 +967,7 @@ static void put_dn_value(arena *a, const portls__der_tlv *v) {
     put_hex(a, v->hdr, v->hdr_len + v->len, 0);
     return;
   }
-  for (i = 0; i < v->len; i += adv)
-    put_cp(a, value_char(k, v->val, v->len, i, &adv));
+  for (i = 0; i < v->len; i += adv) put_cp(a, value_char(k, v->val, v->len, i, &adv));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1036,8 +991,7 @@ typedef void (*producer_fn)(emitter *e, const void *ctx);
 static void em_out(emitter *e, uint8_t b) { u8_byte(e->a, &e->u8, b); }
 
 static void em_outs(emitter *e, const char *s) {
-  while (*s)
-    em_out(e, (uint8_t)*s++);
+  while (*s) em_out(e, (uint8_t)*s++);
 }
 
 static void em_bytes(emitter *e, const uint8_t *p, size_t n) {
@@ -1177,8 +1131,7 @@ static void produce_rfc2253(emitter *e, const void *ctx) {
   int first = 1;
 
   name_iter_init(&it, name);
-  while (name_iter_next(&it, &oid, &val) == 1)
-    n++;
+  while (name_iter_next(&it, &oid, &val) == 1) n++;
   for (hi = n; hi > 0;) {
     size_t lo = hi > RFC2253_BLOCK ? hi - RFC2253_BLOCK : 0;
     size_t idx = 0, k;
@@ -1192,8 +1145,7 @@ static void produce_rfc2253(emitter *e, const void *ctx) {
       idx++;
     }
     for (k = hi; k-- > lo;) {
-      if (!first)
-        em_str(e, blk[k - lo].set == prev_set ? "+" : ",");
+      if (!first) em_str(e, blk[k - lo].set == prev_set ? "+" : ",");
       first = 0;
       prev_set = blk[k - lo].set;
       rfc2253_value(e, &blk[k - lo].oid, &blk[k - lo].val);
@@ -1212,8 +1164,7 @@ static void print_alt_name(arena *a, producer_fn produce, const void *ctx, int u
   e.utf8 = utf8;
   e.mode = EM_CHECK;
   produce(&e, ctx);
-  if (e.unsafe)
-    put_ch(a, '"');
+  if (e.unsafe) put_ch(a, '"');
   if (prefix) {
     put_s(a, prefix);
     put_ch(a, ':');
@@ -1221,8 +1172,7 @@ static void print_alt_name(arena *a, producer_fn produce, const void *ctx, int u
   e.mode = e.unsafe ? EM_ESCAPE : EM_RAW;
   produce(&e, ctx);
   u8_end(a, &e.u8);
-  if (e.unsafe)
-    put_ch(a, '"');
+  if (e.unsafe) put_ch(a, '"');
 }
 
 /* The unescaped text of a name, as an infoAccess value shows it. */
@@ -1247,8 +1197,8 @@ typedef struct gn_info {
   const char *label; /* the part before ':' */
   int kind;
   int utf8;
-  const char *prefix; /* otherName type, inside the escaped form */
-  bytes_ctx bytes;    /* text, IP octets or RID contents */
+  const char *prefix;   /* otherName type, inside the escaped form */
+  bytes_ctx bytes;      /* text, IP octets or RID contents */
   portls__der_tlv name; /* GN_DIRNAME */
 } gn_info;
 
@@ -1272,10 +1222,8 @@ static void gn_describe(const portls__der_tlv *gn, gn_info *g) {
       return;
     oid_text(&oid, text, sizeof(text));
     for (i = 0; i < PORTLS__ARRAY_SIZE(other_names); i++) {
-      if (strcmp(other_names[i].oid, text) != 0)
-        continue;
-      if (v.tag != (other_names[i].utf8 ? PORTLS__DER_UTF8_STRING : PORTLS__DER_IA5_STRING))
-        return;
+      if (strcmp(other_names[i].oid, text) != 0) continue;
+      if (v.tag != (other_names[i].utf8 ? PORTLS__DER_UTF8_STRING : PORTLS__DER_IA5_STRING)) return;
       g->kind = GN_TEXT;
       g->utf8 = other_names[i].utf8;
       g->prefix = other_names[i].prefix;
@@ -1299,8 +1247,7 @@ static void gn_describe(const portls__der_tlv *gn, gn_info *g) {
     g->label = "DirName";
     g->kind = GN_DIRNAME;
     g->utf8 = 1;
-    if (portls__der_parse_one(gn->val, gn->len, &g->name) != 0)
-      g->kind = GN_UNSUPPORTED;
+    if (portls__der_parse_one(gn->val, gn->len, &g->name) != 0) g->kind = GN_UNSUPPORTED;
     return;
   case 5:
     g->label = "EdiPartyName";
@@ -1326,8 +1273,7 @@ static void gn_describe(const portls__der_tlv *gn, gn_info *g) {
 static void put_ip(arena *a, const uint8_t *b, size_t n) {
   size_t j;
   if (n == 4) {
-    for (j = 0; j < 4; j++)
-      put_fmt(a, j == 0 ? "%llu" : ".%llu", b[j]);
+    for (j = 0; j < 4; j++) put_fmt(a, j == 0 ? "%llu" : ".%llu", b[j]);
   } else if (n == 16) {
     /* Node prints all eight groups, uppercase, no compression. */
     for (j = 0; j < 8; j++)
@@ -1341,8 +1287,7 @@ static void put_ip(arena *a, const uint8_t *b, size_t n) {
 
 static void put_rid(arena *a, const bytes_ctx *b) {
   char text[PORTLS__DER_OID_TEXT_MAX];
-  if (portls__der_oid_text(b->p, b->n, text, sizeof(text)) >= 0)
-    put_s(a, text);
+  if (portls__der_oid_text(b->p, b->n, text, sizeof(text)) >= 0) put_s(a, text);
 }
 
 /* "DNS:a.example", "IP Address:1.2.3.4", ... as in subjectaltname. */
@@ -1451,23 +1396,17 @@ static int time_parse(const portls__der_tlv *t, xtime *tm) {
   int i;
 
   memset(tm, 0, sizeof(*tm));
-  if (l < min_l)
-    return -1;
+  if (l < min_l) return -1;
   for (i = 0; i < end; i++) {
     int n, i2;
-    if (i == btz && (a[o] == 'Z' || a[o] == '+' || a[o] == '-'))
-      break;
-    if (a[o] < '0' || a[o] > '9')
-      return -1;
+    if (i == btz && (a[o] == 'Z' || a[o] == '+' || a[o] == '-')) break;
+    if (a[o] < '0' || a[o] > '9') return -1;
     n = a[o] - '0';
-    if (++o == l || a[o] < '0' || a[o] > '9')
-      return -1;
+    if (++o == l || a[o] < '0' || a[o] > '9') return -1;
     n = n * 10 + a[o] - '0';
-    if (++o == l)
-      return -1; /* no zone yet */
+    if (++o == l) return -1; /* no zone yet */
     i2 = utc ? i + 1 : i;
-    if (n < mins[i2] || n > maxs[i2])
-      return -1;
+    if (n < mins[i2] || n > maxs[i2]) return -1;
     switch (i2) {
     case 0:
       tm->year = n * 100L;
@@ -1482,8 +1421,7 @@ static int time_parse(const portls__der_tlv *t, xtime *tm) {
       tm->mon = n - 1;
       break;
     case 3:
-      if (n > mdays[tm->mon] + (tm->mon == 1 && is_leap(tm->year)))
-        return -1;
+      if (n > mdays[tm->mon] + (tm->mon == 1 && is_leap(tm->year))) return -1;
       tm->mday = n;
       break;
     case 4:
@@ -1499,13 +1437,10 @@ static int time_parse(const portls__der_tlv *t, xtime *tm) {
   }
   if (!utc && a[o] == '.') {
     size_t start;
-    if (++o == l)
-      return -1;
+    if (++o == l) return -1;
     start = o;
-    while (o < l && a[o] >= '0' && a[o] <= '9')
-      o++;
-    if (o == start || o == l)
-      return -1;
+    while (o < l && a[o] >= '0' && a[o] <= '9') o++;
+    if (o == start || o == l) return -1;
   }
   if (a[o] == 'Z') {
     o++;
@@ -1513,15 +1448,12 @@ static int time_parse(const portls__der_tlv *t, xtime *tm) {
     long sign = a[o] == '-' ? 1 : -1; /* converts local time to GMT */
     long offset = 0;
     o++;
-    if (o + 4 != l)
-      return -1;
+    if (o + 4 != l) return -1;
     for (i = end; i < end + 2; i++) {
       int n, i2 = utc ? i + 1 : i;
-      if (a[o] < '0' || a[o] > '9' || a[o + 1] < '0' || a[o + 1] > '9')
-        return -1;
+      if (a[o] < '0' || a[o] > '9' || a[o + 1] < '0' || a[o + 1] > '9') return -1;
       n = (a[o] - '0') * 10 + (a[o + 1] - '0');
-      if (n < mins[i2] || n > maxs[i2])
-        return -1;
+      if (n < mins[i2] || n > maxs[i2]) return -1;
       offset += i == end ? n * 3600L : n * 60L;
       o += 2;
     }
@@ -1539,8 +1471,7 @@ static int time_parse(const portls__der_tlv *t, xtime *tm) {
         day++;
       }
       civil_from_days(day, &y, &m, &d);
-      if (y < 1900 || y > 9999)
-        return -1;
+      if (y < 1900 || y > 9999) return -1;
       tm->year = y;
       tm->mon = m - 1;
       tm->mday = d;
@@ -1572,15 +1503,13 @@ static void put_time(arena *a, const portls__der_tlv *t) {
     while (14 + (size_t)flen < t->len && t->val[14 + flen] >= '0' && t->val[14 + flen] <= '9')
       flen++;
   }
-  n = snprintf(buf, sizeof(buf), "%s %2d %02d:%02d:%02d", months[tm.mon], tm.mday, tm.hour,
-               tm.min, tm.sec);
-  if (n > 0)
-    put(a, buf, (size_t)n);
+  n = snprintf(buf, sizeof(buf), "%s %2d %02d:%02d:%02d", months[tm.mon], tm.mday, tm.hour, tm.min,
+               tm.sec);
+  if (n > 0) put(a, buf, (size_t)n);
   put(a, frac, (size_t)flen);
   /* OpenSSL 3.0 has already moved an offset time to GMT, and says so. */
   n = snprintf(buf, sizeof(buf), " %ld GMT", tm.year);
-  if (n > 0)
-    put(a, buf, (size_t)n);
+  if (n > 0) put(a, buf, (size_t)n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1596,24 +1525,19 @@ static void put_serial(arena *a, const portls__der_tlv *t) {
   int started = 0;
 
   for (i = 0; i < n; i++)
-    if (p[i])
-      last_nonzero = i;
-  if (neg)
-    put_ch(a, '-');
+    if (p[i]) last_nonzero = i;
+  if (neg) put_ch(a, '-');
   for (i = 0; i < n; i++) {
     /* Two's complement negation, octet by octet from the front: the +1
      * only carries into the last nonzero octet. */
     uint8_t b = p[i];
-    if (neg)
-      b = i < last_nonzero ? (uint8_t)~b : i == last_nonzero ? (uint8_t)(~b + 1) : 0;
-    if (!started && b == 0)
-      continue;
+    if (neg) b = i < last_nonzero ? (uint8_t)~b : i == last_nonzero ? (uint8_t)(~b + 1) : 0;
+    if (!started && b == 0) continue;
     started = 1;
     put_ch(a, hex[b >> 4]);
     put_ch(a, hex[b & 15]);
   }
-  if (!started)
-    put_ch(a, '0');
+  if (!started) put_ch(a, '0');
 }
 
 /* BN_print of a positive INTEGER: uppercase, leading zero nibbles dropped. */
@@ -1632,21 +1556,18 @@ static void put_modulus(arena *a, const portls__der_tlv *t) {
       started = 1;
     }
   }
-  if (!started)
-    put_ch(a, '0');
+  if (!started) put_ch(a, '0');
 }
 
 /* Node: "0x%" PRIx64 of BN_get_word, which is all ones past 64 bits. */
 static void put_exponent(arena *a, const portls__der_tlv *t) {
   unsigned long long v = 0;
   size_t i = 0, n = t->len;
-  while (i < n && t->val[i] == 0)
-    i++;
+  while (i < n && t->val[i] == 0) i++;
   if (n - i > 8) {
     v = ~0ULL;
   } else {
-    for (; i < n; i++)
-      v = (v << 8) | t->val[i];
+    for (; i < n; i++) v = (v << 8) | t->val[i];
   }
   put_fmt(a, "0x%llx", v);
 }
@@ -1660,10 +1581,9 @@ typedef struct parsed {
   uint8_t sha256[PORTLS__SHA256_LEN];
 } parsed;
 
-#define SET(field, value) \
-  do {                    \
-    if (c)                \
-      c->field = (value); \
+#define SET(field, value)                                                                          \
+  do {                                                                                             \
+    if (c) c->field = (value);                                                                     \
   } while (0)
 
 static void emit_name(arena *a, const portls__der_tlv *name, size_t count, portls_dn *dn) {
@@ -1711,8 +1631,7 @@ static void emit_cert(arena *a, const parsed *p, portls_cert *c) {
     str_begin(a);
     portls__der_init_tlv(&d, &x->san_seq);
     for (i = 0; portls__der_read(&d, &t) == 0; i++) {
-      if (i)
-        put_s(a, ", ");
+      if (i) put_s(a, ", ");
       put_general_name(a, &t);
     }
     s = str_end(a);
@@ -1809,8 +1728,7 @@ static void emit_cert(arena *a, const parsed *p, portls_cert *c) {
       str_begin(a);
       put_s(a, text);
       s = str_end(a);
-      if (v)
-        v[i] = s;
+      if (v) v[i] = s;
     }
     SET(ext_key_usage, v);
     SET(ext_key_usage_count, v ? x->eku_count : 0);
@@ -1836,22 +1754,18 @@ static int build(const parsed *ps, size_t count, portls_cert **out, portls_error
 
   memset(&a, 0, sizeof(a));
   arena_obj(&a, sizeof(portls_cert), count);
-  for (i = 0; i < count; i++)
-    emit_cert(&a, &ps[i], NULL);
-  if (a.overflow)
-    return portls__err(err, PORTLS_ENOMEM, "certificate too large");
+  for (i = 0; i < count; i++) emit_cert(&a, &ps[i], NULL);
+  if (a.overflow) return portls__err(err, PORTLS_ENOMEM, "certificate too large");
   a.obj_cap = (a.obj + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
   a.str_cap = a.str;
   if (a.obj_cap < a.obj || a.str_cap > (size_t)-1 - a.obj_cap)
     return portls__err(err, PORTLS_ENOMEM, "certificate too large");
   a.base = (uint8_t *)portls__calloc(1, a.obj_cap + a.str_cap);
-  if (a.base == NULL)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (a.base == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   a.obj = 0;
   a.str = 0;
   certs = (portls_cert *)arena_obj(&a, sizeof(portls_cert), count);
-  for (i = 0; i < count; i++)
-    emit_cert(&a, &ps[i], &certs[i]);
+  for (i = 0; i < count; i++) emit_cert(&a, &ps[i], &certs[i]);
   if (a.overflow) {
     /* The two passes disagreed: a bug, but never a reason to hand out a
      * half-written certificate. */
@@ -1864,8 +1778,7 @@ static int build(const parsed *ps, size_t count, portls_cert **out, portls_error
 
 static int parse_one(const void *der, size_t len, parsed *p, portls_error *err) {
   int r = portls__x509_parse(der, len, &p->x, err);
-  if (r != 0)
-    return r;
+  if (r != 0) return r;
   if (portls__digest(PORTLS__SHA1, der, len, p->sha1) != 0 ||
       portls__digest(PORTLS__SHA256, der, len, p->sha256) != 0)
     return portls__err(err, PORTLS_ENOTSUP, "certificate fingerprint: digest unavailable");
@@ -1879,8 +1792,7 @@ int portls_cert_parse_der(const void *der, size_t len, portls_cert **out, portls
     return portls__err(err, PORTLS_EINVAL, "certificate: NULL argument");
   *out = NULL;
   r = parse_one(der, len, &p, err);
-  if (r != 0)
-    return r;
+  if (r != 0) return r;
   return build(&p, 1, out, err);
 }
 
@@ -1893,11 +1805,9 @@ int portls_cert_parse_chain(const void *const *ders, const size_t *lens, size_t 
   if (out == NULL || ders == NULL || lens == NULL || count == 0)
     return portls__err(err, PORTLS_EINVAL, "certificate chain: NULL or empty argument");
   *out = NULL;
-  if (count > (size_t)-1 / sizeof(*ps))
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (count > (size_t)-1 / sizeof(*ps)) return portls__err(err, PORTLS_ENOMEM, NULL);
   ps = (parsed *)portls__malloc(count * sizeof(*ps));
-  if (ps == NULL)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (ps == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   for (i = 0; i < count; i++) {
     if (ders[i] == NULL) {
       portls__free(ps);
@@ -1912,8 +1822,7 @@ int portls_cert_parse_chain(const void *const *ders, const size_t *lens, size_t 
   r = build(ps, count, out, err);
   if (r == 0) {
     portls_cert *certs = *out;
-    for (i = 0; i + 1 < count; i++)
-      certs[i].issuer_certificate = &certs[i + 1];
+    for (i = 0; i + 1 < count; i++) certs[i].issuer_certificate = &certs[i + 1];
     /* Node ends the detailed chain with a self-issued root pointing to
      * itself. */
     if (portls__x509_issued_by(&ps[count - 1].x, &ps[count - 1].x))
@@ -1938,10 +1847,8 @@ int portls_cert_parse_pem(const void *pem, size_t len, portls_cert **out, portls
   if (block.headers != NULL)
     return portls__err(err, PORTLS_ECERT, "malformed PEM: a certificate takes no headers");
   r = portls__pem_decode(&block, &der, &der_len);
-  if (r == PORTLS_ENOMEM)
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  if (r != 0)
-    return portls__err(err, PORTLS_ECERT, "malformed PEM: invalid base64");
+  if (r == PORTLS_ENOMEM) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (r != 0) return portls__err(err, PORTLS_ECERT, "malformed PEM: invalid base64");
   r = portls_cert_parse_der(der, der_len, out, err);
   portls__free(der);
   return r;

@@ -33,19 +33,19 @@ enum {
 typedef struct portls__x509 {
   const uint8_t *der;
   size_t der_len;
-  long version;                 /* 0 for v1 .. 2 for v3 */
-  portls__der_tlv serial;       /* INTEGER */
-  portls__der_tlv issuer;       /* Name (SEQUENCE) */
-  portls__der_tlv subject;      /* Name (SEQUENCE) */
-  size_t issuer_count;          /* attributes in the Name, over all RDNs */
+  long version;            /* 0 for v1 .. 2 for v3 */
+  portls__der_tlv serial;  /* INTEGER */
+  portls__der_tlv issuer;  /* Name (SEQUENCE) */
+  portls__der_tlv subject; /* Name (SEQUENCE) */
+  size_t issuer_count;     /* attributes in the Name, over all RDNs */
   size_t subject_count;
-  portls__der_tlv not_before;   /* UTCTime or GeneralizedTime */
+  portls__der_tlv not_before; /* UTCTime or GeneralizedTime */
   portls__der_tlv not_after;
   /* subjectPublicKeyInfo */
-  portls__der_tlv spki;         /* the whole SEQUENCE */
-  portls__der_tlv key_alg;      /* algorithm OID */
-  int key_type;                 /* PORTLS__KEY_* */
-  const uint8_t *key;           /* BIT STRING contents after the unused-bits octet */
+  portls__der_tlv spki;    /* the whole SEQUENCE */
+  portls__der_tlv key_alg; /* algorithm OID */
+  int key_type;            /* PORTLS__KEY_* */
+  const uint8_t *key;      /* BIT STRING contents after the unused-bits octet */
   size_t key_len;
   /* RSA: INTEGER contents, NULL when the key does not decode */
   portls__der_tlv rsa_n;
@@ -56,12 +56,12 @@ typedef struct portls__x509 {
   int ec_bits;
   /* extensions this module interprets; the *_seq are the decoded values */
   int has_san, has_aia, has_eku, has_bc, has_ku;
-  portls__der_tlv san_seq;      /* GeneralNames */
-  portls__der_tlv aia_seq;      /* AuthorityInfoAccessSyntax */
-  portls__der_tlv eku_seq;      /* ExtKeyUsageSyntax */
+  portls__der_tlv san_seq; /* GeneralNames */
+  portls__der_tlv aia_seq; /* AuthorityInfoAccessSyntax */
+  portls__der_tlv eku_seq; /* ExtKeyUsageSyntax */
   size_t san_count, aia_count, eku_count;
   int bc_ca;
-  unsigned ku_bits;             /* first two octets of keyUsage, as OpenSSL keeps them */
+  unsigned ku_bits; /* first two octets of keyUsage, as OpenSSL keeps them */
 } portls__x509;
 
 /* Checks and indexes one DER certificate (exactly len bytes, nothing after).

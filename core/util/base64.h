@@ -24,7 +24,6 @@ size_t portls__base64_decoded_max(size_t n);
  * one or two final pad characters, and pad bits that are zero, so that every
  * byte string has exactly one accepted encoding. out must hold
  * decoded_max(n) bytes. Returns 0 and sets *out_len, or -1 on invalid input. */
-int portls__base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len,
-                          unsigned flags);
+int portls__base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len, unsigned flags);
 
 #endif

@@ -6,25 +6,25 @@
 
 const char *portls_err_name(int code) {
   switch (code) {
-#define XX(id, val, name, msg) \
-  case PORTLS_##id:            \
+#define XX(id, val, name, msg)                                                                     \
+  case PORTLS_##id:                                                                                \
     return name;
     PORTLS_ERRNO_MAP(XX)
 #undef XX
-    default:
-      return "UNKNOWN";
+  default:
+    return "UNKNOWN";
   }
 }
 
 const char *portls_strerror(int code) {
   switch (code) {
-#define XX(id, val, name, msg) \
-  case PORTLS_##id:            \
+#define XX(id, val, name, msg)                                                                     \
+  case PORTLS_##id:                                                                                \
     return msg;
     PORTLS_ERRNO_MAP(XX)
 #undef XX
-    default:
-      return "unknown error";
+  default:
+    return "unknown error";
   }
 }
 

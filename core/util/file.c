@@ -20,7 +20,8 @@ static int errno_code(int e) {
 }
 
 int portls_read_file(const char *path, portls_buf *out, portls_error *err) {
-  if (path == NULL || out == NULL) return portls__err(err, PORTLS_EINVAL, "read_file: NULL argument");
+  if (path == NULL || out == NULL)
+    return portls__err(err, PORTLS_EINVAL, "read_file: NULL argument");
   out->base = NULL;
   out->len = 0;
   errno = 0;
@@ -36,8 +37,10 @@ int portls_read_file(const char *path, portls_buf *out, portls_error *err) {
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
     if ((rc = portls__bytes_append(&b, chunk, n)) != 0) break;
   }
-  if (rc == 0 && ferror(f)) rc = portls__err(err, errno_code(errno), "%s: read error", path);
-  else if (rc != 0) portls__err(err, rc, "%s: out of memory", path);
+  if (rc == 0 && ferror(f))
+    rc = portls__err(err, errno_code(errno), "%s: read error", path);
+  else if (rc != 0)
+    portls__err(err, rc, "%s: out of memory", path);
   fclose(f);
   if (rc != 0) {
     portls__bytes_free(&b);

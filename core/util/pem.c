@@ -10,17 +10,14 @@ static const char end_tag[] = "-----END ";
 static const char dashes[] = "-----";
 
 static size_t line_end(const char *s, size_t n, size_t i) {
-  while (i < n && s[i] != '\n')
-    i++;
+  while (i < n && s[i] != '\n') i++;
   return i;
 }
 
 static int label_wanted(const char *label, size_t len, const char *const *labels) {
-  if (labels == NULL)
-    return 1;
+  if (labels == NULL) return 1;
   for (; *labels != NULL; labels++)
-    if (strlen(*labels) == len && memcmp(*labels, label, len) == 0)
-      return 1;
+    if (strlen(*labels) == len && memcmp(*labels, label, len) == 0) return 1;
   return 0;
 }
 
@@ -29,17 +26,13 @@ static int label_wanted(const char *label, size_t len, const char *const *labels
 static int begin_line(const char *s, size_t n, size_t i, const char **label, size_t *label_len,
                       size_t *next) {
   size_t bl = sizeof(begin_tag) - 1, eol = line_end(s, n, i), j, k;
-  if (eol - i < bl || memcmp(s + i, begin_tag, bl) != 0 || eol >= n)
-    return -1;
+  if (eol - i < bl || memcmp(s + i, begin_tag, bl) != 0 || eol >= n) return -1;
   for (j = i + bl; j + 5 <= eol; j++)
-    if (memcmp(s + j, dashes, 5) == 0)
-      break;
-  if (j + 5 > eol || j == i + bl)
-    return -1;
+    if (memcmp(s + j, dashes, 5) == 0) break;
+  if (j + 5 > eol || j == i + bl) return -1;
   /* Only spaces may follow the closing dashes (CRLF files end in '\r'). */
   for (k = j + 5; k < eol; k++)
-    if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r')
-      return -1;
+    if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r') return -1;
   *label = s + i + bl;
   *label_len = j - (i + bl);
   *next = eol + 1;
@@ -55,8 +48,7 @@ static int is_end_line(const char *s, size_t n, size_t i, const char *label, siz
 
 static int blank_line(const char *s, size_t from, size_t to) {
   for (; from < to; from++)
-    if (s[from] != ' ' && s[from] != '\t' && s[from] != '\r')
-      return 0;
+    if (s[from] != ' ' && s[from] != '\t' && s[from] != '\r') return 0;
   return 1;
 }
 
@@ -64,8 +56,7 @@ int portls__pem_find(const void *text, size_t n, size_t *pos, const char *const 
                      portls__pem_block *out) {
   const char *s = (const char *)text;
   size_t i = *pos;
-  if (s == NULL)
-    return PORTLS__PEM_NONE;
+  if (s == NULL) return PORTLS__PEM_NONE;
   while (i < n) {
     const char *label;
     size_t label_len, body, j;
@@ -121,10 +112,8 @@ int portls__pem_header(const portls__pem_block *b, const char *name, const char 
     size_t e = line_end(s, n, i);
     if (e - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == ':') {
       size_t a = i + nl + 1, z = e;
-      while (a < z && (s[a] == ' ' || s[a] == '\t'))
-        a++;
-      while (z > a && (s[z - 1] == ' ' || s[z - 1] == '\t' || s[z - 1] == '\r'))
-        z--;
+      while (a < z && (s[a] == ' ' || s[a] == '\t')) a++;
+      while (z > a && (s[z - 1] == ' ' || s[z - 1] == '\t' || s[z - 1] == '\r')) z--;
       *value = s + a;
       *len = z - a;
       return 0;
@@ -136,8 +125,7 @@ int portls__pem_header(const portls__pem_block *b, const char *name, const char 
 
 int portls__pem_decode(const portls__pem_block *b, uint8_t **der, size_t *len) {
   uint8_t *p = (uint8_t *)portls__malloc(portls__base64_decoded_max(b->body_len) + 1);
-  if (p == NULL)
-    return PORTLS_ENOMEM;
+  if (p == NULL) return PORTLS_ENOMEM;
   if (portls__base64_decode(b->body, b->body_len, p, len, PORTLS__BASE64_SKIP_SPACE) != 0) {
     portls__free(p);
     return PORTLS_EINVAL;
@@ -150,29 +138,22 @@ int portls__pem_encode(portls__bytes *out, const char *label, const void *der, s
   size_t b64 = portls__base64_encoded_len(len), i;
   char *text;
   int rc;
-  if (b64 == (size_t)-1)
-    return PORTLS_ENOMEM;
+  if (b64 == (size_t)-1) return PORTLS_ENOMEM;
   text = (char *)portls__malloc(b64 + 1);
-  if (text == NULL)
-    return PORTLS_ENOMEM;
+  if (text == NULL) return PORTLS_ENOMEM;
   portls__base64_encode(der, len, text);
   rc = portls__bytes_printf(out, "-----BEGIN %s-----\n", label);
   for (i = 0; rc == 0 && i < b64; i += 64) {
     rc = portls__bytes_append(out, text + i, PORTLS__MIN(64, b64 - i));
-    if (rc == 0)
-      rc = portls__bytes_append(out, "\n", 1);
+    if (rc == 0) rc = portls__bytes_append(out, "\n", 1);
   }
-  if (rc == 0)
-    rc = portls__bytes_printf(out, "-----END %s-----\n", label);
-  if (rc == 0)
-    rc = portls__bytes_reserve(out, 1);
-  if (rc == 0)
-    out->data[out->len] = '\0';
+  if (rc == 0) rc = portls__bytes_printf(out, "-----END %s-----\n", label);
+  if (rc == 0) rc = portls__bytes_reserve(out, 1);
+  if (rc == 0) out->data[out->len] = '\0';
   /* The text may be a private key: leave no copy behind. */
   {
     volatile char *v = text;
-    for (i = 0; i < b64; i++)
-      v[i] = 0;
+    for (i = 0; i < b64; i++) v[i] = 0;
   }
   portls__free(text);
   return rc;

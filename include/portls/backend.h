@@ -71,38 +71,38 @@ typedef struct portls_be_ctx_config {
   const portls_be_keypair *pairs;
   size_t pair_count;
   const char *passphrase;
-  portls_buf pfx;              /* only if the backend has PORTLS_CAP_PFX natively */
-  const portls_buf *ca;        /* PEM; none: use_system_ca */
+  portls_buf pfx;       /* only if the backend has PORTLS_CAP_PFX natively */
+  const portls_buf *ca; /* PEM; none: use_system_ca */
   size_t ca_count;
   int use_system_ca;
   const portls_buf *crl;
   size_t crl_count;
-  const char *cipher_string;   /* OpenSSL syntax, validated by core */
-  const uint16_t *suites;      /* compiled by core (IANA ids, in order), or NULL */
+  const char *cipher_string; /* OpenSSL syntax, validated by core */
+  const uint16_t *suites;    /* compiled by core (IANA ids, in order), or NULL */
   size_t suite_count;
   int honor_cipher_order;
   uint16_t min_version, max_version; /* PORTLS_TLS1_x; 0: backend default */
-  const char *ecdh_curves;     /* ':'-list of OpenSSL curve names; NULL: default */
+  const char *ecdh_curves;           /* ':'-list of OpenSSL curve names; NULL: default */
   int ecdh_disabled;
-  portls_buf dhparam;          /* PEM, or empty */
+  portls_buf dhparam; /* PEM, or empty */
   const char *session_id_context;
   int session_timeout;
-  portls_buf ticket_keys;      /* 48 bytes (checked by core; random ones when the application
-                                  gave none) on a backend with PORTLS_CAP_TICKET_KEYS, else empty */
-  int disable_tickets;         /* server: issue no tickets (TLS 1.2 sessions then get an id for
-                                  server_session()); client: offer none */
+  portls_buf ticket_keys; /* 48 bytes (checked by core; random ones when the application
+                             gave none) on a backend with PORTLS_CAP_TICKET_KEYS, else empty */
+  int disable_tickets;    /* server: issue no tickets (TLS 1.2 sessions then get an id for
+                             server_session()); client: offer none */
 } portls_be_ctx_config;
 
 /* Per-connection settings. */
 typedef struct portls_be_session_config {
   int is_server;
-  const char *servername;      /* client: SNI to send (NULL: none) */
-  int verify_peer;             /* client: always; server: requestCert. Verification never
-                                  aborts the handshake: core reads the result and decides. */
-  portls_buf alpn_wire;        /* client: offer; server: preference list */
+  const char *servername; /* client: SNI to send (NULL: none) */
+  int verify_peer;        /* client: always; server: requestCert. Verification never
+                             aborts the handshake: core reads the result and decides. */
+  portls_buf alpn_wire;   /* client: offer; server: preference list */
   portls_buf npn_wire;
-  portls_buf session;          /* client: a session to offer */
-  int request_ocsp;            /* client: send status_request; read the answer with ocsp_response() */
+  portls_buf session; /* client: a session to offer */
+  int request_ocsp;   /* client: send status_request; read the answer with ocsp_response() */
   /* The buffers below (as all of this struct) are borrowed for the call:
    * session_new copies what it keeps. */
   /* Server: what the application's resumeSession found for the ClientHello's
@@ -115,14 +115,14 @@ typedef struct portls_be_session_config {
 
 /* What core reads after the handshake. Strings point into the session. */
 typedef struct portls_be_info {
-  uint16_t version;          /* PORTLS_TLS1_x */
-  uint16_t suite;            /* IANA cipher suite id */
-  const char *cipher_name;   /* OpenSSL-style name, when the backend knows it */
-  const char *servername;    /* server: the SNI name received, or NULL */
-  const char *alpn;          /* agreed ALPN protocol, or NULL */
-  const char *npn;           /* agreed NPN protocol, or NULL */
+  uint16_t version;        /* PORTLS_TLS1_x */
+  uint16_t suite;          /* IANA cipher suite id */
+  const char *cipher_name; /* OpenSSL-style name, when the backend knows it */
+  const char *servername;  /* server: the SNI name received, or NULL */
+  const char *alpn;        /* agreed ALPN protocol, or NULL */
+  const char *npn;         /* agreed NPN protocol, or NULL */
   int session_reused;
-  int verify_result;         /* 0 or a PORTLS_E* verification code (OpenSSL's names) */
+  int verify_result; /* 0 or a PORTLS_E* verification code (OpenSSL's names) */
   int has_peer_cert;
   const char *ephemeral_type; /* "ECDH", "DH", or NULL */
   const char *ephemeral_name; /* curve name for ECDH */
@@ -220,15 +220,16 @@ typedef struct portls_backend {
   int (*rest)(portls_be_session *s);
 
   /* Crypto primitives for core. */
-  /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the library lacks. */
+  /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the
+   * library lacks. */
   int (*digest)(int alg, const void *data, size_t len, uint8_t *out);
   int (*random)(uint8_t *buf, size_t len);
   /* Optional: CBC decryption with PKCS#7 padding checked and removed, for
    * core's PKCS#8/PKCS#12 decoders (*out_len <= len). PORTLS_EBAD_PASSPHRASE
    * when the padding is wrong (a wrong key); PORTLS_ENOTSUP for an alg the
    * library lacks. */
-  int (*cipher_decrypt)(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
-                        uint8_t *out, size_t *out_len);
+  int (*cipher_decrypt)(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+                        size_t len, uint8_t *out, size_t *out_len);
   /* Lists the supported suites: IANA id and OpenSSL-style name; returns the count. */
   size_t (*suites)(const uint16_t **ids);
 } portls_backend;

@@ -17,40 +17,41 @@ extern "C" {
 #endif
 
 /* XX(enum suffix, bit, name, description) */
-#define PORTLS_CAP_MAP(XX)                                                             \
-  XX(TLS1_0, 0, "tls1.0", "TLS 1.0")                                                   \
-  XX(TLS1_1, 1, "tls1.1", "TLS 1.1")                                                   \
-  XX(TLS1_2, 2, "tls1.2", "TLS 1.2")                                                   \
-  XX(TLS1_3, 3, "tls1.3", "TLS 1.3")                                                   \
-  XX(ALPN, 4, "alpn", "ALPN (client offer, server selection in server order)")        \
-  XX(NPN, 5, "npn", "NPN (next protocol negotiation)")                                \
-  XX(SNI, 6, "sni", "SNI: client sends a name, server switches context")             \
-  XX(OCSP_STAPLING, 7, "ocsp-stapling", "server staples an OCSP response")            \
-  XX(OCSP_REQUEST, 8, "ocsp-request", "client requests and reads an OCSP response")   \
-  XX(DHE, 9, "dhe", "finite-field DHE key exchange (dhparam)")                        \
-  XX(DH_SIZE, 10, "dh-size", "report the server's DH parameter size")                 \
-  XX(MIN_DH_SIZE, 11, "min-dh-size", "client minDHSize enforcement")                  \
-  XX(ECDH_CURVES, 12, "ecdh-curves", "ECDHE curve selection (ecdhCurve)")             \
-  XX(RENEG_CLIENT, 13, "renegotiate-client", "initiate renegotiation as a client")    \
-  XX(RENEG_SERVER, 14, "renegotiate-server", "initiate renegotiation as a server")    \
-  XX(RENEG_COUNT, 15, "renegotiation-limit", "count client-initiated renegotiations") \
-  XX(SESSION_CACHE, 16, "session-cache", "server session-ID cache hooks")             \
-  XX(SESSION_TICKETS, 17, "session-tickets", "session tickets (RFC 5077)")            \
-  XX(TICKET_KEYS, 18, "ticket-keys", "48-byte ticketKeys shared between servers")     \
-  XX(PFX, 19, "pfx", "PKCS#12 / PFX containers")                                      \
-  XX(ENCRYPTED_KEYS, 20, "encrypted-keys", "passphrase-protected private keys")       \
-  XX(CRL, 21, "crl", "certificate revocation lists")                                  \
-  XX(CIPHER_SERVER_PREF, 22, "honor-cipher-order", "server cipher preference")        \
-  XX(CIPHER_CLIENT_PREF, 23, "client-cipher-order", "honorCipherOrder:false (client preference)") \
-  XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")       \
-  XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client") \
-  XX(IDLE_RELEASE, 26, "idle-release", "a quiet TLS 1.3 server connection gives its library session back")
+#define PORTLS_CAP_MAP(XX)                                                                         \
+  XX(TLS1_0, 0, "tls1.0", "TLS 1.0")                                                               \
+  XX(TLS1_1, 1, "tls1.1", "TLS 1.1")                                                               \
+  XX(TLS1_2, 2, "tls1.2", "TLS 1.2")                                                               \
+  XX(TLS1_3, 3, "tls1.3", "TLS 1.3")                                                               \
+  XX(ALPN, 4, "alpn", "ALPN (client offer, server selection in server order)")                     \
+  XX(NPN, 5, "npn", "NPN (next protocol negotiation)")                                             \
+  XX(SNI, 6, "sni", "SNI: client sends a name, server switches context")                           \
+  XX(OCSP_STAPLING, 7, "ocsp-stapling", "server staples an OCSP response")                         \
+  XX(OCSP_REQUEST, 8, "ocsp-request", "client requests and reads an OCSP response")                \
+  XX(DHE, 9, "dhe", "finite-field DHE key exchange (dhparam)")                                     \
+  XX(DH_SIZE, 10, "dh-size", "report the server's DH parameter size")                              \
+  XX(MIN_DH_SIZE, 11, "min-dh-size", "client minDHSize enforcement")                               \
+  XX(ECDH_CURVES, 12, "ecdh-curves", "ECDHE curve selection (ecdhCurve)")                          \
+  XX(RENEG_CLIENT, 13, "renegotiate-client", "initiate renegotiation as a client")                 \
+  XX(RENEG_SERVER, 14, "renegotiate-server", "initiate renegotiation as a server")                 \
+  XX(RENEG_COUNT, 15, "renegotiation-limit", "count client-initiated renegotiations")              \
+  XX(SESSION_CACHE, 16, "session-cache", "server session-ID cache hooks")                          \
+  XX(SESSION_TICKETS, 17, "session-tickets", "session tickets (RFC 5077)")                         \
+  XX(TICKET_KEYS, 18, "ticket-keys", "48-byte ticketKeys shared between servers")                  \
+  XX(PFX, 19, "pfx", "PKCS#12 / PFX containers")                                                   \
+  XX(ENCRYPTED_KEYS, 20, "encrypted-keys", "passphrase-protected private keys")                    \
+  XX(CRL, 21, "crl", "certificate revocation lists")                                               \
+  XX(CIPHER_SERVER_PREF, 22, "honor-cipher-order", "server cipher preference")                     \
+  XX(CIPHER_CLIENT_PREF, 23, "client-cipher-order", "honorCipherOrder:false (client preference)")  \
+  XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")                 \
+  XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")       \
+  XX(IDLE_RELEASE, 26, "idle-release",                                                             \
+     "a quiet TLS 1.3 server connection gives its library session back")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),
   PORTLS_CAP_MAP(PORTLS__CAP_ENUM)
 #undef PORTLS__CAP_ENUM
-  PORTLS_CAP_COUNT_
+      PORTLS_CAP_COUNT_
 } portls_cap;
 
 /* 1 if the linked backend has the capability, 0 if not (or cap is unknown). */

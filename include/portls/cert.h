@@ -33,23 +33,23 @@ typedef struct portls_dn {
 typedef struct portls_cert {
   portls_dn subject;
   portls_dn issuer;
-  int ca;                      /* basicConstraints cA */
-  const char *subjectaltname;  /* "DNS:a, IP Address:1.2.3.4, email:x@y, URI:u" */
-  portls_dn infoaccess;        /* key "OCSP - URI" / "CA Issuers - URI", value the URI */
-  int bits;                    /* public key size in bits */
-  const char *modulus;         /* RSA: uppercase hex, no leading zeros */
-  const char *exponent;        /* RSA: "0x10001" */
-  const char *pubkey_type;     /* "RSA", "EC", "Ed25519", ... */
-  const char *asn1curve;       /* EC: "prime256v1", ... */
-  const char *nistcurve;       /* EC: "P-256", ... */
-  const char *valid_from;      /* "Nov  6 09:52:22 2029 GMT" */
+  int ca;                     /* basicConstraints cA */
+  const char *subjectaltname; /* "DNS:a, IP Address:1.2.3.4, email:x@y, URI:u" */
+  portls_dn infoaccess;       /* key "OCSP - URI" / "CA Issuers - URI", value the URI */
+  int bits;                   /* public key size in bits */
+  const char *modulus;        /* RSA: uppercase hex, no leading zeros */
+  const char *exponent;       /* RSA: "0x10001" */
+  const char *pubkey_type;    /* "RSA", "EC", "Ed25519", ... */
+  const char *asn1curve;      /* EC: "prime256v1", ... */
+  const char *nistcurve;      /* EC: "P-256", ... */
+  const char *valid_from;     /* "Nov  6 09:52:22 2029 GMT" */
   const char *valid_to;
-  const char *fingerprint;     /* SHA-1, "2A:7A:...": uppercase colon hex */
-  const char *fingerprint256;  /* SHA-256 */
-  const char *serial_number;   /* uppercase hex, as OpenSSL's BN_bn2hex prints it */
+  const char *fingerprint;          /* SHA-1, "2A:7A:...": uppercase colon hex */
+  const char *fingerprint256;       /* SHA-256 */
+  const char *serial_number;        /* uppercase hex, as OpenSSL's BN_bn2hex prints it */
   const char *const *ext_key_usage; /* dotted OIDs */
   size_t ext_key_usage_count;
-  const uint8_t *raw;          /* the DER */
+  const uint8_t *raw; /* the DER */
   size_t raw_len;
   /* detailed form only: the next certificate up the chain; the last one
    * (a self-issued root) points to itself; NULL in the non-detailed form. */

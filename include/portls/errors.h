@@ -13,105 +13,107 @@ extern "C" {
 #endif
 
 /* XX(enum suffix, value, name, default message) */
-#define PORTLS_ERRNO_MAP(XX)                                                         \
-  /* system and stream errors: Node's net error codes */                              \
-  XX(EINVAL, -1, "EINVAL", "invalid argument")                                        \
-  XX(ENOMEM, -2, "ENOMEM", "out of memory")                                           \
-  XX(ENOTSUP, -3, "ENOTSUP", "not supported by this backend")                         \
-  XX(ENOENT, -4, "ENOENT", "no such file or directory")                               \
-  XX(EACCES, -5, "EACCES", "permission denied")                                       \
-  XX(EIO, -6, "EIO", "i/o error")                                                     \
-  XX(EOF, -7, "EOF", "end of file")                                                   \
-  XX(EBUSY, -8, "EBUSY", "resource busy")                                             \
-  XX(EAGAIN, -9, "EAGAIN", "resource temporarily unavailable")                        \
-  XX(ECANCELED, -10, "ECANCELED", "operation canceled")                               \
-  XX(ECONNREFUSED, -11, "ECONNREFUSED", "connection refused")                         \
-  XX(ECONNRESET, -12, "ECONNRESET", "connection reset by peer")                       \
-  XX(ECONNABORTED, -13, "ECONNABORTED", "connection aborted")                         \
-  XX(EPIPE, -14, "EPIPE", "broken pipe")                                              \
-  XX(ETIMEDOUT, -15, "ETIMEDOUT", "connection timed out")                             \
-  XX(EADDRINUSE, -16, "EADDRINUSE", "address already in use")                         \
-  XX(EADDRNOTAVAIL, -17, "EADDRNOTAVAIL", "address not available")                    \
-  XX(ENOTCONN, -18, "ENOTCONN", "socket is not connected")                            \
-  XX(ENETUNREACH, -19, "ENETUNREACH", "network is unreachable")                       \
-  XX(EHOSTUNREACH, -20, "EHOSTUNREACH", "host is unreachable")                        \
-  XX(EAI_NONAME, -21, "ENOTFOUND", "name or service not known")                       \
-  XX(EAI_FAIL, -22, "EAI_FAIL", "name lookup failed")                                 \
-  XX(EMFILE, -23, "EMFILE", "too many open files")                                    \
-  XX(ENAMETOOLONG, -24, "ENAMETOOLONG", "name too long")                              \
-  XX(EUNKNOWN, -25, "UNKNOWN", "unknown error")                                       \
-  XX(ESTREAM_DESTROYED, -26, "ERR_STREAM_DESTROYED", "stream was destroyed")          \
-  XX(EWRITE_AFTER_END, -27, "ERR_STREAM_WRITE_AFTER_END", "write after end")          \
-  XX(ESERVER_NOT_RUNNING, -28, "ERR_SERVER_NOT_RUNNING", "server is not running")     \
-  XX(ESERVER_LISTENING, -29, "ERR_SERVER_ALREADY_LISTEN", "server is already listening") \
-  /* configuration and input errors */                                                \
-  XX(EKEY, -40, "ERR_TLS_INVALID_KEY", "invalid or unreadable private key")          \
-  XX(ECERT, -41, "ERR_TLS_INVALID_CERT", "invalid or unreadable certificate")        \
-  XX(EKEY_MISMATCH, -42, "ERR_TLS_KEY_MISMATCH", "key values mismatch")               \
-  XX(EBAD_PASSPHRASE, -43, "ERR_TLS_BAD_PASSPHRASE", "bad decrypt: wrong passphrase") \
-  XX(EPFX, -44, "ERR_TLS_INVALID_PFX", "invalid PFX/PKCS#12 data")                    \
-  XX(ECRL, -45, "ERR_TLS_INVALID_CRL", "invalid CRL")                                 \
-  XX(ECIPHERS, -46, "ERR_TLS_INVALID_CIPHERS", "no cipher match")                     \
-  XX(EPROTOCOL_METHOD, -47, "ERR_TLS_INVALID_PROTOCOL_METHOD", "unknown or unsupported secureProtocol") \
-  XX(EDHPARAM, -48, "ERR_TLS_DH_PARAM", "DH parameter is too small")                  \
-  XX(ECURVE, -49, "ERR_TLS_INVALID_CURVE", "unknown ECDH curve")                      \
-  XX(EALPN, -50, "ERR_TLS_INVALID_PROTOCOLS", "malformed protocol list")              \
-  XX(ETICKET_KEYS, -51, "ERR_TLS_TICKET_KEYS", "ticket keys must be 48 bytes")        \
-  XX(ESESSION, -52, "ERR_TLS_INVALID_SESSION", "invalid session data")                \
-  /* TLS connection errors */                                                         \
-  XX(EPROTO, -60, "EPROTO", "TLS protocol error")                                     \
-  XX(ETLS_ALERT, -61, "ERR_SSL_ALERT", "TLS alert received from peer")                \
-  XX(ENO_SHARED_CIPHER, -62, "ERR_SSL_NO_SHARED_CIPHER", "no shared cipher")          \
-  XX(EVERSION, -63, "ERR_SSL_UNSUPPORTED_PROTOCOL", "no protocol version in common")  \
-  XX(EHANDSHAKE_TIMEOUT, -64, "ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout")   \
-  XX(ECERT_ALTNAME_INVALID, -65, "ERR_TLS_CERT_ALTNAME_INVALID",                      \
-     "Hostname/IP does not match certificate's altnames")                             \
-  XX(ESESSION_ATTACK, -66, "ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected") \
-  XX(EDH_TOO_SMALL, -67, "ERR_TLS_DH_PARAM_SIZE", "DH parameter size is smaller than minDHSize") \
-  XX(ERENEG_DISABLED, -68, "ERR_TLS_RENEGOTIATION_DISABLED", "renegotiation is not possible") \
-  XX(ENO_CERT, -69, "ERR_TLS_NO_PEER_CERT", "peer did not return a certificate")      \
-  XX(EMAX_CONNECTIONS, -71, "ERR_SERVER_MAX_CONNECTIONS", "server.maxConnections reached") \
-  /* certificate verification: OpenSSL's X509_V_ERR_* names, as Node reports them */ \
-  XX(EUNABLE_TO_GET_ISSUER_CERT, -100, "UNABLE_TO_GET_ISSUER_CERT", "unable to get issuer certificate") \
-  XX(EUNABLE_TO_GET_CRL, -101, "UNABLE_TO_GET_CRL", "unable to get certificate CRL")  \
-  XX(EUNABLE_TO_DECRYPT_CERT_SIGNATURE, -102, "UNABLE_TO_DECRYPT_CERT_SIGNATURE",     \
-     "unable to decrypt certificate's signature")                                     \
-  XX(EUNABLE_TO_DECRYPT_CRL_SIGNATURE, -103, "UNABLE_TO_DECRYPT_CRL_SIGNATURE",       \
-     "unable to decrypt CRL's signature")                                             \
-  XX(EUNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, -104, "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY", \
-     "unable to decode issuer public key")                                            \
-  XX(ECERT_SIGNATURE_FAILURE, -105, "CERT_SIGNATURE_FAILURE", "certificate signature failure") \
-  XX(ECRL_SIGNATURE_FAILURE, -106, "CRL_SIGNATURE_FAILURE", "CRL signature failure")  \
-  XX(ECERT_NOT_YET_VALID, -107, "CERT_NOT_YET_VALID", "certificate is not yet valid") \
-  XX(ECERT_HAS_EXPIRED, -108, "CERT_HAS_EXPIRED", "certificate has expired")          \
-  XX(ECRL_NOT_YET_VALID, -109, "CRL_NOT_YET_VALID", "CRL is not yet valid")           \
-  XX(ECRL_HAS_EXPIRED, -110, "CRL_HAS_EXPIRED", "CRL has expired")                    \
-  XX(EERROR_IN_CERT_NOT_BEFORE_FIELD, -111, "ERROR_IN_CERT_NOT_BEFORE_FIELD",         \
-     "format error in certificate's notBefore field")                                 \
-  XX(EERROR_IN_CERT_NOT_AFTER_FIELD, -112, "ERROR_IN_CERT_NOT_AFTER_FIELD",           \
-     "format error in certificate's notAfter field")                                  \
+#define PORTLS_ERRNO_MAP(XX)                                                                       \
+  /* system and stream errors: Node's net error codes */                                           \
+  XX(EINVAL, -1, "EINVAL", "invalid argument")                                                     \
+  XX(ENOMEM, -2, "ENOMEM", "out of memory")                                                        \
+  XX(ENOTSUP, -3, "ENOTSUP", "not supported by this backend")                                      \
+  XX(ENOENT, -4, "ENOENT", "no such file or directory")                                            \
+  XX(EACCES, -5, "EACCES", "permission denied")                                                    \
+  XX(EIO, -6, "EIO", "i/o error")                                                                  \
+  XX(EOF, -7, "EOF", "end of file")                                                                \
+  XX(EBUSY, -8, "EBUSY", "resource busy")                                                          \
+  XX(EAGAIN, -9, "EAGAIN", "resource temporarily unavailable")                                     \
+  XX(ECANCELED, -10, "ECANCELED", "operation canceled")                                            \
+  XX(ECONNREFUSED, -11, "ECONNREFUSED", "connection refused")                                      \
+  XX(ECONNRESET, -12, "ECONNRESET", "connection reset by peer")                                    \
+  XX(ECONNABORTED, -13, "ECONNABORTED", "connection aborted")                                      \
+  XX(EPIPE, -14, "EPIPE", "broken pipe")                                                           \
+  XX(ETIMEDOUT, -15, "ETIMEDOUT", "connection timed out")                                          \
+  XX(EADDRINUSE, -16, "EADDRINUSE", "address already in use")                                      \
+  XX(EADDRNOTAVAIL, -17, "EADDRNOTAVAIL", "address not available")                                 \
+  XX(ENOTCONN, -18, "ENOTCONN", "socket is not connected")                                         \
+  XX(ENETUNREACH, -19, "ENETUNREACH", "network is unreachable")                                    \
+  XX(EHOSTUNREACH, -20, "EHOSTUNREACH", "host is unreachable")                                     \
+  XX(EAI_NONAME, -21, "ENOTFOUND", "name or service not known")                                    \
+  XX(EAI_FAIL, -22, "EAI_FAIL", "name lookup failed")                                              \
+  XX(EMFILE, -23, "EMFILE", "too many open files")                                                 \
+  XX(ENAMETOOLONG, -24, "ENAMETOOLONG", "name too long")                                           \
+  XX(EUNKNOWN, -25, "UNKNOWN", "unknown error")                                                    \
+  XX(ESTREAM_DESTROYED, -26, "ERR_STREAM_DESTROYED", "stream was destroyed")                       \
+  XX(EWRITE_AFTER_END, -27, "ERR_STREAM_WRITE_AFTER_END", "write after end")                       \
+  XX(ESERVER_NOT_RUNNING, -28, "ERR_SERVER_NOT_RUNNING", "server is not running")                  \
+  XX(ESERVER_LISTENING, -29, "ERR_SERVER_ALREADY_LISTEN", "server is already listening")           \
+  /* configuration and input errors */                                                             \
+  XX(EKEY, -40, "ERR_TLS_INVALID_KEY", "invalid or unreadable private key")                        \
+  XX(ECERT, -41, "ERR_TLS_INVALID_CERT", "invalid or unreadable certificate")                      \
+  XX(EKEY_MISMATCH, -42, "ERR_TLS_KEY_MISMATCH", "key values mismatch")                            \
+  XX(EBAD_PASSPHRASE, -43, "ERR_TLS_BAD_PASSPHRASE", "bad decrypt: wrong passphrase")              \
+  XX(EPFX, -44, "ERR_TLS_INVALID_PFX", "invalid PFX/PKCS#12 data")                                 \
+  XX(ECRL, -45, "ERR_TLS_INVALID_CRL", "invalid CRL")                                              \
+  XX(ECIPHERS, -46, "ERR_TLS_INVALID_CIPHERS", "no cipher match")                                  \
+  XX(EPROTOCOL_METHOD, -47, "ERR_TLS_INVALID_PROTOCOL_METHOD",                                     \
+     "unknown or unsupported secureProtocol")                                                      \
+  XX(EDHPARAM, -48, "ERR_TLS_DH_PARAM", "DH parameter is too small")                               \
+  XX(ECURVE, -49, "ERR_TLS_INVALID_CURVE", "unknown ECDH curve")                                   \
+  XX(EALPN, -50, "ERR_TLS_INVALID_PROTOCOLS", "malformed protocol list")                           \
+  XX(ETICKET_KEYS, -51, "ERR_TLS_TICKET_KEYS", "ticket keys must be 48 bytes")                     \
+  XX(ESESSION, -52, "ERR_TLS_INVALID_SESSION", "invalid session data")                             \
+  /* TLS connection errors */                                                                      \
+  XX(EPROTO, -60, "EPROTO", "TLS protocol error")                                                  \
+  XX(ETLS_ALERT, -61, "ERR_SSL_ALERT", "TLS alert received from peer")                             \
+  XX(ENO_SHARED_CIPHER, -62, "ERR_SSL_NO_SHARED_CIPHER", "no shared cipher")                       \
+  XX(EVERSION, -63, "ERR_SSL_UNSUPPORTED_PROTOCOL", "no protocol version in common")               \
+  XX(EHANDSHAKE_TIMEOUT, -64, "ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout")                \
+  XX(ECERT_ALTNAME_INVALID, -65, "ERR_TLS_CERT_ALTNAME_INVALID",                                   \
+     "Hostname/IP does not match certificate's altnames")                                          \
+  XX(ESESSION_ATTACK, -66, "ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected")  \
+  XX(EDH_TOO_SMALL, -67, "ERR_TLS_DH_PARAM_SIZE", "DH parameter size is smaller than minDHSize")   \
+  XX(ERENEG_DISABLED, -68, "ERR_TLS_RENEGOTIATION_DISABLED", "renegotiation is not possible")      \
+  XX(ENO_CERT, -69, "ERR_TLS_NO_PEER_CERT", "peer did not return a certificate")                   \
+  XX(EMAX_CONNECTIONS, -71, "ERR_SERVER_MAX_CONNECTIONS", "server.maxConnections reached")         \
+  /* certificate verification: OpenSSL's X509_V_ERR_* names, as Node reports them */               \
+  XX(EUNABLE_TO_GET_ISSUER_CERT, -100, "UNABLE_TO_GET_ISSUER_CERT",                                \
+     "unable to get issuer certificate")                                                           \
+  XX(EUNABLE_TO_GET_CRL, -101, "UNABLE_TO_GET_CRL", "unable to get certificate CRL")               \
+  XX(EUNABLE_TO_DECRYPT_CERT_SIGNATURE, -102, "UNABLE_TO_DECRYPT_CERT_SIGNATURE",                  \
+     "unable to decrypt certificate's signature")                                                  \
+  XX(EUNABLE_TO_DECRYPT_CRL_SIGNATURE, -103, "UNABLE_TO_DECRYPT_CRL_SIGNATURE",                    \
+     "unable to decrypt CRL's signature")                                                          \
+  XX(EUNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, -104, "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",              \
+     "unable to decode issuer public key")                                                         \
+  XX(ECERT_SIGNATURE_FAILURE, -105, "CERT_SIGNATURE_FAILURE", "certificate signature failure")     \
+  XX(ECRL_SIGNATURE_FAILURE, -106, "CRL_SIGNATURE_FAILURE", "CRL signature failure")               \
+  XX(ECERT_NOT_YET_VALID, -107, "CERT_NOT_YET_VALID", "certificate is not yet valid")              \
+  XX(ECERT_HAS_EXPIRED, -108, "CERT_HAS_EXPIRED", "certificate has expired")                       \
+  XX(ECRL_NOT_YET_VALID, -109, "CRL_NOT_YET_VALID", "CRL is not yet valid")                        \
+  XX(ECRL_HAS_EXPIRED, -110, "CRL_HAS_EXPIRED", "CRL has expired")                                 \
+  XX(EERROR_IN_CERT_NOT_BEFORE_FIELD, -111, "ERROR_IN_CERT_NOT_BEFORE_FIELD",                      \
+     "format error in certificate's notBefore field")                                              \
+  XX(EERROR_IN_CERT_NOT_AFTER_FIELD, -112, "ERROR_IN_CERT_NOT_AFTER_FIELD",                        \
+     "format error in certificate's notAfter field")                                               \
   XX(EDEPTH_ZERO_SELF_SIGNED_CERT, -113, "DEPTH_ZERO_SELF_SIGNED_CERT", "self signed certificate") \
-  XX(ESELF_SIGNED_CERT_IN_CHAIN, -114, "SELF_SIGNED_CERT_IN_CHAIN",                   \
-     "self signed certificate in certificate chain")                                  \
-  XX(EUNABLE_TO_GET_ISSUER_CERT_LOCALLY, -115, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",   \
-     "unable to get local issuer certificate")                                        \
-  XX(EUNABLE_TO_VERIFY_LEAF_SIGNATURE, -116, "UNABLE_TO_VERIFY_LEAF_SIGNATURE",       \
-     "unable to verify the first certificate")                                        \
-  XX(ECERT_CHAIN_TOO_LONG, -117, "CERT_CHAIN_TOO_LONG", "certificate chain too long") \
-  XX(ECERT_REVOKED, -118, "CERT_REVOKED", "certificate revoked")                      \
-  XX(EINVALID_CA, -119, "INVALID_CA", "invalid CA certificate")                       \
-  XX(EPATH_LENGTH_EXCEEDED, -120, "PATH_LENGTH_EXCEEDED", "path length constraint exceeded") \
-  XX(EINVALID_PURPOSE, -121, "INVALID_PURPOSE", "unsupported certificate purpose")    \
-  XX(ECERT_UNTRUSTED, -122, "CERT_UNTRUSTED", "certificate not trusted")              \
-  XX(ECERT_REJECTED, -123, "CERT_REJECTED", "certificate rejected")                   \
-  XX(EHOSTNAME_MISMATCH, -124, "HOSTNAME_MISMATCH", "Hostname mismatch")              \
+  XX(ESELF_SIGNED_CERT_IN_CHAIN, -114, "SELF_SIGNED_CERT_IN_CHAIN",                                \
+     "self signed certificate in certificate chain")                                               \
+  XX(EUNABLE_TO_GET_ISSUER_CERT_LOCALLY, -115, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",                \
+     "unable to get local issuer certificate")                                                     \
+  XX(EUNABLE_TO_VERIFY_LEAF_SIGNATURE, -116, "UNABLE_TO_VERIFY_LEAF_SIGNATURE",                    \
+     "unable to verify the first certificate")                                                     \
+  XX(ECERT_CHAIN_TOO_LONG, -117, "CERT_CHAIN_TOO_LONG", "certificate chain too long")              \
+  XX(ECERT_REVOKED, -118, "CERT_REVOKED", "certificate revoked")                                   \
+  XX(EINVALID_CA, -119, "INVALID_CA", "invalid CA certificate")                                    \
+  XX(EPATH_LENGTH_EXCEEDED, -120, "PATH_LENGTH_EXCEEDED", "path length constraint exceeded")       \
+  XX(EINVALID_PURPOSE, -121, "INVALID_PURPOSE", "unsupported certificate purpose")                 \
+  XX(ECERT_UNTRUSTED, -122, "CERT_UNTRUSTED", "certificate not trusted")                           \
+  XX(ECERT_REJECTED, -123, "CERT_REJECTED", "certificate rejected")                                \
+  XX(EHOSTNAME_MISMATCH, -124, "HOSTNAME_MISMATCH", "Hostname mismatch")                           \
   XX(EVERIFY_FAILED, -125, "UNSPECIFIED", "unspecified certificate verification error")
 
 typedef enum portls_errno {
 #define PORTLS__ERRNO_ENUM(id, val, name, msg) PORTLS_##id = (val),
   PORTLS_ERRNO_MAP(PORTLS__ERRNO_ENUM)
 #undef PORTLS__ERRNO_ENUM
-  PORTLS_ERRNO_MIN_ = -126
+      PORTLS_ERRNO_MIN_ = -126
 } portls_errno;
 
 /* An error as events and failing calls report it. */

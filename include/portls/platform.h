@@ -36,11 +36,11 @@ typedef struct portls_plat_lookup portls_plat_lookup;     /* platform-defined */
 enum { PORTLS_PLAT_INET = 4, PORTLS_PLAT_INET6 = 6, PORTLS_PLAT_UNIX = 1 };
 
 typedef struct portls_plat_addr {
-  int family;       /* PORTLS_PLAT_INET, _INET6 or _UNIX */
-  uint16_t port;    /* host byte order */
-  uint8_t ip[16];   /* network byte order; IPv4 in the first 4 bytes */
+  int family;     /* PORTLS_PLAT_INET, _INET6 or _UNIX */
+  uint16_t port;  /* host byte order */
+  uint8_t ip[16]; /* network byte order; IPv4 in the first 4 bytes */
   uint32_t scope_id;
-  char path[108];   /* PORTLS_PLAT_UNIX */
+  char path[108]; /* PORTLS_PLAT_UNIX */
 } portls_plat_addr;
 
 typedef struct portls_plat_iov {

@@ -146,14 +146,14 @@ typedef struct portls_context_options {
   size_t ca_count;
   const portls_buf *crl; /* PEM CRLs. Requires: PORTLS_CAP_CRL */
   size_t crl_count;
-  const char *ciphers;    /* OpenSSL cipher-list syntax; NULL: the default list */
-  const char *ecdh_curve; /* "prime256v1" (default), a ':'-list, or "false" to disable ECDHE */
-  portls_buf dhparam;     /* PEM DH parameters; unparsable/absent: no DHE (specification) */
-  int honor_cipher_order; /* server: prefer our order. Default 1 */
+  const char *ciphers;         /* OpenSSL cipher-list syntax; NULL: the default list */
+  const char *ecdh_curve;      /* "prime256v1" (default), a ':'-list, or "false" to disable ECDHE */
+  portls_buf dhparam;          /* PEM DH parameters; unparsable/absent: no DHE (specification) */
+  int honor_cipher_order;      /* server: prefer our order. Default 1 */
   const char *secure_protocol; /* "SSLv23_method", "TLSv1_2_method", ...; NULL: any */
   const char *session_id_context;
-  int session_timeout;       /* seconds; 0: the backend's default (300) */
-  portls_buf ticket_keys;    /* 48 bytes: 16 name, 16 HMAC, 16 AES. Requires: PORTLS_CAP_TICKET_KEYS */
+  int session_timeout;    /* seconds; 0: the backend's default (300) */
+  portls_buf ticket_keys; /* 48 bytes: 16 name, 16 HMAC, 16 AES. Requires: PORTLS_CAP_TICKET_KEYS */
   /* Node: secureOptions SSL_OP_NO_TICKET. A server issues no session
    * tickets, so TLS 1.2 clients resume by session id (newSession /
    * resumeSession); a client offers none. Default 0. */
@@ -167,8 +167,7 @@ void portls_context_options_init(portls_context_options *opts);
  * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
  * PORTLS_EPROTOCOL_METHOD, PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
  * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
-int portls_context_new(const portls_context_options *opts, portls_context **out,
-                       portls_error *err);
+int portls_context_new(const portls_context_options *opts, portls_context **out, portls_error *err);
 /* What Node would print as a process warning about this context, or NULL:
  * "DH parameter is less than 2048 bits", or a dhparam that the backend
  * ignores because it lacks the "dhe" capability. Valid while ctx lives. */
@@ -200,12 +199,12 @@ int portls_set_default_ciphers(const char *ciphers, portls_error *err);
 /* The default cipher list currently in force. */
 const char *portls_default_ciphers(void);
 /* The specification's default cipher list. */
-#define PORTLS_DEFAULT_CIPHERS                                                  \
-  "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"                  \
-  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384:"                  \
-  "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:DHE-RSA-AES128-SHA256:"    \
-  "ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"      \
-  "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:"  \
+#define PORTLS_DEFAULT_CIPHERS                                                                     \
+  "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"                                     \
+  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384:"                                     \
+  "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:DHE-RSA-AES128-SHA256:"                       \
+  "ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"                         \
+  "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:"                     \
   "!CAMELLIA"
 
 /* ------------------------------------------------------------------------ */
@@ -220,10 +219,9 @@ typedef void (*portls_error_cb)(portls_socket *sock, const portls_error *err, vo
 typedef void (*portls_close_cb)(portls_socket *sock, int had_error, void *user);
 /* OCSPResponse: response NULL when the server stapled nothing. */
 typedef void (*portls_ocsp_response_cb)(portls_socket *sock, const void *response, size_t len,
-                                         void *user);
+                                        void *user);
 /* 'session' (a client's session to reuse, as getSession() would return it). */
-typedef void (*portls_session_cb)(portls_socket *sock, const void *session, size_t len,
-                                  void *user);
+typedef void (*portls_session_cb)(portls_socket *sock, const void *session, size_t len, void *user);
 
 /* One listener per event; any may be NULL. */
 typedef struct portls_socket_events {
@@ -261,7 +259,7 @@ typedef int (*portls_check_identity_cb)(const char *servername, const portls_cer
 typedef struct portls_net_connect_options {
   const char *host; /* default "localhost" */
   uint16_t port;
-  const char *path; /* Unix socket; when set, host and port are ignored */
+  const char *path;       /* Unix socket; when set, host and port are ignored */
   size_t high_water_mark; /* write() returns 0 above it; default 16384 */
   const portls_socket_events *events;
   void *user;
@@ -312,10 +310,10 @@ int portls_tls_connect(portls_loop *loop, const portls_connect_options *opts, po
 typedef struct portls_tls_socket_options {
   portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
   portls_context_options context;
-  int is_server;                  /* default 0 */
-  int request_cert;               /* server: ask for a client certificate */
-  int reject_unauthorized;        /* -1 (default): 1 for a client, 0 for a server */
-  const char *servername;         /* client: SNI and the name the identity check uses */
+  int is_server;           /* default 0 */
+  int request_cert;        /* server: ask for a client certificate */
+  int reject_unauthorized; /* -1 (default): 1 for a client, 0 for a server */
+  const char *servername;  /* client: SNI and the name the identity check uses */
   portls_protocols alpn_protocols;
   portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
   portls_buf session;             /* client: a session to resume */
@@ -323,7 +321,7 @@ typedef struct portls_tls_socket_options {
   int min_dh_size;                /* client; default 1024 */
   portls_check_identity_cb check_server_identity;
   void *check_server_identity_user;
-  uint64_t handshake_timeout_ms;  /* server; 0: none */
+  uint64_t handshake_timeout_ms; /* server; 0: none */
   size_t high_water_mark;
   const portls_socket_events *events;
   void *user;
@@ -384,7 +382,7 @@ int portls_socket_set_keep_alive(portls_socket *sock, int enable, unsigned initi
 
 /* An address as Node reports it. */
 typedef struct portls_address {
-  char address[108]; /* "127.0.0.1", "::1", or a Unix socket path */
+  char address[108];  /* "127.0.0.1", "::1", or a Unix socket path */
   const char *family; /* "IPv4", "IPv6" or "Unix" */
   int port;           /* 0 for Unix sockets */
 } portls_address;
@@ -413,22 +411,23 @@ const char *portls_socket_servername(const portls_socket *sock);
 /* Node: tlsSocket.alpnProtocol / npnProtocol; NULL when nothing was agreed. */
 const char *portls_socket_alpn_protocol(const portls_socket *sock);
 const char *portls_socket_npn_protocol(const portls_socket *sock);
-/* Node: tlsSocket.getProtocol(): "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"; NULL before the handshake. */
+/* Node: tlsSocket.getProtocol(): "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"; NULL before the
+ * handshake. */
 const char *portls_socket_get_protocol(const portls_socket *sock);
 
 /* Node: tlsSocket.getCipher(). */
 typedef struct portls_cipher {
-  char name[64];    /* OpenSSL-style name on every backend, e.g. "ECDHE-RSA-AES128-GCM-SHA256" */
+  char name[64]; /* OpenSSL-style name on every backend, e.g. "ECDHE-RSA-AES128-GCM-SHA256" */
   char standard_name[80]; /* IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
-  char version[16]; /* "TLSv1.2" */
+  char version[16];       /* "TLSv1.2" */
 } portls_cipher;
 /* PORTLS_ENOTCONN before the handshake completes. */
 int portls_socket_get_cipher(const portls_socket *sock, portls_cipher *out);
 
 /* Node: tlsSocket.getPeerCertificate([detailed]). *out is NULL when the peer
  * sent no certificate (Node's `{}`); free with portls_cert_free(). */
-int portls_socket_get_peer_certificate(const portls_socket *sock, int detailed,
-                                       portls_cert **out, portls_error *err);
+int portls_socket_get_peer_certificate(const portls_socket *sock, int detailed, portls_cert **out,
+                                       portls_error *err);
 
 /* Node: tlsSocket.getEphemeralKeyInfo(). type NULL when the exchange was not
  * ephemeral; PORTLS_EINVAL on a server socket (Node's null). */
@@ -437,8 +436,7 @@ typedef struct portls_ephemeral_key_info {
   char name[32];    /* ECDH curve, e.g. "prime256v1"; empty for DH */
   int size;         /* bits */
 } portls_ephemeral_key_info;
-int portls_socket_get_ephemeral_key_info(const portls_socket *sock,
-                                         portls_ephemeral_key_info *out);
+int portls_socket_get_ephemeral_key_info(const portls_socket *sock, portls_ephemeral_key_info *out);
 
 /* Node: tlsSocket.getSession(): the session to pass as `session` later.
  * *out is freed with portls_free(); PORTLS_ENOTCONN when there is none. */
@@ -493,13 +491,13 @@ typedef void (*portls_pair_data_cb)(portls_pair *pair, const void *data, size_t 
 
 /* Events of the pair itself (the cleartext socket has its own). */
 typedef struct portls_pair_events {
-  portls_pair_cb secure;               /* Node 'secure': the handshake completed and was accepted */
+  portls_pair_cb secure; /* Node 'secure': the handshake completed and was accepted */
   /* The encrypted stream's 'data': ciphertext to carry to the peer, valid
    * during the call only. When NULL, the pair works in pull mode: see
    * portls_pair_encrypted_peek(). */
   portls_pair_data_cb encrypted_data;
-  portls_pair_cb encrypted_readable;   /* pull mode: ciphertext is waiting */
-  portls_pair_cb encrypted_end;        /* the encrypted stream ended (close_notify sent, half-close) */
+  portls_pair_cb encrypted_readable; /* pull mode: ciphertext is waiting */
+  portls_pair_cb encrypted_end; /* the encrypted stream ended (close_notify sent, half-close) */
 } portls_pair_events;
 
 /* Node: tls.createSecurePair(context, isServer, requestCert,
@@ -517,8 +515,8 @@ portls_socket *portls_pair_cleartext(portls_pair *pair);
 int portls_pair_encrypted_write(portls_pair *pair, const void *data, size_t len);
 /* Zero-copy form: lends data until done runs (from the loop); it is decrypted
  * in place. One lent buffer at a time: PORTLS_EBUSY otherwise. */
-int portls_pair_encrypted_feed(portls_pair *pair, const void *data, size_t len,
-                               portls_pair_cb done, void *user);
+int portls_pair_encrypted_feed(portls_pair *pair, const void *data, size_t len, portls_pair_cb done,
+                               void *user);
 /* Node: pair.encrypted.end(): the peer's stream ended. */
 int portls_pair_encrypted_end(portls_pair *pair);
 /* Pull mode, zero-copy: the ciphertext ready to send (0 when none) ... */
@@ -534,8 +532,7 @@ uint64_t portls_pair_encrypted_bytes_written(const portls_pair *pair);
 
 typedef void (*portls_server_cb)(portls_server *server, void *user);
 typedef void (*portls_connection_cb)(portls_server *server, portls_socket *sock, void *user);
-typedef void (*portls_server_error_cb)(portls_server *server, const portls_error *err,
-                                       void *user);
+typedef void (*portls_server_error_cb)(portls_server *server, const portls_error *err, void *user);
 /* 'clientError': a connection failed before 'secureConnection' (at most once
  * per connection). sock is closing; it may be NULL if it never existed. */
 typedef void (*portls_client_error_cb)(portls_server *server, const portls_error *err,
@@ -577,9 +574,8 @@ typedef struct portls_request portls_session_request;
 typedef void (*portls_new_session_cb)(portls_server *server, portls_socket *sock, const void *id,
                                       size_t id_len, const void *data, size_t len,
                                       portls_session_request *req, void *user);
-typedef void (*portls_resume_session_cb)(portls_server *server, portls_socket *sock,
-                                         const void *id, size_t id_len,
-                                         portls_session_request *req, void *user);
+typedef void (*portls_resume_session_cb)(portls_server *server, portls_socket *sock, const void *id,
+                                         size_t id_len, portls_session_request *req, void *user);
 /* Answers a session request. newSession: data is ignored (NULL, 0).
  * resumeSession: data is the sessionData stored for the id (copied), or NULL
  * when none was found (a full handshake follows). err non-NULL ends the
@@ -607,8 +603,8 @@ int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, siz
 typedef struct portls_server_options {
   portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
   portls_context_options context;
-  int request_cert;        /* default 0 */
-  int reject_unauthorized; /* default 0; only with request_cert */
+  int request_cert;              /* default 0 */
+  int reject_unauthorized;       /* default 0; only with request_cert */
   uint64_t handshake_timeout_ms; /* default 120000 */
   portls_protocols alpn_protocols;
   portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
@@ -618,7 +614,7 @@ typedef struct portls_server_options {
   portls_new_session_cb new_session;       /* Requires: PORTLS_CAP_SESSION_CACHE */
   portls_resume_session_cb resume_session; /* Requires: PORTLS_CAP_SESSION_CACHE */
   void *session_user;
-  portls_ocsp_request_cb ocsp_request;     /* Requires: PORTLS_CAP_OCSP_STAPLING */
+  portls_ocsp_request_cb ocsp_request; /* Requires: PORTLS_CAP_OCSP_STAPLING */
   void *ocsp_user;
   /* Client-initiated renegotiation limit for this server's connections; -1
    * (default): the process-wide portls_client_reneg_limit() and window. */
@@ -637,8 +633,7 @@ int portls_net_create_server(portls_loop *loop, const portls_server_options *opt
 int portls_tls_create_server(portls_loop *loop, const portls_server_options *opts,
                              portls_server **out, portls_error *err);
 
-int portls_server_set_events(portls_server *server, const portls_server_events *events,
-                             void *user);
+int portls_server_set_events(portls_server *server, const portls_server_events *events, void *user);
 void *portls_server_user(const portls_server *server);
 
 /* Node: server.listen(port[, host][, backlog]). host NULL: "::" when IPv6 is

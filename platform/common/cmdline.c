@@ -28,7 +28,8 @@ size_t portls__plat_proc_command_line(char *buf, size_t cap) {
   close(fd);
   if (len > 0 && buf[len - 1] == '\0') len--; /* the last argument's terminator */
   for (size_t i = 0; i < len; i++)
-    if (buf[i] == '\0') buf[i] = ' '; /* argv joined with spaces, as Node's process.argv.join(' ') */
+    if (buf[i] == '\0')
+      buf[i] = ' '; /* argv joined with spaces, as Node's process.argv.join(' ') */
   return len;
 }
 #endif

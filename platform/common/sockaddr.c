@@ -10,7 +10,8 @@
 #include <netinet/in.h>
 #endif
 
-int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss, socklen_t *len) {
+int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss,
+                             socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   if (a->family == PORTLS_PLAT_INET) {
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;

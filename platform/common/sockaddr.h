@@ -15,7 +15,8 @@
 
 /* An IPv4 or IPv6 address with its port; PORTLS_EINVAL for another family.
  * *len receives the size of the sockaddr written. */
-int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss, socklen_t *len);
+int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss,
+                             socklen_t *len);
 /* The reverse; PORTLS_EINVAL for a family other than AF_INET / AF_INET6. */
 int portls__plat_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out);
 

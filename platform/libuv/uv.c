@@ -211,13 +211,10 @@ int portls__uv_err(int e) {
 
 /* libuv silently truncates a pipe name to sun_path; refuse instead. */
 static int uvp_check_path(const portls_plat_addr *a) {
-  if (a->path[0] == '\0')
-    return PORTLS_EINVAL;
-  if (memchr(a->path, '\0', UVP_PATH_MAX) == NULL)
-    return PORTLS_ENAMETOOLONG;
+  if (a->path[0] == '\0') return PORTLS_EINVAL;
+  if (memchr(a->path, '\0', UVP_PATH_MAX) == NULL) return PORTLS_ENAMETOOLONG;
 #ifndef _WIN32
-  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-    return PORTLS_ENAMETOOLONG;
+  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return PORTLS_ENAMETOOLONG;
 #endif
   return 0;
 }
@@ -231,10 +228,8 @@ static int uvp_check_path(const portls_plat_addr *a) {
  * which has no MSG_NOSIGNAL. An application's own handler is left alone. */
 static void uvp_ignore_sigpipe(void) {
   struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0)
-    return;
-  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
-    return;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0) return;
+  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL) return;
   sa.sa_handler = SIG_IGN;
   (void)sigaction(SIGPIPE, &sa, NULL);
 }
@@ -243,12 +238,10 @@ static void uvp_ignore_sigpipe(void) {
 static int uvp_loop_new(portls_plat_loop **out) {
   portls_plat_loop *loop;
   int rc;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
   loop = portls_plat_alloc(sizeof *loop);
-  if (loop == NULL)
-    return PORTLS_ENOMEM;
+  if (loop == NULL) return PORTLS_ENOMEM;
   memset(loop, 0, sizeof *loop);
   rc = uv_loop_init(&loop->own);
   if (rc != 0) {
@@ -266,14 +259,11 @@ static int uvp_loop_new(portls_plat_loop **out) {
 
 int portls__uv_loop_wrap(void *uv_loop, portls_plat_loop **out) {
   portls_plat_loop *loop;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (uv_loop == NULL)
-    return PORTLS_EINVAL;
+  if (uv_loop == NULL) return PORTLS_EINVAL;
   loop = portls_plat_alloc(sizeof *loop);
-  if (loop == NULL)
-    return PORTLS_ENOMEM;
+  if (loop == NULL) return PORTLS_ENOMEM;
   memset(loop, 0, sizeof *loop);
   loop->uv = uv_loop;
   loop->wrapped = 1;
@@ -282,20 +272,16 @@ int portls__uv_loop_wrap(void *uv_loop, portls_plat_loop **out) {
 }
 
 static int uvp_loop_free(portls_plat_loop *loop) {
-  if (loop == NULL)
-    return PORTLS_EINVAL;
-  if (loop->running || loop->nopen > 0)
-    return PORTLS_EBUSY;
+  if (loop == NULL) return PORTLS_EINVAL;
+  if (loop->running || loop->nopen > 0) return PORTLS_EBUSY;
   if (!loop->wrapped) {
     /* Only closed objects remain: handles waiting for their close callback
      * and cancelled lookups still in the thread pool. Run them to the end
      * so that their memory is freed and uv_loop_close() can succeed. The
      * loop is ours, so no application callback other than those close
      * callbacks can run here. */
-    while (uv_loop_alive(loop->uv))
-      (void)uv_run(loop->uv, UV_RUN_DEFAULT);
-    if (uv_loop_close(loop->uv) != 0)
-      return PORTLS_EBUSY;
+    while (uv_loop_alive(loop->uv)) (void)uv_run(loop->uv, UV_RUN_DEFAULT);
+    if (uv_loop_close(loop->uv) != 0) return PORTLS_EBUSY;
   }
   portls_plat_free(loop);
   return 0;
@@ -303,8 +289,7 @@ static int uvp_loop_free(portls_plat_loop *loop) {
 
 static int uvp_loop_run(portls_plat_loop *loop, int mode) {
   uv_run_mode m;
-  if (loop == NULL)
-    return 0;
+  if (loop == NULL) return 0;
   /* libuv's UV_RUN_ONCE runs due timers and then still blocks in poll; when a
    * timer is due now (core's deferred events), one non-blocking turn is the
    * "at least one event" that run_once promises. */
@@ -323,8 +308,7 @@ static int uvp_loop_run(portls_plat_loop *loop, int mode) {
 }
 
 static void uvp_loop_stop(portls_plat_loop *loop) {
-  if (loop != NULL)
-    uv_stop(loop->uv);
+  if (loop != NULL) uv_stop(loop->uv);
 }
 
 static uint64_t uvp_now(portls_plat_loop *loop) { return loop != NULL ? uv_now(loop->uv) : 0; }
@@ -343,14 +327,11 @@ static int uvp_timer_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
                          portls_plat_timer **out) {
   portls_plat_timer *t;
   int rc;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
   t = portls_plat_alloc(sizeof *t);
-  if (t == NULL)
-    return PORTLS_ENOMEM;
+  if (t == NULL) return PORTLS_ENOMEM;
   memset(t, 0, sizeof *t);
   rc = uv_timer_init(loop->uv, &t->h);
   if (rc != 0) {
@@ -372,13 +353,11 @@ static void uvp_timer_start(portls_plat_timer *t, uint64_t timeout_ms, uint64_t 
 }
 
 static void uvp_timer_stop(portls_plat_timer *t) {
-  if (t != NULL)
-    (void)uv_timer_stop(&t->h);
+  if (t != NULL) (void)uv_timer_stop(&t->h);
 }
 
 static void uvp_timer_free(portls_plat_timer *t) {
-  if (t == NULL || uv_is_closing((uv_handle_t *)&t->h))
-    return;
+  if (t == NULL || uv_is_closing((uv_handle_t *)&t->h)) return;
   t->loop->nopen--;
   /* uv_close() stops the timer: its callback cannot run again. */
   uv_close((uv_handle_t *)&t->h, uvp_free_on_close);
@@ -407,12 +386,10 @@ static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *
   lk->loop->nopen--;
 
   if (status == 0) {
-    for (ai = res; ai != NULL; ai = ai->ai_next)
-      cap++;
+    for (ai = res; ai != NULL; ai = ai->ai_next) cap++;
     if (cap > 0) {
       addrs = portls_plat_alloc(cap * sizeof *addrs);
-      if (addrs == NULL)
-        status = UV_ENOMEM;
+      if (addrs == NULL) status = UV_ENOMEM;
     }
   }
   if (status == 0) {
@@ -420,16 +397,12 @@ static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *
       portls_plat_addr *a = &addrs[n];
       size_t i;
       int dup = 0;
-      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0)
-        continue;
+      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0) continue;
       a->port = lk->port;
-      for (i = 0; i < n && !dup; i++)
-        dup = uvp_same_addr(&addrs[i], a);
-      if (!dup)
-        n++;
+      for (i = 0; i < n && !dup; i++) dup = uvp_same_addr(&addrs[i], a);
+      if (!dup) n++;
     }
-    if (n == 0)
-      status = UV_EAI_NONAME;
+    if (n == 0) status = UV_EAI_NONAME;
   }
   uv_freeaddrinfo(res);
 
@@ -445,10 +418,8 @@ static int uvp_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   struct addrinfo hints;
   int rc;
 
-  if (out != NULL)
-    *out = NULL;
-  if (loop == NULL || host == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || host == NULL || cb == NULL) return PORTLS_EINVAL;
   memset(&hints, 0, sizeof hints);
   if (family == 0)
     hints.ai_family = AF_UNSPEC;
@@ -464,8 +435,7 @@ static int uvp_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   hints.ai_socktype = SOCK_STREAM;
 
   lk = portls_plat_alloc(sizeof *lk);
-  if (lk == NULL)
-    return PORTLS_ENOMEM;
+  if (lk == NULL) return PORTLS_ENOMEM;
   memset(lk, 0, sizeof *lk);
   lk->req.data = lk;
   lk->loop = loop;
@@ -478,16 +448,14 @@ static int uvp_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
     return portls__uv_err(rc);
   }
   loop->nopen++;
-  if (out != NULL)
-    *out = lk;
+  if (out != NULL) *out = lk;
   return 0;
 }
 
 static void uvp_lookup_cancel(portls_plat_lookup *lk) {
   /* After the callback has started the lookup is complete (and freed when
    * the callback returns): cancelling it then is a no-op. */
-  if (lk == NULL || lk->canceled || lk->done)
-    return;
+  if (lk == NULL || lk->canceled || lk->done) return;
   lk->canceled = 1;
   lk->loop->nopen--;
   /* Fails harmlessly when the query is already running in the thread pool;
@@ -500,8 +468,7 @@ static void uvp_lookup_cancel(portls_plat_lookup *lk) {
 
 static void uvp_stream_closed(uv_handle_t *h) {
   portls_plat_stream *s = h->data;
-  if (s->close_cb != NULL)
-    s->close_cb(s->close_ud);
+  if (s->close_cb != NULL) s->close_cb(s->close_ud);
   portls_plat_free(s);
 }
 
@@ -514,8 +481,7 @@ static void uvp_stream_discard(portls_plat_stream *s) {
 static portls_plat_stream *uvp_stream_new(portls_plat_loop *loop, int is_pipe) {
   portls_plat_stream *s = portls_plat_alloc(sizeof *s);
   int rc;
-  if (s == NULL)
-    return NULL;
+  if (s == NULL) return NULL;
   memset(s, 0, sizeof *s);
   s->loop = loop;
   s->is_pipe = (unsigned char)(is_pipe != 0);
@@ -535,8 +501,7 @@ static void uvp_connected(uv_connect_t *req, int status) {
   portls_plat_stream *s = req->data;
   /* libuv reports UV_ECANCELED here when the stream is closed first; the
    * contract says no callback of a closed stream but write/shutdown ones. */
-  if (s->closing || s->connect_cb == NULL)
-    return;
+  if (s->closing || s->connect_cb == NULL) return;
   s->connect_cb(s->connect_ud, portls__uv_err(status));
 }
 
@@ -546,23 +511,19 @@ static int uvp_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
   struct sockaddr_storage ss;
   int rc;
 
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || addr == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || addr == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX) {
     rc = uvp_check_path(addr);
   } else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
   }
-  if (rc != 0)
-    return rc;
+  if (rc != 0) return rc;
 
   s = uvp_stream_new(loop, addr->family == PORTLS_PLAT_UNIX);
-  if (s == NULL)
-    return PORTLS_ENOMEM;
+  if (s == NULL) return PORTLS_ENOMEM;
   s->connect_cb = cb;
   s->connect_ud = ud;
   if (s->is_pipe) {
@@ -587,8 +548,7 @@ static void uvp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   uint8_t *base = NULL;
   size_t len = 0;
   s->alloc_cb(s->read_ud, suggested, &base, &len);
-  if (base == NULL)
-    len = 0; /* libuv turns an empty buffer into UV_ENOBUFS: PORTLS_ENOMEM */
+  if (base == NULL) len = 0; /* libuv turns an empty buffer into UV_ENOBUFS: PORTLS_ENOMEM */
   buf->base = (char *)base;
   buf->len = len;
 }
@@ -606,21 +566,18 @@ static void uvp_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
 static int uvp_read_start(portls_plat_stream *s, portls_plat_alloc_cb alloc, portls_plat_read_cb cb,
                           void *ud) {
   int rc;
-  if (s == NULL || alloc == NULL || cb == NULL || s->closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || alloc == NULL || cb == NULL || s->closing) return PORTLS_EINVAL;
   s->alloc_cb = alloc;
   s->read_cb = cb;
   s->read_ud = ud;
   rc = uv_read_start(&s->h.stream, uvp_alloc, uvp_read);
   /* Already reading: the new callbacks above are in force. */
-  if (rc == UV_EALREADY)
-    rc = 0;
+  if (rc == UV_EALREADY) rc = 0;
   return portls__uv_err(rc);
 }
 
 static int uvp_read_stop(portls_plat_stream *s) {
-  if (s == NULL || s->closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || s->closing) return PORTLS_EINVAL;
   return portls__uv_err(uv_read_stop(&s->h.stream));
 }
 
@@ -631,11 +588,9 @@ static uv_buf_t *uvp_bufs(const portls_plat_iov *iov, size_t count, uv_buf_t *sm
   uv_buf_t *bufs = small;
   size_t i;
   if (count > UVP_SMALL_IOV) {
-    if (count > (size_t)-1 / sizeof *bufs)
-      return NULL;
+    if (count > (size_t)-1 / sizeof *bufs) return NULL;
     bufs = portls_plat_alloc(count * sizeof *bufs);
-    if (bufs == NULL)
-      return NULL;
+    if (bufs == NULL) return NULL;
   }
   for (i = 0; i < count; i++) {
     /* uv_buf_t has no const; libuv only reads the bytes of a write. */
@@ -649,27 +604,20 @@ static int uvp_try_write(portls_plat_stream *s, const portls_plat_iov *iov, size
   uv_buf_t small[UVP_SMALL_IOV];
   uv_buf_t *bufs;
   int rc;
-  if (s == NULL || (iov == NULL && count > 0) || s->closing)
-    return PORTLS_EINVAL;
-  if (count == 0)
-    return 0;
-  if (count > 0x7fffffff)
-    count = 0x7fffffff;
+  if (s == NULL || (iov == NULL && count > 0) || s->closing) return PORTLS_EINVAL;
+  if (count == 0) return 0;
+  if (count > 0x7fffffff) count = 0x7fffffff;
   bufs = uvp_bufs(iov, count, small);
-  if (bufs == NULL)
-    return PORTLS_ENOMEM;
+  if (bufs == NULL) return PORTLS_ENOMEM;
   rc = uv_try_write(&s->h.stream, bufs, (unsigned int)count);
-  if (bufs != small)
-    portls_plat_free(bufs);
-  if (rc == UV_EAGAIN)
-    return 0;
+  if (bufs != small) portls_plat_free(bufs);
+  if (rc == UV_EAGAIN) return 0;
   return rc >= 0 ? rc : portls__uv_err(rc);
 }
 
 static void uvp_written(uv_write_t *req, int status) {
   uvp_write *w = req->data;
-  if (w->cb != NULL)
-    w->cb(w->ud, portls__uv_err(status));
+  if (w->cb != NULL) w->cb(w->ud, portls__uv_err(status));
   portls_plat_free(w);
 }
 
@@ -682,8 +630,7 @@ static int uvp_write_fn(portls_plat_stream *s, const portls_plat_iov *iov, size_
   if (s == NULL || (iov == NULL && count > 0) || s->closing || count > 0x7fffffff)
     return PORTLS_EINVAL;
   w = portls_plat_alloc(sizeof *w);
-  if (w == NULL)
-    return PORTLS_ENOMEM;
+  if (w == NULL) return PORTLS_ENOMEM;
   memset(w, 0, sizeof *w);
   w->req.data = w;
   w->cb = cb;
@@ -703,8 +650,7 @@ static int uvp_write_fn(portls_plat_stream *s, const portls_plat_iov *iov, size_
     }
   }
   rc = uv_write(&w->req, &s->h.stream, bufs, (unsigned int)count, uvp_written);
-  if (bufs != small)
-    portls_plat_free(bufs);
+  if (bufs != small) portls_plat_free(bufs);
   if (rc != 0) {
     portls_plat_free(w);
     return portls__uv_err(rc);
@@ -714,19 +660,16 @@ static int uvp_write_fn(portls_plat_stream *s, const portls_plat_iov *iov, size_
 
 static void uvp_shut(uv_shutdown_t *req, int status) {
   uvp_shutdown *sd = req->data;
-  if (sd->cb != NULL)
-    sd->cb(sd->ud, portls__uv_err(status));
+  if (sd->cb != NULL) sd->cb(sd->ud, portls__uv_err(status));
   portls_plat_free(sd);
 }
 
 static int uvp_shutdown_fn(portls_plat_stream *s, portls_plat_status_cb cb, void *ud) {
   uvp_shutdown *sd;
   int rc;
-  if (s == NULL || s->closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || s->closing) return PORTLS_EINVAL;
   sd = portls_plat_alloc(sizeof *sd);
-  if (sd == NULL)
-    return PORTLS_ENOMEM;
+  if (sd == NULL) return PORTLS_ENOMEM;
   memset(sd, 0, sizeof *sd);
   sd->req.data = sd;
   sd->cb = cb;
@@ -740,8 +683,7 @@ static int uvp_shutdown_fn(portls_plat_stream *s, portls_plat_status_cb cb, void
 }
 
 static void uvp_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
-  if (s == NULL || s->closing)
-    return;
+  if (s == NULL || s->closing) return;
   s->closing = 1;
   s->close_cb = cb;
   s->close_ud = ud;
@@ -752,18 +694,14 @@ static void uvp_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
 }
 
 static int uvp_set_nodelay(portls_plat_stream *s, int enable) {
-  if (s == NULL || s->closing)
-    return PORTLS_EINVAL;
-  if (s->is_pipe)
-    return 0;
+  if (s == NULL || s->closing) return PORTLS_EINVAL;
+  if (s->is_pipe) return 0;
   return portls__uv_err(uv_tcp_nodelay(&s->h.tcp, enable != 0));
 }
 
 static int uvp_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s) {
-  if (s == NULL || s->closing)
-    return PORTLS_EINVAL;
-  if (s->is_pipe)
-    return 0;
+  if (s == NULL || s->closing) return PORTLS_EINVAL;
+  if (s->is_pipe) return 0;
 #ifndef _WIN32
   /* Node: "0 leaves the value unchanged from the default (or previous)
    * setting". libuv 1.44 would set TCP_KEEPIDLE to 0, which Linux refuses. */
@@ -771,10 +709,8 @@ static int uvp_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s
     uv_os_fd_t fd;
     int on = 1;
     int rc = uv_fileno(&s->h.handle, &fd);
-    if (rc != 0)
-      return portls__uv_err(rc);
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
-      return PORTLS_EINVAL;
+    if (rc != 0) return portls__uv_err(rc);
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0) return PORTLS_EINVAL;
     return 0;
   }
 #endif
@@ -785,27 +721,22 @@ static int uvp_name(portls_plat_stream *s, portls_plat_addr *out, int peer) {
   struct sockaddr_storage ss;
   int len = (int)sizeof ss;
   int rc;
-  if (s == NULL || out == NULL || s->closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || out == NULL || s->closing) return PORTLS_EINVAL;
   memset(out, 0, sizeof *out);
   if (s->is_pipe) {
     size_t n = sizeof out->path;
     rc = peer ? uv_pipe_getpeername(&s->h.pipe, out->path, &n)
               : uv_pipe_getsockname(&s->h.pipe, out->path, &n);
-    if (rc == UV_ENOBUFS)
-      return PORTLS_ENAMETOOLONG;
-    if (rc != 0)
-      return portls__uv_err(rc);
-    if (n < sizeof out->path)
-      out->path[n] = '\0';
+    if (rc == UV_ENOBUFS) return PORTLS_ENAMETOOLONG;
+    if (rc != 0) return portls__uv_err(rc);
+    if (n < sizeof out->path) out->path[n] = '\0';
     out->family = PORTLS_PLAT_UNIX;
     return 0;
   }
   memset(&ss, 0, sizeof ss);
   rc = peer ? uv_tcp_getpeername(&s->h.tcp, (struct sockaddr *)&ss, &len)
             : uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len);
-  if (rc != 0)
-    return portls__uv_err(rc);
+  if (rc != 0) return portls__uv_err(rc);
   return portls__plat_from_sockaddr((const struct sockaddr *)&ss, out);
 }
 
@@ -822,15 +753,13 @@ static int uvp_peername(portls_plat_stream *s, portls_plat_addr *out) {
 
 static void uvp_connection(uv_stream_t *h, int status) {
   portls_plat_listener *l = h->data;
-  if (l->closing)
-    return;
+  if (l->closing) return;
   l->cb(l->ud, portls__uv_err(status));
 }
 
 static void uvp_listener_closed(uv_handle_t *h) {
   portls_plat_listener *l = h->data;
-  if (l->close_cb != NULL)
-    l->close_cb(l->close_ud);
+  if (l->close_cb != NULL) l->close_cb(l->close_ud);
   portls_plat_free(l);
 }
 
@@ -840,25 +769,20 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   struct sockaddr_storage ss;
   int rc;
 
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || addr == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || addr == NULL || cb == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX)
     rc = uvp_check_path(addr);
   else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
   }
-  if (rc != 0)
-    return rc;
-  if (backlog <= 0)
-    backlog = 511; /* Node's default */
+  if (rc != 0) return rc;
+  if (backlog <= 0) backlog = 511; /* Node's default */
 
   l = portls_plat_alloc(sizeof *l);
-  if (l == NULL)
-    return PORTLS_ENOMEM;
+  if (l == NULL) return PORTLS_ENOMEM;
   memset(l, 0, sizeof *l);
   l->loop = loop;
   l->cb = cb;
@@ -878,8 +802,7 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
      * (libuv clears IPV6_V6ONLY). EADDRINUSE surfaces from uv_listen(). */
     rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, 0);
   }
-  if (rc == 0)
-    rc = uv_listen(&l->h.stream, backlog, uvp_connection);
+  if (rc == 0) rc = uv_listen(&l->h.stream, backlog, uvp_connection);
   if (rc != 0) {
     /* A pipe that failed to bind has no name, so closing it unlinks nothing
      * that belongs to someone else. */
@@ -895,14 +818,11 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
 static int uvp_accept(portls_plat_listener *l, portls_plat_stream **out) {
   portls_plat_stream *s;
   int rc;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (l == NULL || l->closing)
-    return PORTLS_EINVAL;
+  if (l == NULL || l->closing) return PORTLS_EINVAL;
   s = uvp_stream_new(l->loop, l->is_pipe);
-  if (s == NULL)
-    return PORTLS_ENOMEM;
+  if (s == NULL) return PORTLS_ENOMEM;
   rc = uv_accept(&l->h.stream, &s->h.stream);
   if (rc != 0) {
     uvp_stream_discard(s);
@@ -917,8 +837,7 @@ static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) 
   struct sockaddr_storage ss;
   int len = (int)sizeof ss;
   int rc;
-  if (l == NULL || out == NULL || l->closing)
-    return PORTLS_EINVAL;
+  if (l == NULL || out == NULL || l->closing) return PORTLS_EINVAL;
   if (l->is_pipe) {
     memset(out, 0, sizeof *out);
     out->family = PORTLS_PLAT_UNIX;
@@ -927,14 +846,12 @@ static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) 
   }
   memset(&ss, 0, sizeof ss);
   rc = uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
-  if (rc != 0)
-    return portls__uv_err(rc);
+  if (rc != 0) return portls__uv_err(rc);
   return portls__plat_from_sockaddr((const struct sockaddr *)&ss, out);
 }
 
 static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {
-  if (l == NULL || l->closing)
-    return;
+  if (l == NULL || l->closing) return;
   l->closing = 1;
   l->close_cb = cb;
   l->close_ud = ud;

@@ -119,31 +119,24 @@ static void px_lookup_run(px_pending *p) {
     status = px_gai_err(rc, errno);
     res = NULL;
   }
-  for (ai = res; ai != NULL; ai = ai->ai_next)
-    cap++;
+  for (ai = res; ai != NULL; ai = ai->ai_next) cap++;
   if (cap > 0) {
     addrs = cap <= (size_t)-1 / sizeof *addrs ? portls_plat_alloc(cap * sizeof *addrs) : NULL;
-    if (addrs == NULL)
-      status = PORTLS_ENOMEM;
+    if (addrs == NULL) status = PORTLS_ENOMEM;
   }
   if (status == 0) {
     for (ai = res; ai != NULL; ai = ai->ai_next) {
       portls_plat_addr *a = &addrs[n];
       size_t i;
       int dup = 0;
-      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0)
-        continue;
+      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0) continue;
       a->port = lk->port;
-      for (i = 0; i < n && !dup; i++)
-        dup = px_same_addr(&addrs[i], a);
-      if (!dup)
-        n++;
+      for (i = 0; i < n && !dup; i++) dup = px_same_addr(&addrs[i], a);
+      if (!dup) n++;
     }
-    if (n == 0)
-      status = PORTLS_EAI_NONAME;
+    if (n == 0) status = PORTLS_EAI_NONAME;
   }
-  if (res != NULL)
-    freeaddrinfo(res);
+  if (res != NULL) freeaddrinfo(res);
 
   lk->cb(lk->ud, status, status == 0 ? addrs : NULL, status == 0 ? n : 0);
   portls_plat_free(addrs);
@@ -156,10 +149,8 @@ int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   size_t len;
   int af;
 
-  if (out != NULL)
-    *out = NULL;
-  if (loop == NULL || host == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || host == NULL || cb == NULL) return PORTLS_EINVAL;
   if (family == 0)
     af = AF_UNSPEC;
   else if (family == PORTLS_PLAT_INET)
@@ -169,11 +160,9 @@ int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   else
     return PORTLS_EINVAL;
   len = strlen(host);
-  if (len > (size_t)-1 - sizeof *lk - 1)
-    return PORTLS_ENOMEM;
+  if (len > (size_t)-1 - sizeof *lk - 1) return PORTLS_ENOMEM;
   lk = portls_plat_alloc(sizeof *lk + len + 1);
-  if (lk == NULL)
-    return PORTLS_ENOMEM;
+  if (lk == NULL) return PORTLS_ENOMEM;
   memset(lk, 0, sizeof *lk);
   lk->item.run = px_lookup_run;
   lk->loop = loop;
@@ -184,8 +173,7 @@ int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   memcpy(lk->host, host, len + 1);
   portls__px_queue(loop, &lk->item);
   loop->nopen++;
-  if (out != NULL)
-    *out = lk;
+  if (out != NULL) *out = lk;
   return 0;
 }
 
@@ -194,8 +182,7 @@ void portls__px_lookup_cancel(portls_plat_lookup *lk) {
    * the callback returns): cancelling it then is a no-op. Otherwise it stays
    * queued, and is freed when the loop reaches it, so a second cancel before
    * then is harmless too. */
-  if (lk == NULL || lk->canceled || lk->done)
-    return;
+  if (lk == NULL || lk->canceled || lk->done) return;
   lk->canceled = 1;
   lk->loop->nopen--;
 }

@@ -137,11 +137,9 @@ int portls__px_err(int e) {
 
 int portls__px_fd_setup(int fd) {
   int fl = fcntl(fd, F_GETFL);
-  if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-    return portls__px_err(errno);
+  if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) return portls__px_err(errno);
   fl = fcntl(fd, F_GETFD);
-  if (fl == -1 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
-    return portls__px_err(errno);
+  if (fl == -1 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1) return portls__px_err(errno);
 #ifdef SO_NOSIGPIPE
   {
     /* BSDs and macOS: no SIGPIPE from this socket, whatever the handler. */
@@ -158,8 +156,7 @@ int portls__px_fd_setup(int fd) {
 int portls__px_queued(const px_pending *p) { return p->next != NULL; }
 
 void portls__px_queue(portls_plat_loop *loop, px_pending *p) {
-  if (p->next != NULL)
-    return;
+  if (p->next != NULL) return;
   p->next = &loop->pending;
   p->prev = loop->pending.prev;
   loop->pending.prev->next = p;
@@ -167,8 +164,7 @@ void portls__px_queue(portls_plat_loop *loop, px_pending *p) {
 }
 
 void portls__px_dequeue(px_pending *p) {
-  if (p->next == NULL)
-    return;
+  if (p->next == NULL) return;
   p->prev->next = p->next;
   p->next->prev = p->prev;
   p->prev = p->next = NULL;
@@ -183,8 +179,7 @@ static int px_pending_empty(const portls_plat_loop *loop) {
  * drops its connect result): it sits in `batch`, whose links stay valid. */
 static int px_run_pending(portls_plat_loop *loop) {
   px_pending batch;
-  if (px_pending_empty(loop))
-    return 0;
+  if (px_pending_empty(loop)) return 0;
   batch.next = loop->pending.next;
   batch.prev = loop->pending.prev;
   batch.next->prev = &batch;
@@ -205,13 +200,10 @@ static int px_reserve_poll(portls_plat_loop *loop, size_t need) {
   struct pollfd *pfds;
   px_io **pios;
   size_t cap;
-  if (need <= loop->pcap)
-    return 0;
+  if (need <= loop->pcap) return 0;
   cap = loop->pcap ? loop->pcap * 2 : 16;
-  while (cap < need)
-    cap *= 2;
-  if (cap > (size_t)-1 / sizeof *pfds || cap > (size_t)-1 / sizeof *pios)
-    return PORTLS_ENOMEM;
+  while (cap < need) cap *= 2;
+  if (cap > (size_t)-1 / sizeof *pfds || cap > (size_t)-1 / sizeof *pios) return PORTLS_ENOMEM;
   pfds = portls_plat_alloc(cap * sizeof *pfds);
   pios = portls_plat_alloc(cap * sizeof *pios);
   if (pfds == NULL || pios == NULL) {
@@ -235,8 +227,7 @@ static int px_reserve_poll(portls_plat_loop *loop, size_t need) {
 
 int portls__px_io_add(portls_plat_loop *loop, px_io *io) {
   int rc = px_reserve_poll(loop, loop->nio + 1);
-  if (rc != 0)
-    return rc;
+  if (rc != 0) return rc;
   io->next = &loop->ios;
   io->prev = loop->ios.prev;
   loop->ios.prev->next = io;
@@ -246,8 +237,7 @@ int portls__px_io_add(portls_plat_loop *loop, px_io *io) {
 }
 
 void portls__px_io_remove(portls_plat_loop *loop, px_io *io) {
-  if (io->next == NULL)
-    return;
+  if (io->next == NULL) return;
   io->prev->next = io->next;
   io->next->prev = io->prev;
   io->prev = io->next = NULL;
@@ -261,8 +251,7 @@ static int px_poll(portls_plat_loop *loop, int timeout) {
   int r, ran = 0;
 
   for (io = loop->ios.next; io != &loop->ios; io = io->next) {
-    if (io->fd < 0 || io->events == 0 || io->closing)
-      continue;
+    if (io->fd < 0 || io->events == 0 || io->closing) continue;
     loop->pfds[n].fd = io->fd;
     loop->pfds[n].events = io->events;
     loop->pfds[n].revents = 0;
@@ -270,15 +259,12 @@ static int px_poll(portls_plat_loop *loop, int timeout) {
     n++;
   }
   /* Nothing to wait for and nothing due: libuv returns at once too. */
-  if (n == 0 && timeout < 0)
-    return 0;
+  if (n == 0 && timeout < 0) return 0;
   r = poll(loop->pfds, (nfds_t)n, timeout);
   /* As libuv does after its poll: a timer that an I/O callback starts counts
    * from now, not from before the sleep. */
-  if (timeout != 0)
-    portls__px_update_time(loop);
-  if (r <= 0)
-    return 0; /* timeout, or EINTR: the caller's loop comes back */
+  if (timeout != 0) portls__px_update_time(loop);
+  if (r <= 0) return 0; /* timeout, or EINTR: the caller's loop comes back */
 
   loop->dispatching = 1;
   {
@@ -289,8 +275,7 @@ static int px_poll(portls_plat_loop *loop, int timeout) {
       io = pios[i];
       /* Closed by an earlier callback of this dispatch: its fd may even
        * belong to a new socket now, which this poll() never saw. */
-      if (revents == 0 || io->closing)
-        continue;
+      if (revents == 0 || io->closing) continue;
       io->on_events(io, revents);
       ran = 1;
     }
@@ -320,8 +305,7 @@ struct portls_plat_timer {
 
 void portls__px_update_time(portls_plat_loop *loop) {
   struct timespec ts;
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-    return;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return;
   loop->now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
@@ -339,8 +323,7 @@ static void px_heap_up(portls_plat_loop *loop, size_t i) {
   portls_plat_timer *t = loop->heap[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!px_timer_less(t, loop->heap[parent]))
-      break;
+    if (!px_timer_less(t, loop->heap[parent])) break;
     px_heap_set(loop, i, loop->heap[parent]);
     i = parent;
   }
@@ -351,12 +334,9 @@ static void px_heap_down(portls_plat_loop *loop, size_t i) {
   portls_plat_timer *t = loop->heap[i];
   for (;;) {
     size_t child = 2 * i + 1;
-    if (child >= loop->nheap)
-      break;
-    if (child + 1 < loop->nheap && px_timer_less(loop->heap[child + 1], loop->heap[child]))
-      child++;
-    if (!px_timer_less(loop->heap[child], t))
-      break;
+    if (child >= loop->nheap) break;
+    if (child + 1 < loop->nheap && px_timer_less(loop->heap[child + 1], loop->heap[child])) child++;
+    if (!px_timer_less(loop->heap[child], t)) break;
     px_heap_set(loop, i, loop->heap[child]);
     i = child;
   }
@@ -372,12 +352,10 @@ static void px_heap_insert(portls_plat_loop *loop, portls_plat_timer *t) {
 static void px_heap_remove(portls_plat_loop *loop, portls_plat_timer *t) {
   size_t i = t->idx;
   portls_plat_timer *last;
-  if (i == PX_NOT_QUEUED)
-    return;
+  if (i == PX_NOT_QUEUED) return;
   t->idx = PX_NOT_QUEUED;
   last = loop->heap[--loop->nheap];
-  if (last == t)
-    return;
+  if (last == t) return;
   px_heap_set(loop, i, last);
   if (i > 0 && px_timer_less(last, loop->heap[(i - 1) / 2]))
     px_heap_up(loop, i);
@@ -400,11 +378,9 @@ static int px_run_timers(portls_plat_loop *loop) {
     portls_plat_timer *t = loop->heap[0];
     /* A timer started during this run has due >= now, so it sorts after
      * every older timer that is due: stopping at it skips none of them. */
-    if (t->due > loop->now || t->seq > last_seq)
-      break;
+    if (t->due > loop->now || t->seq > last_seq) break;
     px_heap_remove(loop, t);
-    if (t->repeat > 0)
-      px_timer_arm(t, t->repeat);
+    if (t->repeat > 0) px_timer_arm(t, t->repeat);
     /* t may be freed by its callback: not touched afterwards. */
     t->cb(t->ud);
     ran = 1;
@@ -415,28 +391,22 @@ static int px_run_timers(portls_plat_loop *loop) {
 static int px_timer_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
                         portls_plat_timer **out) {
   portls_plat_timer *t;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
   if (loop->ntimers + 1 > loop->heapcap) {
     size_t cap = loop->heapcap ? loop->heapcap * 2 : 16;
     portls_plat_timer **heap;
-    if (cap > (size_t)-1 / sizeof *heap)
-      return PORTLS_ENOMEM;
+    if (cap > (size_t)-1 / sizeof *heap) return PORTLS_ENOMEM;
     heap = portls_plat_alloc(cap * sizeof *heap);
-    if (heap == NULL)
-      return PORTLS_ENOMEM;
-    if (loop->nheap > 0)
-      memcpy(heap, loop->heap, loop->nheap * sizeof *heap);
+    if (heap == NULL) return PORTLS_ENOMEM;
+    if (loop->nheap > 0) memcpy(heap, loop->heap, loop->nheap * sizeof *heap);
     portls_plat_free(loop->heap);
     loop->heap = heap;
     loop->heapcap = cap;
   }
   t = portls_plat_alloc(sizeof *t);
-  if (t == NULL)
-    return PORTLS_ENOMEM;
+  if (t == NULL) return PORTLS_ENOMEM;
   memset(t, 0, sizeof *t);
   t->loop = loop;
   t->cb = cb;
@@ -449,21 +419,18 @@ static int px_timer_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
 }
 
 static void px_timer_start(portls_plat_timer *t, uint64_t timeout_ms, uint64_t repeat_ms) {
-  if (t == NULL)
-    return;
+  if (t == NULL) return;
   px_heap_remove(t->loop, t);
   t->repeat = repeat_ms;
   px_timer_arm(t, timeout_ms);
 }
 
 static void px_timer_stop(portls_plat_timer *t) {
-  if (t != NULL)
-    px_heap_remove(t->loop, t);
+  if (t != NULL) px_heap_remove(t->loop, t);
 }
 
 static void px_timer_free(portls_plat_timer *t) {
-  if (t == NULL)
-    return;
+  if (t == NULL) return;
   /* Freed at once: a timer has no close callback, and px_run_timers() never
    * holds a timer across a callback. */
   px_heap_remove(t->loop, t);
@@ -482,10 +449,8 @@ static void px_timer_free(portls_plat_timer *t) {
  * that they raise no SIGPIPE even under an application handler. */
 static void px_ignore_sigpipe(void) {
   struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0)
-    return;
-  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
-    return;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0) return;
+  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL) return;
   sa.sa_handler = SIG_IGN;
   (void)sigaction(SIGPIPE, &sa, NULL);
 }
@@ -493,12 +458,10 @@ static void px_ignore_sigpipe(void) {
 static int px_loop_new(portls_plat_loop **out) {
   portls_plat_loop *loop;
   long iov_max = -1;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
   loop = portls_plat_alloc(sizeof *loop);
-  if (loop == NULL)
-    return PORTLS_ENOMEM;
+  if (loop == NULL) return PORTLS_ENOMEM;
   memset(loop, 0, sizeof *loop);
   loop->pending.next = loop->pending.prev = &loop->pending;
   loop->ios.next = loop->ios.prev = &loop->ios;
@@ -523,19 +486,14 @@ static int px_alive(const portls_plat_loop *loop) {
 }
 
 static int px_loop_free(portls_plat_loop *loop) {
-  if (loop == NULL)
-    return PORTLS_EINVAL;
-  if (loop->running || loop->nopen > 0)
-    return PORTLS_EBUSY;
+  if (loop == NULL) return PORTLS_EINVAL;
+  if (loop->running || loop->nopen > 0) return PORTLS_EBUSY;
   /* Only closed objects remain: close callbacks (and the write/shutdown
    * cancellations before them) and cancelled lookups still queued. Run them
    * so their memory is freed, as the libuv platform does. */
-  while (!px_pending_empty(loop) && loop->nopen == 0)
-    (void)px_run_pending(loop);
-  if (loop->nopen > 0)
-    return PORTLS_EBUSY; /* a close callback opened something new */
-  if (loop->emfile_fd >= 0)
-    (void)close(loop->emfile_fd);
+  while (!px_pending_empty(loop) && loop->nopen == 0) (void)px_run_pending(loop);
+  if (loop->nopen > 0) return PORTLS_EBUSY; /* a close callback opened something new */
+  if (loop->emfile_fd >= 0) (void)close(loop->emfile_fd);
   portls_plat_free(loop->pfds);
   portls_plat_free(loop->pios);
   portls_plat_free(loop->heap);
@@ -546,26 +504,20 @@ static int px_loop_free(portls_plat_loop *loop) {
 /* How long poll() may sleep: 0 when something is ready to run now. */
 static int px_backend_timeout(const portls_plat_loop *loop) {
   uint64_t diff;
-  if (loop->stop || !px_alive(loop) || !px_pending_empty(loop))
-    return 0;
-  if (loop->nheap == 0)
-    return -1;
-  if (loop->heap[0]->due <= loop->now)
-    return 0;
+  if (loop->stop || !px_alive(loop) || !px_pending_empty(loop)) return 0;
+  if (loop->nheap == 0) return -1;
+  if (loop->heap[0]->due <= loop->now) return 0;
   diff = loop->heap[0]->due - loop->now;
   return diff > INT_MAX ? INT_MAX : (int)diff;
 }
 
 static int px_loop_run(portls_plat_loop *loop, int mode) {
   int alive;
-  if (loop == NULL)
-    return 0;
-  if (loop->running)
-    return px_alive(loop);
+  if (loop == NULL) return 0;
+  if (loop->running) return px_alive(loop);
   loop->running = 1;
   alive = px_alive(loop);
-  if (!alive)
-    portls__px_update_time(loop);
+  if (!alive) portls__px_update_time(loop);
   while (alive && !loop->stop) {
     int ran, timeout = 0;
     portls__px_update_time(loop);
@@ -585,8 +537,7 @@ static int px_loop_run(portls_plat_loop *loop, int mode) {
     }
     (void)px_run_pending(loop);
     alive = px_alive(loop);
-    if (mode != PORTLS_PLAT_RUN_DEFAULT)
-      break;
+    if (mode != PORTLS_PLAT_RUN_DEFAULT) break;
   }
   loop->stop = 0;
   loop->running = 0;
@@ -594,8 +545,7 @@ static int px_loop_run(portls_plat_loop *loop, int mode) {
 }
 
 static void px_loop_stop(portls_plat_loop *loop) {
-  if (loop != NULL)
-    loop->stop = 1;
+  if (loop != NULL) loop->stop = 1;
 }
 
 static uint64_t px_now(portls_plat_loop *loop) { return loop != NULL ? loop->now : 0; }

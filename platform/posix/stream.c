@@ -107,13 +107,10 @@ struct portls_plat_listener {
 /* Refuses a path sun_path cannot hold rather than truncating it. */
 static int px_to_sockaddr_un(const portls_plat_addr *a, struct sockaddr_un *sun) {
   size_t len;
-  if (a->path[0] == '\0')
-    return PORTLS_EINVAL;
-  if (memchr(a->path, '\0', PX_PATH_MAX) == NULL)
-    return PORTLS_ENAMETOOLONG;
+  if (a->path[0] == '\0') return PORTLS_EINVAL;
+  if (memchr(a->path, '\0', PX_PATH_MAX) == NULL) return PORTLS_ENAMETOOLONG;
   len = strlen(a->path);
-  if (len >= sizeof sun->sun_path)
-    return PORTLS_ENAMETOOLONG;
+  if (len >= sizeof sun->sun_path) return PORTLS_ENAMETOOLONG;
   memset(sun, 0, sizeof *sun);
   sun->sun_family = AF_UNIX;
   memcpy(sun->sun_path, a->path, len + 1);
@@ -124,8 +121,7 @@ static int px_to_sockaddr_un(const portls_plat_addr *a, struct sockaddr_un *sun)
 static int px_socket(int domain) {
   int fd = socket(domain, SOCK_STREAM, 0);
   int rc;
-  if (fd < 0)
-    return portls__px_err(errno);
+  if (fd < 0) return portls__px_err(errno);
   rc = portls__px_fd_setup(fd);
   if (rc != 0) {
     (void)close(fd);
@@ -137,8 +133,7 @@ static int px_socket(int domain) {
 /* close(2) that keeps errno for the caller. */
 static void px_close_fd(int fd) {
   int saved = errno;
-  if (fd >= 0)
-    (void)close(fd);
+  if (fd >= 0) (void)close(fd);
   errno = saved;
 }
 
@@ -156,13 +151,10 @@ static void px_stream_update(portls_plat_stream *s) {
   if (!s->io.closing && s->io.fd >= 0) {
     if (s->connecting) {
       /* A result already known waits in the pending queue instead. */
-      if (!portls__px_queued(&s->connect_item))
-        ev = POLLOUT;
+      if (!portls__px_queued(&s->connect_item)) ev = POLLOUT;
     } else {
-      if (s->reading)
-        ev |= POLLIN;
-      if (s->wq_head != NULL || (s->shut_req && !s->shut_done))
-        ev |= POLLOUT;
+      if (s->reading) ev |= POLLIN;
+      if (s->wq_head != NULL || (s->shut_req && !s->shut_done)) ev |= POLLOUT;
     }
   }
   s->io.events = ev;
@@ -178,8 +170,7 @@ static void px_stream_update(portls_plat_stream *s) {
 
 static portls_plat_stream *px_stream_new(portls_plat_loop *loop, int fd, int is_unix) {
   portls_plat_stream *s = portls_plat_alloc(sizeof *s);
-  if (s == NULL)
-    return NULL;
+  if (s == NULL) return NULL;
   memset(s, 0, sizeof *s);
   s->io.fd = fd;
   s->io.on_events = px_stream_events;
@@ -200,8 +191,7 @@ static portls_plat_stream *px_stream_new(portls_plat_loop *loop, int fd, int is_
 
 static void px_write_item(px_pending *p) {
   px_write *w = PX_CONTAINER(p, px_write, done);
-  if (w->cb != NULL)
-    w->cb(w->ud, w->status);
+  if (w->cb != NULL) w->cb(w->ud, w->status);
   portls_plat_free(w);
 }
 
@@ -209,8 +199,7 @@ static void px_write_item(px_pending *p) {
 static void px_write_complete(portls_plat_stream *s, int status) {
   px_write *w = s->wq_head;
   s->wq_head = w->next;
-  if (s->wq_head == NULL)
-    s->wq_tail = NULL;
+  if (s->wq_head == NULL) s->wq_tail = NULL;
   w->next = NULL;
   w->status = status;
   portls__px_queue(s->loop, &w->done);
@@ -226,8 +215,7 @@ static ssize_t px_writev(portls_plat_stream *s, const portls_plat_iov *iov, size
   ssize_t r;
   while (n < count && n < (size_t)s->loop->iov_max && total < (size_t)INT_MAX) {
     size_t len = iov[n].len - (n == 0 ? off : 0);
-    if (len > (size_t)INT_MAX - total)
-      len = (size_t)INT_MAX - total;
+    if (len > (size_t)INT_MAX - total) len = (size_t)INT_MAX - total;
     /* writev() takes non-const buffers but only reads them. */
     v[n].iov_base = (void *)(uintptr_t)(iov[n].base + (n == 0 ? off : 0));
     v[n].iov_len = len;
@@ -282,8 +270,7 @@ static void px_flush(portls_plat_stream *s) {
           w->idx++;
         }
       }
-      if ((size_t)n < attempted)
-        goto out; /* the kernel took part of it: it is full */
+      if ((size_t)n < attempted) goto out; /* the kernel took part of it: it is full */
     }
     /* Done, or failed: the error goes to this request alone, as in libuv;
      * the next ones try for themselves. */
@@ -296,8 +283,7 @@ out:
 static int px_check_iov(const portls_plat_iov *iov, size_t count) {
   size_t i;
   for (i = 0; i < count; i++)
-    if (iov[i].base == NULL && iov[i].len > 0)
-      return PORTLS_EINVAL;
+    if (iov[i].base == NULL && iov[i].len > 0) return PORTLS_EINVAL;
   return 0;
 }
 
@@ -308,19 +294,14 @@ int portls__px_try_write(portls_plat_stream *s, const portls_plat_iov *iov, size
   if (s == NULL || (iov == NULL && count > 0) || s->io.closing || px_check_iov(iov, count) != 0)
     return PORTLS_EINVAL;
   /* Skip leading empty buffers so that "nothing to write" is not a syscall. */
-  while (i < count && iov[i].len == 0)
-    i++;
-  if (i == count)
-    return 0;
+  while (i < count && iov[i].len == 0) i++;
+  if (i == count) return 0;
   if (s->connecting || s->wq_head != NULL)
     return 0; /* libuv's EAGAIN: keep the order of queued bytes */
-  if (s->shut_req)
-    return PORTLS_EPIPE;
-  if (s->io.fd < 0)
-    return PORTLS_EINVAL;
+  if (s->shut_req) return PORTLS_EPIPE;
+  if (s->io.fd < 0) return PORTLS_EINVAL;
   n = px_writev(s, iov + i, count - i, 0, &attempted);
-  if (n < 0)
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : portls__px_err(errno);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : portls__px_err(errno);
   return (int)n;
 }
 
@@ -332,13 +313,10 @@ int portls__px_write(portls_plat_stream *s, const portls_plat_iov *iov, size_t c
   if (s == NULL || (iov == NULL && count > 0) || s->io.closing || count > 0x7fffffff ||
       px_check_iov(iov, count) != 0)
     return PORTLS_EINVAL;
-  if (s->shut_req)
-    return PORTLS_EPIPE;
-  if (count > ((size_t)-1 - sizeof *w) / sizeof w->iov[0])
-    return PORTLS_ENOMEM;
+  if (s->shut_req) return PORTLS_EPIPE;
+  if (count > ((size_t)-1 - sizeof *w) / sizeof w->iov[0]) return PORTLS_ENOMEM;
   w = portls_plat_alloc(sizeof *w + count * sizeof w->iov[0]);
-  if (w == NULL)
-    return PORTLS_ENOMEM;
+  if (w == NULL) return PORTLS_ENOMEM;
   memset(w, 0, sizeof *w);
   w->done.run = px_write_item;
   w->cb = cb;
@@ -347,8 +325,7 @@ int portls__px_write(portls_plat_stream *s, const portls_plat_iov *iov, size_t c
    * buffers are dropped, so an empty write completes once the writes before
    * it have. */
   for (i = 0; i < count; i++)
-    if (iov[i].len > 0)
-      w->iov[n++] = iov[i];
+    if (iov[i].len > 0) w->iov[n++] = iov[i];
   w->count = n;
   was_empty = s->wq_head == NULL;
   if (s->wq_tail != NULL)
@@ -365,15 +342,12 @@ int portls__px_write(portls_plat_stream *s, const portls_plat_iov *iov, size_t c
 
 static void px_shut_item(px_pending *p) {
   portls_plat_stream *s = PX_CONTAINER(p, portls_plat_stream, shut_item);
-  if (s->shut_cb != NULL)
-    s->shut_cb(s->shut_ud, s->shut_status);
+  if (s->shut_cb != NULL) s->shut_cb(s->shut_ud, s->shut_status);
 }
 
 int portls__px_shutdown(portls_plat_stream *s, portls_plat_status_cb cb, void *ud) {
-  if (s == NULL || s->io.closing)
-    return PORTLS_EINVAL;
-  if (s->shut_req)
-    return PORTLS_ENOTCONN;
+  if (s == NULL || s->io.closing) return PORTLS_EINVAL;
+  if (s->shut_req) return PORTLS_ENOTCONN;
   s->shut_req = 1;
   s->shut_cb = cb;
   s->shut_ud = ud;
@@ -398,22 +372,18 @@ static void px_read(portls_plat_stream *s) {
     size_t len = 0;
     ssize_t n;
     s->alloc_cb(s->read_ud, PX_READ_SIZE, &buf, &len);
-    if (s->io.closing || !s->reading)
-      return;
+    if (s->io.closing || !s->reading) return;
     if (buf == NULL || len == 0) {
       /* libuv: UV_ENOBUFS, which the libuv platform reports as ENOMEM. */
       s->read_cb(s->read_ud, PORTLS_ENOMEM, 0);
       return;
     }
-    if (len > (size_t)INT_MAX)
-      len = (size_t)INT_MAX;
-    do
-      n = read(s->io.fd, buf, len);
+    if (len > (size_t)INT_MAX) len = (size_t)INT_MAX;
+    do n = read(s->io.fd, buf, len);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       int err;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       err = portls__px_err(errno);
       s->read_cb(s->read_ud, err, 0);
       if (!s->io.closing && s->reading) {
@@ -429,17 +399,14 @@ static void px_read(portls_plat_stream *s) {
       return;
     }
     s->read_cb(s->read_ud, 0, (size_t)n);
-    if ((size_t)n < len)
-      return; /* drained for now */
+    if ((size_t)n < len) return; /* drained for now */
   }
 }
 
 int portls__px_read_start(portls_plat_stream *s, portls_plat_alloc_cb alloc, portls_plat_read_cb cb,
                           void *ud) {
-  if (s == NULL || alloc == NULL || cb == NULL || s->io.closing)
-    return PORTLS_EINVAL;
-  if (s->io.fd < 0)
-    return PORTLS_ENOTCONN;
+  if (s == NULL || alloc == NULL || cb == NULL || s->io.closing) return PORTLS_EINVAL;
+  if (s->io.fd < 0) return PORTLS_ENOTCONN;
   s->alloc_cb = alloc;
   s->read_cb = cb;
   s->read_ud = ud;
@@ -449,8 +416,7 @@ int portls__px_read_start(portls_plat_stream *s, portls_plat_alloc_cb alloc, por
 }
 
 int portls__px_read_stop(portls_plat_stream *s) {
-  if (s == NULL || s->io.closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || s->io.closing) return PORTLS_EINVAL;
   s->reading = 0;
   px_stream_update(s);
   return 0;
@@ -462,13 +428,10 @@ int portls__px_read_stop(portls_plat_stream *s) {
 static void px_connect_done(portls_plat_stream *s, int status) {
   s->connecting = 0;
   px_stream_update(s);
-  if (s->connect_cb != NULL)
-    s->connect_cb(s->connect_ud, status);
-  if (s->io.closing)
-    return;
+  if (s->connect_cb != NULL) s->connect_cb(s->connect_ud, status);
+  if (s->io.closing) return;
   if (status < 0) {
-    while (s->wq_head != NULL)
-      px_write_complete(s, PORTLS_ECANCELED);
+    while (s->wq_head != NULL) px_write_complete(s, PORTLS_ECANCELED);
   }
   /* Writes queued while connecting, or a shutdown waiting for them. */
   if (s->wq_head != NULL)
@@ -489,21 +452,16 @@ static void px_stream_events(px_io *io, short revents) {
   if (s->connecting) {
     int err = 0;
     socklen_t len = (socklen_t)sizeof err;
-    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-      err = errno;
-    if (err == EINPROGRESS)
-      return;
+    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == EINPROGRESS) return;
     px_connect_done(s, portls__px_err(err));
     return;
   }
   /* POLLHUP/POLLERR: a read or a write is what tells which error it is. */
-  if ((revents & (POLLIN | POLLHUP | POLLERR)) && s->reading)
-    px_read(s);
-  if (s->io.closing)
-    return;
+  if ((revents & (POLLIN | POLLHUP | POLLERR)) && s->reading) px_read(s);
+  if (s->io.closing) return;
   if (revents & (POLLOUT | POLLHUP | POLLERR)) {
-    if (s->wq_head != NULL)
-      px_flush(s);
+    if (s->wq_head != NULL) px_flush(s);
     if (!s->io.closing && s->wq_head == NULL && s->shut_req && !s->shut_done) {
       px_do_shutdown(s);
       px_stream_update(s);
@@ -521,11 +479,9 @@ int portls__px_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
   socklen_t salen = 0;
   int fd, rc, is_unix;
 
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || addr == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || addr == NULL) return PORTLS_EINVAL;
   is_unix = addr->family == PORTLS_PLAT_UNIX;
   if (is_unix) {
     rc = px_to_sockaddr_un(addr, &sun);
@@ -535,12 +491,10 @@ int portls__px_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
     sa = (const struct sockaddr *)(const void *)&ss;
   }
-  if (rc != 0)
-    return rc;
+  if (rc != 0) return rc;
 
   fd = px_socket(is_unix ? AF_UNIX : sa->sa_family);
-  if (fd < 0 && !is_unix)
-    return fd;
+  if (fd < 0 && !is_unix) return fd;
   s = px_stream_new(loop, fd < 0 ? -1 : fd, is_unix);
   if (s == NULL) {
     px_close_fd(fd);
@@ -580,15 +534,13 @@ int portls__px_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
 
 static void px_stream_close_item(px_pending *p) {
   portls_plat_stream *s = PX_CONTAINER(p, portls_plat_stream, close_item);
-  if (s->close_cb != NULL)
-    s->close_cb(s->close_ud);
+  if (s->close_cb != NULL) s->close_cb(s->close_ud);
   portls_plat_free(s);
 }
 
 void portls__px_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
   portls_plat_loop *loop;
-  if (s == NULL || s->io.closing)
-    return;
+  if (s == NULL || s->io.closing) return;
   loop = s->loop;
   s->close_cb = cb;
   s->close_ud = ud;
@@ -601,8 +553,7 @@ void portls__px_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
    * ones (with PORTLS_ECANCELED when they had not completed) and then the
    * close callback, all from the loop, in that order. */
   portls__px_dequeue(&s->connect_item);
-  while (s->wq_head != NULL)
-    px_write_complete(s, PORTLS_ECANCELED);
+  while (s->wq_head != NULL) px_write_complete(s, PORTLS_ECANCELED);
   if (s->shut_req && !s->shut_done) {
     s->shut_done = 1;
     s->shut_status = PORTLS_ECANCELED;
@@ -619,10 +570,8 @@ void portls__px_close(portls_plat_stream *s, portls_plat_cb cb, void *ud) {
 
 int portls__px_set_nodelay(portls_plat_stream *s, int enable) {
   int on = enable != 0;
-  if (s == NULL || s->io.closing)
-    return PORTLS_EINVAL;
-  if (s->is_unix)
-    return 0;
+  if (s == NULL || s->io.closing) return PORTLS_EINVAL;
+  if (s->is_unix) return 0;
   if (setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
     return portls__px_err(errno);
   return 0;
@@ -630,10 +579,8 @@ int portls__px_set_nodelay(portls_plat_stream *s, int enable) {
 
 int portls__px_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s) {
   int on = enable != 0;
-  if (s == NULL || s->io.closing)
-    return PORTLS_EINVAL;
-  if (s->is_unix)
-    return 0;
+  if (s == NULL || s->io.closing) return PORTLS_EINVAL;
+  if (s->is_unix) return 0;
   if (setsockopt(s->io.fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
     return portls__px_err(errno);
   /* Node: a delay of 0 "leaves the value unchanged from the default (or
@@ -666,11 +613,9 @@ static int px_unix_name(int fd, portls_plat_addr *out, int peer) {
     return portls__px_err(errno);
   /* An unnamed socket (a client's own end) has an empty path. */
   n = (size_t)len > head ? (size_t)len - head : 0;
-  if (n > sizeof sun.sun_path)
-    n = sizeof sun.sun_path;
+  if (n > sizeof sun.sun_path) n = sizeof sun.sun_path;
   n = strnlen(sun.sun_path, n);
-  if (n >= sizeof out->path)
-    return PORTLS_ENAMETOOLONG;
+  if (n >= sizeof out->path) return PORTLS_ENAMETOOLONG;
   memcpy(out->path, sun.sun_path, n);
   out->path[n] = '\0';
   out->family = PORTLS_PLAT_UNIX;
@@ -680,13 +625,10 @@ static int px_unix_name(int fd, portls_plat_addr *out, int peer) {
 static int px_name(portls_plat_stream *s, portls_plat_addr *out, int peer) {
   struct sockaddr_storage ss;
   socklen_t len = (socklen_t)sizeof ss;
-  if (s == NULL || out == NULL || s->io.closing)
-    return PORTLS_EINVAL;
+  if (s == NULL || out == NULL || s->io.closing) return PORTLS_EINVAL;
   memset(out, 0, sizeof *out);
-  if (s->io.fd < 0)
-    return PORTLS_ENOTCONN;
-  if (s->is_unix)
-    return px_unix_name(s->io.fd, out, peer);
+  if (s->io.fd < 0) return PORTLS_ENOTCONN;
+  if (s->is_unix) return px_unix_name(s->io.fd, out, peer);
   memset(&ss, 0, sizeof ss);
   if ((peer ? getpeername(s->io.fd, (struct sockaddr *)(void *)&ss, &len)
             : getsockname(s->io.fd, (struct sockaddr *)(void *)&ss, &len)) != 0)
@@ -712,8 +654,7 @@ static void px_listener_update(portls_plat_listener *l) {
 static int px_emfile_trick(portls_plat_listener *l) {
   portls_plat_loop *loop = l->loop;
   int fd, err;
-  if (loop->emfile_fd < 0)
-    return EMFILE;
+  if (loop->emfile_fd < 0) return EMFILE;
   (void)close(loop->emfile_fd);
   loop->emfile_fd = -1;
   for (;;) {
@@ -722,8 +663,7 @@ static int px_emfile_trick(portls_plat_listener *l) {
       (void)close(fd);
       continue;
     }
-    if (errno != EINTR)
-      break;
+    if (errno != EINTR) break;
   }
   err = errno;
   loop->emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
@@ -737,14 +677,11 @@ static void px_listener_events(px_io *io, short revents) {
     int fd = accept(l->io.fd, NULL, NULL), rc;
     if (fd < 0) {
       int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK)
-        return;
-      if (err == EINTR || err == ECONNABORTED)
-        continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR || err == ECONNABORTED) continue;
       if (err == EMFILE || err == ENFILE) {
         err = px_emfile_trick(l);
-        if (err == EAGAIN || err == EWOULDBLOCK)
-          return;
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
       }
       /* Reported once per readiness: poll() says again if it persists. */
       l->cb(l->ud, portls__px_err(err));
@@ -767,8 +704,7 @@ static void px_listener_events(px_io *io, short revents) {
 
 static void px_listener_close_item(px_pending *p) {
   portls_plat_listener *l = PX_CONTAINER(p, portls_plat_listener, close_item);
-  if (l->close_cb != NULL)
-    l->close_cb(l->close_ud);
+  if (l->close_cb != NULL) l->close_cb(l->close_ud);
   portls_plat_free(l);
 }
 
@@ -776,8 +712,7 @@ static void px_listener_close_item(px_pending *p) {
 static void px_listener_discard(portls_plat_listener *l) {
   portls__px_io_remove(l->loop, &l->io);
   px_close_fd(l->io.fd);
-  if (l->bound)
-    (void)unlink(l->path);
+  if (l->bound) (void)unlink(l->path);
   portls_plat_free(l);
 }
 
@@ -789,21 +724,16 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   socklen_t salen = 0;
   int rc, fd, is_unix;
 
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (loop == NULL || addr == NULL || cb == NULL)
-    return PORTLS_EINVAL;
+  if (loop == NULL || addr == NULL || cb == NULL) return PORTLS_EINVAL;
   is_unix = addr->family == PORTLS_PLAT_UNIX;
   rc = is_unix ? px_to_sockaddr_un(addr, &sun) : portls__plat_to_sockaddr(addr, &ss, &salen);
-  if (rc != 0)
-    return rc;
-  if (backlog <= 0)
-    backlog = 511; /* Node's default */
+  if (rc != 0) return rc;
+  if (backlog <= 0) backlog = 511; /* Node's default */
 
   l = portls_plat_alloc(sizeof *l);
-  if (l == NULL)
-    return PORTLS_ENOMEM;
+  if (l == NULL) return PORTLS_ENOMEM;
   memset(l, 0, sizeof *l);
   l->io.fd = -1;
   l->io.on_events = px_listener_events;
@@ -813,8 +743,7 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   l->accepted_fd = -1;
   l->is_unix = (unsigned char)is_unix;
   l->close_item.run = px_listener_close_item;
-  if (is_unix)
-    memcpy(l->path, addr->path, sizeof l->path);
+  if (is_unix) memcpy(l->path, addr->path, sizeof l->path);
   rc = portls__px_io_add(loop, &l->io);
   if (rc != 0) {
     portls_plat_free(l);
@@ -838,8 +767,7 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
     int on = 1;
     /* Flags as libuv's uv_tcp_bind() with no flags: reuse the address of a
      * connection in TIME_WAIT, and "::" accepts IPv4 too. */
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
-      rc = portls__px_err(errno);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) rc = portls__px_err(errno);
 #ifdef IPV6_V6ONLY
     if (rc == 0 && addr->family == PORTLS_PLAT_INET6) {
       int off = 0;
@@ -850,8 +778,7 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
     if (rc == 0 && bind(fd, (struct sockaddr *)(void *)&ss, salen) != 0)
       rc = errno == EAFNOSUPPORT ? PORTLS_EINVAL : portls__px_err(errno);
   }
-  if (rc == 0 && listen(fd, backlog) != 0)
-    rc = portls__px_err(errno);
+  if (rc == 0 && listen(fd, backlog) != 0) rc = portls__px_err(errno);
   if (rc != 0) {
     /* A Unix socket that failed to bind has no file of ours to remove. */
     px_listener_discard(l);
@@ -866,20 +793,15 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
 
 int portls__px_accept(portls_plat_listener *l, portls_plat_stream **out) {
   portls_plat_stream *s;
-  if (out == NULL)
-    return PORTLS_EINVAL;
+  if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
-  if (l == NULL || l->io.closing)
-    return PORTLS_EINVAL;
-  if (l->accepted_fd < 0)
-    return PORTLS_EAGAIN;
+  if (l == NULL || l->io.closing) return PORTLS_EINVAL;
+  if (l->accepted_fd < 0) return PORTLS_EAGAIN;
   s = px_stream_new(l->loop, l->accepted_fd, l->is_unix);
-  if (s == NULL)
-    (void)close(l->accepted_fd);
+  if (s == NULL) (void)close(l->accepted_fd);
   l->accepted_fd = -1;
   px_listener_update(l);
-  if (s == NULL)
-    return PORTLS_ENOMEM;
+  if (s == NULL) return PORTLS_ENOMEM;
   px_stream_update(s);
   l->loop->nopen++;
   *out = s;
@@ -889,8 +811,7 @@ int portls__px_accept(portls_plat_listener *l, portls_plat_stream **out) {
 int portls__px_listener_address(portls_plat_listener *l, portls_plat_addr *out) {
   struct sockaddr_storage ss;
   socklen_t len = (socklen_t)sizeof ss;
-  if (l == NULL || out == NULL || l->io.closing)
-    return PORTLS_EINVAL;
+  if (l == NULL || out == NULL || l->io.closing) return PORTLS_EINVAL;
   if (l->is_unix) {
     memset(out, 0, sizeof *out);
     out->family = PORTLS_PLAT_UNIX;
@@ -905,8 +826,7 @@ int portls__px_listener_address(portls_plat_listener *l, portls_plat_addr *out) 
 
 void portls__px_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {
   portls_plat_loop *loop;
-  if (l == NULL || l->io.closing)
-    return;
+  if (l == NULL || l->io.closing) return;
   loop = l->loop;
   l->io.closing = 1;
   l->close_cb = cb;

@@ -238,9 +238,11 @@ void h_init(h_test *t) {
 static void dump(const h_test *t, char *out, size_t size) {
   size_t used = (size_t)snprintf(out, size, "\n  server: %s", t->srv.log);
   for (size_t i = 0; i < t->nclients && used < size; i++)
-    used += (size_t)snprintf(out + used, size - used, "\n  %s: %s", t->client[i].name, t->client[i].log);
+    used += (size_t)snprintf(out + used, size - used, "\n  %s: %s", t->client[i].name,
+                             t->client[i].log);
   for (size_t i = 0; i < t->nconns && used < size; i++)
-    used += (size_t)snprintf(out + used, size - used, "\n  %s: %s", t->conn[i].name, t->conn[i].log);
+    used +=
+        (size_t)snprintf(out + used, size - used, "\n  %s: %s", t->conn[i].name, t->conn[i].log);
 }
 
 void h_step(h_test *t, const char *waiting_for) {
@@ -409,4 +411,6 @@ const char *h_dn_get(const portls_dn *dn, const char *key) {
   return NULL;
 }
 
-int h_contains(const char *s, const char *sub) { return s != NULL && sub != NULL && strstr(s, sub) != NULL; }
+int h_contains(const char *s, const char *sub) {
+  return s != NULL && sub != NULL && strstr(s, sub) != NULL;
+}

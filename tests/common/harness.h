@@ -63,16 +63,16 @@ typedef void (*h_hook)(h_side *side, h_event ev);
 
 struct h_side {
   h_test *t;
-  char name[16]; /* "client0", "conn0", ... */
+  char name[16];       /* "client0", "conn0", ... */
   portls_socket *sock; /* NULL once closed */
   int closed;
-  int had_error;              /* the close event's argument */
+  int had_error; /* the close event's argument */
   char log[H_LOG_SIZE];
-  int count[H_EVENT_COUNT];   /* how many times each event fired */
-  portls_error err;           /* the last 'error' */
-  unsigned char *rx;          /* every byte of 'data', in order */
+  int count[H_EVENT_COUNT]; /* how many times each event fired */
+  portls_error err;         /* the last 'error' */
+  unsigned char *rx;        /* every byte of 'data', in order */
   size_t rx_len, rx_cap;
-  unsigned close_seq;         /* position of 'close' among all closes of the test */
+  unsigned close_seq; /* position of 'close' among all closes of the test */
   h_hook hook;
   void *ctx;
 };
@@ -116,9 +116,9 @@ void h_finish(h_test *t);
 
 /* Runs the loop one iteration at a time until cond holds; fails the test
  * with every log if the watchdog fires first. */
-#define h_run_until(t, cond)                                                    \
-  do {                                                                          \
-    while (!(cond)) h_step((t), #cond);                                         \
+#define h_run_until(t, cond)                                                                       \
+  do {                                                                                             \
+    while (!(cond)) h_step((t), #cond);                                                            \
   } while (0)
 void h_step(h_test *t, const char *waiting_for);
 /* Runs the loop for ms milliseconds (events happen meanwhile). */

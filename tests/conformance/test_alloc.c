@@ -13,10 +13,10 @@
 #include "portls/portls.h"
 
 typedef struct counting {
-  long calls;      /* allocations attempted since the counter was armed */
-  long fail_at;    /* which one fails (1-based); 0: none */
-  long live;       /* allocations not yet freed */
-  int failed;      /* the injected failure happened */
+  long calls;   /* allocations attempted since the counter was armed */
+  long fail_at; /* which one fails (1-based); 0: none */
+  long live;    /* allocations not yet freed */
+  int failed;   /* the injected failure happened */
 } counting;
 
 static counting g_count;
@@ -178,14 +178,18 @@ static int conversation(void) {
   int ok_c = ok_s && portls_pair_new(loop, &co, &ev, &r, &r.client, &err) == 0;
   if (!ok_s || !ok_c) {
     g_creation_failed = 1;
-    cr_assert_eq(err.code, PORTLS_ENOMEM, "creation failed with %s: %s", portls_err_name(err.code), err.message);
+    cr_assert_eq(err.code, PORTLS_ENOMEM, "creation failed with %s: %s", portls_err_name(err.code),
+                 err.message);
     if (r.server != NULL) portls_socket_destroy(portls_pair_cleartext(r.server), NULL);
   }
   while (!done && !((r.c_closed || r.client == NULL) && (r.s_closed || r.server == NULL))) {
     portls_loop_run_once(loop, 1);
   }
-  cr_assert_eq(done, 0, "a run hung (fail_at %ld): client secure %d closed %d, server secure %d closed %d, errors %d, api errors %d, reply %d",
-               g_count.fail_at, r.c_secure, r.c_closed, r.s_secure, r.s_closed, r.errors, r.api_errors, r.got_reply);
+  cr_assert_eq(done, 0,
+               "a run hung (fail_at %ld): client secure %d closed %d, server secure %d closed %d, "
+               "errors %d, api errors %d, reply %d",
+               g_count.fail_at, r.c_secure, r.c_closed, r.s_secure, r.s_closed, r.errors,
+               r.api_errors, r.got_reply);
   portls_timer_free(watchdog);
   portls_loop_run(loop);
   cr_assert_eq(portls_loop_free(loop), 0, "objects left open (fail_at %ld)", g_count.fail_at);
@@ -210,7 +214,8 @@ Test(alloc_failure, every_failing_allocation_gives_an_error_and_leaks_nothing, .
     g_count.fail_at = n;
     int completed = conversation();
     cr_assert(g_count.failed, "allocation %ld never happened", n);
-    cr_assert_eq(g_count.live, 0, "failing allocation %ld of %ld leaked %ld blocks", n, total, g_count.live);
+    cr_assert_eq(g_count.live, 0, "failing allocation %ld of %ld leaked %ld blocks", n, total,
+                 g_count.live);
     /* A failure is never silent: a call returns it or an 'error' event reports it
      * (possibly after the exchange itself completed, e.g. while sending close_notify).
      * The one exception is work that only saves memory: a TLS 1.3 server
@@ -218,7 +223,8 @@ Test(alloc_failure, every_failing_allocation_gives_an_error_and_leaks_nothing, .
      * when that cannot allocate it keeps the session and goes on. Such a run
      * must complete exactly as an unhindered one. */
     if (!(g_creation_failed || r.errors > 0 || r.api_errors > 0)) {
-      cr_assert(completed, "allocation %ld failed without an error and the conversation stopped", n);
+      cr_assert(completed, "allocation %ld failed without an error and the conversation stopped",
+                n);
       silent++;
     }
   }
@@ -270,7 +276,8 @@ static void q_close(portls_socket *s, int had_error, void *u) {
     q.s_closed = 1;
   }
 }
-static const portls_socket_events q_conn_events = {.data = q_echo, .error = q_error, .close = q_close};
+static const portls_socket_events q_conn_events = {
+    .data = q_echo, .error = q_error, .close = q_close};
 static const portls_socket_events q_client_events = {
     .secure_connect = q_secure, .data = q_client_data, .error = q_error, .close = q_close};
 
@@ -295,7 +302,8 @@ static void quiet_conversation(long k) {
   cr_assert_eq(portls_timer_new(loop, stop_loop, &timed_out, &watchdog), 0);
   cr_assert_eq(portls_timer_new(loop, stop_loop, &settled, &settle), 0);
   portls_timer_start(watchdog, h_slow(5000), 0);
-  static const portls_server_events sev = {.secure_connection = q_conn_secure, .client_error = q_client_error};
+  static const portls_server_events sev = {.secure_connection = q_conn_secure,
+                                           .client_error = q_client_error};
   portls_server_options so;
   portls_server_options_init(&so);
   so.context.key = &g_key;
@@ -329,8 +337,10 @@ static void quiet_conversation(long k) {
   while (q.c_rx < sizeof msg && !q.errors && !q.c_closed && !q.s_closed && !timed_out)
     portls_loop_run_once(loop, 1);
   cr_assert(!timed_out, "a run hung (k %ld): rx %zu errors %d", k, q.c_rx, q.errors);
-  if (!g_count.failed) cr_assert_eq(q.c_rx, sizeof msg, "the echo (k %ld)", k);
-  else cr_assert_gt(q.errors, 0, "allocation %ld after the quiet spell failed without an error", k);
+  if (!g_count.failed)
+    cr_assert_eq(q.c_rx, sizeof msg, "the echo (k %ld)", k);
+  else
+    cr_assert_gt(q.errors, 0, "allocation %ld after the quiet spell failed without an error", k);
   g_count.fail_at = 0;
 
   if (q.client != NULL) portls_socket_destroy(q.client, NULL);
@@ -354,7 +364,8 @@ Test(alloc_failure, after_a_quiet_spell_every_failing_allocation_gives_an_error_
     g_count.failed = 0;
     long live = g_count.live;
     quiet_conversation(k);
-    cr_assert_eq(g_count.live, live, "failing allocation %ld after the quiet spell leaked %ld blocks", k,
+    cr_assert_eq(g_count.live, live,
+                 "failing allocation %ld after the quiet spell leaked %ld blocks", k,
                  g_count.live - live);
     if (!g_count.failed) break; /* every allocation of the exchange has failed once */
   }

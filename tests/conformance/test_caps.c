@@ -10,15 +10,17 @@
 
 static void expect_gate(portls_cap cap, int rc, const portls_error *err, const char *option) {
   if (portls_has_capability(cap)) {
-    cr_assert_eq(rc, 0, "%s with capability %s: %s", option, portls_capability_name(cap), err->message);
+    cr_assert_eq(rc, 0, "%s with capability %s: %s", option, portls_capability_name(cap),
+                 err->message);
     return;
   }
-  cr_assert_eq(rc, PORTLS_ENOTSUP, "%s without capability %s gave %s", option, portls_capability_name(cap),
-               portls_err_name(rc));
+  cr_assert_eq(rc, PORTLS_ENOTSUP, "%s without capability %s gave %s", option,
+               portls_capability_name(cap), portls_err_name(rc));
   cr_assert(strstr(err->message, option) != NULL, "message names the option: %s", err->message);
-  cr_assert(strstr(err->message, portls_capability_name(cap)) != NULL, "message names the capability: %s",
+  cr_assert(strstr(err->message, portls_capability_name(cap)) != NULL,
+            "message names the capability: %s", err->message);
+  cr_assert(strstr(err->message, portls_backend_name()) != NULL, "message names the backend: %s",
             err->message);
-  cr_assert(strstr(err->message, portls_backend_name()) != NULL, "message names the backend: %s", err->message);
 }
 
 static int try_context(const portls_context_options *o, portls_error *err) {
@@ -162,7 +164,8 @@ Test(caps, rsa_and_ecdsa_pairs_on_one_server_are_chosen_per_client) {
 static int dh_context(h_test *t, const char *file, const char **warning, portls_error *err) {
   portls_context_options o;
   portls_context_options_init(&o);
-  static const char garbage[] = "-----BEGIN DH PARAMETERS-----\nnot base64!\n-----END DH PARAMETERS-----\n";
+  static const char garbage[] =
+      "-----BEGIN DH PARAMETERS-----\nnot base64!\n-----END DH PARAMETERS-----\n";
   o.dhparam = file ? *h_file(t, file) : (portls_buf){garbage, sizeof garbage - 1};
   portls_context *ctx = NULL;
   int rc = portls_context_new(&o, &ctx, err);
@@ -183,7 +186,8 @@ Test(caps, dhparam_under_1024_is_an_error_under_2048_a_warning_and_garbage_is_ig
   portls_error err;
   cr_assert_eq(dh_context(&t, "dh512.pem", &w, &err), PORTLS_EDHPARAM);
   cr_assert(strstr(err.message, "1024") != NULL, "%s", err.message);
-  cr_assert_eq(dh_context(&t, NULL, &w, &err), 0, "unparsable dhparam is discarded: %s", err.message);
+  cr_assert_eq(dh_context(&t, NULL, &w, &err), 0, "unparsable dhparam is discarded: %s",
+               err.message);
   cr_assert_null(w);
   cr_assert_eq(dh_context(&t, "dh1024.pem", &w, &err), 0, "%s", err.message);
   cr_assert_not_null(w);

@@ -267,8 +267,8 @@ Test(bad_peer, garbage_instead_of_a_client_hello_is_one_client_error_and_the_ser
   h_side *garbage = plain_client(&t, http_request);
   h_run_until(&t, garbage->closed && t.srv.client_errors > 0);
   cr_assert_eq(t.srv.client_errors, 1);
-  cr_assert_eq(t.srv.client_err.code, PORTLS_EPROTO, "got %s (%s)", portls_err_name(t.srv.client_err.code),
-               t.srv.client_err.message);
+  cr_assert_eq(t.srv.client_err.code, PORTLS_EPROTO, "got %s (%s)",
+               portls_err_name(t.srv.client_err.code), t.srv.client_err.message);
   cr_assert_neq(t.srv.client_err.message[0], '\0');
   cr_assert_eq(t.srv.secure_connections, 0);
   /* A proper client still gets in. */
@@ -323,7 +323,8 @@ static void end_on_connection(h_side *s, h_event ev) {
   if (ev == H_CONNECT) portls_socket_end(s->sock, NULL, 0);
 }
 
-Test(bad_peer, plain_server_that_closes_at_once_gives_the_tls_client_ECONNRESET_with_Nodes_message) {
+Test(bad_peer,
+     plain_server_that_closes_at_once_gives_the_tls_client_ECONNRESET_with_Nodes_message) {
   h_test t;
   h_init(&t);
   t.srv.conn_hook = end_on_connection;
@@ -336,8 +337,9 @@ Test(bad_peer, plain_server_that_closes_at_once_gives_the_tls_client_ECONNRESET_
   h_run_all_closed(&t);
   cr_assert_str_eq(c->log, "connect error(ECONNRESET) close(1)");
   cr_assert_eq(c->err.code, PORTLS_ECONNRESET);
-  cr_assert_str_eq(c->err.message,
-                   "Client network socket disconnected before secure TLS connection was established");
+  cr_assert_str_eq(
+      c->err.message,
+      "Client network socket disconnected before secure TLS connection was established");
   h_finish(&t);
 }
 

@@ -41,8 +41,10 @@ static void read_facts(portls_socket *s, facts *f) {
   copy_str(f->peer_cn, sizeof f->peer_cn, h_dn_get(&cert->subject, "CN"));
   copy_str(f->fingerprint256, sizeof f->fingerprint256, cert->fingerprint256);
   const portls_cert *up = cert->issuer_certificate;
-  copy_str(f->peer_issuer_cn, sizeof f->peer_issuer_cn, up != NULL ? h_dn_get(&up->subject, "CN") : NULL);
-  for (const portls_cert *c = cert; c != NULL; c = c->issuer_certificate == c ? NULL : c->issuer_certificate)
+  copy_str(f->peer_issuer_cn, sizeof f->peer_issuer_cn,
+           up != NULL ? h_dn_get(&up->subject, "CN") : NULL);
+  for (const portls_cert *c = cert; c != NULL;
+       c = c->issuer_certificate == c ? NULL : c->issuer_certificate)
     f->chain_len++;
   portls_cert_free(cert);
   portls_buf sess = {0};
@@ -206,8 +208,10 @@ static void w_on_close(portls_socket *s, int had_error, void *u) {
 static void w_on_data(portls_socket *s, const void *d, size_t n, void *u) {
   (void)d;
   wire *w = u;
-  if (s == w->sc) w->s_rx += n;
-  else w->c_rx += n;
+  if (s == w->sc)
+    w->s_rx += n;
+  else
+    w->c_rx += n;
 }
 static void w_on_error(portls_socket *s, const portls_error *err, void *u) {
   wire *w = u;
@@ -224,7 +228,8 @@ Test(idle_connection, set_max_send_fragment_bounds_the_records_on_the_wire) {
   w_secure = 0;
   static const portls_socket_events sev = {
       .secure_connect = w_on_secure, .data = w_on_data, .error = w_on_error, .close = w_on_close};
-  static const portls_socket_events cev = {.secure_connect = w_on_secure, .data = w_on_data, .close = w_on_close};
+  static const portls_socket_events cev = {
+      .secure_connect = w_on_secure, .data = w_on_data, .close = w_on_close};
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
@@ -253,7 +258,8 @@ Test(idle_connection, set_max_send_fragment_bounds_the_records_on_the_wire) {
   portls_socket_write(s, big, sizeof big);
   h_run_until(&t, w.c_rx >= sizeof big);
   cr_assert_eq(w.c_rx, sizeof big);
-  cr_assert_geq(w.app_records, 20, "10000 bytes in %d records (largest %zu)", w.app_records, w.largest);
+  cr_assert_geq(w.app_records, 20, "10000 bytes in %d records (largest %zu)", w.app_records,
+                w.largest);
   cr_assert_eq(w.oversized, 0, "largest record %zu bytes", w.largest);
 
   /* Back to full records. */
@@ -263,7 +269,8 @@ Test(idle_connection, set_max_send_fragment_bounds_the_records_on_the_wire) {
   cr_assert(portls_socket_set_max_send_fragment(s, 16384));
   portls_socket_write(s, big, sizeof big);
   h_run_until(&t, w.c_rx >= sizeof big);
-  cr_assert_leq(w.app_records, 2, "10000 bytes in %d records (largest %zu)", w.app_records, w.largest);
+  cr_assert_leq(w.app_records, 2, "10000 bytes in %d records (largest %zu)", w.app_records,
+                w.largest);
   cr_assert_gt(w.largest, 9000);
 
   /* A record that does not authenticate is an error, never data. */

@@ -104,8 +104,7 @@ static void child(uint16_t port, int go) {
   child_connect(loop, port, WARM);
   if (read(go, &b, 1) != 1) _exit(0);
   child_connect(loop, port, BATCH);
-  while (read(go, &b, 1) > 0) {
-  }
+  while (read(go, &b, 1) > 0) {}
   _exit(0); /* the parent measured; nothing here is checked for leaks */
 }
 
@@ -120,7 +119,8 @@ static void s_on_secure(portls_server *srv, portls_socket *s, void *u) {
   (void)srv, (void)s, (void)u;
   s_secure++;
 }
-static void s_on_client_error(portls_server *srv, const portls_error *e, portls_socket *s, void *u) {
+static void s_on_client_error(portls_server *srv, const portls_error *e, portls_socket *s,
+                              void *u) {
   (void)srv, (void)s, (void)u;
   fprintf(stderr, "clientError %s: %s\n", portls_err_name(e->code), e->message);
   s_errors++;
@@ -130,8 +130,8 @@ static void s_on_client_error(portls_server *srv, const portls_error *e, portls_
  * server to find them quiet (rest sweeps are PORTLS__REST_SWEEP_MS apart). */
 static void serve_until(portls_loop *loop, int want, const int *expired) {
   while (s_secure < want && !s_errors && !*expired) portls_loop_run_once(loop, 1);
-  cr_assert(s_secure >= want && !s_errors, "%d of %d connections became secure (errors %d)", s_secure, want,
-            s_errors);
+  cr_assert(s_secure >= want && !s_errors, "%d of %d connections became secure (errors %d)",
+            s_secure, want, s_errors);
   int quiet = 0;
   portls_timer *settle;
   cr_assert_eq(portls_timer_new(loop, on_watchdog, &quiet, &settle), 0);
@@ -149,7 +149,8 @@ Test(memory, an_idle_server_connection_is_small, .timeout = 60) {
   cr_assert_eq(portls_timer_new(loop, on_watchdog, &expired, &watchdog), 0);
   portls_timer_start(watchdog, 30000, 0);
 
-  static const portls_server_events sev = {.secure_connection = s_on_secure, .client_error = s_on_client_error};
+  static const portls_server_events sev = {.secure_connection = s_on_secure,
+                                           .client_error = s_on_client_error};
   portls_server_options so;
   portls_server_options_init(&so);
   portls_buf kb = {key, strlen(key)}, cb = {cert, strlen(cert)};
@@ -183,7 +184,8 @@ Test(memory, an_idle_server_connection_is_small, .timeout = 60) {
   close(go[1]);
   int status = 0;
   cr_assert_eq(waitpid(pid, &status, 0), pid);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client process failed (status %d)", status);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client process failed (status %d)",
+            status);
 
   portls_server_close(srv);
   portls_timer_free(watchdog);

@@ -247,7 +247,8 @@ Test(net_socket, write_returns_0_above_high_water_mark_and_drain_follows_when_pe
   h_run_all_closed(&t);
   cr_assert_eq(c->count[H_DRAIN], 1);
   cr_assert_eq(st.drain_before_resume, 0);
-  cr_assert_eq(t.conn[0].rx_len, st.written, "received %zu of %zu bytes", t.conn[0].rx_len, st.written);
+  cr_assert_eq(t.conn[0].rx_len, st.written, "received %zu of %zu bytes", t.conn[0].rx_len,
+               st.written);
   cr_assert(pattern_ok(t.conn[0].rx, t.conn[0].rx_len), "received bytes differ from those written");
   cr_assert_eq(c->had_error, 0);
   h_finish(&t);
@@ -383,7 +384,8 @@ Test(net_connect, unknown_host_reports_EAI_NONAME_as_ENOTFOUND) {
   o.port = 80;
   h_side *c = h_connect_net(&t, &o);
   h_run_all_closed(&t);
-  cr_assert_eq(c->err.code, PORTLS_EAI_NONAME, "got %s: %s", portls_err_name(c->err.code), c->err.message);
+  cr_assert_eq(c->err.code, PORTLS_EAI_NONAME, "got %s: %s", portls_err_name(c->err.code),
+               c->err.message);
   cr_assert_str_eq(c->log, "error(ENOTFOUND) close(1)");
   cr_assert(h_contains(c->err.message, "nonexistent.invalid"), "message: %s", c->err.message);
   h_finish(&t);
@@ -436,7 +438,8 @@ Test(net_timeout, timeout_fires_on_an_idle_socket_and_does_not_close_it) {
   h_side *c = h_connect_net(&t, &o);
   c->hook = idle_client;
   h_run_all_closed(&t);
-  cr_assert_str_eq(c->log, "connect timeout close(0)", "'timeout' must not close the socket by itself");
+  cr_assert_str_eq(c->log, "connect timeout close(0)",
+                   "'timeout' must not close the socket by itself");
   cr_assert_geq(st.fired_at - st.set_at, 90, "fired after %llu ms",
                 (unsigned long long)(st.fired_at - st.set_at));
   h_finish(&t);
@@ -490,7 +493,8 @@ Test(net_timeout, timeout_does_not_fire_while_data_flows) {
   h_run_all_closed(&t);
   portls_timer_free(st.ticker);
   cr_assert_eq(st.ticks, TICKS + 1, "the writer stopped early");
-  cr_assert_eq(st.timeouts_when_stopped, 0, "'timeout' fired while data arrived every %d ms", TICK_MS);
+  cr_assert_eq(st.timeouts_when_stopped, 0, "'timeout' fired while data arrived every %d ms",
+               TICK_MS);
   cr_assert_eq(c->count[H_TIMEOUT], 1);
   cr_assert_geq(st.fired_at, st.stopped_at);
   cr_assert_eq(c->rx_len, TICKS);

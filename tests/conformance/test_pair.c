@@ -62,8 +62,10 @@ typedef struct pumped {
 
 static void pair_secure(portls_pair *p, void *u) {
   pumped *pp = u;
-  if (p == pp->client) pp->c_pair_secure++;
-  else pp->s_pair_secure++;
+  if (p == pp->client)
+    pp->c_pair_secure++;
+  else
+    pp->s_pair_secure++;
 }
 static void pair_data(portls_pair *p, const void *d, size_t n, void *u) {
   pumped *pp = u;
@@ -73,8 +75,10 @@ static void pair_data(portls_pair *p, const void *d, size_t n, void *u) {
 static void pair_end(portls_pair *p, void *u) {
   pumped *pp = u;
   portls_pair *peer = p == pp->client ? pp->server : pp->client;
-  if (p == pp->client) pp->c_enc_end++;
-  else pp->s_enc_end++;
+  if (p == pp->client)
+    pp->c_enc_end++;
+  else
+    pp->s_enc_end++;
   if (peer != NULL) portls_pair_encrypted_end(peer);
 }
 
@@ -104,7 +108,8 @@ Test(secure_pair, two_pairs_pumped_into_each_other_handshake_and_exchange_data) 
   h_init(&t);
   static pumped pp;
   memset(&pp, 0, sizeof pp);
-  portls_pair_events ev = {.secure = pair_secure, .encrypted_data = pair_data, .encrypted_end = pair_end};
+  portls_pair_events ev = {
+      .secure = pair_secure, .encrypted_data = pair_data, .encrypted_end = pair_end};
   make_pairs(&t, &pp, &ev);
   pp.s.reply = "pong";
   pp.s.end_after_reply = 1;
@@ -149,7 +154,9 @@ static void inspect_secure(portls_pair *p, void *u) {
   portls_cert_free(cert);
   portls_socket_end(s, "bye", 3);
 }
-static void inspect_data(portls_pair *p, const void *d, size_t n, void *u) { pair_data(p, d, n, &((inspect *)u)->pp); }
+static void inspect_data(portls_pair *p, const void *d, size_t n, void *u) {
+  pair_data(p, d, n, &((inspect *)u)->pp);
+}
 static void inspect_end(portls_pair *p, void *u) { pair_end(p, &((inspect *)u)->pp); }
 
 Test(secure_pair, cleartext_has_the_tls_socket_api_and_counts_encrypted_bytes) {
@@ -157,7 +164,8 @@ Test(secure_pair, cleartext_has_the_tls_socket_api_and_counts_encrypted_bytes) {
   h_init(&t);
   static inspect in;
   memset(&in, 0, sizeof in);
-  portls_pair_events ev = {.secure = inspect_secure, .encrypted_data = inspect_data, .encrypted_end = inspect_end};
+  portls_pair_events ev = {
+      .secure = inspect_secure, .encrypted_data = inspect_data, .encrypted_end = inspect_end};
   make_pairs(&t, &in.pp, &ev);
   h_run_until(&t, in.pp.c.closed && in.pp.s.closed);
   cr_assert_eq(in.authorized, 1);
@@ -193,7 +201,8 @@ static size_t transfer(h_test *t, pull *pl, portls_pair *from, portls_pair *to) 
   portls_pair_encrypted_consume(from, n);
   int before = pl->lent_back;
   cr_assert_eq(portls_pair_encrypted_feed(to, wire, n, feed_done, pl), 0);
-  cr_assert_eq(portls_pair_encrypted_feed(to, wire, n, feed_done, pl), PORTLS_EBUSY, "one lent buffer at a time");
+  cr_assert_eq(portls_pair_encrypted_feed(to, wire, n, feed_done, pl), PORTLS_EBUSY,
+               "one lent buffer at a time");
   h_run_until(t, pl->lent_back > before);
   return n;
 }
@@ -235,7 +244,9 @@ Test(secure_pair, pull_mode_peek_consume_and_zero_copy_feed) {
   cr_assert_eq(memcmp(pl.s.rx, "hello", 5), 0);
   cr_assert_eq(pl.c.rx_len, 5);
   cr_assert_eq(memcmp(pl.c.rx, "world", 5), 0);
-  cr_assert_eq(portls_pair_encrypted_bytes_written(pl.client) + portls_pair_encrypted_bytes_written(pl.server), moved);
+  cr_assert_eq(portls_pair_encrypted_bytes_written(pl.client) +
+                   portls_pair_encrypted_bytes_written(pl.server),
+               moved);
   cr_assert_gt(portls_pair_encrypted_bytes_written(pl.client), 5, "TLS overhead included");
   portls_socket_destroy(portls_pair_cleartext(pl.client), NULL);
   portls_socket_destroy(portls_pair_cleartext(pl.server), NULL);
@@ -248,7 +259,8 @@ Test(secure_pair, verification_failure_is_reported_on_the_cleartext_stream) {
   h_init(&t);
   static pumped pp;
   memset(&pp, 0, sizeof pp);
-  portls_pair_events ev = {.secure = pair_secure, .encrypted_data = pair_data, .encrypted_end = pair_end};
+  portls_pair_events ev = {
+      .secure = pair_secure, .encrypted_data = pair_data, .encrypted_end = pair_end};
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
@@ -296,7 +308,8 @@ Test(tls_duplex, tls_socket_over_application_streams_handshakes_and_carries_data
   h_init(&t);
   static end_state c, s;
   static wire cw, sw;
-  memset(&c, 0, sizeof c), memset(&s, 0, sizeof s), memset(&cw, 0, sizeof cw), memset(&sw, 0, sizeof sw);
+  memset(&c, 0, sizeof c), memset(&s, 0, sizeof s), memset(&cw, 0, sizeof cw),
+      memset(&sw, 0, sizeof sw);
   portls_duplex_ops ops = {.write = wire_write, .end = wire_end, .destroy = wire_destroy};
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);

@@ -10,9 +10,10 @@
 #include "common/harness.h"
 #include "portls/portls.h"
 
-#define NEED(cap)                                                                  \
-  do {                                                                             \
-    if (!portls_has_capability(cap)) cr_skip_test("needs capability %s", portls_capability_name(cap)); \
+#define NEED(cap)                                                                                  \
+  do {                                                                                             \
+    if (!portls_has_capability(cap))                                                               \
+      cr_skip_test("needs capability %s", portls_capability_name(cap));                            \
   } while (0)
 
 /* ---- a client that records what these tests look at ---- */
@@ -96,8 +97,12 @@ static void cl_close(portls_socket *s, int had_error, void *u) {
   ((cl *)u)->closed++;
 }
 
-static const portls_socket_events cl_events = {.secure_connect = cl_secure, .data = cl_data, .session = cl_session,
-                                               .ocsp_response = cl_ocsp, .error = cl_error, .close = cl_close};
+static const portls_socket_events cl_events = {.secure_connect = cl_secure,
+                                               .data = cl_data,
+                                               .session = cl_session,
+                                               .ocsp_response = cl_ocsp,
+                                               .error = cl_error,
+                                               .close = cl_close};
 
 static void cl_options(h_test *t, portls_connect_options *o, const char *method) {
   portls_connect_options_init(o);
@@ -200,7 +205,9 @@ static void shared_keys_test(const char *method) {
   }
 }
 
-Test(ticket_keys, servers_sharing_keys_resume_each_others_tls12_tickets) { shared_keys_test("TLSv1_2_method"); }
+Test(ticket_keys, servers_sharing_keys_resume_each_others_tls12_tickets) {
+  shared_keys_test("TLSv1_2_method");
+}
 
 Test(ticket_keys, servers_sharing_keys_resume_each_others_tls13_tickets) {
   NEED(PORTLS_CAP_TLS1_3);
@@ -232,7 +239,8 @@ Test(ticket_keys, get_returns_them_and_set_applies_to_new_connections) {
   cr_assert_eq(memcmp(got, keys_b, 48), 0);
   cr_assert_eq(resumes(&t, "TLSv1_2_method", &before), 0, "a ticket under the old keys resumed");
   first_session(&t, "TLSv1_2_method", &after);
-  cr_assert_eq(resumes(&t, "TLSv1_2_method", &after), 1, "a ticket under the new keys did not resume");
+  cr_assert_eq(resumes(&t, "TLSv1_2_method", &after), 1,
+               "a ticket under the new keys did not resume");
   h_run_all_closed(&t);
   h_finish(&t);
 }
@@ -280,8 +288,10 @@ static void store_tick(portls_timer *timer, void *u) {
     return;
   }
   portls_error e = {PORTLS_EPROTO, "store unavailable"};
-  cr_assert_eq(portls_ocsp_request_done(r, NULL, 0, NULL), PORTLS_EINVAL, "an answer of another kind");
-  cr_assert_eq(portls_session_request_done(r, st->answer, st->answer_len, st->fail_resume ? &e : NULL), 0);
+  cr_assert_eq(portls_ocsp_request_done(r, NULL, 0, NULL), PORTLS_EINVAL,
+               "an answer of another kind");
+  cr_assert_eq(
+      portls_session_request_done(r, st->answer, st->answer_len, st->fail_resume ? &e : NULL), 0);
 }
 
 static void later(store *st, portls_session_request *r, int is_resume) {
@@ -304,8 +314,8 @@ static void on_new_session(portls_server *srv, portls_socket *sock, const void *
   later(st, req, 0);
 }
 
-static void on_resume_session(portls_server *srv, portls_socket *sock, const void *id, size_t id_len,
-                              portls_session_request *req, void *u) {
+static void on_resume_session(portls_server *srv, portls_socket *sock, const void *id,
+                              size_t id_len, portls_session_request *req, void *u) {
   (void)srv, (void)sock;
   store *st = u;
   st->resume_asks++;
@@ -318,7 +328,8 @@ static void on_resume_session(portls_server *srv, portls_socket *sock, const voi
 
 static void store_secure_hook(h_side *side, h_event ev) {
   echo_hook(side, ev);
-  if (ev == H_SECURE && g_store.new_sessions > 0 && !g_store.answered_new) g_store.secure_before_answer = 1;
+  if (ev == H_SECURE && g_store.new_sessions > 0 && !g_store.answered_new)
+    g_store.secure_before_answer = 1;
 }
 
 static void store_server(h_test *t, uint64_t handshake_timeout_ms) {
@@ -360,7 +371,8 @@ Test(session_cache, new_session_then_resume_session_answered_later) {
   static cl first;
   first_session(&t, "TLSv1_2_method", &first);
   cr_assert_eq(g_store.new_sessions, 1, "newSession was not emitted for a TLS 1.2 session id");
-  cr_assert_eq(g_store.secure_before_answer, 0, "secureConnection came before newSession was answered");
+  cr_assert_eq(g_store.secure_before_answer, 0,
+               "secureConnection came before newSession was answered");
   cr_assert_eq(resumes(&t, "TLSv1_2_method", &first), 1, "the stored session did not resume");
   cr_assert_geq(g_store.resume_asks, 1);
   cr_assert_eq(g_store.found, 1);
@@ -383,7 +395,8 @@ Test(session_cache, an_error_from_resume_session_ends_that_connection_with_clien
   resume_ends_in_client_error(&t, &first);
   cr_assert_eq(t.srv.client_err.code, PORTLS_EPROTO);
   cr_assert(h_contains(t.srv.client_err.message, "resumeSession"), "%s", t.srv.client_err.message);
-  cr_assert(h_contains(t.srv.client_err.message, "store unavailable"), "%s", t.srv.client_err.message);
+  cr_assert(h_contains(t.srv.client_err.message, "store unavailable"), "%s",
+            t.srv.client_err.message);
   /* The server carries on. */
   g_store.fail_resume = 0;
   cr_assert_eq(resumes(&t, "TLSv1_2_method", &first), 1);
@@ -399,7 +412,8 @@ Test(session_cache, an_unanswered_resume_session_is_ended_by_the_handshake_timeo
   first_session(&t, "TLSv1_2_method", &first);
   g_store.never_answer = 1;
   resume_ends_in_client_error(&t, &first);
-  cr_assert_eq(t.srv.client_err.code, PORTLS_EHANDSHAKE_TIMEOUT, "%s", portls_err_name(t.srv.client_err.code));
+  cr_assert_eq(t.srv.client_err.code, PORTLS_EHANDSHAKE_TIMEOUT, "%s",
+               portls_err_name(t.srv.client_err.code));
   /* Answering after the connection has gone is harmless (and frees the request). */
   cr_assert_not_null(g_store.pending);
   cr_assert_eq(portls_session_request_done(g_store.pending, NULL, 0, NULL), 0);
@@ -435,7 +449,8 @@ static void server_ticket_hook(h_side *side, h_event ev) {
   echo_hook(side, ev);
   if (ev != H_SECURE) return;
   portls_buf b;
-  cr_assert_eq(portls_socket_get_tls_ticket(side->sock, &b), PORTLS_ENOENT, "a server socket has no ticket");
+  cr_assert_eq(portls_socket_get_tls_ticket(side->sock, &b), PORTLS_ENOENT,
+               "a server socket has no ticket");
 }
 
 Test(session, get_tls_ticket_gives_the_servers_ticket) {
@@ -488,8 +503,9 @@ static void cn_of(const void *der, size_t len, char *out, size_t cap) {
   portls_cert_free(cert);
 }
 
-static void on_ocsp_request(portls_server *srv, portls_socket *sock, const void *cert, size_t cert_len,
-                            const void *issuer, size_t issuer_len, portls_ocsp_request *req, void *u) {
+static void on_ocsp_request(portls_server *srv, portls_socket *sock, const void *cert,
+                            size_t cert_len, const void *issuer, size_t issuer_len,
+                            portls_ocsp_request *req, void *u) {
   (void)srv, (void)sock;
   ocsp_srv *o = u;
   o->asked++;
@@ -555,7 +571,8 @@ Test(ocsp, tls13_request_answered_later_reaches_the_client) {
 }
 
 Test(ocsp, options_fail_without_the_capability) {
-  if (portls_has_capability(PORTLS_CAP_OCSP_STAPLING)) cr_skip_test("the backend has ocsp-stapling");
+  if (portls_has_capability(PORTLS_CAP_OCSP_STAPLING))
+    cr_skip_test("the backend has ocsp-stapling");
   h_test t;
   h_init(&t);
   portls_server_options so;
@@ -625,7 +642,8 @@ static void srv_reneg_done(portls_socket *s, const portls_error *err, void *u) {
   g_srv_reneg.authorized_after = portls_socket_authorized(s);
   portls_cert *cert = NULL;
   portls_error e;
-  if (portls_socket_get_peer_certificate(s, 0, &cert, &e) == 0 && cert != NULL) g_srv_reneg.has_cert = 1;
+  if (portls_socket_get_peer_certificate(s, 0, &cert, &e) == 0 && cert != NULL)
+    g_srv_reneg.has_cert = 1;
   portls_cert_free(cert);
 }
 
@@ -658,11 +676,13 @@ Test(renegotiate, server_asks_for_a_client_certificate_afterwards) {
   cr_assert_eq(g_srv_reneg.authorized_before, 0);
   if (!portls_has_capability(PORTLS_CAP_RENEG_SERVER)) {
     cr_assert_eq(g_srv_reneg.err.code, PORTLS_ERENEG_DISABLED);
-    cr_assert(h_contains(g_srv_reneg.err.message, "renegotiate-server"), "%s", g_srv_reneg.err.message);
+    cr_assert(h_contains(g_srv_reneg.err.message, "renegotiate-server"), "%s",
+              g_srv_reneg.err.message);
   } else {
-    cr_assert_eq(g_srv_reneg.failed, 0, "%s; client: %d errors, %s; server socket: %s", g_srv_reneg.err.message,
-                 c.errors, c.err.message, t.conn[0].log);
-    cr_assert_eq(g_srv_reneg.authorized_after, 1, "the renegotiated handshake did not verify the client");
+    cr_assert_eq(g_srv_reneg.failed, 0, "%s; client: %d errors, %s; server socket: %s",
+                 g_srv_reneg.err.message, c.errors, c.err.message, t.conn[0].log);
+    cr_assert_eq(g_srv_reneg.authorized_after, 1,
+                 "the renegotiated handshake did not verify the client");
     cr_assert_eq(g_srv_reneg.has_cert, 1);
   }
   h_run_all_closed(&t);
@@ -692,7 +712,8 @@ static void limit_test(int limit, int per_server) {
   h_run_until(&t, t.conn[0].closed);
   cr_assert_eq(over.reneg_ok, limit, "the renegotiations within the limit must succeed");
   cr_assert_eq(over.reneg_failed, 1, "the one over the limit must fail");
-  cr_assert_eq(t.conn[0].err.code, PORTLS_ESESSION_ATTACK, "server socket: %s", portls_err_name(t.conn[0].err.code));
+  cr_assert_eq(t.conn[0].err.code, PORTLS_ESESSION_ATTACK, "server socket: %s",
+               portls_err_name(t.conn[0].err.code));
   /* Another connection on the same server is not affected. */
   cl_options(&t, &o, "TLSv1_2_method");
   cl_run_reneg(&t, &o, &under, limit);

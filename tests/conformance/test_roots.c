@@ -33,7 +33,8 @@ Test(system_roots, a_private_ca_is_not_trusted_without_ca) {
   h_side *c = connect_without_ca(&t);
   cr_assert_eq(c->count[H_SECURE], 1);
   cr_assert_eq(portls_socket_authorized(c->sock), 0);
-  cr_assert_eq(portls_socket_authorization_error(c->sock), PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  cr_assert_eq(portls_socket_authorization_error(c->sock),
+               PORTLS_EUNABLE_TO_GET_ISSUER_CERT_LOCALLY);
   portls_socket_destroy(c->sock, NULL);
   h_run_all_closed(&t);
   h_finish(&t);

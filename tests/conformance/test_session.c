@@ -49,7 +49,8 @@ static void run_client(h_test *t, const char *method, const client *resume_from,
   o.context.secure_protocol = method;
   o.port = t->srv.port;
   if (resume_from != NULL) o.session = (portls_buf){resume_from->session, resume_from->session_len};
-  portls_socket_events ev = {.secure_connect = c_secure, .data = c_data, .session = c_session, .close = c_close};
+  portls_socket_events ev = {
+      .secure_connect = c_secure, .data = c_data, .session = c_session, .close = c_close};
   o.events = &ev;
   o.user = c;
   portls_socket *s;
@@ -84,7 +85,8 @@ static void resume_test(const char *method) {
 }
 
 Test(session, tls13_ticket_from_the_session_event_resumes) {
-  if (!portls_has_capability(PORTLS_CAP_TLS1_3)) cr_skip_test("needs capability %s", portls_capability_name(PORTLS_CAP_TLS1_3));
+  if (!portls_has_capability(PORTLS_CAP_TLS1_3))
+    cr_skip_test("needs capability %s", portls_capability_name(PORTLS_CAP_TLS1_3));
   resume_test("TLSv1_3_method");
 }
 
@@ -114,7 +116,8 @@ Test(session, garbage_session_bytes_end_the_connection_with_ESESSION) {
   h_side *c = h_connect_tls(&t, &o);
   h_run_until(&t, c->closed);
   cr_assert_eq(c->count[H_SECURE], 0);
-  cr_assert_eq(c->err.code, PORTLS_ESESSION, "got %s: %s", portls_err_name(c->err.code), c->err.message);
+  cr_assert_eq(c->err.code, PORTLS_ESESSION, "got %s: %s", portls_err_name(c->err.code),
+               c->err.message);
   h_run_all_closed(&t);
   h_finish(&t);
 }

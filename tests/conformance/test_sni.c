@@ -123,7 +123,8 @@ Test(sni_contexts, the_most_recently_added_matching_context_wins_as_in_node) {
   seen a = {0}, b = {0};
   connect_as(&t, "wrong.example.com", 0, &a);
   cr_assert_str_eq(a.key_type, "EC");
-  connect_as(&t, "other.example.com", 0, &b); /* only the wildcard matches (its cert names wrong.example.com) */
+  connect_as(&t, "other.example.com", 0,
+             &b); /* only the wildcard matches (its cert names wrong.example.com) */
   cr_assert_str_eq(b.key_type, "RSA");
   cr_assert(strstr(b.san, "wrong.example.com") != NULL);
   h_run_all_closed(&t);
@@ -158,11 +159,13 @@ static void answer_later(portls_timer *timer, void *user) {
   sni_cb_state *st = user;
   portls_error e = {PORTLS_ENOENT, "no certificate for this name"};
   cr_assert_eq(portls_sni_request_done(st->pending, st->answer, st->fail ? &e : NULL), 0);
-  cr_assert_eq(portls_sni_request_done(st->pending, st->answer, NULL), PORTLS_EINVAL, "a second answer");
+  cr_assert_eq(portls_sni_request_done(st->pending, st->answer, NULL), PORTLS_EINVAL,
+               "a second answer");
   portls_timer_free(timer);
 }
 
-static void sni_cb(portls_server *srv, const char *servername, portls_sni_request *req, void *user) {
+static void sni_cb(portls_server *srv, const char *servername, portls_sni_request *req,
+                   void *user) {
   (void)srv;
   sni_cb_state *st = user;
   st->calls++;
@@ -223,7 +226,8 @@ Test(sni_callback, an_error_ends_that_connection_with_client_error_and_the_serve
   h_finish(&t);
 }
 
-static void sni_never(portls_server *srv, const char *servername, portls_sni_request *req, void *user) {
+static void sni_never(portls_server *srv, const char *servername, portls_sni_request *req,
+                      void *user) {
   (void)srv, (void)servername;
   *(portls_sni_request **)user = req; /* never answered while the connection lives */
 }

@@ -84,7 +84,8 @@ static void hs_conn(h_side *s, h_event ev) {
 }
 
 /* Server key/cert, client ca, then a handshake that records both sides. */
-static void handshake(h_test *t, hs_state *st, portls_server_options *so, portls_connect_options *co) {
+static void handshake(h_test *t, hs_state *st, portls_server_options *so,
+                      portls_connect_options *co) {
   t->user = st;
   t->srv.conn_hook = hs_conn;
   h_listen_tls(t, so);
@@ -113,8 +114,10 @@ Test(tls_handshake, secure_connect_and_secure_connection_fire_and_the_client_is_
   cr_assert_eq(st.client.encrypted, 1);
   cr_assert_eq(st.conn.encrypted, 1);
   cr_assert_eq(st.client.authorized, 1);
-  cr_assert_eq(st.client.authz_error, 0, "authorizationError %s", portls_err_name(st.client.authz_error));
-  cr_assert_eq(st.conn.authorized, 0, "a server that did not request a certificate is not authorized");
+  cr_assert_eq(st.client.authz_error, 0, "authorizationError %s",
+               portls_err_name(st.client.authz_error));
+  cr_assert_eq(st.conn.authorized, 0,
+               "a server that did not request a certificate is not authorized");
   cr_assert_eq(st.client.has_alpn, 0, "no ALPN configured: alpnProtocol is NULL");
   cr_assert_eq(st.conn.has_alpn, 0);
   h_finish(&t);
@@ -182,7 +185,8 @@ static void ephemeral_conn(h_side *s, h_event ev) {
   if (ev == H_SECURE) {
     portls_ephemeral_key_info info;
     int rc = portls_socket_get_ephemeral_key_info(s->sock, &info);
-    cr_expect_eq(rc, PORTLS_EINVAL, "server socket: Node returns null; got %s", portls_err_name(rc));
+    cr_expect_eq(rc, PORTLS_EINVAL, "server socket: Node returns null; got %s",
+                 portls_err_name(rc));
     s->ctx = (void *)1;
   }
 }
@@ -232,7 +236,8 @@ Test(tls_handshake, ecdsa_server_certificate_is_verified) {
   tls_client(&t, "ca.crt", ec_client);
   h_run_all_closed(&t);
   cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
-  cr_assert_eq(st.client.authorized, 1, "authorizationError %s", portls_err_name(st.client.authz_error));
+  cr_assert_eq(st.client.authorized, 1, "authorizationError %s",
+               portls_err_name(st.client.authz_error));
   h_finish(&t);
 }
 
@@ -249,7 +254,8 @@ Test(tls_handshake, ecdsa_server_negotiates_an_ECDSA_suite_in_TLSv1_2) {
   portls_connect_options co = client_options(&t, "ca.crt");
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(st.client.protocol, "TLSv1.2");
-  cr_assert(strncmp(st.client.cipher.name, "ECDHE-ECDSA-", 12) == 0, "cipher %s", st.client.cipher.name);
+  cr_assert(strncmp(st.client.cipher.name, "ECDHE-ECDSA-", 12) == 0, "cipher %s",
+            st.client.cipher.name);
   cr_assert_eq(st.client.authorized, 1);
   h_finish(&t);
 }
@@ -268,9 +274,11 @@ Test(tls_handshake, ip_host_without_servername_matches_the_IP_SAN_and_sends_no_S
   co.host = "127.0.0.1";
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
-  cr_assert_eq(st.client.authorized, 1, "authorizationError %s", portls_err_name(st.client.authz_error));
+  cr_assert_eq(st.client.authorized, 1, "authorizationError %s",
+               portls_err_name(st.client.authz_error));
   cr_assert_eq(st.conn.has_servername, 0, "the server saw SNI \"%s\"", st.conn.servername);
-  cr_assert_eq(st.client.has_servername, 0, "no SNI for an IP host, got \"%s\"", st.client.servername);
+  cr_assert_eq(st.client.has_servername, 0, "no SNI for an IP host, got \"%s\"",
+               st.client.servername);
   h_finish(&t);
 }
 
@@ -511,7 +519,8 @@ Test(tls_data, write_returns_0_above_high_water_mark_and_drain_follows_when_peer
   portls_socket_resume(t.conn[0].sock);
   h_run_all_closed(&t);
   cr_assert_gt(c->count[H_DRAIN], drains_paused, "no 'drain' after the peer resumed");
-  cr_assert_eq(t.conn[0].rx_len, st.written, "received %zu of %zu bytes", t.conn[0].rx_len, st.written);
+  cr_assert_eq(t.conn[0].rx_len, st.written, "received %zu of %zu bytes", t.conn[0].rx_len,
+               st.written);
   for (size_t i = 0; i < t.conn[0].rx_len; i++)
     if (t.conn[0].rx[i] != (unsigned char)(i % 251)) cr_assert_fail("byte %zu differs", i);
   cr_assert_eq(c->count[H_ERROR], 0);
@@ -590,24 +599,25 @@ static void expect_verify_failure(const char *key, const char *chain, const char
   if (reject) {
     snprintf(expected, sizeof expected, "connect error(%s) close(1)", portls_err_name(code));
     cr_assert_str_eq(c->log, expected, "(%s)", c->err.message);
-    cr_assert_eq(c->err.code, code, "got %s, want %s", portls_err_name(c->err.code), portls_err_name(code));
+    cr_assert_eq(c->err.code, code, "got %s, want %s", portls_err_name(c->err.code),
+                 portls_err_name(code));
     cr_assert_neq(c->err.message[0], '\0', "an error event carries a message");
   } else {
     cr_assert_str_eq(c->log, "connect secureConnect end close(0)", "(%s)", c->err.message);
     cr_assert_eq(st.authorized, 0);
-    cr_assert_eq(st.authz_error, code, "authorizationError %s, want %s", portls_err_name(st.authz_error),
-                 portls_err_name(code));
+    cr_assert_eq(st.authz_error, code, "authorizationError %s, want %s",
+                 portls_err_name(st.authz_error), portls_err_name(code));
   }
   h_finish(&t);
 }
 
 Test(tls_verify, self_signed_certificate_is_rejected_with_DEPTH_ZERO_SELF_SIGNED_CERT) {
-  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT,
-                        1);
+  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt",
+                        PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT, 1);
 }
 Test(tls_verify, self_signed_certificate_is_reported_when_not_rejecting) {
-  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT,
-                        0);
+  expect_verify_failure("self-signed.key", "self-signed.crt", "ca.crt",
+                        PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT, 0);
 }
 
 Test(tls_verify, expired_certificate_is_rejected_with_CERT_HAS_EXPIRED) {
@@ -618,12 +628,12 @@ Test(tls_verify, expired_certificate_is_reported_when_not_rejecting) {
 }
 
 Test(tls_verify, not_yet_valid_certificate_is_rejected_with_CERT_NOT_YET_VALID) {
-  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID,
-                        1);
+  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt",
+                        PORTLS_ECERT_NOT_YET_VALID, 1);
 }
 Test(tls_verify, not_yet_valid_certificate_is_reported_when_not_rejecting) {
-  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt", PORTLS_ECERT_NOT_YET_VALID,
-                        0);
+  expect_verify_failure("not-yet-valid.key", "not-yet-valid-chain.crt", "ca.crt",
+                        PORTLS_ECERT_NOT_YET_VALID, 0);
 }
 
 /* unknown-leaf-chain.crt carries its own (untrusted) root: OpenSSL, and so
@@ -648,19 +658,21 @@ Test(tls_verify, chain_without_a_trusted_root_is_reported_when_not_rejecting) {
 }
 
 Test(tls_verify, leaf_without_its_intermediate_is_rejected_with_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
-  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE,
-                        1);
+  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt",
+                        PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE, 1);
 }
 Test(tls_verify, leaf_without_its_intermediate_is_reported_when_not_rejecting) {
-  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt", PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE,
-                        0);
+  expect_verify_failure("server-rsa.key", "server-rsa.crt", "ca.crt",
+                        PORTLS_EUNABLE_TO_VERIFY_LEAF_SIGNATURE, 0);
 }
 
 Test(tls_verify, certificate_for_another_host_is_rejected_with_CERT_ALTNAME_INVALID) {
-  expect_verify_failure("wrong-host.key", "wrong-host-chain.crt", "ca.crt", PORTLS_ECERT_ALTNAME_INVALID, 1);
+  expect_verify_failure("wrong-host.key", "wrong-host-chain.crt", "ca.crt",
+                        PORTLS_ECERT_ALTNAME_INVALID, 1);
 }
 Test(tls_verify, certificate_for_another_host_is_reported_when_not_rejecting) {
-  expect_verify_failure("wrong-host.key", "wrong-host-chain.crt", "ca.crt", PORTLS_ECERT_ALTNAME_INVALID, 0);
+  expect_verify_failure("wrong-host.key", "wrong-host-chain.crt", "ca.crt",
+                        PORTLS_ECERT_ALTNAME_INVALID, 0);
 }
 
 Test(tls_verify, altname_error_message_names_the_host_and_the_altnames_as_Node_does) {
@@ -670,9 +682,9 @@ Test(tls_verify, altname_error_message_names_the_host_and_the_altnames_as_Node_d
   h_side *c = tls_client(&t, "ca.crt", NULL);
   h_run_all_closed(&t);
   cr_assert_eq(c->err.code, PORTLS_ECERT_ALTNAME_INVALID);
-  cr_assert(
-      h_contains(c->err.message, "Host: localhost. is not in the cert's altnames: DNS:wrong.example.com"),
-      "message: %s", c->err.message);
+  cr_assert(h_contains(c->err.message,
+                       "Host: localhost. is not in the cert's altnames: DNS:wrong.example.com"),
+            "message: %s", c->err.message);
   h_finish(&t);
 }
 

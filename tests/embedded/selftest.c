@@ -61,9 +61,9 @@ static void fail_(const char *file, int line, const char *fmt, ...) {
   va_end(ap);
   cur_failed = 1;
 }
-#define EXPECT(cond, ...)                                \
-  do {                                                   \
-    if (!(cond)) fail_(__FILE__, __LINE__, __VA_ARGS__); \
+#define EXPECT(cond, ...)                                                                          \
+  do {                                                                                             \
+    if (!(cond)) fail_(__FILE__, __LINE__, __VA_ARGS__);                                           \
   } while (0)
 
 /* ---- a counting allocator: what portls itself holds ---------------------- */
@@ -183,13 +183,13 @@ static int step(run *r) {
   if (portls_loop_run_once(r->loop, 1) < 0) return 0;
   return !r->expired;
 }
-#define RUN_UNTIL(r, cond)                                             \
-  do {                                                                 \
-    while (!(cond))                                                    \
-      if (!step(r)) {                                                  \
-        fail_(__FILE__, __LINE__, "timed out waiting for: %s", #cond); \
-        break;                                                         \
-      }                                                                \
+#define RUN_UNTIL(r, cond)                                                                         \
+  do {                                                                                             \
+    while (!(cond))                                                                                \
+      if (!step(r)) {                                                                              \
+        fail_(__FILE__, __LINE__, "timed out waiting for: %s", #cond);                             \
+        break;                                                                                     \
+      }                                                                                            \
   } while (0)
 
 static void on_delay(portls_timer *t, void *u) {
@@ -202,8 +202,7 @@ static void run_for(run *r, uint64_t ms) {
   portls_timer *t;
   if (portls_timer_new(r->loop, on_delay, &done, &t) != 0) return;
   portls_timer_start(t, ms, 0);
-  while (!done && step(r)) {
-  }
+  while (!done && step(r)) {}
   portls_timer_free(t);
 }
 
@@ -211,13 +210,11 @@ static void run_for(run *r, uint64_t ms) {
 static void run_end(run *r, int (*all_closed)(void *), void *u) {
   r->expired = 0;
   portls_timer_start(r->watchdog, WATCHDOG_MS, 0);
-  while (!all_closed(u) && step(r)) {
-  }
+  while (!all_closed(u) && step(r)) {}
   EXPECT(all_closed(u), "objects still open at teardown");
   portls_timer_free(r->watchdog);
   /* Let the loop run the timer's close, then free it. */
-  for (int i = 0; i < 10 && portls_loop_run_once(r->loop, 0) > 0; i++) {
-  }
+  for (int i = 0; i < 10 && portls_loop_run_once(r->loop, 0) > 0; i++) {}
   int rc = portls_loop_free(r->loop);
   EXPECT(rc == 0, "portls_loop_free: %s", portls_err_name(rc));
 }
@@ -828,15 +825,14 @@ int main(int argc, char **argv) {
   if (idle_total_per_conn >= 0) {
     /* mallinfo2 sees nothing under a sanitizer's allocator, and there is none without glibc. */
     if (idle_total_per_conn < idle_portls_per_conn || idle_client_total < idle_client_portls)
-      printf(
-          "idle-connection-ram: server ? bytes (portls %ld), client ? bytes (portls %ld), "
-          "averaged over %d connections: the heap total is unknown here\n",
-          idle_portls_per_conn, idle_client_portls, IDLE_N);
+      printf("idle-connection-ram: server ? bytes (portls %ld), client ? bytes (portls %ld), "
+             "averaged over %d connections: the heap total is unknown here\n",
+             idle_portls_per_conn, idle_client_portls, IDLE_N);
     else
-      printf(
-          "idle-connection-ram: server %ld bytes (portls %ld), client %ld bytes (portls %ld), "
-          "averaged over %d connections\n",
-          idle_total_per_conn, idle_portls_per_conn, idle_client_total, idle_client_portls, IDLE_N);
+      printf("idle-connection-ram: server %ld bytes (portls %ld), client %ld bytes (portls %ld), "
+             "averaged over %d connections\n",
+             idle_total_per_conn, idle_portls_per_conn, idle_client_total, idle_client_portls,
+             IDLE_N);
   }
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

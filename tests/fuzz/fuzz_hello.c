@@ -27,12 +27,12 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-#define CHECK(c)                                                            \
-  do {                                                                      \
-    if (!(c)) {                                                             \
-      fprintf(stderr, "fuzz_hello: check failed at line %d: %s\n", __LINE__, #c); \
-      abort();                                                              \
-    }                                                                       \
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "fuzz_hello: check failed at line %d: %s\n", __LINE__, #c);                  \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* FNV-1a, to fold every parsed byte and field into one number. */

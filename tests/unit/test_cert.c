@@ -38,8 +38,7 @@ static blob raw(const void *p, size_t n) {
   blob b;
   b.p = malloc(n ? n : 1);
   cr_assert_not_null(b.p);
-  if (n)
-    memcpy(b.p, p, n);
+  if (n) memcpy(b.p, p, n);
   b.n = n;
   return b;
 }
@@ -65,8 +64,7 @@ static blob catv(blob first, va_list ap) {
   for (blob part = first; part.n != (size_t)-1; part = va_arg(ap, blob)) {
     out.p = realloc(out.p, out.n + part.n + 1);
     cr_assert_not_null(out.p);
-    if (part.n)
-      memcpy(out.p + out.n, part.p, part.n);
+    if (part.n) memcpy(out.p + out.n, part.p, part.n);
     out.n += part.n;
     free(part.p);
   }
@@ -131,8 +129,7 @@ static blob oid_body(const char *dotted) {
   const char *p = dotted;
   while (*p) {
     arcs[n++] = strtoull(p, (char **)&p, 10);
-    if (*p == '.')
-      p++;
+    if (*p == '.') p++;
   }
   arcs[1] += arcs[0] * 40;
   for (size_t i = 1; i < n; i++) {
@@ -143,8 +140,7 @@ static blob oid_body(const char *dotted) {
       tmp[k++] = (uint8_t)(v & 0x7F);
       v >>= 7;
     } while (v);
-    while (k--)
-      out[o++] = (uint8_t)(tmp[k] | (k ? 0x80 : 0));
+    while (k--) out[o++] = (uint8_t)(tmp[k] | (k ? 0x80 : 0));
   }
   return raw(out, o);
 }
@@ -161,17 +157,18 @@ static blob ctx(unsigned n, blob v) { return tlv(0x80 | n, v); }
 static blob ctx_cons(unsigned n, blob v) { return tlv(0xA0 | n, v); }
 
 /* A Name of single-attribute RDNs. */
-static blob name1(const char *type, blob value) { return seq(set(seq(oid(type), value, END), END), END); }
+static blob name1(const char *type, blob value) {
+  return seq(set(seq(oid(type), value, END), END), END);
+}
 
 static blob ext(const char *id, int critical, blob value) {
-  if (critical)
-    return seq(oid(id), boolean(1), octets(value), END);
+  if (critical) return seq(oid(id), boolean(1), octets(value), END);
   return seq(oid(id), octets(value), END);
 }
 
 /* A fake 528-bit modulus: parsing never checks that a key is usable. */
-#define TEST_MODULUS                                                       \
-  "00C0FFEE0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789AB" \
+#define TEST_MODULUS                                                                               \
+  "00C0FFEE0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789AB"                           \
   "CDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCD"
 
 static blob rsa_spki(const char *modulus_hex, const char *exponent_hex) {
@@ -192,20 +189,13 @@ typedef struct spec {
 /* Fills the fields a test left empty with plain values. */
 static blob build(spec s) {
   blob tbs, sigalg = seq(oid("1.2.840.113549.1.1.11"), tlv(0x05, raw("", 0)), END);
-  if (!s.serial.p)
-    s.serial = integer_hex("01");
-  if (!s.issuer.p)
-    s.issuer = name1("2.5.4.3", utf8("issuer"));
-  if (!s.subject.p)
-    s.subject = name1("2.5.4.3", utf8("subject"));
-  if (!s.not_before.p)
-    s.not_before = tlv(0x17, str("240101000000Z"));
-  if (!s.not_after.p)
-    s.not_after = tlv(0x17, str("340101000000Z"));
-  if (!s.spki.p)
-    s.spki = rsa_spki(TEST_MODULUS, "010001");
-  if (!s.version.p)
-    s.version = ctx_cons(0, integer_hex("02"));
+  if (!s.serial.p) s.serial = integer_hex("01");
+  if (!s.issuer.p) s.issuer = name1("2.5.4.3", utf8("issuer"));
+  if (!s.subject.p) s.subject = name1("2.5.4.3", utf8("subject"));
+  if (!s.not_before.p) s.not_before = tlv(0x17, str("240101000000Z"));
+  if (!s.not_after.p) s.not_after = tlv(0x17, str("340101000000Z"));
+  if (!s.spki.p) s.spki = rsa_spki(TEST_MODULUS, "010001");
+  if (!s.version.p) s.version = ctx_cons(0, integer_hex("02"));
   tbs = seq(s.version, s.serial, seq(oid("1.2.840.113549.1.1.11"), tlv(0x05, raw("", 0)), END),
             s.issuer, seq(s.not_before, s.not_after, END), s.subject, s.spki,
             s.exts.p ? ctx_cons(3, seq(s.exts, END)) : raw("", 0), END);
@@ -216,8 +206,7 @@ static void dump_der(const char *name, blob der) {
   const char *dir = getenv("PORTLS_CERT_TEST_DUMP");
   char path[512];
   FILE *f;
-  if (!dir)
-    return;
+  if (!dir) return;
   snprintf(path, sizeof(path), "%s/%s.der", dir, name);
   f = fopen(path, "wb");
   if (f) {
@@ -254,8 +243,7 @@ static int parse_fails(const char *name, spec s) {
 
 static const char *dn_get(const portls_dn *dn, const char *key, size_t nth) {
   for (size_t i = 0; i < dn->count; i++)
-    if (strcmp(dn->entries[i].key, key) == 0 && nth-- == 0)
-      return dn->entries[i].value;
+    if (strcmp(dn->entries[i].key, key) == 0 && nth-- == 0) return dn->entries[i].value;
   return NULL;
 }
 
@@ -295,35 +283,36 @@ Test(cert, subjectaltname_is_formatted_like_node) {
 
 Test(cert, dirname_uses_reversed_rfc2253_with_openssl_escapes) {
   spec s = {0};
-  blob name = seq(
-      set(seq(oid("2.5.4.3"), utf8("a+b"), END), seq(oid("2.5.4.11"), utf8("ou"), END), END),
-      set(seq(oid("2.5.4.3"), utf8(" #lead"), END), END),
-      set(seq(oid("2.5.4.3"), utf8("trail "), END), END),
-      set(seq(oid("1.2.3.4"), utf8("unk"), END), END),
-      set(seq(oid("2.5.4.3"), tlv(0x1E, hexb("00FC20AC")), END), END),
-      set(seq(oid("2.5.4.3"), utf8("x\ny;z<>\"\\="), END), END),
-      set(seq(oid("2.5.4.3"), utf8("\xC3\xA9"), END), END), END);
+  blob name =
+      seq(set(seq(oid("2.5.4.3"), utf8("a+b"), END), seq(oid("2.5.4.11"), utf8("ou"), END), END),
+          set(seq(oid("2.5.4.3"), utf8(" #lead"), END), END),
+          set(seq(oid("2.5.4.3"), utf8("trail "), END), END),
+          set(seq(oid("1.2.3.4"), utf8("unk"), END), END),
+          set(seq(oid("2.5.4.3"), tlv(0x1E, hexb("00FC20AC")), END), END),
+          set(seq(oid("2.5.4.3"), utf8("x\ny;z<>\"\\="), END), END),
+          set(seq(oid("2.5.4.3"), utf8("\xC3\xA9"), END), END), END);
   portls_cert *c;
   s.exts = ext("2.5.29.17", 0, seq(ctx_cons(4, name), END));
   c = parse_built("san_dirname", s);
-  cr_assert_str_eq(c->subjectaltname,
-                   "DirName:\"CN=\303\251\\u002cCN=x\\u000ay\\\\;z\\\\<\\\\>\\\\\\\"\\\\\\\\=\\u002cCN="
-                   "\303\274\342\202\254\\u002c1.2.3.4=#0C03756E6B\\u002cCN=trail\\\\ \\u002cCN="
-                   "\\\\ #lead\\u002cOU=ou+CN=a\\\\+b\"");
+  cr_assert_str_eq(
+      c->subjectaltname,
+      "DirName:\"CN=\303\251\\u002cCN=x\\u000ay\\\\;z\\\\<\\\\>\\\\\\\"\\\\\\\\=\\u002cCN="
+      "\303\274\342\202\254\\u002c1.2.3.4=#0C03756E6B\\u002cCN=trail\\\\ \\u002cCN="
+      "\\\\ #lead\\u002cOU=ou+CN=a\\\\+b\"");
   portls_cert_free(c);
 }
 
 Test(cert, othernames_print_known_types_and_sanitize_utf8) {
   spec s = {0};
 #define ON(type, value) ctx_cons(0, cat(oid(type), ctx_cons(0, value), END))
-  blob gn = cat(ON("1.3.6.1.5.5.7.8.9", utf8("\xC3\xBC@x.de")), ON("1.3.6.1.5.5.7.8.5", utf8("xmpp@x")),
-                ON("1.3.6.1.5.5.7.8.8", utf8("realm")), ON("1.3.6.1.5.5.7.8.7", utf8("_srv")),
-                ON("1.3.6.1.4.1.311.20.2.3", ia5("upn-ia5")),
-                ON("1.3.6.1.4.1.311.20.2.3", tlv(0x0C, str("bad\xFF\xFE utf8 \xE2\x82"))),
-                ON("1.3.6.1.4.1.311.20.2.3", utf8("a,b")),
-                ON("1.3.6.1.4.1.311.20.2.3", utf8("tab\tx\x7F")),
-                ON("1.3.6.1.5.5.7.8.7", ia5("_s,rv")), ctx(6, str("http://x/\x7F")),
-                ctx(1, str("\xC3\xA9@x")), END);
+  blob gn =
+      cat(ON("1.3.6.1.5.5.7.8.9", utf8("\xC3\xBC@x.de")), ON("1.3.6.1.5.5.7.8.5", utf8("xmpp@x")),
+          ON("1.3.6.1.5.5.7.8.8", utf8("realm")), ON("1.3.6.1.5.5.7.8.7", utf8("_srv")),
+          ON("1.3.6.1.4.1.311.20.2.3", ia5("upn-ia5")),
+          ON("1.3.6.1.4.1.311.20.2.3", tlv(0x0C, str("bad\xFF\xFE utf8 \xE2\x82"))),
+          ON("1.3.6.1.4.1.311.20.2.3", utf8("a,b")),
+          ON("1.3.6.1.4.1.311.20.2.3", utf8("tab\tx\x7F")), ON("1.3.6.1.5.5.7.8.7", ia5("_s,rv")),
+          ctx(6, str("http://x/\x7F")), ctx(1, str("\xC3\xA9@x")), END);
 #undef ON
   portls_cert *c;
   s.exts = ext("2.5.29.17", 0, tlv(0x30, gn));
@@ -350,21 +339,24 @@ Test(cert, empty_san_is_an_empty_string) {
 Test(cert, infoaccess_splits_method_and_name_like_node) {
   spec s = {0};
 #define AD(method, gn) seq(oid(method), gn, END)
-  blob aia = seq(AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://o1/"))),
-                 AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://o2/"))),
-                 AD("1.3.6.1.5.5.7.48.2", ctx(6, str("http://ca/,x"))),
-                 AD("1.3.6.1.5.5.7.48.5", ctx(6, str("http://repo/"))),
-                 AD("1.2.3.4", ctx(2, str("dns.example"))),
-                 AD("1.3.6.1.5.5.7.48.2", ctx(7, hexb("01020304"))),
-                 AD("1.3.6.1.5.5.7.48.3", ctx_cons(0, cat(oid("1.3.6.1.4.1.311.20.2.3"),
-                                                          ctx_cons(0, utf8("u,pn")), END))),
-                 AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://caf\xE9/"))), END);
+  blob aia = seq(
+      AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://o1/"))),
+      AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://o2/"))),
+      AD("1.3.6.1.5.5.7.48.2", ctx(6, str("http://ca/,x"))),
+      AD("1.3.6.1.5.5.7.48.5", ctx(6, str("http://repo/"))),
+      AD("1.2.3.4", ctx(2, str("dns.example"))), AD("1.3.6.1.5.5.7.48.2", ctx(7, hexb("01020304"))),
+      AD("1.3.6.1.5.5.7.48.3",
+         ctx_cons(0, cat(oid("1.3.6.1.4.1.311.20.2.3"), ctx_cons(0, utf8("u,pn")), END))),
+      AD("1.3.6.1.5.5.7.48.1", ctx(6, str("http://caf\xE9/"))), END);
 #undef AD
-  static const char *const expect[][2] = {
-      {"OCSP - URI", "http://o1/"},           {"OCSP - URI", "http://o2/"},
-      {"CA Issuers - URI", "http://ca/,x"},   {"CA Repository - URI", "http://repo/"},
-      {"1.2.3.4 - DNS", "dns.example"},       {"CA Issuers - IP Address", "1.2.3.4"},
-      {"AD Time Stamping - othername", "UPN:u,pn"}, {"OCSP - URI", "http://caf\303\251/"}};
+  static const char *const expect[][2] = {{"OCSP - URI", "http://o1/"},
+                                          {"OCSP - URI", "http://o2/"},
+                                          {"CA Issuers - URI", "http://ca/,x"},
+                                          {"CA Repository - URI", "http://repo/"},
+                                          {"1.2.3.4 - DNS", "dns.example"},
+                                          {"CA Issuers - IP Address", "1.2.3.4"},
+                                          {"AD Time Stamping - othername", "UPN:u,pn"},
+                                          {"OCSP - URI", "http://caf\303\251/"}};
   portls_cert *c;
   char *json;
   s.exts = ext("1.3.6.1.5.5.7.1.1", 0, aia);
@@ -398,22 +390,19 @@ static const char names_json[] =
 Test(cert, names_use_openssl_short_names_and_convert_string_types) {
   spec s = {0};
 #define RDN(type, value) set(seq(oid(type), value, END), END)
-  s.subject = seq(RDN("2.5.4.6", printable("DE")), RDN("2.5.4.11", utf8("one")),
-                  RDN("2.5.4.11", utf8("two")),
-                  set(seq(oid("2.5.4.3"), utf8("multi"), END), seq(oid("2.5.4.10"), utf8("val"), END), END),
-                  RDN("2.5.4.3", tlv(0x1E, hexb("0047007200FC00DF0065002020AC"))),
-                  RDN("2.5.4.7", tlv(0x14, str("caf\xE9"))),
-                  RDN("2.5.4.8", tlv(0x1C, hexb("0001D11E00000078"))),
-                  RDN("1.2.3.4.5.6", utf8("unknown oid")),
-                  RDN("1.2.840.113549.1.9.1", ia5("a@b.c")),
-                  RDN("0.9.2342.19200300.100.1.25", ia5("example")),
-                  RDN("0.9.2342.19200300.100.1.1", utf8("uid1")), RDN("2.5.4.42", utf8("Given")),
-                  RDN("2.5.4.4", utf8("Sur")), RDN("2.5.4.12", utf8("Dr")),
-                  RDN("2.5.4.5", printable("12345")), RDN("2.5.4.97", utf8("VATDE-1")),
-                  RDN("1.3.6.1.4.1.311.60.2.1.3", printable("DE")),
-                  RDN("2.5.4.15", utf8("Private Organization")),
-                  RDN("2.5.4.3", utf8("with \"quotes\" and \\ back")), RDN("2.5.4.3", utf8("tab\there")),
-                  RDN("2.5.4.17", tlv(0x12, str("12345"))), END);
+  s.subject = seq(
+      RDN("2.5.4.6", printable("DE")), RDN("2.5.4.11", utf8("one")), RDN("2.5.4.11", utf8("two")),
+      set(seq(oid("2.5.4.3"), utf8("multi"), END), seq(oid("2.5.4.10"), utf8("val"), END), END),
+      RDN("2.5.4.3", tlv(0x1E, hexb("0047007200FC00DF0065002020AC"))),
+      RDN("2.5.4.7", tlv(0x14, str("caf\xE9"))),
+      RDN("2.5.4.8", tlv(0x1C, hexb("0001D11E00000078"))), RDN("1.2.3.4.5.6", utf8("unknown oid")),
+      RDN("1.2.840.113549.1.9.1", ia5("a@b.c")), RDN("0.9.2342.19200300.100.1.25", ia5("example")),
+      RDN("0.9.2342.19200300.100.1.1", utf8("uid1")), RDN("2.5.4.42", utf8("Given")),
+      RDN("2.5.4.4", utf8("Sur")), RDN("2.5.4.12", utf8("Dr")), RDN("2.5.4.5", printable("12345")),
+      RDN("2.5.4.97", utf8("VATDE-1")), RDN("1.3.6.1.4.1.311.60.2.1.3", printable("DE")),
+      RDN("2.5.4.15", utf8("Private Organization")),
+      RDN("2.5.4.3", utf8("with \"quotes\" and \\ back")), RDN("2.5.4.3", utf8("tab\there")),
+      RDN("2.5.4.17", tlv(0x12, str("12345"))), END);
 #undef RDN
   portls_cert *c = parse_built("names", s);
   char *json;
@@ -453,14 +442,14 @@ Test(cert, values_openssl_cannot_show_as_text_are_hex_dumped) {
 
 Test(cert, names_openssl_rejects_are_rejected) {
   static const char *const bad[][2] = {
-      {"0C04", "61FF62C3"},     /* invalid UTF-8 */
-      {"0C02", "C0AF"},         /* overlong UTF-8 */
-      {"0C03", "EDA080"},       /* UTF-8 surrogate */
-      {"1E03", "006100"},       /* odd BMPString */
-      {"1E02", "D834"},         /* BMPString surrogate */
-      {"1C04", "00110000"},     /* UniversalString beyond U+10FFFF */
+      {"0C04", "61FF62C3"},       /* invalid UTF-8 */
+      {"0C02", "C0AF"},           /* overlong UTF-8 */
+      {"0C03", "EDA080"},         /* UTF-8 surrogate */
+      {"1E03", "006100"},         /* odd BMPString */
+      {"1E02", "D834"},           /* BMPString surrogate */
+      {"1C04", "00110000"},       /* UniversalString beyond U+10FFFF */
       {"1A07", "76697369626C65"}, /* VisibleString: not a DirectoryString in OpenSSL */
-      {"0402", "01AB"},         /* OCTET STRING */
+      {"0402", "01AB"},           /* OCTET STRING */
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     spec s = {0};
@@ -471,8 +460,13 @@ Test(cert, names_openssl_rejects_are_rejected) {
 
 Test(cert, serial_numbers_print_like_bn_bn2hex) {
   static const char *const cases[][2] = {
-      {"00", "0"},       {"01", "01"},     {"0F", "0F"},         {"1001", "1001"},
-      {"00FF1002", "FF1002"}, {"FF", "-01"}, {"EDCC", "-1234"},
+      {"00", "0"},
+      {"01", "01"},
+      {"0F", "0F"},
+      {"1001", "1001"},
+      {"00FF1002", "FF1002"},
+      {"FF", "-01"},
+      {"EDCC", "-1234"},
       {"008F00000000000000000000000000000000000001", "8F00000000000000000000000000000000000001"}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     spec s = {0};
@@ -600,8 +594,9 @@ Test(cert, ec_key_fields) {
       cr_expect_null(c->nistcurve);
     cr_expect_null(c->modulus);
     json = portls_cert_to_json(c);
-    snprintf(want, sizeof(want), ",\"ca\":false,\"bits\":%d,\"asn1Curve\":\"%s\"%s%s%s,\"valid_from\"",
-             cases[i].bits, cases[i].asn1, cases[i].nist ? ",\"nistCurve\":\"" : "",
+    snprintf(want, sizeof(want),
+             ",\"ca\":false,\"bits\":%d,\"asn1Curve\":\"%s\"%s%s%s,\"valid_from\"", cases[i].bits,
+             cases[i].asn1, cases[i].nist ? ",\"nistCurve\":\"" : "",
              cases[i].nist ? cases[i].nist : "", cases[i].nist ? "\"" : "");
     cr_expect(strstr(json, want) != NULL, "%s lacks %s", json, want);
     portls_free(json);
@@ -710,8 +705,7 @@ static char *pem_of(blob der, const char *label, const char *eol) {
   size_t o = 0;
   portls__base64_encode(der.p, der.n, b);
   o += (size_t)sprintf(out + o, "-----BEGIN %s-----%s", label, eol);
-  for (size_t i = 0; i < n; i += 64)
-    o += (size_t)sprintf(out + o, "%.64s%s", b + i, eol);
+  for (size_t i = 0; i < n; i += 64) o += (size_t)sprintf(out + o, "%.64s%s", b + i, eol);
   sprintf(out + o, "-----END %s-----%s", label, eol);
   free(b);
   return out;
@@ -730,7 +724,9 @@ Test(cert, pem_takes_the_first_certificate_block) {
   p1 = pem_of(d1, "CERTIFICATE", "\r\n");
   p2 = pem_of(d2, "CERTIFICATE", "\n");
   text = malloc(strlen(p1) + strlen(p2) + 200);
-  sprintf(text, "Bag Attributes\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n%s%s", p1, p2);
+  sprintf(text,
+          "Bag Attributes\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n%s%s", p1,
+          p2);
   cr_assert_eq(portls_cert_parse_pem(text, strlen(text), &c, &err), 0, "%s", err.message);
   cr_assert_str_eq(c->serial_number, "11");
   portls_cert_free(c);
@@ -762,7 +758,8 @@ Test(cert, pem_errors) {
       "x-----BEGIN CERTIFICATE-----\nZg==\n-----END CERTIFICATE-----\n",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    cr_expect_eq(portls_cert_parse_pem(bad[i], strlen(bad[i]), &c, &err), PORTLS_ECERT, "case %zu", i);
+    cr_expect_eq(portls_cert_parse_pem(bad[i], strlen(bad[i]), &c, &err), PORTLS_ECERT, "case %zu",
+                 i);
     cr_expect_null(c);
   }
   cr_expect_eq(portls_cert_parse_pem(NULL, 0, &c, &err), PORTLS_EINVAL);
@@ -812,14 +809,16 @@ Test(cert_json, issuer_links_nest_and_cycles_print_circular) {
   b.ca = 1;
   a.issuer_certificate = &b;
   json = portls_cert_to_json(&a);
-  cr_assert_str_eq(json, "{\"subject\":{\"CN\":\"a\"},\"issuer\":{},\"ca\":false,\"issuerCertificate\":"
-                         "{\"subject\":{\"CN\":\"b\"},\"issuer\":{},\"ca\":true}}");
+  cr_assert_str_eq(json,
+                   "{\"subject\":{\"CN\":\"a\"},\"issuer\":{},\"ca\":false,\"issuerCertificate\":"
+                   "{\"subject\":{\"CN\":\"b\"},\"issuer\":{},\"ca\":true}}");
   portls_free(json);
   b.issuer_certificate = &b;
   json = portls_cert_to_json(&a);
-  cr_assert_str_eq(json, "{\"subject\":{\"CN\":\"a\"},\"issuer\":{},\"ca\":false,\"issuerCertificate\":"
-                         "{\"subject\":{\"CN\":\"b\"},\"issuer\":{},\"ca\":true,"
-                         "\"issuerCertificate\":\"[Circular]\"}}");
+  cr_assert_str_eq(json,
+                   "{\"subject\":{\"CN\":\"a\"},\"issuer\":{},\"ca\":false,\"issuerCertificate\":"
+                   "{\"subject\":{\"CN\":\"b\"},\"issuer\":{},\"ca\":true,"
+                   "\"issuerCertificate\":\"[Circular]\"}}");
   portls_free(json);
   b.issuer_certificate = &a; /* a loop back past the parent */
   json = portls_cert_to_json(&a);
@@ -834,17 +833,20 @@ Test(cert_json, issuer_links_nest_and_cycles_print_circular) {
 static blob rich_cert(void) {
   spec s = {0};
   s.subject = seq(set(seq(oid("2.5.4.6"), printable("US"), END), END),
-                  set(seq(oid("2.5.4.3"), utf8("localhost"), END), seq(oid("2.5.4.11"), tlv(0x1E, hexb("00410042")), END), END),
+                  set(seq(oid("2.5.4.3"), utf8("localhost"), END),
+                      seq(oid("2.5.4.11"), tlv(0x1E, hexb("00410042")), END), END),
                   END);
-  s.exts = cat(ext("2.5.29.17", 0, seq(ctx(2, str("localhost")), ctx(7, hexb("7F000001")),
-                                       ctx(7, hexb("00000000000000000000000000000001")),
-                                       ctx_cons(4, name1("2.5.4.3", utf8("d,n"))),
-                                       ctx_cons(0, cat(oid("1.3.6.1.4.1.311.20.2.3"), ctx_cons(0, utf8("u")), END)),
-                                       END)),
-               ext("2.5.29.19", 1, hexb("30030101FF")), ext("2.5.29.15", 1, hexb("03020106")),
-               ext("2.5.29.37", 0, seq(oid("1.3.6.1.5.5.7.3.1"), END)),
-               ext("1.3.6.1.5.5.7.1.1", 0, seq(seq(oid("1.3.6.1.5.5.7.48.1"), ctx(6, str("http://o/")), END), END)),
-               END);
+  s.exts = cat(
+      ext("2.5.29.17", 0,
+          seq(ctx(2, str("localhost")), ctx(7, hexb("7F000001")),
+              ctx(7, hexb("00000000000000000000000000000001")),
+              ctx_cons(4, name1("2.5.4.3", utf8("d,n"))),
+              ctx_cons(0, cat(oid("1.3.6.1.4.1.311.20.2.3"), ctx_cons(0, utf8("u")), END)), END)),
+      ext("2.5.29.19", 1, hexb("30030101FF")), ext("2.5.29.15", 1, hexb("03020106")),
+      ext("2.5.29.37", 0, seq(oid("1.3.6.1.5.5.7.3.1"), END)),
+      ext("1.3.6.1.5.5.7.1.1", 0,
+          seq(seq(oid("1.3.6.1.5.5.7.48.1"), ctx(6, str("http://o/")), END), END)),
+      END);
   s.not_after = tlv(0x18, str("20510101000000.25Z"));
   return build(s);
 }
@@ -856,8 +858,7 @@ static void churn(const uint8_t *p, size_t n) {
   portls_error err;
   const void *ders[2];
   size_t lens[2];
-  if (n)
-    memcpy(copy, p, n);
+  if (n) memcpy(copy, p, n);
   if (portls_cert_parse_der(copy, n, &c, &err) == 0) {
     char *json = portls_cert_to_json(c);
     cr_assert_not_null(json);
@@ -882,8 +883,7 @@ static void churn(const uint8_t *p, size_t n) {
 
 Test(cert_fuzz, every_truncation_parses_or_fails_cleanly) {
   blob der = rich_cert();
-  for (size_t n = 0; n <= der.n; n++)
-    churn(der.p, n);
+  for (size_t n = 0; n <= der.n; n++) churn(der.p, n);
   free(der.p);
 }
 
@@ -966,8 +966,7 @@ static char *run(const char *fmt, ...) {
   }
   for (size_t r; (r = fread(out + n, 1, cap - n - 1, p)) > 0;) {
     n += r;
-    if (n + 1 == cap)
-      out = realloc(out, cap *= 2);
+    if (n + 1 == cap) out = realloc(out, cap *= 2);
   }
   pclose(p);
   out[n] = '\0';
@@ -981,7 +980,8 @@ static char *run(const char *fmt, ...) {
 /* The value after "key=" on the line that starts with it. */
 static char *field(const char *text, const char *key) {
   size_t k = strlen(key);
-  for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+  for (const char *line = text; line && *line;
+       line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
     if (strncmp(line, key, k) == 0) {
       const char *e = strchr(line, '\n');
       size_t n = e ? (size_t)(e - line) - k : strlen(line) - k;
@@ -994,12 +994,12 @@ static char *field(const char *text, const char *key) {
   return NULL;
 }
 
-static const char *const cert_files[] = {"server-rsa.crt", "server-ec.crt", "intermediate.crt", "ca.crt"};
+static const char *const cert_files[] = {"server-rsa.crt", "server-ec.crt", "intermediate.crt",
+                                         "ca.crt"};
 
 static char *openssl(const char *dir, const char *file, const char *args) {
   char *out = run("openssl x509 -in '%s/%s' -noout %s 2>/dev/null", dir, file, args);
-  if (out == NULL)
-    cr_skip_test("the openssl command is not available");
+  if (out == NULL) cr_skip_test("the openssl command is not available");
   return out;
 }
 
@@ -1013,8 +1013,8 @@ static void expect_dn_equals_openssl(const portls_dn *dn, const char *text, cons
     char want[512];
     cr_assert_lt(i, dn->count, "%s: openssl shows more attributes", what);
     snprintf(want, sizeof(want), "    %s=%s", dn->entries[i].key, dn->entries[i].value);
-    cr_expect(strlen(want) == n && strncmp(line, want, n) == 0, "%s: attribute %zu: openssl %.*s, portls %s",
-              what, i, (int)n, line, want);
+    cr_expect(strlen(want) == n && strncmp(line, want, n) == 0,
+              "%s: attribute %zu: openssl %.*s, portls %s", what, i, (int)n, line, want);
     line = e ? e + 1 : NULL;
   }
   cr_expect_eq(i, dn->count, "%s: attribute count", what);
@@ -1040,7 +1040,8 @@ Test(cert_files, serial_dates_and_fingerprints_match_openssl) {
     portls_cert *c = load(dir, cert_files[f]);
     char *out = openssl(dir, cert_files[f], "-serial -dates -fingerprint -sha1");
     char *out256 = openssl(dir, cert_files[f], "-fingerprint -sha256");
-    char *serial = field(out, "serial="), *nb = field(out, "notBefore="), *na = field(out, "notAfter=");
+    char *serial = field(out, "serial="), *nb = field(out, "notBefore="),
+         *na = field(out, "notAfter=");
     char *fp = field(out, "sha1 Fingerprint="), *fp256 = field(out256, "sha256 Fingerprint=");
     cr_assert(serial && nb && na && fp && fp256, "%s: unexpected openssl output", cert_files[f]);
     /* openssl prints a zero serial as "00" where Node prints "0"; the
@@ -1082,7 +1083,8 @@ Test(cert_files, server_names_match_openssl_and_the_generator) {
     cr_expect_eq(portls_check_server_identity("localhost", c, &err), 0, "%s", err.message);
     cr_expect_eq(portls_check_server_identity("127.0.0.1", c, &err), 0, "%s", err.message);
     cr_expect_eq(portls_check_server_identity("::1", c, &err), 0, "%s", err.message);
-    cr_expect_eq(portls_check_server_identity("example.com", c, &err), PORTLS_ECERT_ALTNAME_INVALID);
+    cr_expect_eq(portls_check_server_identity("example.com", c, &err),
+                 PORTLS_ECERT_ALTNAME_INVALID);
     free(out);
     portls_cert_free(c);
   }
@@ -1120,8 +1122,7 @@ Test(cert_files, ca_flags_and_raw_der) {
     char *json = portls_cert_to_json(c);
     char *b64 = malloc(len), *p = b64;
     for (char *q = body; q < end; q++)
-      if (*q != '\n' && *q != '\r')
-        *p++ = *q;
+      if (*q != '\n' && *q != '\r') *p++ = *q;
     *p = '\0';
     body_len = (size_t)(p - b64);
     cr_assert_eq(portls__base64_decode(b64, body_len, der, &der_len, 0), 0);
@@ -1139,19 +1140,26 @@ Test(cert_files, ca_flags_and_raw_der) {
 
 Test(cert_files, json_keys_follow_node_order) {
   const char *dir = certs_dir();
-  static const char *const keys[] = {"{\"subject\":{", ",\"issuer\":{", ",\"subjectaltname\":\"",
-                                     ",\"ca\":false", ",\"modulus\":\"", ",\"bits\":2048",
-                                     ",\"exponent\":\"0x10001\"", ",\"valid_from\":\"",
-                                     ",\"valid_to\":\"", ",\"fingerprint\":\"",
-                                     ",\"fingerprint256\":\"", ",\"serialNumber\":\"", ",\"raw\":\""};
+  static const char *const keys[] = {"{\"subject\":{",
+                                     ",\"issuer\":{",
+                                     ",\"subjectaltname\":\"",
+                                     ",\"ca\":false",
+                                     ",\"modulus\":\"",
+                                     ",\"bits\":2048",
+                                     ",\"exponent\":\"0x10001\"",
+                                     ",\"valid_from\":\"",
+                                     ",\"valid_to\":\"",
+                                     ",\"fingerprint\":\"",
+                                     ",\"fingerprint256\":\"",
+                                     ",\"serialNumber\":\"",
+                                     ",\"raw\":\""};
   portls_cert *c = load(dir, "server-rsa.crt");
   char *json = portls_cert_to_json(c);
   const char *at = json;
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     const char *next = strstr(at, keys[i]);
     cr_expect_not_null(next, "%s missing or out of order in %s", keys[i], json);
-    if (next)
-      at = next;
+    if (next) at = next;
   }
   cr_expect_eq(json[strlen(json) - 1], '}');
   cr_expect_null(strstr(json, "issuerCertificate"));
@@ -1196,8 +1204,7 @@ Test(cert_files, chain_links_each_certificate_to_its_issuer) {
 Test(cert_files, json_equals_node_legacy_object) {
   const char *dir = certs_dir();
   char *version = run("node --version 2>/dev/null");
-  if (version == NULL)
-    cr_skip_test("node is not installed");
+  if (version == NULL) cr_skip_test("node is not installed");
   free(version);
   for (size_t f = 0; f < sizeof(cert_files) / sizeof(cert_files[0]); f++) {
     portls_cert *c = load(dir, cert_files[f]);

@@ -214,8 +214,7 @@ static const reference references[] = {
      ":CAMELLIA256-SHA256:AES128-SHA256:CAMELLIA128-SHA256:NULL-SHA256"
      ":CAMELLIA256-SHA:AES128-SHA:CAMELLIA128-SHA:NULL-SHA:NULL-MD5"
      ":AES256-GCM-SHA384:AES256-CCM8:AES256-CCM:AES256-SHA256:AES256-SHA"},
-    {"ECDHE-RSA-AES128-GCM-SHA256:!RC4", 1,
-     "ECDHE-RSA-AES128-GCM-SHA256"},
+    {"ECDHE-RSA-AES128-GCM-SHA256:!RC4", 1, "ECDHE-RSA-AES128-GCM-SHA256"},
     {"ALL:COMPLEMENTOFALL", 155,
      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
      ":DHE-DSS-AES256-GCM-SHA384:DHE-RSA-AES256-GCM-SHA384"
@@ -639,8 +638,8 @@ static size_t all_suites(uint16_t *ids) {
 
 /* Compiles str against avail and returns the ':'-joined names (static buffer),
  * or NULL with *rc set on failure. */
-static const char *compile_names(const char *str, const uint16_t *avail, size_t n_avail,
-                                 int *rc, portls_error *err) {
+static const char *compile_names(const char *str, const uint16_t *avail, size_t n_avail, int *rc,
+                                 portls_error *err) {
   static char buf[PORTLS__SUITE_MAX * PORTLS__SUITE_NAME_MAX];
   uint16_t *ids = NULL;
   size_t n = 0;
@@ -739,10 +738,10 @@ Test(cipherlist, unknown_names_are_errors_naming_the_token) {
   expect_error("HIGH:FOO", "\"FOO\"");
   expect_error("FOO:HIGH", "\"FOO\"");
   expect_error("ECDHE+AESGCMX", "\"AESGCMX\"");
-  expect_error("high", "\"high\"");         /* names are case-sensitive, as in OpenSSL */
-  expect_error("HIGH:DEFAULT", "DEFAULT");  /* only allowed first */
+  expect_error("high", "\"high\"");        /* names are case-sensitive, as in OpenSSL */
+  expect_error("HIGH:DEFAULT", "DEFAULT"); /* only allowed first */
   expect_error("SUITEB128", "Suite B");
-  expect_error("AEAD", "\"AEAD\"");         /* not an alias in OpenSSL 3.0 */
+  expect_error("AEAD", "\"AEAD\""); /* not an alias in OpenSSL 3.0 */
 }
 
 Test(cipherlist, empty_and_malformed_strings_are_errors) {
@@ -780,8 +779,8 @@ Test(cipherlist, node_default_list_names_two_suites_that_do_not_exist_and_still_
   size_t n = openssl_suites(avail);
   portls_error err = {0};
   int rc;
-  cr_expect_not_null(compile_names("DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:HIGH", avail, n,
-                                   &rc, &err));
+  cr_expect_not_null(
+      compile_names("DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:HIGH", avail, n, &rc, &err));
   cr_expect_null(portls__suite_by_name("DHE-RSA-AES256-SHA384"));
   cr_expect_null(portls__suite_by_name("ECDHE-RSA-AES256-SHA256"));
 }

@@ -94,10 +94,12 @@ Test(addr, formats_addresses_as_node_does) {
 }
 
 Test(addr, rejects_what_is_not_an_address) {
-  static const char *bad[] = {"",         "localhost", "1.2.3",     "1.2.3.4.5", "256.1.1.1",
-                              "1..2.3",   "1.2.3.4.",  ":::",       "1:2:3:4:5:6:7:8:9",
-                              "1::2::3",  "12345::",   "::g",       ":1:2",      "1:2:",
-                              "1.2.3.04a", "example.com"};
+  static const char *bad[] = {"",           "localhost", "1.2.3",
+                              "1.2.3.4.5",  "256.1.1.1", "1..2.3",
+                              "1.2.3.4.",   ":::",       "1:2:3:4:5:6:7:8:9",
+                              "1::2::3",    "12345::",   "::g",
+                              ":1:2",       "1:2:",      "1.2.3.04a",
+                              "example.com"};
   uint8_t ip[16];
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     cr_assert_eq(portls__ip_parse(bad[i], ip), 0, "accepted %s", bad[i]);
@@ -153,14 +155,22 @@ Test(sni_match, node_hostname_patterns) {
     const char *pattern, *name;
     int match;
   } cases[] = {
-      {"example.com", "example.com", 1},     {"example.com", "EXAMPLE.Com", 1},
-      {"example.com", "www.example.com", 0}, {"*.example.com", "a.example.com", 1},
-      {"*.example.com", "A.EXAMPLE.COM", 1}, {"*.example.com", "a.b.example.com", 0},
-      {"*.example.com", "example.com", 0},   {"*.example.com", ".example.com", 1},
-      {"b*z.example.com", "buzz.example.com", 1}, {"b*z.example.com", "bz.example.com", 1},
-      {"b*z.example.com", "buz.z.example.com", 0}, {"*", "localhost", 1},
-      {"*", "a.b", 0},                       {"a.*.c", "a.b.c", 1},
-      {"a.*.c", "a.b.b.c", 0},               {"exa?ple.com", "example.com", 0},
+      {"example.com", "example.com", 1},
+      {"example.com", "EXAMPLE.Com", 1},
+      {"example.com", "www.example.com", 0},
+      {"*.example.com", "a.example.com", 1},
+      {"*.example.com", "A.EXAMPLE.COM", 1},
+      {"*.example.com", "a.b.example.com", 0},
+      {"*.example.com", "example.com", 0},
+      {"*.example.com", ".example.com", 1},
+      {"b*z.example.com", "buzz.example.com", 1},
+      {"b*z.example.com", "bz.example.com", 1},
+      {"b*z.example.com", "buz.z.example.com", 0},
+      {"*", "localhost", 1},
+      {"*", "a.b", 0},
+      {"a.*.c", "a.b.c", 1},
+      {"a.*.c", "a.b.b.c", 0},
+      {"exa?ple.com", "example.com", 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     cr_assert_eq(portls__sni_match(cases[i].pattern, cases[i].name), cases[i].match, "%s ~ %s",
@@ -171,7 +181,8 @@ Test(sni_match, node_hostname_patterns) {
  * sessionIdContext: this program's arguments, joined by spaces (compared
  * with /proc read here, where there is one). */
 Test(platform, command_line_is_the_programs_arguments_joined_by_spaces) {
-  if (portls__platform.command_line == NULL) cr_skip_test("platform '%s' has no command line", portls__platform.name);
+  if (portls__platform.command_line == NULL)
+    cr_skip_test("platform '%s' has no command line", portls__platform.name);
   FILE *f = fopen("/proc/self/cmdline", "rb");
   if (f == NULL) cr_skip_test("no /proc on this system");
   char want[4096], buf[4096];

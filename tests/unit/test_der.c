@@ -11,8 +11,7 @@
 static uint8_t *exact(const void *p, size_t n) {
   uint8_t *q = malloc(n ? n : 1);
   cr_assert_not_null(q);
-  if (n)
-    memcpy(q, p, n);
+  if (n) memcpy(q, p, n);
   return q;
 }
 
@@ -100,7 +99,7 @@ Test(der, rejects_length_past_the_end) {
 
 Test(der, reads_high_tag_numbers_and_rejects_non_minimal_ones) {
   static const uint8_t high[] = {0x9F, 0x81, 0x00, 0x01, 0xAA}; /* [128] */
-  static const uint8_t low_in_high[] = {0x9F, 0x1E, 0x00};       /* [30] belongs in one octet */
+  static const uint8_t low_in_high[] = {0x9F, 0x1E, 0x00};      /* [30] belongs in one octet */
   static const uint8_t padded[] = {0x9F, 0x80, 0x81, 0x00, 0x00};
   static const uint8_t too_long[] = {0x9F, 0x81, 0x81, 0x81, 0x81, 0x01, 0x00};
   portls__der_tlv t;
@@ -120,8 +119,8 @@ Test(der, rejects_end_of_contents) {
 
 Test(der, expect_optional_enter_and_finish_walk_a_sequence) {
   /* SEQUENCE { [0] { INTEGER 2 }, INTEGER 5, BOOLEAN TRUE } */
-  static const uint8_t b[] = {0x30, 0x0B, 0xA0, 0x03, 0x02, 0x01, 0x02, 0x02,
-                              0x01, 0x05, 0x01, 0x01, 0xFF};
+  static const uint8_t b[] = {0x30, 0x0B, 0xA0, 0x03, 0x02, 0x01, 0x02,
+                              0x02, 0x01, 0x05, 0x01, 0x01, 0xFF};
   uint8_t *p = exact(b, sizeof(b));
   portls__der d, seq;
   portls__der_tlv t;
@@ -236,11 +235,11 @@ Test(der, oid_text_prints_arcs_of_any_size) {
   static const uint8_t rsa[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01};
   static const uint8_t two[] = {0x88, 0x37, 0x03}; /* 2.999.3 */
   /* 2.999.18446744073709551616.1: an arc of 2^64 */
-  static const uint8_t big[] = {0x88, 0x37, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80,
-                                0x80, 0x80, 0x80, 0x00, 0x01};
+  static const uint8_t big[] = {0x88, 0x37, 0x82, 0x80, 0x80, 0x80, 0x80,
+                                0x80, 0x80, 0x80, 0x80, 0x00, 0x01};
   /* first subidentifier 2^70 + 80: 2.(2^70) */
-  static const uint8_t big_first[] = {0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-                                      0x80, 0x80, 0x80, 0x50};
+  static const uint8_t big_first[] = {0x81, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                      0x80, 0x80, 0x80, 0x80, 0x50};
   cr_assert_eq(portls__der_oid_text(cn, sizeof(cn), buf, sizeof(buf)), 7);
   cr_assert_str_eq(buf, "2.5.4.3");
   portls__der_oid_text(rsa, sizeof(rsa), buf, sizeof(buf));
@@ -277,16 +276,14 @@ Test(der, never_reads_outside_every_two_and_three_byte_input) {
       portls__der d;
       portls__der_tlv t;
       portls__der_init(&d, p, 2);
-      if (portls__der_read(&d, &t) == 0)
-        cr_assert(t.val + t.len <= p + 2);
+      if (portls__der_read(&d, &t) == 0) cr_assert(t.val + t.len <= p + 2);
       portls__der_check_tree(p, 2, 4);
       free(p);
       for (unsigned c = 0; c < 256; c += 17) {
         uint8_t in3[3] = {(uint8_t)a, (uint8_t)(0x80 | (b & 7)), (uint8_t)c};
         p = exact(in3, 3);
         portls__der_init(&d, p, 3);
-        if (portls__der_read(&d, &t) == 0)
-          cr_assert(t.val + t.len <= p + 3);
+        if (portls__der_read(&d, &t) == 0) cr_assert(t.val + t.len <= p + 3);
         free(p);
       }
     }
@@ -319,8 +316,12 @@ static int unb64(const char *s, unsigned flags, char *out, size_t *n) {
 }
 
 Test(base64, encodes_rfc4648_vectors) {
-  static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                       {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  static const char *const vec[][2] = {{"", ""},
+                                       {"f", "Zg=="},
+                                       {"fo", "Zm8="},
+                                       {"foo", "Zm9v"},
+                                       {"foob", "Zm9vYg=="},
+                                       {"fooba", "Zm9vYmE="},
                                        {"foobar", "Zm9vYmFy"}};
   for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
     char *e = b64(vec[i][0]);
@@ -338,8 +339,7 @@ Test(base64, decodes_all_byte_values_round_trip) {
   uint8_t in[256], out[256 + 3];
   char text[345];
   size_t n;
-  for (size_t i = 0; i < 256; i++)
-    in[i] = (uint8_t)i;
+  for (size_t i = 0; i < 256; i++) in[i] = (uint8_t)i;
   for (size_t len = 0; len <= 256; len += 37) {
     size_t tl = portls__base64_encode(in, len, text);
     cr_assert_eq(portls__base64_decode(text, tl, out, &n, 0), 0);

@@ -230,12 +230,12 @@ static int alpn_names(const portls__client_hello *ch, char *out, size_t cap) {
   return n;
 }
 
-#define BAD(h, rc, w)                                                        \
-  do {                                                                       \
-    cr_assert_eq((rc), PORTLS_EPROTO, "expected EPROTO, got %d", (rc));      \
-    cr_assert_eq((h)->why, (w), "why %d, expected %d (%s)", (int)(h)->why, (int)(w), \
-                 (h)->err.message);                                          \
-    cr_assert_eq((h)->err.code, PORTLS_EPROTO);                              \
+#define BAD(h, rc, w)                                                                              \
+  do {                                                                                             \
+    cr_assert_eq((rc), PORTLS_EPROTO, "expected EPROTO, got %d", (rc));                            \
+    cr_assert_eq((h)->why, (w), "why %d, expected %d (%s)", (int)(h)->why, (int)(w),               \
+                 (h)->err.message);                                                                \
+    cr_assert_eq((h)->err.code, PORTLS_EPROTO);                                                    \
   } while (0)
 
 /* ---- real hellos ----------------------------------------------------------------- */
@@ -278,10 +278,9 @@ Test(hello, openssl_tls12_hello_gives_sni_alpn_and_status_request) {
 
 Test(hello, openssl_tls13_resumption_hello_gives_psk_session_id_and_versions) {
   portls__hello h;
-  static const uint8_t sid[32] = {0x50, 0x14, 0xfe, 0x28, 0x3e, 0xbf, 0xfa, 0xe7,
-                                  0x07, 0x87, 0xa4, 0x69, 0xb9, 0xa5, 0x59, 0x97,
-                                  0xdf, 0x54, 0x8b, 0xfb, 0x8f, 0x35, 0x6d, 0x60,
-                                  0xb7, 0x07, 0xe6, 0x7b, 0xa0, 0x8b, 0xbe, 0xa8};
+  static const uint8_t sid[32] = {0x50, 0x14, 0xfe, 0x28, 0x3e, 0xbf, 0xfa, 0xe7, 0x07, 0x87, 0xa4,
+                                  0x69, 0xb9, 0xa5, 0x59, 0x97, 0xdf, 0x54, 0x8b, 0xfb, 0x8f, 0x35,
+                                  0x6d, 0x60, 0xb7, 0x07, 0xe6, 0x7b, 0xa0, 0x8b, 0xbe, 0xa8};
   cr_assert_eq(parse(&h, ossl13_psk, sizeof ossl13_psk), PORTLS__HELLO_DONE, "%s", h.err.message);
   const portls__client_hello *ch = &h.ch;
   cr_assert_eq(ch->version, 0x0303, "legacy_version stays 1.2 in TLS 1.3");
@@ -702,9 +701,9 @@ Test(hello, server_name_is_validated) {
 
 Test(hello, server_name_takes_the_host_name_among_other_name_types) {
   static const uint8_t two_types[] = {0x00, 0x0b, 0x07, 0x00, 0x02, 'z', 'z',
-                                      0x00, 0x00, 0x03, 'a', '.', 'b'};
-  static const uint8_t two_hosts[] = {0x00, 0x0a, 0x00, 0x00, 0x03, 'a', '.', 'b',
-                                      0x00, 0x00, 0x01, 'c'};
+                                      0x00, 0x00, 0x03, 'a',  '.',  'b'};
+  static const uint8_t two_hosts[] = {0x00, 0x0a, 0x00, 0x00, 0x03, 'a',
+                                      '.',  'b',  0x00, 0x00, 0x01, 'c'};
   static const uint8_t no_host[] = {0x00, 0x05, 0x07, 0x00, 0x02, 'z', 'z'};
   buf e = {.n = 0};
   portls__hello h;
@@ -748,12 +747,20 @@ Test(hello, alpn_list_is_validated) {
   portls__hello_free(&h);
 
   e.n = 0;
-  ext(&e, 16, "\x00\x03\x02" "ab" "c", 6); /* list shorter than the extension */
+  ext(&e, 16,
+      "\x00\x03\x02"
+      "ab"
+      "c",
+      6); /* list shorter than the extension */
   BAD(&h, parse_exts(&h, &e), PORTLS__HELLO_E_ALPN);
   portls__hello_free(&h);
 
   e.n = 0;
-  ext(&e, 16, "\x00\x04\x01" "a\x01" "b", 6);
+  ext(&e, 16,
+      "\x00\x04\x01"
+      "a\x01"
+      "b",
+      6);
   cr_assert_eq(parse_exts(&h, &e), PORTLS__HELLO_DONE, "%s", h.err.message);
   cr_assert_eq(alpn_names(&h.ch, names, sizeof names), 2);
   cr_assert_str_eq(names, "a,b");
@@ -778,11 +785,11 @@ Test(hello, status_request_only_counts_for_ocsp) {
     const char *d;
     size_t n;
   } bad[] = {
-      {"", 0},                              /* no status_type */
-      {"\x01\x00\x00", 3},                  /* no request_extensions */
-      {"\x01\x00\x05\x00\x00\x00", 6},      /* responder_id_list past the end */
-      {"\x01\x00\x02\x00\x00\x00\x00", 7},  /* an empty responder id */
-      {"\x01\x00\x00\x00\x00\x00", 6},      /* a trailing byte */
+      {"", 0},                             /* no status_type */
+      {"\x01\x00\x00", 3},                 /* no request_extensions */
+      {"\x01\x00\x05\x00\x00\x00", 6},     /* responder_id_list past the end */
+      {"\x01\x00\x02\x00\x00\x00\x00", 7}, /* an empty responder id */
+      {"\x01\x00\x00\x00\x00\x00", 6},     /* a trailing byte */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     e.n = 0;

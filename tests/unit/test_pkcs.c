@@ -45,8 +45,7 @@ static void need_cipher(void) {
 
 static const char *certs_dir(void) {
   const char *d = getenv("PORTLS_CERTS");
-  if (d == NULL)
-    cr_skip_test("PORTLS_CERTS is not set (it names the generated test certificates)");
+  if (d == NULL) cr_skip_test("PORTLS_CERTS is not set (it names the generated test certificates)");
   return d;
 }
 
@@ -60,8 +59,7 @@ static blob exact(const void *p, size_t n) {
   blob b;
   b.p = malloc(n ? n : 1);
   cr_assert_not_null(b.p);
-  if (n)
-    memcpy(b.p, p, n);
+  if (n) memcpy(b.p, p, n);
   b.n = n;
   return b;
 }
@@ -77,8 +75,7 @@ static blob slurp(FILE *f) {
       cr_assert_not_null(b.p);
     }
     got = fread(b.p + b.n, 1, cap - b.n, f);
-    if (got == 0)
-      break;
+    if (got == 0) break;
     b.n += got;
   }
   return b;
@@ -115,8 +112,7 @@ static blob run(const char *fmt, ...) {
   cr_assert_not_null(f);
   raw = slurp(f);
   st = pclose(f);
-  if (st == 0 && raw.n > 0)
-    b = exact(raw.p, raw.n);
+  if (st == 0 && raw.n > 0) b = exact(raw.p, raw.n);
   free(raw.p);
   return b;
 }
@@ -247,8 +243,7 @@ Test(pkcs_crypto, hmac_matches_rfc4231_and_rfc2202) {
     size_t n = hex(v[i].out, want);
     int r =
         portls__hmac(v[i].md, (const uint8_t *)"Jefe", 4, (const uint8_t *)msg, strlen(msg), mac);
-    if (r == PORTLS_ENOTSUP)
-      continue; /* a backend without SHA-384/512 */
+    if (r == PORTLS_ENOTSUP) continue; /* a backend without SHA-384/512 */
     cr_assert_eq(r, 0, "HMAC %zu", i);
     cr_expect(memcmp(mac, want, n) == 0, "HMAC vector %zu", i);
   }
@@ -326,8 +321,7 @@ Test(pkcs_crypto, cipher_decrypt_rejects_bad_padding) {
     in[31] = (uint8_t)i;
     r = portls__backend.cipher_decrypt(PORTLS_BE_AES_256_CBC, key, iv, in, sizeof(in), out, &n);
     cr_assert(r == 0 || r == PORTLS_EBAD_PASSPHRASE, "r = %d", r);
-    if (r == 0)
-      cr_expect(n < sizeof(in) && n >= sizeof(in) - 16);
+    if (r == 0) cr_expect(n < sizeof(in) && n >= sizeof(in) - 16);
   }
   cr_expect_neq(portls__backend.cipher_decrypt(PORTLS_BE_AES_256_CBC, key, iv, in, 31, out, &n), 0);
 }
@@ -375,8 +369,7 @@ Test(pem, encode_round_trips_with_64_column_lines_and_a_nul) {
   portls__pem_block b;
   size_t pos = 0, n;
   uint8_t *back;
-  for (size_t i = 0; i < sizeof(der); i++)
-    der[i] = (uint8_t)(i * 7);
+  for (size_t i = 0; i < sizeof(der); i++) der[i] = (uint8_t)(i * 7);
   cr_assert_eq(portls__pem_encode(&out, "CERTIFICATE", der, sizeof(der)), 0);
   cr_expect_eq(out.data[out.len], '\0');
   cr_expect(strncmp((char *)out.data, "-----BEGIN CERTIFICATE-----\n", 28) == 0);
@@ -501,8 +494,7 @@ static size_t tlv(uint8_t *out, uint8_t tag, const void *val, size_t len) {
     out[h++] = (uint8_t)(len >> 8);
     out[h++] = (uint8_t)len;
   }
-  if (len > 0)
-    memmove(out + h, val, len);
+  if (len > 0) memmove(out + h, val, len);
   return h + len;
 }
 
@@ -643,8 +635,7 @@ Test(pkcs8, malformed_inputs_are_key_errors) {
  * flips end in an error or a well-formed key, never a crash. */
 static size_t pem_needed(const blob *b) {
   size_t i = b->n;
-  while (i > 5 && memcmp(b->p + i - 5, "-----", 5) != 0)
-    i--;
+  while (i > 5 && memcmp(b->p + i - 5, "-----", 5) != 0) i--;
   return i;
 }
 
@@ -656,10 +647,8 @@ static void fuzz_key(const blob *file, const char *name, size_t stride) {
   for (size_t len = 0; len < file->n; len++) {
     blob t = exact(file->p, len);
     int r = key_decrypt(&t, PASS, &out, &err);
-    if (len < need)
-      cr_expect_neq(r, 0, "%s cut to %zu bytes decoded", name, len);
-    if (r == 0)
-      portls__key_free(&out);
+    if (len < need) cr_expect_neq(r, 0, "%s cut to %zu bytes decoded", name, len);
+    if (r == 0) portls__key_free(&out);
     free_blob(&t);
   }
   for (size_t pos = 0; pos < file->n; pos += (pos < 96 ? 1 : stride)) {

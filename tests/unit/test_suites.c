@@ -9,29 +9,68 @@
 
 /* `node -e "console.log(require('tls').getCiphers())"`, Node 20.20.2 on
  * OpenSSL 3.0.19. */
-static const char *const node_get_ciphers[] = {
-    "aes128-gcm-sha256", "aes128-sha", "aes128-sha256", "aes256-gcm-sha384", "aes256-sha",
-    "aes256-sha256", "dhe-psk-aes128-cbc-sha", "dhe-psk-aes128-cbc-sha256",
-    "dhe-psk-aes128-gcm-sha256", "dhe-psk-aes256-cbc-sha", "dhe-psk-aes256-cbc-sha384",
-    "dhe-psk-aes256-gcm-sha384", "dhe-psk-chacha20-poly1305", "dhe-rsa-aes128-gcm-sha256",
-    "dhe-rsa-aes128-sha", "dhe-rsa-aes128-sha256", "dhe-rsa-aes256-gcm-sha384",
-    "dhe-rsa-aes256-sha", "dhe-rsa-aes256-sha256", "dhe-rsa-chacha20-poly1305",
-    "ecdhe-ecdsa-aes128-gcm-sha256", "ecdhe-ecdsa-aes128-sha", "ecdhe-ecdsa-aes128-sha256",
-    "ecdhe-ecdsa-aes256-gcm-sha384", "ecdhe-ecdsa-aes256-sha", "ecdhe-ecdsa-aes256-sha384",
-    "ecdhe-ecdsa-chacha20-poly1305", "ecdhe-psk-aes128-cbc-sha",
-    "ecdhe-psk-aes128-cbc-sha256", "ecdhe-psk-aes256-cbc-sha",
-    "ecdhe-psk-aes256-cbc-sha384", "ecdhe-psk-chacha20-poly1305",
-    "ecdhe-rsa-aes128-gcm-sha256", "ecdhe-rsa-aes128-sha", "ecdhe-rsa-aes128-sha256",
-    "ecdhe-rsa-aes256-gcm-sha384", "ecdhe-rsa-aes256-sha", "ecdhe-rsa-aes256-sha384",
-    "ecdhe-rsa-chacha20-poly1305", "psk-aes128-cbc-sha", "psk-aes128-cbc-sha256",
-    "psk-aes128-gcm-sha256", "psk-aes256-cbc-sha", "psk-aes256-cbc-sha384",
-    "psk-aes256-gcm-sha384", "psk-chacha20-poly1305", "rsa-psk-aes128-cbc-sha",
-    "rsa-psk-aes128-cbc-sha256", "rsa-psk-aes128-gcm-sha256", "rsa-psk-aes256-cbc-sha",
-    "rsa-psk-aes256-cbc-sha384", "rsa-psk-aes256-gcm-sha384", "rsa-psk-chacha20-poly1305",
-    "srp-aes-128-cbc-sha", "srp-aes-256-cbc-sha", "srp-rsa-aes-128-cbc-sha",
-    "srp-rsa-aes-256-cbc-sha", "tls_aes_128_ccm_8_sha256", "tls_aes_128_ccm_sha256",
-    "tls_aes_128_gcm_sha256", "tls_aes_256_gcm_sha384", "tls_chacha20_poly1305_sha256"
-};
+static const char *const node_get_ciphers[] = {"aes128-gcm-sha256",
+                                               "aes128-sha",
+                                               "aes128-sha256",
+                                               "aes256-gcm-sha384",
+                                               "aes256-sha",
+                                               "aes256-sha256",
+                                               "dhe-psk-aes128-cbc-sha",
+                                               "dhe-psk-aes128-cbc-sha256",
+                                               "dhe-psk-aes128-gcm-sha256",
+                                               "dhe-psk-aes256-cbc-sha",
+                                               "dhe-psk-aes256-cbc-sha384",
+                                               "dhe-psk-aes256-gcm-sha384",
+                                               "dhe-psk-chacha20-poly1305",
+                                               "dhe-rsa-aes128-gcm-sha256",
+                                               "dhe-rsa-aes128-sha",
+                                               "dhe-rsa-aes128-sha256",
+                                               "dhe-rsa-aes256-gcm-sha384",
+                                               "dhe-rsa-aes256-sha",
+                                               "dhe-rsa-aes256-sha256",
+                                               "dhe-rsa-chacha20-poly1305",
+                                               "ecdhe-ecdsa-aes128-gcm-sha256",
+                                               "ecdhe-ecdsa-aes128-sha",
+                                               "ecdhe-ecdsa-aes128-sha256",
+                                               "ecdhe-ecdsa-aes256-gcm-sha384",
+                                               "ecdhe-ecdsa-aes256-sha",
+                                               "ecdhe-ecdsa-aes256-sha384",
+                                               "ecdhe-ecdsa-chacha20-poly1305",
+                                               "ecdhe-psk-aes128-cbc-sha",
+                                               "ecdhe-psk-aes128-cbc-sha256",
+                                               "ecdhe-psk-aes256-cbc-sha",
+                                               "ecdhe-psk-aes256-cbc-sha384",
+                                               "ecdhe-psk-chacha20-poly1305",
+                                               "ecdhe-rsa-aes128-gcm-sha256",
+                                               "ecdhe-rsa-aes128-sha",
+                                               "ecdhe-rsa-aes128-sha256",
+                                               "ecdhe-rsa-aes256-gcm-sha384",
+                                               "ecdhe-rsa-aes256-sha",
+                                               "ecdhe-rsa-aes256-sha384",
+                                               "ecdhe-rsa-chacha20-poly1305",
+                                               "psk-aes128-cbc-sha",
+                                               "psk-aes128-cbc-sha256",
+                                               "psk-aes128-gcm-sha256",
+                                               "psk-aes256-cbc-sha",
+                                               "psk-aes256-cbc-sha384",
+                                               "psk-aes256-gcm-sha384",
+                                               "psk-chacha20-poly1305",
+                                               "rsa-psk-aes128-cbc-sha",
+                                               "rsa-psk-aes128-cbc-sha256",
+                                               "rsa-psk-aes128-gcm-sha256",
+                                               "rsa-psk-aes256-cbc-sha",
+                                               "rsa-psk-aes256-cbc-sha384",
+                                               "rsa-psk-aes256-gcm-sha384",
+                                               "rsa-psk-chacha20-poly1305",
+                                               "srp-aes-128-cbc-sha",
+                                               "srp-aes-256-cbc-sha",
+                                               "srp-rsa-aes-128-cbc-sha",
+                                               "srp-rsa-aes-256-cbc-sha",
+                                               "tls_aes_128_ccm_8_sha256",
+                                               "tls_aes_128_ccm_sha256",
+                                               "tls_aes_128_gcm_sha256",
+                                               "tls_aes_256_gcm_sha384",
+                                               "tls_chacha20_poly1305_sha256"};
 
 /* ASCII case-insensitive strcmp (strcasecmp is POSIX, not C11). */
 static int ascii_casecmp(const char *a, const char *b) {
@@ -129,11 +168,14 @@ Test(suites, by_id_and_by_name_find_openssl_suites) {
 }
 
 Test(suites, suites_openssl_lacks_take_openssl_header_or_family_names) {
-  struct { uint16_t id; const char *name; } cases[] = {
-      {0x000A, "DES-CBC3-SHA"},           /* SSL3_TXT_RSA_DES_192_CBC3_SHA */
+  struct {
+    uint16_t id;
+    const char *name;
+  } cases[] = {
+      {0x000A, "DES-CBC3-SHA"}, /* SSL3_TXT_RSA_DES_192_CBC3_SHA */
       {0x0016, "DHE-RSA-DES-CBC3-SHA"},
       {0x0005, "RC4-SHA"},
-      {0xC004, "ECDH-ECDSA-AES128-SHA"},  /* TLS1_TXT_ECDH_ECDSA_... */
+      {0xC004, "ECDH-ECDSA-AES128-SHA"}, /* TLS1_TXT_ECDH_ECDSA_... */
       {0xC032, "ECDH-RSA-AES256-GCM-SHA384"},
       {0xC062, "ECDH-ARIA128-GCM-SHA256"}, /* OpenSSL's own spelling */
       {0xC03C, "ARIA128-SHA256"},          /* derived, like CAMELLIA128-SHA256 */
