@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark: portls against Node.js and libevent + OpenSSL, in one run on
-# this machine (protocol: ../shared/bench-anchors/README.md; DESIGN.md,
-# "Performance rules").
+# this machine. The protocol, the rounds and the table are described in
+# docs/benchmark.md; the two peers are bench/peers/node-bench.js and
+# bench/peers/libevent-bench.c.
 #
-#   scripts/bench.sh                 full run: builds the two anchors and portls
+#   scripts/bench.sh                 full run: builds the libevent peer and portls
 #                                    (Release, every available backend), then runs
 #                                    every implementation alternately, round after
 #                                    round, and prints medians, min, max and ratios
@@ -23,7 +24,7 @@
 #   BENCH_HS_SECS=5        seconds per handshake run (quick: 0.5)
 #   BENCH_IDLE_N=2000      idle connections for the memory figure (quick: 20)
 #   BENCH_ROUNDS=3         as --rounds
-#   BENCH_ANCHORS=DIR      the anchors' sources (default ../shared/bench-anchors)
+#   BENCH_PEERS=DIR        the peers' sources (default bench/peers)
 #   PORTLS_BENCH_BUILD_DIR the Release build of the full run (default build-bench/)
 #   PORTLS_BUILD_DIR       quick: where to look for bin/portls-bench-<backend>
 #                          (default build/, the test command's; built there if missing)
@@ -60,7 +61,7 @@ else
   IDLE_N=${BENCH_IDLE_N:-2000}
   build=${PORTLS_BENCH_BUILD_DIR:-build-bench}
 fi
-anchors=${BENCH_ANCHORS:-$root/../shared/bench-anchors}
+peers=${BENCH_PEERS:-$root/bench/peers}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/portls-bench.XXXXXX")
 pids=()
@@ -180,28 +181,28 @@ if [[ ${#backends[@]} == 0 ]]; then
 fi
 bindir=$(cd "$build/bin" && pwd)
 
-# ---------------------------------------------------------------- the anchors
+# ---------------------------------------------------------------- the peers
 
 impls=()
 for b in "${backends[@]}"; do impls+=("portls-$b"); done
-levbench=""
+libevent_bin=""
 if [[ $quick == 0 ]]; then
-  if [[ ! -f $anchors/levbench.c ]]; then
-    echo "bench: no anchors in $anchors (set BENCH_ANCHORS)" >&2
+  if [[ ! -f $peers/libevent-bench.c || ! -f $peers/node-bench.js ]]; then
+    echo "bench: no peers in $peers (set BENCH_PEERS)" >&2
     exit 1
   fi
   if ! pkg-config --exists libevent_openssl 2>/dev/null; then
     log "installing libevent-dev"
     apt-get install -y libevent-dev >&2 || { apt-get update >&2 && apt-get install -y libevent-dev >&2; }
   fi
-  log "building levbench in $tmp"
-  ${CC:-cc} -O2 -Wall -Wextra -o "$tmp/levbench" "$anchors/levbench.c" \
+  log "building libevent-bench in $tmp"
+  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$tmp/libevent-bench" "$peers/libevent-bench.c" \
     -levent_openssl -levent -lssl -lcrypto
-  levbench=$tmp/levbench
+  libevent_bin=$tmp/libevent-bench
   if command -v node >/dev/null; then
     impls+=(node)
   else
-    log "warning: no node binary: the Node.js anchor is left out"
+    log "warning: no node binary: the Node.js peer is left out"
   fi
   impls+=(libevent)
 fi
@@ -210,8 +211,8 @@ fi
 cmd_of() {
   case $1 in
     portls-*) echo "$bindir/portls-bench-${1#portls-}" ;;
-    node) echo "node $anchors/node-bench.js" ;;
-    libevent) echo "$levbench" ;;
+    node) echo "node $peers/node-bench.js" ;;
+    libevent) echo "$libevent_bin" ;;
   esac
 }
 
@@ -316,15 +317,16 @@ hs() { # NAME IMPL KIND CONC [resume]
   local v r
   v=$(awk '$1 == "hs_per_s" { print $2 }' "$out")
   r=$(awk '$1 == "resumed_ratio" { print $2 }' "$out")
-  # Node's anchor counts a connection that failed as done; levbench and
-  # portls report "hs errors N" on stderr and exit non-zero.
-  if [[ -z $v || ($RC != 0 && $impl != node) ]]; then
+  # Every implementation counts only connections that closed cleanly, reports
+  # "hs errors N" on stderr and exits non-zero when any failed.
+  if [[ -z $v || $RC != 0 ]]; then
     fail "$name $impl (exit $RC): $(tr '\n' ' ' <"$out") $(head -c 300 "$tmp/client.err")"
     return
   fi
-  # A portls figure that is not a resumption figure fails the run; an
-  # anchor's is only marked (levbench resumes ~0.8 at CONC 4: its README's
-  # pitfall, single-use TLS 1.3 sessions shared by concurrent connections).
+  # A portls figure that is not a resumption figure fails the run; a peer's
+  # is only marked (libevent-bench resumes ~0.75 at CONC 4: an OpenSSL client
+  # will not offer a TLS 1.3 session twice, and concurrent connections share
+  # the newest one; docs/benchmark.md).
   if [[ -n $resume && -n $r ]] && awk -v r="$r" 'BEGIN { exit !(r < 0.9) }'; then
     if [[ $impl == portls-* ]]; then
       fail "$name $impl: resumed_ratio $r (< 0.9): the figure is not a resumption figure"
@@ -498,7 +500,7 @@ ratios() {
 fmt() { awk -v x="$1" 'BEGIN { if (x >= 100) printf "%.0f", x; else if (x >= 10) printf "%.1f", x; else printf "%.2f", x }'; }
 
 # table MEASUREMENT...: medians (min-max) per implementation, then the ratios
-# portls/anchor of the medians.
+# portls/peer of the medians.
 table() {
   local header="| measurement |" sep="|---|" m impl row med lo hi n cell r b a pm am
   for impl in "${impls[@]}"; do header+=" $impl |"; sep+="---:|"; done
@@ -545,7 +547,7 @@ table() {
 }
 
 echo
-echo "== results: median (min-max) of $rounds rounds; ratios are of medians, portls / anchor"
+echo "== results: median (min-max) of $rounds rounds; ratios are of medians, portls / peer"
 echo
 echo "Rates (higher is better; memory: lower is better):"
 echo
@@ -558,7 +560,7 @@ for m in "${measurements[@]}"; do [[ $m == idle_kib ]] || cpu_measurements+=("${
 table "${cpu_measurements[@]}"
 echo
 echo "Bulk ceiling (openssl speed, AES-128-GCM, 16 KiB, one core): ${ceiling:-?} MiB/s."
-echo "r= is the lowest resumed_ratio seen, ! when below 0.9 (node-bench.js prints none)."
+echo "r= is the lowest resumed_ratio seen, ! when below 0.9."
 echo "Raw figures: $build/bench-results.tsv. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 if [[ $failures != 0 ]]; then
   echo "bench: $failures run(s) failed (see above)" >&2
