@@ -1,6 +1,7 @@
-/* portls-bench: the TLS benchmark of shared/bench-anchors (README.md there),
- * spoken by portls through its public API only, so that it can be run side
- * by side with node-bench.js (Node.js) and levbench (libevent + OpenSSL).
+/* portls-bench: the TLS benchmark of docs/benchmark.md, spoken by portls
+ * through its public API only, so that it can be run side by side with its
+ * peers bench/peers/node-bench.js (Node.js) and bench/peers/libevent-bench.c
+ * (libevent + OpenSSL).
  *
  *   portls-bench-<backend> server PORT CERTDIR ec|rsa
  *       prints "listening"; on SIGTERM "rss_kb N conns M"; with env RSS_FILE
@@ -13,7 +14,7 @@
  *
  * TLS 1.3 only (secureProtocol TLSv1_3_method), TLS_AES_128_GCM_SHA256,
  * 127.0.0.1, rejectUnauthorized false on the client. Every client shares one
- * SecureContext, as levbench shares one SSL_CTX.
+ * SecureContext, as libevent-bench shares one SSL_CTX.
  *
  * Optional knobs (not used for the headline numbers):
  *   PORTLS_BENCH_CURVE=X25519   ecdhCurve of both sides (default: the

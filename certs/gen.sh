@@ -266,7 +266,7 @@ ossl asn1parse -genconf dh1024.asn1 -noout -out dh1024.der
 ossl dhparam -inform DER -in dh1024.der -out dh1024.pem
 ossl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh2048.pem
 
-# --- benchmark pairs (bench-anchors protocol: self-signed, CN=localhost) --------
+# --- benchmark pairs (docs/benchmark.md: self-signed, CN=localhost) ---------
 mkdir bench
 SAN='DNS:localhost,IP:127.0.0.1'
 ec_key bench/ec-key.pem

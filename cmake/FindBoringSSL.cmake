@@ -5,7 +5,7 @@
 #
 # Deliberately separate from FindOpenSSL: pointing FindOpenSSL at BoringSSL mixes
 # BoringSSL headers with the system OpenSSL libraries and clobbers the OPENSSL_* cache
-# entries the real OpenSSL needs (notes/backend-facts.md, item 11).
+# entries the real OpenSSL needs (docs/backends.md, "Finding the libraries with CMake").
 #
 # Imported targets:  BoringSSL::SSL, BoringSSL::Crypto (SHARED; SSL links Crypto)
 # Result variables:  BoringSSL_FOUND, BoringSSL_INCLUDE_DIR, BoringSSL_SSL_LIBRARY,

@@ -1,7 +1,7 @@
 # FindMbedTLS
 # -----------
 # Finds mbed TLS 2.28 as Debian packages it (libmbedtls-dev): headers and libraries
-# only, no pkg-config file and no CMake package (notes/backend-facts.md, item 11).
+# only, no pkg-config file and no CMake package (docs/backends.md, "Finding the libraries with CMake").
 # Set MbedTLS_ROOT_DIR to look elsewhere first.
 #
 # Imported targets:  MbedTLS::mbedtls -> MbedTLS::mbedx509 -> MbedTLS::mbedcrypto

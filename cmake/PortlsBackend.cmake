@@ -18,7 +18,7 @@
 #
 # Every executable links the STATIC library of exactly one backend: OpenSSL and
 # BoringSSL export the same symbols and must never share a process
-# (notes/backend-facts.md, item 10).
+# (docs/backends.md, "Linking").
 
 include(GNUInstallDirs)
 
@@ -76,7 +76,7 @@ function(portls_add_criterion_test kind name)
   target_include_directories(${exe} PRIVATE
     "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/tests")
   # No PORTLS_BACKEND_* macros here on purpose: tests skip by capability, never by
-  # backend name (DESIGN.md).
+  # backend name (docs/architecture.md).
   portls_link_backend(${exe} ${name})
   target_link_libraries(${exe} PRIVATE PkgConfig::CRITERION)
   portls_target_flags(${exe})
@@ -160,7 +160,7 @@ function(portls_add_backend name)
   endif()
 
   # --- the benchmark: bin/portls-bench-<name> (bench/portls-bench.c; protocol of
-  # shared/bench-anchors/README.md; run by scripts/bench.sh) ----------------------------
+  # docs/benchmark.md; run by scripts/bench.sh) ---------------------------------------
   if(PORTLS_BUILD_TOOLS AND EXISTS "${PROJECT_SOURCE_DIR}/bench/portls-bench.c")
     add_executable(portls-bench-${name} "${PROJECT_SOURCE_DIR}/bench/portls-bench.c")
     portls_link_backend(portls-bench-${name} ${name})
@@ -231,7 +231,7 @@ function(portls_add_backend_tests name)
     endforeach()
   endif()
 
-  # Every exported symbol of both libraries starts with portls_ (STYLE.md).
+  # Every exported symbol of both libraries starts with portls_ (scripts/check-exports.sh).
   # The benchmark's smoke test: every mode once, tiny, against this backend's server
   # (exit 77 = skipped: the backend lacks a capability the protocol needs).
   if(TARGET portls-bench-${name})

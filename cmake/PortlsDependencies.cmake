@@ -1,5 +1,5 @@
-# Finding what portls links against, the way notes/backend-facts.md (item 11) says
-# works on Debian 12.
+# Finding what portls links against, the way that works on Debian 12 (docs/backends.md,
+# "Finding the libraries with CMake").
 #
 #   portls_find_backend(<name> <libs-var> <reason-var>)   (macro)
 #     Sets <libs-var> to the imported targets a backend library links, or leaves it

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every symbol a portls library exports must start with portls_ (STYLE.md: one
-# prefix, so portls links next to anything). Checks shared (.so) and static (.a) files.
+# Every symbol a portls library exports must start with portls_ (one prefix,
+# so portls links next to anything). Checks shared (.so) and static (.a) files.
 #   scripts/check-exports.sh LIBRARY...
 set -euo pipefail
 

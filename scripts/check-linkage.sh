@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A binary built for one backend must not load another backend's TLS library: OpenSSL
 # and BoringSSL export the same symbol names and break each other at run time
-# (notes/backend-facts.md, item 10). Checks what the dynamic loader would load.
+# (docs/backends.md, "Linking"). Checks what the dynamic loader would load.
 #   scripts/check-linkage.sh BACKEND FILE...
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 /* portls command-line tool: private declarations shared by the files of tools/.
  *
  * The tool is a user of the public API only (the headers in include/portls/); see
- * spec/cli.md for its contract. Output is one JSON object per line on stdout,
+ * docs/cli.md for its contract. Output is one JSON object per line on stdout,
  * written through the small JSON writer below and flushed per line.
  */
 #ifndef PORTLS_TOOLS_CLI_H

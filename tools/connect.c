@@ -1,4 +1,4 @@
-/* portls command-line tool: `connect`, a TLS client (spec/cli.md). */
+/* portls command-line tool: `connect`, a TLS client (docs/cli.md). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>

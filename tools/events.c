@@ -1,4 +1,4 @@
-/* portls command-line tool: the event lines of spec/cli.md. */
+/* portls command-line tool: the event lines of docs/cli.md. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -55,7 +55,7 @@ void jw_cert(jw *w, const portls_cert *cert) {
   }
 }
 
-/* The fields are in spec/cli.md's order; servername is the server's view
+/* The fields are in docs/cli.md's order; servername is the server's view
  * only, ephemeralKeyInfo the client's (Node gives null on a server). */
 void ev_secure(const char *event, portls_socket *sock, int is_client) {
   jw *w = ev_begin(event);

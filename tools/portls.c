@@ -1,6 +1,6 @@
 /* portls command-line tool: `portls-<backend> COMMAND [options]`.
  *
- * The contract is spec/cli.md. This file holds main() and the commands that
+ * The contract is docs/cli.md. This file holds main() and the commands that
  * need no network; serve.c and connect.c hold the other two. Only the public
  * API is used.
  */

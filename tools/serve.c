@@ -1,4 +1,4 @@
-/* portls command-line tool: `serve`, a TLS server (spec/cli.md). */
+/* portls command-line tool: `serve`, a TLS server (docs/cli.md). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <signal.h>

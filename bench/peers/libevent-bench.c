@@ -91,8 +91,7 @@ static void make_ctx(const SSL_METHOD *method) {
 }
 
 /* Puts a socket fd under TLS in a new bufferevent. */
-static struct bufferevent *tls_bev(evutil_socket_t fd, SSL *ssl,
-                                   enum bufferevent_ssl_state state) {
+static struct bufferevent *tls_bev(evutil_socket_t fd, SSL *ssl, enum bufferevent_ssl_state state) {
   struct bufferevent *bev =
       bufferevent_openssl_socket_new(evb, fd, ssl, state, BEV_OPT_CLOSE_ON_FREE);
   if (bev == NULL) {
@@ -206,8 +205,8 @@ static void srv_event(struct bufferevent *bev, short what, void *arg) {
   srv_close(bev, st); /* an error, or an end after the reply */
 }
 
-static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                       int salen, void *arg) {
+static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                       void *arg) {
   (void)l, (void)sa, (void)salen, (void)arg;
   SSL *ssl = SSL_new(tls);
   if (ssl == NULL) {
@@ -254,8 +253,8 @@ static int serve(const char *dir, const char *kind) {
   if (SSL_CTX_check_private_key(tls) != 1) fatal("key and certificate do not match");
 
   struct evconnlistener *l =
-      evconnlistener_new_bind(evb, srv_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                              511, (struct sockaddr *)&peer_addr, sizeof peer_addr);
+      evconnlistener_new_bind(evb, srv_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 511,
+                              (struct sockaddr *)&peer_addr, sizeof peer_addr);
   if (l == NULL) fatal("listen");
   struct event *term = evsignal_new(evb, SIGTERM, srv_sigterm, NULL);
   event_add(term, NULL);

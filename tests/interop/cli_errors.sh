@@ -1,4 +1,4 @@
-# The CLI's contract for bad input (spec/cli.md): a bad option, an unreadable
+# The CLI's contract for bad input (docs/cli.md): a bad option, an unreadable
 # file or an option the backend cannot honour prints one
 # {"event":"error","code":...,"message":...} line and exits 2, before any
 # network activity (serve never prints "listening").
