@@ -43,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) no_build=1 ;;
     --backends) only_backends=$2; shift ;;
     --rounds) rounds=$2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
