@@ -15,8 +15,9 @@
 #
 # Options: --backends "openssl mbedtls"   only these portls backends
 #          --rounds N                     rounds (full run; default 3, at least 3 for the table)
-#          --no-build                     quick: use the binaries already in the build
-#                                         directory, build nothing (for CTest)
+#          --no-build                     use the portls binaries already in the build
+#                                         directory, build none (CTest's quick run; also a
+#                                         full run over an existing build-bench/)
 # Exit status: 0; 1 when a run failed; 77 when every selected backend lacks a
 # capability the protocol needs (tls1.3), i.e. nothing could be measured.
 # Environment (full run unless said otherwise):
@@ -43,7 +44,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) no_build=1 ;;
     --backends) only_backends=$2; shift ;;
     --rounds) rounds=$2; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
