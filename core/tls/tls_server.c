@@ -226,8 +226,7 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   if (rc == 0)
     rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &ts->npn_wire, err);
   if (rc == 0 && ts->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
-  if (rc == 0 && o->sni_callback != NULL)
-    rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
+  if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
   if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))
     rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
   if (rc == 0 && o->ocsp_request != NULL)
@@ -261,9 +260,10 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, 
     portls_server_options_init(&defaults);
     o = &defaults;
   }
-  portls_server *srv;
-  int rc = portls__server_new(loop, o, &srv, err);
+  int rc = portls__server_new(loop, o, out, err);
   if (rc < 0) return rc;
+  portls_server *srv = *out;
+  *out = NULL;
   tls_server *ts = portls__calloc(1, sizeof *ts);
   if (ts == NULL) {
     portls__server_discard(srv);
