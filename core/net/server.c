@@ -1,6 +1,6 @@
 /* net.Server: listen, accept, per-connection sockets, maxConnections, and
  * close once every connection is gone. A tls.Server is one with an upper
- * layer that takes each accepted socket (core/tls/tls_server.c). */
+ * layer that takes each accepted socket (tls_server.c, in core/tls). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* net.Socket semantics over the platform: write queue, backpressure and
  * 'drain', half-close, pause/resume, idle timeout, destroy and 'close'. A
  * TLS socket is the same object with another upper layer, an engine between
- * user bytes and the transport (core/tls/). */
+ * user bytes and the transport (core/tls). */
 #include <stdio.h>
 #include <string.h>
 

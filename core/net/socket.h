@@ -33,7 +33,7 @@ typedef struct portls__lower_ops {
 extern const portls__lower_ops portls__stream_lower;
 
 /* What sits above a socket's bytes: net's own plain layer, which hands them
- * to the application, or a layer that transforms them (TLS, core/tls/). net
+ * to the application, or a layer that transforms them (TLS, in core/tls). net
  * calls it wherever the two differ; every entry is required. The layer keeps
  * its state in the socket's `upper`. */
 typedef struct portls__upper_ops {

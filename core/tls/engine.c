@@ -472,8 +472,9 @@ static void finish_secure(portls_socket *s) {
   if (s->ev.secure_connect != NULL) s->ev.secure_connect(s, s->user);
 }
 
-/* ---- data path ---- */
+/* ---- sessions, renegotiation, the read loop ---- */
 
+/* Node's 'session': each session the client can resume later. */
 static void emit_sessions(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
   if (t->is_server || B->session_ready == NULL || !B->session_ready(t->eng.sess)) return;
@@ -489,6 +490,8 @@ static void fail_from(portls_socket *s, const portls_error *err) {
   portls__socket_fail(s, err->code, "%s", err->message);
 }
 
+/* The renegotiation renegotiate() started has completed: the verification
+ * is redone for the new handshake, as Node does on its 'secure'. */
 static void reneg_completed(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
   portls__tls_stop_handshake_timer(t);

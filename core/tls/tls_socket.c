@@ -172,21 +172,16 @@ int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *ba
   return 0;
 }
 
-/* Node's 'session': each session the client can resume later. */
-
 /* ---- renegotiation ---- */
 
 void portls__tls_reneg_report(void *arg) {
   portls_socket *s = arg;
   portls__tls *t = portls__tls_of(s);
   portls_renegotiate_cb cb = t->reneg_cb;
-  if (cb == NULL || (s->flags & S_DESTROYED)) return; /* portls__tls_closing() answers */
+  if (cb == NULL || (s->flags & S_DESTROYED)) return; /* tls_closing() answers */
   t->reneg_cb = NULL;
   cb(s, t->reneg_err.code ? &t->reneg_err : NULL, t->reneg_user);
 }
-
-/* The renegotiation renegotiate() started has completed: the verification
- * is redone for the new handshake, as Node does on its 'secure'. */
 
 /* Before 'error' and 'close': the connection leaves its server's rest sweep,
  * and a renegotiate() callback still owed is answered. */
