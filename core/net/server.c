@@ -1,171 +1,47 @@
-/* net.Server and tls.Server: listen, accept, per-connection sockets,
- * maxConnections, and close once every connection is gone. */
+/* net.Server: listen, accept, per-connection sockets, maxConnections, and
+ * close once every connection is gone. A tls.Server is one with an upper
+ * layer that takes each accepted socket (tls_server.c, in core/tls). */
 #include <stdio.h>
 #include <string.h>
 
 #include "net/addr.h"
 #include "net/socket.h"
-#include "tls/context.h"
 
 #define P (&portls__platform)
-
-int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
-                              portls_error *err);
-int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
 
 struct portls_server {
   portls_loop *loop;
   portls_server_events ev;
   void *user;
-  int is_tls;
-  portls_context *ctx;
-  int request_cert, reject_unauthorized;
-  uint64_t handshake_timeout_ms;
-  portls__bytes alpn_wire, npn_wire;
+  const portls__server_upper *uops; /* NULL for a net.Server */
+  void *upper;
   size_t hwm;
   portls_plat_listener *listener;
   int closing, listener_closed;
   portls_socket *conns;
   size_t nconns, max_conns;
   portls__task task_listening, task_close;
-  portls__hello_hooks hooks;
-  /* Every PORTLS__REST_SWEEP_MS while there are connections, quiet ones are
-   * offered a rest (portls__tls_maybe_rest); NULL when the backend has no rest(). */
-  portls_plat_timer *rest_timer;
-  portls_socket *rest_list; /* secure connections not rested yet */
-  uint64_t last_trim_ms;
-  int trim_due;
 };
 
-void portls_server_options_init(portls_server_options *o) {
-  if (o == NULL) return;
-  memset(o, 0, sizeof *o);
-  portls_context_options_init(&o->context);
-  o->handshake_timeout_ms = 120000;
-  o->client_reneg_limit = -1;
-  o->client_reneg_window_s = -1;
-}
-
-/* Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW. */
-static unsigned reneg_limit = 3, reneg_window_s = 600;
-
-void portls_set_client_reneg_limit(unsigned limit, unsigned window_s) {
-  reneg_limit = limit;
-  reneg_window_s = window_s;
-}
-unsigned portls_client_reneg_limit(void) { return reneg_limit; }
-unsigned portls_client_reneg_window(void) { return reneg_window_s; }
-
-static void rest_sweep(void *ud);
-
-static void server_release(portls_server *srv) {
-  if (srv->rest_timer != NULL) P->timer_free(srv->rest_timer);
-  for (portls__sni_entry *e = srv->hooks.contexts, *next; e != NULL; e = next) {
-    next = e->next;
-    portls_context_free(e->ctx);
-    portls__free(e->pattern);
-    portls__free(e);
-  }
-  portls_context_free(srv->ctx);
-  portls__bytes_free(&srv->alpn_wire);
-  portls__bytes_free(&srv->npn_wire);
+void portls__server_discard(portls_server *srv) {
+  if (srv->uops != NULL) srv->uops->free(srv->upper);
   srv->loop->objects--;
   portls__free(srv);
 }
 
-/* Node's default sessionIdContext for a server with requestCert: a hash of
- * the command line (so another program's sessions are not resumed here), as
- * 32 hex digits of SHA-1; a fixed text where the platform cannot tell. */
-static void default_sid_context(char out[33]) {
-  static const char fallback[] = "portls";
-  char line[4096];
-  size_t len = P->command_line != NULL ? P->command_line(line, sizeof line) : 0;
-  uint8_t md[PORTLS__SHA1_LEN];
-  if (portls__digest(PORTLS__SHA1, len ? line : fallback, len ? len : sizeof fallback - 1, md) <
-      0) {
-    snprintf(out, 33, "%s", fallback);
-    return;
-  }
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < 16; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[32] = '\0';
-}
-
-static int server_new(portls_loop *loop, const portls_server_options *o, int is_tls,
-                      portls_server **out, portls_error *err) {
+int portls__server_new(portls_loop *loop, const portls_server_options *o, portls_server **out,
+                       portls_error *err) {
   if (loop == NULL || out == NULL)
     return portls__err(err, PORTLS_EINVAL, "createServer: NULL argument");
   *out = NULL;
-  portls_server_options defaults;
-  if (o == NULL) {
-    portls_server_options_init(&defaults);
-    o = &defaults;
-  }
   portls_server *srv = portls__calloc(1, sizeof *srv);
   if (srv == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   srv->loop = loop;
   loop->objects++;
-  srv->is_tls = is_tls;
-  srv->hwm = o->high_water_mark;
-  if (o->events != NULL) srv->ev = *o->events;
-  srv->user = o->user;
-  int rc = 0;
-  if (is_tls) {
-    srv->request_cert = o->request_cert != 0;
-    srv->reject_unauthorized = o->request_cert && o->reject_unauthorized;
-    srv->handshake_timeout_ms = o->handshake_timeout_ms;
-    if (o->secure_context != NULL) {
-      srv->ctx = portls_context_ref(o->secure_context);
-    } else if (o->request_cert && o->context.session_id_context == NULL) {
-      portls_context_options co = o->context;
-      char sid[33];
-      default_sid_context(sid);
-      co.session_id_context = sid;
-      rc = portls_context_new(&co, &srv->ctx, err);
-    } else {
-      rc = portls_context_new(&o->context, &srv->ctx, err);
-    }
-    if (rc == 0) rc = portls__context_check_role(srv->ctx, 1, err);
-    if (rc == 0)
-      rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &srv->alpn_wire, err);
-    if (rc == 0 && srv->alpn_wire.len > 0)
-      rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
-    if (rc == 0)
-      rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &srv->npn_wire, err);
-    if (rc == 0 && srv->npn_wire.len > 0)
-      rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
-    if (rc == 0 && o->sni_callback != NULL)
-      rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
-    if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))
-      rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
-    if (rc == 0 && o->ocsp_request != NULL)
-      rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
-    if (rc == 0 && (o->client_reneg_limit < -1 || o->client_reneg_window_s < -1))
-      rc = portls__err(err, PORTLS_EINVAL, "client_reneg_limit/window: -1 (default) or a count");
-    portls__hello_hooks *h = &srv->hooks;
-    h->cb = o->sni_callback;
-    h->user = o->sni_user;
-    h->server = srv;
-    h->new_session = o->new_session;
-    h->resume_session = o->resume_session;
-    h->session_user = o->session_user;
-    h->ocsp_request = o->ocsp_request;
-    h->ocsp_user = o->ocsp_user;
-    h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
-    h->reneg_window_ms =
-        1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
-                                                         : reneg_window_s);
-    if (rc == 0 && portls__backend.rest != NULL) {
-      rc = P->timer_new(loop->plat, rest_sweep, srv, &srv->rest_timer);
-      if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));
-    }
-  }
-  if (rc < 0) {
-    server_release(srv);
-    return rc;
+  if (o != NULL) {
+    srv->hwm = o->high_water_mark;
+    if (o->events != NULL) srv->ev = *o->events;
+    srv->user = o->user;
   }
   *out = srv;
   return 0;
@@ -173,12 +49,21 @@ static int server_new(portls_loop *loop, const portls_server_options *o, int is_
 
 int portls_net_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
                              portls_error *err) {
-  return server_new(loop, o, 0, out, err);
+  return portls__server_new(loop, o, out, err);
 }
 
-int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
-                             portls_error *err) {
-  return server_new(loop, o, 1, out, err);
+void portls__server_set_upper(portls_server *srv, const portls__server_upper *ops, void *data) {
+  srv->uops = ops;
+  srv->upper = data;
+}
+
+void *portls__server_upper_data(const portls_server *srv, const portls__server_upper *ops) {
+  return srv != NULL && srv->uops == ops ? srv->upper : NULL;
+}
+
+const portls_server_events *portls__server_events(const portls_server *srv, void **user) {
+  *user = srv->user;
+  return &srv->ev;
 }
 
 int portls_server_set_events(portls_server *srv, const portls_server_events *ev, void *user) {
@@ -203,40 +88,6 @@ static void link_conn(portls_server *srv, portls_socket *s) {
   srv->nconns++;
 }
 
-/* ---- rest: quiet connections give back what only active ones need ---- */
-
-static void rest_unlist(portls_server *srv, portls_socket *s) {
-  if (!s->rest_listed) return;
-  if (s->rest_prev != NULL)
-    s->rest_prev->rest_next = s->rest_next;
-  else
-    srv->rest_list = s->rest_next;
-  if (s->rest_next != NULL) s->rest_next->rest_prev = s->rest_prev;
-  s->rest_prev = s->rest_next = NULL;
-  s->rest_listed = 0;
-}
-
-static void rest_sweep(void *ud) {
-  portls_server *srv = ud;
-  for (portls_socket *s = srv->rest_list, *next; s != NULL; s = next) {
-    next = s->rest_next;
-    int rc = portls__tls_maybe_rest(s);
-    if (rc != 0) rest_unlist(srv, s);
-    if (rc > 0 && P->trim_memory != NULL) srv->trim_due = 1;
-  }
-  /* What the sessions freed stays resident in the heap until trimmed. A
-   * platform without trim_memory never has a trim due, so the timer stops
-   * with the list. */
-  uint64_t now = P->now(srv->loop->plat);
-  if (srv->trim_due &&
-      (srv->rest_list == NULL || now - srv->last_trim_ms >= PORTLS__REST_TRIM_MS)) {
-    P->trim_memory();
-    srv->trim_due = 0;
-    srv->last_trim_ms = now;
-  }
-  if (srv->rest_list == NULL && !srv->trim_due) P->timer_stop(srv->rest_timer);
-}
-
 static void maybe_finish_close(portls_server *srv);
 
 void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
@@ -246,49 +97,11 @@ void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
     srv->conns = s->srv_next;
   if (s->srv_next != NULL) s->srv_next->srv_prev = s->srv_prev;
   srv->nconns--;
-  rest_unlist(srv, s);
   s->server = NULL;
   if (srv->closing) maybe_finish_close(srv);
 }
 
-void portls__server_client_error(portls_server *srv, portls_socket *s, const portls_error *err) {
-  if (srv->ev.client_error != NULL) srv->ev.client_error(srv, err, s, srv->user);
-}
-
-void portls__server_secure(portls_server *srv, portls_socket *s) {
-  if (srv->rest_timer != NULL && !s->rest_listed && s->tls != NULL && !s->tls->rested) {
-    if (srv->rest_list == NULL)
-      P->timer_start(srv->rest_timer, PORTLS__REST_SWEEP_MS, PORTLS__REST_SWEEP_MS);
-    s->rest_next = srv->rest_list;
-    s->rest_prev = NULL;
-    if (srv->rest_list != NULL) srv->rest_list->rest_prev = s;
-    srv->rest_list = s;
-    s->rest_listed = 1;
-  }
-  if (srv->ev.secure_connection != NULL) srv->ev.secure_connection(srv, s, srv->user);
-}
-
 static void on_stray_closed(void *ud) { (void)ud; }
-
-static int setup_server_tls(portls_server *srv, portls_socket *s, portls_error *err) {
-  portls__tls *t = portls__calloc(1, sizeof *t);
-  if (t == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-  s->tls = t;
-  t->is_server = 1;
-  t->ctx = portls_context_ref(srv->ctx);
-  t->request_cert = srv->request_cert;
-  t->reject_unauthorized = srv->reject_unauthorized;
-  t->hooks = &srv->hooks;
-  t->hs_timeout_ms = srv->handshake_timeout_ms;
-  if (portls__bytes_append(&t->alpn_wire, srv->alpn_wire.data, srv->alpn_wire.len) ||
-      portls__bytes_append(&t->npn_wire, srv->npn_wire.data, srv->npn_wire.len))
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  int rc = portls__tls_start(s, err);
-  if (rc < 0) return rc;
-  rc = portls__tls_arm_handshake_timer(s, srv->handshake_timeout_ms);
-  if (rc < 0) return portls__err(err, rc, "handshake timer: %s", portls_strerror(rc));
-  return 0;
-}
 
 static void on_connection(void *ud, int status) {
   portls_server *srv = ud;
@@ -320,8 +133,8 @@ static void on_connection(void *ud, int status) {
     portls_socket_destroy(s, &err);
     return;
   }
-  if (srv->is_tls) {
-    if (setup_server_tls(srv, s, &err) < 0) portls_socket_destroy(s, &err);
+  if (srv->uops != NULL) {
+    if (srv->uops->accepted(srv->upper, s, &err) < 0) portls_socket_destroy(s, &err);
     return;
   }
   if (srv->ev.connection != NULL) srv->ev.connection(srv, s, srv->user);
@@ -402,7 +215,7 @@ int portls_server_address(const portls_server *srv, portls_address *out) {
 static void finish_close(void *arg) {
   portls_server *srv = arg;
   if (srv->ev.close != NULL) srv->ev.close(srv, srv->user);
-  server_release(srv);
+  portls__server_discard(srv);
 }
 
 static void maybe_finish_close(portls_server *srv) {
@@ -427,41 +240,6 @@ void portls_server_close(portls_server *srv) {
     srv->listener_closed = 1;
     maybe_finish_close(srv);
   }
-}
-
-int portls_server_add_context(portls_server *srv, const char *hostname, portls_context *ctx,
-                              portls_error *err) {
-  if (srv == NULL || hostname == NULL || hostname[0] == '\0' || ctx == NULL)
-    return portls__err(err, PORTLS_EINVAL, "addContext: needs a hostname and a context");
-  if (!srv->is_tls) return portls__err(err, PORTLS_EINVAL, "addContext: not a TLS server");
-  int rc = portls__need_cap(PORTLS_CAP_SNI, "addContext", err);
-  if (rc < 0) return rc;
-  if ((rc = portls__context_check_role(ctx, 1, err)) < 0) return rc;
-  portls__sni_entry *e = portls__calloc(1, sizeof *e);
-  if (e == NULL || (e->pattern = portls__strdup(hostname)) == NULL) {
-    portls__free(e);
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  }
-  e->ctx = portls_context_ref(ctx);
-  e->next = srv->hooks.contexts; /* Node tries the most recently added first */
-  srv->hooks.contexts = e;
-  return 0;
-}
-
-int portls_server_get_ticket_keys(const portls_server *srv, uint8_t keys[48], portls_error *err) {
-  if (srv == NULL || keys == NULL || !srv->is_tls)
-    return portls__err(err, PORTLS_EINVAL, "getTicketKeys: NULL argument or not a TLS server");
-  int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "getTicketKeys", err);
-  if (rc < 0) return rc;
-  memcpy(keys, srv->ctx->ticket_keys, sizeof srv->ctx->ticket_keys);
-  return 0;
-}
-
-int portls_server_set_ticket_keys(portls_server *srv, const void *keys, size_t len,
-                                  portls_error *err) {
-  if (srv == NULL || !srv->is_tls)
-    return portls__err(err, PORTLS_EINVAL, "setTicketKeys: NULL server or not a TLS server");
-  return portls__context_set_ticket_keys(srv->ctx, keys, len, err);
 }
 
 size_t portls_server_connections(const portls_server *srv) { return srv ? srv->nconns : 0; }

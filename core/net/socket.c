@@ -1,7 +1,7 @@
 /* net.Socket semantics over the platform: write queue, backpressure and
  * 'drain', half-close, pause/resume, idle timeout, destroy and 'close'. A
- * TLS socket is the same object with an engine between user bytes and the
- * transport (core/tls/tls_socket.c). */
+ * TLS socket is the same object with another upper layer, an engine between
+ * user bytes and the transport (core/tls). */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,12 +17,13 @@ portls_socket *portls__socket_alloc(portls_loop *loop, size_t hwm) {
   if (s == NULL) return NULL;
   s->loop = loop;
   s->hwm = hwm ? hwm : PORTLS__DEFAULT_HWM;
+  s->uops = &portls__plain_upper;
   loop->objects++;
   return s;
 }
 
 static void socket_release(portls_socket *s) {
-  if (s->tls != NULL) portls__tls_free(s);
+  s->uops->free(s);
   portls__bytes_free(&s->out);
   portls__bytes_free(&s->inflight);
   portls__bytes_free(&s->held);
@@ -67,21 +68,11 @@ void portls__socket_on_bytes(portls_socket *s, int status, const uint8_t *data, 
   if (status == 0) {
     if (len == 0) return;
     touch(s);
-    if (s->tls != NULL) {
-      portls__tls_on_read(s, data, len);
-    } else if (s->flags & S_PAUSED) {
-      if (portls__bytes_append(&s->held, data, len) != 0)
-        portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
-    } else {
-      portls__socket_emit_data(s, data, len);
-    }
+    s->uops->read(s, data, len);
     return;
   }
   if (status == PORTLS_EOF) {
-    if (s->tls != NULL)
-      portls__tls_on_eof(s);
-    else
-      portls__socket_peer_ended(s);
+    s->uops->eof(s);
     return;
   }
   portls__socket_fail(s, status, "read %s: %s", portls_err_name(status), portls_strerror(status));
@@ -166,14 +157,7 @@ void portls__socket_peer_ended(portls_socket *s) {
 static void resume_task(void *arg) {
   portls_socket *s = arg;
   if (s->flags & (S_DESTROYED | S_PAUSED)) return;
-  if (s->tls != NULL) {
-    portls__tls_process(s);
-  } else if (s->held.len > 0) {
-    portls__bytes held = s->held;
-    memset(&s->held, 0, sizeof s->held);
-    portls__socket_emit_data(s, held.data, held.len);
-    portls__bytes_free(&held);
-  }
+  s->uops->resume(s);
   if (!(s->flags & (S_DESTROYED | S_PAUSED)) && (s->flags & S_CONNECTED)) start_reading(s);
 }
 
@@ -193,9 +177,7 @@ void portls_socket_resume(portls_socket *s) {
 
 size_t portls_socket_buffer_size(const portls_socket *s) {
   if (s == NULL) return 0;
-  size_t n = s->out.len + (s->inflight.len - s->inflight_off);
-  if (s->tls != NULL) n += s->tls->pending_clear.len;
-  return n;
+  return s->out.len + (s->inflight.len - s->inflight_off) + s->uops->held(s);
 }
 
 static void drain_task(void *arg) {
@@ -267,9 +249,7 @@ void portls__socket_flush(portls_socket *s) {
       return;
     }
   }
-  if ((s->flags & S_ENDING) && !(s->flags & (S_SHUT | S_SHUTTING)) &&
-      (s->tls == NULL || s->tls->pending_clear.len == 0) &&
-      (s->tls == NULL || !s->tls->end_after_handshake)) {
+  if ((s->flags & S_ENDING) && !(s->flags & (S_SHUT | S_SHUTTING)) && !s->uops->holds_end(s)) {
     int rc = s->lops->shutdown(s->lower, on_shutdown, s);
     if (rc < 0) {
       portls__socket_fail(s, rc, "shutdown: %s", portls_strerror(rc));
@@ -287,23 +267,8 @@ int portls_socket_write(portls_socket *s, const void *data, size_t len) {
   if (s->flags & S_ENDING) return PORTLS_EWRITE_AFTER_END;
   if (len == 0) return portls_socket_buffer_size(s) < s->hwm;
   touch(s);
-  if (s->tls != NULL) {
-    int rc = portls__tls_write(s, data, len);
-    if (rc < 0) return rc;
-  } else {
-    s->bytes_written += len;
-    size_t done = 0;
-    if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0) {
-      /* Straight from the caller's buffer when the transport takes it now. */
-      portls_plat_iov iov = {data, len};
-      int n = s->lops->try_write(s->lower, &iov, 1);
-      if (n > 0) done = (size_t)n;
-      s->transport_written += done;
-    }
-    if (done < len && portls__bytes_append(&s->out, (const uint8_t *)data + done, len - done) != 0)
-      return PORTLS_ENOMEM;
-    portls__socket_flush(s);
-  }
+  int rc = s->uops->write(s, data, len);
+  if (rc < 0) return rc;
   if (s->flags & S_DESTROYED) return PORTLS_ESTREAM_DESTROYED;
   if (portls_socket_buffer_size(s) < s->hwm) return 1;
   s->flags |= S_NEED_DRAIN;
@@ -319,23 +284,85 @@ int portls_socket_end(portls_socket *s, const void *data, size_t len) {
     if (rc < 0) return rc;
   }
   s->flags |= S_ENDING;
-  if (s->tls != NULL) portls__tls_end(s);
+  s->uops->end(s);
   portls__socket_flush(s);
   return 0;
 }
+
+/* ---- the plain upper layer: bytes straight between application and transport ---- */
+
+static void plain_read(portls_socket *s, const uint8_t *data, size_t len) {
+  if (!(s->flags & S_PAUSED))
+    portls__socket_emit_data(s, data, len);
+  else if (portls__bytes_append(&s->held, data, len) != 0)
+    portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
+}
+
+static void plain_resume(portls_socket *s) {
+  if (s->held.len == 0) return;
+  portls__bytes held = s->held;
+  memset(&s->held, 0, sizeof s->held);
+  portls__socket_emit_data(s, held.data, held.len);
+  portls__bytes_free(&held);
+}
+
+static int plain_write(portls_socket *s, const void *data, size_t len) {
+  s->bytes_written += len;
+  size_t done = 0;
+  if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0) {
+    /* Straight from the caller's buffer when the transport takes it now. */
+    portls_plat_iov iov = {data, len};
+    int n = s->lops->try_write(s->lower, &iov, 1);
+    if (n > 0) done = (size_t)n;
+    s->transport_written += done;
+  }
+  if (done < len && portls__bytes_append(&s->out, (const uint8_t *)data + done, len - done) != 0)
+    return PORTLS_ENOMEM;
+  portls__socket_flush(s);
+  return 0;
+}
+
+static size_t plain_held(const portls_socket *s) {
+  (void)s;
+  return 0;
+}
+static int plain_holds_end(const portls_socket *s) {
+  (void)s;
+  return 0;
+}
+static int plain_connected(portls_socket *s, portls_error *err) {
+  (void)s, (void)err;
+  return 0;
+}
+static int plain_report_error(portls_socket *s) {
+  (void)s;
+  return 0;
+}
+static void plain_nothing(portls_socket *s) { (void)s; }
+
+const portls__upper_ops portls__plain_upper = {
+    .read = plain_read,
+    .eof = portls__socket_peer_ended,
+    .resume = plain_resume,
+    .write = plain_write,
+    .end = plain_nothing,
+    .held = plain_held,
+    .holds_end = plain_holds_end,
+    .connected = plain_connected,
+    .destroying = plain_nothing,
+    .closing = plain_nothing,
+    .report_error = plain_report_error,
+    .free = plain_nothing,
+};
 
 /* ---- destroy and close ---- */
 
 static void on_closed(void *ud) {
   portls_socket *s = ud;
   s->lower = NULL;
-  if (s->tls != NULL) portls__tls_closing(s);
-  if (s->flags & S_HAD_ERROR) {
-    if (s->server != NULL && (s->tls == NULL ? 0 : !s->tls->secure))
-      portls__server_client_error(s->server, s, &s->error);
-    else if (s->ev.error != NULL)
-      s->ev.error(s, &s->error, s->user);
-  }
+  s->uops->closing(s);
+  if ((s->flags & S_HAD_ERROR) && !s->uops->report_error(s) && s->ev.error != NULL)
+    s->ev.error(s, &s->error, s->user);
   if (s->ev.close != NULL) s->ev.close(s, (s->flags & S_HAD_ERROR) != 0, s->user);
   if (s->server != NULL) portls__server_socket_closed(s->server, s);
   socket_release(s);
@@ -355,10 +382,7 @@ static void destroy_with(portls_socket *s, const portls_error *err) {
     P->timer_free(s->idle_timer);
     s->idle_timer = NULL;
   }
-  if (s->tls != NULL && s->tls->hs_timer != NULL) {
-    P->timer_free(s->tls->hs_timer);
-    s->tls->hs_timer = NULL;
-  }
+  s->uops->destroying(s);
   if (s->lookup != NULL) {
     P->lookup_cancel(s->lookup);
     s->lookup = NULL;
@@ -416,12 +440,10 @@ static void on_connect(void *ud, int status) {
     portls__socket_fail(s, rc, "read_start: %s", portls_strerror(rc));
     return;
   }
-  if (s->tls != NULL) {
-    portls_error err;
-    if (portls__tls_start(s, &err) < 0) {
-      destroy_with(s, &err);
-      return;
-    }
+  portls_error err;
+  if (s->uops->connected(s, &err) < 0) {
+    destroy_with(s, &err);
+    return;
   }
   portls__socket_flush(s);
 }
@@ -612,4 +634,3 @@ uint64_t portls_socket_bytes_written(const portls_socket *s) { return s ? s->byt
 uint64_t portls_socket_transport_bytes_written(const portls_socket *s) {
   return s ? s->transport_written : 0;
 }
-int portls_socket_encrypted(const portls_socket *s) { return s != NULL && s->tls != NULL; }

@@ -1,15 +1,11 @@
 /* Internal: the socket (net.Socket and tls.TLSSocket share one object: a TLS
- * socket is a socket whose bytes pass through an engine). */
+ * socket is a socket whose upper layer passes its bytes through an engine). */
 #ifndef PORTLS_CORE_SOCKET_H
 #define PORTLS_CORE_SOCKET_H
 
 #include "net/loop.h"
-#include "portls/backend.h"
 #include "portls/platform.h"
 #include "portls/portls.h"
-#include "tls/engine.h"
-#include "tls/hello.h"
-#include "tls/sni.h"
 
 #define PORTLS__DEFAULT_HWM (16 * 1024)
 
@@ -36,57 +32,41 @@ typedef struct portls__lower_ops {
 /* The lower layer over a platform stream. */
 extern const portls__lower_ops portls__stream_lower;
 
-typedef struct portls__tls {
-  portls_context *ctx;
-  portls__engine eng;
-  int is_server;
-  int request_cert, reject_unauthorized;
-  int min_dh_size;
-  int request_ocsp; /* client: Node's requestOCSP */
-  int secure;       /* handshake done and accepted */
-  int authorized;
-  int authz_error;
-  char *host;       /* for the identity check */
-  char *servername; /* client: SNI sent */
-  portls__bytes alpn_wire, npn_wire;
-  portls_buf session;
-  portls_check_identity_cb check_identity;
-  void *check_identity_user;
-  portls_be_info info;
-  char *alpn, *npn, *peer_servername; /* copies of info strings */
-  portls__bytes pending_clear;        /* written before the handshake completed */
-  int end_after_handshake;
-  portls_plat_timer *hs_timer;
-  /* Server: the ClientHello stage (SNI answered by core before the backend
-   * reads a byte); sni is the server's setup, NULL when it has none. */
-  const portls__hello_hooks *hooks;
-  portls__hello *hello;
-  portls__bytes held_hello;   /* ciphertext held back meanwhile */
-  int hello_step;             /* the next question to ask (tls_socket.c) */
-  portls__bytes resume;       /* resumeSession's answer, for the backend */
-  portls__bytes ocsp;         /* OCSPRequest's answer, for the backend */
-  struct portls_request *req; /* the question the application has not answered */
-  portls__task task_req;
-  int new_session_pending; /* newSession holds 'secureConnection' back */
-  /* Renegotiation: renegotiate()'s callback, and Node's limiter of
-   * client-initiated ones (server). */
-  portls_renegotiate_cb reneg_cb;
-  void *reneg_user;
-  unsigned reneg_target; /* completed handshakes that end it */
-  portls__task task_reneg;
-  portls_error reneg_err;
-  unsigned hs_started_seen;
-  unsigned reneg_count;
-  uint64_t last_hs_ms;
-  uint64_t hs_timeout_ms; /* server: handshakeTimeout, for renegotiations */
-  /* Called when a socket with no server becomes secure (a SecurePair's 'secure'). */
-  void (*on_secure)(portls_socket *s, void *arg);
-  void *on_secure_arg;
-  /* Server: the socket's activity at the last rest sweep, and whether the
-   * backend has let the connection rest (portls__tls_maybe_rest). */
-  unsigned rest_mark;
-  int rested;
-} portls__tls;
+/* What sits above a socket's bytes: net's own plain layer, which hands them
+ * to the application, or a layer that transforms them (TLS, in core/tls). net
+ * calls it wherever the two differ; every entry is required. The layer keeps
+ * its state in the socket's `upper`. */
+typedef struct portls__upper_ops {
+  /* Bytes the lower layer read (len > 0). */
+  void (*read)(portls_socket *s, const uint8_t *data, size_t len);
+  /* The lower layer's end of stream. */
+  void (*eof)(portls_socket *s);
+  /* resume() from the loop: delivers what the pause held back. */
+  void (*resume)(portls_socket *s);
+  /* The application's bytes (len > 0) for the transport: 0 or an error. */
+  int (*write)(portls_socket *s, const void *data, size_t len);
+  /* end(): S_ENDING is set, and flush shuts the write side once holds_end says 0. */
+  void (*end)(portls_socket *s);
+  /* The application's bytes the layer holds that are not in s->out yet. */
+  size_t (*held)(const portls_socket *s);
+  /* 1 while the layer keeps the write side open (bytes or an end it holds back). */
+  int (*holds_end)(const portls_socket *s);
+  /* The lower layer connected and reads: starts the layer (a client's handshake). */
+  int (*connected)(portls_socket *s, portls_error *err);
+  /* destroy(): stops whatever could still fire (timers). */
+  void (*destroying)(portls_socket *s);
+  /* The lower layer closed; before 'error' and 'close': settles what the
+   * layer still owes the application. */
+  void (*closing)(portls_socket *s);
+  /* For an error: 1 when the layer reported it itself (a tls.Server's
+   * 'clientError'), 0 to emit 'error'. */
+  int (*report_error)(portls_socket *s);
+  /* Frees the layer's state (the socket is being freed). */
+  void (*free)(portls_socket *s);
+} portls__upper_ops;
+
+/* The plain upper layer, every socket's until another takes its place. */
+extern const portls__upper_ops portls__plain_upper;
 
 enum {
   S_CONNECTING = 1u << 0,
@@ -111,10 +91,6 @@ struct portls_socket {
 
   portls_server *server; /* the server that accepted it */
   portls_socket *srv_prev, *srv_next;
-  /* The server's list of secure connections that have not rested yet (its
-   * rest sweep walks only these); rest_listed says whether s is on it. */
-  portls_socket *rest_prev, *rest_next;
-  int rest_listed;
 
   void *lower; /* NULL until connected */
   const portls__lower_ops *lops;
@@ -131,7 +107,7 @@ struct portls_socket {
   portls__bytes held; /* plain: data that arrived while paused */
 
   uint64_t bytes_read, bytes_written, transport_written;
-  unsigned activity; /* counts reads and writes: a server's rest sweep compares it */
+  unsigned activity; /* counts reads and writes: an upper layer can tell a quiet socket */
 
   portls_plat_timer *idle_timer;
   uint64_t idle_ms;
@@ -139,7 +115,8 @@ struct portls_socket {
   portls_error error; /* the error to emit before 'close' */
   portls__task task_close, task_resume, task_drain, task_connect_error;
 
-  portls__tls *tls;
+  const portls__upper_ops *uops;
+  void *upper; /* the upper layer's state; NULL for the plain one */
 };
 
 /* Allocates a socket on loop (not yet connected). */
@@ -166,51 +143,28 @@ void portls__socket_flush(portls_socket *s);
 void portls__socket_peer_ended(portls_socket *s);
 void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len);
 
-/* TLS hooks (core/tls/tls_socket.c, core/tls/wrap.c). */
-/* Gives s a TLS layer configured from o (host: the name a client verifies
- * and, without o->servername, sends as SNI unless it is an IP address). */
-int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, const char *host,
-                      portls_error *err);
-int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
-/* Deferred start of a TLS socket over a connected lower layer: reading and the handshake. */
-void portls__tls_start_task(void *arg);
-/* Builds a TLS socket over a lower layer that is already connected. */
-int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *ops,
-                     const portls_tls_socket_options *o, portls_socket **out, portls_error *err);
-int portls__protocols_to_wire(const portls_protocols *p, const char *what, portls__bytes *out,
-                              portls_error *err);
-int portls__tls_start(portls_socket *s, portls_error *err);
-/* Before 'error' and 'close': ends what the socket still owes the
- * application (a renegotiate() callback). */
-void portls__tls_closing(portls_socket *s);
-/* The `session` option: getSession()'s bytes name the servername the session
- * was made for, and a client offers it only under that same name (else it
- * makes a full handshake). Sets *backend to the part the backend takes, or
- * to empty when the names differ. PORTLS_ESESSION for bytes getSession() did
- * not make. */
-int portls__session_unwrap(portls_buf in, const char *servername, portls_buf *backend,
-                           portls_error *err);
-void portls__tls_on_read(portls_socket *s, const uint8_t *data, size_t len);
-void portls__tls_process(portls_socket *s);
-int portls__tls_write(portls_socket *s, const void *data, size_t len);
-void portls__tls_end(portls_socket *s);
-void portls__tls_on_eof(portls_socket *s);
-void portls__tls_free(portls_socket *s);
-/* A server's rest sweep: a secure connection quiet since the last sweep, with
- * nothing buffered, is offered to the backend's rest(). 1: it rested now;
- * -1: it never will (the server stops asking); 0: not now. */
-int portls__tls_maybe_rest(portls_socket *s);
-/* How often a server sweeps: a connection rests after one to two periods of
- * quiet. Short, so that in a burst of connections the memory the first ones
- * give back serves the handshakes of the next; a connection moving data is
- * never quiet that long. */
-#define PORTLS__REST_SWEEP_MS 100
-/* The sweep returns freed heap memory to the system at most this often. */
-#define PORTLS__REST_TRIM_MS 1000
+/* The server side (core/net/server.c). */
 
-/* Server hooks (core/net/server.c). */
+/* What a server does with each connection it accepts, when it is more than
+ * a net.Server (which emits 'connection'): a tls.Server's TLS layer. */
+typedef struct portls__server_upper {
+  /* Puts the layer on s, accepted and reading. On failure s is destroyed with *err. */
+  int (*accepted)(void *data, portls_socket *s, portls_error *err);
+  /* Frees data with the server. */
+  void (*free)(void *data);
+} portls__server_upper;
+
+/* A server (not listening yet) configured from o's net options; NULL o: the defaults. */
+int portls__server_new(portls_loop *loop, const portls_server_options *o, portls_server **out,
+                       portls_error *err);
+/* Frees a server that never listened (its creation failed). */
+void portls__server_discard(portls_server *srv);
+/* Gives srv an upper layer; data is freed with the server. */
+void portls__server_set_upper(portls_server *srv, const portls__server_upper *ops, void *data);
+/* srv's upper-layer data when its layer is ops, else NULL. */
+void *portls__server_upper_data(const portls_server *srv, const portls__server_upper *ops);
+/* srv's events and user pointer, for events the upper layer emits. */
+const portls_server_events *portls__server_events(const portls_server *srv, void **user);
 void portls__server_socket_closed(portls_server *srv, portls_socket *s);
-void portls__server_client_error(portls_server *srv, portls_socket *s, const portls_error *err);
-void portls__server_secure(portls_server *srv, portls_socket *s);
 
 #endif

@@ -2,8 +2,8 @@
  * Unix path, verifying the server as Node does. */
 #include <string.h>
 
-#include "net/socket.h"
 #include "tls/context.h"
+#include "tls/tls.h"
 
 void portls_connect_options_init(portls_connect_options *o) {
   if (o == NULL) return;

@@ -5,7 +5,7 @@
  * from the socket's output buffer. */
 #include <string.h>
 
-#include "net/socket.h"
+#include "tls/tls.h"
 
 struct portls_pair {
   portls_socket *s;
@@ -268,8 +268,8 @@ int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *o,
     return rc;
   }
   p->s = s;
-  s->tls->on_secure = on_secure;
-  s->tls->on_secure_arg = p;
+  portls__tls_of(s)->on_secure = on_secure;
+  portls__tls_of(s)->on_secure_arg = p;
   portls__defer(loop, &s->task_resume, portls__tls_start_task, s);
   *out = p;
   return 0;

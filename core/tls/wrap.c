@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "net/addr.h"
-#include "net/socket.h"
 #include "tls/context.h"
+#include "tls/tls.h"
 
 void portls_tls_socket_options_init(portls_tls_socket_options *o) {
   if (o == NULL) return;
@@ -16,11 +16,10 @@ void portls_tls_socket_options_init(portls_tls_socket_options *o) {
 
 int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, const char *host,
                       portls_error *err) {
-  portls__tls *t = portls__calloc(1, sizeof *t);
-  if (t == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-  s->tls = t;
+  portls__tls *t;
+  int rc = portls__tls_attach(s, &t, err);
+  if (rc < 0) return rc;
   t->is_server = o->is_server != 0;
-  int rc;
   if (o->secure_context != NULL) {
     t->ctx = portls_context_ref(o->secure_context);
   } else if ((rc = portls_context_new(&o->context, &t->ctx, err)) < 0) {
@@ -249,7 +248,8 @@ int portls_tls_socket_wrap(portls_socket *net, const portls_tls_socket_options *
   if (net == NULL || o == NULL || out == NULL)
     return portls__err(err, PORTLS_EINVAL, "new TLSSocket: NULL argument");
   *out = NULL;
-  if (net->tls != NULL || !(net->flags & S_CONNECTED) || (net->flags & (S_DESTROYED | S_ENDING)))
+  if (portls__tls_of(net) != NULL || !(net->flags & S_CONNECTED) ||
+      (net->flags & (S_DESTROYED | S_ENDING)))
     return portls__err(err, PORTLS_EINVAL, "new TLSSocket: needs a connected, open, plain socket");
   inner *in = portls__calloc(1, sizeof *in);
   if (in == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
