@@ -272,23 +272,40 @@ void portls_net_connect_options_init(portls_net_connect_options *opts);
 int portls_net_connect(portls_loop *loop, const portls_net_connect_options *opts,
                        portls_socket **out, portls_error *err);
 
-/* Node: the options of tls.connect() (and of new tls.TLSSocket()). */
+/* Node: the options of new tls.TLSSocket(): the TLS settings that tls.connect()
+ * extends (portls_connect_options.tls) and that tls.createServer() gives its
+ * accepted sockets (portls_server_options.tls). A field marked client or
+ * server is ignored in the other role. The defaults are those of the
+ * enclosing struct's `_options_init()`; where they differ, the field says. */
+typedef struct portls_tls_options {
+  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
+  portls_context_options context; /* used when secure_context is NULL */
+  int request_cert;               /* server: ask for a client certificate. Default 0 */
+  /* Default: 1 for tls.connect(), 0 for a server (honoured only with
+   * request_cert), -1 for a TLS socket: 1 as a client, 0 as a server. */
+  int reject_unauthorized;
+  /* Server: destroy the socket if the handshake has not completed in time.
+   * Default: 120000 for a server, 0 (none) for a TLS socket. */
+  uint64_t handshake_timeout_ms;
+  portls_protocols alpn_protocols;
+  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
+  /* Client: SNI and the name the identity check uses; tls.connect(): default
+   * host, unless it is an IP address. Requires: PORTLS_CAP_SNI */
+  const char *servername;
+  portls_buf session; /* client: a session from getSession() to resume */
+  int request_ocsp;   /* client. Requires: PORTLS_CAP_OCSP_REQUEST */
+  int min_dh_size;    /* client; default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
+  portls_check_identity_cb check_server_identity; /* client; NULL: portls_check_server_identity */
+  void *check_server_identity_user;
+} portls_tls_options;
+
+/* Node: the options of tls.connect(): the TLSSocket options plus where to connect. */
 typedef struct portls_connect_options {
   const char *host; /* default "localhost" */
   uint16_t port;
   const char *path;      /* Unix socket; when set, host and port are ignored */
   portls_socket *socket; /* an existing connected net socket to secure (it is taken over) */
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context; /* used when secure_context is NULL */
-  const char *servername;         /* SNI; default: host unless it is an IP address */
-  int reject_unauthorized;        /* default 1 */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  portls_buf session;             /* a session from getSession() to resume */
-  int min_dh_size;                /* default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
-  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
-  portls_check_identity_cb check_server_identity; /* NULL: portls_check_server_identity */
-  void *check_server_identity_user;
+  portls_tls_options tls;
   size_t high_water_mark; /* default 16384 */
   const portls_socket_events *events;
   void *user;
@@ -308,20 +325,8 @@ int portls_tls_connect(portls_loop *loop, const portls_connect_options *opts, po
 /* Node: the options of new tls.TLSSocket(socket, options) and of
  * tls.createSecurePair(); also what a server gives its accepted sockets. */
 typedef struct portls_tls_socket_options {
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context;
-  int is_server;           /* default 0 */
-  int request_cert;        /* server: ask for a client certificate */
-  int reject_unauthorized; /* -1 (default): 1 for a client, 0 for a server */
-  const char *servername;  /* client: SNI and the name the identity check uses */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  portls_buf session;             /* client: a session to resume */
-  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
-  int min_dh_size;                /* client; default 1024 */
-  portls_check_identity_cb check_server_identity;
-  void *check_server_identity_user;
-  uint64_t handshake_timeout_ms; /* server; 0: none */
+  portls_tls_options tls;
+  int is_server; /* default 0 */
   size_t high_water_mark;
   const portls_socket_events *events;
   void *user;
@@ -552,7 +557,7 @@ typedef struct portls_server_events {
  * (the handshake timeout still runs) until portls_sni_request_done() answers,
  * now or later, exactly once. Without a callback, the contexts added with
  * portls_server_add_context() are matched instead. */
-typedef struct portls_request portls_sni_request;
+typedef struct portls_sni_request portls_sni_request;
 typedef void (*portls_sni_cb)(portls_server *server, const char *servername,
                               portls_sni_request *req, void *user);
 /* Answers an SNI request: ctx (borrowed; a reference is taken) serves this
@@ -570,7 +575,7 @@ int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const 
  * handshake, and the handshake timeout still runs). id and data are valid
  * during the call only. resumeSession is asked when the ClientHello carries a
  * session id and no ticket, as Node asks it. Requires: PORTLS_CAP_SESSION_CACHE */
-typedef struct portls_request portls_session_request;
+typedef struct portls_session_request portls_session_request;
 typedef void (*portls_new_session_cb)(portls_server *server, portls_socket *sock, const void *id,
                                       size_t id_len, const void *data, size_t len,
                                       portls_session_request *req, void *user);
@@ -591,7 +596,7 @@ int portls_session_request_done(portls_session_request *req, const void *data, s
  * else `ca`), or NULL when neither holds it. Answered with
  * portls_ocsp_request_done() exactly once; the handshake waits.
  * Requires: PORTLS_CAP_OCSP_STAPLING */
-typedef struct portls_request portls_ocsp_request;
+typedef struct portls_ocsp_request portls_ocsp_request;
 typedef void (*portls_ocsp_request_cb)(portls_server *server, portls_socket *sock, const void *cert,
                                        size_t cert_len, const void *issuer, size_t issuer_len,
                                        portls_ocsp_request *req, void *user);
@@ -601,15 +606,10 @@ int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, siz
                              const portls_error *err);
 
 typedef struct portls_server_options {
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context;
-  int request_cert;              /* default 0 */
-  int reject_unauthorized;       /* default 0; only with request_cert */
-  uint64_t handshake_timeout_ms; /* default 120000 */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  size_t high_water_mark;         /* for accepted sockets; default 16384 */
-  portls_sni_cb sni_callback;     /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
+  /* What accepted sockets get; the client fields are ignored. */
+  portls_tls_options tls;
+  size_t high_water_mark;     /* for accepted sockets; default 16384 */
+  portls_sni_cb sni_callback; /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
   void *sni_user;
   portls_new_session_cb new_session;       /* Requires: PORTLS_CAP_SESSION_CACHE */
   portls_resume_session_cb resume_session; /* Requires: PORTLS_CAP_SESSION_CACHE */
