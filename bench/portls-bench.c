@@ -111,9 +111,9 @@ static portls_socket *client_connect(const portls_socket_events *ev, void *user,
   portls_connect_options_init(&o);
   o.host = "127.0.0.1";
   o.port = port;
-  o.secure_context = client_ctx;
-  o.reject_unauthorized = 0;
-  o.session = session;
+  o.tls.secure_context = client_ctx;
+  o.tls.reject_unauthorized = 0;
+  o.tls.session = session;
   o.events = ev;
   o.user = user;
   portls_socket *sock;
@@ -207,11 +207,11 @@ static int run_server(const char *dir, const char *kind) {
   portls_buf cert = read_file_or_die(dir, kind, "cert");
   portls_server_options o;
   portls_server_options_init(&o);
-  o.context.key = &key;
-  o.context.key_count = 1;
-  o.context.cert = &cert;
-  o.context.cert_count = 1;
-  protocol_options(&o.context);
+  o.tls.context.key = &key;
+  o.tls.context.key_count = 1;
+  o.tls.context.cert = &cert;
+  o.tls.context.cert_count = 1;
+  protocol_options(&o.tls.context);
   static const portls_server_events ev = {.listening = s_listening,
                                           .secure_connection = s_secure,
                                           .client_error = s_client_error,

@@ -117,23 +117,24 @@ int main(int argc, char **argv) {
   portls_connect_options opts;
   portls_connect_options_init(&opts);
   opts.port = (uint16_t)atoi(argv[1]); /* host defaults to "localhost" */
-  opts.servername = "localhost";
+  opts.tls.servername = "localhost";
   if (use_pfx) {
     /* var options = { pfx: ..., passphrase: ..., ca: [ ... ] }; tls.connect(PORT, options, ...) */
     pfx = read_cert_file("client.pfx");
-    opts.context.pfx = pfx;
-    opts.context.passphrase = "portls-pass";
+    opts.tls.context.pfx = pfx;
+    opts.tls.context.passphrase = "portls-pass";
   } else {
     /* var options = { key: ..., cert: ..., ca: [ ... ] }; tls.connect(PORT, options, ...) */
     key = read_cert_file("client.key");
     cert = read_cert_file("client-chain.crt");
-    opts.context.key = &key; /* key and cert: needed only for client certificate authentication */
-    opts.context.key_count = 1;
-    opts.context.cert = &cert;
-    opts.context.cert_count = 1;
+    opts.tls.context.key =
+        &key; /* key and cert: needed only for client certificate authentication */
+    opts.tls.context.key_count = 1;
+    opts.tls.context.cert = &cert;
+    opts.tls.context.cert_count = 1;
   }
-  opts.context.ca = &ca; /* the CA that signed the server's certificate */
-  opts.context.ca_count = 1;
+  opts.tls.context.ca = &ca; /* the CA that signed the server's certificate */
+  opts.tls.context.ca_count = 1;
 
   portls_socket_events events = {.secure_connect = on_secure_connect,
                                  .data = on_data,

@@ -121,20 +121,20 @@ int main(int argc, char **argv) {
   if (use_pfx) {
     /* var options = { pfx: ..., passphrase: ..., requestCert: true, ca: [ ... ] }; */
     pfx = read_cert_file("server.pfx");
-    opts.context.pfx = pfx;
-    opts.context.passphrase = "portls-pass";
+    opts.tls.context.pfx = pfx;
+    opts.tls.context.passphrase = "portls-pass";
   } else {
     /* var options = { key: ..., cert: ..., requestCert: true, ca: [ ... ] }; */
     key = read_cert_file("server-rsa.key");
     cert = read_cert_file("server-rsa-chain.crt");
-    opts.context.key = &key;
-    opts.context.key_count = 1;
-    opts.context.cert = &cert;
-    opts.context.cert_count = 1;
+    opts.tls.context.key = &key;
+    opts.tls.context.key_count = 1;
+    opts.tls.context.cert = &cert;
+    opts.tls.context.cert_count = 1;
   }
-  opts.context.ca = &ca; /* needed only to verify client certificates */
-  opts.context.ca_count = 1;
-  opts.request_cert = 1; /* needed only for client certificate authentication */
+  opts.tls.context.ca = &ca; /* needed only to verify client certificates */
+  opts.tls.context.ca_count = 1;
+  opts.tls.request_cert = 1; /* needed only for client certificate authentication */
 
   portls_server_events events = {.listening = on_listening,
                                  .secure_connection = on_secure_connection};

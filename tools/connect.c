@@ -353,16 +353,16 @@ int cmd_connect(int argc, char **argv) {
   if (rc) goto done;
 
   portls_connect_options_init(&co);
-  rc = cli_tls_options(&o, &t, &co.context, &co.alpn_protocols, &co.npn_protocols);
+  rc = cli_tls_options(&o, &t, &co.tls.context, &co.tls.alpn_protocols, &co.tls.npn_protocols);
   if (rc) goto done;
   co.host = cli_str(&o, OPT_HOST, "localhost");
   co.port = (uint16_t)cli_num(&o, OPT_PORT, 0);
   co.path = cli_str(&o, OPT_PATH, NULL);
-  co.servername = cli_str(&o, OPT_SERVERNAME, co.servername);
-  co.reject_unauthorized = (int)cli_num(&o, OPT_REJECT_UNAUTHORIZED, 1);
-  co.request_ocsp = (int)cli_num(&o, OPT_REQUEST_OCSP, 0);
-  if (cli_has(&o, OPT_MIN_DH_SIZE)) co.min_dh_size = (int)cli_num(&o, OPT_MIN_DH_SIZE, 0);
-  if (cli_has(&o, OPT_SESSION_IN)) co.session = o.v[OPT_SESSION_IN].file[0];
+  co.tls.servername = cli_str(&o, OPT_SERVERNAME, co.tls.servername);
+  co.tls.reject_unauthorized = (int)cli_num(&o, OPT_REJECT_UNAUTHORIZED, 1);
+  co.tls.request_ocsp = (int)cli_num(&o, OPT_REQUEST_OCSP, 0);
+  if (cli_has(&o, OPT_MIN_DH_SIZE)) co.tls.min_dh_size = (int)cli_num(&o, OPT_MIN_DH_SIZE, 0);
+  if (cli_has(&o, OPT_SESSION_IN)) co.tls.session = o.v[OPT_SESSION_IN].file[0];
 
   events.secure_connect = on_secure_connect;
   events.data = on_data;

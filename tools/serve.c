@@ -284,15 +284,15 @@ int cmd_serve(int argc, char **argv) {
   if (rc) goto done;
 
   portls_server_options_init(&so);
-  rc = cli_tls_options(&o, &t, &so.context, &so.alpn_protocols, &so.npn_protocols);
+  rc = cli_tls_options(&o, &t, &so.tls.context, &so.tls.alpn_protocols, &so.tls.npn_protocols);
   if (rc == 0 && cli_has(&o, OPT_MAX_SEND_FRAGMENT))
     rc = cli_require_cap("--max-send-fragment", PORTLS_CAP_MAX_SEND_FRAGMENT);
   if (rc) goto done;
 
-  so.request_cert = (int)cli_num(&o, OPT_REQUEST_CERT, 0);
-  so.reject_unauthorized = (int)cli_num(&o, OPT_REJECT_UNAUTHORIZED, 0);
+  so.tls.request_cert = (int)cli_num(&o, OPT_REQUEST_CERT, 0);
+  so.tls.reject_unauthorized = (int)cli_num(&o, OPT_REJECT_UNAUTHORIZED, 0);
   if (cli_has(&o, OPT_HANDSHAKE_TIMEOUT))
-    so.handshake_timeout_ms = cli_num(&o, OPT_HANDSHAKE_TIMEOUT, 0);
+    so.tls.handshake_timeout_ms = cli_num(&o, OPT_HANDSHAKE_TIMEOUT, 0);
 
   events.listening = on_listening;
   events.secure_connection = on_secure_connection;

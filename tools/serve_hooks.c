@@ -21,15 +21,14 @@ typedef struct stored {
   uint8_t *data;
 } stored;
 
-/* An answer waiting for the timer. */
+/* An answer waiting for the timer: to a session request (newSession or
+ * resumeSession) or to an OCSP request; the other pointer is NULL. */
 typedef struct answer {
   struct answer *next;
-  int kind; /* A_SESSION (newSession or resumeSession), A_OCSP */
-  struct portls_request *req;
+  portls_session_request *session;
+  portls_ocsp_request *ocsp;
   const stored *found; /* resumeSession */
 } answer;
-
-enum { A_SESSION, A_OCSP };
 
 struct serve_hooks {
   portls_loop *loop;
@@ -61,32 +60,34 @@ static void on_answer_tick(portls_timer *timer, void *user) {
   h->answers_tail = &h->answers;
   while (a != NULL) {
     answer *next = a->next;
-    if (a->kind == A_OCSP)
-      portls_ocsp_request_done(a->req, h->ocsp.base, h->ocsp.len, NULL);
+    if (a->ocsp != NULL)
+      portls_ocsp_request_done(a->ocsp, h->ocsp.base, h->ocsp.len, NULL);
     else
-      portls_session_request_done(a->req, a->found ? a->found->data : NULL,
+      portls_session_request_done(a->session, a->found ? a->found->data : NULL,
                                   a->found ? a->found->len : 0, NULL);
     free(a);
     a = next;
   }
 }
 
+/* Ends the connection that asked: the answer is an error. */
+static void answer_error(const answer *a, const portls_error *e) {
+  if (a->ocsp != NULL)
+    portls_ocsp_request_done(a->ocsp, NULL, 0, e);
+  else
+    portls_session_request_done(a->session, NULL, 0, e);
+}
+
 /* Queues an answer for the next loop iteration; on failure answers now. */
-static void answer_later(serve_hooks *h, int kind, struct portls_request *req,
-                         const stored *found) {
+static void answer_later(serve_hooks *h, answer q) {
   answer *a = calloc(1, sizeof *a);
   if (a == NULL || portls_timer_start(h->timer, 0, 0) < 0) {
     free(a);
     portls_error e = {PORTLS_ENOMEM, "serve: cannot queue the answer"};
-    if (kind == A_OCSP)
-      portls_ocsp_request_done(req, NULL, 0, &e);
-    else
-      portls_session_request_done(req, NULL, 0, &e);
+    answer_error(&q, &e);
     return;
   }
-  a->kind = kind;
-  a->req = req;
-  a->found = found;
+  *a = q;
   *h->answers_tail = a;
   h->answers_tail = &a->next;
 }
@@ -119,7 +120,7 @@ static void on_new_session(portls_server *server, portls_socket *sock, const voi
   } else {
     free(s);
   }
-  answer_later(h, A_SESSION, req, NULL);
+  answer_later(h, (answer){.session = req});
 }
 
 static void on_resume_session(portls_server *server, portls_socket *sock, const void *id,
@@ -134,7 +135,7 @@ static void on_resume_session(portls_server *server, portls_socket *sock, const 
   hex_line(w, "id", id, id_len);
   jw_kbool(w, "found", found != NULL);
   ev_end(w);
-  answer_later(h, A_SESSION, req, found);
+  answer_later(h, (answer){.session = req, .found = found});
 }
 
 static void on_ocsp_request(portls_server *server, portls_socket *sock, const void *cert,
@@ -148,7 +149,7 @@ static void on_ocsp_request(portls_server *server, portls_socket *sock, const vo
   (void)issuer_len;
   serve_hooks *h = user;
   ev_end(ev_begin("OCSPRequest"));
-  answer_later(h, A_OCSP, req, NULL);
+  answer_later(h, (answer){.ocsp = req});
 }
 
 int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options *so,
@@ -243,10 +244,7 @@ void serve_hooks_free(serve_hooks *h) {
   portls_error e = {PORTLS_ECANCELED, "serve: stopping"};
   for (answer *a = h->answers, *next; a != NULL; a = next) {
     next = a->next;
-    if (a->kind == A_OCSP)
-      portls_ocsp_request_done(a->req, NULL, 0, &e);
-    else
-      portls_session_request_done(a->req, NULL, 0, &e);
+    answer_error(a, &e);
     free(a);
   }
   for (stored *s = h->store, *next; s != NULL; s = next) {

@@ -8,9 +8,9 @@
 void portls_connect_options_init(portls_connect_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof *o);
-  portls_context_options_init(&o->context);
-  o->reject_unauthorized = 1;
-  o->min_dh_size = 1024;
+  portls_context_options_init(&o->tls.context);
+  o->tls.reject_unauthorized = 1;
+  o->tls.min_dh_size = 1024;
 }
 
 int portls_tls_connect(portls_loop *loop, const portls_connect_options *o, portls_socket **out,
@@ -20,23 +20,13 @@ int portls_tls_connect(portls_loop *loop, const portls_connect_options *o, portl
   *out = NULL;
   portls_tls_socket_options to;
   portls_tls_socket_options_init(&to);
-  to.secure_context = o->secure_context;
-  to.context = o->context;
-  to.reject_unauthorized = o->reject_unauthorized;
-  to.servername = o->servername;
-  to.alpn_protocols = o->alpn_protocols;
-  to.npn_protocols = o->npn_protocols;
-  to.session = o->session;
-  to.request_ocsp = o->request_ocsp;
-  to.min_dh_size = o->min_dh_size;
-  to.check_server_identity = o->check_server_identity;
-  to.check_server_identity_user = o->check_server_identity_user;
+  to.tls = o->tls;
   to.high_water_mark = o->high_water_mark;
   to.events = o->events;
   to.user = o->user;
   /* Node: tls.connect({socket}) is new tls.TLSSocket(socket) plus verification of host. */
   if (o->socket != NULL) {
-    if (to.servername == NULL && o->host != NULL) to.servername = o->host;
+    if (to.tls.servername == NULL && o->host != NULL) to.tls.servername = o->host;
     return portls_tls_socket_wrap(o->socket, &to, out, err);
   }
   if (o->path == NULL && o->port == 0)

@@ -128,6 +128,8 @@ int portls__tls_start(portls_socket *s, portls_error *err) {
 enum { REQ_SNI = 1, REQ_RESUME, REQ_OCSP, REQ_NEW_SESSION };
 enum { STEP_RESUME, STEP_SNI, STEP_OCSP, STEP_DONE };
 
+/* The public portls_sni_request, _session_request and _ocsp_request point to
+ * this under types never defined, so answering with the wrong _done() does not compile. */
 struct portls_request {
   portls_socket *sock; /* NULL once the connection is gone */
   int kind;
@@ -225,19 +227,20 @@ static int req_done(struct portls_request *r, int kind, portls_context *ctx, con
 }
 
 int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err) {
-  return req_done(req, REQ_SNI, ctx, NULL, 0, err);
+  return req_done((struct portls_request *)req, REQ_SNI, ctx, NULL, 0, err);
 }
 
 int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len,
                              const portls_error *err) {
-  return req_done(req, REQ_OCSP, NULL, response, len, err);
+  return req_done((struct portls_request *)req, REQ_OCSP, NULL, response, len, err);
 }
 
 int portls_session_request_done(portls_session_request *req, const void *data, size_t len,
                                 const portls_error *err) {
-  if (req != NULL && req->kind == REQ_NEW_SESSION)
-    return req_done(req, REQ_NEW_SESSION, NULL, NULL, 0, err);
-  return req_done(req, REQ_RESUME, NULL, data, len, err);
+  struct portls_request *r = (struct portls_request *)req;
+  if (r != NULL && r->kind == REQ_NEW_SESSION)
+    return req_done(r, REQ_NEW_SESSION, NULL, NULL, 0, err);
+  return req_done(r, REQ_RESUME, NULL, data, len, err);
 }
 
 static void hello_done(portls_socket *s) {
@@ -274,7 +277,8 @@ static void hello_continue(portls_socket *s) {
       /* Node: asked when there is a session id and no ticket to resume by. */
       if (h->resume_session == NULL || ch->session_id_len == 0 || ch->ticket_len > 0) break;
       if ((r = req_new(s, REQ_RESUME)) == NULL) return;
-      h->resume_session(h->server, s, ch->session_id, ch->session_id_len, r, h->session_user);
+      h->resume_session(h->server, s, ch->session_id, ch->session_id_len,
+                        (portls_session_request *)r, h->session_user);
       return;
     case STEP_SNI:
       if (ch->servername == NULL || (h->cb == NULL && h->contexts == NULL)) break;
@@ -287,13 +291,13 @@ static void hello_continue(portls_socket *s) {
         break;
       }
       if ((r = req_new(s, REQ_SNI)) == NULL) return;
-      h->cb(h->server, t->peer_servername, r, h->user);
+      h->cb(h->server, t->peer_servername, (portls_sni_request *)r, h->user);
       return;
     default: /* STEP_OCSP, with the context SNI chose */
       if (h->ocsp_request == NULL || !ch->status_request) break;
       if ((r = req_new(s, REQ_OCSP)) == NULL) return;
       h->ocsp_request(h->server, s, t->ctx->ocsp_cert, t->ctx->ocsp_cert_len, t->ctx->ocsp_issuer,
-                      t->ctx->ocsp_issuer_len, r, h->ocsp_user);
+                      t->ctx->ocsp_issuer_len, (portls_ocsp_request *)r, h->ocsp_user);
       return;
     }
   }
@@ -437,7 +441,8 @@ static void handshake_done(portls_socket *s) {
       struct portls_request *r = req_new(s, REQ_NEW_SESSION);
       if (r != NULL) {
         t->new_session_pending = 1;
-        h->new_session(h->server, s, id.base, id.len, data.base, data.len, r, h->session_user);
+        h->new_session(h->server, s, id.base, id.len, data.base, data.len,
+                       (portls_session_request *)r, h->session_user);
       }
       portls__free((void *)data.base);
       return;

@@ -37,8 +37,8 @@ typedef struct portls__tls_server {
 void portls_server_options_init(portls_server_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof *o);
-  portls_context_options_init(&o->context);
-  o->handshake_timeout_ms = 120000;
+  portls_context_options_init(&o->tls.context);
+  o->tls.handshake_timeout_ms = 120000;
   o->client_reneg_limit = -1;
   o->client_reneg_window_s = -1;
 }
@@ -204,27 +204,27 @@ static void default_sid_context(char out[33]) {
 
 static int configure(tls_server *ts, const portls_server_options *o, portls_error *err) {
   int rc = 0;
-  ts->request_cert = o->request_cert != 0;
-  ts->reject_unauthorized = o->request_cert && o->reject_unauthorized;
-  ts->handshake_timeout_ms = o->handshake_timeout_ms;
-  if (o->secure_context != NULL) {
-    ts->ctx = portls_context_ref(o->secure_context);
-  } else if (o->request_cert && o->context.session_id_context == NULL) {
-    portls_context_options co = o->context;
+  ts->request_cert = o->tls.request_cert != 0;
+  ts->reject_unauthorized = o->tls.request_cert && o->tls.reject_unauthorized;
+  ts->handshake_timeout_ms = o->tls.handshake_timeout_ms;
+  if (o->tls.secure_context != NULL) {
+    ts->ctx = portls_context_ref(o->tls.secure_context);
+  } else if (o->tls.request_cert && o->tls.context.session_id_context == NULL) {
+    portls_context_options co = o->tls.context;
     char sid[33];
     default_sid_context(sid);
     co.session_id_context = sid;
     rc = portls_context_new(&co, &ts->ctx, err);
   } else {
-    rc = portls_context_new(&o->context, &ts->ctx, err);
+    rc = portls_context_new(&o->tls.context, &ts->ctx, err);
   }
   if (rc == 0) rc = portls__context_check_role(ts->ctx, 1, err);
   if (rc == 0)
-    rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &ts->alpn_wire, err);
+    rc = portls__protocols_to_wire(&o->tls.alpn_protocols, "ALPNProtocols", &ts->alpn_wire, err);
   if (rc == 0 && ts->alpn_wire.len > 0)
     rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err);
   if (rc == 0)
-    rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &ts->npn_wire, err);
+    rc = portls__protocols_to_wire(&o->tls.npn_protocols, "NPNProtocols", &ts->npn_wire, err);
   if (rc == 0 && ts->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
   if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
   if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))

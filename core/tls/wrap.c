@@ -9,9 +9,9 @@
 void portls_tls_socket_options_init(portls_tls_socket_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof *o);
-  portls_context_options_init(&o->context);
-  o->reject_unauthorized = -1;
-  o->min_dh_size = 1024;
+  portls_context_options_init(&o->tls.context);
+  o->tls.reject_unauthorized = -1;
+  o->tls.min_dh_size = 1024;
 }
 
 int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, const char *host,
@@ -20,43 +20,46 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
   int rc = portls__tls_attach(s, &t, err);
   if (rc < 0) return rc;
   t->is_server = o->is_server != 0;
-  if (o->secure_context != NULL) {
-    t->ctx = portls_context_ref(o->secure_context);
-  } else if ((rc = portls_context_new(&o->context, &t->ctx, err)) < 0) {
+  if (o->tls.secure_context != NULL) {
+    t->ctx = portls_context_ref(o->tls.secure_context);
+  } else if ((rc = portls_context_new(&o->tls.context, &t->ctx, err)) < 0) {
     return rc;
   }
   if ((rc = portls__context_check_role(t->ctx, t->is_server, err)) < 0) return rc;
-  if ((rc = portls__protocols_to_wire(&o->alpn_protocols, "ALPNProtocols", &t->alpn_wire, err)) < 0)
+  if ((rc = portls__protocols_to_wire(&o->tls.alpn_protocols, "ALPNProtocols", &t->alpn_wire,
+                                      err)) < 0)
     return rc;
   if (t->alpn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNProtocols", err)) < 0)
     return rc;
-  if ((rc = portls__protocols_to_wire(&o->npn_protocols, "NPNProtocols", &t->npn_wire, err)) < 0)
+  if ((rc = portls__protocols_to_wire(&o->tls.npn_protocols, "NPNProtocols", &t->npn_wire, err)) <
+      0)
     return rc;
   if (t->npn_wire.len > 0 && (rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err)) < 0)
     return rc;
-  if (o->request_ocsp && (rc = portls__need_cap(PORTLS_CAP_OCSP_REQUEST, "requestOCSP", err)) < 0)
+  if (o->tls.request_ocsp &&
+      (rc = portls__need_cap(PORTLS_CAP_OCSP_REQUEST, "requestOCSP", err)) < 0)
     return rc;
-  if (o->min_dh_size < 0) return portls__err(err, PORTLS_EINVAL, "minDHSize: must be positive");
-  t->min_dh_size = o->min_dh_size;
-  t->request_cert = t->is_server && o->request_cert;
+  if (o->tls.min_dh_size < 0) return portls__err(err, PORTLS_EINVAL, "minDHSize: must be positive");
+  t->min_dh_size = o->tls.min_dh_size;
+  t->request_cert = t->is_server && o->tls.request_cert;
   /* Node's defaults: a client rejects, a server only with requestCert. */
-  if (o->reject_unauthorized < 0)
+  if (o->tls.reject_unauthorized < 0)
     t->reject_unauthorized = !t->is_server;
   else
-    t->reject_unauthorized = o->reject_unauthorized != 0 && (!t->is_server || t->request_cert);
-  t->check_identity = o->check_server_identity;
-  t->check_identity_user = o->check_server_identity_user;
+    t->reject_unauthorized = o->tls.reject_unauthorized != 0 && (!t->is_server || t->request_cert);
+  t->check_identity = o->tls.check_server_identity;
+  t->check_identity_user = o->tls.check_server_identity_user;
   if (t->is_server) {
-    t->hs_timeout_ms = o->handshake_timeout_ms;
+    t->hs_timeout_ms = o->tls.handshake_timeout_ms;
     return 0;
   }
-  t->request_ocsp = o->request_ocsp != 0; /* capability checked above */
+  t->request_ocsp = o->tls.request_ocsp != 0; /* capability checked above */
   if (host != NULL && (t->host = portls__strdup(host)) == NULL)
     return portls__err(err, PORTLS_ENOMEM, NULL);
   /* SNI: the servername option, else the host unless it is an IP address
    * (RFC 6066 forbids literal addresses in SNI). */
   uint8_t ip[16];
-  const char *sni = o->servername;
+  const char *sni = o->tls.servername;
   if (sni == NULL && host != NULL && !portls__ip_parse(host, ip)) sni = host;
   if (sni != NULL && strlen(sni) > 255)
     return portls__err(err, PORTLS_EINVAL, "servername: longer than 255 bytes");
@@ -64,9 +67,9 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
     if ((rc = portls__need_cap(PORTLS_CAP_SNI, "servername", err)) < 0) return rc;
     if ((t->servername = portls__strdup(sni)) == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   }
-  if (o->session.len > 0) {
+  if (o->tls.session.len > 0) {
     portls_buf b;
-    if ((rc = portls__session_unwrap(o->session, t->servername, &b, err)) < 0) return rc;
+    if ((rc = portls__session_unwrap(o->tls.session, t->servername, &b, err)) < 0) return rc;
     void *copy = b.len > 0 ? portls__memdup(b.base, b.len) : NULL;
     if (b.len > 0 && copy == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
     t->session = (portls_buf){copy, b.len};
@@ -79,8 +82,8 @@ int portls__tls_over(portls_loop *loop, void *lower, const portls__lower_ops *op
   portls_socket *s = portls__socket_alloc(loop, o->high_water_mark);
   if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
   portls_socket_set_events(s, o->events, o->user);
-  int rc = portls__tls_setup(s, o, o->servername, err);
-  if (rc == 0 && o->is_server) rc = portls__tls_arm_handshake_timer(s, o->handshake_timeout_ms);
+  int rc = portls__tls_setup(s, o, o->tls.servername, err);
+  if (rc == 0 && o->is_server) rc = portls__tls_arm_handshake_timer(s, o->tls.handshake_timeout_ms);
   if (rc < 0) {
     portls__socket_discard(s);
     return rc < 0 && err != NULL && err->code == rc ? rc : portls__err(err, rc, NULL);

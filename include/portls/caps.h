@@ -54,11 +54,12 @@ typedef enum portls_cap {
       PORTLS_CAP_COUNT_
 } portls_cap;
 
-/* 1 if the linked backend has the capability, 0 if not (or cap is unknown). */
+/* 1 if the linked backend has the capability, 0 if not (or cap is unknown).
+ * An option that needs a missing one fails with PORTLS_ENOTSUP when set. */
 int portls_has_capability(portls_cap cap);
-/* "tls1.3", "alpn", ...; NULL for an unknown cap. */
+/* "tls1.3", "alpn", ... (static string); NULL for an unknown cap. */
 const char *portls_capability_name(portls_cap cap);
-/* One-line description of a capability; NULL for an unknown cap. */
+/* One-line description of a capability (static string); NULL for an unknown cap. */
 const char *portls_capability_description(portls_cap cap);
 /* The whole set as a bit mask (bit n = portls_cap n). */
 uint64_t portls_capabilities(void);

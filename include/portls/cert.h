@@ -56,33 +56,43 @@ typedef struct portls_cert {
   const struct portls_cert *issuer_certificate;
 } portls_cert;
 
-/* Parses one DER certificate. *out is freed with portls_cert_free().
+/* Parses one DER certificate (der is read during the call; nothing is kept).
+ * The caller frees *out with portls_cert_free().
  * Errors: PORTLS_EINVAL (NULL args), PORTLS_ECERT (malformed DER), PORTLS_ENOMEM. */
 int portls_cert_parse_der(const void *der, size_t len, portls_cert **out, portls_error *err);
 
-/* Parses the first certificate of a PEM text. Same errors as portls_cert_parse_der. */
+/* Parses the first certificate of a PEM text; the caller frees *out with
+ * portls_cert_free(). Errors: as portls_cert_parse_der(), and PORTLS_ECERT
+ * when the text holds no certificate. */
 int portls_cert_parse_pem(const void *pem, size_t len, portls_cert **out, portls_error *err);
 
 /* Parses a chain (leaf first, each certificate DER) into the detailed form:
  * issuer_certificate links each to the next; the last one points to itself
- * when it is self-issued, else NULL. */
+ * when it is self-issued, else NULL. Node: getPeerCertificate(true)'s shape.
+ * The caller frees *out (the leaf) with portls_cert_free(). Errors:
+ * PORTLS_EINVAL, PORTLS_ECERT, PORTLS_ENOMEM. */
 int portls_cert_parse_chain(const void *const *ders, const size_t *lens, size_t count,
                             portls_cert **out, portls_error *err);
 
+/* Frees a certificate tree from a parse function or
+ * portls_socket_get_peer_certificate() (the root object only; it owns the
+ * rest). NULL is a no-op. */
 void portls_cert_free(portls_cert *cert);
 
 /* The certificate as one line of JSON, with Node's field names (subject,
  * issuer, subjectaltname, infoAccess, modulus, exponent, bits, valid_from,
  * valid_to, fingerprint, fingerprint256, serialNumber, ext_key_usage, raw as
  * base64, issuerCertificate when detailed; a repeated key becomes an array).
- * Returns a string to free with portls_free(), or NULL on ENOMEM. */
+ * Node: JSON.stringify(cert). Returns a string the caller frees with
+ * portls_free(), or NULL when out of memory (or cert is NULL). */
 char *portls_cert_to_json(const portls_cert *cert);
 
 /* Node: tls.checkServerIdentity(host, cert), the default identity check
  * (RFC 6125 as modern Node applies it). Returns 0 when cert names host, else
  * PORTLS_ECERT_ALTNAME_INVALID with Node's reason text in err->message:
  * "Host: H. is not in the cert's altnames: DNS:..." /
- * "IP: I is not in the cert's list: ..." / "Host: H. is not cert's CN: C". */
+ * "IP: I is not in the cert's list: ..." / "Host: H. is not cert's CN: C".
+ * Other errors: PORTLS_EINVAL, PORTLS_ENOMEM. */
 int portls_check_server_identity(const char *host, const portls_cert *cert, portls_error *err);
 
 #ifdef __cplusplus

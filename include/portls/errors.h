@@ -122,11 +122,14 @@ typedef struct portls_error {
   char message[256]; /* human-readable, with the backend's own detail where it has one */
 } portls_error;
 
-/* "ECONNRESET", "CERT_HAS_EXPIRED", ...; "UNKNOWN" for a code not in the table. */
+/* Node: err.code: "ECONNRESET", "CERT_HAS_EXPIRED", ...; "UNKNOWN" for a
+ * code not in the table (static string). */
 const char *portls_err_name(int code);
-/* The default message of a code. */
+/* The default message of a code (static string); "unknown error" for a code
+ * not in the table. */
 const char *portls_strerror(int code);
-/* 1 if code is a certificate-verification code (authorizationError values). */
+/* 1 if code is a certificate-verification code (Node's authorizationError
+ * values, PORTLS_EUNABLE_TO_GET_ISSUER_CERT..PORTLS_EVERIFY_FAILED), else 0. */
 int portls_err_is_verify(int code);
 
 #ifdef __cplusplus

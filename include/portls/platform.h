@@ -124,8 +124,10 @@ typedef struct portls_platform {
 /* Defined by the compiled platform. */
 extern const portls_platform portls__platform;
 
-/* The library's allocator, for platform code. */
+/* Allocates with the library's allocator (portls_set_allocator()), for
+ * platform code; NULL when out of memory. Freed with portls_plat_free(). */
 void *portls_plat_alloc(size_t size);
+/* Frees memory from portls_plat_alloc(); NULL is a no-op. */
 void portls_plat_free(void *ptr);
 
 #ifdef __cplusplus

@@ -55,13 +55,15 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Library                                                                    */
 
-/* "0.1.0" */
+/* This library's version, "0.1.0" (static string). */
 const char *portls_version_string(void);
-/* "openssl", "boringssl" or "mbedtls": the backend this library was built with. */
+/* "openssl", "boringssl" or "mbedtls": the backend this library was built
+ * with (static string). */
 const char *portls_backend_name(void);
-/* The backend library's own version text, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
+/* The backend library's own version text, e.g. "OpenSSL 3.0.19 27 Jan 2026"
+ * (static string). */
 const char *portls_backend_version(void);
-/* "libuv" or "posix". */
+/* "libuv" or "posix": the platform this library was built with (static string). */
 const char *portls_platform_name(void);
 
 /* A replacement for malloc/realloc/free for the whole library (and, where the
@@ -73,9 +75,13 @@ typedef struct portls_allocator {
   void (*free_fn)(void *ctx, void *ptr);
   void *ctx;
 } portls_allocator;
+/* Installs allocator (copied) for the whole process; NULL restores libc's.
+ * Call it before any object exists (not thread-safe). Errors: PORTLS_EINVAL
+ * when one of the three functions is NULL. */
 int portls_set_allocator(const portls_allocator *allocator);
 
-/* Frees memory the library returned to the caller (JSON strings, file data). */
+/* Frees memory the library handed to the caller (JSON strings, file data,
+ * sessions, cipher lists), with the allocator in force. NULL is a no-op. */
 void portls_free(void *ptr);
 
 /* A borrowed byte range. */
@@ -84,8 +90,9 @@ typedef struct portls_buf {
   size_t len;
 } portls_buf;
 
-/* Reads a whole file into *out (hosted builds only). Free out->base with
- * portls_free(). Errors: PORTLS_ENOENT, PORTLS_EACCES, PORTLS_EIO, PORTLS_ENOMEM. */
+/* Reads a whole file into *out (hosted builds only); a NUL, not counted in
+ * len, follows the data. The caller frees out->base with portls_free().
+ * Errors: PORTLS_EINVAL, PORTLS_ENOENT, PORTLS_EACCES, PORTLS_EIO, PORTLS_ENOMEM. */
 int portls_read_file(const char *path, portls_buf *out, portls_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -93,29 +100,38 @@ int portls_read_file(const char *path, portls_buf *out, portls_error *err);
 
 typedef struct portls_loop portls_loop;
 
-/* Creates an event loop on the compiled platform. */
+/* Creates an event loop on the compiled platform (Node's event loop); the
+ * caller frees it with portls_loop_free(). Errors: PORTLS_EINVAL,
+ * PORTLS_ENOMEM, or the platform's error. */
 int portls_loop_new(portls_loop **out);
 /* Runs until no socket, server or active timer remains, or portls_loop_stop().
- * Returns 0, or a negative code. */
+ * Returns 0, or a negative code: PORTLS_EINVAL, or the platform's error. */
 int portls_loop_run(portls_loop *loop);
 /* Runs one iteration; with block, waits for at least one event. Returns 1 if
- * more work remains, 0 if none. */
+ * more work remains, 0 if none, or PORTLS_EINVAL / the platform's error. */
 int portls_loop_run_once(portls_loop *loop, int block);
 /* Makes portls_loop_run() return after the current iteration. */
 void portls_loop_stop(portls_loop *loop);
-/* Frees a loop with no objects left. PORTLS_EBUSY while any remain. */
+/* Frees a loop with no objects left. Errors: PORTLS_EBUSY while a socket,
+ * server or timer remains or deferred work is pending, PORTLS_EINVAL. */
 int portls_loop_free(portls_loop *loop);
-/* Milliseconds of the loop's monotonic clock. */
+/* Milliseconds of the loop's monotonic clock, cached per iteration (0 for NULL). */
 uint64_t portls_loop_now(portls_loop *loop);
 
 typedef struct portls_timer portls_timer;
 typedef void (*portls_timer_cb)(portls_timer *timer, void *user);
-/* A timer, like Node's setTimeout/setInterval. */
+/* Creates a stopped timer, like Node's setTimeout/setInterval: cb(timer,
+ * user) runs from the loop each time it fires. The caller frees it with
+ * portls_timer_free(); while it exists the loop is not free. Errors:
+ * PORTLS_EINVAL (loop, cb or out NULL), PORTLS_ENOMEM, the platform's error. */
 int portls_timer_new(portls_loop *loop, portls_timer_cb cb, void *user, portls_timer **out);
-/* (Re)starts: fires after timeout_ms, then every repeat_ms if repeat_ms > 0. */
+/* (Re)starts: fires after timeout_ms, then every repeat_ms if repeat_ms > 0.
+ * Node: setTimeout / setInterval / timeout.refresh(). Errors: PORTLS_EINVAL. */
 int portls_timer_start(portls_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms);
+/* Stops the timer without freeing it; portls_timer_start() may start it again.
+ * Node: clearTimeout / clearInterval. NULL is a no-op. */
 void portls_timer_stop(portls_timer *timer);
-/* Stops and frees the timer (its callback will not run again). */
+/* Stops and frees the timer (its callback will not run again). NULL is a no-op. */
 void portls_timer_free(portls_timer *timer);
 
 /* ------------------------------------------------------------------------ */
@@ -160,9 +176,13 @@ typedef struct portls_context_options {
   int disable_tickets;
 } portls_context_options;
 
+/* Fills opts with Node's defaults for tls.createSecureContext(): no key, no
+ * certificate, the system roots, the default cipher list, honor_cipher_order
+ * 1. NULL is a no-op. */
 void portls_context_options_init(portls_context_options *opts);
 
-/* Node: tls.createSecureContext(details). On failure *out is NULL and err says
+/* Node: tls.createSecureContext(details). Every option is copied; the caller
+ * owns *out and drops it with portls_context_free(). On failure *out is NULL and err says
  * which option is wrong: PORTLS_EKEY, PORTLS_ECERT, PORTLS_EKEY_MISMATCH,
  * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
  * PORTLS_EPROTOCOL_METHOD, PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
@@ -170,17 +190,18 @@ void portls_context_options_init(portls_context_options *opts);
 int portls_context_new(const portls_context_options *opts, portls_context **out, portls_error *err);
 /* What Node would print as a process warning about this context, or NULL:
  * "DH parameter is less than 2048 bits", or a dhparam that the backend
- * ignores because it lacks the "dhe" capability. Valid while ctx lives. */
+ * ignores because it lacks the "dhe" capability (PORTLS_CAP_DHE). Borrowed:
+ * valid while ctx lives. */
 const char *portls_context_warning(const portls_context *ctx);
 
-/* Takes another reference. */
+/* Takes another reference (dropped with portls_context_free()); returns ctx. */
 portls_context *portls_context_ref(portls_context *ctx);
 /* Drops a reference; the context is freed when servers and sockets using it
- * are done with it too. */
+ * are done with it too. NULL is a no-op. */
 void portls_context_free(portls_context *ctx);
 
 /* Node: tls.getCiphers(): sorted lowercase names of the suites this backend
- * supports. Returns the count; *names is a static array. */
+ * supports. Returns the count; *names is a static array (never freed). */
 size_t portls_get_ciphers(const char *const **names);
 
 /* The suites an OpenSSL-syntax cipher string selects on this backend, in
@@ -192,11 +213,14 @@ size_t portls_get_ciphers(const char *const **names);
 int portls_cipher_list(const char *ciphers, const char ***names, size_t *count, portls_error *err);
 
 /* Node: the `--tls-cipher-list` switch. Replaces the default cipher list for
- * contexts created afterwards; NULL restores the specification's default.
+ * contexts created afterwards (ciphers is copied); NULL restores the
+ * specification's default. Process-wide: call it before any object exists.
  * The environment variable PORTLS_TLS_CIPHER_LIST is read once, at the first
- * context creation, when no call to this function came first. */
+ * context creation, when no call to this function came first. Errors:
+ * PORTLS_ECIPHERS (the list selects nothing), PORTLS_ENOMEM. */
 int portls_set_default_ciphers(const char *ciphers, portls_error *err);
-/* The default cipher list currently in force. */
+/* Node: tls.DEFAULT_CIPHERS: the default cipher list currently in force
+ * (borrowed; valid until the next portls_set_default_ciphers()). */
 const char *portls_default_ciphers(void);
 /* The specification's default cipher list. */
 #define PORTLS_DEFAULT_CIPHERS                                                                     \
@@ -237,8 +261,11 @@ typedef struct portls_socket_events {
   portls_session_cb session;             /* Node 'session' */
 } portls_socket_events;
 
-/* Replaces the socket's listeners (the struct is copied). */
+/* Replaces the socket's listeners (Node's socket.on(...) for every event at
+ * once): events is copied (NULL removes them all), user is passed to each.
+ * Errors: PORTLS_EINVAL. */
 int portls_socket_set_events(portls_socket *sock, const portls_socket_events *events, void *user);
+/* The user pointer given with the socket's events (NULL for a NULL socket). */
 void *portls_socket_user(const portls_socket *sock);
 
 /* A list of ALPN or NPN protocol names, given either as C strings or as the
@@ -265,75 +292,98 @@ typedef struct portls_net_connect_options {
   void *user;
 } portls_net_connect_options;
 
+/* Fills opts with Node's defaults for net.connect(): all zero, which means
+ * host "localhost" and high_water_mark 16384; no events. NULL is a no-op. */
 void portls_net_connect_options_init(portls_net_connect_options *opts);
 
-/* Node: net.connect(options). The result arrives as 'connect' or 'error' +
- * 'close'. Errors returned here: PORTLS_EINVAL, PORTLS_ENOMEM. */
+/* Node: net.connect(options). opts is borrowed for the call (strings are
+ * copied); *out belongs to the library and is freed after its 'close'. The
+ * result arrives as 'connect' or 'error' + 'close'. Errors returned here:
+ * PORTLS_EINVAL, PORTLS_ENOMEM. */
 int portls_net_connect(portls_loop *loop, const portls_net_connect_options *opts,
                        portls_socket **out, portls_error *err);
 
-/* Node: the options of tls.connect() (and of new tls.TLSSocket()). */
+/* Node: the options of new tls.TLSSocket(): the TLS settings that tls.connect()
+ * extends (portls_connect_options.tls) and that tls.createServer() gives its
+ * accepted sockets (portls_server_options.tls). A field marked client or
+ * server is ignored in the other role. The defaults are those of the
+ * enclosing struct's `_options_init()`; where they differ, the field says. */
+typedef struct portls_tls_options {
+  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
+  portls_context_options context; /* used when secure_context is NULL */
+  int request_cert;               /* server: ask for a client certificate. Default 0 */
+  /* Default: 1 for tls.connect(), 0 for a server (honoured only with
+   * request_cert), -1 for a TLS socket: 1 as a client, 0 as a server. */
+  int reject_unauthorized;
+  /* Server: destroy the socket if the handshake has not completed in time.
+   * Default: 120000 for a server, 0 (none) for a TLS socket. */
+  uint64_t handshake_timeout_ms;
+  portls_protocols alpn_protocols;
+  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
+  /* Client: SNI and the name the identity check uses; tls.connect(): default
+   * host, unless it is an IP address. Requires: PORTLS_CAP_SNI */
+  const char *servername;
+  portls_buf session; /* client: a session from getSession() to resume */
+  int request_ocsp;   /* client. Requires: PORTLS_CAP_OCSP_REQUEST */
+  int min_dh_size;    /* client; default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
+  portls_check_identity_cb check_server_identity; /* client; NULL: portls_check_server_identity */
+  void *check_server_identity_user;
+} portls_tls_options;
+
+/* Node: the options of tls.connect(): the TLSSocket options plus where to connect. */
 typedef struct portls_connect_options {
   const char *host; /* default "localhost" */
   uint16_t port;
   const char *path;      /* Unix socket; when set, host and port are ignored */
   portls_socket *socket; /* an existing connected net socket to secure (it is taken over) */
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context; /* used when secure_context is NULL */
-  const char *servername;         /* SNI; default: host unless it is an IP address */
-  int reject_unauthorized;        /* default 1 */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  portls_buf session;             /* a session from getSession() to resume */
-  int min_dh_size;                /* default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
-  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
-  portls_check_identity_cb check_server_identity; /* NULL: portls_check_server_identity */
-  void *check_server_identity_user;
+  portls_tls_options tls;
   size_t high_water_mark; /* default 16384 */
   const portls_socket_events *events;
   void *user;
 } portls_connect_options;
 
+/* Fills opts with Node's defaults for tls.connect(): tls.reject_unauthorized
+ * 1, tls.min_dh_size 1024, the context defaults of
+ * portls_context_options_init(), the rest zero (host NULL: "localhost";
+ * high_water_mark 0: 16384). NULL is a no-op. */
 void portls_connect_options_init(portls_connect_options *opts);
 
-/* Node: tls.connect(options). The result arrives as 'secureConnect', or as
+/* Node: tls.connect(options). opts is borrowed for the call (what must
+ * outlive it is copied; opts->tls.secure_context gets a reference); *out
+ * belongs to the library and is freed after its 'close'. The result arrives
+ * as 'secureConnect', or as
  * 'error' + 'close' (refused, reset, handshake failure, and, with
  * reject_unauthorized, a certificate that does not verify or does not name the
  * host: err->code is the verification code, e.g. PORTLS_ECERT_HAS_EXPIRED or
  * PORTLS_ECERT_ALTNAME_INVALID). Errors returned here: PORTLS_EINVAL,
- * PORTLS_ENOMEM, PORTLS_ENOTSUP, and those of portls_context_new(). */
+ * PORTLS_ENOMEM, PORTLS_EALPN, PORTLS_ENOTSUP (an option needs a capability the
+ * backend lacks: PORTLS_CAP_ALPN, _NPN, _SNI, _OCSP_REQUEST), and those of
+ * portls_context_new(). */
 int portls_tls_connect(portls_loop *loop, const portls_connect_options *opts, portls_socket **out,
                        portls_error *err);
 
 /* Node: the options of new tls.TLSSocket(socket, options) and of
  * tls.createSecurePair(); also what a server gives its accepted sockets. */
 typedef struct portls_tls_socket_options {
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context;
-  int is_server;           /* default 0 */
-  int request_cert;        /* server: ask for a client certificate */
-  int reject_unauthorized; /* -1 (default): 1 for a client, 0 for a server */
-  const char *servername;  /* client: SNI and the name the identity check uses */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  portls_buf session;             /* client: a session to resume */
-  int request_ocsp;               /* Requires: PORTLS_CAP_OCSP_REQUEST */
-  int min_dh_size;                /* client; default 1024 */
-  portls_check_identity_cb check_server_identity;
-  void *check_server_identity_user;
-  uint64_t handshake_timeout_ms; /* server; 0: none */
+  portls_tls_options tls;
+  int is_server; /* default 0 */
   size_t high_water_mark;
   const portls_socket_events *events;
   void *user;
 } portls_tls_socket_options;
 
+/* Fills opts with Node's defaults for new tls.TLSSocket(): a client,
+ * tls.reject_unauthorized -1 (1 as a client, 0 as a server), tls.min_dh_size
+ * 1024, no handshake timeout, the context defaults of
+ * portls_context_options_init(). NULL is a no-op. */
 void portls_tls_socket_options_init(portls_tls_socket_options *opts);
 
 /* Node: new tls.TLSSocket(socket, options): secures a connected net socket
  * (STARTTLS). The net socket is taken over: its events now belong to the TLS
- * socket, which destroys it when it closes; do not use it afterwards.
+ * socket, which destroys it when it closes; do not use it afterwards. opts is
+ * borrowed as for portls_tls_connect(); *out is freed after its 'close'.
  * Errors: PORTLS_EINVAL (not a connected plain socket), those of
- * portls_context_new(), PORTLS_ENOTSUP, PORTLS_ENOMEM. */
+ * portls_context_new(), PORTLS_EALPN, PORTLS_ENOTSUP, PORTLS_ENOMEM. */
 int portls_tls_socket_wrap(portls_socket *net_socket, const portls_tls_socket_options *opts,
                            portls_socket **out, portls_error *err);
 
@@ -351,33 +401,46 @@ typedef struct portls_duplex_ops {
 } portls_duplex_ops;
 
 /* Node: new tls.TLSSocket(duplex, options) over an application-defined
- * stream. ops is copied; impl is passed back to each op. */
+ * stream. ops is copied; impl is borrowed until ops->destroy runs and is
+ * passed back to each op; opts is borrowed as for portls_tls_connect(); *out
+ * is freed after its 'close'. Errors: PORTLS_EINVAL, those of
+ * portls_context_new(), PORTLS_EALPN, PORTLS_ENOTSUP, PORTLS_ENOMEM. */
 int portls_tls_socket_from_duplex(portls_loop *loop, const portls_duplex_ops *ops, void *impl,
                                   const portls_tls_socket_options *opts, portls_socket **out,
                                   portls_error *err);
-/* Hands bytes received from the application's stream to a socket made by
- * portls_tls_socket_from_duplex() (copied; processed from the loop). len 0
- * means the stream ended (EOF). PORTLS_EINVAL for other sockets. */
+/* Node: duplex.push(chunk) / push(null): hands bytes received from the
+ * application's stream to a socket made by portls_tls_socket_from_duplex()
+ * (copied; processed from the loop). len 0 means the stream ended (EOF).
+ * Errors: PORTLS_EINVAL (other sockets), PORTLS_ESTREAM_DESTROYED,
+ * PORTLS_EWRITE_AFTER_END (after EOF), PORTLS_ENOMEM. */
 int portls_socket_push(portls_socket *sock, const void *data, size_t len);
 
-/* Node: socket.write(data). Returns 1 if the data was queued below the high
- * water mark, 0 if the caller should wait for 'drain' (the data is still
- * queued), or PORTLS_EWRITE_AFTER_END / PORTLS_ESTREAM_DESTROYED / PORTLS_EINVAL.
+/* Node: socket.write(data). data is copied. Returns 1 if the data was queued
+ * below the high water mark, 0 if the caller should wait for 'drain' (the
+ * data is still queued), or PORTLS_EWRITE_AFTER_END / PORTLS_ESTREAM_DESTROYED /
+ * PORTLS_EINVAL / PORTLS_ENOMEM.
  * On a TLS socket, data written before the handshake completes is sent after it. */
 int portls_socket_write(portls_socket *sock, const void *data, size_t len);
-/* Node: socket.end([data]): writes data (may be NULL), then half-closes (on
- * TLS: close_notify, then the transport's write side). */
+/* Node: socket.end([data]): writes data (copied; may be NULL), then
+ * half-closes (on TLS: close_notify, then the transport's write side).
+ * Errors: as portls_socket_write(). */
 int portls_socket_end(portls_socket *sock, const void *data, size_t len);
-/* Node: socket.destroy([err]): closes at once; 'error' (when err is given)
- * then 'close' follow from the loop. */
+/* Node: socket.destroy([err]): closes at once; 'error' (when err is given;
+ * copied) then 'close' follow from the loop. NULL sock is a no-op. */
 void portls_socket_destroy(portls_socket *sock, const portls_error *err);
-/* Node: socket.pause() / socket.resume(): stop and restart 'data' events. */
+/* Node: socket.pause(): stops 'data' events (and reading) until resumed. */
 void portls_socket_pause(portls_socket *sock);
+/* Node: socket.resume(): restarts 'data' events, from the loop. */
 void portls_socket_resume(portls_socket *sock);
-/* Node: socket.setTimeout(ms): 'timeout' after ms without activity; 0 disables. */
+/* Node: socket.setTimeout(ms): 'timeout' after ms without activity; 0 disables.
+ * Errors: PORTLS_EINVAL, PORTLS_ESTREAM_DESTROYED, the platform's error. */
 int portls_socket_set_timeout(portls_socket *sock, uint64_t ms);
-/* Node: socket.setNoDelay([noDelay]) and socket.setKeepAlive([enable][, initialDelay]). */
+/* Node: socket.setNoDelay([noDelay]). Errors: PORTLS_EINVAL, PORTLS_ENOTCONN
+ * (no transport yet), PORTLS_ENOTSUP (a transport without the option, e.g. a
+ * SecurePair's), the platform's error. */
 int portls_socket_set_no_delay(portls_socket *sock, int no_delay);
+/* Node: socket.setKeepAlive([enable][, initialDelay]). Errors: as
+ * portls_socket_set_no_delay(). */
 int portls_socket_set_keep_alive(portls_socket *sock, int enable, unsigned initial_delay_ms);
 
 /* An address as Node reports it. */
@@ -387,14 +450,18 @@ typedef struct portls_address {
   int port;           /* 0 for Unix sockets */
 } portls_address;
 
-/* Node: socket.address() (local) and remoteAddress/remoteFamily/remotePort.
- * PORTLS_ENOTCONN before the transport is connected. */
+/* Node: socket.address(): the local address, into *out. Errors:
+ * PORTLS_EINVAL, PORTLS_ENOTCONN before the transport is connected. */
 int portls_socket_address(portls_socket *sock, portls_address *out);
+/* Node: socket.remoteAddress / remoteFamily / remotePort, into *out. Errors:
+ * as portls_socket_address(). */
 int portls_socket_remote_address(portls_socket *sock, portls_address *out);
 
-/* Node: socket.bufferSize, bytesRead, bytesWritten (cleartext bytes). */
+/* Node: socket.bufferSize: cleartext bytes queued and not yet written. */
 size_t portls_socket_buffer_size(const portls_socket *sock);
+/* Node: socket.bytesRead (cleartext bytes). */
 uint64_t portls_socket_bytes_read(const portls_socket *sock);
+/* Node: socket.bytesWritten (cleartext bytes). */
 uint64_t portls_socket_bytes_written(const portls_socket *sock);
 /* Node: cryptoStream.bytesWritten: bytes written to the transport, TLS overhead included. */
 uint64_t portls_socket_transport_bytes_written(const portls_socket *sock);
@@ -406,13 +473,17 @@ int portls_socket_authorized(const portls_socket *sock);
 /* Node: tlsSocket.authorizationError: 0 when authorized, else a PORTLS_E* code
  * (portls_err_name() gives "CERT_HAS_EXPIRED" etc.). */
 int portls_socket_authorization_error(const portls_socket *sock);
-/* Node: tlsSocket.servername: the client's SNI name (NULL: none sent/none set). */
+/* Node: tlsSocket.servername: the client's SNI name (NULL: none sent/none
+ * set). Borrowed (valid until the socket closes). */
 const char *portls_socket_servername(const portls_socket *sock);
-/* Node: tlsSocket.alpnProtocol / npnProtocol; NULL when nothing was agreed. */
+/* Node: tlsSocket.alpnProtocol; NULL when nothing was agreed. Borrowed
+ * (valid until the socket closes). Requires: PORTLS_CAP_ALPN */
 const char *portls_socket_alpn_protocol(const portls_socket *sock);
+/* Node: tlsSocket.npnProtocol; NULL when nothing was agreed. Borrowed.
+ * Requires: PORTLS_CAP_NPN */
 const char *portls_socket_npn_protocol(const portls_socket *sock);
-/* Node: tlsSocket.getProtocol(): "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"; NULL before the
- * handshake. */
+/* Node: tlsSocket.getProtocol(): "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"
+ * (static strings); NULL before the handshake. */
 const char *portls_socket_get_protocol(const portls_socket *sock);
 
 /* Node: tlsSocket.getCipher(). */
@@ -421,27 +492,34 @@ typedef struct portls_cipher {
   char standard_name[80]; /* IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
   char version[16];       /* "TLSv1.2" */
 } portls_cipher;
-/* PORTLS_ENOTCONN before the handshake completes. */
+/* Node: tlsSocket.getCipher(), into *out. Errors: PORTLS_EINVAL,
+ * PORTLS_ENOTCONN before the handshake completes. */
 int portls_socket_get_cipher(const portls_socket *sock, portls_cipher *out);
 
-/* Node: tlsSocket.getPeerCertificate([detailed]). *out is NULL when the peer
- * sent no certificate (Node's `{}`); free with portls_cert_free(). */
+/* Node: tlsSocket.getPeerCertificate([detailed]). The caller frees *out with
+ * portls_cert_free(); *out is NULL when the peer sent no certificate (Node's
+ * `{}`). Errors: PORTLS_EINVAL, PORTLS_ENOTCONN before the handshake,
+ * PORTLS_ECERT, PORTLS_ENOMEM. */
 int portls_socket_get_peer_certificate(const portls_socket *sock, int detailed, portls_cert **out,
                                        portls_error *err);
 
-/* Node: tlsSocket.getEphemeralKeyInfo(). type NULL when the exchange was not
- * ephemeral; PORTLS_EINVAL on a server socket (Node's null). */
+/* Node: the object tlsSocket.getEphemeralKeyInfo() returns. */
 typedef struct portls_ephemeral_key_info {
-  const char *type; /* "ECDH", "DH" or NULL */
+  const char *type; /* "ECDH", "DH" or NULL (static string) */
   char name[32];    /* ECDH curve, e.g. "prime256v1"; empty for DH */
   int size;         /* bits */
 } portls_ephemeral_key_info;
+/* Node: tlsSocket.getEphemeralKeyInfo(), into *out; type NULL when the
+ * exchange was not ephemeral. Errors: PORTLS_EINVAL (also on a server socket:
+ * Node's null), PORTLS_ENOTCONN before the handshake. */
 int portls_socket_get_ephemeral_key_info(const portls_socket *sock, portls_ephemeral_key_info *out);
 
-/* Node: tlsSocket.getSession(): the session to pass as `session` later.
- * *out is freed with portls_free(); PORTLS_ENOTCONN when there is none. */
+/* Node: tlsSocket.getSession(): the session to pass as `tls.session` later.
+ * The caller frees out->base with portls_free(). Errors: PORTLS_EINVAL,
+ * PORTLS_ENOTCONN when there is none, PORTLS_ENOTSUP (a backend without
+ * sessions), PORTLS_ENOMEM. */
 int portls_socket_get_session(const portls_socket *sock, portls_buf *out);
-/* Node: tlsSocket.isSessionReused(). */
+/* Node: tlsSocket.isSessionReused(): 1 or 0. */
 int portls_socket_is_session_reused(const portls_socket *sock);
 
 /* Node: tlsSocket.getTLSTicket(): the ticket the server issued for this
@@ -456,30 +534,38 @@ typedef struct portls_renegotiate_options {
   int request_cert;        /* server: ask the client for a certificate this time */
   int reject_unauthorized; /* destroy the socket if the new handshake does not verify */
 } portls_renegotiate_options;
-/* cb(sock, NULL) once the new handshake has completed (authorized and
- * authorizationError then describe it), or cb(sock, err) with
- * PORTLS_ERENEG_DISABLED when it cannot happen: TLS 1.3, a backend without
- * the renegotiate-client / renegotiate-server capability (the message names
- * it), a handshake in progress. A server socket is destroyed with
- * ERR_TLS_HANDSHAKE_TIMEOUT if the client does not complete it within the
- * server's handshakeTimeout. opts may be NULL. Returns 0, or PORTLS_EINVAL
- * (not a secure TLS socket, cb NULL), in which case cb is never called. */
+/* What renegotiate() reports: err NULL on success. */
 typedef void (*portls_renegotiate_cb)(portls_socket *sock, const portls_error *err, void *user);
+/* Node: tlsSocket.renegotiate(options, callback). opts (may be NULL) is read
+ * during the call. cb(sock, NULL) runs once the new handshake has completed
+ * (authorized and authorizationError then describe it), or cb(sock, err)
+ * with PORTLS_ERENEG_DISABLED when it cannot happen: TLS 1.3, a backend
+ * without the renegotiate-client / renegotiate-server capability (the
+ * message names it), a handshake in progress. A server socket is destroyed
+ * with ERR_TLS_HANDSHAKE_TIMEOUT if the client does not complete it within
+ * the server's handshakeTimeout. Returns 0, or PORTLS_EINVAL (not a secure
+ * TLS socket, cb NULL) or PORTLS_EBUSY (a renegotiation is pending), in which
+ * case cb is never called. Requires: PORTLS_CAP_RENEG_CLIENT (client) or
+ * PORTLS_CAP_RENEG_SERVER (server) */
 int portls_socket_renegotiate(portls_socket *sock, const portls_renegotiate_options *opts,
                               portls_renegotiate_cb cb, void *user);
 
-/* Node: tls.CLIENT_RENEG_LIMIT (3) and tls.CLIENT_RENEG_WINDOW (600 s): a
+/* Sets Node's tls.CLIENT_RENEG_LIMIT (3) and tls.CLIENT_RENEG_WINDOW (600 s): a
  * server socket on which the client starts more than `limit` renegotiations
  * within `window_s` seconds of each other emits 'error' with
  * ERR_TLS_SESSION_ATTACK and is destroyed; other connections carry on.
  * Process-wide defaults for servers created afterwards (a server may set its
  * own in portls_server_options). */
 void portls_set_client_reneg_limit(unsigned limit, unsigned window_s);
+/* Node: tls.CLIENT_RENEG_LIMIT: the process-wide limit in force (default 3). */
 unsigned portls_client_reneg_limit(void);
+/* Node: tls.CLIENT_RENEG_WINDOW: the process-wide window in force, in seconds
+ * (default 600). */
 unsigned portls_client_reneg_window(void);
 
-/* Node: tlsSocket.setMaxSendFragment(size): 1 on success, 0 outside 512..16384.
- * Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
+/* Node: tlsSocket.setMaxSendFragment(size): 1 on success, 0 outside
+ * 512..16384, on a socket that is not TLS or has no session yet, or without
+ * the capability. Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
 int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
 
 /* ------------------------------------------------------------------------ */
@@ -501,27 +587,37 @@ typedef struct portls_pair_events {
 } portls_pair_events;
 
 /* Node: tls.createSecurePair(context, isServer, requestCert,
- * rejectUnauthorized, options). opts->is_server, request_cert and
- * reject_unauthorized carry the positional arguments. The pair needs a loop
- * for its callbacks but no socket. Its `cleartext` stream is a TLS socket
- * (same API: write, end, authorized, getPeerCertificate, getCipher, ...). The
- * pair is freed after its cleartext socket's 'close'. */
+ * rejectUnauthorized, options). opts->is_server, tls.request_cert and
+ * tls.reject_unauthorized carry the positional arguments; opts (NULL: the
+ * defaults) is borrowed as for portls_tls_connect(), events is copied. The
+ * pair needs a loop for its callbacks but no socket. Its `cleartext` stream
+ * is a TLS socket (same API: write, end, authorized, getPeerCertificate,
+ * getCipher, ...). The pair belongs to the library and is freed after its
+ * cleartext socket's 'close'. Errors: PORTLS_EINVAL, those of
+ * portls_context_new(), PORTLS_EALPN, PORTLS_ENOTSUP, PORTLS_ENOMEM. */
 int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *opts,
                     const portls_pair_events *events, void *user, portls_pair **out,
                     portls_error *err);
-/* Node: pair.cleartext. */
+/* Node: pair.cleartext: the pair's TLS socket (owned by the pair). */
 portls_socket *portls_pair_cleartext(portls_pair *pair);
-/* Node: pair.encrypted.write(data): ciphertext received from the peer (copied). */
+/* Node: pair.encrypted.write(data): ciphertext received from the peer
+ * (copied; processed from the loop). Errors: PORTLS_EINVAL,
+ * PORTLS_ESTREAM_DESTROYED, PORTLS_EWRITE_AFTER_END, PORTLS_ENOMEM. */
 int portls_pair_encrypted_write(portls_pair *pair, const void *data, size_t len);
-/* Zero-copy form: lends data until done runs (from the loop); it is decrypted
- * in place. One lent buffer at a time: PORTLS_EBUSY otherwise. */
+/* Zero-copy pair.encrypted.write(data): lends data until done(pair, user)
+ * runs (from the loop); it is decrypted in place. One lent buffer at a time:
+ * PORTLS_EBUSY otherwise; other errors as portls_pair_encrypted_write(), and
+ * then done is never called. */
 int portls_pair_encrypted_feed(portls_pair *pair, const void *data, size_t len, portls_pair_cb done,
                                void *user);
-/* Node: pair.encrypted.end(): the peer's stream ended. */
+/* Node: pair.encrypted.end(): the peer's stream ended. Errors:
+ * PORTLS_EINVAL, PORTLS_ESTREAM_DESTROYED. */
 int portls_pair_encrypted_end(portls_pair *pair);
-/* Pull mode, zero-copy: the ciphertext ready to send (0 when none) ... */
+/* Pull mode (no encrypted_data event), zero-copy: the length of the
+ * ciphertext ready to send, 0 when none; *data is borrowed until the next
+ * call on the pair ... */
 size_t portls_pair_encrypted_peek(portls_pair *pair, const void **data);
-/* ... and how much of it was sent. */
+/* ... and how much of it was sent (n at most what peek returned). */
 void portls_pair_encrypted_consume(portls_pair *pair, size_t n);
 /* Node: cryptoStream.bytesWritten on the encrypted stream: ciphertext handed
  * out, TLS overhead included. */
@@ -538,6 +634,7 @@ typedef void (*portls_server_error_cb)(portls_server *server, const portls_error
 typedef void (*portls_client_error_cb)(portls_server *server, const portls_error *err,
                                        portls_socket *sock, void *user);
 
+/* A server's listeners; any may be NULL. */
 typedef struct portls_server_events {
   portls_server_cb listening;
   portls_connection_cb connection;        /* net: 'connection' */
@@ -547,18 +644,24 @@ typedef struct portls_server_events {
   portls_server_cb close;                 /* after close(), once every connection is gone */
 } portls_server_events;
 
-/* Node: SNICallback(servername, cb). Called, from the loop, when a client
+/* The three questions a server's ClientHello may raise (SNI, session, OCSP)
+ * each have their own opaque request type, answered with their own _done()
+ * exactly once: passing one kind to another's _done() does not compile.
+ *
+ * Node: SNICallback(servername, cb). Called, from the loop, when a client
  * names a server (SNI) and the server has a callback; the handshake waits
  * (the handshake timeout still runs) until portls_sni_request_done() answers,
  * now or later, exactly once. Without a callback, the contexts added with
  * portls_server_add_context() are matched instead. */
-typedef struct portls_request portls_sni_request;
+typedef struct portls_sni_request portls_sni_request;
 typedef void (*portls_sni_cb)(portls_server *server, const char *servername,
                               portls_sni_request *req, void *user);
-/* Answers an SNI request: ctx (borrowed; a reference is taken) serves this
- * connection, NULL keeps the server's own; err non-NULL ends the connection
- * with 'clientError' (never the server). Valid even after the connection has
- * gone (the answer is then dropped). PORTLS_EINVAL for a second answer. */
+/* Node: the SNICallback's cb(err, ctx). Answers an SNI request: ctx
+ * (borrowed; a reference is taken) serves this connection, NULL keeps the
+ * server's own; err (copied) non-NULL ends the connection with 'clientError'
+ * (never the server). Valid even after the connection has gone (the answer
+ * is then dropped); the library frees req once answered. Errors:
+ * PORTLS_EINVAL for NULL or a second answer. Requires: PORTLS_CAP_SNI */
 int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const portls_error *err);
 
 /* Node: 'newSession'(sessionId, sessionData, callback) and
@@ -570,17 +673,20 @@ int portls_sni_request_done(portls_sni_request *req, portls_context *ctx, const 
  * handshake, and the handshake timeout still runs). id and data are valid
  * during the call only. resumeSession is asked when the ClientHello carries a
  * session id and no ticket, as Node asks it. Requires: PORTLS_CAP_SESSION_CACHE */
-typedef struct portls_request portls_session_request;
+typedef struct portls_session_request portls_session_request;
 typedef void (*portls_new_session_cb)(portls_server *server, portls_socket *sock, const void *id,
                                       size_t id_len, const void *data, size_t len,
                                       portls_session_request *req, void *user);
 typedef void (*portls_resume_session_cb)(portls_server *server, portls_socket *sock, const void *id,
                                          size_t id_len, portls_session_request *req, void *user);
-/* Answers a session request. newSession: data is ignored (NULL, 0).
- * resumeSession: data is the sessionData stored for the id (copied), or NULL
- * when none was found (a full handshake follows). err non-NULL ends the
- * connection with 'clientError'. Valid even after the connection has gone.
- * PORTLS_EINVAL for a second answer or a request of another kind. */
+/* Node: the callback of 'newSession' and of 'resumeSession'. Answers a
+ * session request. newSession: data is ignored (NULL, 0). resumeSession:
+ * data is the sessionData stored for the id (copied), or NULL when none was
+ * found (a full handshake follows). err (copied) non-NULL ends the connection
+ * with 'clientError'. Valid even after the connection has gone; the library
+ * frees req once answered. Errors: PORTLS_EINVAL for NULL, a second answer,
+ * or (forced past the types with a cast) a request of another kind.
+ * Requires: PORTLS_CAP_SESSION_CACHE */
 int portls_session_request_done(portls_session_request *req, const void *data, size_t len,
                                 const portls_error *err);
 
@@ -591,25 +697,23 @@ int portls_session_request_done(portls_session_request *req, const void *data, s
  * else `ca`), or NULL when neither holds it. Answered with
  * portls_ocsp_request_done() exactly once; the handshake waits.
  * Requires: PORTLS_CAP_OCSP_STAPLING */
-typedef struct portls_request portls_ocsp_request;
+typedef struct portls_ocsp_request portls_ocsp_request;
 typedef void (*portls_ocsp_request_cb)(portls_server *server, portls_socket *sock, const void *cert,
                                        size_t cert_len, const void *issuer, size_t issuer_len,
                                        portls_ocsp_request *req, void *user);
-/* response (copied) is stapled; NULL staples nothing. err non-NULL ends the
- * connection with 'clientError'. PORTLS_EINVAL as for the other requests. */
+/* Node: the 'OCSPRequest' callback(err, response). response (copied) is
+ * stapled; NULL staples nothing. err (copied) non-NULL ends the connection
+ * with 'clientError'. Valid even after the connection has gone; the library
+ * frees req once answered. Errors: PORTLS_EINVAL as for the other requests.
+ * Requires: PORTLS_CAP_OCSP_STAPLING */
 int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len,
                              const portls_error *err);
 
 typedef struct portls_server_options {
-  portls_context *secure_context; /* borrowed (a reference is taken); NULL: built from `context` */
-  portls_context_options context;
-  int request_cert;              /* default 0 */
-  int reject_unauthorized;       /* default 0; only with request_cert */
-  uint64_t handshake_timeout_ms; /* default 120000 */
-  portls_protocols alpn_protocols;
-  portls_protocols npn_protocols; /* Requires: PORTLS_CAP_NPN */
-  size_t high_water_mark;         /* for accepted sockets; default 16384 */
-  portls_sni_cb sni_callback;     /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
+  /* What accepted sockets get; the client fields are ignored. */
+  portls_tls_options tls;
+  size_t high_water_mark;     /* for accepted sockets; default 16384 */
+  portls_sni_cb sni_callback; /* Node: SNICallback. Requires: PORTLS_CAP_SNI */
   void *sni_user;
   portls_new_session_cb new_session;       /* Requires: PORTLS_CAP_SESSION_CACHE */
   portls_resume_session_cb resume_session; /* Requires: PORTLS_CAP_SESSION_CACHE */
@@ -624,16 +728,33 @@ typedef struct portls_server_options {
   void *user;
 } portls_server_options;
 
+/* Fills opts with Node's defaults for tls.createServer(): tls.request_cert 0,
+ * tls.reject_unauthorized 0, tls.handshake_timeout_ms 120000, the context
+ * defaults of portls_context_options_init(), client_reneg_limit and _window_s
+ * -1 (the process-wide ones), the rest zero (high_water_mark 0: 16384). NULL
+ * is a no-op. */
 void portls_server_options_init(portls_server_options *opts);
 
-/* Node: net.createServer(). Accepted plain sockets arrive as 'connection'. */
+/* Node: net.createServer(). Accepted plain sockets arrive as 'connection';
+ * only high_water_mark, events and user are read (opts NULL: defaults).
+ * *out belongs to the library and is freed after its 'close'. Errors:
+ * PORTLS_EINVAL, PORTLS_ENOMEM. */
 int portls_net_create_server(portls_loop *loop, const portls_server_options *opts,
                              portls_server **out, portls_error *err);
-/* Node: tls.createServer(options). TLS sockets arrive as 'secureConnection'. */
+/* Node: tls.createServer(options). TLS sockets arrive as 'secureConnection'.
+ * opts (NULL: defaults) is borrowed as for portls_tls_connect(); *out belongs
+ * to the library and is freed after its 'close'. Errors: PORTLS_EINVAL,
+ * PORTLS_ENOMEM, PORTLS_EALPN, PORTLS_ENOTSUP (an option needs a capability
+ * the backend lacks: PORTLS_CAP_ALPN, _NPN, _SNI, _SESSION_CACHE,
+ * _OCSP_STAPLING), and those of portls_context_new(). */
 int portls_tls_create_server(portls_loop *loop, const portls_server_options *opts,
                              portls_server **out, portls_error *err);
 
+/* Replaces the server's listeners (Node's server.on(...) for every event at
+ * once): events is copied (NULL removes them all), user is passed to each.
+ * Errors: PORTLS_EINVAL. */
 int portls_server_set_events(portls_server *server, const portls_server_events *events, void *user);
+/* The user pointer given with the server's events (NULL for a NULL server). */
 void *portls_server_user(const portls_server *server);
 
 /* Node: server.listen(port[, host][, backlog]). host NULL: "::" when IPv6 is
@@ -641,13 +762,15 @@ void *portls_server_user(const portls_server *server);
  * binding errors (PORTLS_EADDRINUSE, ...) are returned here. */
 int portls_server_listen(portls_server *server, const char *host, uint16_t port, int backlog,
                          portls_error *err);
-/* Node: server.listen(path): a Unix socket. */
+/* Node: server.listen(path): a Unix socket (path is copied). Errors:
+ * PORTLS_EINVAL, PORTLS_ENAMETOOLONG, PORTLS_EADDRINUSE, PORTLS_EACCES, ... */
 int portls_server_listen_path(portls_server *server, const char *path, int backlog,
                               portls_error *err);
-/* Node: server.address(). PORTLS_ESERVER_NOT_RUNNING when not listening. */
+/* Node: server.address(), into *out. Errors: PORTLS_EINVAL,
+ * PORTLS_ESERVER_NOT_RUNNING when not listening. */
 int portls_server_address(const portls_server *server, portls_address *out);
 /* Node: server.close(): stop accepting; 'close' once every connection has closed.
- * The server's memory is freed after its close callback. */
+ * The server's memory is freed after its close callback. NULL is a no-op. */
 void portls_server_close(portls_server *server);
 /* Node: server.addContext(hostname, context): when a client names a host
  * matching hostname ('*' matches within one label: "*.example.com"; case
@@ -660,17 +783,22 @@ int portls_server_add_context(portls_server *server, const char *hostname, portl
                               portls_error *err);
 
 /* Node: server.getTicketKeys(): the 48 bytes (16 name, 16 HMAC, 16 AES) the
- * server's context issues and accepts tickets with: the ticketKeys option,
- * else random ones made with the context. Requires: PORTLS_CAP_TICKET_KEYS */
+ * server's context issues and accepts tickets with, copied into keys: the
+ * ticketKeys option, else random ones made with the context. Errors:
+ * PORTLS_EINVAL (not a TLS server), PORTLS_ENOTSUP. Requires: PORTLS_CAP_TICKET_KEYS */
 int portls_server_get_ticket_keys(const portls_server *server, uint8_t keys[48], portls_error *err);
-/* Node: server.setTicketKeys(keys): len must be 48 (PORTLS_ETICKET_KEYS).
- * Tickets issued and accepted from now on use the new keys; so servers
- * sharing keys resume each other's sessions. */
+/* Node: server.setTicketKeys(keys): keys (copied) must be 48 bytes
+ * (PORTLS_ETICKET_KEYS). Tickets issued and accepted from now on use the new
+ * keys; so servers sharing keys resume each other's sessions. Errors:
+ * PORTLS_EINVAL (not a TLS server), PORTLS_ETICKET_KEYS, PORTLS_ENOTSUP.
+ * Requires: PORTLS_CAP_TICKET_KEYS */
 int portls_server_set_ticket_keys(portls_server *server, const void *keys, size_t len,
                                   portls_error *err);
 
-/* Node: server.connections and server.maxConnections (0: no limit). */
+/* Node: server.connections: the connections open now. */
 size_t portls_server_connections(const portls_server *server);
+/* Node: server.maxConnections = max (0: no limit): connections beyond it are
+ * closed at once, without an event, as Node drops them. NULL is a no-op. */
 void portls_server_set_max_connections(portls_server *server, size_t max);
 
 #ifdef __cplusplus

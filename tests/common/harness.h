@@ -5,11 +5,11 @@
  *   h_init(&t);
  *   portls_server_options so;
  *   portls_server_options_init(&so);
- *   h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+ *   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
  *   h_listen_tls(&t, &so);
  *   portls_connect_options co;
  *   portls_connect_options_init(&co);
- *   h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
+ *   h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
  *   h_side *c = h_connect_tls(&t, &co);
  *   c->hook = my_hook;                      (reacts to events: write, end, ...)
  *   h_run_until(&t, c->closed);

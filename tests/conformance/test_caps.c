@@ -98,11 +98,11 @@ Test(caps, several_key_cert_pairs_are_accepted_or_refused_by_capability) {
 static int try_connect_option(h_test *t, int npn, int ocsp, portls_error *err) {
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(t, &o.context, NULL, NULL, "ca.crt");
+  h_context_options(t, &o.tls.context, NULL, NULL, "ca.crt");
   o.port = 9; /* never reached: the option check comes first, or the socket is destroyed */
   const char *protos[] = {"http/1.1"};
-  if (npn) o.npn_protocols = (portls_protocols){.names = protos, .count = 1};
-  o.request_ocsp = ocsp;
+  if (npn) o.tls.npn_protocols = (portls_protocols){.names = protos, .count = 1};
+  o.tls.request_ocsp = ocsp;
   portls_socket *s = NULL;
   memset(err, 0, sizeof *err);
   int rc = portls_tls_connect(t->loop, &o, &s, err);
@@ -124,9 +124,9 @@ Test(caps, npn_and_ocsp_request_are_accepted_or_refused_by_capability) {
 static const char *cert_key_type(h_test *t, const char *ciphers) {
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(t, &o.context, NULL, NULL, "ca.crt");
-  o.context.ciphers = ciphers;
-  o.context.secure_protocol = "TLSv1_2_method";
+  h_context_options(t, &o.tls.context, NULL, NULL, "ca.crt");
+  o.tls.context.ciphers = ciphers;
+  o.tls.context.secure_protocol = "TLSv1_2_method";
   h_side *c = h_connect_tls(t, &o);
   h_run_until(t, c->count[H_SECURE] > 0 || c->closed);
   cr_assert_eq(c->count[H_SECURE], 1, "no handshake with %s: %s", ciphers, c->log);
@@ -148,9 +148,9 @@ Test(caps, rsa_and_ecdsa_pairs_on_one_server_are_chosen_per_client) {
   portls_server_options_init(&so);
   portls_buf keys[2] = {*h_file(&t, "server-rsa.key"), *h_file(&t, "server-ec.key")};
   portls_buf certs[2] = {*h_file(&t, "server-rsa-chain.crt"), *h_file(&t, "server-ec-chain.crt")};
-  so.context.key = keys;
-  so.context.cert = certs;
-  so.context.key_count = so.context.cert_count = 2;
+  so.tls.context.key = keys;
+  so.tls.context.cert = certs;
+  so.tls.context.key_count = so.tls.context.cert_count = 2;
   h_listen_tls(&t, &so);
   cr_assert_str_eq(cert_key_type(&t, "ECDHE-ECDSA-AES128-GCM-SHA256"), "EC");
   cr_assert_str_eq(cert_key_type(&t, "ECDHE-RSA-AES128-GCM-SHA256"), "RSA");

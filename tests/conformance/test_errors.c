@@ -198,7 +198,7 @@ static void expect_connect_alpn_error(portls_protocols p, const char *what) {
   portls_connect_options o;
   portls_connect_options_init(&o);
   o.port = 443;
-  o.alpn_protocols = p;
+  o.tls.alpn_protocols = p;
   portls_socket *s = NULL;
   portls_error err = {0};
   int rc = portls_tls_connect(t.loop, &o, &s, &err);
@@ -223,8 +223,8 @@ Test(bad_input, malformed_ALPN_wire_buffer_is_EALPN_for_a_server) {
   h_init(&t);
   portls_server_options o;
   portls_server_options_init(&o);
-  h_context_options(&t, &o.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  o.alpn_protocols.wire = (portls_buf){"\x02h2\x09http/1.1", 12};
+  h_context_options(&t, &o.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  o.tls.alpn_protocols.wire = (portls_buf){"\x02h2\x09http/1.1", 12};
   portls_server *srv = NULL;
   portls_error err = {0};
   int rc = portls_tls_create_server(t.loop, &o, &srv, &err);
@@ -238,8 +238,8 @@ Test(bad_input, malformed_ALPN_wire_buffer_is_EALPN_for_a_server) {
 static uint16_t tls_server(h_test *t, uint64_t handshake_timeout_ms) {
   portls_server_options o;
   portls_server_options_init(&o);
-  h_context_options(t, &o.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  if (handshake_timeout_ms > 0) o.handshake_timeout_ms = handshake_timeout_ms;
+  h_context_options(t, &o.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  if (handshake_timeout_ms > 0) o.tls.handshake_timeout_ms = handshake_timeout_ms;
   return h_listen_tls(t, &o);
 }
 
@@ -274,7 +274,7 @@ Test(bad_peer, garbage_instead_of_a_client_hello_is_one_client_error_and_the_ser
   /* A proper client still gets in. */
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(&t, &o.context, NULL, NULL, "ca.crt");
+  h_context_options(&t, &o.tls.context, NULL, NULL, "ca.crt");
   h_side *good = h_connect_tls(&t, &o);
   good->hook = end_on_secure;
   h_run_all_closed(&t);
@@ -331,7 +331,7 @@ Test(bad_peer,
   h_listen_net(&t, NULL);
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(&t, &o.context, NULL, NULL, "ca.crt");
+  h_context_options(&t, &o.tls.context, NULL, NULL, "ca.crt");
   o.host = "127.0.0.1";
   h_side *c = h_connect_tls(&t, &o);
   h_run_all_closed(&t);

@@ -79,15 +79,15 @@ Test(idle_connection, a_quiet_server_connection_answers_as_at_secure_connection_
   t.user = &st;
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-ec.key", "server-ec-chain.crt", "ca.crt");
-  so.request_cert = 1;
-  so.reject_unauthorized = 1;
+  h_context_options(&t, &so.tls.context, "server-ec.key", "server-ec-chain.crt", "ca.crt");
+  so.tls.request_cert = 1;
+  so.tls.reject_unauthorized = 1;
   t.srv.conn_hook = conn_hook;
   h_listen_tls(&t, &so);
   portls_connect_options co;
   portls_connect_options_init(&co);
-  h_context_options(&t, &co.context, "client.key", "client-chain.crt", "ca.crt");
-  co.servername = "localhost";
+  h_context_options(&t, &co.tls.context, "client.key", "client-chain.crt", "ca.crt");
+  co.tls.servername = "localhost";
   h_side *c = h_connect_tls(&t, &co);
   h_run_until(&t, c->count[H_SECURE] == 1 && t.nconns == 1 && t.conn[0].count[H_SECURE] == 1);
   h_wait(&t, 1000); /* quiet for several rest sweeps (core/net/server.c) */
@@ -233,12 +233,12 @@ Test(idle_connection, set_max_send_fragment_bounds_the_records_on_the_wire) {
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.events = &sev;
   so.user = &w;
   portls_tls_socket_options_init(&co);
-  h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
-  co.servername = "localhost";
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.tls.servername = "localhost";
   co.events = &cev;
   co.user = &w;
   portls_pair_events ev = {.encrypted_data = w_data};

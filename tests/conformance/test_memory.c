@@ -86,7 +86,7 @@ static void child_connect(portls_loop *loop, uint16_t port, int n) {
     portls_connect_options_init(&co);
     co.host = "127.0.0.1";
     co.port = port;
-    co.reject_unauthorized = 0;
+    co.tls.reject_unauthorized = 0;
     co.events = &ev;
     portls_socket *s;
     if (portls_tls_connect(loop, &co, &s, NULL) < 0) _exit(3);
@@ -154,10 +154,10 @@ Test(memory, an_idle_server_connection_is_small, .timeout = 60) {
   portls_server_options so;
   portls_server_options_init(&so);
   portls_buf kb = {key, strlen(key)}, cb = {cert, strlen(cert)};
-  so.context.key = &kb;
-  so.context.key_count = 1;
-  so.context.cert = &cb;
-  so.context.cert_count = 1;
+  so.tls.context.key = &kb;
+  so.tls.context.key_count = 1;
+  so.tls.context.cert = &cb;
+  so.tls.context.cert_count = 1;
   so.events = &sev;
   portls_server *srv;
   portls_error err;

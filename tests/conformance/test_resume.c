@@ -106,8 +106,8 @@ static const portls_socket_events cl_events = {.secure_connect = cl_secure,
 
 static void cl_options(h_test *t, portls_connect_options *o, const char *method) {
   portls_connect_options_init(o);
-  h_context_options(t, &o->context, NULL, NULL, "ca.crt");
-  o->context.secure_protocol = method;
+  h_context_options(t, &o->tls.context, NULL, NULL, "ca.crt");
+  o->tls.context.secure_protocol = method;
   o->port = t->srv.port;
 }
 
@@ -133,7 +133,7 @@ static void echo_hook(h_side *side, h_event ev) {
 /* Server options with the RSA certificate; set other fields after this. */
 static void rsa_options(h_test *t, portls_server_options *so) {
   portls_server_options_init(so);
-  h_context_options(t, &so->context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(t, &so->tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
 }
 
 static void listen_rsa(h_test *t, portls_server_options *so) {
@@ -161,7 +161,7 @@ static void first_session(h_test *t, const char *method, cl *c) {
 
 /* Offers from's session with o (from cl_options) and runs. */
 static void cl_run_session(h_test *t, portls_connect_options *o, const cl *from, cl *c) {
-  o->session = (portls_buf){from->session, from->session_len};
+  o->tls.session = (portls_buf){from->session, from->session_len};
   cl_run(t, o, c);
 }
 
@@ -184,7 +184,7 @@ static void keyed_server(h_test *t, const uint8_t keys[48]) {
   portls_server_options so;
   h_init(t);
   rsa_options(t, &so);
-  so.context.ticket_keys = (portls_buf){keys, 48};
+  so.tls.context.ticket_keys = (portls_buf){keys, 48};
   listen_rsa(t, &so);
 }
 
@@ -288,7 +288,9 @@ static void store_tick(portls_timer *timer, void *u) {
     return;
   }
   portls_error e = {PORTLS_EPROTO, "store unavailable"};
-  cr_assert_eq(portls_ocsp_request_done(r, NULL, 0, NULL), PORTLS_EINVAL,
+  /* The types make this a compile error (tests/api/wrong_request.c); forced
+   * with a cast, the library still refuses it. */
+  cr_assert_eq(portls_ocsp_request_done((portls_ocsp_request *)r, NULL, 0, NULL), PORTLS_EINVAL,
                "an answer of another kind");
   cr_assert_eq(
       portls_session_request_done(r, st->answer, st->answer_len, st->fail_resume ? &e : NULL), 0);
@@ -338,11 +340,11 @@ static void store_server(h_test *t, uint64_t handshake_timeout_ms) {
   cr_assert_eq(portls_timer_new(t->loop, store_tick, &g_store, &g_store.timer), 0);
   portls_server_options so;
   rsa_options(t, &so);
-  so.context.disable_tickets = 1; /* sessions by id, as clients without tickets use them */
+  so.tls.context.disable_tickets = 1; /* sessions by id, as clients without tickets use them */
   so.new_session = on_new_session;
   so.resume_session = on_resume_session;
   so.session_user = &g_store;
-  if (handshake_timeout_ms) so.handshake_timeout_ms = handshake_timeout_ms;
+  if (handshake_timeout_ms) so.tls.handshake_timeout_ms = handshake_timeout_ms;
   listen_rsa(t, &so);
   t->srv.conn_hook = store_secure_hook;
 }
@@ -430,13 +432,13 @@ Test(session, a_session_is_not_offered_under_another_servername) {
   first_session(&t, "TLSv1_2_method", &first);
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  o.servername = "other.example";
-  o.reject_unauthorized = 0; /* the certificate names localhost */
+  o.tls.servername = "other.example";
+  o.tls.reject_unauthorized = 0; /* the certificate names localhost */
   cl_run_session(&t, &o, &first, &other);
   cr_assert_eq(other.secure, 1, "%s", other.err.message);
   cr_assert_eq(other.reused, 0, "a session made for localhost resumed under other.example");
   cl_options(&t, &o, "TLSv1_2_method");
-  o.servername = "LOCALHOST"; /* names compare without case */
+  o.tls.servername = "LOCALHOST"; /* names compare without case */
   cl_run_session(&t, &o, &first, &same);
   cr_assert_eq(same.reused, 1);
   h_run_all_closed(&t);
@@ -465,7 +467,7 @@ Test(session, get_tls_ticket_gives_the_servers_ticket) {
   static cl d;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  o.context.disable_tickets = 1;
+  o.tls.context.disable_tickets = 1;
   cl_run(&t, &o, &d);
   cr_assert_eq(d.secure, 1);
   cr_assert_eq(d.ticket_len, 0);
@@ -534,7 +536,7 @@ static void ocsp_test(const char *method) {
   /* Asked: the bytes the server's callback gave reach the client, before secureConnect. */
   g_ocsp.response = "not really DER, but the client only carries it";
   cl_options(&t, &o, method);
-  o.request_ocsp = 1;
+  o.tls.request_ocsp = 1;
   cl_run(&t, &o, &c);
   cr_assert_eq(c.secure, 1, "%s", c.err.message);
   cr_assert_eq(g_ocsp.asked, 1);
@@ -548,7 +550,7 @@ static void ocsp_test(const char *method) {
   /* Answered with nothing: the event says so. */
   g_ocsp.response = NULL;
   cl_options(&t, &o, method);
-  o.request_ocsp = 1;
+  o.tls.request_ocsp = 1;
   cl_run(&t, &o, &c);
   cr_assert_eq(c.secure, 1);
   cr_assert_eq(g_ocsp.asked, 2);
@@ -663,13 +665,13 @@ Test(renegotiate, server_asks_for_a_client_certificate_afterwards) {
   memset(&g_srv_reneg, 0, sizeof g_srv_reneg);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", "ca.crt");
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", "ca.crt");
   h_listen_tls(&t, &so);
   t.srv.conn_hook = srv_reneg_hook;
   portls_connect_options o;
   cl_options(&t, &o, "TLSv1_2_method");
-  h_context_options(&t, &o.context, "client.key", "client-chain.crt", "ca.crt");
-  o.context.secure_protocol = "TLSv1_2_method";
+  h_context_options(&t, &o.tls.context, "client.key", "client-chain.crt", "ca.crt");
+  o.tls.context.secure_protocol = "TLSv1_2_method";
   static cl c;
   cl_run(&t, &o, &c);
   h_run_until(&t, g_srv_reneg.done == 1);

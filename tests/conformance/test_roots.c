@@ -13,11 +13,11 @@
 static h_side *connect_without_ca(h_test *t) {
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   h_listen_tls(t, &so);
   portls_connect_options o;
   portls_connect_options_init(&o);
-  o.reject_unauthorized = 0;
+  o.tls.reject_unauthorized = 0;
   h_side *c = h_connect_tls(t, &o);
   h_run_until(t, c->count[H_SECURE] > 0 || c->closed);
   return c;

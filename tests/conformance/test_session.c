@@ -45,10 +45,11 @@ static void echo_hook(h_side *side, h_event ev) {
 static void run_client(h_test *t, const char *method, const client *resume_from, client *c) {
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(t, &o.context, NULL, NULL, "ca.crt");
-  o.context.secure_protocol = method;
+  h_context_options(t, &o.tls.context, NULL, NULL, "ca.crt");
+  o.tls.context.secure_protocol = method;
   o.port = t->srv.port;
-  if (resume_from != NULL) o.session = (portls_buf){resume_from->session, resume_from->session_len};
+  if (resume_from != NULL)
+    o.tls.session = (portls_buf){resume_from->session, resume_from->session_len};
   portls_socket_events ev = {
       .secure_connect = c_secure, .data = c_data, .session = c_session, .close = c_close};
   o.events = &ev;
@@ -66,7 +67,7 @@ static void resume_test(const char *method) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   h_listen_tls(&t, &so);
   t.srv.conn_hook = echo_hook;
   static client first, second;
@@ -97,13 +98,13 @@ Test(session, garbage_session_bytes_end_the_connection_with_ESESSION) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   h_listen_tls(&t, &so);
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(&t, &o.context, NULL, NULL, "ca.crt");
+  h_context_options(&t, &o.tls.context, NULL, NULL, "ca.crt");
   /* Bytes getSession() never made: refused by the call itself. */
-  o.session = (portls_buf){"not a session", 13};
+  o.tls.session = (portls_buf){"not a session", 13};
   o.port = t.srv.port;
   portls_socket *sock = NULL;
   portls_error e;
@@ -112,7 +113,7 @@ Test(session, garbage_session_bytes_end_the_connection_with_ESESSION) {
   cr_assert(strstr(e.message, "session") != NULL, "%s", e.message);
   /* getSession()'s framing around a session the backend cannot decode:
    * the connection ends with the same error. */
-  o.session = (portls_buf){"PLS1\x09localhostnot a session", 27};
+  o.tls.session = (portls_buf){"PLS1\x09localhostnot a session", 27};
   h_side *c = h_connect_tls(&t, &o);
   h_run_until(&t, c->closed);
   cr_assert_eq(c->count[H_SECURE], 0);

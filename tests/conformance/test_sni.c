@@ -43,10 +43,10 @@ static void record_peer(h_side *side, h_event ev) {
 static void connect_as(h_test *t, const char *servername, int reject, seen *out) {
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(t, &o.context, NULL, NULL, "ca.crt");
+  h_context_options(t, &o.tls.context, NULL, NULL, "ca.crt");
   o.host = "127.0.0.1";
-  o.servername = servername;
-  o.reject_unauthorized = reject;
+  o.tls.servername = servername;
+  o.tls.reject_unauthorized = reject;
   h_side *c = h_connect_tls(t, &o);
   c->hook = record_peer;
   c->ctx = out;
@@ -56,7 +56,7 @@ static void connect_as(h_test *t, const char *servername, int reject, seen *out)
 static uint16_t sni_server(h_test *t, portls_sni_cb cb, void *user) {
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.sni_callback = cb;
   so.sni_user = user;
   return h_listen_tls(t, &so);
@@ -239,10 +239,10 @@ Test(sni_callback, an_unanswered_callback_is_cut_off_by_the_handshake_timeout) {
   req = NULL;
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.sni_callback = sni_never;
   so.sni_user = &req;
-  so.handshake_timeout_ms = h_slow(500);
+  so.tls.handshake_timeout_ms = h_slow(500);
   h_listen_tls(&t, &so);
   seen a = {0};
   connect_as(&t, "localhost", 1, &a);

@@ -15,14 +15,14 @@ static void need(portls_cap cap) {
 static uint16_t tls_server(h_test *t, const char *key, const char *cert) {
   portls_server_options o;
   portls_server_options_init(&o);
-  h_context_options(t, &o.context, key, cert, NULL);
+  h_context_options(t, &o.tls.context, key, cert, NULL);
   return h_listen_tls(t, &o);
 }
 
 static portls_connect_options client_options(h_test *t, const char *ca) {
   portls_connect_options o;
   portls_connect_options_init(&o);
-  h_context_options(t, &o.context, NULL, NULL, ca);
+  h_context_options(t, &o.tls.context, NULL, NULL, ca);
   o.host = "localhost";
   return o;
 }
@@ -97,7 +97,7 @@ static void handshake(h_test *t, hs_state *st, portls_server_options *so,
 static void default_handshake(h_test *t, hs_state *st) {
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   portls_connect_options co = client_options(t, "ca.crt");
   handshake(t, st, &so, &co);
 }
@@ -249,8 +249,8 @@ Test(tls_handshake, ecdsa_server_negotiates_an_ECDSA_suite_in_TLSv1_2) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-ec.key", "server-ec-chain.crt", NULL);
-  so.context.secure_protocol = "TLSv1_2_method";
+  h_context_options(&t, &so.tls.context, "server-ec.key", "server-ec-chain.crt", NULL);
+  so.tls.context.secure_protocol = "TLSv1_2_method";
   portls_connect_options co = client_options(&t, "ca.crt");
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(st.client.protocol, "TLSv1.2");
@@ -269,7 +269,7 @@ Test(tls_handshake, ip_host_without_servername_matches_the_IP_SAN_and_sends_no_S
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   portls_connect_options co = client_options(&t, "ca.crt");
   co.host = "127.0.0.1";
   handshake(&t, &st, &so, &co);
@@ -290,10 +290,10 @@ Test(tls_handshake, servername_sent_by_the_client_is_seen_by_the_server) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   portls_connect_options co = client_options(&t, "ca.crt");
   co.host = "127.0.0.1";
-  co.servername = "localhost";
+  co.tls.servername = "localhost";
   handshake(&t, &st, &so, &co);
   cr_assert_eq(st.conn.has_servername, 1, "the server saw no SNI");
   cr_assert_str_eq(st.conn.servername, "localhost");
@@ -591,7 +591,7 @@ static void expect_verify_failure(const char *key, const char *chain, const char
   t.user = &st;
   tls_server(&t, key, chain);
   portls_connect_options o = client_options(&t, ca);
-  o.reject_unauthorized = reject;
+  o.tls.reject_unauthorized = reject;
   h_side *c = h_connect_tls(&t, &o);
   c->hook = verify_client;
   h_run_all_closed(&t);
@@ -715,9 +715,9 @@ static void cc_conn(h_side *s, h_event ev) {
 static void client_cert_server(h_test *t, int reject) {
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(t, &so.context, "server-rsa.key", "server-rsa-chain.crt", "ca.crt");
-  so.request_cert = 1;
-  so.reject_unauthorized = reject;
+  h_context_options(t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", "ca.crt");
+  so.tls.request_cert = 1;
+  so.tls.reject_unauthorized = reject;
   t->srv.conn_hook = cc_conn;
   h_listen_tls(t, &so);
 }
@@ -730,10 +730,10 @@ Test(tls_client_cert, client_certificate_signed_by_the_servers_ca_is_authorized)
   t.user = &st;
   client_cert_server(&t, 1);
   portls_connect_options o = client_options(&t, "ca.crt");
-  o.context.key = h_file(&t, "client.key");
-  o.context.key_count = 1;
-  o.context.cert = h_file(&t, "client-chain.crt");
-  o.context.cert_count = 1;
+  o.tls.context.key = h_file(&t, "client.key");
+  o.tls.context.key_count = 1;
+  o.tls.context.cert = h_file(&t, "client-chain.crt");
+  o.tls.context.cert_count = 1;
   h_side *c = h_connect_tls(&t, &o);
   h_run_all_closed(&t);
   cr_assert_str_eq(t.srv.log, "listening secureConnection");
@@ -793,9 +793,9 @@ Test(tls_ciphers, server_cipher_list_and_TLSv1_2_method_select_exactly_that_suit
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384";
-  so.context.secure_protocol = "TLSv1_2_method";
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384";
+  so.tls.context.secure_protocol = "TLSv1_2_method";
   portls_connect_options co = client_options(&t, "ca.crt");
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
@@ -818,12 +818,12 @@ static void cipher_order(int honor, const char *expect) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ciphers = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
-  so.context.honor_cipher_order = honor;
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ciphers = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
+  so.tls.context.honor_cipher_order = honor;
   portls_connect_options co = client_options(&t, "ca.crt");
-  co.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
-  co.context.secure_protocol = "TLSv1_2_method";
+  co.tls.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+  co.tls.context.secure_protocol = "TLSv1_2_method";
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(st.client.cipher.name, expect);
   cr_assert_str_eq(st.conn.cipher.name, expect);
@@ -844,13 +844,13 @@ Test(tls_ciphers, cipher_lists_without_a_common_suite_fail_on_both_sides) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384";
-  so.context.secure_protocol = "TLSv1_2_method";
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ciphers = "ECDHE-RSA-AES256-GCM-SHA384";
+  so.tls.context.secure_protocol = "TLSv1_2_method";
   h_listen_tls(&t, &so);
   portls_connect_options co = client_options(&t, "ca.crt");
-  co.context.ciphers = "ECDHE-RSA-AES128-GCM-SHA256";
-  co.context.secure_protocol = "TLSv1_2_method";
+  co.tls.context.ciphers = "ECDHE-RSA-AES128-GCM-SHA256";
+  co.tls.context.secure_protocol = "TLSv1_2_method";
   h_side *c = h_connect_tls(&t, &co);
   h_run_until(&t, c->closed && t.srv.client_errors > 0);
   cr_assert_eq(c->count[H_SECURE], 0);
@@ -945,13 +945,13 @@ static void alpn_case(const char *const *server, size_t ns, const char *const *c
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.alpn_protocols.names = server;
-  so.alpn_protocols.count = ns;
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.alpn_protocols.names = server;
+  so.tls.alpn_protocols.count = ns;
   portls_connect_options co = client_options(&t, "ca.crt");
-  co.alpn_protocols.names = client;
-  co.alpn_protocols.count = nc;
-  co.alpn_protocols.wire = client_wire;
+  co.tls.alpn_protocols.names = client;
+  co.tls.alpn_protocols.count = nc;
+  co.tls.alpn_protocols.wire = client_wire;
   handshake(&t, st, &so, &co);
   cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
   h_finish(&t);

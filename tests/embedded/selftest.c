@@ -336,13 +336,13 @@ static int pumped_new(run *r, pumped *pp, const char *key, const char *cert, int
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
-  ctx_opts(&so.context, key, cert, NULL);
+  ctx_opts(&so.tls.context, key, cert, NULL);
   so.events = &side_events;
   so.user = &pp->s;
   portls_tls_socket_options_init(&co);
-  ctx_opts(&co.context, NULL, NULL, "ca.crt");
-  co.servername = "localhost";
-  co.reject_unauthorized = reject;
+  ctx_opts(&co.tls.context, NULL, NULL, "ca.crt");
+  co.tls.servername = "localhost";
+  co.tls.reject_unauthorized = reject;
   co.events = &side_events;
   co.user = &pp->c;
   if (cur_failed) return -1;
@@ -506,7 +506,7 @@ static const portls_server_events net_events = {.listening = n_listening,
 static int net_listen(run *r, net *n, const char *key, const char *cert) {
   portls_server_options so;
   portls_server_options_init(&so);
-  ctx_opts(&so.context, key, cert, NULL);
+  ctx_opts(&so.tls.context, key, cert, NULL);
   so.events = &net_events;
   so.user = n;
   if (cur_failed) return -1;
@@ -556,11 +556,11 @@ static int net_connect(run *r, net *n, portls_context *shared, side *d) {
   portls_connect_options_init(&co);
   co.host = "127.0.0.1";
   co.port = n->port;
-  co.servername = "localhost";
+  co.tls.servername = "localhost";
   if (shared)
-    co.secure_context = shared;
+    co.tls.secure_context = shared;
   else
-    ctx_opts(&co.context, NULL, NULL, "ca.crt");
+    ctx_opts(&co.tls.context, NULL, NULL, "ca.crt");
   co.events = &side_events;
   co.user = d;
   portls_error err = {0, ""};
