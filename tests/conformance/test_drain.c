@@ -104,41 +104,38 @@ static void dr_run(h_test *t, h_side *c, dr_state *st, h_event writer_ready) {
   cr_assert_eq(r->count[H_ERROR], 0, "reader: %s", r->log);
 }
 
-Test(drain, net_drain_comes_only_with_an_empty_buffer_while_a_writer_keeps_writing) {
+/* A writer (client) and a paused reader (the accepted socket), net or TLS. */
+static void dr_test(int tls) {
   h_test t;
   static dr_state st;
   memset(&st, 0, sizeof st);
   h_init(&t);
   t.user = &st;
   t.srv.conn_hook = dr_reader;
-  h_listen_net(&t, NULL);
-  portls_net_connect_options o;
-  portls_net_connect_options_init(&o);
-  o.host = "127.0.0.1";
-  h_side *c = h_connect_net(&t, &o);
+  h_side *c;
+  if (tls) {
+    portls_server_options so;
+    portls_server_options_init(&so);
+    h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+    h_listen_tls(&t, &so);
+    portls_connect_options co;
+    portls_connect_options_init(&co);
+    h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
+    co.host = "127.0.0.1";
+    co.servername = "localhost";
+    c = h_connect_tls(&t, &co);
+  } else {
+    h_listen_net(&t, NULL);
+    portls_net_connect_options o;
+    portls_net_connect_options_init(&o);
+    o.host = "127.0.0.1";
+    c = h_connect_net(&t, &o);
+  }
   c->hook = dr_writer;
-  dr_run(&t, c, &st, H_CONNECT);
+  dr_run(&t, c, &st, tls ? H_SECURE : H_CONNECT);
   h_finish(&t);
 }
 
-Test(drain, tls_drain_comes_only_with_an_empty_buffer_while_a_writer_keeps_writing) {
-  h_test t;
-  static dr_state st;
-  memset(&st, 0, sizeof st);
-  h_init(&t);
-  t.user = &st;
-  t.srv.conn_hook = dr_reader;
-  portls_server_options so;
-  portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  h_listen_tls(&t, &so);
-  portls_connect_options co;
-  portls_connect_options_init(&co);
-  h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
-  co.host = "127.0.0.1";
-  co.servername = "localhost";
-  h_side *c = h_connect_tls(&t, &co);
-  c->hook = dr_writer;
-  dr_run(&t, c, &st, H_SECURE);
-  h_finish(&t);
-}
+Test(drain, net_drain_comes_only_with_an_empty_buffer_while_a_writer_keeps_writing) { dr_test(0); }
+
+Test(drain, tls_drain_comes_only_with_an_empty_buffer_while_a_writer_keeps_writing) { dr_test(1); }
