@@ -914,3 +914,91 @@ Test(cipherlist, allocation_failure_is_enomem_and_leaks_nothing) {
   cr_expect_eq(rc13, PORTLS_ENOMEM);
   cr_expect_null(ids);
 }
+
+/* ---- '!' in the TLS <= 1.2 list: killed suites never come back ----
+ * OpenSSL's '!' takes suites out for good, where '-' only takes them out
+ * until something adds them again. Every equality below is what `openssl
+ * ciphers -ciphersuites '' STRING` printed for both strings on the build box
+ * (OpenSSL 3.0.19); the counts of selected suites, what it printed too. */
+
+/* How many suites of str's TLS <= 1.2 list have kx (or auth) bits of mask. */
+static size_t count_with(const char *str, uint32_t kx_mask, uint32_t auth_mask, size_t *total) {
+  uint16_t avail[PORTLS__SUITE_MAX];
+  size_t n = openssl_suites(avail);
+  uint16_t *ids = NULL;
+  size_t count = 0, with = 0;
+  portls_error err = {0};
+  cr_assert_eq(portls__cipher_compile(str, avail, n, &ids, &count, &err), 0, "\"%s\": %s", str,
+               err.message);
+  for (size_t i = 0; i < count; i++) {
+    const portls__suite *s = portls__suite_by_id(ids[i]);
+    cr_assert_not_null(s);
+    if ((s->kx & kx_mask) || (s->auth & auth_mask)) with++;
+  }
+  portls__free(ids);
+  *total = count;
+  return with;
+}
+
+/* str compiles to the very list other does. */
+static void expect_same_list(const char *str, const char *other) {
+  uint16_t avail[PORTLS__SUITE_MAX];
+  size_t n = openssl_suites(avail);
+  portls_error err = {0};
+  int rc;
+  static char first[PORTLS__SUITE_MAX * PORTLS__SUITE_NAME_MAX];
+  const char *got = compile_names(str, avail, n, &rc, &err);
+  cr_assert_not_null(got, "\"%s\": %s", str, err.message);
+  strcpy(first, got);
+  got = compile_names(other, avail, n, &rc, &err);
+  cr_assert_not_null(got, "\"%s\": %s", other, err.message);
+  cr_expect_str_eq(first, got, "\"%s\" and \"%s\" differ", str, other);
+}
+
+Test(cipherlist, a_killed_anull_suite_stays_out_of_a_tls12_list_added_to_later) {
+  size_t total;
+  cr_expect_eq(count_with("!aNULL:ALL", 0, PORTLS__A_NULL, &total), 0,
+               "\"!aNULL:ALL\" selects an aNULL suite");
+  cr_expect_eq(total, 125);
+  cr_expect_eq(count_with("!aNULL:HIGH:aNULL+AES", 0, PORTLS__A_NULL, &total), 0,
+               "\"!aNULL:HIGH:aNULL+AES\" selects an aNULL suite");
+  cr_expect_eq(count_with("!aNULL:ALL:aNULL", 0, PORTLS__A_NULL, &total), 0,
+               "\"!aNULL:ALL:aNULL\" selects an aNULL suite");
+  expect_same_list("!aNULL:ALL", "ALL:!aNULL");
+  expect_same_list("!aNULL:HIGH:aNULL+AES", "HIGH:!aNULL");
+  /* '-' is not '!': the same suites come back */
+  cr_expect_eq(count_with("-aNULL:ALL", 0, PORTLS__A_NULL, &total), 12);
+}
+
+Test(cipherlist, a_killed_krsa_suite_stays_out_of_a_tls12_list_added_to_later) {
+  size_t total;
+  /* RSA is kRSA in OpenSSL 3.0 */
+  cr_expect_eq(count_with("!RSA:kRSA:HIGH", PORTLS__K_RSA, 0, &total), 0,
+               "\"!RSA:kRSA:HIGH\" selects a kRSA suite");
+  cr_expect_eq(total, 121);
+  cr_expect_eq(count_with("!kRSA:ALL:+kRSA", PORTLS__K_RSA, 0, &total), 0,
+               "\"!kRSA:ALL:+kRSA\" selects a kRSA suite");
+  cr_expect_eq(count_with("!kRSA:ALL:kRSA+AES", PORTLS__K_RSA, 0, &total), 0,
+               "\"!kRSA:ALL:kRSA+AES\" selects a kRSA suite");
+  expect_same_list("!RSA:kRSA:HIGH", "HIGH:!kRSA");
+  expect_same_list("!kRSA:ALL:+kRSA", "ALL:!kRSA");
+  /* only what the killing pattern matched stays out */
+  cr_expect_eq(count_with("HIGH:!kRSA+AESGCM:kRSA", PORTLS__K_RSA, 0, &total), 17);
+  cr_expect_eq(total, 138);
+  expect_same_list("HIGH:!kRSA+AESGCM:kRSA", "HIGH:kRSA:!kRSA+AESGCM");
+  /* '-' is not '!' */
+  expect_same_list("-RSA:kRSA", "kRSA");
+}
+
+Test(cipherlist, a_tls12_string_adding_back_only_killed_suites_selects_nothing) {
+  expect_error("!RSA:kRSA", "no cipher match");
+  expect_error("!kRSA:AES128-SHA", "no cipher match"); /* not even by its own name */
+  expect_error("!aNULL:ADH-AES128-SHA:aNULL", "no cipher match");
+  uint16_t avail[PORTLS__SUITE_MAX];
+  size_t n = openssl_suites(avail);
+  portls_error err = {0};
+  int rc;
+  cr_expect_str_eq(compile_names("!AES128-SHA:AES128-SHA:AES256-SHA", avail, n, &rc, &err),
+                   "AES256-SHA");
+  cr_expect_str_eq(compile_names("-kRSA:AES128-SHA", avail, n, &rc, &err), "AES128-SHA");
+}
