@@ -116,13 +116,13 @@ static void dr_test(int tls) {
   if (tls) {
     portls_server_options so;
     portls_server_options_init(&so);
-    h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+    h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
     h_listen_tls(&t, &so);
     portls_connect_options co;
     portls_connect_options_init(&co);
-    h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
+    h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
     co.host = "127.0.0.1";
-    co.servername = "localhost";
+    co.tls.servername = "localhost";
     c = h_connect_tls(&t, &co);
   } else {
     h_listen_net(&t, NULL);

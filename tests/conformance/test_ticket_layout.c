@@ -46,8 +46,8 @@ static void tk_test(const char *method) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ticket_keys = (portls_buf){tk_keys, sizeof tk_keys};
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ticket_keys = (portls_buf){tk_keys, sizeof tk_keys};
   t.srv.conn_hook = tk_greet;
   h_listen_tls(&t, &so);
   uint8_t got_keys[48];
@@ -57,10 +57,10 @@ static void tk_test(const char *method) {
 
   portls_connect_options co;
   portls_connect_options_init(&co);
-  h_context_options(&t, &co.context, NULL, NULL, "ca.crt");
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
   co.host = "127.0.0.1";
-  co.servername = "localhost";
-  co.context.secure_protocol = method;
+  co.tls.servername = "localhost";
+  co.tls.context.secure_protocol = method;
   h_side *c = h_connect_tls(&t, &co);
   h_run_until(&t, c->rx_len >= 2 || c->closed);
   cr_assert_eq(c->rx_len, 2, "client: %s", c->log);
