@@ -151,5 +151,7 @@ h_side *h_connect_net(h_test *t, portls_net_connect_options *o);
 const char *h_dn_get(const portls_dn *dn, const char *key);
 /* Whether s contains sub (NULL-safe). */
 int h_contains(const char *s, const char *sub);
+/* Skips the test unless the backend has cap; the message names both. */
+void h_need_cap(portls_cap cap);
 
 #endif
