@@ -8,6 +8,7 @@
 #include <string.h>
 #ifndef _WIN32
 #include <netinet/in.h>
+#include <sys/un.h>
 #endif
 
 int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss,
@@ -57,6 +58,15 @@ int portls__plat_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out)
     return 0;
   }
   return PORTLS_EINVAL;
+}
+
+int portls__plat_check_unix_path(const portls_plat_addr *a) {
+  if (a->path[0] == '\0') return PORTLS_EINVAL;
+  if (memchr(a->path, '\0', sizeof a->path) == NULL) return PORTLS_ENAMETOOLONG;
+#ifndef _WIN32
+  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return PORTLS_ENAMETOOLONG;
+#endif
+  return 0;
 }
 
 int portls__plat_lookup_hints(int family, struct addrinfo *hints) {

@@ -23,6 +23,10 @@ int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage 
                              socklen_t *len);
 /* The reverse; PORTLS_EINVAL for a family other than AF_INET / AF_INET6. */
 int portls__plat_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out);
+/* A PORTLS_PLAT_UNIX address's path as bind()/connect() take it: PORTLS_EINVAL
+ * when empty, PORTLS_ENAMETOOLONG when sun_path cannot hold it (refused
+ * rather than truncated). */
+int portls__plat_check_unix_path(const portls_plat_addr *a);
 
 /* getaddrinfo() hints for a lookup of family 0, PORTLS_PLAT_INET or
  * PORTLS_PLAT_INET6: one entry per address rather than one per socket type;

@@ -20,7 +20,6 @@
 
 #ifndef _WIN32
 #include <sys/socket.h>
-#include <sys/un.h>
 #endif
 
 #include "../common/cmdline.h"
@@ -204,19 +203,6 @@ int portls__uv_err(int e) {
   default:
     return PORTLS_EIO;
   }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Addresses                                                                  */
-
-/* libuv silently truncates a pipe name to sun_path; refuse instead. */
-static int uvp_check_path(const portls_plat_addr *a) {
-  if (a->path[0] == '\0') return PORTLS_EINVAL;
-  if (memchr(a->path, '\0', UVP_PATH_MAX) == NULL) return PORTLS_ENAMETOOLONG;
-#ifndef _WIN32
-  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return PORTLS_ENAMETOOLONG;
-#endif
-  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -464,7 +450,7 @@ static int uvp_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
   *out = NULL;
   if (loop == NULL || addr == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX) {
-    rc = uvp_check_path(addr);
+    rc = portls__plat_check_unix_path(addr);
   } else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
@@ -722,7 +708,7 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   *out = NULL;
   if (loop == NULL || addr == NULL || cb == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX)
-    rc = uvp_check_path(addr);
+    rc = portls__plat_check_unix_path(addr);
   else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
