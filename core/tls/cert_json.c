@@ -13,6 +13,7 @@
 
 #include "portls/cert.h"
 #include "util/base64.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 typedef struct jw {
@@ -33,66 +34,6 @@ static void jput(jw *w, const char *s, size_t n) {
 }
 
 static void jputs(jw *w, const char *s) { jput(w, s, strlen(s)); }
-
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n) {
-  unsigned char b = p[0];
-  size_t len, i;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF)
-    len = 2;
-  else if (b >= 0xE0 && b <= 0xEF)
-    len = 3;
-  else if (b >= 0xF0 && b <= 0xF4)
-    len = 4;
-  else
-    return 0;
-  if (b == 0xE0)
-    lo = 0xA0;
-  else if (b == 0xED)
-    hi = 0x9F;
-  else if (b == 0xF0)
-    lo = 0x90;
-  else if (b == 0xF4)
-    hi = 0x8F;
-  for (i = 1; i < len; i++) {
-    if (i >= n || p[i] < lo || p[i] > hi) return 0;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return len;
-}
-
-/* Length of the maximal invalid subpart at p (where utf8_len said 0): a
- * lead byte and the continuation bytes that still fit it, as a decoder
- * replaces them with one U+FFFD. */
-static size_t invalid_len(const unsigned char *p, size_t n) {
-  unsigned char b = p[0], lo = 0x80, hi = 0xBF;
-  size_t need, i;
-  if (b >= 0xC2 && b <= 0xDF)
-    need = 1;
-  else if (b >= 0xE0 && b <= 0xEF)
-    need = 2;
-  else if (b >= 0xF0 && b <= 0xF4)
-    need = 3;
-  else
-    return 1;
-  if (b == 0xE0)
-    lo = 0xA0;
-  else if (b == 0xED)
-    hi = 0x9F;
-  else if (b == 0xF0)
-    lo = 0x90;
-  else if (b == 0xF4)
-    hi = 0x8F;
-  for (i = 1; i <= need && i < n; i++) {
-    if (p[i] < lo || p[i] > hi) return i;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return i;
-}
 
 /* A JSON string as JSON.stringify writes it: the short escapes, \u00xx for
  * other control characters, everything else verbatim. Bytes that are not
@@ -125,13 +66,13 @@ static void jstr(jw *w, const char *s) {
       jput(w, buf, 6);
     } else if (c < 0x80) {
       jput(w, (const char *)p + i, 1);
-    } else if ((k = utf8_len(p + i, n - i)) != 0) {
+    } else if ((k = portls__utf8_decode(p + i, n - i, NULL)) != 0) {
       jput(w, (const char *)p + i, k);
       i += k;
       continue;
     } else {
-      jput(w, "\xEF\xBF\xBD", 3);
-      i += invalid_len(p + i, n - i);
+      jput(w, PORTLS__UTF8_REPLACEMENT, 3);
+      i += portls__utf8_invalid_len(p + i, n - i);
       continue;
     }
     i++;

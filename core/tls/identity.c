@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "portls/cert.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #define NPOS ((size_t)-1)
@@ -307,29 +308,6 @@ static size_t json_match(const char *s, size_t n) {
   return 0;
 }
 
-static size_t put_utf8(char *out, unsigned long c) {
-  if (c < 0x80) {
-    out[0] = (char)c;
-    return 1;
-  }
-  if (c < 0x800) {
-    out[0] = (char)(0xC0 | (c >> 6));
-    out[1] = (char)(0x80 | (c & 0x3F));
-    return 2;
-  }
-  if (c < 0x10000) {
-    out[0] = (char)(0xE0 | (c >> 12));
-    out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (c & 0x3F));
-    return 3;
-  }
-  out[0] = (char)(0xF0 | (c >> 18));
-  out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-  out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-  out[3] = (char)(0x80 | (c & 0x3F));
-  return 4;
-}
-
 static unsigned hex4(const char *s) {
   return (unsigned)(portls__hexval(s[0]) << 12 | portls__hexval(s[1]) << 8 |
                     portls__hexval(s[2]) << 4 | portls__hexval(s[3]));
@@ -358,7 +336,7 @@ static size_t json_decode(const char *s, size_t n, char *out) {
         }
       }
       if (u >= 0xD800 && u <= 0xDFFF) u = 0xFFFD;
-      o += put_utf8(out + o, u);
+      o += portls__utf8_encode((uint32_t)u, (uint8_t *)out + o);
       continue;
     }
     switch (c) {

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "util/utf8.h"
 #include "util/util.h"
 
 void portls__pkcs_wipe(void *p, size_t n) {
@@ -338,39 +339,6 @@ int portls__pkcs12_kdf(int md, int id, const uint8_t *pass, size_t pass_len, con
   return rc;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
- * Returns the bytes taken, 0 when the sequence is invalid. */
-static size_t utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
-  uint32_t c;
-  size_t len, i;
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-    c = s[0] & 0x1Fu;
-    len = 2;
-  } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-    c = s[0] & 0x0Fu;
-    len = 3;
-  } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-    c = s[0] & 0x07u;
-    len = 4;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    c = (c << 6) | (s[i] & 0x3Fu);
-  }
-  if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-      (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
-    return 0;
-  *cp = c;
-  return len;
-}
-
 int portls__pkcs12_bmp_pass(const char *pass, uint8_t **out, size_t *out_len) {
   const uint8_t *s = (const uint8_t *)pass;
   size_t n, i, k = 0;
@@ -382,7 +350,7 @@ int portls__pkcs12_bmp_pass(const char *pass, uint8_t **out, size_t *out_len) {
   n = strlen(pass);
   for (i = 0; i < n;) {
     uint32_t cp;
-    size_t l = utf8_next(s + i, n - i, &cp);
+    size_t l = portls__utf8_decode(s + i, n - i, &cp);
     if (l == 0) {
       utf8 = 0;
       break;
@@ -395,7 +363,7 @@ int portls__pkcs12_bmp_pass(const char *pass, uint8_t **out, size_t *out_len) {
   if (b == NULL) return PORTLS_ENOMEM;
   for (i = 0; i < n;) {
     uint32_t cp = s[i];
-    size_t l = utf8 ? utf8_next(s + i, n - i, &cp) : 1;
+    size_t l = utf8 ? portls__utf8_decode(s + i, n - i, &cp) : 1;
     i += l;
     if (cp >= 0x10000) {
       uint32_t hi = 0xD800 + ((cp - 0x10000) >> 10), lo = 0xDC00 + ((cp - 0x10000) & 0x3FF);

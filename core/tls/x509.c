@@ -16,6 +16,7 @@
 #include "portls/cert.h"
 #include "tls/der.h"
 #include "util/pem.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -245,42 +246,6 @@ static void oid_text(const portls__der_tlv *oid, char *buf, size_t cap) {
 
 enum { VAL_BAD = -1, VAL_LATIN1, VAL_UTF8, VAL_BMP, VAL_UCS4, VAL_DUMP };
 
-/* Strict UTF-8 as OpenSSL's UTF8_getc plus is_unicode_valid: shortest
- * form, no surrogates, nothing above U+10FFFF. Returns the sequence length
- * at p, or 0 if invalid. */
-static size_t utf8_seq(const uint8_t *p, size_t n, uint32_t *cp) {
-  uint32_t c;
-  size_t len, i;
-  if (n == 0) return 0;
-  if (p[0] < 0x80) {
-    *cp = p[0];
-    return 1;
-  }
-  if ((p[0] & 0xE0) == 0xC0) {
-    len = 2;
-    c = p[0] & 0x1Fu;
-  } else if ((p[0] & 0xF0) == 0xE0) {
-    len = 3;
-    c = p[0] & 0x0Fu;
-  } else if ((p[0] & 0xF8) == 0xF0) {
-    len = 4;
-    c = p[0] & 0x07u;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80) return 0;
-    c = (c << 6) | (p[i] & 0x3Fu);
-  }
-  if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000)) return 0;
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-  *cp = c;
-  return len;
-}
-
-static int valid_ucs(uint32_t c) { return c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF); }
-
 /* How a name attribute's value turns into text. The accepted set is
  * OpenSSL's: the types its X509_NAME decoder admits (B_ASN1_PRINTABLE),
  * and among them the ones whose contents its canonicalisation can convert
@@ -295,7 +260,7 @@ static int value_kind(const portls__der_tlv *v) {
     if (PORTLS__DER_TAG_CONSTRUCTED(v->tag)) return VAL_BAD;
     for (i = 0; i < v->len;) {
       uint32_t cp;
-      size_t n = utf8_seq(v->val + i, v->len - i, &cp);
+      size_t n = portls__utf8_decode(v->val + i, v->len - i, &cp);
       if (n == 0) return VAL_BAD;
       i += n;
     }
@@ -310,14 +275,14 @@ static int value_kind(const portls__der_tlv *v) {
     for (i = 0; i < v->len; i += 4) {
       uint32_t c = ((uint32_t)v->val[i] << 24) | ((uint32_t)v->val[i + 1] << 16) |
                    ((uint32_t)v->val[i + 2] << 8) | v->val[i + 3];
-      if (!valid_ucs(c)) return VAL_BAD;
+      if (!portls__utf8_is_scalar(c)) return VAL_BAD;
     }
     return VAL_UCS4;
   case 30: /* BMPString: UCS-2, so surrogates are errors as in OpenSSL */
     if (PORTLS__DER_TAG_CONSTRUCTED(v->tag) || v->len % 2 != 0) return VAL_BAD;
     for (i = 0; i < v->len; i += 2) {
       uint32_t c = ((uint32_t)v->val[i] << 8) | v->val[i + 1];
-      if (!valid_ucs(c)) return VAL_BAD;
+      if (!portls__utf8_is_scalar(c)) return VAL_BAD;
     }
     return VAL_BMP;
   case 3: { /* BIT STRING */
@@ -352,7 +317,7 @@ static uint32_t value_char(int k, const uint8_t *p, size_t n, size_t i, size_t *
   uint32_t c = 0;
   switch (k) {
   case VAL_UTF8:
-    *adv = utf8_seq(p + i, n - i, &c);
+    *adv = portls__utf8_decode(p + i, n - i, &c);
     if (*adv == 0) { /* cannot happen after value_kind; keep moving */
       *adv = 1;
       c = 0xFFFD;
@@ -863,99 +828,25 @@ static void put_hex(arena *a, const uint8_t *p, size_t n, int colons) {
   }
 }
 
-/* A streaming UTF-8 sanitiser: what V8's String::NewFromUtf8 does to the
- * bytes OpenSSL printed (each maximal invalid subpart becomes U+FFFD), plus
- * NUL becoming U+FFFD, because our strings are NUL-terminated and a NUL
- * would cut a name short ("evil.com\0.good.com"). */
-typedef struct u8stream {
-  uint8_t buf[4];
-  unsigned have, need;
-  uint8_t lo, hi; /* range allowed for the next continuation byte */
-} u8stream;
-
-static void put_replacement(arena *a) { put(a, "\xEF\xBF\xBD", 3); }
-
-static void u8_byte(arena *a, u8stream *s, uint8_t b) {
-  for (;;) {
-    if (s->need == 0) {
-      if (b == 0) {
-        put_replacement(a);
-      } else if (b < 0x80) {
-        put(a, &b, 1);
-      } else if (b >= 0xC2 && b <= 0xF4) {
-        s->buf[0] = b;
-        s->have = 1;
-        s->lo = 0x80;
-        s->hi = 0xBF;
-        if (b <= 0xDF) {
-          s->need = 1;
-        } else if (b <= 0xEF) {
-          s->need = 2;
-          if (b == 0xE0)
-            s->lo = 0xA0;
-          else if (b == 0xED)
-            s->hi = 0x9F;
-        } else {
-          s->need = 3;
-          if (b == 0xF0)
-            s->lo = 0x90;
-          else if (b == 0xF4)
-            s->hi = 0x8F;
-        }
-      } else {
-        put_replacement(a);
-      }
-      return;
-    }
-    if (b < s->lo || b > s->hi) {
-      /* The pending bytes were a maximal subpart; b starts afresh. */
-      put_replacement(a);
-      s->need = 0;
-      s->have = 0;
-      continue;
-    }
-    s->buf[s->have++] = b;
-    s->lo = 0x80;
-    s->hi = 0xBF;
-    if (--s->need == 0) {
-      put(a, s->buf, s->have);
-      s->have = 0;
-    }
-    return;
-  }
+/* Name bytes go out through a UTF-8 sanitiser: what V8's
+ * String::NewFromUtf8 does to the bytes OpenSSL printed (each maximal
+ * invalid subpart becomes U+FFFD), plus NUL becoming U+FFFD, because our
+ * strings are NUL-terminated and a NUL would cut a name short
+ * ("evil.com\0.good.com"). */
+static void u8_byte(arena *a, portls__utf8_stream *s, uint8_t b) {
+  uint8_t out[PORTLS__UTF8_STREAM_OUT];
+  put(a, out, portls__utf8_stream_byte(s, b, out));
 }
 
-static void u8_end(arena *a, u8stream *s) {
-  if (s->need) {
-    put_replacement(a);
-    s->need = 0;
-    s->have = 0;
-  }
+static void u8_end(arena *a, portls__utf8_stream *s) {
+  uint8_t out[PORTLS__UTF8_STREAM_OUT];
+  put(a, out, portls__utf8_stream_end(s, out));
 }
 
 static void put_cp(arena *a, uint32_t c) {
   uint8_t b[4];
-  if (c == 0 || !valid_ucs(c)) {
-    put_replacement(a);
-  } else if (c < 0x80) {
-    b[0] = (uint8_t)c;
-    put(a, b, 1);
-  } else if (c < 0x800) {
-    b[0] = (uint8_t)(0xC0 | (c >> 6));
-    b[1] = (uint8_t)(0x80 | (c & 0x3F));
-    put(a, b, 2);
-  } else if (c < 0x10000) {
-    b[0] = (uint8_t)(0xE0 | (c >> 12));
-    b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    b[2] = (uint8_t)(0x80 | (c & 0x3F));
-    put(a, b, 3);
-  } else {
-    b[0] = (uint8_t)(0xF0 | (c >> 18));
-    b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-    b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    b[3] = (uint8_t)(0x80 | (c & 0x3F));
-    put(a, b, 4);
-  }
+  if (c == 0 || !portls__utf8_is_scalar(c)) c = 0xFFFD;
+  put(a, b, portls__utf8_encode(c, b));
 }
 
 /* A name attribute's value as UTF-8 (ASN1_STRING_to_UTF8). */
@@ -983,7 +874,7 @@ typedef struct emitter {
   int mode;
   int utf8;   /* Node's utf8 flag: bytes >= 0x80 are text, not escaped */
   int unsafe; /* EM_CHECK's verdict */
-  u8stream u8;
+  portls__utf8_stream u8;
 } emitter;
 
 typedef void (*producer_fn)(emitter *e, const void *ctx);
@@ -1051,26 +942,10 @@ static void produce_bytes(emitter *e, const void *ctx) {
  * only as trailing. */
 static void rfc2253_char(emitter *e, uint32_t c, int first, int last) {
   uint8_t b[4];
-  size_t n = 0;
-  if (c < 0x80) {
-    if (c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' || c == '\\' ||
-        (c == ' ' && (first || last)) || (c == '#' && first && !last))
-      em_bytes(e, (const uint8_t *)"\\", 1);
-    b[n++] = (uint8_t)c;
-  } else if (c < 0x800) {
-    b[n++] = (uint8_t)(0xC0 | (c >> 6));
-    b[n++] = (uint8_t)(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    b[n++] = (uint8_t)(0xE0 | (c >> 12));
-    b[n++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    b[n++] = (uint8_t)(0x80 | (c & 0x3F));
-  } else {
-    b[n++] = (uint8_t)(0xF0 | (c >> 18));
-    b[n++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-    b[n++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    b[n++] = (uint8_t)(0x80 | (c & 0x3F));
-  }
-  em_bytes(e, b, n);
+  if (c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' || c == '\\' ||
+      (c == ' ' && (first || last)) || (c == '#' && first && !last))
+    em_bytes(e, (const uint8_t *)"\\", 1);
+  em_bytes(e, b, portls__utf8_encode(c, b));
 }
 
 static void rfc2253_value(emitter *e, const portls__der_tlv *oid, const portls__der_tlv *v) {

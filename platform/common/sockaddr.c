@@ -8,6 +8,7 @@
 #include <string.h>
 #ifndef _WIN32
 #include <netinet/in.h>
+#include <sys/un.h>
 #endif
 
 int portls__plat_to_sockaddr(const portls_plat_addr *a, struct sockaddr_storage *ss,
@@ -57,4 +58,62 @@ int portls__plat_from_sockaddr(const struct sockaddr *sa, portls_plat_addr *out)
     return 0;
   }
   return PORTLS_EINVAL;
+}
+
+int portls__plat_check_unix_path(const portls_plat_addr *a) {
+  if (a->path[0] == '\0') return PORTLS_EINVAL;
+  if (memchr(a->path, '\0', sizeof a->path) == NULL) return PORTLS_ENAMETOOLONG;
+#ifndef _WIN32
+  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return PORTLS_ENAMETOOLONG;
+#endif
+  return 0;
+}
+
+int portls__plat_lookup_hints(int family, struct addrinfo *hints) {
+  memset(hints, 0, sizeof *hints);
+  if (family == 0)
+    hints->ai_family = AF_UNSPEC;
+  else if (family == PORTLS_PLAT_INET)
+    hints->ai_family = AF_INET;
+  else if (family == PORTLS_PLAT_INET6)
+    hints->ai_family = AF_INET6;
+  else
+    return PORTLS_EINVAL;
+  hints->ai_socktype = SOCK_STREAM;
+  return 0;
+}
+
+static int same_addr(const portls_plat_addr *a, const portls_plat_addr *b) {
+  return a->family == b->family && a->scope_id == b->scope_id &&
+         memcmp(a->ip, b->ip, sizeof a->ip) == 0;
+}
+
+int portls__plat_from_addrinfo(const struct addrinfo *res, uint16_t port, portls_plat_addr **out,
+                               size_t *n) {
+  const struct addrinfo *ai;
+  portls_plat_addr *addrs = NULL;
+  size_t cap = 0, k = 0;
+  *out = NULL;
+  *n = 0;
+  for (ai = res; ai != NULL; ai = ai->ai_next) cap++;
+  if (cap > 0) {
+    addrs = cap <= (size_t)-1 / sizeof *addrs ? portls_plat_alloc(cap * sizeof *addrs) : NULL;
+    if (addrs == NULL) return PORTLS_ENOMEM;
+  }
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    portls_plat_addr *a = &addrs[k];
+    size_t i;
+    int dup = 0;
+    if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0) continue;
+    a->port = port;
+    for (i = 0; i < k && !dup; i++) dup = same_addr(&addrs[i], a);
+    if (!dup) k++;
+  }
+  if (k == 0) {
+    portls_plat_free(addrs);
+    return PORTLS_EAI_NONAME;
+  }
+  *out = addrs;
+  *n = k;
+  return 0;
 }

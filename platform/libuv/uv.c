@@ -19,14 +19,13 @@
 #include <uv.h>
 
 #ifndef _WIN32
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #endif
 
 #include "../common/cmdline.h"
-#include "../common/trim.h"
+#include "../common/sigpipe.h"
 #include "../common/sockaddr.h"
+#include "../common/trim.h"
 #include "portls/platform.h"
 #include "uv_platform.h"
 
@@ -207,33 +206,7 @@ int portls__uv_err(int e) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Addresses                                                                  */
-
-/* libuv silently truncates a pipe name to sun_path; refuse instead. */
-static int uvp_check_path(const portls_plat_addr *a) {
-  if (a->path[0] == '\0') return PORTLS_EINVAL;
-  if (memchr(a->path, '\0', UVP_PATH_MAX) == NULL) return PORTLS_ENAMETOOLONG;
-#ifndef _WIN32
-  if (strlen(a->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return PORTLS_ENAMETOOLONG;
-#endif
-  return 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Loop                                                                       */
-
-#ifndef _WIN32
-/* A write to a reset connection must come back as EPIPE, not kill the
- * process: Node ignores SIGPIPE at startup, and libuv writes with write(2),
- * which has no MSG_NOSIGNAL. An application's own handler is left alone. */
-static void uvp_ignore_sigpipe(void) {
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0) return;
-  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL) return;
-  sa.sa_handler = SIG_IGN;
-  (void)sigaction(SIGPIPE, &sa, NULL);
-}
-#endif
 
 static int uvp_loop_new(portls_plat_loop **out) {
   portls_plat_loop *loop;
@@ -250,9 +223,7 @@ static int uvp_loop_new(portls_plat_loop **out) {
   }
   loop->uv = &loop->own;
   loop->own.data = loop;
-#ifndef _WIN32
-  uvp_ignore_sigpipe();
-#endif
+  portls__plat_ignore_sigpipe();
   *out = loop;
   return 0;
 }
@@ -366,16 +337,10 @@ static void uvp_timer_free(portls_plat_timer *t) {
 /* ------------------------------------------------------------------------ */
 /* Name lookup                                                                */
 
-static int uvp_same_addr(const portls_plat_addr *a, const portls_plat_addr *b) {
-  return a->family == b->family && a->scope_id == b->scope_id &&
-         memcmp(a->ip, b->ip, sizeof a->ip) == 0;
-}
-
 static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   portls_plat_lookup *lk = req->data;
   portls_plat_addr *addrs = NULL;
-  const struct addrinfo *ai;
-  size_t n = 0, cap = 0;
+  size_t n = 0;
 
   if (lk->canceled) {
     uv_freeaddrinfo(res);
@@ -385,29 +350,11 @@ static void uvp_lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *
   lk->done = 1;
   lk->loop->nopen--;
 
-  if (status == 0) {
-    for (ai = res; ai != NULL; ai = ai->ai_next) cap++;
-    if (cap > 0) {
-      addrs = portls_plat_alloc(cap * sizeof *addrs);
-      if (addrs == NULL) status = UV_ENOMEM;
-    }
-  }
-  if (status == 0) {
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-      portls_plat_addr *a = &addrs[n];
-      size_t i;
-      int dup = 0;
-      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0) continue;
-      a->port = lk->port;
-      for (i = 0; i < n && !dup; i++) dup = uvp_same_addr(&addrs[i], a);
-      if (!dup) n++;
-    }
-    if (n == 0) status = UV_EAI_NONAME;
-  }
+  status =
+      status == 0 ? portls__plat_from_addrinfo(res, lk->port, &addrs, &n) : portls__uv_err(status);
   uv_freeaddrinfo(res);
 
-  lk->cb(lk->ud, status == 0 ? 0 : portls__uv_err(status), status == 0 ? addrs : NULL,
-         status == 0 ? n : 0);
+  lk->cb(lk->ud, status, status == 0 ? addrs : NULL, status == 0 ? n : 0);
   portls_plat_free(addrs);
   portls_plat_free(lk);
 }
@@ -420,19 +367,7 @@ static int uvp_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
 
   if (out != NULL) *out = NULL;
   if (loop == NULL || host == NULL || cb == NULL) return PORTLS_EINVAL;
-  memset(&hints, 0, sizeof hints);
-  if (family == 0)
-    hints.ai_family = AF_UNSPEC;
-  else if (family == PORTLS_PLAT_INET)
-    hints.ai_family = AF_INET;
-  else if (family == PORTLS_PLAT_INET6)
-    hints.ai_family = AF_INET6;
-  else
-    return PORTLS_EINVAL;
-  /* One entry per address rather than one per socket type. AI_ADDRCONFIG
-   * stays off so that "localhost" resolves on hosts without a global
-   * address. */
-  hints.ai_socktype = SOCK_STREAM;
+  if (portls__plat_lookup_hints(family, &hints) != 0) return PORTLS_EINVAL;
 
   lk = portls_plat_alloc(sizeof *lk);
   if (lk == NULL) return PORTLS_ENOMEM;
@@ -515,7 +450,7 @@ static int uvp_stream_connect(portls_plat_loop *loop, const portls_plat_addr *ad
   *out = NULL;
   if (loop == NULL || addr == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX) {
-    rc = uvp_check_path(addr);
+    rc = portls__plat_check_unix_path(addr);
   } else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);
@@ -773,7 +708,7 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
   *out = NULL;
   if (loop == NULL || addr == NULL || cb == NULL) return PORTLS_EINVAL;
   if (addr->family == PORTLS_PLAT_UNIX)
-    rc = uvp_check_path(addr);
+    rc = portls__plat_check_unix_path(addr);
   else {
     socklen_t salen;
     rc = portls__plat_to_sockaddr(addr, &ss, &salen);

@@ -38,7 +38,7 @@ struct portls_plat_lookup {
   portls_plat_lookup_cb cb;
   void *ud;
   uint16_t port;
-  int family;
+  struct addrinfo hints;
   unsigned char canceled;
   unsigned char done; /* the callback has started */
   char host[];
@@ -82,18 +82,12 @@ static int px_gai_err(int rc, int saved_errno) {
   }
 }
 
-static int px_same_addr(const portls_plat_addr *a, const portls_plat_addr *b) {
-  return a->family == b->family && a->scope_id == b->scope_id &&
-         memcmp(a->ip, b->ip, sizeof a->ip) == 0;
-}
-
 static void px_lookup_run(px_pending *p) {
   portls_plat_lookup *lk = PX_CONTAINER(p, portls_plat_lookup, item);
-  struct addrinfo hints, *res = NULL;
-  const struct addrinfo *ai;
+  struct addrinfo *res = NULL;
   portls_plat_addr *addrs = NULL;
-  size_t n = 0, cap = 0;
-  int rc, status = 0;
+  size_t n = 0;
+  int rc, status;
 
   if (lk->canceled) {
     portls_plat_free(lk);
@@ -104,39 +98,17 @@ static void px_lookup_run(px_pending *p) {
   lk->done = 1;
   lk->loop->nopen--;
 
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = lk->family;
-  /* One entry per address rather than one per socket type. AI_ADDRCONFIG
-   * stays off so that "localhost" resolves on hosts without a global
-   * address (as the libuv platform). */
-  hints.ai_socktype = SOCK_STREAM;
   errno = 0;
-  rc = getaddrinfo(lk->host, NULL, &hints, &res);
+  rc = getaddrinfo(lk->host, NULL, &lk->hints, &res);
   /* It may have blocked for a while: timers the callback starts count from
    * now. */
   portls__px_update_time(lk->loop);
   if (rc != 0) {
     status = px_gai_err(rc, errno);
-    res = NULL;
+  } else {
+    status = portls__plat_from_addrinfo(res, lk->port, &addrs, &n);
+    freeaddrinfo(res);
   }
-  for (ai = res; ai != NULL; ai = ai->ai_next) cap++;
-  if (cap > 0) {
-    addrs = cap <= (size_t)-1 / sizeof *addrs ? portls_plat_alloc(cap * sizeof *addrs) : NULL;
-    if (addrs == NULL) status = PORTLS_ENOMEM;
-  }
-  if (status == 0) {
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-      portls_plat_addr *a = &addrs[n];
-      size_t i;
-      int dup = 0;
-      if (ai->ai_addr == NULL || portls__plat_from_sockaddr(ai->ai_addr, a) != 0) continue;
-      a->port = lk->port;
-      for (i = 0; i < n && !dup; i++) dup = px_same_addr(&addrs[i], a);
-      if (!dup) n++;
-    }
-    if (n == 0) status = PORTLS_EAI_NONAME;
-  }
-  if (res != NULL) freeaddrinfo(res);
 
   lk->cb(lk->ud, status, status == 0 ? addrs : NULL, status == 0 ? n : 0);
   portls_plat_free(addrs);
@@ -146,19 +118,12 @@ static void px_lookup_run(px_pending *p) {
 int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, int family,
                       portls_plat_lookup_cb cb, void *ud, portls_plat_lookup **out) {
   portls_plat_lookup *lk;
+  struct addrinfo hints;
   size_t len;
-  int af;
 
   if (out != NULL) *out = NULL;
   if (loop == NULL || host == NULL || cb == NULL) return PORTLS_EINVAL;
-  if (family == 0)
-    af = AF_UNSPEC;
-  else if (family == PORTLS_PLAT_INET)
-    af = AF_INET;
-  else if (family == PORTLS_PLAT_INET6)
-    af = AF_INET6;
-  else
-    return PORTLS_EINVAL;
+  if (portls__plat_lookup_hints(family, &hints) != 0) return PORTLS_EINVAL;
   len = strlen(host);
   if (len > (size_t)-1 - sizeof *lk - 1) return PORTLS_ENOMEM;
   lk = portls_plat_alloc(sizeof *lk + len + 1);
@@ -169,7 +134,7 @@ int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, i
   lk->cb = cb;
   lk->ud = ud;
   lk->port = port;
-  lk->family = af;
+  lk->hints = hints;
   memcpy(lk->host, host, len + 1);
   portls__px_queue(loop, &lk->item);
   loop->nopen++;

@@ -29,13 +29,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/cmdline.h"
+#include "../common/sigpipe.h"
 #include "../common/trim.h"
 #include "px.h"
 
@@ -442,19 +442,6 @@ static void px_timer_free(portls_plat_timer *t) {
 /* ------------------------------------------------------------------------ */
 /* Loop                                                                       */
 
-/* A write to a reset connection must come back as EPIPE, not kill the
- * process: Node ignores SIGPIPE at startup, and so does the libuv platform
- * (same rule: an application's own handler is left alone). Our own writes
- * also pass MSG_NOSIGNAL (or set SO_NOSIGPIPE) where the system has it, so
- * that they raise no SIGPIPE even under an application handler. */
-static void px_ignore_sigpipe(void) {
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0) return;
-  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL) return;
-  sa.sa_handler = SIG_IGN;
-  (void)sigaction(SIGPIPE, &sa, NULL);
-}
-
 static int px_loop_new(portls_plat_loop **out) {
   portls_plat_loop *loop;
   long iov_max = -1;
@@ -476,7 +463,7 @@ static int px_loop_new(portls_plat_loop **out) {
    * connections can be accepted and closed rather than retried forever. */
   loop->emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
   portls__px_update_time(loop);
-  px_ignore_sigpipe();
+  portls__plat_ignore_sigpipe();
   *out = loop;
   return 0;
 }

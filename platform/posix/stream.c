@@ -104,16 +104,12 @@ struct portls_plat_listener {
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                  */
 
-/* Refuses a path sun_path cannot hold rather than truncating it. */
 static int px_to_sockaddr_un(const portls_plat_addr *a, struct sockaddr_un *sun) {
-  size_t len;
-  if (a->path[0] == '\0') return PORTLS_EINVAL;
-  if (memchr(a->path, '\0', PX_PATH_MAX) == NULL) return PORTLS_ENAMETOOLONG;
-  len = strlen(a->path);
-  if (len >= sizeof sun->sun_path) return PORTLS_ENAMETOOLONG;
+  int rc = portls__plat_check_unix_path(a);
+  if (rc != 0) return rc;
   memset(sun, 0, sizeof *sun);
   sun->sun_family = AF_UNIX;
-  memcpy(sun->sun_path, a->path, len + 1);
+  memcpy(sun->sun_path, a->path, strlen(a->path) + 1);
   return 0;
 }
 

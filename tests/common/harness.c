@@ -414,3 +414,11 @@ const char *h_dn_get(const portls_dn *dn, const char *key) {
 int h_contains(const char *s, const char *sub) {
   return s != NULL && sub != NULL && strstr(s, sub) != NULL;
 }
+
+void h_need_cap(portls_cap cap) { h_need_cap_because(cap, NULL); }
+
+void h_need_cap_because(portls_cap cap, const char *why) {
+  if (!portls_has_capability(cap))
+    cr_skip_test("needs capability %s, which backend %s lacks%s%s%s", portls_capability_name(cap),
+                 portls_backend_name(), why ? " (" : "", why ? why : "", why ? ")" : "");
+}

@@ -151,5 +151,9 @@ h_side *h_connect_net(h_test *t, portls_net_connect_options *o);
 const char *h_dn_get(const portls_dn *dn, const char *key);
 /* Whether s contains sub (NULL-safe). */
 int h_contains(const char *s, const char *sub);
+/* Skips the test unless the backend has cap; the message names both. */
+void h_need_cap(portls_cap cap);
+/* The same, the skip message ending with why the backend lacks it. */
+void h_need_cap_because(portls_cap cap, const char *why);
 
 #endif

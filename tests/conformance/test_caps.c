@@ -140,8 +140,7 @@ static const char *cert_key_type(h_test *t, const char *ciphers) {
 }
 
 Test(caps, rsa_and_ecdsa_pairs_on_one_server_are_chosen_per_client) {
-  if (!portls_has_capability(PORTLS_CAP_MULTI_CERT))
-    cr_skip_test("needs capability %s", portls_capability_name(PORTLS_CAP_MULTI_CERT));
+  h_need_cap(PORTLS_CAP_MULTI_CERT);
   h_test t;
   h_init(&t);
   portls_server_options so;

@@ -6,10 +6,6 @@
 
 #include "common/harness.h"
 
-static void need(portls_cap cap) {
-  if (!portls_has_capability(cap)) cr_skip_test("needs capability %s", portls_capability_name(cap));
-}
-
 static void expect_error(int rc, const portls_error *err, int code, const char *what) {
   cr_assert_eq(rc, code, "%s: got %s (%s), want %s", what, portls_err_name(rc), err->message,
                portls_err_name(code));
@@ -66,7 +62,7 @@ static const char *const encrypted_keys[] = {
 };
 
 static void encrypted_key_case(const char *passphrase, int code) {
-  need(PORTLS_CAP_ENCRYPTED_KEYS);
+  h_need_cap(PORTLS_CAP_ENCRYPTED_KEYS);
   for (size_t i = 0; i < 4; i++) {
     h_test t;
     h_init(&t);

@@ -10,12 +10,6 @@
 #include "common/harness.h"
 #include "portls/portls.h"
 
-#define NEED(cap)                                                                                  \
-  do {                                                                                             \
-    if (!portls_has_capability(cap))                                                               \
-      cr_skip_test("needs capability %s", portls_capability_name(cap));                            \
-  } while (0)
-
 /* ---- a client that records what these tests look at ---- */
 
 typedef struct cl {
@@ -189,7 +183,7 @@ static void keyed_server(h_test *t, const uint8_t keys[48]) {
 }
 
 static void shared_keys_test(const char *method) {
-  NEED(PORTLS_CAP_TICKET_KEYS);
+  h_need_cap(PORTLS_CAP_TICKET_KEYS);
   static cl first;
   h_test a, b, c;
   keyed_server(&a, keys_a);
@@ -210,12 +204,12 @@ Test(ticket_keys, servers_sharing_keys_resume_each_others_tls12_tickets) {
 }
 
 Test(ticket_keys, servers_sharing_keys_resume_each_others_tls13_tickets) {
-  NEED(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_TLS1_3);
   shared_keys_test("TLSv1_3_method");
 }
 
 Test(ticket_keys, get_returns_them_and_set_applies_to_new_connections) {
-  NEED(PORTLS_CAP_TICKET_KEYS);
+  h_need_cap(PORTLS_CAP_TICKET_KEYS);
   h_test t;
   rsa_test(&t);
   portls_server *srv = t.srv.srv;
@@ -366,7 +360,7 @@ static void resume_ends_in_client_error(h_test *t, const cl *from) {
 }
 
 Test(session_cache, new_session_then_resume_session_answered_later) {
-  NEED(PORTLS_CAP_SESSION_CACHE);
+  h_need_cap(PORTLS_CAP_SESSION_CACHE);
   h_test t;
   h_init(&t);
   store_server(&t, 0);
@@ -387,7 +381,7 @@ Test(session_cache, new_session_then_resume_session_answered_later) {
 }
 
 Test(session_cache, an_error_from_resume_session_ends_that_connection_with_clientError) {
-  NEED(PORTLS_CAP_SESSION_CACHE);
+  h_need_cap(PORTLS_CAP_SESSION_CACHE);
   h_test t;
   h_init(&t);
   store_server(&t, 0);
@@ -406,7 +400,7 @@ Test(session_cache, an_error_from_resume_session_ends_that_connection_with_clien
 }
 
 Test(session_cache, an_unanswered_resume_session_is_ended_by_the_handshake_timeout) {
-  NEED(PORTLS_CAP_SESSION_CACHE);
+  h_need_cap(PORTLS_CAP_SESSION_CACHE);
   h_test t;
   h_init(&t);
   store_server(&t, h_slow(300));
@@ -456,7 +450,7 @@ static void server_ticket_hook(h_side *side, h_event ev) {
 }
 
 Test(session, get_tls_ticket_gives_the_servers_ticket) {
-  NEED(PORTLS_CAP_SESSION_TICKETS);
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
   h_test t;
   rsa_test(&t);
   t.srv.conn_hook = server_ticket_hook;
@@ -520,8 +514,8 @@ static void on_ocsp_request(portls_server *srv, portls_socket *sock, const void 
 }
 
 static void ocsp_test(const char *method) {
-  NEED(PORTLS_CAP_OCSP_STAPLING);
-  NEED(PORTLS_CAP_OCSP_REQUEST);
+  h_need_cap(PORTLS_CAP_OCSP_STAPLING);
+  h_need_cap(PORTLS_CAP_OCSP_REQUEST);
   h_test t;
   h_init(&t);
   memset(&g_ocsp, 0, sizeof g_ocsp);
@@ -568,7 +562,7 @@ static void ocsp_test(const char *method) {
 
 Test(ocsp, tls12_request_answered_later_reaches_the_client) { ocsp_test("TLSv1_2_method"); }
 Test(ocsp, tls13_request_answered_later_reaches_the_client) {
-  NEED(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_TLS1_3);
   ocsp_test("TLSv1_3_method");
 }
 
@@ -612,7 +606,7 @@ Test(renegotiate, client_renegotiation_completes_and_data_still_flows) {
 }
 
 Test(renegotiate, tls13_refuses_through_the_callback) {
-  NEED(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_TLS1_3);
   h_test t;
   rsa_test(&t);
   static cl c;
@@ -696,11 +690,8 @@ Test(renegotiate, server_asks_for_a_client_certificate_afterwards) {
  * process-wide one in force when the server was created. */
 static void limit_test(int limit, int per_server) {
   /* OpenSSL and mbedTLS run this; BoringSSL has no renegotiation at all. */
-  if (!portls_has_capability(PORTLS_CAP_RENEG_CLIENT) ||
-      !portls_has_capability(PORTLS_CAP_RENEG_COUNT))
-    cr_skip_test("needs capabilities %s and %s, which %s lacks (BoringSSL has no renegotiation)",
-                 portls_capability_name(PORTLS_CAP_RENEG_CLIENT),
-                 portls_capability_name(PORTLS_CAP_RENEG_COUNT), portls_backend_name());
+  h_need_cap_because(PORTLS_CAP_RENEG_CLIENT, "BoringSSL has no renegotiation");
+  h_need_cap_because(PORTLS_CAP_RENEG_COUNT, "BoringSSL has no renegotiation");
   h_test t;
   h_init(&t);
   portls_server_options so;
@@ -745,8 +736,8 @@ Test(renegotiate, process_wide_limit_defaults_are_node_s_and_adjustable) {
 /* TLS 1.3 tickets are for one use: a resumed connection brings a fresh one,
  * and resuming goes on from it (as with the library's own ticket keys). */
 Test(session, tls13_resumption_brings_a_fresh_ticket_to_resume_from) {
-  NEED(PORTLS_CAP_TLS1_3);
-  NEED(PORTLS_CAP_SESSION_TICKETS);
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
   h_test t;
   rsa_test(&t);
   static cl prev, next;

@@ -61,8 +61,7 @@ static void run_client(h_test *t, const char *method, const client *resume_from,
 }
 
 static void resume_test(const char *method) {
-  if (!portls_has_capability(PORTLS_CAP_SESSION_TICKETS))
-    cr_skip_test("needs capability %s", portls_capability_name(PORTLS_CAP_SESSION_TICKETS));
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
   h_test t;
   h_init(&t);
   portls_server_options so;
@@ -86,8 +85,7 @@ static void resume_test(const char *method) {
 }
 
 Test(session, tls13_ticket_from_the_session_event_resumes) {
-  if (!portls_has_capability(PORTLS_CAP_TLS1_3))
-    cr_skip_test("needs capability %s", portls_capability_name(PORTLS_CAP_TLS1_3));
+  h_need_cap(PORTLS_CAP_TLS1_3);
   resume_test("TLSv1_3_method");
 }
 

@@ -8,10 +8,6 @@
 
 #include "common/harness.h"
 
-static void need(portls_cap cap) {
-  if (!portls_has_capability(cap)) cr_skip_test("needs capability %s", portls_capability_name(cap));
-}
-
 static uint16_t tls_server(h_test *t, const char *key, const char *cert) {
   portls_server_options o;
   portls_server_options_init(&o);
@@ -124,7 +120,7 @@ Test(tls_handshake, secure_connect_and_secure_connection_fire_and_the_client_is_
 }
 
 Test(tls_handshake, protocol_is_TLSv1_3_by_default) {
-  need(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_TLS1_3);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -242,7 +238,7 @@ Test(tls_handshake, ecdsa_server_certificate_is_verified) {
 }
 
 Test(tls_handshake, ecdsa_server_negotiates_an_ECDSA_suite_in_TLSv1_2) {
-  need(PORTLS_CAP_TLS1_2);
+  h_need_cap(PORTLS_CAP_TLS1_2);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -283,7 +279,7 @@ Test(tls_handshake, ip_host_without_servername_matches_the_IP_SAN_and_sends_no_S
 }
 
 Test(tls_handshake, servername_sent_by_the_client_is_seen_by_the_server) {
-  need(PORTLS_CAP_SNI);
+  h_need_cap(PORTLS_CAP_SNI);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -303,7 +299,7 @@ Test(tls_handshake, servername_sent_by_the_client_is_seen_by_the_server) {
 }
 
 Test(tls_handshake, host_name_is_sent_as_servername_by_default) {
-  need(PORTLS_CAP_SNI);
+  h_need_cap(PORTLS_CAP_SNI);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -786,7 +782,7 @@ Test(tls_client_cert, missing_client_certificate_with_reject_unauthorized_emits_
 /* ---- ciphers ---- */
 
 Test(tls_ciphers, server_cipher_list_and_TLSv1_2_method_select_exactly_that_suite) {
-  need(PORTLS_CAP_TLS1_2);
+  h_need_cap(PORTLS_CAP_TLS1_2);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -810,8 +806,8 @@ Test(tls_ciphers, server_cipher_list_and_TLSv1_2_method_select_exactly_that_suit
 
 /* honorCipherOrder: the server's order by default, the client's with false. */
 static void cipher_order(int honor, const char *expect) {
-  need(PORTLS_CAP_TLS1_2);
-  if (!honor) need(PORTLS_CAP_CIPHER_CLIENT_PREF);
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  if (!honor) h_need_cap(PORTLS_CAP_CIPHER_CLIENT_PREF);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -839,7 +835,7 @@ Test(tls_ciphers, honor_cipher_order_false_picks_the_clients_first_choice) {
 }
 
 Test(tls_ciphers, cipher_lists_without_a_common_suite_fail_on_both_sides) {
-  need(PORTLS_CAP_TLS1_2);
+  h_need_cap(PORTLS_CAP_TLS1_2);
   h_test t;
   h_init(&t);
   portls_server_options so;
@@ -958,7 +954,7 @@ static void alpn_case(const char *const *server, size_t ns, const char *const *c
 }
 
 Test(alpn, server_order_wins_when_both_lists_overlap) {
-  need(PORTLS_CAP_ALPN);
+  h_need_cap(PORTLS_CAP_ALPN);
   static const char *const server[] = {"h2", "http/1.1"};
   static const char *const client[] = {"http/1.1", "h2"};
   hs_state st;
@@ -971,7 +967,7 @@ Test(alpn, server_order_wins_when_both_lists_overlap) {
 }
 
 Test(alpn, wire_form_list_is_read_like_a_name_list) {
-  need(PORTLS_CAP_ALPN);
+  h_need_cap(PORTLS_CAP_ALPN);
   static const char *const server[] = {"h2", "http/1.1"};
   hs_state st;
   memset(&st, 0, sizeof st);
@@ -981,7 +977,7 @@ Test(alpn, wire_form_list_is_read_like_a_name_list) {
 }
 
 Test(alpn, no_common_protocol_gives_NULL_on_both_sides) {
-  need(PORTLS_CAP_ALPN);
+  h_need_cap(PORTLS_CAP_ALPN);
   static const char *const server[] = {"h2"};
   static const char *const client[] = {"http/1.1"};
   hs_state st;
@@ -992,7 +988,7 @@ Test(alpn, no_common_protocol_gives_NULL_on_both_sides) {
 }
 
 Test(alpn, client_list_without_a_server_list_gives_NULL) {
-  need(PORTLS_CAP_ALPN);
+  h_need_cap(PORTLS_CAP_ALPN);
   static const char *const client[] = {"h2"};
   hs_state st;
   memset(&st, 0, sizeof st);
