@@ -2,7 +2,7 @@
  *
  * Nearly everything is shared with OpenSSL in backends/common/ossl.c (the
  * PORTLS_OSSL_BORING branches there hold what BoringSSL needs inside the
- * shared paths: cipher strings compiled by core, curve names, verification
+ * shared paths: the strict cipher list, fixed TLS 1.3 suites, curve names, verification
  * results, the verified chain, TLS 1.3 sessions). This file holds what is
  * BoringSSL's alone: the default protocol floor, the dhparam check, the
  * 48-byte ticket keys, the ephemeral-key report, the capability set and the
@@ -16,7 +16,6 @@
 #include <openssl/dh.h>
 
 #include "backends/common/ossl.h"
-#include "util/util.h"
 
 #if !defined(PORTLS_OSSL_BORING)
 #error "backends/boringssl/boringssl.c is for BoringSSL; OpenSSL has backends/openssl/"
@@ -26,18 +25,12 @@
 /* Context setup                                                              */
 
 /* The security level OpenSSL would run this context at (see
- * backends/openssl/openssl.c): 0 when the configured range explicitly reaches
- * below TLS 1.2, else 1; a "@SECLEVEL=n" in the cipher string overrides it,
- * the last one winning, as OpenSSL applies them in order. */
+ * backends/openssl/openssl.c): the cipher string's "@SECLEVEL=n" when it has
+ * one, else 0 when the configured range explicitly reaches below TLS 1.2,
+ * else 1. */
 static int bssl_openssl_level(const portls_be_ctx_config *cfg) {
-  static const char tag[] = "@SECLEVEL=";
-  int level = cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2 ? 0 : 1;
-  const char *p = cfg->cipher_string;
-  while (p != NULL && (p = strstr(p, tag)) != NULL) {
-    p += sizeof tag - 1;
-    if (*p >= '0' && *p <= '9') level = *p - '0';
-  }
-  return level;
+  if (cfg->security_level >= 0) return cfg->security_level;
+  return cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2 ? 0 : 1;
 }
 
 int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {

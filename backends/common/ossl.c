@@ -2,6 +2,10 @@
  * the OpenSSL and BoringSSL libraries (see ossl.h for the feature macros and
  * the per-library hooks).
  *
+ * A session's operations go through its table (s->ops, see ossl.h): pssl_ops
+ * here, on the library's SSL; ossl_lean.c's once a quiet server session has
+ * given its SSL back (rest()).
+ *
  * Error-queue discipline: the thread's error queue is cleared before every
  * call into the library whose failure we inspect, and again after we have read
  * it, so that one connection's errors never surface in another's report.
@@ -16,13 +20,9 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509_vfy.h>
 
-#include "util/util.h"
-
 #if defined(PORTLS_OSSL_BORING)
 #include <openssl/x509v3.h>
 #include <pthread.h>
-
-#include "tls/suites.h"
 
 static pthread_once_t pssl_once = PTHREAD_ONCE_INIT, pssl_roots_once = PTHREAD_ONCE_INIT;
 #define PSSL_RUN_ONCE_ON(once, fn) (pthread_once(&(once), (fn)) == 0)
@@ -95,7 +95,14 @@ static void pssl_build_suites(void) {
 #if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
   (void)SSL_CTX_set_ciphersuites(c, pssl_all_tls13);
 #endif
-  if (SSL_CTX_set_cipher_list(c, "ALL")) {
+#if defined(PORTLS_OSSL_BORING)
+  static const char everything[] = "ALL";
+#else
+  /* The eNULL suites too: OpenSSL's cipher-string language can select them
+   * ("kRSA", "eNULL", ...), so core's compiler must know this library has them. */
+  static const char everything[] = "ALL:COMPLEMENTOFALL";
+#endif
+  if (SSL_CTX_set_cipher_list(c, everything)) {
     STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(c);
     for (size_t i = 0; sk != NULL && i < (size_t)sk_SSL_CIPHER_num(sk); i++)
       pssl_add_suite(sk_SSL_CIPHER_value(sk, i));
@@ -736,7 +743,7 @@ static int pssl_load_crls(SSL_CTX *c, portls_buf b, portls_error *err) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Cipher strings                                                             */
+/* Ciphers                                                                    */
 
 static void pssl_append(char *dst, size_t *len, const char *src, size_t n) {
   if (*len > 0) dst[(*len)++] = ':';
@@ -745,214 +752,86 @@ static void pssl_append(char *dst, size_t *len, const char *src, size_t n) {
   dst[*len] = '\0';
 }
 
-#if !defined(PORTLS_OSSL_BORING)
-static int pssl_is_cipher_sep(char ch) { return ch == ':' || ch == ',' || ch == ' ' || ch == ';'; }
-
-/* Whether a token of the cipher string names a TLS 1.3 suite, which OpenSSL
- * configures apart (SSL_CTX_set_ciphersuites). Node splits the same way: any
- * token starting with "TLS_". A build whose TLS 1.3 suites are not
- * configurable singles out only the five real names (and drops them). */
-static int pssl_is_tls13_token(const char *t, size_t n) {
-#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
-  return n > 4 && memcmp(t, "TLS_", 4) == 0;
-#else
-  static const char *const names[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-                                      "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
-                                      "TLS_AES_128_CCM_8_SHA256"};
-  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(names); i++)
-    if (strlen(names[i]) == n && memcmp(names[i], t, n) == 0) return 1;
+/* The suites core compiled (portls_be_ctx_config.suites), by this library's
+ * names, ':'-separated: the TLS 1.3 ones in *tls13, the others in *list, in
+ * the order given. Both are allocated, or neither (PORTLS_ENOMEM). */
+static int pssl_suite_lists(const portls_be_ctx_config *cfg, char **list, char **tls13) {
+  size_t cap = 1, ll = 0, tl = 0;
+  for (size_t i = 0; i < cfg->suite_count; i++) {
+    const char *name = pssl_suite_name(cfg->suites[i]);
+    if (name != NULL) cap += strlen(name) + 1;
+  }
+  *list = portls__malloc(cap);
+  *tls13 = portls__malloc(cap);
+  if (*list == NULL || *tls13 == NULL) {
+    portls__free(*list);
+    portls__free(*tls13);
+    *list = *tls13 = NULL;
+    return PORTLS_ENOMEM;
+  }
+  (*list)[0] = (*tls13)[0] = '\0';
+  for (size_t i = 0; i < cfg->suite_count; i++) {
+    const char *name = pssl_suite_name(cfg->suites[i]);
+    if (name == NULL) continue;
+    if ((cfg->suites[i] >> 8) == 0x13)
+      pssl_append(*tls13, &tl, name, strlen(name));
+    else
+      pssl_append(*list, &ll, name, strlen(name));
+  }
   return 0;
-#endif
 }
 
-/* cipher_string (OpenSSL syntax) when given, else the suite ids core compiled,
- * else the library's default. ecdh_disabled removes ECDHE key exchange from
- * TLS <= 1.2; TLS 1.3 has no other kind of key exchange than (EC)DHE, so a
- * TLS 1.3 handshake still uses an ECDHE group (from ecdh_curves or the
- * library's default groups). */
+static int pssl_ciphers_err(portls_error *err, const char *list) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"", list);
+  return portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
+}
+
+#if !defined(PORTLS_OSSL_BORING)
+/* TLS 1.3 suites through SSL_CTX_set_ciphersuites (none: no TLS 1.3), the
+ * others through SSL_CTX_set_cipher_list, each list exactly as core compiled
+ * it from the cipher string. (ecdhCurve "false" has removed ECDHE already;
+ * a TLS 1.3 handshake still uses an ECDHE group, from ecdh_curves or the
+ * library's default groups: TLS 1.3 has no other kind of key exchange.) */
 static int pssl_apply_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, portls_error *err) {
-  static const char no_ecdhe[] = "!kECDHE";
-  size_t cap = 64 + sizeof no_ecdhe;
-  size_t ll = 0, tl = 0, n12 = 0, n13 = 0;
-  int use_list = 1, rc = 0;
-  const char *shown = cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)";
-
-  if (cfg->cipher_string != NULL)
-    cap += strlen(cfg->cipher_string);
-  else if (cfg->suites != NULL)
-    cap += cfg->suite_count * 64;
-  char *list = portls__malloc(cap), *tls13 = portls__malloc(cap);
-  if (list == NULL || tls13 == NULL) {
-    portls__free(list);
-    portls__free(tls13);
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  }
-  list[0] = tls13[0] = '\0';
-
-  if (cfg->cipher_string != NULL) {
-    const char *p = cfg->cipher_string;
-    while (*p != '\0') {
-      while (*p != '\0' && pssl_is_cipher_sep(*p)) p++;
-      const char *t = p;
-      while (*p != '\0' && !pssl_is_cipher_sep(*p)) p++;
-      size_t n = (size_t)(p - t);
-      if (n == 0) continue;
-      if (pssl_is_tls13_token(t, n)) {
+  char *list = NULL, *tls13 = NULL;
+  int rc = 0;
+  if (pssl_suite_lists(cfg, &list, &tls13) < 0) return portls__err(err, PORTLS_ENOMEM, NULL);
 #if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
-        pssl_append(tls13, &tl, t, n);
-#endif
-        n13++;
-      } else {
-        pssl_append(list, &ll, t, n);
-        n12++;
-      }
-    }
-  } else if (cfg->suites != NULL && cfg->suite_count > 0) {
-    for (size_t i = 0; i < cfg->suite_count; i++) {
-      const char *name = pssl_suite_name(cfg->suites[i]);
-      if (name == NULL) continue;
-      if ((cfg->suites[i] >> 8) == 0x13) {
-#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
-        pssl_append(tls13, &tl, name, strlen(name));
-#endif
-        n13++;
-      } else {
-        pssl_append(list, &ll, name, strlen(name));
-        n12++;
-      }
-    }
-  } else if (cfg->ecdh_disabled) {
-    pssl_append(list, &ll, "DEFAULT", 7);
-    n12++;
-  } else {
-    use_list = 0;
-  }
-
-  (void)tl;
-  if (use_list && n12 == 0 && n13 == 0) {
-    rc = portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher in \"%s\"", shown);
-    goto done;
-  }
-#if defined(PORTLS_OSSL_HAS_TLS13_SUITES)
-  /* Without TLS 1.3 names the library's default TLS 1.3 suites stay (Node
-   * would disable TLS 1.3; the specification's cipher lists predate it). */
   ERR_clear_error();
-  if (tl > 0 && !SSL_CTX_set_ciphersuites(c, tls13)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"", shown);
-    rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
-    goto done;
-  }
+  if (!SSL_CTX_set_ciphersuites(c, tls13)) rc = pssl_ciphers_err(err, tls13);
 #endif
-  if (use_list) {
-    if (cfg->ecdh_disabled) pssl_append(list, &ll, no_ecdhe, sizeof no_ecdhe - 1);
+  ERR_clear_error();
+  if (rc == 0 && !SSL_CTX_set_cipher_list(c, list)) {
+    /* TLS 1.3 suites alone: the TLS <= 1.2 list is now deliberately empty
+     * (the library installs it before complaining), as in Node. */
+    if (list[0] != '\0') rc = pssl_ciphers_err(err, list);
     ERR_clear_error();
-    if (!SSL_CTX_set_cipher_list(c, list)) {
-      if (n12 == 0 && n13 > 0) {
-        /* Only TLS 1.3 suites named: the TLS <= 1.2 list is now deliberately
-         * empty (the library installs it before complaining), as in Node. */
-        ERR_clear_error();
-      } else {
-        char msg[160];
-        snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"", shown);
-        rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
-        goto done;
-      }
-    }
   }
-done:
   portls__free(list);
   portls__free(tls13);
   return rc;
 }
 #else  /* PORTLS_OSSL_BORING */
 
-/* BoringSSL's cipher-string parser is not OpenSSL's: its legacy
- * SSL_CTX_set_cipher_list silently skips what it does not know (and "HIGH"
- * means "ALL" there), the strict one rejects most of OpenSSL's aliases. So
- * core's compiler, which implements OpenSSL 3.0's language against the suite
- * table, turns the string into suite ids restricted to what this library
- * has, and BoringSSL gets that exact list, by name, through the strict
- * setter: one string selects the same suites, in the same order, as on
- * OpenSSL. TLS 1.3 suites are fixed in BoringSSL: named in the string they
- * are accepted and have no effect, except that a string selecting TLS 1.3
- * suites alone raises the minimum version to TLS 1.3 (an empty TLS <= 1.2
- * list is what OpenSSL then has; BoringSSL refuses an empty list).
- *
- * ecdh_disabled removes ECDHE key exchange from TLS <= 1.2 as "!kECDHE" does
- * on OpenSSL. */
+/* The TLS <= 1.2 suites core compiled, by name, through the strict setter:
+ * one string selects the same suites, in the same order, as on OpenSSL
+ * (BoringSSL's own parser is not OpenSSL's: its legacy setter skips what it
+ * does not know, and "HIGH" means "ALL" there). TLS 1.3 suites are fixed in
+ * BoringSSL: named in the string they have no effect, except that a string
+ * selecting TLS 1.3 suites alone raises the minimum version to TLS 1.3 (an
+ * empty TLS <= 1.2 list is what OpenSSL then has; BoringSSL refuses an
+ * empty list). */
 static int pssl_boring_ciphers(SSL_CTX *c, const portls_be_ctx_config *cfg, int *tls13_only,
                                portls_error *err) {
-  static const char no_ecdhe[] = ":!kECDHE";
-  const uint16_t *avail = NULL;
-  size_t n_avail = portls__ossl_suites(&avail);
-  const char *str = cfg->cipher_string;
-  char *owned = NULL, *list = NULL;
-  uint16_t *ids = NULL;
-  size_t n = 0, len = 0;
+  char *list = NULL, *tls13 = NULL;
   int rc = 0;
-
-  *tls13_only = 0;
-  if (str == NULL && (cfg->suites == NULL || cfg->suite_count == 0)) {
-    if (!cfg->ecdh_disabled) return 0; /* the library's default */
-    str = "DEFAULT";
-  }
-  if (str != NULL) {
-    if (cfg->ecdh_disabled) {
-      size_t l = strlen(str);
-      if ((owned = portls__malloc(l + sizeof no_ecdhe)) == NULL)
-        return portls__err(err, PORTLS_ENOMEM, NULL);
-      memcpy(owned, str, l);
-      memcpy(owned + l, no_ecdhe, sizeof no_ecdhe);
-      str = owned;
-    }
-    rc = portls__cipher_compile(str, avail, n_avail, &ids, &n, err);
-    portls__free(owned);
-    if (rc < 0) return rc;
-  } else {
-    /* Ids compiled by core already; keep this library's TLS <= 1.2 ones. */
-    if ((ids = portls__malloc(cfg->suite_count * sizeof *ids)) == NULL)
-      return portls__err(err, PORTLS_ENOMEM, NULL);
-    for (size_t i = 0; i < cfg->suite_count; i++) {
-      const portls__suite *su = portls__suite_by_id(cfg->suites[i]);
-      if ((cfg->suites[i] >> 8) == 0x13 || pssl_suite_name(cfg->suites[i]) == NULL) continue;
-      if (cfg->ecdh_disabled && su != NULL && su->kx == PORTLS__K_ECDHE) continue;
-      ids[n++] = cfg->suites[i];
-    }
-    if (n == 0) {
-      portls__free(ids);
-      return portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher in the suite list");
-    }
-  }
-  if (n == 0) { /* TLS 1.3 suites alone */
-    portls__free(ids);
-    *tls13_only = 1;
-    return 0;
-  }
-
-  for (size_t i = 0; i < n; i++) {
-    const char *name = pssl_suite_name(ids[i]);
-    if (name != NULL) len += strlen(name) + 1;
-  }
-  if ((list = portls__malloc(len + 1)) == NULL) {
-    portls__free(ids);
-    return portls__err(err, PORTLS_ENOMEM, NULL);
-  }
-  len = 0;
-  list[0] = '\0';
-  for (size_t i = 0; i < n; i++) {
-    const char *name = pssl_suite_name(ids[i]);
-    if (name != NULL) pssl_append(list, &len, name, strlen(name));
-  }
-  portls__free(ids);
+  if (pssl_suite_lists(cfg, &list, &tls13) < 0) return portls__err(err, PORTLS_ENOMEM, NULL);
+  *tls13_only = list[0] == '\0';
   ERR_clear_error();
-  if (len == 0 || !SSL_CTX_set_strict_cipher_list(c, list)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "ciphers: no cipher match for \"%.100s\"",
-             cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)");
-    rc = portls__ossl_lib_err(err, PORTLS_ECIPHERS, msg);
-  }
+  if (!*tls13_only && !SSL_CTX_set_strict_cipher_list(c, list)) rc = pssl_ciphers_err(err, list);
   portls__free(list);
+  portls__free(tls13);
   return rc;
 }
 
@@ -1114,9 +993,9 @@ int portls__ossl_session_ready(portls_be_session *s) {
 /* Server: the session resumeSession found, when the ClientHello's id is its
  * id (OpenSSL checks the session-id context and expiry itself). */
 #if defined(PORTLS_OSSL_BORING)
-static SSL_SESSION *pssl_get_session(SSL *ssl, const uint8_t *id, int id_len, int *copy) {
+static SSL_SESSION *pssl_get_session_cb(SSL *ssl, const uint8_t *id, int id_len, int *copy) {
 #else
-static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
+static SSL_SESSION *pssl_get_session_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
 #endif
   portls_be_session *s = SSL_get_app_data(ssl);
   *copy = 0;
@@ -1134,9 +1013,8 @@ static SSL_SESSION *pssl_get_session(SSL *ssl, const unsigned char *id, int id_l
   return sess; /* *copy 0: the reference is the library's */
 }
 
-int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
-                                portls_error *err) {
-  if (s->lean != NULL) return 0; /* TLS 1.3: by ticket only */
+static int pssl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                               portls_error *err) {
   SSL_SESSION *sess = SSL_get_session(s->ssl);
   unsigned int n = 0;
   const unsigned char *sid = sess ? SSL_SESSION_get_id(sess, &n) : NULL;
@@ -1155,8 +1033,7 @@ int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf
   return 1;
 }
 
-int portls__ossl_ticket(portls_be_session *s, portls_buf *out) {
-  if (s->lean != NULL) return PORTLS_ENOENT; /* a server's */
+static int pssl_ticket(portls_be_session *s, portls_buf *out) {
   SSL_SESSION *sess = s->latest_session ? s->latest_session : SSL_get_session(s->ssl);
   const unsigned char *tick = NULL;
   size_t len = 0;
@@ -1173,10 +1050,9 @@ int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], 
   return portls__ossl_set_ticket_keys(ctx, err);
 }
 
-int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out) {
+static int pssl_ocsp_response(portls_be_session *s, portls_buf *out) {
   const unsigned char *p = NULL;
   size_t len = 0;
-  if (s->lean != NULL) return PORTLS_ENOENT; /* a client's question */
 #if defined(PORTLS_OSSL_BORING)
   SSL_get0_ocsp_response(s->ssl, &p, &len);
 #else
@@ -1219,22 +1095,6 @@ static void pssl_info_cb(const SSL *ssl, int where, int ret) {
   }
 }
 
-#if defined(PORTLS_OSSL_LEAN)
-/* The traffic secrets and record counts that let a connection rest (ossl_lean.c). */
-static void pssl_keylog_cb(const SSL *ssl, const char *line) {
-  portls_be_session *s = SSL_get_app_data(ssl);
-  if (s != NULL) portls__ossl_track_keylog(s, SSL_is_server(ssl), line);
-}
-
-static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
-                        SSL *ssl, void *arg) {
-  (void)version;
-  (void)arg;
-  portls_be_session *s = SSL_get_app_data(ssl);
-  if (s != NULL) portls__ossl_track_msg(s, write_p, content_type, buf, len);
-}
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
 
@@ -1275,11 +1135,10 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_BOTH | SSL_SESS_CACHE_NO_INTERNAL |
                                         SSL_SESS_CACHE_NO_AUTO_CLEAR);
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
-  SSL_CTX_sess_set_get_cb(c, pssl_get_session);
+  SSL_CTX_sess_set_get_cb(c, pssl_get_session_cb);
   SSL_CTX_set_info_callback(c, pssl_info_cb);
 #if defined(PORTLS_OSSL_LEAN)
-  SSL_CTX_set_keylog_callback(c, pssl_keylog_cb);
-  SSL_CTX_set_msg_callback(c, pssl_msg_cb);
+  portls__ossl_lean_follow(c); /* so that a quiet server session can rest */
 #endif
 #if !defined(PORTLS_OSSL_BORING)
   SSL_CTX_set_tlsext_status_cb(c, pssl_status_cb);
@@ -1293,8 +1152,6 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   int tls13_only = 0;
   if ((rc = pssl_boring_ciphers(c, cfg, &tls13_only, err)) < 0) goto fail;
 #else
-  /* First, as Node does: "@SECLEVEL=n" in the cipher string changes the
-   * security level, which governs the checks made while loading keys. */
   if ((rc = pssl_apply_ciphers(c, cfg, err)) < 0) goto fail;
 #endif
 
@@ -1427,6 +1284,8 @@ void portls__ossl_ctx_free(portls_be_ctx *ctx) {
 /* ------------------------------------------------------------------------ */
 /* Sessions                                                                   */
 
+static const portls__ossl_ops pssl_ops; /* the SSL-backed session's operations, below */
+
 static void pssl_der_cache_free(portls__ossl_der_cache *c) {
   for (size_t i = 0; i < c->count; i++) portls__free((void *)(uintptr_t)c->items[i].base);
   portls__free(c->items);
@@ -1488,6 +1347,7 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     return portls__err(err, PORTLS_EINVAL, NULL);
   s = portls__calloc(1, sizeof *s);
   if (s == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  s->ops = &pssl_ops;
   s->io = *io;
   s->max_send_fragment = 16384;
   ERR_clear_error();
@@ -1597,8 +1457,7 @@ void portls__ossl_session_free(portls_be_session *s) {
   if (s == NULL) return;
   SSL_free(s->ssl); /* frees the BIO */
 #if defined(PORTLS_OSSL_LEAN)
-  portls__ossl_lean_free(s->lean);
-  OPENSSL_cleanse(&s->traffic, sizeof s->traffic);
+  portls__ossl_lean_free(s->rest);
 #endif
   portls__free(s->servername);
   portls__free(s->alpn_wire);
@@ -1614,8 +1473,8 @@ void portls__ossl_session_free(portls_be_session *s) {
 }
 
 #if !defined(PORTLS_OSSL_BORING)
-int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
-  if (s->lean != NULL || SSL_version(s->ssl) >= TLS1_3_VERSION)
+static int pssl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
+  if (SSL_version(s->ssl) >= TLS1_3_VERSION)
     return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
   /* Asked again this time (the first handshake's SSL_VERIFY_CLIENT_ONCE would not). */
   if (SSL_is_server(s->ssl)) {
@@ -1647,8 +1506,7 @@ void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *
 }
 #endif
 
-int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
-  if (s->lean != NULL) return PORTLS_BE_OK;
+static int pssl_handshake(portls_be_session *s, portls_error *err) {
   ERR_clear_error();
   s->io_error = 0;
   int r = SSL_do_handshake(s->ssl);
@@ -1656,13 +1514,8 @@ int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
   return pssl_fail(s, r, PSSL_OP_HANDSHAKE, err);
 }
 
-int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
-                      portls_error *err) {
-  *nread = 0;
-  if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) return portls__ossl_lean_read(s, buf, cap, nread, err);
-#endif
+static int pssl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                     portls_error *err) {
   ERR_clear_error();
   s->io_error = 0;
 #if defined(PORTLS_OSSL_HAS_EX_IO)
@@ -1700,11 +1553,8 @@ int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
  * peer's next flight (SSL_ERROR_WANT_READ before anything was written);
  * that comes back as PORTLS_BE_WANT_READ and the caller writes buf again
  * once more ciphertext has arrived. */
-int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+static int pssl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
   size_t off = 0;
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) return portls__ossl_lean_write(s, buf, len, err);
-#endif
   while (off < len) {
     ERR_clear_error();
     s->io_error = 0;
@@ -1728,12 +1578,9 @@ int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, por
   return PORTLS_BE_OK;
 }
 
-int portls__ossl_shutdown(portls_be_session *s, portls_error *err) {
+static int pssl_shutdown(portls_be_session *s, portls_error *err) {
   /* Before the handshake is done (or after a fatal error) there is no
    * session to close: nothing is sent, and core just closes the transport. */
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) return portls__ossl_lean_shutdown(s, err);
-#endif
   if (!SSL_is_init_finished(s->ssl)) return PORTLS_BE_OK;
   ERR_clear_error();
   s->io_error = 0;
@@ -1767,13 +1614,7 @@ static void pssl_copy_proto(char *dst, const unsigned char *p, unsigned int len)
   dst[len] = '\0';
 }
 
-void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) {
-    portls__ossl_lean_info(s, info);
-    return;
-  }
-#endif
+static void pssl_info(portls_be_session *s, portls_be_info *info) {
   SSL *ssl = s->ssl;
   const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
   const unsigned char *p = NULL;
@@ -1793,9 +1634,6 @@ void portls__ossl_info(portls_be_session *s, portls_be_info *info) {
       s->servername = portls__strdup(name);
     }
     info->servername = name != NULL && s->servername != NULL ? s->servername : name;
-#if defined(PORTLS_OSSL_LEAN)
-    if (name != NULL && s->servername == NULL) s->traffic.broken = 1; /* then the SSL's must stay */
-#endif
   }
 
   SSL_get0_alpn_selected(ssl, &p, &len);
@@ -1859,25 +1697,13 @@ static X509 *pssl_peer_cert_at(SSL *ssl, size_t index) {
   return sk_X509_value(chain, (int)j);
 }
 
-/* A connection at rest answers from the DER it kept. */
-static int pssl_lean_cert(const portls__ossl_der_cache *c, size_t index, portls_buf *der) {
-  if (index >= c->count || c->items[index].base == NULL) return PORTLS_ENOENT;
-  *der = c->items[index];
-  return 0;
-}
-
-int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
-  if (s->lean != NULL) return pssl_lean_cert(&s->peer, index, der);
+static int pssl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
   X509 *x = pssl_peer_cert_at(s->ssl, index);
   if (x == NULL) return PORTLS_ENOENT;
   return pssl_der_cached(&s->peer, index, x, der);
 }
 
-int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
-  if (s->lean != NULL) {
-    if (s->verified.count == 0) return pssl_lean_cert(&s->peer, index, der);
-    return pssl_lean_cert(&s->verified, index, der);
-  }
+static int pssl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
 #if defined(PORTLS_OSSL_HAS_VERIFIED_CHAIN)
   STACK_OF(X509) *chain = SSL_get0_verified_chain(s->ssl);
 #else
@@ -1885,17 +1711,13 @@ int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *d
 #endif
   /* A resumed session has no verified chain: the chain as sent is the best
    * there is. */
-  if (chain == NULL || sk_X509_num(chain) == 0) return portls__ossl_peer_cert(s, index, der);
+  if (chain == NULL || sk_X509_num(chain) == 0) return pssl_peer_cert(s, index, der);
   if (index >= (size_t)sk_X509_num(chain)) return PORTLS_ENOENT;
   return pssl_der_cached(&s->verified, index, sk_X509_value(chain, (int)index), der);
 }
 
-int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
+static int pssl_set_max_send_fragment(portls_be_session *s, size_t size) {
   if (size < 512 || size > 16384) return PORTLS_EINVAL;
-  if (s->lean != NULL) { /* the lean record layer reads max_send_fragment */
-    s->max_send_fragment = size;
-    return 0;
-  }
   if (!SSL_set_max_send_fragment(s->ssl, (long)size)) {
     ERR_clear_error();
     return PORTLS_EINVAL;
@@ -1910,12 +1732,9 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
   return 0;
 }
 
-int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+static int pssl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
   out->base = NULL;
   out->len = 0;
-#if defined(PORTLS_OSSL_LEAN)
-  if (s->lean != NULL) return portls__ossl_lean_get_session(s, out, err);
-#endif
   SSL_SESSION *sess = s->latest_session; /* see pssl_new_session */
   if (sess != NULL)
     SSL_SESSION_up_ref(sess);
@@ -1945,6 +1764,89 @@ int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error
   out->len = (size_t)n;
   return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The session operations of backend.h: each goes through the session's
+ * table, this one while the SSL lives, ossl_lean.c's once the session rests. */
+
+static const portls__ossl_ops pssl_ops = {
+  .handshake = pssl_handshake,
+  .read = pssl_read,
+  .write = pssl_write,
+  .shutdown = pssl_shutdown,
+  .info = pssl_info,
+  .peer_cert = pssl_peer_cert,
+  .verified_cert = pssl_verified_cert,
+  .set_max_send_fragment = pssl_set_max_send_fragment,
+  .get_session = pssl_get_session,
+  .server_session = pssl_server_session,
+  .ticket = pssl_ticket,
+  .ocsp_response = pssl_ocsp_response,
+#if !defined(PORTLS_OSSL_BORING)
+  .renegotiate = pssl_renegotiate,
+#endif
+#if defined(PORTLS_OSSL_LEAN)
+  .rest = portls__ossl_lean_rest,
+#endif
+};
+
+int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
+  return s->ops->handshake(s, err);
+}
+
+int portls__ossl_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                      portls_error *err) {
+  *nread = 0;
+  if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
+  return s->ops->read(s, buf, cap, nread, err);
+}
+
+int portls__ossl_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+  return s->ops->write(s, buf, len, err);
+}
+
+int portls__ossl_shutdown(portls_be_session *s, portls_error *err) {
+  return s->ops->shutdown(s, err);
+}
+
+void portls__ossl_info(portls_be_session *s, portls_be_info *info) { s->ops->info(s, info); }
+
+int portls__ossl_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  return s->ops->peer_cert(s, index, der);
+}
+
+int portls__ossl_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  return s->ops->verified_cert(s, index, der);
+}
+
+int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size) {
+  return s->ops->set_max_send_fragment(s, size);
+}
+
+int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+  return s->ops->get_session(s, out, err);
+}
+
+int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                                portls_error *err) {
+  return s->ops->server_session(s, id, data, err);
+}
+
+int portls__ossl_ticket(portls_be_session *s, portls_buf *out) { return s->ops->ticket(s, out); }
+
+int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out) {
+  return s->ops->ocsp_response(s, out);
+}
+
+#if !defined(PORTLS_OSSL_BORING)
+int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
+  return s->ops->renegotiate(s, verify_peer, err);
+}
+#endif
+
+#if defined(PORTLS_OSSL_LEAN)
+int portls__ossl_rest(portls_be_session *s) { return s->ops->rest(s); }
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Primitives                                                                 */

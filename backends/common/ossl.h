@@ -58,7 +58,7 @@
 
 /* A TLS 1.3 server connection at rest releases its SSL (ossl_lean.c): needs
  * the key-log callback and SSL_get_key_update_type. BoringSSL's sessions are
- * small already, and it sends its tickets lazily (see portls__ossl_read). */
+ * small already, and it sends its tickets lazily (see pssl_read in ossl.c). */
 #if defined(PORTLS_OSSL_OPENSSL) && defined(TLS1_3_VERSION) && !defined(OPENSSL_NO_TLS1_3)
 #define PORTLS_OSSL_LEAN 1
 #endif
@@ -83,22 +83,34 @@ typedef struct portls__ossl_der_cache {
   size_t count;
 } portls__ossl_der_cache;
 
-/* One direction's TLS 1.3 application traffic, followed while the SSL lives
- * (ossl_lean.c). */
-typedef struct portls__ossl_traffic_dir {
-  uint8_t secret[48]; /* the current traffic secret (hash length bytes) */
-  uint64_t seq;       /* records under it so far: the next record's sequence number */
-  int ready;          /* the first application secret has been logged */
-} portls__ossl_traffic_dir;
-
-typedef struct portls__ossl_traffic {
-  portls__ossl_traffic_dir rd, wr;
-  uint8_t hash_len;
-  int broken; /* something did not add up: this connection keeps its SSL */
-} portls__ossl_traffic;
-
-/* What a connection at rest keeps instead of its SSL (ossl_lean.c). */
+#if defined(PORTLS_OSSL_LEAN)
+/* ossl_lean.c's, opaque here: the TLS 1.3 traffic state followed while the SSL
+ * lives, then the record layer that carries on without it. */
 typedef struct portls__ossl_lean portls__ossl_lean;
+#endif
+
+/* The session operations of backend.h that depend on what a session stands
+ * on: the library's SSL (ossl.c), or, once a quiet server session has given
+ * its SSL back, portls's own TLS 1.3 record layer (ossl_lean.c). The vtable's
+ * entries go through the session's table (portls__ossl_read, ...); rest()
+ * switches it. Entries as in backend.h; renegotiate and rest may be NULL
+ * where the vtable has none. */
+typedef struct portls__ossl_ops {
+  int (*handshake)(portls_be_session *s, portls_error *err);
+  int (*read)(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread, portls_error *err);
+  int (*write)(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err);
+  int (*shutdown)(portls_be_session *s, portls_error *err);
+  void (*info)(portls_be_session *s, portls_be_info *info);
+  int (*peer_cert)(portls_be_session *s, size_t index, portls_buf *der);
+  int (*verified_cert)(portls_be_session *s, size_t index, portls_buf *der);
+  int (*set_max_send_fragment)(portls_be_session *s, size_t size);
+  int (*get_session)(portls_be_session *s, portls_buf *out, portls_error *err);
+  int (*server_session)(portls_be_session *s, portls_buf *id, portls_buf *data, portls_error *err);
+  int (*ticket)(portls_be_session *s, portls_buf *out);
+  int (*ocsp_response)(portls_be_session *s, portls_buf *out);
+  int (*renegotiate)(portls_be_session *s, int verify_peer, portls_error *err);
+  int (*rest)(portls_be_session *s);
+} portls__ossl_ops;
 
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
@@ -113,8 +125,11 @@ struct portls_be_ctx {
 };
 
 struct portls_be_session {
-  SSL *ssl; /* NULL once the connection rests (lean) */
-  portls__ossl_lean *lean;
+  const portls__ossl_ops *ops; /* what the session stands on (see portls__ossl_ops) */
+  SSL *ssl;                    /* NULL once the session rests */
+#if defined(PORTLS_OSSL_LEAN)
+  portls__ossl_lean *rest; /* ossl_lean.c's; NULL until a server's first TLS 1.3 secret */
+#endif
   portls_be_io io;
   int io_error;       /* the last failure of io.send, reported instead of "syscall" */
   uint8_t *alpn_wire; /* server: our preference list (wire form) */
@@ -133,17 +148,14 @@ struct portls_be_session {
    * TLS 1.3 SSL_get1_session may not be resumable, the tickets arrive later. */
   SSL_SESSION *latest_session;
   int new_session; /* one arrived since core last asked (session_ready) */
-  uint8_t *resume; /* server: resumeSession's answer, returned by pssl_get_session */
+  uint8_t *resume; /* server: resumeSession's answer, returned by pssl_get_session_cb */
   size_t resume_len;
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
   char *servername;             /* server: the SNI name received, for portls_be_info */
-  size_t max_send_fragment;     /* setMaxSendFragment; the lean record layer cuts records by it */
-#if defined(PORTLS_OSSL_LEAN)
-  portls__ossl_traffic traffic;
-#endif
+  size_t max_send_fragment;     /* setMaxSendFragment; the rested record layer cuts records by it */
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
-  int tickets_flushed;   /* server: TLS 1.3 tickets sent (see portls__ossl_read) */
+  int tickets_flushed;   /* server: TLS 1.3 tickets sent (see pssl_read in ossl.c) */
 #endif
 };
 
@@ -187,27 +199,24 @@ int portls__ossl_verify_code(long x509_v_err);
 int portls__ossl_lib_err(portls_error *err, int code, const char *what);
 
 #if defined(PORTLS_OSSL_LEAN)
-/* ossl_lean.c: following the traffic secrets from the key-log and message
- * callbacks, releasing the SSL of a TLS 1.3 server connection that has
- * nothing buffered, and the record layer that carries on without it. */
-void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line);
-void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf,
-                            size_t len);
 int portls__ossl_rest(portls_be_session *s);
-void portls__ossl_lean_free(portls__ossl_lean *l);
-int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
-                           portls_error *err);
-int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len,
-                            portls_error *err);
-int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err);
-int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
-void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info);
+
+/* ossl_lean.c, a TLS 1.3 server session at rest: all the rest of the family
+ * knows of it. portls__ossl_lean_follow installs, on a new SSL_CTX, the
+ * callbacks that follow each server session's traffic secrets and record
+ * counts; portls__ossl_lean_rest is an SSL-backed session's rest(): it frees
+ * the SSL and switches s->ops to the record layer that carries on without it;
+ * portls__ossl_lean_free frees s->rest. */
+void portls__ossl_lean_follow(SSL_CTX *ssl_ctx);
+int portls__ossl_lean_rest(portls_be_session *s);
+void portls__ossl_lean_free(portls__ossl_lean *rest);
 #endif
 
 /* ---- Hooks: defined by each library's own file ------------------------- */
 
 /* Called right after SSL_CTX_new, before any other setting (the security
- * level must be in place before keys and DH parameters are checked against it). */
+ * level, the cipher string's "@SECLEVEL=n" included, must be in place before
+ * keys and DH parameters are checked against it). */
 int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err);
 /* Applies dhparam (PEM): < 1024 bits → PORTLS_EDHPARAM; unparsable → 0, no DHE. */
 int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err);

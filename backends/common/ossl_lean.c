@@ -1,4 +1,4 @@
-/* portls backends: a TLS 1.3 server connection at rest gives its SSL back.
+/* portls backends: a TLS 1.3 server session at rest gives its SSL back.
  *
  * After a TLS 1.3 handshake, an OpenSSL server connection keeps about 15 KiB
  * inside the library (the SSL, its session, the key shares, two cipher
@@ -10,7 +10,13 @@
  * either way for a whole rest sweep of its server, core/net/server.c) and
  * nothing is buffered, rest() keeps what Node's API can still ask for (info,
  * the peer's certificates as DER, the session bytes), frees the SSL, and the
- * connection carries on here with the traffic secrets: about 300 bytes.
+ * session carries on here with the traffic secrets: a few hundred bytes.
+ *
+ * A session at rest is another implementation of the same operations: rest()
+ * switches the session's table (s->ops, see ossl.h) from ossl.c's to the one
+ * at the end of this file, and every operation of backend.h keeps working.
+ * All the rest of the family knows of this file is ossl.h's three functions
+ * and the opaque s->rest.
  *
  * Why only quiet ones: this record layer costs less CPU per byte than
  * OpenSSL's, yet a server that drains a bulk sender faster sleeps between its
@@ -20,7 +26,7 @@
  * quiet has nothing to lose.
  *
  * The secrets come from the key-log callback and the record sequence numbers
- * from the message callback, both public API (pssl_track_*): every record
+ * from the message callback, both public API (lean_*_cb): every record
  * header after a direction switched to its application secret counts one,
  * and a KeyUpdate starts the next secret at zero.
  *
@@ -35,7 +41,6 @@
 #include <openssl/hmac.h>
 
 #include "backends/common/ossl.h"
-#include "util/util.h"
 
 #if defined(PORTLS_OSSL_LEAN)
 
@@ -57,21 +62,25 @@ enum {
   LEAN_AD_BAD_RECORD_MAC = 20,
   LEAN_AD_RECORD_OVERFLOW = 22,
   LEAN_AD_DECODE_ERROR = 50,
+  LEAN_AD_INTERNAL_ERROR = 80,
   LEAN_AD_USER_CANCELED = 90
 };
 
+/* One direction's application traffic: followed from the library's
+ * callbacks while the SSL lives, carried on by the record layer afterwards. */
 typedef struct lean_dir {
-  uint8_t secret[48];
-  uint8_t key[32];
+  uint8_t secret[48]; /* the current traffic secret (hash_len bytes) */
+  uint64_t seq;       /* records under it so far: the next record's sequence number */
+  int ready;          /* the first application secret has been logged */
+  uint8_t key[32];    /* from the secret, once at rest */
   uint8_t iv[12];
-  uint64_t seq;
 } lean_dir;
 
-struct portls__ossl_lean {
+/* The record layer of a session at rest. */
+typedef struct lean_layer {
   const EVP_CIPHER *cipher;
   const EVP_MD *md;
-  size_t key_len, hash_len;
-  lean_dir rd, wr;
+  size_t key_len;
   portls_be_info info; /* strings point into the portls_be_session */
   uint8_t *session;    /* getSession()'s bytes, taken before the SSL went */
   size_t session_len;
@@ -82,7 +91,21 @@ struct portls__ossl_lean {
   uint8_t hs[4 + 1];           /* a post-handshake message split across records */
   size_t hs_len;
   int got_close, sent_close, failed;
+} lean_layer;
+
+/* s->rest: allocated at a server session's first application secret. */
+struct portls__ossl_lean {
+  lean_dir rd, wr;
+  size_t hash_len;
+  int broken;        /* something did not add up: this session keeps its SSL */
+  lean_layer *layer; /* NULL while the SSL lives */
 };
+
+/* s->rest of a session whose own could not be allocated: it keeps its SSL.
+ * Never written (every writer checks broken first). */
+static portls__ossl_lean lean_never = {.broken = 1};
+
+static const portls__ossl_ops lean_ops; /* a session at rest: at the end of this file */
 
 /* ------------------------------------------------------------------------ */
 /* Key schedule (RFC 8446 7.1, 7.3)                                           */
@@ -114,9 +137,9 @@ static int lean_expand(const EVP_MD *md, const uint8_t *secret, size_t hash_len,
   return 0;
 }
 
-static int lean_dir_keys(const portls__ossl_lean *l, lean_dir *d) {
-  return lean_expand(l->md, d->secret, l->hash_len, "key", d->key, l->key_len) < 0 ||
-                 lean_expand(l->md, d->secret, l->hash_len, "iv", d->iv, sizeof d->iv) < 0
+static int lean_dir_keys(const lean_layer *l, size_t hash_len, lean_dir *d) {
+  return lean_expand(l->md, d->secret, hash_len, "key", d->key, l->key_len) < 0 ||
+                 lean_expand(l->md, d->secret, hash_len, "iv", d->iv, sizeof d->iv) < 0
              ? -1
              : 0;
 }
@@ -141,51 +164,68 @@ static const EVP_MD *lean_md_for_len(size_t hash_len) {
  * secret of each direction. OpenSSL logs a direction's secret when that
  * direction switches to it: after our own Finished record went out, after
  * the peer's Finished was read. */
-void portls__ossl_track_keylog(portls_be_session *s, int is_server, const char *line) {
+static void lean_keylog_cb(const SSL *ssl, const char *line) {
   static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
-  portls__ossl_traffic_dir *d;
-  if (!is_server) return; /* clients never rest: nothing to follow */
+  portls_be_session *s = SSL_get_app_data(ssl);
+  int reading;
+  if (s == NULL || !SSL_is_server(ssl)) return; /* clients never rest: nothing to follow */
   if (strncmp(line, client, sizeof client - 1) == 0)
-    d = &s->traffic.rd;
+    reading = 1;
   else if (strncmp(line, server, sizeof server - 1) == 0)
-    d = &s->traffic.wr;
+    reading = 0;
   else
     return;
+  if (s->rest == NULL && (s->rest = portls__calloc(1, sizeof *s->rest)) == NULL) {
+    s->rest = &lean_never;
+    return;
+  }
+  portls__ossl_lean *r = s->rest;
+  if (r->broken) return;
+  lean_dir *d = reading ? &r->rd : &r->wr;
   const char *hex = strchr(line + sizeof client - 1, ' ');
   if (hex == NULL) return;
   hex++;
   size_t n = strlen(hex) / 2;
   if (n != 32 && n != 48) {
-    s->traffic.broken = 1;
+    r->broken = 1;
     return;
   }
   for (size_t i = 0; i < n; i++) {
     int hi = portls__hexval(hex[2 * i]), lo = portls__hexval(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      s->traffic.broken = 1;
+      r->broken = 1;
       return;
     }
     d->secret[i] = (uint8_t)(hi << 4 | lo);
   }
-  s->traffic.hash_len = (uint8_t)n;
+  r->hash_len = n;
   d->seq = 0;
   d->ready = 1;
 }
 
 /* Message callback: a record header (one record under the current secret
  * of that direction) or a KeyUpdate (the next secret from the next record). */
-void portls__ossl_track_msg(portls_be_session *s, int write_p, int content_type, const void *buf,
-                            size_t len) {
-  portls__ossl_traffic_dir *d = write_p ? &s->traffic.wr : &s->traffic.rd;
+static void lean_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                        SSL *ssl, void *arg) {
+  (void)version;
+  (void)arg;
+  portls_be_session *s = SSL_get_app_data(ssl);
+  portls__ossl_lean *r = s != NULL ? s->rest : NULL;
+  if (r == NULL || r->broken) return;
+  lean_dir *d = write_p ? &r->wr : &r->rd;
   if (!d->ready) return;
   if (content_type == SSL3_RT_HEADER) {
     d->seq++;
   } else if (content_type == SSL3_RT_HANDSHAKE && len >= 1 &&
              ((const uint8_t *)buf)[0] == LEAN_HT_KEY_UPDATE) {
-    size_t hl = s->traffic.hash_len;
-    if (lean_next_secret(lean_md_for_len(hl), d->secret, hl) < 0) s->traffic.broken = 1;
+    if (lean_next_secret(lean_md_for_len(r->hash_len), d->secret, r->hash_len) < 0) r->broken = 1;
     d->seq = 0;
   }
+}
+
+void portls__ossl_lean_follow(SSL_CTX *ssl_ctx) {
+  SSL_CTX_set_keylog_callback(ssl_ctx, lean_keylog_cb);
+  SSL_CTX_set_msg_callback(ssl_ctx, lean_msg_cb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -211,7 +251,8 @@ static const EVP_CIPHER *lean_cipher(uint16_t suite, size_t *key_len) {
   return lean_ciphers[suite - 0x1301];
 }
 
-/* DER of every certificate the getters can still be asked for. */
+/* DER of every certificate the getters can still be asked for (s->peer and
+ * s->verified keep it). */
 static int lean_keep_certs(portls_be_session *s) {
   portls_buf der;
   int rc;
@@ -221,7 +262,7 @@ static int lean_keep_certs(portls_be_session *s) {
   return rc == PORTLS_ENOENT ? 0 : rc;
 }
 
-void portls__ossl_lean_free(portls__ossl_lean *l) {
+static void lean_layer_free(lean_layer *l) {
   if (l == NULL) return;
   portls__free(l->session);
   portls__free(l->rec);
@@ -230,51 +271,54 @@ void portls__ossl_lean_free(portls__ossl_lean *l) {
   portls__free(l);
 }
 
-int portls__ossl_rest(portls_be_session *s) {
+void portls__ossl_lean_free(portls__ossl_lean *r) {
+  if (r == NULL || r == &lean_never) return;
+  lean_layer_free(r->layer);
+  OPENSSL_cleanse(r, sizeof *r);
+  portls__free(r);
+}
+
+int portls__ossl_lean_rest(portls_be_session *s) {
   SSL *ssl = s->ssl;
-  portls__ossl_traffic *t = &s->traffic;
+  portls__ossl_lean *r = s->rest;
   portls_error err = {0};
   portls_buf sess = {0};
-
-  if (s->lean != NULL) return 1;
   size_t key_len = 0;
-  const SSL_CIPHER *c = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
+  const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
   uint16_t suite = c != NULL ? (uint16_t)SSL_CIPHER_get_protocol_id(c) : 0;
   const EVP_CIPHER *cipher = lean_cipher(suite, &key_len);
   /* For good: a client (tickets may come), TLS 1.2 and below, another suite,
    * secrets that did not add up (SHA-384 goes with TLS_AES_256_GCM_SHA384
    * alone), a session closing. */
-  if (ssl == NULL || !SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || cipher == NULL ||
-      t->broken || (t->rd.ready && t->hash_len != (suite == 0x1302 ? 48u : 32u)) ||
+  if (!SSL_is_server(ssl) || SSL_version(ssl) != TLS1_3_VERSION || cipher == NULL ||
+      (r != NULL && (r->broken || (r->rd.ready && r->hash_len != (suite == 0x1302 ? 48u : 32u)))) ||
       SSL_get_shutdown(ssl) != 0)
     return -1;
   /* Not yet: records held inside the library, a KeyUpdate to answer. */
-  if (!SSL_is_init_finished(ssl) || !t->rd.ready || !t->wr.ready || SSL_has_pending(ssl) ||
-      SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
+  if (r == NULL || !SSL_is_init_finished(ssl) || !r->rd.ready || !r->wr.ready ||
+      SSL_has_pending(ssl) || SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
     return 0;
-  portls__ossl_lean *l = portls__calloc(1, sizeof *l);
+  lean_layer *l = portls__calloc(1, sizeof *l);
   if (l == NULL) return 0;
-  portls__ossl_info(s, &l->info);
   l->cipher = cipher;
   l->key_len = key_len;
-  l->hash_len = t->hash_len;
-  l->md = lean_md_for_len(l->hash_len);
-  memcpy(l->rd.secret, t->rd.secret, sizeof l->rd.secret);
-  memcpy(l->wr.secret, t->wr.secret, sizeof l->wr.secret);
-  l->rd.seq = t->rd.seq;
-  l->wr.seq = t->wr.seq;
-  if (lean_dir_keys(l, &l->rd) < 0 || lean_dir_keys(l, &l->wr) < 0 || lean_keep_certs(s) < 0 ||
-      portls__ossl_get_session(s, &sess, &err) < 0) {
-    portls__ossl_lean_free(l);
+  l->md = lean_md_for_len(r->hash_len);
+  portls__ossl_info(s, &l->info);
+  /* Every string of info must outlive the SSL: a server name the session
+   * could not copy (out of memory) is still the SSL's. */
+  if ((l->info.servername != NULL && l->info.servername != s->servername) ||
+      lean_dir_keys(l, r->hash_len, &r->rd) < 0 || lean_dir_keys(l, r->hash_len, &r->wr) < 0 ||
+      lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
+    lean_layer_free(l);
     ERR_clear_error();
     return 0;
   }
   l->session = (uint8_t *)sess.base; /* ours: get_session allocated it */
   l->session_len = sess.len;
-  OPENSSL_cleanse(t, sizeof *t);
   SSL_free(ssl); /* and the BIO */
   s->ssl = NULL;
-  s->lean = l;
+  r->layer = l;
+  s->ops = &lean_ops;
   return 1;
 }
 
@@ -290,7 +334,8 @@ static void lean_nonce(const lean_dir *d, uint8_t nonce[12]) {
  * queues it for the peer. */
 static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, const uint8_t *in,
                      size_t len, uint8_t *rec, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+  portls__ossl_lean *r = s->rest;
+  lean_layer *l = r->layer;
   size_t clen = len + 1 + LEAN_TAG;
   uint8_t nonce[12];
   int outl = 0;
@@ -301,8 +346,8 @@ static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, cons
   rec[4] = (uint8_t)clen;
   if (in != rec + LEAN_HDR) memcpy(rec + LEAN_HDR, in, len);
   rec[LEAN_HDR + len] = type;
-  lean_nonce(&l->wr, nonce);
-  if (l->wr.seq == UINT64_MAX || !EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) ||
+  lean_nonce(&r->wr, nonce);
+  if (r->wr.seq == UINT64_MAX || !EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) ||
       !EVP_EncryptUpdate(c, NULL, &outl, rec, LEAN_HDR) ||
       !EVP_EncryptUpdate(c, rec + LEAN_HDR, &outl, rec + LEAN_HDR, (int)(len + 1)) ||
       !EVP_EncryptFinal_ex(c, rec + LEAN_HDR + len + 1, &outl) ||
@@ -310,7 +355,7 @@ static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, cons
     l->failed = 1;
     return portls__ossl_lib_err(err, PORTLS_EPROTO, "record encryption");
   }
-  l->wr.seq++;
+  r->wr.seq++;
   int rc = s->io.send(s->io.io, rec, LEAN_HDR + clen);
   if (rc < 0) {
     l->failed = 1;
@@ -319,7 +364,7 @@ static int lean_seal(portls_be_session *s, EVP_CIPHER_CTX *c, uint8_t type, cons
   return 0;
 }
 
-static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, int enc,
+static EVP_CIPHER_CTX *lean_ctx(const lean_layer *l, const lean_dir *d, int enc,
                                 portls_error *err) {
   EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
   if (c == NULL || !EVP_CipherInit_ex(c, l->cipher, NULL, d->key, NULL, enc)) {
@@ -333,10 +378,9 @@ static EVP_CIPHER_CTX *lean_ctx(const portls__ossl_lean *l, const lean_dir *d, i
 /* Sends one record that is not application data (an alert, a KeyUpdate). */
 static int lean_send_one(portls_be_session *s, uint8_t type, const uint8_t *msg, size_t len,
                          portls_error *err) {
-  portls__ossl_lean *l = s->lean;
   uint8_t rec[LEAN_HDR + 8 + 1 + LEAN_TAG];
   if (len > 8) return portls__err(err, PORTLS_EINVAL, NULL);
-  EVP_CIPHER_CTX *c = lean_ctx(l, &l->wr, 1, err);
+  EVP_CIPHER_CTX *c = lean_ctx(s->rest->layer, &s->rest->wr, 1, err);
   if (c == NULL) return err->code;
   int rc = lean_seal(s, c, type, msg, len, rec, err);
   EVP_CIPHER_CTX_free(c);
@@ -346,7 +390,7 @@ static int lean_send_one(portls_be_session *s, uint8_t type, const uint8_t *msg,
 /* A fatal error found here: the alert goes out (as OpenSSL would send it)
  * and the connection fails from now on. */
 static int lean_fatal(portls_be_session *s, uint8_t alert, const char *what, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+  lean_layer *l = s->rest->layer;
   if (!l->failed && !l->sent_close) {
     uint8_t a[2] = {2, alert};
     portls_error ignored = {0};
@@ -356,16 +400,15 @@ static int lean_fatal(portls_be_session *s, uint8_t alert, const char *what, por
   return portls__err(err, PORTLS_EPROTO, "%s", what);
 }
 
-int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len,
-                            portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+static int lean_write(portls_be_session *s, const uint8_t *buf, size_t len, portls_error *err) {
+  lean_layer *l = s->rest->layer;
   if (l->failed) return portls__err(err, PORTLS_EPROTO, "write after a fatal TLS error");
   if (l->sent_close) return portls__err(err, PORTLS_EPIPE, "write after close_notify");
   if (len == 0) return PORTLS_BE_OK;
   size_t frag = s->max_send_fragment, first = len < frag ? len : frag;
   uint8_t *rec = portls__malloc(LEAN_HDR + first + 1 + LEAN_TAG);
   if (rec == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-  EVP_CIPHER_CTX *c = lean_ctx(l, &l->wr, 1, err);
+  EVP_CIPHER_CTX *c = lean_ctx(l, &s->rest->wr, 1, err);
   int rc = c == NULL ? err->code : 0;
   for (size_t off = 0; rc == 0 && off < len; off += frag) {
     size_t n = len - off < frag ? len - off : frag;
@@ -376,8 +419,8 @@ int portls__ossl_lean_write(portls_be_session *s, const uint8_t *buf, size_t len
   return rc < 0 ? rc : PORTLS_BE_OK;
 }
 
-int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+static int lean_shutdown(portls_be_session *s, portls_error *err) {
+  lean_layer *l = s->rest->layer;
   if (l->sent_close || l->failed) return PORTLS_BE_OK;
   uint8_t a[2] = {1, LEAN_AD_CLOSE_NOTIFY};
   int rc = lean_send_one(s, LEAN_RT_ALERT, a, 2, err);
@@ -387,20 +430,23 @@ int portls__ossl_lean_shutdown(portls_be_session *s, portls_error *err) {
 
 /* The peer's KeyUpdate: the next read secret, and ours too when asked. */
 static int lean_key_update(portls_be_session *s, uint8_t request, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+  portls__ossl_lean *r = s->rest;
+  lean_layer *l = r->layer;
   if (request > 1) return lean_fatal(s, LEAN_AD_DECODE_ERROR, "bad key update", err);
-  if (lean_next_secret(l->md, l->rd.secret, l->hash_len) < 0 || lean_dir_keys(l, &l->rd) < 0)
-    return lean_fatal(s, 80, "key update", err);
-  l->rd.seq = 0;
+  if (lean_next_secret(l->md, r->rd.secret, r->hash_len) < 0 ||
+      lean_dir_keys(l, r->hash_len, &r->rd) < 0)
+    return lean_fatal(s, LEAN_AD_INTERNAL_ERROR, "key update", err);
+  r->rd.seq = 0;
   EVP_CIPHER_CTX_free(l->rctx); /* keyed with the old secret */
   l->rctx = NULL;
   if (request == 1 && !l->sent_close) {
     static const uint8_t ku[5] = {LEAN_HT_KEY_UPDATE, 0, 0, 1, 0}; /* update_not_requested */
     int rc = lean_send_one(s, LEAN_RT_HANDSHAKE, ku, sizeof ku, err);
     if (rc < 0) return rc;
-    if (lean_next_secret(l->md, l->wr.secret, l->hash_len) < 0 || lean_dir_keys(l, &l->wr) < 0)
-      return lean_fatal(s, 80, "key update", err);
-    l->wr.seq = 0;
+    if (lean_next_secret(l->md, r->wr.secret, r->hash_len) < 0 ||
+        lean_dir_keys(l, r->hash_len, &r->wr) < 0)
+      return lean_fatal(s, LEAN_AD_INTERNAL_ERROR, "key update", err);
+    r->wr.seq = 0;
   }
   return 0;
 }
@@ -409,7 +455,7 @@ static int lean_key_update(portls_be_session *s, uint8_t request, portls_error *
  * server accepts (it never asks for a post-handshake certificate). */
 static int lean_handshake_bytes(portls_be_session *s, const uint8_t *p, size_t n, int record_end,
                                 portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+  lean_layer *l = s->rest->layer;
   while (n > 0) {
     l->hs[l->hs_len++] = *p++;
     n--;
@@ -459,7 +505,8 @@ static const char *lean_alert_text(uint8_t d) {
 /* Opens the complete record in l->rec. Application data is left in
  * rec[plain_off, plain_end). */
 static int lean_open(portls_be_session *s, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+  portls__ossl_lean *r = s->rest;
+  lean_layer *l = r->layer;
   uint8_t *rec = l->rec;
   size_t clen = l->rec_have - LEAN_HDR;
   uint8_t nonce[12];
@@ -471,18 +518,18 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   }
   if (clen < LEAN_TAG + 1)
     return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
-  if (l->rctx == NULL && (l->rctx = lean_ctx(l, &l->rd, 0, err)) == NULL) return err->code;
+  if (l->rctx == NULL && (l->rctx = lean_ctx(l, &r->rd, 0, err)) == NULL) return err->code;
   EVP_CIPHER_CTX *c = l->rctx;
   size_t mlen = clen - LEAN_TAG;
-  lean_nonce(&l->rd, nonce);
-  int ok = l->rd.seq != UINT64_MAX && EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) &&
+  lean_nonce(&r->rd, nonce);
+  int ok = r->rd.seq != UINT64_MAX && EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) &&
            EVP_DecryptUpdate(c, NULL, &outl, rec, LEAN_HDR) &&
            EVP_DecryptUpdate(c, rec + LEAN_HDR, &outl, rec + LEAN_HDR, (int)mlen) &&
            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, LEAN_TAG, rec + LEAN_HDR + mlen) > 0 &&
            EVP_DecryptFinal_ex(c, rec + LEAN_HDR + mlen, &outl) > 0;
   ERR_clear_error();
   if (!ok) return lean_fatal(s, LEAN_AD_BAD_RECORD_MAC, "decryption failed or bad record mac", err);
-  l->rd.seq++;
+  r->rd.seq++;
   /* TLSInnerPlaintext: content, type, zero padding. */
   size_t n = mlen;
   while (n > 0 && rec[LEAN_HDR + n - 1] == 0) n--;
@@ -515,10 +562,9 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   }
 }
 
-int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
-                           portls_error *err) {
-  portls__ossl_lean *l = s->lean;
-  *nread = 0;
+static int lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nread,
+                     portls_error *err) {
+  lean_layer *l = s->rest->layer;
   for (;;) {
     if (l->plain_off < l->plain_end) {
       size_t n = l->plain_end - l->plain_off < cap ? l->plain_end - l->plain_off : cap;
@@ -559,8 +605,42 @@ int portls__ossl_lean_read(portls_be_session *s, uint8_t *buf, size_t cap, size_
   }
 }
 
-int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
-  portls__ossl_lean *l = s->lean;
+/* ------------------------------------------------------------------------ */
+/* The rest of a session at rest: answered from what rest() kept              */
+
+static int lean_handshake(portls_be_session *s, portls_error *err) {
+  (void)s;
+  (void)err;
+  return PORTLS_BE_OK;
+}
+
+static void lean_info(portls_be_session *s, portls_be_info *info) { *info = s->rest->layer->info; }
+
+static int lean_kept_cert(const portls__ossl_der_cache *c, size_t index, portls_buf *der) {
+  if (index >= c->count || c->items[index].base == NULL) return PORTLS_ENOENT;
+  *der = c->items[index];
+  return 0;
+}
+
+static int lean_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  return lean_kept_cert(&s->peer, index, der);
+}
+
+static int lean_verified_cert(portls_be_session *s, size_t index, portls_buf *der) {
+  /* No verified chain (a resumed session): the chain as sent, as with the SSL. */
+  return lean_kept_cert(s->verified.count == 0 ? &s->peer : &s->verified, index, der);
+}
+
+static int lean_set_max_send_fragment(portls_be_session *s, size_t size) {
+  if (size < 512 || size > 16384) return PORTLS_EINVAL;
+  s->max_send_fragment = size; /* lean_write cuts records by it */
+  return 0;
+}
+
+static int lean_get_session(portls_be_session *s, portls_buf *out, portls_error *err) {
+  lean_layer *l = s->rest->layer;
+  out->base = NULL;
+  out->len = 0;
   if (l->session == NULL) return portls__err(err, PORTLS_ENOTCONN, "no TLS session");
   out->base = portls__memdup(l->session, l->session_len);
   if (out->base == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
@@ -568,6 +648,47 @@ int portls__ossl_lean_get_session(portls_be_session *s, portls_buf *out, portls_
   return 0;
 }
 
-void portls__ossl_lean_info(portls_be_session *s, portls_be_info *info) { *info = s->lean->info; }
+static int lean_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
+                               portls_error *err) {
+  (void)s, (void)id, (void)data, (void)err;
+  return 0; /* TLS 1.3: resumption by ticket only */
+}
+
+static int lean_ticket(portls_be_session *s, portls_buf *out) {
+  (void)s, (void)out;
+  return PORTLS_ENOENT; /* a client's */
+}
+
+static int lean_ocsp_response(portls_be_session *s, portls_buf *out) {
+  (void)s, (void)out;
+  return PORTLS_ENOENT; /* a client's question */
+}
+
+static int lean_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
+  (void)s, (void)verify_peer;
+  return portls__err(err, PORTLS_ERENEG_DISABLED, "renegotiate: TLS 1.3 has no renegotiation");
+}
+
+static int lean_rest(portls_be_session *s) {
+  (void)s;
+  return 1; /* at rest already */
+}
+
+static const portls__ossl_ops lean_ops = {
+    .handshake = lean_handshake,
+    .read = lean_read,
+    .write = lean_write,
+    .shutdown = lean_shutdown,
+    .info = lean_info,
+    .peer_cert = lean_peer_cert,
+    .verified_cert = lean_verified_cert,
+    .set_max_send_fragment = lean_set_max_send_fragment,
+    .get_session = lean_get_session,
+    .server_session = lean_server_session,
+    .ticket = lean_ticket,
+    .ocsp_response = lean_ocsp_response,
+    .renegotiate = lean_renegotiate,
+    .rest = lean_rest,
+};
 
 #endif /* PORTLS_OSSL_LEAN */

@@ -20,8 +20,6 @@
 #include <mbedtls/ssl_ciphersuites.h>
 
 #include "backends/mbedtls/mbed.h"
-#include "tls/suites.h"
-#include "util/util.h"
 
 #if !defined(PORTLS_MBED_SYSTEM_CA_FILE)
 /* Debian's bundle (ca-certificates); override at build time elsewhere. */
@@ -264,66 +262,32 @@ static int mbed_read_crls(portls_be_ctx *ctx, portls_buf b, portls_error *err) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Ciphers: core compiles the OpenSSL cipher string against our suite list.  */
+/* Ciphers: the suites core compiled from the cipher string against our
+ * suite list (ecdhCurve "false" has removed ECDHE already).                   */
 
-static int mbed_is_dhe(const portls__suite *s) {
-  return s->kx == PORTLS__K_DHE || s->kx == PORTLS__K_DHEPSK;
+static int mbed_is_dhe(uint16_t id) {
+  const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(id);
+  return cs != NULL && (cs->key_exchange == MBEDTLS_KEY_EXCHANGE_DHE_RSA ||
+                        cs->key_exchange == MBEDTLS_KEY_EXCHANGE_DHE_PSK);
 }
 
 static int mbed_apply_ciphers(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, int have_dh,
                               portls_error *err) {
-  const uint16_t *avail = NULL;
-  size_t n_avail = portls__mbed_suites(&avail);
-  uint16_t *ids = NULL;
-  size_t n = 0;
-  int rc;
-
-  if (cfg->suites != NULL) {
-    /* Core's compilation of the cipher string against portls__mbed_suites(). */
-    ids = portls__calloc(cfg->suite_count ? cfg->suite_count : 1, sizeof *ids);
-    if (ids == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-    for (size_t i = 0; i < cfg->suite_count; i++)
-      for (size_t j = 0; j < n_avail; j++)
-        if (avail[j] == cfg->suites[i]) {
-          ids[n++] = cfg->suites[i];
-          break;
-        }
-  } else if (cfg->cipher_string != NULL) {
-    rc = portls__cipher_compile(cfg->cipher_string, avail, n_avail, &ids, &n, err);
-    if (rc < 0) return rc;
-  } else {
-    ids = portls__calloc(n_avail ? n_avail : 1, sizeof *ids);
-    if (ids == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-    memcpy(ids, avail, n_avail * sizeof *ids);
-    n = n_avail;
-  }
-
+  size_t n = cfg->suite_count, nc = 0, ns = 0;
   ctx->suites_cli = portls__calloc(n + 1, sizeof(int));
   ctx->suites_srv = portls__calloc(n + 1, sizeof(int));
-  if (ctx->suites_cli == NULL || ctx->suites_srv == NULL) {
-    portls__free(ids);
+  if (ctx->suites_cli == NULL || ctx->suites_srv == NULL)
     return portls__err(err, PORTLS_ENOMEM, NULL);
-  }
-  size_t nc = 0, ns = 0;
   for (size_t i = 0; i < n; i++) {
-    const portls__suite *s = portls__suite_by_id(ids[i]);
-    if (s == NULL) continue;
-    /* ecdhCurve "false": no ECDHE key exchange (OpenSSL's "!kECDHE"), nor
-     * the static ECDH suites that only mbed TLS still has. */
-    if (cfg->ecdh_disabled && (s->kx & (PORTLS__K_ECDHE | PORTLS__K_ECDHr | PORTLS__K_ECDHe)) != 0)
-      continue;
-    ctx->suites_cli[nc++] = ids[i];
+    uint16_t id = cfg->suites[i];
+    if (mbedtls_ssl_ciphersuite_from_id(id) == NULL) continue; /* TLS 1.3: not in 2.28 */
+    ctx->suites_cli[nc++] = id;
     /* A server without usable DH parameters offers no DHE, as OpenSSL
      * without tmp_dh (mbed TLS would otherwise use its built-in group). */
-    if (!have_dh && mbed_is_dhe(s)) continue;
-    ctx->suites_srv[ns++] = ids[i];
+    if (!have_dh && mbed_is_dhe(id)) continue;
+    ctx->suites_srv[ns++] = id;
   }
-  portls__free(ids);
-  if (nc == 0) {
-    const char *shown = cfg->cipher_string != NULL ? cfg->cipher_string : "(suite list)";
-    return portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher match for \"%.100s\"%s", shown,
-                       cfg->ecdh_disabled ? " without ECDHE" : "");
-  }
+  if (nc == 0) return portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher match");
   mbedtls_ssl_conf_ciphersuites(&ctx->cli, ctx->suites_cli);
   mbedtls_ssl_conf_ciphersuites(&ctx->srv, ctx->suites_srv);
   return 0;
@@ -427,7 +391,7 @@ static const mbed_curve_name mbed_curve_names[] = {
 static int mbed_apply_curves(portls_be_ctx *ctx, const char *list, portls_error *err) {
   size_t n = 0;
   const size_t max = PORTLS__ARRAY_SIZE(ctx->curves) - 1;
-  if (list == NULL) return 0; /* ecdhCurve "false": no ECDHE suites at all */
+  if (list == NULL) return 0; /* the library's default (also for ecdhCurve "false") */
   if (strcmp(list, "auto") == 0) {
     /* OpenSSL 3's default group order, where this build has the group, so
      * that "auto" picks the same curve on both backends. */
@@ -599,7 +563,7 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   if (cfg->dhparam.base != NULL && cfg->dhparam.len > 0)
     if ((rc = mbed_apply_dhparam(ctx, cfg->dhparam, &have_dh, err)) < 0) goto fail;
   if ((rc = mbed_apply_ciphers(ctx, cfg, have_dh, err)) < 0) goto fail;
-  if (!cfg->ecdh_disabled && (rc = mbed_apply_curves(ctx, cfg->ecdh_curves, err)) < 0) goto fail;
+  if ((rc = mbed_apply_curves(ctx, cfg->ecdh_curves, err)) < 0) goto fail;
 
   for (size_t i = 0; i < cfg->pair_count; i++)
     if ((rc = mbed_load_pair(ctx, i, &cfg->pairs[i], cfg->passphrase, cfg->pair_count, err)) < 0)

@@ -27,7 +27,6 @@
 #include <mbedtls/ssl_internal.h>
 
 #include "backends/mbedtls/mbed.h"
-#include "util/util.h"
 
 #if !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
 #error "portls: mbed TLS must keep the peer certificate (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)"

@@ -14,7 +14,6 @@
 #include <openssl/params.h>
 
 #include "backends/common/ossl.h"
-#include "util/util.h"
 
 #if !defined(PORTLS_OSSL_OPENSSL)
 #error "backends/openssl/openssl.c is for OpenSSL; BoringSSL has backends/boringssl/"
@@ -28,8 +27,8 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
   /* Security level 1, whatever the build's default (Debian compiles in 2).
    * Node's own options govern what is acceptable instead: minDHSize,
    * ciphers, secureProtocol; level 2 would also refuse 1024-bit DH and
-   * RSA < 2048 that Node accepts. A cipher string's "@SECLEVEL=n" (applied
-   * after this) still overrides it, as in Node.
+   * RSA < 2048 that Node accepts. A cipher string's "@SECLEVEL=n"
+   * (cfg->security_level) overrides it, as in Node.
    *
    * TLS 1.0 and 1.1 sign handshakes with MD5+SHA-1 / SHA-1, which OpenSSL 3
    * allows only at level 0. A context whose configured range explicitly
@@ -38,6 +37,7 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
    * with no minimum set, those versions stay unusable, as in Node 17+. */
   int level = 1;
   if (cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2) level = 0;
+  if (cfg->security_level >= 0) level = cfg->security_level;
   SSL_CTX_set_security_level(ctx->ssl_ctx, level);
   return 0;
 }

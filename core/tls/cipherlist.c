@@ -613,3 +613,17 @@ int portls__cipher_compile_tls13(const char *str, const uint16_t *available, siz
   *n_out = nt;
   return 0;
 }
+
+int portls__cipher_security_level(const char *str) {
+  static const char tag[] = "@SECLEVEL=";
+  const size_t n = sizeof tag - 1;
+  int level = -1;
+  for (const char *p = str; p != NULL && *p != '\0';) {
+    while (is_sep(*p)) p++;
+    const char *t = p;
+    while (*p != '\0' && !is_sep(*p)) p++;
+    if ((size_t)(p - t) == n + 1 && strncmp(t, tag, n) == 0 && t[n] >= '0' && t[n] <= '5')
+      level = t[n] - '0';
+  }
+  return level;
+}

@@ -164,6 +164,31 @@ static int check_bufs(const portls_buf *b, size_t n, const char *what, portls_er
   return 0;
 }
 
+/* ---- ciphers ---- */
+
+/* ecdhCurve "false": no ECDHE key exchange below TLS 1.3, as OpenSSL's
+ * "!kECDHE" (static ECDH goes too, on a backend that has it; TLS 1.3 suites
+ * stay, their key exchange is not part of the suite). A string whose TLS <= 1.2
+ * suites were all ECDHE then selects nothing. */
+static int drop_ecdhe(const char *ciphers, uint16_t *ids, size_t *n, portls_error *err) {
+  size_t k = 0, had = 0, kept = 0;
+  for (size_t i = 0; i < *n; i++) {
+    const portls__suite *s = portls__suite_by_id(ids[i]);
+    if (s == NULL || s->min_version < PORTLS__V_TLS1_3) {
+      had++;
+      if (s != NULL && (s->kx & (PORTLS__K_ECDHE | PORTLS__K_ECDHr | PORTLS__K_ECDHe)) != 0)
+        continue;
+      kept++;
+    }
+    ids[k++] = ids[i];
+  }
+  *n = k;
+  if (had > 0 && kept == 0)
+    return portls__err(err, PORTLS_ECIPHERS,
+                       "ciphers: no cipher match for \"%.100s\" without ECDHE", ciphers);
+  return 0;
+}
+
 /* ---- OCSPRequest's certificate and issuer ---- */
 
 /* Calls fn on each PEM certificate of b, in order, until it returns nonzero
@@ -286,10 +311,16 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   if (ciphers[0] == '\0') return portls__err(err, PORTLS_ECIPHERS, "ciphers: empty cipher list");
 
   /* Compiled by core for every backend, so one string means the same thing
-   * (and an unknown name is the same error) whichever library is linked. */
+   * (and an unknown name is the same error) whichever library is linked: the
+   * suite ids are the cipher policy the backend gets. */
+  int ecdh_disabled = o->ecdh_curve != NULL && strcmp(o->ecdh_curve, "false") == 0;
   uint16_t *suites = NULL;
   size_t n_suites = 0;
   if ((rc = portls__ciphers_compile(ciphers, &suites, &n_suites, err)) < 0) return rc;
+  if (ecdh_disabled && (rc = drop_ecdhe(ciphers, suites, &n_suites, err)) < 0) {
+    portls__free(suites);
+    return rc;
+  }
   /* The specification's dhparam rules, the same on every backend: under 1024
    * bits an error, under 2048 a warning; unparsable means no DHE. */
   int dhbits = o->dhparam.len > 0 ? dh_bits(o->dhparam) : 0;
@@ -324,7 +355,6 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   }
   if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
 
-  int ecdh_disabled = o->ecdh_curve != NULL && strcmp(o->ecdh_curve, "false") == 0;
   if (o->ecdh_curve != NULL && !ecdh_disabled && o->ecdh_curve[0] == '\0') {
     rc = portls__err(err, PORTLS_ECURVE, "ecdhCurve: empty curve name");
     goto fail;
@@ -380,14 +410,13 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .use_system_ca = o->ca_count == 0,
       .crl = o->crl,
       .crl_count = o->crl_count,
-      .cipher_string = ciphers,
       .suites = suites,
       .suite_count = n_suites,
+      .security_level = portls__cipher_security_level(ciphers),
       .honor_cipher_order = o->honor_cipher_order != 0,
       .min_version = ctx->min_version,
       .max_version = ctx->max_version,
       .ecdh_curves = ecdh_disabled ? NULL : (o->ecdh_curve ? o->ecdh_curve : "prime256v1"),
-      .ecdh_disabled = ecdh_disabled,
       .dhparam = o->dhparam,
       .session_id_context = o->session_id_context,
       .session_timeout = o->session_timeout,

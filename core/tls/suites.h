@@ -221,6 +221,11 @@ int portls__suite_is_default(const portls__suite *suite);
 int portls__cipher_compile(const char *str, const uint16_t *available, size_t n_available,
                            uint16_t **out, size_t *n_out, portls_error *err);
 
+/* The security level a cipher string asks for: n of its last "@SECLEVEL=n"
+ * (which portls__cipher_compile accepts and ignores), or -1 when it has none.
+ * For a string portls__cipher_compile accepted. */
+int portls__cipher_security_level(const char *str);
+
 /* The TLS 1.3 suites for a cipher string (portls extension): the TLS 1.3
  * suites the string adds by name, in that order; when it adds none, OpenSSL's
  * default TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256,

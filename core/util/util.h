@@ -10,24 +10,11 @@
 #include "portls/backend.h"
 #include "portls/errors.h"
 
-/* Every allocation of the library goes through these (see portls_set_allocator). */
-void *portls__malloc(size_t size);
-void *portls__calloc(size_t n, size_t size);
-void *portls__realloc(void *ptr, size_t size);
-void portls__free(void *ptr);
-char *portls__strdup(const char *s);
-void *portls__memdup(const void *p, size_t len);
-/* The value of a hex digit (either case), or -1. */
-int portls__hexval(char c);
+/* The allocation wrappers (portls__malloc, ...), portls__err, portls__hexval
+ * and PORTLS__ARRAY_SIZE/MIN/MAX are declared in portls/backend.h, among the
+ * services core gives a backend; they are core's all the same. */
 
-/* Fills *err (when err is not NULL) and returns code, so that
- * `return portls__err(err, PORTLS_EINVAL, "key: %s", why);` reads naturally.
- * With fmt NULL the code's default message is used. */
-int portls__err(portls_error *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+/* portls__err with a va_list. */
 int portls__verr(portls_error *err, int code, const char *fmt, va_list ap);
 
 /* Message digests, computed with the linked backend's primitives. */
@@ -58,9 +45,5 @@ int portls__need_cap(portls_cap cap, const char *option, portls_error *err);
 int portls__global_init(portls_error *err);
 /* Compiles a cipher string against the backend's suites (TLS 1.3 first). */
 int portls__ciphers_compile(const char *str, uint16_t **ids, size_t *n, portls_error *err);
-
-#define PORTLS__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PORTLS__MIN(a, b) ((a) < (b) ? (a) : (b))
-#define PORTLS__MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #endif

@@ -77,14 +77,26 @@ typedef struct portls_be_ctx_config {
   int use_system_ca;
   const portls_buf *crl;
   size_t crl_count;
-  const char *cipher_string; /* OpenSSL syntax, validated by core */
-  const uint16_t *suites;    /* compiled by core (IANA ids, in order), or NULL */
+  /* The cipher policy: the suites the application's cipher string selects,
+   * as IANA ids in preference order, TLS 1.3 ones first. Core compiled the
+   * string (OpenSSL's language: aliases, DEFAULT, @STRENGTH, TLS 1.3 names)
+   * against this backend's suites(), so every id is one of those, and
+   * removed ECDHE key exchange when ecdhCurve is "false". Never empty. No
+   * TLS 1.3 id: TLS 1.3 has no suite (the string removed them all, or the
+   * backend has none); no TLS <= 1.2 id: the string named TLS 1.3 suites
+   * alone. A backend that wants OpenSSL's names for the ids has its own table
+   * (the OpenSSL family: its library's). */
+  const uint16_t *suites;
   size_t suite_count;
+  /* The string's "@SECLEVEL=n" (the last one), or -1 when it has none: the
+   * OpenSSL security level it asks for. A backend without security levels
+   * may ignore it. */
+  int security_level;
   int honor_cipher_order;
   uint16_t min_version, max_version; /* PORTLS_TLS1_x; 0: backend default */
-  const char *ecdh_curves;           /* ':'-list of OpenSSL curve names; NULL: default */
-  int ecdh_disabled;
-  portls_buf dhparam; /* PEM, or empty */
+  const char *ecdh_curves;           /* ':'-list of OpenSSL curve names; NULL: default (also for
+                                        ecdhCurve "false", whose ECDHE suites core removed) */
+  portls_buf dhparam;                /* PEM, or empty */
   const char *session_id_context;
   int session_timeout;
   portls_buf ticket_keys; /* 48 bytes (checked by core; random ones when the application
@@ -230,12 +242,46 @@ typedef struct portls_backend {
    * library lacks. */
   int (*cipher_decrypt)(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                         size_t len, uint8_t *out, size_t *out_len);
-  /* Lists the supported suites: IANA id and OpenSSL-style name; returns the count. */
+  /* Lists the supported suites (IANA ids; the order does not matter); returns
+   * the count. Core compiles cipher strings against this list. */
   size_t (*suites)(const uint16_t **ids);
 } portls_backend;
 
 /* Defined by the linked backend. */
 extern const portls_backend portls__backend;
+
+/* ---- Services core gives a backend ------------------------------------------
+ *
+ * A backend includes this header (and its own files) only, never a header of
+ * core. What it needs of core is here; core defines it. */
+
+/* Memory: every allocation of the library goes through the application's
+ * portls_allocator (portls_set_allocator). portls__free(NULL) does nothing;
+ * portls__strdup and portls__memdup copy into a fresh allocation (NULL when
+ * out of memory). */
+void *portls__malloc(size_t size);
+void *portls__calloc(size_t n, size_t size);
+void *portls__realloc(void *ptr, size_t size);
+void portls__free(void *ptr);
+char *portls__strdup(const char *s);
+void *portls__memdup(const void *p, size_t len);
+
+/* Errors: fills *err (when err is not NULL) with code and a printf-style
+ * message and returns code, so that
+ * `return portls__err(err, PORTLS_EINVAL, "key: %s", why);` reads naturally.
+ * With fmt NULL the code's default message is used. */
+int portls__err(portls_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* The value of a hex digit (either case), or -1. */
+int portls__hexval(char c);
+
+#define PORTLS__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PORTLS__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PORTLS__MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #ifdef __cplusplus
 }

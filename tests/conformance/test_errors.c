@@ -157,6 +157,18 @@ Test(bad_input, unknown_cipher_string_is_ECIPHERS) {
   expect_context_error(&o, PORTLS_ECIPHERS, "empty ciphers");
 }
 
+/* ecdhCurve "false" removes ECDHE key exchange: a list of ECDHE suites alone
+ * is left with none. */
+Test(bad_input, ecdh_curve_false_with_ECDHE_suites_alone_is_ECIPHERS) {
+  portls_context_options o;
+  portls_context_options_init(&o);
+  o.ecdh_curve = "false";
+  o.ciphers = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256";
+  expect_context_error(&o, PORTLS_ECIPHERS, "ECDHE suites without ECDHE");
+  o.ciphers = "ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256";
+  expect_context_ok(&o, "one suite without ECDHE");
+}
+
 Test(bad_input, SSLv3_method_is_EPROTOCOL_METHOD) {
   portls_context_options o;
   portls_context_options_init(&o);

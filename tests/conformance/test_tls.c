@@ -861,6 +861,65 @@ Test(tls_ciphers, cipher_lists_without_a_common_suite_fail_on_both_sides) {
   h_finish(&t);
 }
 
+/* ecdhCurve "false": no ECDHE key exchange below TLS 1.3, on every backend. */
+Test(tls_ciphers, ecdh_curve_false_negotiates_a_suite_without_ECDHE) {
+  need(PORTLS_CAP_TLS1_2);
+  h_test t;
+  hs_state st;
+  memset(&st, 0, sizeof st);
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.context.ecdh_curve = "false";
+  portls_connect_options co = client_options(&t, "ca.crt");
+  co.context.secure_protocol = "TLSv1_2_method";
+  handshake(&t, &st, &so, &co);
+  cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
+  cr_assert_eq(st.conn.cipher_rc, 0);
+  cr_assert_str_eq(st.conn.protocol, "TLSv1.2");
+  cr_assert(strncmp(st.conn.cipher.name, "ECDHE-", 6) != 0, "%s", st.conn.cipher.name);
+  cr_assert_str_eq(st.client.cipher.name, st.conn.cipher.name);
+  h_finish(&t);
+}
+
+/* A cipher string naming TLS 1.3 suites alone: a TLS 1.2 client finds no
+ * suite, a TLS 1.3 one gets the suite named. */
+static void tls13_only_server(int client_tls12, const char *expect) {
+  need(PORTLS_CAP_TLS1_3);
+  h_test t;
+  hs_state st;
+  memset(&st, 0, sizeof st);
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.context.ciphers = "TLS_AES_128_GCM_SHA256";
+  portls_connect_options co = client_options(&t, "ca.crt");
+  if (client_tls12) {
+    co.context.secure_protocol = "TLSv1_2_method";
+    h_listen_tls(&t, &so);
+    h_side *c = h_connect_tls(&t, &co);
+    h_run_until(&t, c->closed && t.srv.client_errors > 0);
+    cr_assert_eq(c->count[H_SECURE], 0, "%s", c->log);
+    cr_assert_eq(t.srv.secure_connections, 0);
+    h_finish(&t);
+    return;
+  }
+  handshake(&t, &st, &so, &co);
+  cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
+  cr_assert_str_eq(st.conn.protocol, "TLSv1.3");
+  cr_assert_str_eq(st.conn.cipher.standard_name, expect);
+  cr_assert_str_eq(st.client.cipher.standard_name, expect);
+  h_finish(&t);
+}
+
+Test(tls_ciphers, tls13_suites_alone_refuse_a_TLSv1_2_client) { tls13_only_server(1, NULL); }
+
+Test(tls_ciphers, tls13_suites_alone_serve_a_TLSv1_3_client) {
+  tls13_only_server(0, "TLS_AES_128_GCM_SHA256");
+}
+
 /* ---- getPeerCertificate ---- */
 
 static void peer_cert_client(h_side *s, h_event ev) {

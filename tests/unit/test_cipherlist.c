@@ -772,6 +772,16 @@ Test(cipherlist, seclevel_is_accepted_and_ignored) {
   cr_expect_str_eq(with, compile_names("ALL:COMPLEMENTOFALL", avail, n, &rc, &err));
 }
 
+/* ...for the compiler; the level itself goes to the backend
+ * (portls_be_ctx_config.security_level): the last one counts, as in OpenSSL. */
+Test(cipherlist, security_level_is_the_last_seclevel_of_the_string) {
+  cr_expect_eq(portls__cipher_security_level("HIGH"), -1);
+  cr_expect_eq(portls__cipher_security_level("DEFAULT:@SECLEVEL=0"), 0);
+  cr_expect_eq(portls__cipher_security_level("@SECLEVEL=2 HIGH,@SECLEVEL=5;!aNULL"), 5);
+  cr_expect_eq(portls__cipher_security_level("@SECLEVEL=3:HIGH:@STRENGTH"), 3);
+  cr_expect_eq(portls__cipher_security_level("HIGH:@STRENGTH"), -1);
+}
+
 Test(cipherlist, node_default_list_names_two_suites_that_do_not_exist_and_still_compiles) {
   /* DHE-RSA-AES256-SHA384 and ECDHE-RSA-AES256-SHA256 name no suite; OpenSSL
    * skips them, and so must we, or the default list itself would fail. */
