@@ -14,8 +14,8 @@
  * completes and core reads the result. mbed TLS reports a bit mask; the
  * verify callback records, per depth, the flags, the certificate and whether
  * it is self-issued, and mbed_verify_code() turns that into the code OpenSSL
- * gives for the same chain in a Node-style handshake (notes/backend-facts.md
- * item 7).
+ * gives for the same chain in a Node-style handshake (docs/backends.md,
+ * "Keys, containers and verification").
  */
 #include <limits.h>
 #include <stdio.h>

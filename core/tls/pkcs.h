@@ -1,6 +1,7 @@
 /* portls core: encrypted private keys (PKCS#8, OpenSSL's traditional PEM)
  * and PKCS#12/PFX containers, decoded in core for backends that cannot
- * (mbedTLS 2.28: no PBES2/AES keys, no PFX parser; notes/backend-facts.md 7).
+ * (mbedTLS 2.28: no PBES2/AES keys, no PFX parser; docs/backends.md, "Keys, containers and
+ * verification").
  *
  * Every key comes out as one form: a plain PKCS#8 PrivateKeyInfo in DER,
  * byte-identical to `openssl pkcs8 -topk8 -nocrypt -outform DER` of the same
