@@ -328,9 +328,14 @@ hs() { # NAME IMPL KIND CONC [resume]
   # is only marked (libevent-bench resumes ~0.75 at CONC 4: an OpenSSL client
   # will not offer a TLS 1.3 session twice, and concurrent connections share
   # the newest one; docs/benchmark.md).
-  if [[ -n $resume && -n $r ]] && awk -v r="$r" 'BEGIN { exit !(r < 0.9) }'; then
+  # The quick run (CTest's, on a machine busy with other tests) only asks that
+  # resumption works at all: under load more connections start before a TLS 1.3
+  # ticket has arrived, which lowers the ratio without any fault.
+  local floor=0.9
+  [[ $quick == 1 ]] && floor=0.5
+  if [[ -n $resume && -n $r ]] && awk -v r="$r" -v f="$floor" 'BEGIN { exit !(r < f) }'; then
     if [[ $impl == portls-* ]]; then
-      fail "$name $impl: resumed_ratio $r (< 0.9): the figure is not a resumption figure"
+      fail "$name $impl: resumed_ratio $r (< $floor): the figure is not a resumption figure"
     else
       log "note: $name $impl: resumed_ratio $r (< 0.9)"
     fi

@@ -32,11 +32,26 @@ serve() {
   port=$(grep -m1 '"listening"' "$log" | sed -E 's/.*"port":([0-9]+).*/\1/')
 }
 # sc OUT ARGS...: one s_client connection to $port; standard input stays open a moment so
-# that TLS 1.3 tickets arrive before it leaves.
+# that TLS 1.3 tickets arrive before it leaves: 0.2 s, or, with -sess_out FILE, until
+# FILE has been written (at most 5 s: a loaded machine can take longer than 0.2 s).
 sc() {
-  local out=$1
+  local out=$1 sess="" prev="" a
   shift
-  sleep 0.2 | timeout 10 openssl s_client -connect "127.0.0.1:$port" "$@" >"$work/$out.out" 2>&1 || true
+  for a in "$@"; do
+    [[ $prev == -sess_out ]] && sess=$a
+    prev=$a
+  done
+  [[ -n $sess ]] && rm -f "$sess"
+  {
+    sleep 0.2
+    if [[ -n $sess ]]; then
+      for ((i = 0; i < 50; i++)); do
+        [[ -s $sess ]] && break
+        sleep 0.1
+      done
+      sleep 0.1
+    fi
+  } | timeout 10 openssl s_client -connect "127.0.0.1:$port" "$@" >"$work/$out.out" 2>&1 || true
 }
 # nth LOG RE N: waits for the Nth line of LOG matching RE and prints it.
 nth() {
