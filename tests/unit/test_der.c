@@ -85,6 +85,12 @@ Test(der, rejects_non_minimal_lengths) {
   portls__der_tlv t;
   cr_assert_eq(read_one(long_for_short, sizeof(long_for_short), &t), -1);
   cr_assert_eq(read_one(leading_zero, sizeof(leading_zero), &t), -1);
+  /* The boundary: 127 still fits the short form, 128 is the first long one. */
+  uint8_t edge[3 + 0x80] = {0x04, 0x81, 0x7F};
+  cr_assert_eq(read_one(edge, 3 + 0x7F, &t), -1);
+  edge[2] = 0x80;
+  cr_assert_eq(read_one(edge, 3 + 0x80, &t), 0);
+  cr_assert_eq(t.len, 0x80);
 }
 
 Test(der, rejects_length_past_the_end) {
