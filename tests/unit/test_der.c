@@ -364,6 +364,7 @@ Test(base64, decode_is_strict) {
   cr_assert_eq(unb64("Zh==", 0, d, &n), -1, "nonzero pad bits");
   cr_assert_eq(unb64("Zm9=", 0, d, &n), -1, "nonzero pad bits");
   cr_assert_eq(unb64("Zg==Zg==", 0, d, &n), -1, "data after padding");
+  cr_assert_eq(unb64("Zg=vZg==", 0, d, &n), -1, "data after padding in the same group");
   cr_assert_eq(unb64("Zg=a", 0, d, &n), -1, "data inside padding");
   cr_assert_eq(unb64("Zm 9v", 0, d, &n), -1, "space without the flag");
   cr_assert_eq(unb64("Zm-_", 0, d, &n), -1, "url alphabet");
