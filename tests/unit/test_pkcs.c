@@ -363,6 +363,16 @@ Test(pem, finds_blocks_headers_and_end_lines) {
   cr_expect_eq(portls__pem_find("nothing\n", 8, &pos, labels, &b), PORTLS__PEM_NONE);
 }
 
+/* A block ends only at the END line of its own label: another label's END line
+ * is not its end (OpenSSL's PEM reader refuses the mismatch too). */
+Test(pem, a_block_ends_only_at_its_own_end_line) {
+  static const char text[] = "-----BEGIN CERTIFICATE-----\nZm9v\n-----END PRIVATE KEY-----\n";
+  static const char *const labels[] = {"CERTIFICATE", NULL};
+  portls__pem_block b;
+  size_t pos = 0;
+  cr_expect_eq(portls__pem_find(text, strlen(text), &pos, labels, &b), PORTLS__PEM_NO_END);
+}
+
 Test(pem, encode_round_trips_with_64_column_lines_and_a_nul) {
   uint8_t der[100];
   portls__bytes out = {0};
