@@ -12,8 +12,18 @@
 #   test-conformance-<name>   bin/, tests/conformance/*.c + tests/common/*.c
 #   fuzz-<x>-<name>           bin/, tests/fuzz/fuzz_<x>.c over portls-<name>-fuzzlib, a
 #                             coverage-instrumented copy of the library (PORTLS_BUILD_FUZZERS)
+#   fuzz-replay-<x>[-<name>]  bin/, tests/fuzz/fuzz_<x>.c + tests/fuzz/replay.c: the same
+#                             target as an ordinary executable (any compiler) that runs
+#                             each file of tests/fuzz/corpus/<x>/ once (PORTLS_BUILD_TESTS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
-#          linkage-<name>, install-consumer-<name>
+#          linkage-<name>, install-consumer-<name>, fuzz-replay-<x>[-<name>]
+#
+# Fuzz targets say which backends they need in a comment line of their own
+# source, ` * fuzz-scope: S`:
+#   core     backend-independent code: replayed once (on the first enabled backend),
+#            test fuzz-replay-<x>; the default
+#   backend  replayed on every backend, test fuzz-replay-<x>-<name>
+#   <name>   that backend only (e.g. openssl), test fuzz-replay-<x>-<name>
 # and appends <name> to the global property PORTLS_ENABLED_BACKENDS.
 #
 # Every executable links the STATIC library of exactly one backend: OpenSSL and
@@ -42,7 +52,8 @@ portls_glob(PORTLS_TEST_COMMON_SOURCES "${PROJECT_SOURCE_DIR}/tests/common/*.c")
 portls_glob(PORTLS_UNIT_SOURCES "${PROJECT_SOURCE_DIR}/tests/unit/*.c")
 portls_glob(PORTLS_CONFORMANCE_SOURCES "${PROJECT_SOURCE_DIR}/tests/conformance/*.c")
 portls_glob(PORTLS_INTEROP_SCRIPTS "${PROJECT_SOURCE_DIR}/tests/interop/*.sh")
-portls_glob(PORTLS_FUZZ_SOURCES "${PROJECT_SOURCE_DIR}/tests/fuzz/*.c")
+portls_glob(PORTLS_FUZZ_SOURCES "${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_*.c")
+set(PORTLS_FUZZ_REPLAY_MAIN "${PROJECT_SOURCE_DIR}/tests/fuzz/replay.c")
 
 if(NOT PORTLS_PLATFORM_SOURCES)
   message(STATUS "portls: platform/${PORTLS_PLATFORM}/ has no sources yet")
@@ -59,6 +70,36 @@ set(PORTLS_TEST_ENV
   "PORTLS_BIN=${CMAKE_BINARY_DIR}/bin"
   "PORTLS_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   ${PORTLS_SANITIZE_ENV})
+
+# The fuzz-scope of tests/fuzz/fuzz_<x>.c (see the top of this file) into <var>.
+function(portls_fuzz_scope src var)
+  file(STRINGS "${src}" lines REGEX "^ \\* fuzz-scope: [a-z]+" LIMIT_COUNT 1)
+  set(scope core)
+  if(lines MATCHES "fuzz-scope: ([a-z]+)")
+    set(scope ${CMAKE_MATCH_1})
+  endif()
+  set(${var} ${scope} PARENT_SCOPE)
+endfunction()
+
+# Whether fuzz target <src> is built for backend <name> (into <var>), and under which
+# test/executable suffix: "" for a core target on the first backend, "-<name>" otherwise.
+function(portls_fuzz_for src name var suffix_var)
+  portls_fuzz_scope("${src}" scope)
+  get_property(enabled GLOBAL PROPERTY PORTLS_ENABLED_BACKENDS)
+  list(GET enabled 0 first)
+  set(want OFF)
+  set(suffix "-${name}")
+  if(scope STREQUAL "core")
+    if(name STREQUAL first)
+      set(want ON)
+      set(suffix "")
+    endif()
+  elseif(scope STREQUAL "backend" OR scope STREQUAL name)
+    set(want ON)
+  endif()
+  set(${var} ${want} PARENT_SCOPE)
+  set(${suffix_var} "${suffix}" PARENT_SCOPE)
+endfunction()
 
 # Link <target> against the static library of backend <name>.
 function(portls_link_backend target name)
@@ -188,13 +229,19 @@ function(portls_add_backend name)
     portls_target_flags(${fuzzlib})
     target_compile_options(${fuzzlib} PRIVATE -fsanitize=fuzzer-no-link)
     foreach(src IN LISTS PORTLS_FUZZ_SOURCES)
+      portls_fuzz_scope("${src}" scope)
+      if(NOT scope STREQUAL "core" AND NOT scope STREQUAL "backend" AND NOT scope STREQUAL name)
+        continue()
+      endif()
       get_filename_component(stem "${src}" NAME_WE)
       string(REGEX REPLACE "^fuzz_" "" stem "${stem}") # tests/fuzz/fuzz_hello.c -> fuzz-hello-<name>
       set(exe fuzz-${stem}-${name})
       add_executable(${exe} "${src}")
       target_include_directories(${exe} PRIVATE
         "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/tests")
+      target_compile_definitions(${exe} PRIVATE PORTLS_FUZZ_CERTS_DIR="${PORTLS_CERTS_DIR}")
       target_link_libraries(${exe} PRIVATE ${fuzzlib})
+      portls_needs_certs(${exe})
       if(name STREQUAL "boringssl")
         set_property(TARGET ${exe} APPEND PROPERTY BUILD_RPATH "${PORTLS_BORINGSSL_LIBDIR}")
       endif()
@@ -230,6 +277,35 @@ function(portls_add_backend_tests name)
         TIMEOUT 600)
     endforeach()
   endif()
+
+  # The fuzz targets as plain executables replaying their committed corpus, under
+  # whatever the build uses (ASan + UBSan in the test command): tests/fuzz/replay.c.
+  foreach(src IN LISTS PORTLS_FUZZ_SOURCES)
+    portls_fuzz_for("${src}" ${name} want suffix)
+    if(NOT want)
+      continue()
+    endif()
+    get_filename_component(stem "${src}" NAME_WE)
+    string(REGEX REPLACE "^fuzz_" "" stem "${stem}")
+    set(exe fuzz-replay-${stem}${suffix})
+    add_executable(${exe} "${src}" "${PORTLS_FUZZ_REPLAY_MAIN}")
+    target_include_directories(${exe} PRIVATE
+      "${PROJECT_SOURCE_DIR}/core" "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/tests")
+    target_compile_definitions(${exe} PRIVATE PORTLS_FUZZ_CERTS_DIR="${PORTLS_CERTS_DIR}")
+    portls_link_backend(${exe} ${name})
+    portls_target_flags(${exe})
+    portls_needs_certs(${exe})
+    add_test(NAME ${exe} COMMAND ${exe} "${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${stem}")
+    set(labels "fuzz-replay")
+    if(suffix)
+      list(APPEND labels "backend:${name}")
+    endif()
+    set_tests_properties(${exe} PROPERTIES
+      LABELS "${labels}"
+      ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
+      FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
+      TIMEOUT 600)
+  endforeach()
 
   # Every exported symbol of both libraries starts with portls_ (scripts/check-exports.sh).
   # The benchmark's smoke test: every mode once, tiny, against this backend's server

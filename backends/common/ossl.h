@@ -210,6 +210,16 @@ int portls__ossl_rest(portls_be_session *s);
 void portls__ossl_lean_follow(SSL_CTX *ssl_ctx);
 int portls__ossl_lean_rest(portls_be_session *s);
 void portls__ossl_lean_free(portls__ossl_lean *rest);
+
+/* For the tests only (tests/fuzz/fuzz_lean.c): a TLS 1.3 server session
+ * already at rest, as rest() leaves one, on suite 0x1301, 0x1302 or 0x1303,
+ * with the peer's and our application traffic secrets (48 bytes for 0x1302,
+ * else 32) and no SSL behind it; io as for session_new. Every operation of
+ * the session works as on one that went to rest; freed with
+ * portls__ossl_session_free(). NULL for another suite or out of memory. */
+portls_be_session *portls__ossl_lean_test_session(uint16_t suite, const uint8_t *read_secret,
+                                                  const uint8_t *write_secret,
+                                                  const portls_be_io *io);
 #endif
 
 /* ---- Hooks: defined by each library's own file ------------------------- */

@@ -691,4 +691,41 @@ static const portls__ossl_ops lean_ops = {
     .rest = lean_rest,
 };
 
+/* ------------------------------------------------------------------------ */
+/* For the tests: a session born at rest                                      */
+
+portls_be_session *portls__ossl_lean_test_session(uint16_t suite, const uint8_t *read_secret,
+                                                  const uint8_t *write_secret,
+                                                  const portls_be_io *io) {
+  size_t key_len = 0, hash_len = suite == 0x1302 ? 48 : 32;
+  const EVP_CIPHER *cipher = lean_cipher(suite, &key_len);
+  if (cipher == NULL || io == NULL) return NULL;
+  portls_be_session *s = portls__calloc(1, sizeof *s);
+  portls__ossl_lean *r = portls__calloc(1, sizeof *r);
+  lean_layer *l = portls__calloc(1, sizeof *l);
+  if (s == NULL || r == NULL || l == NULL) goto fail;
+  l->cipher = cipher;
+  l->key_len = key_len;
+  l->md = lean_md_for_len(hash_len);
+  l->info.version = PORTLS_TLS1_3;
+  l->info.suite = suite;
+  r->hash_len = hash_len;
+  memcpy(r->rd.secret, read_secret, hash_len);
+  memcpy(r->wr.secret, write_secret, hash_len);
+  r->rd.ready = r->wr.ready = 1;
+  if (lean_dir_keys(l, hash_len, &r->rd) < 0 || lean_dir_keys(l, hash_len, &r->wr) < 0) goto fail;
+  r->layer = l;
+  s->rest = r;
+  s->ops = &lean_ops;
+  s->io = *io;
+  s->max_send_fragment = LEAN_MAX_PLAIN;
+  return s;
+fail:
+  lean_layer_free(l);
+  if (r != NULL) r->layer = NULL;
+  portls__ossl_lean_free(r);
+  portls__free(s);
+  return NULL;
+}
+
 #endif /* PORTLS_OSSL_LEAN */

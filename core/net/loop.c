@@ -9,14 +9,18 @@ static void run_deferred(void *arg) {
   loop->defer_armed = 0;
   /* Run what is queued now; tasks queued by these run in the next round, so
    * a task that re-queues itself cannot starve I/O. */
-  portls__task *t = loop->head;
+  loop->running = loop->head;
   loop->head = loop->tail = NULL;
-  while (t != NULL) {
-    portls__task *next = t->next;
+  /* The batch stays reachable from the loop while it runs: a task may free an
+   * object whose other tasks are still in it (a pair closing with input to
+   * deliver), and cancelling them must take them out of the batch, not leave
+   * it pointing into freed memory (found by tests/fuzz/fuzz_pair.c). */
+  while (loop->running != NULL) {
+    portls__task *t = loop->running;
+    loop->running = t->next;
     t->next = NULL;
     t->queued = 0;
     t->fn(t->arg);
-    t = next;
   }
 }
 
@@ -39,6 +43,14 @@ void portls__defer(portls_loop *loop, portls__task *task, void (*fn)(void *), vo
 
 void portls__cancel(portls_loop *loop, portls__task *task) {
   if (!task->queued) return;
+  /* In the batch being run? (No tail there: it is consumed from the head.) */
+  for (portls__task **rp = &loop->running; *rp != NULL; rp = &(*rp)->next)
+    if (*rp == task) {
+      *rp = task->next;
+      task->queued = 0;
+      task->next = NULL;
+      return;
+    }
   portls__task **pp = &loop->head, *prev = NULL;
   while (*pp != NULL && *pp != task) {
     prev = *pp;

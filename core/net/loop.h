@@ -26,7 +26,9 @@ struct portls_loop {
   portls_plat_timer *defer_timer;
   int defer_armed;
   portls__task *head, *tail;
-  uint8_t *read_buf; /* shared by every connection: a read is consumed before the next */
+  portls__task *running; /* the rest of the batch run_deferred is running, which
+                            portls__cancel unlinks from too */
+  uint8_t *read_buf;     /* shared by every connection: a read is consumed before the next */
   uint8_t *clear_buf;
   size_t objects; /* sockets, servers and timers alive */
 };

@@ -284,6 +284,12 @@ static void apply_rule(co_list *l, const pattern *p, int rule, int strength_bits
     if (curr < 0) break;
     next = reverse ? l->prev[curr] : l->next[curr];
     if (!matches(p, l->suite[curr], strength_bits)) continue;
+    /* One language on every backend: an alias adds only what OpenSSL 3's
+     * language can name; a suite outside it comes by its own name alone. '-',
+     * '!' and '+' reach every suite the pattern matches. */
+    if (rule == RULE_ADD && p != NULL && p->suite == NULL &&
+        !(l->suite[curr]->origin & PORTLS__ORIGIN_OPENSSL))
+      continue;
     switch (rule) {
     case RULE_ADD:
       if (!l->active[curr]) {
@@ -370,14 +376,33 @@ static const alias *find_alias(const char *buf, size_t len) {
   return NULL;
 }
 
+/* An mbedTLS name: the IANA name with '-' for '_' ("TLS-ECDHE-RSA-WITH-AES-
+ * 128-GCM-SHA256"), but for the two suites IANA calls TLS_PSK_DHE_WITH_...,
+ * which mbedTLS spells TLS-DHE-PSK-WITH-... */
+static int mbedtls_name_is(const portls__suite *s, const char *buf, size_t len) {
+  static const char quirk[] = "TLS_PSK_DHE_", mbed[] = "TLS-DHE-PSK-";
+  const char *std = s->std_name;
+  size_t i = 0;
+  if (len < 4 || strncmp(buf, "TLS-", 4) != 0) return 0;
+  if (strncmp(std, quirk, sizeof quirk - 1) == 0) {
+    if (len < sizeof mbed - 1 || strncmp(buf, mbed, sizeof mbed - 1) != 0) return 0;
+    i = sizeof mbed - 1;
+  }
+  for (; i < len; i++)
+    if (std[i] == '\0' || (std[i] == '_' ? buf[i] != '-' : std[i] != buf[i])) return 0;
+  return std[len] == '\0';
+}
+
 static const portls__suite *find_suite(const char *buf, size_t len) {
   /* OpenSSL's names first (OpenSSL looks up suites before aliases), then
-   * IANA names. */
+   * IANA names, then mbedTLS's. */
   size_t n = portls__suite_count();
   for (size_t i = 0; i < n; i++)
     if (name_is(portls__suite_at(i)->name, buf, len)) return portls__suite_at(i);
   for (size_t i = 0; i < n; i++)
     if (name_is(portls__suite_at(i)->std_name, buf, len)) return portls__suite_at(i);
+  for (size_t i = 0; i < n; i++)
+    if (mbedtls_name_is(portls__suite_at(i), buf, len)) return portls__suite_at(i);
   return NULL;
 }
 

@@ -906,8 +906,10 @@ size_t portls__suite_names(const uint16_t *ids, size_t n_ids, const char **names
 
 int portls__suite_is_default(const portls__suite *s) {
   if (s->min_version >= PORTLS__V_TLS1_3) return 1;
-  /* OpenSSL's DEFAULT: ALL:!COMPLEMENTOFDEFAULT:!eNULL */
-  return s->enc != PORTLS__E_NULL && !(s->strength & PORTLS__S_NOT_DEFAULT);
+  /* OpenSSL's DEFAULT: ALL:!COMPLEMENTOFDEFAULT:!eNULL, whose aliases name
+   * only suites of OpenSSL 3's language (cipherlist.c) */
+  return (s->origin & PORTLS__ORIGIN_OPENSSL) && s->enc != PORTLS__E_NULL &&
+         !(s->strength & PORTLS__S_NOT_DEFAULT);
 }
 
 size_t portls_get_ciphers(const char *const **names) {

@@ -118,7 +118,9 @@
 #define PORTLS__S_STRONG_MASK 0x1Fu
 #define PORTLS__S_NOT_DEFAULT 0x20u /* COMPLEMENTOFDEFAULT */
 
-/* Which library knows the suite (as built on Debian 12). */
+/* Which library knows the suite (as built on Debian 12). PORTLS__ORIGIN_OPENSSL
+ * also marks OpenSSL 3's cipher language: the suites its aliases can select
+ * (portls__cipher_compile). */
 #define PORTLS__ORIGIN_OPENSSL 0x01u
 #define PORTLS__ORIGIN_MBEDTLS 0x02u
 
@@ -197,10 +199,22 @@ int portls__suite_is_default(const portls__suite *suite);
  * 1.0.2); kECJPAKE, ECJPAKE; names that select nothing but appear in old
  * strings: EXPORT, EXP, EXPORT40, EXPORT56, SSLv2, TLSv1.1, kDH, kDHr, kDHd,
  * aDH, and DHE-RSA-AES256-SHA384 and ECDHE-RSA-AES256-SHA256, which Node's
- * default list names although no such suites exist. CAMELLIA128/256 and
- * CAMELLIA also cover Camellia-GCM, ARIA128/256, ARIA and CBC also cover
- * ARIA-CBC (suites OpenSSL lacks). Suites may also be named by their IANA
- * name (an extension, as in BoringSSL).
+ * default list names although no such suites exist. Suites may also be named
+ * by their IANA name (an extension, as in BoringSSL) or their mbedTLS name
+ * (TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256).
+ *
+ * One language on every backend: an alias (HIGH, ALL, DEFAULT, kECDHE, aRSA,
+ * AESGCM, ...) adds only suites of OpenSSL 3's language (PORTLS__ORIGIN_OPENSSL),
+ * so a string selects on every backend OpenSSL's selection minus the suites
+ * the backend lacks. A suite outside it (static ECDH, Camellia-GCM, ARIA-CBC,
+ * EC J-PAKE, the RC4/DES/3DES suites OpenSSL 3 is built without) is added
+ * only by its own name, alone or joined by '+' to aliases it matches
+ * (ECDH-RSA-AES128-GCM-SHA256+AESGCM); the extension aliases above
+ * (kECDH, ECJPAKE, DES, ...) therefore add nothing by themselves. Deleting
+ * ('-', '!') and moving ('+') reach every suite an alias matches, named ones
+ * included: "ECDH-ECDSA-AES128-GCM-SHA256:!AESGCM" selects nothing. For that
+ * (and for '+' joins), CAMELLIA128/256 and CAMELLIA also cover Camellia-GCM,
+ * and ARIA128/256, ARIA and CBC also cover ARIA-CBC.
  *
  * TLS 1.3: as in OpenSSL the string does not control TLS 1.3 suites: no alias
  * selects them and *out holds TLS <= 1.2 suites only. TLS 1.3 suites named in

@@ -1,6 +1,7 @@
 /* libFuzzer target: the certificate model (DER/PEM parsing, the detailed
  * chain, Node's JSON, the identity check) on arbitrary bytes. Every input
- * must give a certificate or an error, never a crash, leak or overread. */
+ * must give a certificate or an error, never a crash, leak or overread.
+ * fuzz-scope: core */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -17,7 +17,8 @@
  * extension the parser knows, a 6 KiB hello in 64-byte records, no extensions).
  *
  * Run: bin/fuzz-hello-<backend> -max_len=20000 <scratch dir> tests/fuzz/corpus/hello
- * (new inputs go to the first directory; keep the committed corpus small). */
+ * (new inputs go to the first directory; keep the committed corpus small).
+ * fuzz-scope: core */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

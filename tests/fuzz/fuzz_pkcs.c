@@ -1,6 +1,8 @@
 /* libFuzzer target: core's PKCS#12 and encrypted-key decoders on arbitrary
  * bytes (a PFX or a key file from an untrusted source). The work bounds keep
- * each input fast; every input must decode or fail cleanly. */
+ * each input fast; every input must decode or fail cleanly. The decoders use
+ * the backend's digest and cipher primitives, so it runs on every backend.
+ * fuzz-scope: backend */
 #include <stddef.h>
 #include <stdint.h>
 
