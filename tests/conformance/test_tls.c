@@ -205,6 +205,30 @@ Test(tls_handshake, ephemeral_key_is_ECDH_prime256v1_by_default_and_EINVAL_on_th
   h_finish(&t);
 }
 
+/* The server's curve decides the key exchange; the client reports that
+ * curve's name and its size in bits, not P-256's. */
+Test(tls_handshake, ephemeral_key_reports_the_curve_the_server_chose_and_its_size) {
+  h_test t;
+  portls_ephemeral_key_info info;
+  memset(&info, 0, sizeof info);
+  h_init(&t);
+  t.user = &info;
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ecdh_curve = "secp384r1";
+  h_listen_tls(&t, &so);
+  portls_connect_options co = client_options(&t, "ca.crt");
+  co.tls.context.ecdh_curve = "secp384r1"; /* a client offers its own ecdhCurve */
+  h_connect_tls(&t, &co)->hook = ephemeral_client;
+  h_run_all_closed(&t);
+  cr_assert_not_null(info.type);
+  cr_assert_str_eq(info.type, "ECDH");
+  cr_assert_str_eq(info.name, "secp384r1");
+  cr_assert_eq(info.size, 384);
+  h_finish(&t);
+}
+
 static void ec_client(h_side *s, h_event ev) {
   if (ev == H_SECURE) {
     portls_cert *cert = NULL;
