@@ -640,8 +640,13 @@ typedef struct portls_server_events {
   portls_connection_cb connection;        /* net: 'connection' */
   portls_connection_cb secure_connection; /* tls: 'secureConnection' */
   portls_client_error_cb client_error;    /* tls: 'clientError' */
-  portls_server_error_cb error;           /* e.g. EADDRINUSE from listen */
-  portls_server_cb close;                 /* after close(), once every connection is gone */
+  /* A failed accept, e.g. PORTLS_EMFILE when the process is out of file
+   * descriptors: once per stretch of failures. The server keeps listening
+   * and its connections; connections that arrive meanwhile are closed (or
+   * wait, when no spare descriptor could be kept), and accepting resumes
+   * after a 500 ms back-off. (listen() returns its own errors.) */
+  portls_server_error_cb error;
+  portls_server_cb close; /* after close(), once every connection is gone */
 } portls_server_events;
 
 /* The three questions a server's ClientHello may raise (SNI, session, OCSP)
