@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -146,6 +146,14 @@ Test(net_server, at_the_descriptor_limit_emits_EMFILE_keeps_its_connections_and_
   h_finish(&t);
 }
 
+/* valgrind emulates RLIMIT_NOFILE: an accept() the kernel completes above
+ * the soft limit, it closes and reports as EMFILE, so a client cannot wait
+ * in the backlog under it. */
+static int under_valgrind(void) {
+  const char *preload = getenv("LD_PRELOAD");
+  return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
 /* Without even a spare descriptor to close pending connections with, the
  * server backs off instead of spinning on a listener that stays readable,
  * and serves the waiting client once descriptors are freed. */
@@ -174,6 +182,12 @@ Test(net_server, at_the_descriptor_limit_without_a_spare_backs_off_and_serves_th
   cr_assert_eq(t.nconns, 0);
 
   give_back(&f, 0);
+  if (under_valgrind()) { /* the waiting client was closed: another one comes */
+    close(waiting);
+    waiting = raw_socket();
+    raw_connect(waiting, port);
+    cr_assert_eq(send(waiting, "waited", 6, 0), 6);
+  }
   h_run_until(&t, t.nconns == 1 && t.conn[0].rx_len == 6);
   char buf[16];
   cr_assert_eq(recv(waiting, buf, sizeof buf, 0), 6, "recv: %s", strerror(errno));
