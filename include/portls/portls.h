@@ -3,9 +3,10 @@
  * Conventions
  * -----------
  * Objects. Every object is opaque and created by a `_new`, `connect` or
- * `create_server` function. Sockets and servers are closed asynchronously:
- * their memory stays valid until their close callback has run, and is freed
- * by the library right after it returns. Contexts are reference counted.
+ * `create_server` function. Sockets, servers and SecurePairs are closed
+ * asynchronously: their memory stays valid until their close callback has
+ * run, and is freed by the library right after it returns. Contexts are
+ * reference counted.
  *
  * Callbacks. Events are typed C callbacks with a `void *user`, one listener per
  * event, set in an events struct (copied). Callbacks always run from the loop,
