@@ -1,10 +1,12 @@
 /* portls command-line tool: `serve`, a TLS server (docs/cli.md). */
 #define _POSIX_C_SOURCE 200809L
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -194,18 +196,38 @@ static void on_server_close(portls_server *server, void *user) {
   s->hooks = NULL;
 }
 
+/* A failed accept (EMFILE at the descriptor limit, ...): the server keeps
+ * listening and its connections, and accepts again when it can. */
 static void on_server_error(portls_server *server, const portls_error *err, void *user) {
-  (void)server;
-  serve *s = user;
+  (void)server, (void)user;
   ev_error_from(err);
-  s->failed = 1;
-  serve_stop(s);
+}
+
+/* As servers do: the soft limit on open descriptors (often 1024) up to the
+ * hard one, so that the connections a server can hold are the system's
+ * limit rather than a shell default. */
+static void raise_nofile_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  rlim_t soft = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0) return;
+#ifdef OPEN_MAX
+  /* macOS refuses more than OPEN_MAX under an unlimited hard limit. */
+  if (soft < OPEN_MAX) {
+    rl.rlim_cur = OPEN_MAX;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+#else
+  (void)soft;
+#endif
 }
 
 /* ---- the command ---- */
 
 static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
   portls_error err = {0, ""};
+  raise_nofile_limit();
   int rc = portls_loop_new(&s->loop);
   if (rc < 0) {
     ev_error(rc, "cannot create the event loop");

@@ -18,12 +18,25 @@ struct portls_server {
   size_t hwm;
   portls_plat_listener *listener;
   int closing, listener_closed;
+  /* Accepting failed (EMFILE at the descriptor limit, ...): the code, until an
+   * accept succeeds again; the platform waits for the back-off timer to end
+   * before it accepts again. */
+  int accept_err;
+  portls_plat_timer *backoff;
   portls_socket *conns;
   size_t nconns, max_conns;
   portls__task task_listening, task_close;
 };
 
+static void stop_backoff(portls_server *srv) {
+  if (srv->backoff != NULL) {
+    P->timer_free(srv->backoff);
+    srv->backoff = NULL;
+  }
+}
+
 void portls__server_discard(portls_server *srv) {
+  stop_backoff(srv);
   if (srv->uops != NULL) srv->uops->free(srv->upper);
   srv->loop->objects--;
   portls__free(srv);
@@ -103,18 +116,50 @@ void portls__server_socket_closed(portls_server *srv, portls_socket *s) {
 
 static void on_stray_closed(void *ud) { (void)ud; }
 
+static void take_connection(portls_server *srv);
+
+static void backoff_done(void *ud) {
+  portls_server *srv = ud;
+  if (!srv->closing) take_connection(srv); /* accept() lets the platform accept again */
+}
+
+/* Accepting failed. The server keeps listening and keeps its connections:
+ * 'error' says so once per stretch of failures (not once per dropped
+ * connection), and the platform, paused since it reported the failure,
+ * accepts again after a back-off rather than spinning on a listener that
+ * stays readable. At the descriptor limit the platform has already closed
+ * what was pending (libuv's reserve-descriptor trick), so those clients are
+ * told at once rather than left waiting. */
+static void accept_failed(portls_server *srv, int status) {
+  int first = srv->accept_err != status;
+  srv->accept_err = status;
+  P->timer_start(srv->backoff, PORTLS__ACCEPT_BACKOFF_MS, 0);
+  if (!first || srv->ev.error == NULL) return;
+  portls_error err;
+  if (status == PORTLS_EMFILE)
+    portls__err(&err, status,
+                "accept EMFILE: too many open files; the server keeps listening and its "
+                "connections, and closes new ones until descriptors are freed");
+  else
+    portls__err(&err, status, "accept %s: %s", portls_err_name(status), portls_strerror(status));
+  srv->ev.error(srv, &err, srv->user);
+}
+
 static void on_connection(void *ud, int status) {
   portls_server *srv = ud;
   if (srv->closing) return;
   if (status < 0) {
-    portls_error err;
-    portls__err(&err, status, "accept: %s", portls_strerror(status));
-    if (srv->ev.error != NULL) srv->ev.error(srv, &err, srv->user);
+    accept_failed(srv, status);
     return;
   }
+  take_connection(srv);
+}
+
+static void take_connection(portls_server *srv) {
   portls_plat_stream *stream = NULL;
   int rc = P->accept(srv->listener, &stream);
   if (rc < 0) return;
+  srv->accept_err = 0;
   if (srv->max_conns > 0 && srv->nconns >= srv->max_conns) {
     /* Node drops connections over maxConnections without an event. */
     P->close(stream, on_stray_closed, NULL);
@@ -153,8 +198,14 @@ static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog,
     return portls__err(err, PORTLS_ESERVER_NOT_RUNNING, "listen: server is closing");
   if (srv->listener != NULL)
     return portls__err(err, PORTLS_ESERVER_LISTENING, "listen: already listening");
-  int rc = P->listen(srv->loop->plat, a, backlog > 0 ? backlog : 511, on_connection, srv,
-                     &srv->listener);
+  int rc =
+      srv->backoff != NULL ? 0 : P->timer_new(srv->loop->plat, backoff_done, srv, &srv->backoff);
+  if (rc < 0) {
+    srv->backoff = NULL;
+    return portls__err(err, rc, "listen: %s", portls_strerror(rc));
+  }
+  rc = P->listen(srv->loop->plat, a, backlog > 0 ? backlog : 511, on_connection, srv,
+                 &srv->listener);
   if (rc < 0) {
     char where[140];
     portls__addr_describe(a, where, sizeof where);
@@ -234,6 +285,7 @@ void portls_server_close(portls_server *srv) {
   if (srv == NULL || srv->closing) return;
   srv->closing = 1;
   portls__cancel(srv->loop, &srv->task_listening);
+  stop_backoff(srv);
   if (srv->listener != NULL) {
     P->listener_close(srv->listener, on_listener_closed, srv);
   } else {

@@ -8,6 +8,9 @@
 #include "portls/portls.h"
 
 #define PORTLS__DEFAULT_HWM (16 * 1024)
+/* How long a server waits after a failed accept (EMFILE, ...) before it
+ * accepts again. */
+#define PORTLS__ACCEPT_BACKOFF_MS 500
 
 /* What a socket's bytes travel over: a platform stream (TCP, Unix), a
  * SecurePair's memory pump, an application-defined duplex, or another

@@ -314,6 +314,12 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
   int rc = portls__hello_feed(t->hello, data, len);
   if (rc == PORTLS__HELLO_MORE) return;
   if (rc != PORTLS__HELLO_DONE) {
+    /* A refused hello gets a fatal alert; no keys exist yet, so core writes
+     * the plaintext record itself. */
+    unsigned alert = portls__hello_alert(t->hello);
+    const uint8_t record[7] = {21, 3, 3, 0, 2, 2, (uint8_t)alert};
+    if (alert != 0 && portls__bytes_append(&s->out, record, sizeof record) == 0)
+      portls__socket_flush(s);
     portls__socket_fail(s, rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, "%s",
                         t->hello->err.message);
     return;

@@ -425,6 +425,25 @@ too_big:
 
 /* ---- accessors ------------------------------------------------------------------- */
 
+unsigned portls__hello_alert(const portls__hello *h) {
+  if (h->state == PORTLS__HELLO_MORE || h->state == PORTLS__HELLO_DONE ||
+      h->state == PORTLS__HELLO_NOT_TLS)
+    return 0;
+  switch (h->why) {
+  case PORTLS__HELLO_E_TOO_BIG:
+    return PORTLS__ALERT_HANDSHAKE_FAILURE;
+  case PORTLS__HELLO_E_NOT_HELLO:
+    return PORTLS__ALERT_UNEXPECTED_MESSAGE;
+  case PORTLS__HELLO_E_DUP_EXT:
+  case PORTLS__HELLO_E_PSK_NOT_LAST:
+    return PORTLS__ALERT_ILLEGAL_PARAMETER;
+  case PORTLS__HELLO_E_NOMEM:
+    return PORTLS__ALERT_INTERNAL_ERROR;
+  default:
+    return PORTLS__ALERT_DECODE_ERROR;
+  }
+}
+
 int portls__hello_has_u16(const uint8_t *list, size_t n, uint16_t v) {
   for (size_t i = 0; i < n; i++)
     if (portls__hello_u16(list, i) == v) return 1;

@@ -31,12 +31,17 @@
 #include "portls/errors.h"
 
 /* Largest ClientHello body accepted (the handshake message without its 4-byte
- * header). Real hellos are a few hundred bytes, up to ~2 KiB with
- * post-quantum key shares; 16 KiB is what one TLS record can carry. */
-#define PORTLS__HELLO_BODY_MAX 16384u
+ * header): 64 KiB. Most hellos are a few hundred bytes, up to ~2 KiB with
+ * post-quantum key shares, but a client may send far more (a large session
+ * ticket, a long ALPN list, padding) over several records of at most 16 KiB
+ * each; the extensions alone may take 64 KiB. OpenSSL accepts up to 128 KiB,
+ * BoringSSL 16 KiB (more when it asks for a client certificate), mbedTLS
+ * 2.28 what one record carries: past core, the backend's own limit applies. */
+#define PORTLS__HELLO_BODY_MAX 65536u
 /* Largest number of raw bytes (record headers included) the parser reads
- * before giving up: a maximal hello plus the headers of up to 256 records. */
-#define PORTLS__HELLO_MAX (PORTLS__HELLO_BODY_MAX + 4u + 5u * 256u)
+ * before giving up: a maximal hello plus the headers of up to 1024 records
+ * (records of 64 bytes and more, for a maximal hello). */
+#define PORTLS__HELLO_MAX (PORTLS__HELLO_BODY_MAX + 4u + 5u * 1024u)
 
 /* What portls__hello_feed returns; negative values are PORTLS_E* codes. */
 #define PORTLS__HELLO_MORE 0    /* a prefix of a ClientHello so far: feed more */
@@ -149,6 +154,19 @@ void portls__hello_free(portls__hello *h);
  * calls return it again and ignore their bytes. Bytes that follow the end of
  * the ClientHello are ignored. */
 int portls__hello_feed(portls__hello *h, const void *data, size_t len);
+
+/* The TLS alert (AlertDescription, RFC 8446 6.2) a server answers a failed
+ * parse with: decode_error for a malformed hello, handshake_failure for one
+ * over the size limit, illegal_parameter for a duplicate extension or a
+ * pre_shared_key that is not last, unexpected_message for another handshake
+ * message, internal_error when out of memory; 0 (no alert) for input that is
+ * not TLS at all and while the parse is not over or succeeded. */
+#define PORTLS__ALERT_UNEXPECTED_MESSAGE 10
+#define PORTLS__ALERT_HANDSHAKE_FAILURE 40
+#define PORTLS__ALERT_ILLEGAL_PARAMETER 47
+#define PORTLS__ALERT_DECODE_ERROR 50
+#define PORTLS__ALERT_INTERNAL_ERROR 80
+unsigned portls__hello_alert(const portls__hello *h);
 
 /* Bytes read, record headers included: once DONE, up to the last byte of the
  * ClientHello; after a failure, up to the byte that decided it

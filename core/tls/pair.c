@@ -19,7 +19,9 @@ struct portls_pair {
   portls_pair_cb lent_done;
   void *lent_user;
   int eof, reading;
-  int closing; /* the cleartext socket is closing: no more I/O */
+  int closing;        /* the cleartext socket is closing: no more I/O */
+  int encrypted_end;  /* encrypted_end was emitted */
+  portls__bytes tail; /* ciphertext still owed to the peer when the cleartext closed */
 
   const uint8_t *out; /* the socket's write in flight */
   size_t out_len, out_off;
@@ -114,6 +116,15 @@ int portls_pair_encrypted_end(portls_pair *p) {
 
 /* ---- output ---- */
 
+/* The encrypted stream's end, once: after a close_notify, or when the
+ * cleartext socket closes without one (a failed handshake, destroy()), so
+ * that the side pumping the ciphertext always sees the end. */
+static void end_encrypted(portls_pair *p) {
+  if (p->encrypted_end) return;
+  p->encrypted_end = 1;
+  if (p->ev.encrypted_end != NULL) p->ev.encrypted_end(p, p->user);
+}
+
 static void write_done(void *arg) {
   portls_pair *p = arg;
   portls_plat_status_cb cb = p->write_cb;
@@ -170,7 +181,9 @@ void portls_pair_encrypted_consume(portls_pair *p, size_t n) {
   if (n > left) n = left;
   p->out_off += n;
   p->enc_written += n;
-  if (p->out_off == p->out_len) portls__defer(p->loop, &p->task_write_done, write_done, p);
+  /* Closing, the rest is the pair's own copy (the tail): nothing to complete. */
+  if (p->out_off == p->out_len && !p->closing)
+    portls__defer(p->loop, &p->task_write_done, write_done, p);
 }
 
 uint64_t portls_pair_encrypted_bytes_written(const portls_pair *p) {
@@ -179,7 +192,7 @@ uint64_t portls_pair_encrypted_bytes_written(const portls_pair *p) {
 
 static void shutdown_done(void *arg) {
   portls_pair *p = arg;
-  if (p->ev.encrypted_end != NULL) p->ev.encrypted_end(p, p->user);
+  end_encrypted(p);
   p->shutdown_cb(p->shutdown_ud, 0);
 }
 
@@ -199,9 +212,15 @@ static void pair_free(portls_pair *p) {
   portls__cancel(loop, &p->task_shutdown);
   portls__cancel(loop, &p->task_lent_done);
   portls__bytes_free(&p->in);
+  portls__bytes_free(&p->tail);
   portls__free(p);
 }
 
+/* The cleartext socket has closed: what the peer is still owed (the alert
+ * of a failed handshake, most often) goes out, the encrypted stream ends,
+ * the cleartext socket's 'error' and 'close' come, then the pair's own
+ * 'close', and only then is the pair freed. Until then the application may
+ * still call the pair's functions: they fail with PORTLS_ESTREAM_DESTROYED. */
 static void closed(void *arg) {
   portls_pair *p = arg;
   portls_plat_cb cb = p->close_cb;
@@ -214,7 +233,20 @@ static void closed(void *arg) {
   p->lent_done = NULL;
   if (wcb != NULL) wcb(wud, PORTLS_ECANCELED);
   if (done != NULL) done(p, done_user); /* the lent buffer is released */
-  cb(ud); /* the cleartext socket's 'close': the pair is still valid during it */
+  if (p->out != NULL && p->out_off < p->out_len) {
+    if (p->ev.encrypted_data != NULL) {
+      size_t n = p->out_len - p->out_off;
+      p->out_off = p->out_len;
+      p->enc_written += n;
+      p->ev.encrypted_data(p, p->tail.data, n, p->user);
+    } else if (p->ev.encrypted_readable != NULL) {
+      p->ev.encrypted_readable(p, p->user); /* peek it now: the pair goes with 'close' */
+    }
+  }
+  end_encrypted(p);
+  cb(ud); /* the cleartext socket's 'error' and 'close'; it is freed after */
+  p->s = NULL;
+  if (p->ev.close != NULL) p->ev.close(p, p->user);
   pair_free(p);
 }
 
@@ -226,7 +258,20 @@ static void pl_close(void *impl, portls_plat_cb cb, void *ud) {
   p->reading = 0;
   portls__cancel(p->loop, &p->task_deliver);
   portls__cancel(p->loop, &p->task_out);
+  portls__cancel(p->loop, &p->task_write_done);
   portls__cancel(p->loop, &p->task_shutdown);
+  /* The ciphertext not handed out yet (the write in flight, and what the
+   * socket queued behind it) lives in the socket, which goes with its
+   * 'close': the pair keeps a copy to hand out before it ends. */
+  const portls__bytes *queued = &p->s->out;
+  int rc = 0;
+  if (p->out != NULL && p->out_off < p->out_len)
+    rc = portls__bytes_append(&p->tail, p->out + p->out_off, p->out_len - p->out_off);
+  if (rc == 0 && queued->len > 0) rc = portls__bytes_append(&p->tail, queued->data, queued->len);
+  if (rc != 0) portls__bytes_free(&p->tail); /* out of memory: the peer sees the end only */
+  p->out = p->tail.len > 0 ? p->tail.data : NULL;
+  p->out_len = p->tail.len;
+  p->out_off = 0;
   portls__defer(p->loop, &p->task_close, closed, p);
 }
 

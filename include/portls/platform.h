@@ -87,9 +87,14 @@ typedef struct portls_platform {
   int (*stream_connect)(portls_plat_loop *loop, const portls_plat_addr *addr,
                         portls_plat_status_cb cb, void *ud, portls_plat_stream **out);
   /* Binds and listens; errors (PORTLS_EADDRINUSE, PORTLS_EACCES, ...) are
-   * returned here. cb runs once per pending connection: call accept(). */
+   * returned here. cb runs once per pending connection: call accept(). A
+   * failed accept (PORTLS_EMFILE, ...) comes as cb(error), after which the
+   * listener accepts nothing until the next accept() call (core's back-off),
+   * so that a listener that stays readable cannot spin the loop. */
   int (*listen)(portls_plat_loop *loop, const portls_plat_addr *addr, int backlog,
                 portls_plat_status_cb cb, void *ud, portls_plat_listener **out);
+  /* The connection behind cb(0), or PORTLS_EAGAIN; after a cb(error), lets
+   * accepting resume. */
   int (*accept)(portls_plat_listener *l, portls_plat_stream **out);
   int (*listener_address)(portls_plat_listener *l, portls_plat_addr *out);
   void (*listener_close)(portls_plat_listener *l, portls_plat_cb cb, void *ud);

@@ -3,9 +3,10 @@
  * Conventions
  * -----------
  * Objects. Every object is opaque and created by a `_new`, `connect` or
- * `create_server` function. Sockets and servers are closed asynchronously:
- * their memory stays valid until their close callback has run, and is freed
- * by the library right after it returns. Contexts are reference counted.
+ * `create_server` function. Sockets, servers and SecurePairs are closed
+ * asynchronously: their memory stays valid until their close callback has
+ * run, and is freed by the library right after it returns. Contexts are
+ * reference counted.
  *
  * Callbacks. Events are typed C callbacks with a `void *user`, one listener per
  * event, set in an events struct (copied). Callbacks always run from the loop,
@@ -583,7 +584,17 @@ typedef struct portls_pair_events {
    * portls_pair_encrypted_peek(). */
   portls_pair_data_cb encrypted_data;
   portls_pair_cb encrypted_readable; /* pull mode: ciphertext is waiting */
-  portls_pair_cb encrypted_end; /* the encrypted stream ended (close_notify sent, half-close) */
+  /* The encrypted stream ended: after our close_notify (half-close), or when
+   * the cleartext socket closes without one (a failed handshake, destroy()),
+   * once the ciphertext still owed to the peer (an alert) was handed out.
+   * Exactly once per pair; pass it on to the peer. */
+  portls_pair_cb encrypted_end;
+  /* The pair's own 'close': the last event, once, after the cleartext
+   * socket's 'close'. The pair's memory is freed when it returns, and not
+   * before: until then every pair function may be called (after the
+   * cleartext closed they fail with PORTLS_ESTREAM_DESTROYED, and
+   * portls_pair_cleartext() gives NULL). Clear your pointers to the pair here. */
+  portls_pair_cb close;
 } portls_pair_events;
 
 /* Node: tls.createSecurePair(context, isServer, requestCert,
@@ -593,12 +604,14 @@ typedef struct portls_pair_events {
  * pair needs a loop for its callbacks but no socket. Its `cleartext` stream
  * is a TLS socket (same API: write, end, authorized, getPeerCertificate,
  * getCipher, ...). The pair belongs to the library and is freed after its
- * cleartext socket's 'close'. Errors: PORTLS_EINVAL, those of
- * portls_context_new(), PORTLS_EALPN, PORTLS_ENOTSUP, PORTLS_ENOMEM. */
+ * own 'close' event, which follows its cleartext socket's 'close'. Errors:
+ * PORTLS_EINVAL, those of portls_context_new(), PORTLS_EALPN,
+ * PORTLS_ENOTSUP, PORTLS_ENOMEM. */
 int portls_pair_new(portls_loop *loop, const portls_tls_socket_options *opts,
                     const portls_pair_events *events, void *user, portls_pair **out,
                     portls_error *err);
-/* Node: pair.cleartext: the pair's TLS socket (owned by the pair). */
+/* Node: pair.cleartext: the pair's TLS socket (owned by the pair); NULL
+ * once that socket has closed. */
 portls_socket *portls_pair_cleartext(portls_pair *pair);
 /* Node: pair.encrypted.write(data): ciphertext received from the peer
  * (copied; processed from the loop). Errors: PORTLS_EINVAL,
@@ -640,8 +653,13 @@ typedef struct portls_server_events {
   portls_connection_cb connection;        /* net: 'connection' */
   portls_connection_cb secure_connection; /* tls: 'secureConnection' */
   portls_client_error_cb client_error;    /* tls: 'clientError' */
-  portls_server_error_cb error;           /* e.g. EADDRINUSE from listen */
-  portls_server_cb close;                 /* after close(), once every connection is gone */
+  /* A failed accept, e.g. PORTLS_EMFILE when the process is out of file
+   * descriptors: once per stretch of failures. The server keeps listening
+   * and its connections; connections that arrive meanwhile are closed (or
+   * wait, when no spare descriptor could be kept), and accepting resumes
+   * after a 500 ms back-off. (listen() returns its own errors.) */
+  portls_server_error_cb error;
+  portls_server_cb close; /* after close(), once every connection is gone */
 } portls_server_events;
 
 /* The three questions a server's ClientHello may raise (SNI, session, OCSP)

@@ -19,9 +19,17 @@
 #include <uv.h>
 
 #ifndef _WIN32
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+/* Listeners accept themselves (uv_poll on their own socket): libuv's own
+ * accept at the descriptor limit closes what is pending and tells no one. */
+#define UVP_OWN_ACCEPT 1
 #endif
 
+#include "../common/accept.h"
 #include "../common/cmdline.h"
 #include "../common/sigpipe.h"
 #include "../common/sockaddr.h"
@@ -37,6 +45,7 @@ struct portls_plat_loop {
   size_t nopen;  /* objects created and not yet closed/cancelled/completed */
   int running;   /* inside loop_run(): libuv forbids re-entering uv_run() */
   int wrapped;   /* uv belongs to the application */
+  int emfile_fd; /* spare descriptor for accept() at the limit (libuv's trick), or -1 */
   uv_loop_t own; /* the loop itself when !wrapped */
 };
 
@@ -80,7 +89,15 @@ struct portls_plat_stream {
 };
 
 struct portls_plat_listener {
+#ifdef UVP_OWN_ACCEPT
+  uv_poll_t poll; /* on fd, while accepting */
+  int fd;
+  int accepted_fd;      /* accepted, waiting for accept(); -1 when none */
+  unsigned char failed; /* accept() failed: not polled until the next accept() */
+  unsigned char bound;  /* the Unix socket file is ours to remove */
+#else
   uvp_handle h;
+#endif
   portls_plat_loop *loop;
   portls_plat_status_cb cb;
   void *ud;
@@ -223,6 +240,7 @@ static int uvp_loop_new(portls_plat_loop **out) {
   }
   loop->uv = &loop->own;
   loop->own.data = loop;
+  loop->emfile_fd = -1;
   portls__plat_ignore_sigpipe();
   *out = loop;
   return 0;
@@ -238,6 +256,7 @@ int portls__uv_loop_wrap(void *uv_loop, portls_plat_loop **out) {
   memset(loop, 0, sizeof *loop);
   loop->uv = uv_loop;
   loop->wrapped = 1;
+  loop->emfile_fd = -1;
   *out = loop;
   return 0;
 }
@@ -254,6 +273,9 @@ static int uvp_loop_free(portls_plat_loop *loop) {
     while (uv_loop_alive(loop->uv)) (void)uv_run(loop->uv, UV_RUN_DEFAULT);
     if (uv_loop_close(loop->uv) != 0) return PORTLS_EBUSY;
   }
+#ifdef UVP_OWN_ACCEPT
+  if (loop->emfile_fd >= 0) (void)close(loop->emfile_fd);
+#endif
   portls_plat_free(loop);
   return 0;
 }
@@ -686,6 +708,218 @@ static int uvp_peername(portls_plat_stream *s, portls_plat_addr *out) {
 /* ------------------------------------------------------------------------ */
 /* Listeners                                                                  */
 
+#ifdef UVP_OWN_ACCEPT
+
+static int uvp_sys_err(int e) { return portls__uv_err(uv_translate_sys_error(e)); }
+
+static void uvp_listener_io(uv_poll_t *h, int status, int events);
+
+static void uvp_listener_update(portls_plat_listener *l) {
+  /* An accepted connection nobody took yet pauses accepting (libuv), and so
+   * does a failure, until the next accept(). */
+  if (l->closing) return;
+  if (l->accepted_fd < 0 && !l->failed)
+    (void)uv_poll_start(&l->poll, UV_READABLE, uvp_listener_io);
+  else
+    (void)uv_poll_stop(&l->poll);
+}
+
+/* accept() failed: polling stops (the listener stays readable, so polling on
+ * would spin) and the failure is reported; core calls accept() to go on
+ * after a back-off. */
+static void uvp_listener_failed(portls_plat_listener *l, int code) {
+  l->failed = 1;
+  uvp_listener_update(l);
+  l->cb(l->ud, code);
+}
+
+static void uvp_listener_io(uv_poll_t *h, int status, int events) {
+  portls_plat_listener *l = h->data;
+  (void)events;
+  if (status < 0) {
+    uvp_listener_failed(l, portls__uv_err(status));
+    return;
+  }
+  while (!l->closing && l->accepted_fd < 0 && !l->failed) {
+    int fd = accept(l->fd, NULL, NULL);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      /* At the descriptor limit, what is pending is closed (libuv's trick);
+       * either way it is reported. */
+      if (err == EMFILE || err == ENFILE)
+        (void)portls__plat_emfile_trick(l->fd, &l->loop->emfile_fd);
+      uvp_listener_failed(l, uvp_sys_err(err));
+      return;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      int err = errno;
+      (void)close(fd);
+      uvp_listener_failed(l, uvp_sys_err(err));
+      return;
+    }
+    l->accepted_fd = fd;
+    l->cb(l->ud, 0);
+    if (!l->closing && l->accepted_fd >= 0) {
+      uvp_listener_update(l);
+      return;
+    }
+  }
+}
+
+static void uvp_listener_closed(uv_handle_t *h) {
+  portls_plat_listener *l = h->data;
+  if (l->close_cb != NULL) l->close_cb(l->close_ud);
+  portls_plat_free(l);
+}
+
+/* The descriptors of a listener that is closing or never reached the caller. */
+static void uvp_listener_release(portls_plat_listener *l) {
+  if (l->fd >= 0) (void)close(l->fd);
+  if (l->accepted_fd >= 0) (void)close(l->accepted_fd);
+  l->fd = l->accepted_fd = -1;
+  /* As Node (and libuv) do: the socket file goes with the listener. */
+  if (l->bound) (void)unlink(l->path);
+  l->bound = 0;
+}
+
+/* socket(), bind() and listen() with libuv's flags: TCP reuses the address
+ * of a connection in TIME_WAIT and "::" listens dual-stack; a Unix socket in
+ * a missing directory is EACCES. */
+static int uvp_listen_fd(portls_plat_listener *l, const portls_plat_addr *addr, int backlog) {
+  struct sockaddr_storage ss;
+  struct sockaddr_un sun;
+  socklen_t salen = 0;
+  int rc, fd, on = 1;
+  if (l->is_pipe) {
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, addr->path, strlen(addr->path));
+    salen = (socklen_t)sizeof sun;
+  } else {
+    rc = portls__plat_to_sockaddr(addr, &ss, &salen);
+    if (rc != 0) return rc;
+  }
+  fd = socket(l->is_pipe ? AF_UNIX : ss.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) return uvp_sys_err(errno);
+  l->fd = fd;
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+    return uvp_sys_err(errno);
+  if (l->is_pipe) {
+    if (bind(fd, (struct sockaddr *)&sun, salen) != 0)
+      return errno == ENOENT ? PORTLS_EACCES : uvp_sys_err(errno);
+    l->bound = 1;
+  } else {
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return uvp_sys_err(errno);
+#ifdef IPV6_V6ONLY
+    if (addr->family == PORTLS_PLAT_INET6) {
+      int off = 0;
+      if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0)
+        return uvp_sys_err(errno);
+    }
+#endif
+    if (bind(fd, (struct sockaddr *)&ss, salen) != 0)
+      return errno == EAFNOSUPPORT ? PORTLS_EINVAL : uvp_sys_err(errno);
+  }
+  if (listen(fd, backlog) != 0) return uvp_sys_err(errno);
+  return 0;
+}
+
+static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int backlog,
+                      portls_plat_status_cb cb, void *ud, portls_plat_listener **out) {
+  portls_plat_listener *l;
+  int rc;
+
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || addr == NULL || cb == NULL) return PORTLS_EINVAL;
+  if (addr->family == PORTLS_PLAT_UNIX) {
+    rc = portls__plat_check_unix_path(addr);
+    if (rc != 0) return rc;
+  }
+  if (backlog <= 0) backlog = 511; /* Node's default */
+
+  l = portls_plat_alloc(sizeof *l);
+  if (l == NULL) return PORTLS_ENOMEM;
+  memset(l, 0, sizeof *l);
+  l->loop = loop;
+  l->cb = cb;
+  l->ud = ud;
+  l->fd = l->accepted_fd = -1;
+  l->is_pipe = addr->family == PORTLS_PLAT_UNIX;
+  if (l->is_pipe) memcpy(l->path, addr->path, sizeof l->path);
+  rc = uvp_listen_fd(l, addr, backlog);
+  if (rc == 0) rc = portls__uv_err(uv_poll_init_socket(loop->uv, &l->poll, l->fd));
+  if (rc != 0) {
+    /* A Unix socket that failed to bind has no file of ours to remove. */
+    uvp_listener_release(l);
+    portls_plat_free(l);
+    return rc;
+  }
+  l->poll.data = l;
+  (void)uv_poll_start(&l->poll, UV_READABLE, uvp_listener_io);
+  if (loop->emfile_fd < 0) loop->emfile_fd = portls__plat_emfile_reserve();
+  loop->nopen++;
+  *out = l;
+  return 0;
+}
+
+static int uvp_accept(portls_plat_listener *l, portls_plat_stream **out) {
+  portls_plat_stream *s;
+  int rc, fd;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (l == NULL || l->closing) return PORTLS_EINVAL;
+  l->failed = 0; /* accepting again, after a failure */
+  fd = l->accepted_fd;
+  l->accepted_fd = -1;
+  uvp_listener_update(l);
+  if (fd < 0) return PORTLS_EAGAIN;
+  s = uvp_stream_new(l->loop, l->is_pipe);
+  if (s == NULL) {
+    (void)close(fd);
+    return PORTLS_ENOMEM;
+  }
+  rc = l->is_pipe ? uv_pipe_open(&s->h.pipe, fd) : uv_tcp_open(&s->h.tcp, fd);
+  if (rc != 0) {
+    (void)close(fd); /* libuv takes the descriptor only when it succeeds */
+    uvp_stream_discard(s);
+    return portls__uv_err(rc);
+  }
+  l->loop->nopen++;
+  *out = s;
+  return 0;
+}
+
+static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) {
+  struct sockaddr_storage ss;
+  socklen_t len = (socklen_t)sizeof ss;
+  if (l == NULL || out == NULL || l->closing) return PORTLS_EINVAL;
+  if (l->is_pipe) {
+    memset(out, 0, sizeof *out);
+    out->family = PORTLS_PLAT_UNIX;
+    memcpy(out->path, l->path, sizeof out->path);
+    return 0;
+  }
+  memset(&ss, 0, sizeof ss);
+  if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) return uvp_sys_err(errno);
+  return portls__plat_from_sockaddr((const struct sockaddr *)&ss, out);
+}
+
+static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void *ud) {
+  if (l == NULL || l->closing) return;
+  l->closing = 1;
+  l->close_cb = cb;
+  l->close_ud = ud;
+  l->loop->nopen--;
+  /* uv_close() stops polling at once, so the descriptors can go now. */
+  uv_close((uv_handle_t *)&l->poll, uvp_listener_closed);
+  uvp_listener_release(l);
+}
+
+#else /* libuv's own listeners */
+
 static void uvp_connection(uv_stream_t *h, int status) {
   portls_plat_listener *l = h->data;
   if (l->closing) return;
@@ -794,6 +1028,8 @@ static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void 
   /* libuv unlinks a Unix socket path it bound, as Node does on close. */
   uv_close(&l->h.handle, uvp_listener_closed);
 }
+
+#endif
 
 /* ------------------------------------------------------------------------ */
 

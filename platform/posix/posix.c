@@ -460,8 +460,9 @@ static int px_loop_new(portls_plat_loop **out) {
    * on the stack, hence the upper bound. */
   loop->iov_max = iov_max > 64 ? 64 : iov_max >= 1 ? (int)iov_max : 16;
   /* A spare descriptor to give back when accept() hits EMFILE, so pending
-   * connections can be accepted and closed rather than retried forever. */
-  loop->emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
+   * connections can be accepted and closed at once: taken by the first
+   * listener (a loop that never listens needs none). */
+  loop->emfile_fd = -1;
   portls__px_update_time(loop);
   portls__plat_ignore_sigpipe();
   *out = loop;

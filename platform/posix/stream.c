@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/accept.h"
 #include "../common/sockaddr.h"
 #include "px.h"
 
@@ -97,7 +98,8 @@ struct portls_plat_listener {
   px_pending close_item;
   int accepted_fd; /* accepted, waiting for accept(); -1 when none */
   unsigned char is_unix;
-  unsigned char bound; /* the Unix socket file is ours to remove */
+  unsigned char bound;  /* the Unix socket file is ours to remove */
+  unsigned char failed; /* accept() failed: not polled until the next accept() */
   char path[PX_PATH_MAX];
 };
 
@@ -640,53 +642,40 @@ int portls__px_peername(portls_plat_stream *s, portls_plat_addr *out) { return p
 /* Listeners                                                                  */
 
 static void px_listener_update(portls_plat_listener *l) {
-  /* An accepted connection nobody took yet pauses accepting (libuv). */
-  l->io.events = (short)(!l->io.closing && l->accepted_fd < 0 ? POLLIN : 0);
+  /* An accepted connection nobody took yet pauses accepting (libuv), and so
+   * does a failure, until the next accept(). */
+  l->io.events = (short)(!l->io.closing && l->accepted_fd < 0 && !l->failed ? POLLIN : 0);
 }
 
-/* libuv's EMFILE trick: give back the spare descriptor, accept and close
- * what is pending (the peers see a reset rather than a hang), take the
- * spare again. Returns the errno accept() ended with. */
-static int px_emfile_trick(portls_plat_listener *l) {
-  portls_plat_loop *loop = l->loop;
-  int fd, err;
-  if (loop->emfile_fd < 0) return EMFILE;
-  (void)close(loop->emfile_fd);
-  loop->emfile_fd = -1;
-  for (;;) {
-    fd = accept(l->io.fd, NULL, NULL);
-    if (fd >= 0) {
-      (void)close(fd);
-      continue;
-    }
-    if (errno != EINTR) break;
-  }
-  err = errno;
-  loop->emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
-  return err;
+/* accept() failed: the platform stops polling the listener (which stays
+ * readable, so polling on would spin) and reports; core calls accept() to
+ * go on after a back-off. */
+static void px_listener_failed(portls_plat_listener *l, int code) {
+  l->failed = 1;
+  px_listener_update(l);
+  l->cb(l->ud, code);
 }
 
 static void px_listener_events(px_io *io, short revents) {
   portls_plat_listener *l = (portls_plat_listener *)(void *)io;
   (void)revents;
-  while (!l->io.closing && l->accepted_fd < 0) {
+  while (!l->io.closing && l->accepted_fd < 0 && !l->failed) {
     int fd = accept(l->io.fd, NULL, NULL), rc;
     if (fd < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR || err == ECONNABORTED) continue;
-      if (err == EMFILE || err == ENFILE) {
-        err = px_emfile_trick(l);
-        if (err == EAGAIN || err == EWOULDBLOCK) return;
-      }
-      /* Reported once per readiness: poll() says again if it persists. */
-      l->cb(l->ud, portls__px_err(err));
+      /* At the descriptor limit, what is pending is closed (libuv's trick);
+       * either way it is reported. */
+      if (err == EMFILE || err == ENFILE)
+        (void)portls__plat_emfile_trick(l->io.fd, &l->loop->emfile_fd);
+      px_listener_failed(l, portls__px_err(err));
       return;
     }
     rc = portls__px_fd_setup(fd);
     if (rc != 0) {
       (void)close(fd);
-      l->cb(l->ud, rc);
+      px_listener_failed(l, rc);
       return;
     }
     l->accepted_fd = fd;
@@ -781,6 +770,7 @@ int portls__px_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
     return rc;
   }
   px_listener_update(l);
+  if (loop->emfile_fd < 0) loop->emfile_fd = portls__plat_emfile_reserve();
   loop->nlisteners++;
   loop->nopen++;
   *out = l;
@@ -792,6 +782,10 @@ int portls__px_accept(portls_plat_listener *l, portls_plat_stream **out) {
   if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
   if (l == NULL || l->io.closing) return PORTLS_EINVAL;
+  if (l->failed) {
+    l->failed = 0; /* accepting again, after a failure */
+    px_listener_update(l);
+  }
   if (l->accepted_fd < 0) return PORTLS_EAGAIN;
   s = px_stream_new(l->loop, l->accepted_fd, l->is_unix);
   if (s == NULL) (void)close(l->accepted_fd);

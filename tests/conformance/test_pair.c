@@ -82,6 +82,13 @@ static void pair_end(portls_pair *p, void *u) {
   if (peer != NULL) portls_pair_encrypted_end(peer);
 }
 
+/* The pair's own 'close': it is freed after this, so the pump forgets it. */
+static void pair_closed(portls_pair *p, void *u) {
+  pumped *pp = u;
+  if (p == pp->client) pp->client = NULL;
+  if (p == pp->server) pp->server = NULL;
+}
+
 static void make_pairs(h_test *t, pumped *pp, const portls_pair_events *ev) {
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
@@ -259,8 +266,10 @@ Test(secure_pair, verification_failure_is_reported_on_the_cleartext_stream) {
   h_init(&t);
   static pumped pp;
   memset(&pp, 0, sizeof pp);
-  portls_pair_events ev = {
-      .secure = pair_secure, .encrypted_data = pair_data, .encrypted_end = pair_end};
+  portls_pair_events ev = {.secure = pair_secure,
+                           .encrypted_data = pair_data,
+                           .encrypted_end = pair_end,
+                           .close = pair_closed};
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
   so.is_server = 1;
@@ -279,9 +288,7 @@ Test(secure_pair, verification_failure_is_reported_on_the_cleartext_stream) {
   cr_assert_eq(pp.c.err_code, PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT);
   cr_assert_eq(pp.c.had_error, 1);
   cr_assert_eq(pp.c_pair_secure, 0);
-  pp.client = NULL;
-  if (pp.s.sock != NULL) portls_socket_destroy(pp.s.sock, NULL);
-  h_run_until(&t, pp.s.closed);
+  h_run_until(&t, pp.s.closed); /* the client pair's end reaches the server */
   h_finish(&t);
 }
 
@@ -446,5 +453,204 @@ Test(starttls, plain_socket_upgraded_on_both_sides_with_connect_socket_option) {
   cr_assert_eq(memcmp(st.s.rx, "tell me", 7), 0);
   portls_server_close(srv);
   h_run_until(&t, st_server_closed);
+  h_finish(&t);
+}
+
+/* ---- the pair's own lifetime: 'close', and the encrypted side's end on failure ---- */
+
+typedef struct life {
+  h_test *t;
+  portls_pair *client, *server; /* cleared by the pair's own 'close' */
+  end_state c, s;
+  unsigned seq;
+  /* Position (seq) of each event, per side: 0 client, 1 server. */
+  unsigned enc_end_at[2], clear_close_at[2], pair_close_at[2];
+  int enc_ends[2], pair_closes[2];
+  int after_close[2]; /* events after the pair's 'close' */
+  size_t enc_out[2];  /* ciphertext handed out */
+  int calls_ok[2];    /* the pair answered cleanly from its cleartext's 'close' */
+} life;
+
+static life *g_life;
+
+static int side_of(life *l, portls_pair *p) { return p == l->client ? 0 : p == l->server ? 1 : -1; }
+
+static void life_data(portls_pair *p, const void *d, size_t n, void *u) {
+  life *l = u;
+  int i = side_of(l, p);
+  cr_assert_geq(i, 0, "an event of a pair after its 'close'");
+  if (l->pair_closes[i]) l->after_close[i]++;
+  l->enc_out[i] += n;
+  portls_pair *peer = i == 0 ? l->server : l->client;
+  if (peer != NULL) portls_pair_encrypted_write(peer, d, n); /* may refuse: it is closing */
+}
+
+static void life_end(portls_pair *p, void *u) {
+  life *l = u;
+  int i = side_of(l, p);
+  cr_assert_geq(i, 0, "an event of a pair after its 'close'");
+  if (l->pair_closes[i]) l->after_close[i]++;
+  l->enc_ends[i]++;
+  l->enc_end_at[i] = ++l->seq;
+  portls_pair *peer = i == 0 ? l->server : l->client;
+  if (peer != NULL) portls_pair_encrypted_end(peer);
+}
+
+/* Every pair function, on a pair whose cleartext socket is closing or closed. */
+static int pair_refuses_cleanly(portls_pair *p) {
+  const void *data = NULL;
+  int ok = portls_pair_encrypted_write(p, "x", 1) == PORTLS_ESTREAM_DESTROYED;
+  ok &= portls_pair_encrypted_feed(p, "x", 1, NULL, NULL) == PORTLS_ESTREAM_DESTROYED;
+  ok &= portls_pair_encrypted_end(p) == PORTLS_ESTREAM_DESTROYED;
+  (void)portls_pair_encrypted_peek(p, &data);
+  portls_pair_encrypted_consume(p, 0);
+  (void)portls_pair_encrypted_bytes_written(p);
+  return ok;
+}
+
+static void life_close(portls_pair *p, void *u) {
+  life *l = u;
+  int i = side_of(l, p);
+  cr_assert_geq(i, 0, "a second 'close' of a pair");
+  l->pair_closes[i]++;
+  l->pair_close_at[i] = ++l->seq;
+  cr_assert_null(portls_pair_cleartext(p), "the cleartext socket has gone by the pair's 'close'");
+  cr_assert(pair_refuses_cleanly(p));
+  if (i == 0)
+    l->client = NULL;
+  else
+    l->server = NULL;
+  portls_loop_stop(l->t->loop);
+}
+
+/* The cleartext sockets' 'close': the pair is still there, and refuses I/O. */
+static void life_clear_close(portls_socket *s, int had_error, void *u) {
+  end_state *e = u;
+  life *l = g_life;
+  int i = e == &l->c ? 0 : 1;
+  portls_pair *p = i == 0 ? l->client : l->server;
+  e_close(s, had_error, u);
+  l->clear_close_at[i] = ++l->seq;
+  cr_assert_not_null(p, "the pair's 'close' came before its cleartext socket's");
+  l->calls_ok[i] = pair_refuses_cleanly(p);
+  portls_loop_stop(l->t->loop);
+}
+
+static const portls_socket_events life_socket_events = {.secure_connect = e_secure,
+                                                        .data = e_data,
+                                                        .end = e_end,
+                                                        .error = e_error,
+                                                        .close = life_clear_close};
+
+static const portls_pair_events life_events = {
+    .encrypted_data = life_data, .encrypted_end = life_end, .close = life_close};
+
+static void make_life(h_test *t, life *l, const char *key, const char *cert) {
+  memset(l, 0, sizeof *l);
+  l->t = t;
+  g_life = l;
+  portls_tls_socket_options so, co;
+  portls_tls_socket_options_init(&so);
+  so.is_server = 1;
+  h_context_options(t, &so.tls.context, key, cert, NULL);
+  so.events = &life_socket_events;
+  so.user = &l->s;
+  portls_tls_socket_options_init(&co);
+  h_context_options(t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.tls.servername = "localhost";
+  co.events = &life_socket_events;
+  co.user = &l->c;
+  portls_error err;
+  cr_assert_eq(portls_pair_new(t->loop, &so, &life_events, l, &l->server, &err), 0, "%s",
+               err.message);
+  cr_assert_eq(portls_pair_new(t->loop, &co, &life_events, l, &l->client, &err), 0, "%s",
+               err.message);
+}
+
+static void life_check_order(const life *l, int i) {
+  const char *who = i == 0 ? "client" : "server";
+  cr_assert_eq(l->enc_ends[i], 1, "%s: encrypted_end once", who);
+  cr_assert_eq(l->pair_closes[i], 1, "%s: the pair's 'close' once", who);
+  cr_assert_eq(l->after_close[i], 0, "%s: nothing after the pair's 'close'", who);
+  cr_assert_lt(l->enc_end_at[i], l->clear_close_at[i], "%s: encrypted_end, then 'close'", who);
+  cr_assert_lt(l->clear_close_at[i], l->pair_close_at[i], "%s: the cleartext's 'close' first", who);
+  cr_assert(l->calls_ok[i], "%s: the pair refused I/O cleanly in its cleartext's 'close'", who);
+}
+
+Test(secure_pair, close_comes_once_after_the_cleartext_close_and_the_pair_is_usable_until_then) {
+  h_test t;
+  h_init(&t);
+  static life l;
+  make_life(&t, &l, "server-rsa.key", "server-rsa-chain.crt");
+  l.s.reply = "pong";
+  l.s.end_after_reply = 1;
+  portls_socket_write(portls_pair_cleartext(l.client), "ping", 4);
+  h_run_until(&t, l.pair_closes[0] && l.pair_closes[1]);
+  cr_assert_eq(l.c.rx_len, 4);
+  cr_assert_eq(memcmp(l.c.rx, "pong", 4), 0);
+  cr_assert_eq(l.c.had_error, 0);
+  cr_assert_eq(l.s.had_error, 0);
+  life_check_order(&l, 0);
+  life_check_order(&l, 1);
+  h_wait(&t, 20); /* nothing more comes */
+  cr_assert_eq(l.pair_closes[0] + l.pair_closes[1], 2);
+  h_finish(&t);
+}
+
+Test(secure_pair, destroying_the_cleartext_ends_the_encrypted_side_and_closes_the_pair) {
+  h_test t;
+  h_init(&t);
+  static life l;
+  make_life(&t, &l, "server-rsa.key", "server-rsa-chain.crt");
+  h_run_until(&t, l.c.secure == 1);
+  portls_socket_destroy(portls_pair_cleartext(l.client), NULL);
+  cr_assert_not_null(l.client, "the pair stays until its 'close'");
+  cr_assert_eq(portls_pair_encrypted_write(l.client, "x", 1), PORTLS_ESTREAM_DESTROYED);
+  h_run_until(&t, l.pair_closes[0] && l.pair_closes[1]);
+  life_check_order(&l, 0);
+  life_check_order(&l, 1);
+  h_finish(&t);
+}
+
+/* A client pair whose handshake fails (the server's certificate is
+ * self-signed) ends its encrypted side after its alert, so the server pair
+ * that the application pumps it into sees the end and closes too. */
+Test(secure_pair, a_failing_client_pair_ends_its_encrypted_side_and_the_server_pair_sees_it) {
+  h_test t;
+  h_init(&t);
+  static life l;
+  make_life(&t, &l, "self-signed.key", "self-signed.crt");
+  h_run_until(&t, l.pair_closes[0] && l.pair_closes[1]);
+  cr_assert_eq(l.c.err_code, PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT, "%s",
+               portls_err_name(l.c.err_code));
+  cr_assert_eq(l.c.had_error, 1);
+  cr_assert_eq(l.s.closed, 1, "the server pair saw the client's end");
+  life_check_order(&l, 0);
+  life_check_order(&l, 1);
+  h_finish(&t);
+}
+
+/* A server pair fed something that is not TLS fails, hands out its alert (if
+ * its backend sends one) and ends its encrypted side. */
+Test(secure_pair, a_failing_server_pair_ends_its_encrypted_side) {
+  h_test t;
+  h_init(&t);
+  static life l;
+  memset(&l, 0, sizeof l);
+  l.t = &t;
+  g_life = &l;
+  portls_tls_socket_options so;
+  portls_tls_socket_options_init(&so);
+  so.is_server = 1;
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.events = &life_socket_events;
+  so.user = &l.s;
+  cr_assert_eq(portls_pair_new(t.loop, &so, &life_events, &l, &l.server, NULL), 0);
+  static const char http[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  cr_assert_eq(portls_pair_encrypted_write(l.server, http, sizeof http - 1), 0);
+  h_run_until(&t, l.pair_closes[1]);
+  cr_assert_eq(l.s.had_error, 1);
+  cr_assert_eq(l.s.errors, 1);
+  life_check_order(&l, 1);
   h_finish(&t);
 }

@@ -3,6 +3,7 @@
  * works the same on every backend. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/harness.h"
@@ -252,5 +253,143 @@ Test(sni_callback, an_unanswered_callback_is_cut_off_by_the_handshake_timeout) {
   h_run_all_closed(&t);
   /* Answering after the connection has gone is harmless. */
   cr_assert_eq(portls_sni_request_done(req, NULL, NULL), 0);
+  h_finish(&t);
+}
+
+/* ---- large ClientHellos: several records, through the ClientHello stage ---- */
+
+/* An ALPN list of n distinct names of len bytes each, in wire form. */
+static uint8_t *alpn_wire(size_t n, size_t len, size_t *out_len) {
+  uint8_t *w = malloc(n * (len + 1));
+  cr_assert_not_null(w);
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *p = w + i * (len + 1);
+    p[0] = (uint8_t)len;
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%zu", i);
+    memset(p + 1, 'a' + (int)(i % 26), len);
+    memcpy(p + 1, digits, (size_t)n); /* no NUL inside */
+  }
+  *out_len = n * (len + 1);
+  return w;
+}
+
+/* Keeps the negotiated protocol in side->ctx (a char[256]) and ends. */
+static void end_when_secure(h_side *side, h_event ev) {
+  if (ev != H_SECURE) return;
+  const char *alpn = portls_socket_alpn_protocol(side->sock);
+  snprintf(side->ctx, 256, "%s", alpn ? alpn : "");
+  portls_socket_end(side->sock, NULL, 0);
+}
+
+/* A client offering 40 KiB of ALPN names sends a ClientHello of three
+ * records; the server's SNICallback is asked, the handshake completes, and
+ * the server picks the last name of the list. */
+Test(sni_callback, a_40_KiB_hello_in_several_records_is_asked_about_and_completes) {
+  if (strcmp(portls_backend_name(), "mbedtls") == 0)
+    cr_skip_test("mbedTLS 2.28 neither sends nor takes a ClientHello over one record");
+  h_test t;
+  h_init(&t);
+  static sni_cb_state st;
+  memset(&st, 0, sizeof st);
+  st.t = &t;
+  size_t wire_len;
+  uint8_t *wire = alpn_wire(200, 200, &wire_len);
+  static char last[201];
+  memcpy(last, wire + wire_len - 200, 200);
+  const char *server_alpn[] = {"h2", last};
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.sni_callback = sni_cb;
+  so.sni_user = &st;
+  so.tls.alpn_protocols.names = server_alpn;
+  so.tls.alpn_protocols.count = 2;
+  /* BoringSSL takes handshake messages over 16 KiB only from a peer it asks
+   * for a certificate; the client has none to give, and need not. */
+  so.tls.request_cert = 1;
+  so.tls.reject_unauthorized = 0;
+  h_listen_tls(&t, &so);
+  portls_connect_options o;
+  portls_connect_options_init(&o);
+  h_context_options(&t, &o.tls.context, NULL, NULL, "ca.crt");
+  o.host = "127.0.0.1";
+  o.tls.servername = "localhost";
+  o.tls.alpn_protocols.wire = (portls_buf){wire, wire_len};
+  h_side *c = h_connect_tls(&t, &o);
+  static char chosen[256];
+  chosen[0] = '\0';
+  c->hook = end_when_secure;
+  c->ctx = chosen;
+  h_run_until(&t, c->closed);
+  cr_assert_eq(st.calls, 1, "%s", t.srv.log);
+  cr_assert_str_eq(st.name, "localhost");
+  cr_assert_eq(c->count[H_SECURE], 1, "client: %s; server: %s %s", c->log, t.srv.log,
+               t.srv.client_err.message);
+  cr_assert_eq(t.srv.client_errors, 0, "%s", t.srv.client_err.message);
+  cr_assert_str_eq(chosen, last, "the whole list reached the server");
+  free(wire);
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
+
+/* Sends side->ctx's bytes (a struct raw) once connected. */
+typedef struct raw {
+  const uint8_t *bytes;
+  size_t len;
+} raw;
+
+static void send_raw(h_side *side, h_event ev) {
+  const raw *r = side->ctx;
+  if (ev == H_CONNECT) portls_socket_write(side->sock, r->bytes, r->len);
+}
+
+/* What a plain TCP client gets back for these bytes from a server whose
+ * ClientHello stage refuses them: a fatal alert, then the end. */
+static void expect_alert(h_test *t, const uint8_t *bytes, size_t len, uint8_t alert,
+                         const char *message) {
+  static raw r;
+  r.bytes = bytes;
+  r.len = len;
+  int before = t->srv.client_errors;
+  portls_net_connect_options o;
+  portls_net_connect_options_init(&o);
+  o.host = "127.0.0.1";
+  h_side *c = h_connect_net(t, &o);
+  c->hook = send_raw;
+  c->ctx = &r;
+  h_run_until(t, c->closed && t->srv.client_errors > before);
+  const uint8_t record[7] = {21, 3, 3, 0, 2, 2, alert};
+  cr_assert_eq(c->rx_len, sizeof record, "%s: %zu bytes back", message, c->rx_len);
+  cr_assert_arr_eq(c->rx, record, sizeof record, "%s: alert %u expected, got %u", message, alert,
+                   c->rx[6]);
+  cr_assert_eq(t->srv.client_err.code, PORTLS_EPROTO);
+  cr_assert(h_contains(t->srv.client_err.message, message), "%s", t->srv.client_err.message);
+}
+
+Test(sni_callback, a_hello_refused_before_the_backend_gets_a_fatal_alert) {
+  h_test t;
+  h_init(&t);
+  static sni_cb_state st;
+  memset(&st, 0, sizeof st);
+  st.t = &t;
+  sni_server(&t, sni_cb, &st);
+  /* A ClientHello announcing 70000 bytes: refused at its header. */
+  static const uint8_t big[] = {0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x01, 0x11, 0x70};
+  expect_alert(&t, big, sizeof big, 40, "exceeds 65536");
+  /* Another handshake message first. */
+  static const uint8_t server_hello[] = {0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00};
+  expect_alert(&t, server_hello, sizeof server_hello, 10, "ClientHello expected");
+  /* A session id of 33 bytes: malformed. */
+  static uint8_t bad[9 + 2 + 32 + 1 + 33];
+  size_t body = sizeof bad - 9;
+  memcpy(bad, "\x16\x03\x01\x00\x00\x01\x00\x00\x00", 9);
+  bad[3] = (uint8_t)((body + 4) >> 8), bad[4] = (uint8_t)(body + 4);
+  bad[7] = (uint8_t)(body >> 8), bad[8] = (uint8_t)body;
+  bad[9] = 3, bad[10] = 3;
+  bad[9 + 2 + 32] = 33;
+  expect_alert(&t, bad, sizeof bad, 50, "session_id of 33 bytes");
+  cr_assert_eq(st.calls, 0);
+  h_run_all_closed(&t);
   h_finish(&t);
 }

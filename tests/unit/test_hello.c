@@ -140,9 +140,9 @@ static int parse(portls__hello *h, const uint8_t *p, size_t n) {
   return rc;
 }
 
-/* A growable byte string for building hellos. */
+/* A byte string for building hellos, room for the largest with its records. */
 typedef struct buf {
-  uint8_t b[40000];
+  uint8_t b[1 << 17];
   size_t n;
 } buf;
 
@@ -464,11 +464,90 @@ Test(hello, a_handshake_message_other_than_client_hello_is_malformed) {
 }
 
 Test(hello, a_hello_over_the_size_limit_is_rejected_at_its_header) {
-  static const uint8_t big[] = {0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x40, 0x01};
+  /* 65537 bytes announced: one over PORTLS__HELLO_BODY_MAX */
+  static const uint8_t big[] = {0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x01, 0x00, 0x01};
   portls__hello h;
+  cr_assert_eq(PORTLS__HELLO_BODY_MAX, 65536);
   BAD(&h, parse(&h, big, sizeof big), PORTLS__HELLO_E_TOO_BIG);
   cr_assert_eq(portls__hello_consumed(&h), sizeof big, "nothing of the body was buffered");
   cr_assert_null(h.body);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_HANDSHAKE_FAILURE);
+  cr_assert(strstr(h.err.message, "65537 bytes exceeds 65536") != NULL, "%s", h.err.message);
+  portls__hello_free(&h);
+}
+
+/* Hellos over one record's 16 KiB, as clients with big tickets, long ALPN
+ * lists or padding send them: each record of the message carries a piece. */
+Test(hello, a_40_KiB_hello_with_big_padding_in_three_records_parses) {
+  static buf e, body, rec;
+  static uint8_t pad[40000];
+  portls__hello h;
+  e.n = 0;
+  ext(&e, PORTLS__EXT_SERVER_NAME,
+      "\x00\x0e\x00\x00\x0b"
+      "example.com",
+      16);
+  ext(&e, 21, pad, sizeof pad);
+  body_with(&body, &e);
+  records(&rec, &body, 16384);
+  cr_assert_eq(rec.n, body.n + 4 + 3 * 5, "three records");
+  for (size_t step = 0; step <= 16389; step += step < 7 ? 1 : 4096) {
+    cr_assert_eq(feed(&h, rec.b, rec.n, step), PORTLS__HELLO_DONE, "step %zu: %s", step,
+                 h.err.message);
+    cr_assert_eq(portls__hello_consumed(&h), rec.n);
+    cr_assert_str_eq(h.ch.servername, "example.com");
+    cr_assert_eq(h.ch.n_exts, 2);
+    cr_assert_eq(portls__hello_alert(&h), 0);
+    portls__hello_free(&h);
+  }
+}
+
+Test(hello, a_hello_with_thousands_of_extensions_in_four_records_parses) {
+  static buf e, body, rec;
+  static const uint8_t data[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  portls__hello h;
+  e.n = 0;
+  for (unsigned i = 0; i < 3000; i++) ext(&e, 0x1000 + i, data, sizeof data);
+  ext(&e, PORTLS__EXT_ALPN, "\x00\x03\x02h2", 5);
+  body_with(&body, &e);
+  records(&rec, &body, 12000);
+  cr_assert_gt(body.n, 40000);
+  cr_assert_eq(feed(&h, rec.b, rec.n, 0), PORTLS__HELLO_DONE, "%s", h.err.message);
+  cr_assert_eq(h.ch.n_exts, 3001);
+  cr_assert_eq(h.ch.alpn_len, 3);
+  portls__hello_free(&h);
+  cr_assert_eq(feed(&h, rec.b, rec.n, 1), PORTLS__HELLO_DONE, "%s", h.err.message);
+  portls__hello_free(&h);
+  /* Two of them the same: refused, with illegal_parameter. */
+  ext(&e, 0x1000 + 1234, data, sizeof data);
+  body_with(&body, &e);
+  records(&rec, &body, 12000);
+  BAD(&h, feed(&h, rec.b, rec.n, 0), PORTLS__HELLO_E_DUP_EXT);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_ILLEGAL_PARAMETER);
+  portls__hello_free(&h);
+}
+
+Test(hello, refusals_name_the_alert_to_answer_them_with) {
+  static const uint8_t server_hello[] = {0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x46};
+  static const uint8_t empty[] = {0x16, 0x03, 0x01, 0x00, 0x00};
+  static const char get[] = "GET / HTTP/1.1\r\n";
+  portls__hello h;
+  portls__hello_init(&h);
+  cr_assert_eq(portls__hello_alert(&h), 0, "nothing decided yet");
+  cr_assert_eq(feed(&h, ossl12, 20, 0), PORTLS__HELLO_MORE);
+  cr_assert_eq(portls__hello_alert(&h), 0);
+  portls__hello_free(&h);
+  cr_assert_eq(feed(&h, ossl12, sizeof ossl12, 0), PORTLS__HELLO_DONE);
+  cr_assert_eq(portls__hello_alert(&h), 0);
+  portls__hello_free(&h);
+  cr_assert_eq(feed(&h, (const uint8_t *)get, sizeof get - 1, 0), PORTLS__HELLO_NOT_TLS);
+  cr_assert_eq(portls__hello_alert(&h), 0, "no TLS alert for what is not TLS");
+  portls__hello_free(&h);
+  BAD(&h, feed(&h, server_hello, sizeof server_hello, 0), PORTLS__HELLO_E_NOT_HELLO);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_UNEXPECTED_MESSAGE);
+  portls__hello_free(&h);
+  BAD(&h, feed(&h, empty, sizeof empty, 0), PORTLS__HELLO_E_RECORD);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_DECODE_ERROR);
   portls__hello_free(&h);
 }
 
@@ -495,17 +574,18 @@ Test(hello, a_hello_of_the_largest_size_is_accepted) {
   body_with(&body, &e);
   records(&rec, &body, 16384);
   BAD(&h, feed(&h, rec.b, rec.n, 0), PORTLS__HELLO_E_TOO_BIG);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_HANDSHAKE_FAILURE);
   portls__hello_free(&h);
 }
 
 Test(hello, a_hello_in_too_many_records_hits_the_byte_limit) {
   static buf e, body, rec;
-  static uint8_t pad[8000];
+  static uint8_t pad[40000];
   portls__hello h;
   e.n = 0;
   ext(&e, 21, pad, sizeof pad);
   body_with(&body, &e);
-  /* 8 KiB in 4-byte records: 9 bytes per 4, over PORTLS__HELLO_MAX */
+  /* 40 KB in 4-byte records: 9 bytes per 4, over PORTLS__HELLO_MAX */
   records(&rec, &body, 4);
   cr_assert_gt(rec.n, PORTLS__HELLO_MAX);
   BAD(&h, feed(&h, rec.b, rec.n, 0), PORTLS__HELLO_E_TOO_BIG);
@@ -922,6 +1002,7 @@ Test(hello, allocation_failure_is_enomem_and_final) {
   cr_assert_eq(portls__hello_feed(&h, ossl12, sizeof ossl12), PORTLS_ENOMEM);
   cr_assert_eq(h.why, PORTLS__HELLO_E_NOMEM);
   cr_assert_eq(h.err.code, PORTLS_ENOMEM);
+  cr_assert_eq(portls__hello_alert(&h), PORTLS__ALERT_INTERNAL_ERROR);
   cr_assert_eq(portls__hello_feed(&h, ossl12, sizeof ossl12), PORTLS_ENOMEM);
   portls__hello_free(&h);
   portls_set_allocator(NULL);
