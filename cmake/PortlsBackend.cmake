@@ -13,7 +13,7 @@
 #   fuzz-<x>-<name>           bin/, tests/fuzz/fuzz_<x>.c over portls-<name>-fuzzlib, a
 #                             coverage-instrumented copy of the library (PORTLS_BUILD_FUZZERS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
-#          linkage-<name>, install-consumer-<name>
+#          linkage-<name>, install-consumer-<name>, hostile-<group>-<name> (tests/hostile)
 # and appends <name> to the global property PORTLS_ENABLED_BACKENDS.
 #
 # Every executable links the STATIC library of exactly one backend: OpenSSL and
@@ -224,6 +224,23 @@ function(portls_add_backend_tests name)
         WORKING_DIRECTORY "${CMAKE_BINARY_DIR}")
       set_tests_properties(interop-${stem}-${name} PROPERTIES
         LABELS "backend:${name};interop"
+        ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
+        SKIP_RETURN_CODE 77
+        FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
+        TIMEOUT 600)
+    endforeach()
+  endif()
+
+  # Hostile peers (tests/hostile/run.sh <backend> <group>): a libssl handshake, then
+  # crafted records against this backend's `serve` and `connect`; exit 77 means skipped.
+  if(TARGET hostile-peer AND TARGET portls-${name}-cli)
+    foreach(group IN ITEMS empty-records client-empty-records keyupdate-flood empty-flood
+                           warn-flood client-warn-flood)
+      add_test(NAME hostile-${group}-${name}
+        COMMAND "${PORTLS_BASH}" "${PROJECT_SOURCE_DIR}/tests/hostile/run.sh" ${name} ${group}
+        WORKING_DIRECTORY "${CMAKE_BINARY_DIR}")
+      set_tests_properties(hostile-${group}-${name} PROPERTIES
+        LABELS "backend:${name};hostile"
         ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
         SKIP_RETURN_CODE 77
         FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
