@@ -16,7 +16,8 @@
 #                             target as an ordinary executable (any compiler) that runs
 #                             each file of tests/fuzz/corpus/<x>/ once (PORTLS_BUILD_TESTS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
-#          linkage-<name>, install-consumer-<name>, fuzz-replay-<x>[-<name>]
+#          linkage-<name>, install-consumer-<name>, fuzz-replay-<x>[-<name>],
+#          hostile-<group>-<name> (tests/hostile)
 #
 # Fuzz targets say which backends they need in a comment line of their own
 # source, ` * fuzz-scope: S`:
@@ -306,6 +307,23 @@ function(portls_add_backend_tests name)
       FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
       TIMEOUT 600)
   endforeach()
+
+  # Hostile peers (tests/hostile/run.sh <backend> <group>): a libssl handshake, then
+  # crafted records against this backend's `serve` and `connect`; exit 77 means skipped.
+  if(TARGET hostile-peer AND TARGET portls-${name}-cli)
+    foreach(group IN ITEMS empty-records client-empty-records keyupdate-flood empty-flood
+                           warn-flood client-warn-flood)
+      add_test(NAME hostile-${group}-${name}
+        COMMAND "${PORTLS_BASH}" "${PROJECT_SOURCE_DIR}/tests/hostile/run.sh" ${name} ${group}
+        WORKING_DIRECTORY "${CMAKE_BINARY_DIR}")
+      set_tests_properties(hostile-${group}-${name} PROPERTIES
+        LABELS "backend:${name};hostile"
+        ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
+        SKIP_RETURN_CODE 77
+        FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
+        TIMEOUT 600)
+    endforeach()
+  endif()
 
   # Every exported symbol of both libraries starts with portls_ (scripts/check-exports.sh).
   # The benchmark's smoke test: every mode once, tiny, against this backend's server

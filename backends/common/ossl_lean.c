@@ -44,6 +44,23 @@
 
 #if defined(PORTLS_OSSL_LEAN)
 
+/* The limits OpenSSL's record layer keeps on an active connection, kept the
+ * same here so that resting changes nothing a peer can see (OpenSSL 3.0,
+ * ssl/record): at most 32 empty records in a row (MAX_EMPTY_RECORDS,
+ * ssl3_get_record: the 33rd is fatal, "record too small"; a non-empty record
+ * of any type starts the count again), and fewer than 5 warning alerts in a
+ * row (MAX_WARN_ALERT_COUNT, ssl3_read_bytes: the fifth is fatal, "too many
+ * warn alerts"; in TLS 1.3 user_canceled counts whatever its level; a
+ * non-empty record that is not an alert starts the count again). Both end
+ * the connection with an unexpected_message alert.
+ *
+ * There is no such limit on KeyUpdate messages in OpenSSL (BoringSSL has
+ * one, 32 in a row), so there is none here either: each KeyUpdate that asks
+ * for ours is answered, and what bounds the answers a peer that never reads
+ * can pile up is core's backpressure (the socket stops reading while its
+ * own output is above the high-water mark, core/net/socket.c). */
+enum { LEAN_MAX_EMPTY_RECORDS = 32, LEAN_MAX_WARN_ALERTS = 5 };
+
 enum {
   LEAN_HDR = 5,
   LEAN_TAG = 16,
@@ -90,6 +107,7 @@ typedef struct lean_layer {
   size_t plain_off, plain_end; /* undelivered application data inside rec */
   uint8_t hs[4 + 1];           /* a post-handshake message split across records */
   size_t hs_len;
+  unsigned empty_in_row, warn_in_row; /* see LEAN_MAX_EMPTY_RECORDS */
   int got_close, sent_close, failed;
 } lean_layer;
 
@@ -540,6 +558,16 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   if (n > LEAN_MAX_PLAIN) return lean_fatal(s, LEAN_AD_RECORD_OVERFLOW, "record overflow", err);
   if (l->hs_len > 0 && type != LEAN_RT_HANDSHAKE)
     return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected message", err);
+  /* Empty records (only application data may be empty, RFC 8446 5.1; the
+   * other types are refused below) and warning alerts in a row: OpenSSL's
+   * limits, see LEAN_MAX_EMPTY_RECORDS. */
+  if (n == 0) {
+    if (++l->empty_in_row > LEAN_MAX_EMPTY_RECORDS)
+      return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "record too small", err);
+  } else {
+    l->empty_in_row = 0;
+    if (type != LEAN_RT_ALERT) l->warn_in_row = 0;
+  }
   switch (type) {
   case LEAN_RT_APP:
     l->plain_off = LEAN_HDR;
@@ -548,15 +576,31 @@ static int lean_open(portls_be_session *s, portls_error *err) {
   case LEAN_RT_HANDSHAKE:
     if (n == 0) return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "empty handshake record", err);
     return lean_handshake_bytes(s, rec + LEAN_HDR, n, 1, err);
-  case LEAN_RT_ALERT:
+  case LEAN_RT_ALERT: {
     if (n != 2) return lean_fatal(s, LEAN_AD_DECODE_ERROR, "bad alert", err);
-    if (rec[LEAN_HDR + 1] == LEAN_AD_CLOSE_NOTIFY) {
+    const uint8_t level = rec[LEAN_HDR], desc = rec[LEAN_HDR + 1];
+    /* Counted before anything else, as OpenSSL does: a fifth warning-level
+     * close_notify in a row is "too many" too. */
+    if ((level == 1 || desc == LEAN_AD_USER_CANCELED) &&
+        ++l->warn_in_row >= LEAN_MAX_WARN_ALERTS)
+      return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "too many warn alerts", err);
+    /* RFC 8446 6: close_notify and user_canceled are the closure alerts;
+     * every other alert is an error alert, to be "treated as [an] error
+     * alert[] when received regardless of the AlertLevel in the message"
+     * (6.2), and so is an unknown one. So a warning here is meaningful only
+     * as close_notify (the peer is done sending) or user_canceled (ignored:
+     * the close_notify that must follow it ends the stream); anything else
+     * fails the connection, warning or not. OpenSSL 3 does the same on an
+     * active TLS 1.3 connection (ssl3_read_bytes: "is_tls13" turns any alert
+     * but these two into SSL_AD_REASON_OFFSET + the description). */
+    if (desc == LEAN_AD_CLOSE_NOTIFY) {
       l->got_close = 1;
       return 0;
     }
-    if (rec[LEAN_HDR + 1] == LEAN_AD_USER_CANCELED) return 0;
+    if (desc == LEAN_AD_USER_CANCELED) return 0;
     l->failed = 1;
-    return portls__err(err, PORTLS_ETLS_ALERT, "%s", lean_alert_text(rec[LEAN_HDR + 1]));
+    return portls__err(err, PORTLS_ETLS_ALERT, "%s", lean_alert_text(desc));
+  }
   default:
     return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record type", err);
   }

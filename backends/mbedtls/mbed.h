@@ -143,6 +143,13 @@ struct portls_be_session {
    * took from it, during the current mbed TLS call. */
   int starved;
   size_t rx_count;
+  /* Warning alerts in a row (mbed TLS passes over them without a limit):
+   * the bio frames the records it hands to mbed TLS (header, then body) and
+   * counts those of type alert; see mbed_frame in session.c. */
+  uint8_t fr_hdr[5];
+  size_t fr_have, fr_body;
+  unsigned alerts_in_row;
+  int too_many_alerts; /* the bio refused the next record for it */
 
   /* Captured while the handshake structure exists. */
   int resumed;

@@ -37,6 +37,15 @@ enum { MBED_OP_HANDSHAKE, MBED_OP_READ, MBED_OP_WRITE, MBED_OP_SHUTDOWN };
 /* The largest TLS record body a peer may send (plaintext + expansion). */
 #define MBED_MAX_RECORD (16384 + 2048)
 
+/* Warning alerts in a row, OpenSSL's limit (MAX_WARN_ALERT_COUNT): the fifth
+ * fails the connection with unexpected_message. mbed TLS 2.28 passes over
+ * warning alerts (all but close_notify and no_renegotiation) inside its
+ * record loop with no limit at all, so a peer could keep a connection busy
+ * with them forever; they are counted here as their records go by (see
+ * mbed_frame). Empty records need nothing of the kind: mbed TLS fails the
+ * fourth in a row itself (nb_zero), stricter than OpenSSL's 32. */
+#define MBED_MAX_WARN_ALERTS 5
+
 /* Session bytes, one format for getSession(), a server's server_session()
  * and the state sealed in a ticket:
  *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | 0 (1) |
@@ -172,11 +181,47 @@ static int mbed_peek_hello(portls_be_session *s) {
   return 0;
 }
 
+/* The records mbed TLS reads, framed as their bytes go by: it asks for a
+ * record's header, then for exactly its body, and never reads ahead, so
+ * every header it is handed is seen here whole. TLS 1.2 and below carry the
+ * real content type in the clear header (mbed TLS 2.28 has no TLS 1.3).
+ * Alerts in a row are counted; a handshake or ChangeCipherSpec record
+ * (never empty: mbed TLS refuses empty ones) starts the count again, and so
+ * does application data that reaches the caller (portls__mbed_read); an
+ * empty application-data record does not, as with OpenSSL. */
+static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (s->fr_body > 0) {
+      size_t k = PORTLS__MIN(n, s->fr_body);
+      s->fr_body -= k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    s->fr_hdr[s->fr_have++] = *p++;
+    n--;
+    if (s->fr_have == sizeof s->fr_hdr) {
+      s->fr_have = 0;
+      s->fr_body = ((size_t)s->fr_hdr[3] << 8) | s->fr_hdr[4];
+      if (s->fr_hdr[0] == MBEDTLS_SSL_MSG_ALERT)
+        s->alerts_in_row++;
+      else if (s->fr_hdr[0] != MBEDTLS_SSL_MSG_APPLICATION_DATA)
+        s->alerts_in_row = 0;
+    }
+  }
+}
+
 static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   portls_be_session *s = p;
   mbed_track(s);
   if (len == 0) return 0;
   if (len > INT_MAX) len = INT_MAX;
+  /* At a record boundary after too many warning alerts: no further record,
+   * the caller fails the connection (mbed_too_many_alerts). */
+  if (s->alerts_in_row >= MBED_MAX_WARN_ALERTS && s->fr_have == 0 && s->fr_body == 0) {
+    s->too_many_alerts = 1;
+    return MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE;
+  }
   if (s->peek) {
     int r = mbed_peek_hello(s);
     if (r != 0) return r;
@@ -190,6 +235,7 @@ static int mbed_recv(void *p, unsigned char *buf, size_t len) {
       s->pre = NULL;
       s->pre_len = s->pre_off = s->pre_cap = 0;
     }
+    mbed_frame(s, buf, n);
     return (int)n;
   }
   /* Nothing buffered is "try again", never end of file: the transport's EOF
@@ -200,6 +246,7 @@ static int mbed_recv(void *p, unsigned char *buf, size_t len) {
     return MBEDTLS_ERR_SSL_WANT_READ;
   }
   s->rx_count += n;
+  mbed_frame(s, buf, n);
   return (int)n;
 }
 
@@ -940,12 +987,33 @@ static void mbed_track(portls_be_session *s) {
   }
 }
 
+/* Too many warning alerts in a row (MBED_MAX_WARN_ALERTS): the bio refused
+ * the next record, or the last one read was the one too many. Fatal, with
+ * the alert OpenSSL sends for it. */
+static int mbed_too_many_alerts(portls_be_session *s, int ret) {
+  return s->too_many_alerts ||
+         (ret == MBEDTLS_ERR_SSL_WANT_READ && s->alerts_in_row >= MBED_MAX_WARN_ALERTS);
+}
+
+static int mbed_alerts_fail(portls_be_session *s, portls_error *err) {
+  s->too_many_alerts = 0;
+  s->io_error = 0;
+  /* Nothing after our close_notify (OpenSSL sends no alert then either;
+   * the transport's write side may be shut already). */
+  if (!s->close_sent)
+    (void)mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                         MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE);
+  return portls__err(err, PORTLS_EPROTO, "mbedtls: too many warn alerts (%u in a row)",
+                     s->alerts_in_row);
+}
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
   mbed_track(s);
   while (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
     int ret = mbedtls_ssl_handshake_step(&s->ssl);
     mbed_track(s);
+    if (ret != 0 && mbed_too_many_alerts(s, ret)) return mbed_alerts_fail(s, err);
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
   }
   return PORTLS_BE_OK;
@@ -982,16 +1050,28 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
     int r = mbedtls_ssl_read(&s->ssl, buf, cap);
     mbed_track(s);
     if (r > 0) {
+      s->alerts_in_row = 0;
       *nread = (size_t)r;
       return PORTLS_BE_OK;
     }
-    if (r == 0) return PORTLS_BE_WANT_READ; /* only at transport EOF, which our bio never reports */
+    /* 0 is a record that held nothing: an empty application-data record
+     * that followed another (mbed TLS passes over a lone one itself). The
+     * records behind it may already be here: go on while the bio took bytes.
+     * (The other meaning of 0, the transport's EOF, never comes from our
+     * bio.) */
+    if (r == 0 && s->rx_count != rx) continue;
+    if (r == 0) return PORTLS_BE_WANT_READ;
     if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
       mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
       return portls__err(err, PORTLS_ERENEG_DISABLED,
                          "mbedtls: the peer refused to renegotiate (no_renegotiation)");
     }
+    if (mbed_too_many_alerts(s, r)) return mbed_alerts_fail(s, err);
+    /* mbed TLS's own limit on empty records (the fourth in a row), which it
+     * reports as a bad MAC (and answers with bad_record_mac). */
+    if (r == MBEDTLS_ERR_SSL_INVALID_MAC && s->ssl.nb_zero > 3)
+      return portls__mbed_err(err, PORTLS_EPROTO, r, "too many empty records in a row");
     /* mbed TLS also answers "want read" after a record that held nothing
      * for the caller (a warning alert, a HelloRequest or ClientHello that
      * started a renegotiation) while core may hold more: go on while the
@@ -1018,6 +1098,7 @@ int portls__mbed_write(portls_be_session *s, const uint8_t *buf, size_t len, por
       off += (size_t)r;
       continue;
     }
+    if (s->too_many_alerts) return mbed_alerts_fail(s, err); /* read during a renegotiation */
     const int waiting =
         r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WAITING_SERVER_HELLO_RENEGO;
     if (waiting && off == 0) return PORTLS_BE_WANT_READ;

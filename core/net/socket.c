@@ -129,7 +129,8 @@ const portls__lower_ops portls__stream_lower = {
 };
 
 static int start_reading(portls_socket *s) {
-  if (s->lower == NULL || (s->flags & (S_READING | S_PAUSED | S_PEER_ENDED | S_DESTROYED)))
+  if (s->lower == NULL ||
+      (s->flags & (S_READING | S_PAUSED | S_OUT_FULL | S_PEER_ENDED | S_DESTROYED)))
     return 0;
   int rc = s->lops->read_start(s->lower, s);
   if (rc == 0) s->flags |= S_READING;
@@ -174,6 +175,29 @@ void portls_socket_resume(portls_socket *s) {
 }
 
 /* ---- writing ---- */
+
+/* Output has moved on: the upper layer's own bytes can be no more than what
+ * is left to send, and once they are back at the high-water mark a socket
+ * stopped by them goes on (resume_task: the held input first, then reading). */
+static void out_progress(portls_socket *s) {
+  size_t pending = s->out.len + (s->inflight.len - s->inflight_off);
+  if (s->proto_out > pending) s->proto_out = pending;
+  if ((s->flags & S_OUT_FULL) && s->proto_out <= s->hwm) {
+    s->flags &= ~(unsigned)S_OUT_FULL;
+    if (!(s->flags & S_DESTROYED)) portls__defer(s->loop, &s->task_resume, resume_task, s);
+  }
+}
+
+int portls__socket_protocol_output(portls_socket *s, size_t n) {
+  s->proto_out += n;
+  if (s->proto_out <= s->hwm || (s->flags & S_DESTROYED)) return 0;
+  portls__socket_flush(s); /* the transport may take it at once */
+  if (s->flags & S_DESTROYED) return 1;
+  if (s->proto_out <= s->hwm) return 0;
+  s->flags |= S_OUT_FULL;
+  stop_reading(s);
+  return 1;
+}
 
 size_t portls_socket_buffer_size(const portls_socket *s) {
   if (s == NULL) return 0;
@@ -246,9 +270,11 @@ void portls__socket_flush(portls_socket *s) {
         return;
       }
       s->flags |= S_WRITING;
+      out_progress(s);
       return;
     }
   }
+  out_progress(s);
   if ((s->flags & S_ENDING) && !(s->flags & (S_SHUT | S_SHUTTING)) && !s->uops->holds_end(s)) {
     int rc = s->lops->shutdown(s->lower, on_shutdown, s);
     if (rc < 0) {

@@ -82,8 +82,10 @@ enum {
   S_DESTROYED = 1u << 7,
   S_HAD_ERROR = 1u << 8,
   S_NEED_DRAIN = 1u << 9,
-  S_WRITING = 1u << 10, /* a platform write is in flight */
-  S_SHUTTING = 1u << 11 /* platform shutdown in flight */
+  S_WRITING = 1u << 10,  /* a platform write is in flight */
+  S_SHUTTING = 1u << 11, /* platform shutdown in flight */
+  S_OUT_FULL = 1u << 12  /* not reading: the upper layer's own output is above the high-water
+                            mark (portls__socket_protocol_output) */
 };
 
 struct portls_socket {
@@ -107,6 +109,12 @@ struct portls_socket {
   portls__bytes inflight; /* handed to the platform */
   size_t inflight_off;
   size_t hwm;
+  /* How many of the bytes in out and inflight the upper layer queued on its
+   * own account (TLS: handshake messages, alerts, KeyUpdate answers) rather
+   * than for the application's writes. An upper bound: bytes leave in order,
+   * and which ones left first is not tracked, so it only drops once fewer
+   * bytes than that are left to send. */
+  size_t proto_out;
   portls__bytes held; /* plain: data that arrived while paused */
 
   uint64_t bytes_read, bytes_written, transport_written;
@@ -142,6 +150,15 @@ void portls__socket_fail(portls_socket *s, int code, const char *fmt, ...)
     ;
 /* Moves queued output to the transport. */
 void portls__socket_flush(portls_socket *s);
+/* The upper layer has just queued n bytes in s->out that the application did
+ * not write: its answer to what the peer sent (TLS: handshake messages,
+ * alerts, KeyUpdate answers). A peer that keeps asking while it never reads
+ * would make them pile up without bound, so while more than the high-water
+ * mark of such bytes waits for the transport (after a flush), the socket
+ * stops reading (S_OUT_FULL); once they have drained to the mark it calls the
+ * upper layer's resume() (which goes on with the input it holds) and reads
+ * again. Returns 1 when reading has stopped: the caller stops feeding input. */
+int portls__socket_protocol_output(portls_socket *s, size_t n);
 /* Emits 'end' and ends our side too (allowHalfOpen false). */
 void portls__socket_peer_ended(portls_socket *s);
 void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len);

@@ -550,13 +550,25 @@ static int count_handshakes(portls_socket *s) {
   return 0;
 }
 
+/* What the backend queued for the peer during one call that took the peer's
+ * ciphertext is the protocol's own output (handshake messages, alerts,
+ * KeyUpdate answers), not the application's: the socket counts it against
+ * its high-water mark and stops reading while too much of it waits (a peer
+ * that floods KeyUpdate requests and never reads). 1: stop feeding input. */
+static int protocol_output(portls_socket *s, size_t before) {
+  return s->out.len > before ? portls__socket_protocol_output(s, s->out.len - before) : 0;
+}
+
 void portls__tls_process(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
   portls_error err;
   if (t == NULL || t->eng.sess == NULL) return;
   while (!(s->flags & S_DESTROYED)) {
     if (!t->eng.handshake_done) {
+      size_t before = s->out.len;
       int rc = B->handshake(t->eng.sess, &err);
+      protocol_output(s, before);
+      if (s->flags & S_DESTROYED) return;
       if (rc == PORTLS_BE_WANT_READ) break;
       if (rc < 0) {
         portls__socket_flush(s); /* let the alert reach the peer */
@@ -569,14 +581,18 @@ void portls__tls_process(portls_socket *s) {
       if (!(s->flags & S_DESTROYED) && t->secure) emit_sessions(s);
       continue;
     }
-    if (s->flags & S_PAUSED || t->new_session_pending) break;
+    /* Paused, or the peer's requests have filled the output (the rest of
+     * the input waits in the engine until resume()). */
+    if (s->flags & (S_PAUSED | S_OUT_FULL) || t->new_session_pending) break;
     if (s->loop->clear_buf == NULL &&
         (s->loop->clear_buf = portls__malloc(PORTLS__CLEAR_BUF_SIZE)) == NULL) {
       portls__socket_fail(s, PORTLS_ENOMEM, "read: out of memory");
       return;
     }
-    size_t n = 0;
+    size_t n = 0, before = s->out.len;
     int rc = B->read(t->eng.sess, s->loop->clear_buf, PORTLS__CLEAR_BUF_SIZE, &n, &err);
+    protocol_output(s, before);
+    if (s->flags & S_DESTROYED) return;
     if (rc >= 0 && B->handshakes != NULL && count_handshakes(s) < 0) return;
     if (rc == PORTLS_BE_OK) {
       portls__socket_emit_data(s, s->loop->clear_buf, n);
