@@ -863,17 +863,17 @@ Test(tls_ciphers, cipher_lists_without_a_common_suite_fail_on_both_sides) {
 
 /* ecdhCurve "false": no ECDHE key exchange below TLS 1.3, on every backend. */
 Test(tls_ciphers, ecdh_curve_false_negotiates_a_suite_without_ECDHE) {
-  need(PORTLS_CAP_TLS1_2);
+  h_need_cap(PORTLS_CAP_TLS1_2);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ecdh_curve = "false";
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ecdh_curve = "false";
   portls_connect_options co = client_options(&t, "ca.crt");
-  co.context.secure_protocol = "TLSv1_2_method";
+  co.tls.context.secure_protocol = "TLSv1_2_method";
   handshake(&t, &st, &so, &co);
   cr_assert_str_eq(t.client[0].log, "connect secureConnect end close(0)");
   cr_assert_eq(st.conn.cipher_rc, 0);
@@ -886,18 +886,18 @@ Test(tls_ciphers, ecdh_curve_false_negotiates_a_suite_without_ECDHE) {
 /* A cipher string naming TLS 1.3 suites alone: a TLS 1.2 client finds no
  * suite, a TLS 1.3 one gets the suite named. */
 static void tls13_only_server(int client_tls12, const char *expect) {
-  need(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_TLS1_3);
   h_test t;
   hs_state st;
   memset(&st, 0, sizeof st);
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
-  h_context_options(&t, &so.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
-  so.context.ciphers = "TLS_AES_128_GCM_SHA256";
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.ciphers = "TLS_AES_128_GCM_SHA256";
   portls_connect_options co = client_options(&t, "ca.crt");
   if (client_tls12) {
-    co.context.secure_protocol = "TLSv1_2_method";
+    co.tls.context.secure_protocol = "TLSv1_2_method";
     h_listen_tls(&t, &so);
     h_side *c = h_connect_tls(&t, &co);
     h_run_until(&t, c->closed && t.srv.client_errors > 0);
