@@ -556,7 +556,8 @@ static int lean_open(portls_be_session *s, portls_error *err) {
     }
     if (rec[LEAN_HDR + 1] == LEAN_AD_USER_CANCELED) return 0;
     l->failed = 1;
-    return portls__err(err, PORTLS_ETLS_ALERT, "%s", lean_alert_text(rec[LEAN_HDR + 1]));
+    return portls__err(err, portls__alert_code(rec[LEAN_HDR + 1]), "%s",
+                       lean_alert_text(rec[LEAN_HDR + 1]));
   default:
     return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record type", err);
   }

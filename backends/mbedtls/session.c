@@ -478,6 +478,25 @@ static const char *mbed_alert_name(int a) {
   }
 }
 
+/* The record header mbed TLS rejected was not TLS at all: OpenSSL's
+ * WRONG_VERSION_NUMBER, or, for a server's first bytes, its HTTP_REQUEST and
+ * HTTPS_PROXY_REQUEST (plain HTTP, or a proxy's CONNECT, sent to a TLS
+ * port). 0 when the header looks like TLS (or SSLv2's ClientHello). */
+static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
+  const unsigned char *h = s->ssl.in_hdr;
+  if (op != MBED_OP_HANDSHAKE || h == NULL || s->ssl.in_left < 5) return 0;
+  if (ret != (s->is_server ? MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO : MBEDTLS_ERR_SSL_INVALID_RECORD))
+    return 0;
+  if ((h[0] & 0x80) != 0 || h[1] == MBEDTLS_SSL_MAJOR_VERSION_3) return 0;
+  if (s->is_server && s->hs_completed == 0) {
+    if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "POST ", 5) == 0 || memcmp(h, "HEAD ", 5) == 0 ||
+        memcmp(h, "PUT ", 4) == 0)
+      return PORTLS_EHTTP_REQUEST;
+    if (memcmp(h, "CONNE", 5) == 0) return PORTLS_EHTTPS_PROXY_REQUEST;
+  }
+  return PORTLS_EWRONG_VERSION_NUMBER;
+}
+
 static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   if (s->io_error < 0) {
     int code = s->io_error;
@@ -502,13 +521,12 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
     char detail[64];
     snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
-    /* OpenSSL reports a peer's protocol_version alert as a version failure;
-     * no_renegotiation is a peer that refused to renegotiate. */
-    int code = alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION   ? PORTLS_EVERSION
-               : alert == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION ? PORTLS_ERENEG_DISABLED
-                                                                 : PORTLS_ETLS_ALERT;
-    return portls__mbed_err_detail(err, code, ret, NULL, detail);
+    /* Named as every backend names it (protocol_version is a version
+     * failure; no_renegotiation, a peer that refused to renegotiate). */
+    return portls__mbed_err_detail(err, portls__alert_code(alert), ret, NULL, detail);
   }
+  case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+    return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
@@ -530,7 +548,8 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   default:
     break;
   }
-  return portls__mbed_err(err, PORTLS_EPROTO, ret, NULL);
+  int code = mbed_not_tls(s, ret, op);
+  return portls__mbed_err(err, code != 0 ? code : PORTLS_EPROTO, ret, NULL);
 }
 
 /* ------------------------------------------------------------------------ */

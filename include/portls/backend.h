@@ -276,6 +276,12 @@ int portls__err(portls_error *err, int code, const char *fmt, ...)
 #endif
     ;
 
+/* A fatal alert the peer sent (its AlertDescription) as a PORTLS_E* code:
+ * Node's name for it (see errors.h), PORTLS_EVERSION for protocol_version,
+ * PORTLS_ERENEG_DISABLED for no_renegotiation, PORTLS_ETLS_ALERT for one
+ * the table does not name. */
+int portls__alert_code(int description);
+
 /* The value of a hex digit (either case), or -1. */
 int portls__hexval(char c);
 
