@@ -1409,8 +1409,13 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     }
     s->resume_len = cfg->resume.len;
     if (cfg->ocsp_response.len > 0 && (rc = pssl_staple(s, cfg->ocsp_response, err)) < 0) goto fail;
+    /* Node's verify mode: a bad certificate never aborts the handshake (the
+     * callback says so), no certificate at all does under rejectUnauthorized. */
     if (cfg->verify_peer)
-      SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
+      SSL_set_verify(s->ssl,
+                     SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+                         (cfg->require_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                     pssl_verify_cb);
     else
       SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
     if (pssl_copy_wire(cfg->alpn_wire, &s->alpn_wire, &s->alpn_len) < 0 ||

@@ -778,6 +778,9 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
   mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                        : MBEDTLS_SSL_VERIFY_NONE);
+  /* Not VERIFY_REQUIRED, which would also abort on a certificate that does
+   * not verify (core's decision): see mbed_check_peer_sent_cert. */
+  s->require_cert = cfg->verify_peer && cfg->require_peer_cert;
 #if defined(PORTLS_MBED_TICKETS)
   if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
     mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
@@ -959,6 +962,24 @@ static void mbed_track(portls_be_session *s) {
   }
 }
 
+/* Server under requestCert + rejectUnauthorized (require_peer_cert), once
+ * the client's Certificate message is in: none at all fails the handshake
+ * with handshake_failure, as OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT does.
+ * (mbed TLS's VERIFY_REQUIRED would also fail a certificate that does not
+ * verify, which core decides on, and sends no alert for a missing one.) A
+ * resumed handshake has no Certificate message: it was checked when the
+ * session was made. */
+static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
+  if (!s->require_cert || s->resumed || s->hs_completed > 0 ||
+      s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE || s->ssl.session_negotiate == NULL)
+    return 0;
+  s->require_cert = 0; /* checked */
+  if (s->ssl.session_negotiate->peer_cert != NULL) return 0;
+  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+  return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
+}
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
   mbed_track(s);
@@ -966,6 +987,7 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
     int ret = mbedtls_ssl_handshake_step(&s->ssl);
     mbed_track(s);
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
+    if ((ret = mbed_check_peer_sent_cert(s, err)) < 0) return ret;
   }
   return PORTLS_BE_OK;
 }
