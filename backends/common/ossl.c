@@ -1113,6 +1113,23 @@ static int pssl_status_cb(SSL *ssl, void *arg) {
 }
 #endif
 
+/* Server: accepts every server_name, as Node's own callback does (core has
+ * chosen the context already). Without a callback that accepts it, OpenSSL
+ * does not keep the name in a TLS 1.2 session, and SSL_get_servername on a
+ * session resumed from it then answers NULL. The name is also kept here, in
+ * case the library has none to give later. */
+static int pssl_servername_cb(SSL *ssl, int *alert, void *arg) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  (void)alert;
+  (void)arg;
+  if (s != NULL && name != NULL && (s->servername == NULL || strcmp(s->servername, name) != 0)) {
+    portls__free(s->servername);
+    s->servername = portls__strdup(name); /* NULL when out of memory: then none is reported */
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
 /* Handshakes started and done, for Node's renegotiation limit. TLS 1.3's
  * post-handshake messages (tickets, key updates) raise the same events in
  * OpenSSL; they are not handshakes. */
@@ -1172,6 +1189,7 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
   SSL_CTX_sess_set_get_cb(c, pssl_get_session_cb);
   SSL_CTX_set_info_callback(c, pssl_info_cb);
+  SSL_CTX_set_tlsext_servername_callback(c, pssl_servername_cb);
 #if defined(PORTLS_OSSL_LEAN)
   portls__ossl_lean_follow(c); /* so that a quiet server session can rest */
 #endif
@@ -1669,7 +1687,9 @@ static void pssl_info(portls_be_session *s, portls_be_info *info) {
   if (SSL_is_server(ssl)) {
     /* A copy: the string must outlive the SSL (a connection at rest). */
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name != NULL && (s->servername == NULL || strcmp(s->servername, name) != 0)) {
+    if (name == NULL) name = s->servername; /* what pssl_servername_cb saw */
+    if (name != NULL && name != s->servername &&
+        (s->servername == NULL || strcmp(s->servername, name) != 0)) {
       portls__free(s->servername);
       s->servername = portls__strdup(name);
     }
