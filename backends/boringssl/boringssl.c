@@ -91,6 +91,11 @@ static const bssl_group bssl_groups[] = {
 
 void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info) {
   if (SSL_is_server(s->ssl)) return;
+  /* A resumed TLS 1.2 handshake exchanges no key, though SSL_get_curve_id
+   * still names the group of the handshake that made the session; OpenSSL,
+   * mbedTLS and Node report nothing then. (A resumed TLS 1.3 handshake does
+   * exchange one: psk_dhe_ke.) */
+  if (SSL_session_reused(s->ssl) && SSL_version(s->ssl) < TLS1_3_VERSION) return;
   /* Only ECDHE exists here; TLS 1.2 RSA key exchange has no ephemeral key. */
   uint16_t id = SSL_get_curve_id(s->ssl);
   if (id == 0) return;

@@ -224,14 +224,37 @@ int portls__ossl_lib_err(portls_error *err, int code, const char *what) {
   return portls__err(err, code, "%s: %s", what, buf);
 }
 
+/* The library's reason → the code every backend gives for the same failure
+ * (errors.h). */
 static int pssl_conn_code(unsigned long e) {
   if (ERR_GET_LIB(e) != ERR_LIB_SSL) return PORTLS_EPROTO;
   int r = ERR_GET_REASON(e);
   switch (r) {
   case SSL_R_NO_SHARED_CIPHER:
+    /* Nothing to authenticate the server with: a server without a certificate
+     * (BoringSSL says NO_CERTIFICATE_SET; OpenSSL, over TLS 1.3, that no
+     * signature algorithm suits; over TLS 1.2 OpenSSL and mbedTLS find no
+     * suite), or a certificate the client's signature algorithms exclude. One
+     * code on every backend and version: no shared cipher. */
+#if defined(SSL_R_NO_CERTIFICATE_SET)
+  case SSL_R_NO_CERTIFICATE_SET:
+#endif
+#if defined(SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM)
+  case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+#endif
+#if defined(SSL_R_NO_COMMON_SIGNATURE_ALGORITHMS)
+  case SSL_R_NO_COMMON_SIGNATURE_ALGORITHMS:
+#endif
     return PORTLS_ENO_SHARED_CIPHER;
+  case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    return PORTLS_ENO_CERT;
+  case SSL_R_WRONG_VERSION_NUMBER:
+    return PORTLS_EWRONG_VERSION_NUMBER;
+  case SSL_R_HTTP_REQUEST:
+    return PORTLS_EHTTP_REQUEST;
+  case SSL_R_HTTPS_PROXY_REQUEST:
+    return PORTLS_EHTTPS_PROXY_REQUEST;
   case SSL_R_UNSUPPORTED_PROTOCOL:
-  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
 #if defined(SSL_R_NO_PROTOCOLS_AVAILABLE)
   case SSL_R_NO_PROTOCOLS_AVAILABLE:
 #endif
@@ -251,15 +274,16 @@ static int pssl_conn_code(unsigned long e) {
   default:
     break;
   }
-  /* SSL_R_SSLV3_ALERT_* and SSL_R_TLSV1_ALERT_*: an alert the peer sent. */
-  if (r >= SSL_AD_REASON_OFFSET && r < SSL_AD_REASON_OFFSET + 256) return PORTLS_ETLS_ALERT;
+  /* SSL_R_SSLV3_ALERT_*, SSL_R_TLSV1_ALERT_*, ...: an alert the peer sent. */
+  if (r >= SSL_AD_REASON_OFFSET && r < SSL_AD_REASON_OFFSET + 256)
+    return portls__alert_code(r - SSL_AD_REASON_OFFSET);
   return PORTLS_EPROTO;
 }
 
 /* Reports the error queue after an SSL_ERROR_SSL: the first entry from the
  * SSL library decides the code (it names the TLS-level cause; crypto entries
  * before it are details), and its text is the message. */
-static int pssl_conn_err(portls_error *err) {
+static int pssl_conn_err(portls_be_session *s, portls_error *err) {
   unsigned long e, first = 0, chosen = 0;
   while ((e = ERR_get_error()) != 0) {
     if (first == 0) first = e;
@@ -270,6 +294,17 @@ static int pssl_conn_err(portls_error *err) {
   if (chosen == 0) return portls__err(err, PORTLS_EPROTO, "TLS protocol error");
   char buf[200];
   ERR_error_string_n(chosen, buf, sizeof buf);
+#if defined(PORTLS_OSSL_BORING)
+  /* A BoringSSL server without a certificate gives up without a word; OpenSSL
+   * and mbedTLS tell the client (handshake_failure), and so does this. */
+  if (ERR_GET_LIB(chosen) == ERR_LIB_SSL && ERR_GET_REASON(chosen) == SSL_R_NO_CERTIFICATE_SET &&
+      SSL_is_server(s->ssl)) {
+    (void)SSL_send_fatal_alert(s->ssl, SSL_AD_HANDSHAKE_FAILURE);
+    ERR_clear_error();
+  }
+#else
+  (void)s;
+#endif
   return portls__err(err, pssl_conn_code(chosen), "%s", buf);
 }
 
@@ -293,9 +328,9 @@ static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
       ERR_clear_error();
       return portls__err(err, code, "queueing ciphertext for the peer failed");
     }
-    return pssl_conn_err(err);
+    return pssl_conn_err(s, err);
   case SSL_ERROR_SSL:
-    return pssl_conn_err(err);
+    return pssl_conn_err(s, err);
   default:
     ERR_clear_error();
     return portls__err(err, PORTLS_EPROTO, "unexpected SSL_get_error() result %d", e);
@@ -1078,6 +1113,23 @@ static int pssl_status_cb(SSL *ssl, void *arg) {
 }
 #endif
 
+/* Server: accepts every server_name, as Node's own callback does (core has
+ * chosen the context already). Without a callback that accepts it, OpenSSL
+ * does not keep the name in a TLS 1.2 session, and SSL_get_servername on a
+ * session resumed from it then answers NULL. The name is also kept here, in
+ * case the library has none to give later. */
+static int pssl_servername_cb(SSL *ssl, int *alert, void *arg) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  (void)alert;
+  (void)arg;
+  if (s != NULL && name != NULL && (s->servername == NULL || strcmp(s->servername, name) != 0)) {
+    portls__free(s->servername);
+    s->servername = portls__strdup(name); /* NULL when out of memory: then none is reported */
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
 /* Handshakes started and done, for Node's renegotiation limit. TLS 1.3's
  * post-handshake messages (tickets, key updates) raise the same events in
  * OpenSSL; they are not handshakes. */
@@ -1137,6 +1189,7 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_sess_set_new_cb(c, pssl_new_session);
   SSL_CTX_sess_set_get_cb(c, pssl_get_session_cb);
   SSL_CTX_set_info_callback(c, pssl_info_cb);
+  SSL_CTX_set_tlsext_servername_callback(c, pssl_servername_cb);
 #if defined(PORTLS_OSSL_LEAN)
   portls__ossl_lean_follow(c); /* so that a quiet server session can rest */
 #endif
@@ -1374,8 +1427,13 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     }
     s->resume_len = cfg->resume.len;
     if (cfg->ocsp_response.len > 0 && (rc = pssl_staple(s, cfg->ocsp_response, err)) < 0) goto fail;
+    /* Node's verify mode: a bad certificate never aborts the handshake (the
+     * callback says so), no certificate at all does under rejectUnauthorized. */
     if (cfg->verify_peer)
-      SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, pssl_verify_cb);
+      SSL_set_verify(s->ssl,
+                     SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+                         (cfg->require_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                     pssl_verify_cb);
     else
       SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
     if (pssl_copy_wire(cfg->alpn_wire, &s->alpn_wire, &s->alpn_len) < 0 ||
@@ -1629,7 +1687,9 @@ static void pssl_info(portls_be_session *s, portls_be_info *info) {
   if (SSL_is_server(ssl)) {
     /* A copy: the string must outlive the SSL (a connection at rest). */
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name != NULL && (s->servername == NULL || strcmp(s->servername, name) != 0)) {
+    if (name == NULL) name = s->servername; /* what pssl_servername_cb saw */
+    if (name != NULL && name != s->servername &&
+        (s->servername == NULL || strcmp(s->servername, name) != 0)) {
       portls__free(s->servername);
       s->servername = portls__strdup(name);
     }

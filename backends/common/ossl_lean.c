@@ -581,8 +581,7 @@ static int lean_open(portls_be_session *s, portls_error *err) {
     const uint8_t level = rec[LEAN_HDR], desc = rec[LEAN_HDR + 1];
     /* Counted before anything else, as OpenSSL does: a fifth warning-level
      * close_notify in a row is "too many" too. */
-    if ((level == 1 || desc == LEAN_AD_USER_CANCELED) &&
-        ++l->warn_in_row >= LEAN_MAX_WARN_ALERTS)
+    if ((level == 1 || desc == LEAN_AD_USER_CANCELED) && ++l->warn_in_row >= LEAN_MAX_WARN_ALERTS)
       return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "too many warn alerts", err);
     /* RFC 8446 6: close_notify and user_canceled are the closure alerts;
      * every other alert is an error alert, to be "treated as [an] error
@@ -599,7 +598,7 @@ static int lean_open(portls_be_session *s, portls_error *err) {
     }
     if (desc == LEAN_AD_USER_CANCELED) return 0;
     l->failed = 1;
-    return portls__err(err, PORTLS_ETLS_ALERT, "%s", lean_alert_text(desc));
+    return portls__err(err, portls__alert_code(desc), "%s", lean_alert_text(desc));
   }
   default:
     return lean_fatal(s, LEAN_AD_UNEXPECTED_MESSAGE, "unexpected record type", err);

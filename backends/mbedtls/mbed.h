@@ -121,6 +121,7 @@ struct portls_be_session {
   size_t pre_len, pre_off, pre_cap;
 
   char *servername; /* server: the SNI name the client sent */
+  int require_cert; /* server: fail a first handshake without a client certificate */
 
   /* Server: what core's resumeSession found for the ClientHello's session id
    * (portls_be_session_config.resume, copied), for the session-cache get. */

@@ -525,6 +525,25 @@ static const char *mbed_alert_name(int a) {
   }
 }
 
+/* The record header mbed TLS rejected was not TLS at all: OpenSSL's
+ * WRONG_VERSION_NUMBER, or, for a server's first bytes, its HTTP_REQUEST and
+ * HTTPS_PROXY_REQUEST (plain HTTP, or a proxy's CONNECT, sent to a TLS
+ * port). 0 when the header looks like TLS (or SSLv2's ClientHello). */
+static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
+  const unsigned char *h = s->ssl.in_hdr;
+  if (op != MBED_OP_HANDSHAKE || h == NULL || s->ssl.in_left < 5) return 0;
+  if (ret != (s->is_server ? MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO : MBEDTLS_ERR_SSL_INVALID_RECORD))
+    return 0;
+  if ((h[0] & 0x80) != 0 || h[1] == MBEDTLS_SSL_MAJOR_VERSION_3) return 0;
+  if (s->is_server && s->hs_completed == 0) {
+    if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "POST ", 5) == 0 || memcmp(h, "HEAD ", 5) == 0 ||
+        memcmp(h, "PUT ", 4) == 0)
+      return PORTLS_EHTTP_REQUEST;
+    if (memcmp(h, "CONNE", 5) == 0) return PORTLS_EHTTPS_PROXY_REQUEST;
+  }
+  return PORTLS_EWRONG_VERSION_NUMBER;
+}
+
 static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   if (s->io_error < 0) {
     int code = s->io_error;
@@ -549,13 +568,12 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
     char detail[64];
     snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
-    /* OpenSSL reports a peer's protocol_version alert as a version failure;
-     * no_renegotiation is a peer that refused to renegotiate. */
-    int code = alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION   ? PORTLS_EVERSION
-               : alert == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION ? PORTLS_ERENEG_DISABLED
-                                                                 : PORTLS_ETLS_ALERT;
-    return portls__mbed_err_detail(err, code, ret, NULL, detail);
+    /* Named as every backend names it (protocol_version is a version
+     * failure; no_renegotiation, a peer that refused to renegotiate). */
+    return portls__mbed_err_detail(err, portls__alert_code(alert), ret, NULL, detail);
   }
+  case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+    return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
@@ -577,7 +595,8 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   default:
     break;
   }
-  return portls__mbed_err(err, PORTLS_EPROTO, ret, NULL);
+  int code = mbed_not_tls(s, ret, op);
+  return portls__mbed_err(err, code != 0 ? code : PORTLS_EPROTO, ret, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -806,6 +825,9 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
   mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                        : MBEDTLS_SSL_VERIFY_NONE);
+  /* Not VERIFY_REQUIRED, which would also abort on a certificate that does
+   * not verify (core's decision): see mbed_check_peer_sent_cert. */
+  s->require_cert = cfg->verify_peer && cfg->require_peer_cert;
 #if defined(PORTLS_MBED_TICKETS)
   if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
     mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
@@ -1007,6 +1029,24 @@ static int mbed_alerts_fail(portls_be_session *s, portls_error *err) {
                      s->alerts_in_row);
 }
 
+/* Server under requestCert + rejectUnauthorized (require_peer_cert), once
+ * the client's Certificate message is in: none at all fails the handshake
+ * with handshake_failure, as OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT does.
+ * (mbed TLS's VERIFY_REQUIRED would also fail a certificate that does not
+ * verify, which core decides on, and sends no alert for a missing one.) A
+ * resumed handshake has no Certificate message: it was checked when the
+ * session was made. */
+static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
+  if (!s->require_cert || s->resumed || s->hs_completed > 0 ||
+      s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE || s->ssl.session_negotiate == NULL)
+    return 0;
+  s->require_cert = 0; /* checked */
+  if (s->ssl.session_negotiate->peer_cert != NULL) return 0;
+  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+  return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
+}
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
   mbed_track(s);
@@ -1015,6 +1055,7 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
     mbed_track(s);
     if (ret != 0 && mbed_too_many_alerts(s, ret)) return mbed_alerts_fail(s, err);
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
+    if ((ret = mbed_check_peer_sent_cert(s, err)) < 0) return ret;
   }
   return PORTLS_BE_OK;
 }

@@ -23,7 +23,6 @@
 /* Context setup                                                              */
 
 int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
-  (void)err;
   /* Security level 1, whatever the build's default (Debian compiles in 2).
    * Node's own options govern what is acceptable instead: minDHSize,
    * ciphers, secureProtocol; level 2 would also refuse 1024-bit DH and
@@ -39,6 +38,18 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
   if (cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2) level = 0;
   if (cfg->security_level >= 0) level = cfg->security_level;
   SSL_CTX_set_security_level(ctx->ssl_ctx, level);
+  /* And with no minimum configured, TLS 1.2 is the floor (Node 17+'s default
+   * minVersion, and what the BoringSSL backend does): a version that level
+   * forbids is then not offered at all, so that a TLS 1.0-only peer fails
+   * with ERR_SSL_UNSUPPORTED_PROTOCOL on both sides, as with Node and every
+   * backend, rather than after the version was agreed ("legacy sigalg
+   * disallowed or unsupported"). A configured minimum is applied later and
+   * wins. */
+  if (cfg->min_version == 0 && level >= 1 &&
+      !SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION)) {
+    ERR_clear_error();
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
+  }
   return 0;
 }
 

@@ -61,6 +61,38 @@ void portls__socket_emit_data(portls_socket *s, const uint8_t *data, size_t len)
   if (s->ev.data != NULL) s->ev.data(s, data, len, s->user);
 }
 
+/* ---- a peer that has gone ----
+ *
+ * A write the transport refuses with EPIPE or ECONNRESET means the peer has
+ * gone, but what it sent before going may still be unread, and it can say
+ * why: a TLS alert (a server that refused our certificate, a TLS 1.3 server
+ * refusing a client that already saw 'secureConnect'). Node reports that
+ * alert, not the write's error, and so does this: unless the peer's end of
+ * stream has been read already, the error waits until reading ends (end of
+ * stream, a read error), an error comes out of what was read (the alert), or
+ * WRITE_ERROR_GRACE_MS pass (a paused socket reads once it is resumed).
+ * Nothing more is written meanwhile. */
+
+#define WRITE_ERROR_GRACE_MS 1000
+
+static void fail_write(portls_socket *s, int code) {
+  portls__socket_fail(s, code, "write %s: %s", portls_err_name(code), portls_strerror(code));
+}
+
+static void on_write_error_grace(void *ud) { fail_write(ud, ((portls_socket *)ud)->write_error); }
+
+static void write_failed(portls_socket *s, int code) {
+  if (s->write_error != 0) return; /* waiting already */
+  if ((code == PORTLS_EPIPE || code == PORTLS_ECONNRESET) && !(s->flags & S_PEER_ENDED) &&
+      P->timer_new(s->loop->plat, on_write_error_grace, s, &s->write_error_timer) == 0) {
+    s->write_error = code;
+    portls__bytes_free(&s->out);
+    P->timer_start(s->write_error_timer, WRITE_ERROR_GRACE_MS, 0);
+    return;
+  }
+  fail_write(s, code);
+}
+
 /* ---- reading ---- */
 
 void portls__socket_on_bytes(portls_socket *s, int status, const uint8_t *data, size_t len) {
@@ -69,6 +101,10 @@ void portls__socket_on_bytes(portls_socket *s, int status, const uint8_t *data, 
     if (len == 0) return;
     touch(s);
     s->uops->read(s, data, len);
+    return;
+  }
+  if (s->write_error != 0) { /* the peer said nothing more: the write's error it is */
+    fail_write(s, s->write_error);
     return;
   }
   if (status == PORTLS_EOF) {
@@ -148,6 +184,10 @@ void portls__socket_peer_ended(portls_socket *s) {
   stop_reading(s);
   if (s->ev.end != NULL) s->ev.end(s, s->user);
   if (s->flags & S_DESTROYED) return;
+  if (s->write_error != 0) { /* our side cannot end cleanly any more */
+    fail_write(s, s->write_error);
+    return;
+  }
   /* allowHalfOpen is false, as in Node's default: end our side too. */
   if (!(s->flags & S_ENDING))
     portls_socket_end(s, NULL, 0);
@@ -232,8 +272,7 @@ static void on_write_done(void *ud, int status) {
   portls__bytes_free(&s->inflight);
   s->inflight_off = 0;
   if (status < 0) {
-    portls__socket_fail(s, status, "write %s: %s", portls_err_name(status),
-                        portls_strerror(status));
+    write_failed(s, status);
     return;
   }
   portls__socket_flush(s);
@@ -245,11 +284,15 @@ static void on_write_done(void *ud, int status) {
 
 void portls__socket_flush(portls_socket *s) {
   if ((s->flags & (S_DESTROYED | S_WRITING)) || !(s->flags & S_CONNECTED)) return;
+  if (s->write_error != 0) { /* the peer has gone: nothing more goes out */
+    portls__bytes_free(&s->out);
+    return;
+  }
   if (s->out.len > 0) {
     portls_plat_iov iov = {s->out.data, s->out.len};
     int n = s->lops->try_write(s->lower, &iov, 1);
     if (n < 0 && n != PORTLS_EAGAIN) {
-      portls__socket_fail(s, n, "write %s: %s", portls_err_name(n), portls_strerror(n));
+      write_failed(s, n);
       return;
     }
     size_t done = n > 0 ? (size_t)n : 0;
@@ -266,7 +309,7 @@ void portls__socket_flush(portls_socket *s) {
       iov.len = s->inflight.len - done;
       int rc = s->lops->write(s->lower, &iov, 1, on_write_done, s);
       if (rc < 0) {
-        portls__socket_fail(s, rc, "write %s: %s", portls_err_name(rc), portls_strerror(rc));
+        write_failed(s, rc);
         return;
       }
       s->flags |= S_WRITING;
@@ -335,7 +378,8 @@ static void plain_resume(portls_socket *s) {
 static int plain_write(portls_socket *s, const void *data, size_t len) {
   s->bytes_written += len;
   size_t done = 0;
-  if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0) {
+  if ((s->flags & S_CONNECTED) && !(s->flags & S_WRITING) && s->out.len == 0 &&
+      s->write_error == 0) {
     /* Straight from the caller's buffer when the transport takes it now. */
     portls_plat_iov iov = {data, len};
     int n = s->lops->try_write(s->lower, &iov, 1);
@@ -407,6 +451,10 @@ static void destroy_with(portls_socket *s, const portls_error *err) {
   if (s->idle_timer != NULL) {
     P->timer_free(s->idle_timer);
     s->idle_timer = NULL;
+  }
+  if (s->write_error_timer != NULL) {
+    P->timer_free(s->write_error_timer);
+    s->write_error_timer = NULL;
   }
   s->uops->destroying(s);
   if (s->lookup != NULL) {

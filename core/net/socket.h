@@ -123,6 +123,11 @@ struct portls_socket {
   portls_plat_timer *idle_timer;
   uint64_t idle_ms;
 
+  /* A write the transport refused because the peer has gone, reported once
+   * reading has said what it can (see write_failed in socket.c); 0: none. */
+  int write_error;
+  portls_plat_timer *write_error_timer;
+
   portls_error error; /* the error to emit before 'close' */
   portls__task task_close, task_resume, task_drain, task_connect_error;
 

@@ -90,6 +90,7 @@ static int start_engine(portls_socket *s, portls_error *err) {
       .is_server = t->is_server,
       .servername = t->servername,
       .verify_peer = !t->is_server || t->request_cert,
+      .require_peer_cert = t->is_server && t->request_cert && t->reject_unauthorized,
       .alpn_wire = {t->alpn_wire.data, t->alpn_wire.len},
       .npn_wire = {t->npn_wire.data, t->npn_wire.len},
       .session = t->session,

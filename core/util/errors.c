@@ -48,3 +48,11 @@ int portls__err(portls_error *err, int code, const char *fmt, ...) {
   va_end(ap);
   return code;
 }
+
+int portls__alert_code(int description) {
+  if (description == 70) return PORTLS_EVERSION;         /* protocol_version */
+  if (description == 100) return PORTLS_ERENEG_DISABLED; /* no_renegotiation */
+  if (description < 0 || description > 255) return PORTLS_ETLS_ALERT;
+  int code = -200 - description; /* errors.h: a named alert's code */
+  return strcmp(portls_err_name(code), "UNKNOWN") != 0 ? code : PORTLS_ETLS_ALERT;
+}

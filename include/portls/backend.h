@@ -111,7 +111,14 @@ typedef struct portls_be_session_config {
   const char *servername; /* client: SNI to send (NULL: none) */
   int verify_peer;        /* client: always; server: requestCert. Verification never
                              aborts the handshake: core reads the result and decides. */
-  portls_buf alpn_wire;   /* client: offer; server: preference list */
+  /* Server: requestCert with rejectUnauthorized. A client that sends no
+   * certificate at all fails the handshake itself, as in Node (OpenSSL's
+   * SSL_VERIFY_FAIL_IF_NO_PEER_CERT): the server sends handshake_failure
+   * (TLS 1.2 and below) or certificate_required (TLS 1.3) and reports
+   * PORTLS_ENO_CERT. A certificate that is sent but does not verify is still
+   * core's decision after the handshake. */
+  int require_peer_cert;
+  portls_buf alpn_wire; /* client: offer; server: preference list */
   portls_buf npn_wire;
   portls_buf session; /* client: a session to offer */
   int request_ocsp;   /* client: send status_request; read the answer with ocsp_response() */
@@ -275,6 +282,12 @@ int portls__err(portls_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* A fatal alert the peer sent (its AlertDescription) as a PORTLS_E* code:
+ * Node's name for it (see errors.h), PORTLS_EVERSION for protocol_version,
+ * PORTLS_ERENEG_DISABLED for no_renegotiation, PORTLS_ETLS_ALERT for one
+ * the table does not name. */
+int portls__alert_code(int description);
 
 /* The value of a hex digit (either case), or -1. */
 int portls__hexval(char c);

@@ -4,6 +4,16 @@
  * negative PORTLS_E* code on failure. One table below yields the enum, the
  * names (Node's and OpenSSL's words: "ECONNRESET", "CERT_HAS_EXPIRED",
  * "ERR_TLS_HANDSHAKE_TIMEOUT") and a default message. Codes are stable.
+ *
+ * The same failure has the same code on every backend: the libraries' reasons
+ * (OpenSSL's SSL_R_*, mbedTLS's MBEDTLS_ERR_*) are mapped onto this table
+ * (ERR_SSL_NO_SHARED_CIPHER, ERR_SSL_WRONG_VERSION_NUMBER, ERR_SSL_HTTP_REQUEST,
+ * ...), the library's own words staying in the message. A fatal alert the peer
+ * sent is -200 minus its AlertDescription under Node's name for it
+ * (ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE is -240), or ERR_SSL_ALERT for one the
+ * table does not name; the exceptions are protocol_version, which is
+ * ERR_SSL_UNSUPPORTED_PROTOCOL whichever side noticed the mismatch (the
+ * libraries differ in that), and no_renegotiation, ERR_TLS_RENEGOTIATION_DISABLED.
  */
 #ifndef PORTLS_ERRORS_H
 #define PORTLS_ERRORS_H
@@ -70,8 +80,14 @@ extern "C" {
   XX(ESESSION_ATTACK, -66, "ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected")  \
   XX(EDH_TOO_SMALL, -67, "ERR_TLS_DH_PARAM_SIZE", "DH parameter size is smaller than minDHSize")   \
   XX(ERENEG_DISABLED, -68, "ERR_TLS_RENEGOTIATION_DISABLED", "renegotiation is not possible")      \
-  XX(ENO_CERT, -69, "ERR_TLS_NO_PEER_CERT", "peer did not return a certificate")                   \
+  XX(ENO_CERT, -69, "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE",                                   \
+     "peer did not return a certificate")                                                          \
   XX(EMAX_CONNECTIONS, -71, "ERR_SERVER_MAX_CONNECTIONS", "server.maxConnections reached")         \
+  XX(EWRONG_VERSION_NUMBER, -72, "ERR_SSL_WRONG_VERSION_NUMBER",                                   \
+     "wrong version number: the peer does not speak TLS")                                          \
+  XX(EHTTP_REQUEST, -73, "ERR_SSL_HTTP_REQUEST", "http request: plain HTTP sent to a TLS server")  \
+  XX(EHTTPS_PROXY_REQUEST, -74, "ERR_SSL_HTTPS_PROXY_REQUEST",                                     \
+     "https proxy request: HTTP CONNECT sent to a TLS server")                                     \
   /* certificate verification: OpenSSL's X509_V_ERR_* names, as Node reports them */               \
   XX(EUNABLE_TO_GET_ISSUER_CERT, -100, "UNABLE_TO_GET_ISSUER_CERT",                                \
      "unable to get issuer certificate")                                                           \
@@ -107,13 +123,65 @@ extern "C" {
   XX(ECERT_UNTRUSTED, -122, "CERT_UNTRUSTED", "certificate not trusted")                           \
   XX(ECERT_REJECTED, -123, "CERT_REJECTED", "certificate rejected")                                \
   XX(EHOSTNAME_MISMATCH, -124, "HOSTNAME_MISMATCH", "Hostname mismatch")                           \
-  XX(EVERIFY_FAILED, -125, "UNSPECIFIED", "unspecified certificate verification error")
+  XX(EVERIFY_FAILED, -125, "UNSPECIFIED", "unspecified certificate verification error")            \
+  /* a fatal alert the peer sent: -200 - its AlertDescription, named as Node names it (OpenSSL's   \
+   * reason); an alert not listed here is PORTLS_ETLS_ALERT */                                     \
+  XX(EALERT_UNEXPECTED_MESSAGE, -210, "ERR_SSL_SSLV3_ALERT_UNEXPECTED_MESSAGE",                    \
+     "peer sent alert unexpected_message (10)")                                                    \
+  XX(EALERT_BAD_RECORD_MAC, -220, "ERR_SSL_SSLV3_ALERT_BAD_RECORD_MAC",                            \
+     "peer sent alert bad_record_mac (20)")                                                        \
+  XX(EALERT_RECORD_OVERFLOW, -222, "ERR_SSL_TLSV1_ALERT_RECORD_OVERFLOW",                          \
+     "peer sent alert record_overflow (22)")                                                       \
+  XX(EALERT_DECOMPRESSION_FAILURE, -230, "ERR_SSL_SSLV3_ALERT_DECOMPRESSION_FAILURE",              \
+     "peer sent alert decompression_failure (30)")                                                 \
+  XX(EALERT_HANDSHAKE_FAILURE, -240, "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",                      \
+     "peer sent alert handshake_failure (40)")                                                     \
+  XX(EALERT_BAD_CERTIFICATE, -242, "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",                          \
+     "peer sent alert bad_certificate (42)")                                                       \
+  XX(EALERT_UNSUPPORTED_CERTIFICATE, -243, "ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",          \
+     "peer sent alert unsupported_certificate (43)")                                               \
+  XX(EALERT_CERTIFICATE_REVOKED, -244, "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED",                  \
+     "peer sent alert certificate_revoked (44)")                                                   \
+  XX(EALERT_CERTIFICATE_EXPIRED, -245, "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",                  \
+     "peer sent alert certificate_expired (45)")                                                   \
+  XX(EALERT_CERTIFICATE_UNKNOWN, -246, "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",                  \
+     "peer sent alert certificate_unknown (46)")                                                   \
+  XX(EALERT_ILLEGAL_PARAMETER, -247, "ERR_SSL_SSLV3_ALERT_ILLEGAL_PARAMETER",                      \
+     "peer sent alert illegal_parameter (47)")                                                     \
+  XX(EALERT_UNKNOWN_CA, -248, "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", "peer sent alert unknown_ca (48)") \
+  XX(EALERT_ACCESS_DENIED, -249, "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED",                              \
+     "peer sent alert access_denied (49)")                                                         \
+  XX(EALERT_DECODE_ERROR, -250, "ERR_SSL_TLSV1_ALERT_DECODE_ERROR",                                \
+     "peer sent alert decode_error (50)")                                                          \
+  XX(EALERT_DECRYPT_ERROR, -251, "ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR",                              \
+     "peer sent alert decrypt_error (51)")                                                         \
+  XX(EALERT_INSUFFICIENT_SECURITY, -271, "ERR_SSL_TLSV1_ALERT_INSUFFICIENT_SECURITY",              \
+     "peer sent alert insufficient_security (71)")                                                 \
+  XX(EALERT_INTERNAL_ERROR, -280, "ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR",                            \
+     "peer sent alert internal_error (80)")                                                        \
+  XX(EALERT_INAPPROPRIATE_FALLBACK, -286, "ERR_SSL_TLSV1_ALERT_INAPPROPRIATE_FALLBACK",            \
+     "peer sent alert inappropriate_fallback (86)")                                                \
+  XX(EALERT_USER_CANCELLED, -290, "ERR_SSL_TLSV1_ALERT_USER_CANCELLED",                            \
+     "peer sent alert user_canceled (90)")                                                         \
+  XX(EALERT_MISSING_EXTENSION, -309, "ERR_SSL_TLSV13_ALERT_MISSING_EXTENSION",                     \
+     "peer sent alert missing_extension (109)")                                                    \
+  XX(EALERT_UNSUPPORTED_EXTENSION, -310, "ERR_SSL_TLSV1_UNSUPPORTED_EXTENSION",                    \
+     "peer sent alert unsupported_extension (110)")                                                \
+  XX(EALERT_UNRECOGNIZED_NAME, -312, "ERR_SSL_TLSV1_UNRECOGNIZED_NAME",                            \
+     "peer sent alert unrecognized_name (112)")                                                    \
+  XX(EALERT_BAD_CERTIFICATE_STATUS_RESPONSE, -313,                                                 \
+     "ERR_SSL_TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE",                                              \
+     "peer sent alert bad_certificate_status_response (113)")                                      \
+  XX(EALERT_CERTIFICATE_REQUIRED, -316, "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",               \
+     "peer sent alert certificate_required (116)")                                                 \
+  XX(EALERT_NO_APPLICATION_PROTOCOL, -320, "ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL",          \
+     "peer sent alert no_application_protocol (120)")
 
 typedef enum portls_errno {
 #define PORTLS__ERRNO_ENUM(id, val, name, msg) PORTLS_##id = (val),
   PORTLS_ERRNO_MAP(PORTLS__ERRNO_ENUM)
 #undef PORTLS__ERRNO_ENUM
-      PORTLS_ERRNO_MIN_ = -126
+      PORTLS_ERRNO_MIN_ = -456
 } portls_errno;
 
 /* An error as events and failing calls report it. */

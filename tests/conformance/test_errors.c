@@ -275,7 +275,7 @@ Test(bad_peer, garbage_instead_of_a_client_hello_is_one_client_error_and_the_ser
   h_side *garbage = plain_client(&t, http_request);
   h_run_until(&t, garbage->closed && t.srv.client_errors > 0);
   cr_assert_eq(t.srv.client_errors, 1);
-  cr_assert_eq(t.srv.client_err.code, PORTLS_EPROTO, "got %s (%s)",
+  cr_assert_eq(t.srv.client_err.code, PORTLS_EHTTP_REQUEST, "got %s (%s)",
                portls_err_name(t.srv.client_err.code), t.srv.client_err.message);
   cr_assert_neq(t.srv.client_err.message[0], '\0');
   cr_assert_eq(t.srv.secure_connections, 0);
@@ -376,6 +376,163 @@ Test(bad_peer, client_that_never_sends_gets_client_error_EHANDSHAKE_TIMEOUT) {
   h_run_until(&t, c->closed);
   cr_assert_eq(c->count[H_DATA], 0);
   h_finish(&t);
+}
+
+/* ---- the same mistake, the same code on every backend ----
+ *
+ * Node's names (what Node 20 reports for each, checked against it): the
+ * libraries' own reasons are mapped onto them, and an alert the peer sent is
+ * named after the alert (errors.h). */
+
+/* A plain TCP client sends `text` to a TLS server: one clientError, `code`. */
+static void plain_text_to_a_tls_server(const char *text, int code) {
+  h_test t;
+  h_init(&t);
+  tls_server(&t, 0);
+  h_side *c = plain_client(&t, NULL);
+  h_run_until(&t, c->count[H_CONNECT] == 1);
+  portls_socket_write(c->sock, text, strlen(text));
+  h_run_until(&t, c->closed && t.srv.client_errors > 0);
+  cr_assert_eq(t.srv.client_errors, 1);
+  cr_assert_eq(t.srv.client_err.code, code, "%s: got %s (%s), want %s", text,
+               portls_err_name(t.srv.client_err.code), t.srv.client_err.message,
+               portls_err_name(code));
+  h_finish(&t);
+}
+
+Test(same_mistake_same_code, plain_HTTP_sent_to_a_TLS_server_is_ERR_SSL_HTTP_REQUEST) {
+  plain_text_to_a_tls_server("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", PORTLS_EHTTP_REQUEST);
+  plain_text_to_a_tls_server("POST /x HTTP/1.1\r\n\r\n", PORTLS_EHTTP_REQUEST);
+  plain_text_to_a_tls_server("HEAD / HTTP/1.0\r\n\r\n", PORTLS_EHTTP_REQUEST);
+  plain_text_to_a_tls_server("PUT /x HTTP/1.1\r\n\r\n", PORTLS_EHTTP_REQUEST);
+}
+
+Test(same_mistake_same_code, a_proxy_CONNECT_sent_to_a_TLS_server_is_ERR_SSL_HTTPS_PROXY_REQUEST) {
+  plain_text_to_a_tls_server("CONNECT localhost:443 HTTP/1.1\r\n\r\n", PORTLS_EHTTPS_PROXY_REQUEST);
+}
+
+Test(same_mistake_same_code, other_text_sent_to_a_TLS_server_is_ERR_SSL_WRONG_VERSION_NUMBER) {
+  plain_text_to_a_tls_server("HELO mail.example.com\r\n", PORTLS_EWRONG_VERSION_NUMBER);
+}
+
+static void answer_in_plain_http(h_side *s, h_event ev) {
+  if (ev == H_DATA && s->sock != NULL)
+    portls_socket_end(s->sock, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 47);
+}
+
+Test(same_mistake_same_code,
+     a_TLS_client_answered_in_plain_HTTP_gets_ERR_SSL_WRONG_VERSION_NUMBER) {
+  h_test t;
+  h_init(&t);
+  t.srv.conn_hook = answer_in_plain_http;
+  h_listen_net(&t, NULL);
+  portls_connect_options o;
+  portls_connect_options_init(&o);
+  h_context_options(&t, &o.tls.context, NULL, NULL, "ca.crt");
+  h_side *c = h_connect_tls(&t, &o);
+  h_run_all_closed(&t);
+  cr_assert_str_eq(c->log, "connect error(ERR_SSL_WRONG_VERSION_NUMBER) close(1)");
+  cr_assert_eq(c->err.code, PORTLS_EWRONG_VERSION_NUMBER, "%s", c->err.message);
+  h_finish(&t);
+}
+
+/* A handshake both sides refuse: the server's clientError and the client's
+ * error, each with its code; nobody is secure. */
+static void expect_refusal(h_test *t, portls_server_options *so, portls_connect_options *co,
+                           int server_code, int client_code) {
+  h_listen_tls(t, so);
+  h_side *c = h_connect_tls(t, co);
+  h_run_until(t,
+              c->closed && t->srv.client_errors > 0 && portls_server_connections(t->srv.srv) == 0);
+  cr_assert_eq(t->srv.client_errors, 1);
+  cr_assert_eq(t->srv.client_err.code, server_code, "server: got %s (%s), want %s",
+               portls_err_name(t->srv.client_err.code), t->srv.client_err.message,
+               portls_err_name(server_code));
+  cr_assert_eq(c->count[H_SECURE], 0, "%s", c->log);
+  cr_assert_eq(c->err.code, client_code, "client: got %s (%s), want %s",
+               portls_err_name(c->err.code), c->err.message, portls_err_name(client_code));
+  cr_assert_eq(t->srv.secure_connections, 0);
+}
+
+static void tls_client_options(h_test *t, portls_connect_options *o, const char *method) {
+  portls_connect_options_init(o);
+  h_context_options(t, &o->tls.context, NULL, NULL, "ca.crt");
+  o->tls.context.secure_protocol = method;
+}
+
+/* Node: the server says ERR_SSL_NO_SHARED_CIPHER (over TLS 1.3,
+ * ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM: portls says no shared cipher then
+ * too, see README), the client gets its handshake_failure alert. */
+static void server_without_a_certificate(const char *method) {
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  portls_connect_options co;
+  tls_client_options(&t, &co, method);
+  expect_refusal(&t, &so, &co, PORTLS_ENO_SHARED_CIPHER, PORTLS_EALERT_HANDSHAKE_FAILURE);
+  h_finish(&t);
+}
+
+Test(same_mistake_same_code, a_server_without_a_certificate_is_ERR_SSL_NO_SHARED_CIPHER) {
+  server_without_a_certificate(NULL);
+}
+
+Test(same_mistake_same_code, a_TLSv1_2_server_without_a_certificate_is_ERR_SSL_NO_SHARED_CIPHER) {
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  server_without_a_certificate("TLSv1_2_method");
+}
+
+Test(same_mistake_same_code, no_suite_in_common_is_ERR_SSL_NO_SHARED_CIPHER_and_handshake_failure) {
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.secure_protocol = "TLSv1_2_method";
+  so.tls.context.ciphers = "AES128-SHA";
+  portls_connect_options co;
+  tls_client_options(&t, &co, "TLSv1_2_method");
+  co.tls.context.ciphers = "AES256-SHA";
+  expect_refusal(&t, &so, &co, PORTLS_ENO_SHARED_CIPHER, PORTLS_EALERT_HANDSHAKE_FAILURE);
+  h_finish(&t);
+}
+
+/* Versions without one in common: ERR_SSL_UNSUPPORTED_PROTOCOL on both
+ * sides, whichever of them notices (it depends on the library: a TLS 1.2
+ * ClientHello does not say the client's minimum). Node names the alert the
+ * other side then gets (ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION); see README. */
+static void version_mismatch(const char *server_method, const char *client_method) {
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.tls.context.secure_protocol = server_method;
+  portls_connect_options co;
+  tls_client_options(&t, &co, client_method);
+  expect_refusal(&t, &so, &co, PORTLS_EVERSION, PORTLS_EVERSION);
+  h_finish(&t);
+}
+
+Test(same_mistake_same_code,
+     a_TLSv1_only_server_and_a_default_client_are_ERR_SSL_UNSUPPORTED_PROTOCOL) {
+  h_need_cap(PORTLS_CAP_TLS1_0);
+  version_mismatch("TLSv1_method", NULL);
+}
+
+Test(same_mistake_same_code, a_TLSv1_2_server_and_a_TLSv1_client_are_ERR_SSL_UNSUPPORTED_PROTOCOL) {
+  h_need_cap(PORTLS_CAP_TLS1_0);
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  version_mismatch("TLSv1_2_method", "TLSv1_method");
+}
+
+Test(same_mistake_same_code,
+     a_TLSv1_3_server_and_a_TLSv1_2_client_are_ERR_SSL_UNSUPPORTED_PROTOCOL) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  version_mismatch("TLSv1_3_method", "TLSv1_2_method");
+  version_mismatch("TLSv1_2_method", "TLSv1_3_method");
 }
 
 /* ---- NULL arguments ---- */

@@ -25,6 +25,7 @@ typedef struct cl {
   int reneg_times, reneg_ok, reneg_failed;
   portls_error reneg_err;
   int authorized_after_reneg;
+  portls_ephemeral_key_info eph; /* getEphemeralKeyInfo() at secureConnect */
 } cl;
 
 static void cl_reneg_done(portls_socket *s, const portls_error *err, void *u);
@@ -55,6 +56,7 @@ static void cl_secure(portls_socket *s, void *u) {
   cl *c = u;
   c->secure++;
   c->reused = portls_socket_is_session_reused(s);
+  cr_assert_eq(portls_socket_get_ephemeral_key_info(s, &c->eph), 0);
   portls_buf ticket;
   if (portls_socket_get_tls_ticket(s, &ticket) == 0) c->ticket_len = ticket.len;
   cl_next(s, c);
@@ -437,6 +439,70 @@ Test(session, a_session_is_not_offered_under_another_servername) {
   cr_assert_eq(same.reused, 1);
   h_run_all_closed(&t);
   h_finish(&t);
+}
+
+/* ---- what a resumed handshake reports ---- */
+
+typedef struct seen {
+  int n, reused[4];
+  char servername[4][64];
+} seen;
+
+static void seen_hook(h_side *side, h_event ev) {
+  echo_hook(side, ev);
+  seen *sn = side->t->user;
+  if (ev != H_SECURE || sn->n >= 4) return;
+  const char *name = portls_socket_servername(side->sock);
+  snprintf(sn->servername[sn->n], sizeof sn->servername[0], "%s", name ? name : "(none)");
+  sn->reused[sn->n++] = portls_socket_is_session_reused(side->sock);
+}
+
+/* A server with nothing that reads the ClientHello first (no SNI contexts,
+ * no session store) reports the server_name of a resumed TLS 1.2 connection
+ * as of any other, on every backend, as Node does; and the client of a
+ * resumed TLS 1.2 handshake, where no key was exchanged, reports no
+ * ephemeral key (a resumed TLS 1.3 one exchanges one, and reports it). */
+static void resumed_reports(const char *method, int tls13) {
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
+  h_test t;
+  static seen sn;
+  memset(&sn, 0, sizeof sn);
+  rsa_test(&t);
+  t.user = &sn;
+  t.srv.conn_hook = seen_hook;
+  static cl first, again;
+  first_session(&t, method, &first);
+  cr_assert_not_null(first.eph.type);
+  cr_assert_str_eq(first.eph.type, "ECDH");
+  portls_connect_options o;
+  cl_options(&t, &o, method);
+  cl_run_session(&t, &o, &first, &again);
+  cr_assert_eq(again.reused, 1);
+  h_run_until(&t, sn.n == 2);
+  cr_assert_eq(sn.reused[0], 0);
+  cr_assert_eq(sn.reused[1], 1);
+  cr_assert_str_eq(sn.servername[0], "localhost");
+  cr_assert_str_eq(sn.servername[1], "localhost", "the resumed connection's servername");
+  if (tls13) {
+    cr_assert_not_null(again.eph.type, "a resumed TLS 1.3 handshake exchanges a key");
+    cr_assert_str_eq(again.eph.type, "ECDH");
+  } else {
+    cr_assert_null(again.eph.type, "a resumed TLS 1.2 handshake reported %s %s %d", again.eph.type,
+                   again.eph.name, again.eph.size);
+    cr_assert_eq(again.eph.size, 0);
+  }
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
+
+Test(session, a_resumed_tls12_connection_reports_servername_and_no_ephemeral_key) {
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  resumed_reports("TLSv1_2_method", 0);
+}
+
+Test(session, a_resumed_tls13_connection_reports_servername_and_its_ephemeral_key) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  resumed_reports("TLSv1_3_method", 1);
 }
 
 /* ---- getTLSTicket ---- */

@@ -783,23 +783,105 @@ Test(tls_client_cert, missing_client_certificate_gives_UNABLE_TO_GET_ISSUER_CERT
   h_finish(&t);
 }
 
-Test(tls_client_cert, missing_client_certificate_with_reject_unauthorized_emits_client_error_once) {
+/* requestCert + rejectUnauthorized and a client that sends no certificate:
+ * the server fails the handshake itself, as Node's does, reports
+ * ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE once, and its alert reaches the
+ * client: handshake_failure in TLS 1.2 (no secureConnect), certificate_required
+ * in TLS 1.3 (the client has completed its side by then). */
+static void missing_client_cert(const char *method, const char *client_log, int client_code) {
   h_test t;
   cc_state st;
   memset(&st, 0, sizeof st);
   h_init(&t);
   t.user = &st;
   client_cert_server(&t, 1);
-  h_side *c = tls_client(&t, "ca.crt", NULL);
+  portls_connect_options o = client_options(&t, "ca.crt");
+  o.tls.context.secure_protocol = method;
+  h_side *c = h_connect_tls(&t, &o);
   h_run_until(&t, c->closed && portls_server_connections(t.srv.srv) == 0);
   h_wait(&t, 50); /* a second clientError would come now */
-  cr_assert_str_eq(t.srv.log, "listening clientError(UNABLE_TO_GET_ISSUER_CERT)");
+  cr_assert_str_eq(t.srv.log, "listening clientError(ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)");
   cr_assert_eq(t.srv.client_errors, 1);
-  cr_assert_eq(t.srv.client_err.code, PORTLS_EUNABLE_TO_GET_ISSUER_CERT);
+  cr_assert_eq(t.srv.client_err.code, PORTLS_ENO_CERT);
   cr_assert_neq(t.srv.client_err.message[0], '\0');
   cr_assert_eq(t.srv.client_err_sock, 1, "clientError comes with the socket");
   cr_assert_eq(t.srv.secure_connections, 0);
-  cr_assert(h_contains(c->log, "close"), "%s", c->log);
+  cr_assert_str_eq(c->log, client_log);
+  cr_assert_eq(c->err.code, client_code, "%s", c->err.message);
+  h_finish(&t);
+}
+
+Test(tls_client_cert,
+     tls12_missing_client_certificate_with_reject_unauthorized_fails_the_handshake) {
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  missing_client_cert("TLSv1_2_method",
+                      "connect error(ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE) close(1)",
+                      PORTLS_EALERT_HANDSHAKE_FAILURE);
+}
+
+Test(tls_client_cert,
+     tls13_missing_client_certificate_with_reject_unauthorized_fails_the_handshake) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  missing_client_cert(
+      "TLSv1_3_method",
+      "connect secureConnect error(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED) close(1)",
+      PORTLS_EALERT_CERTIFICATE_REQUIRED);
+}
+
+static void pause_on_secure(h_side *s, h_event ev) {
+  if (ev == H_SECURE) portls_socket_pause(s->sock);
+}
+
+/* The TLS 1.3 refusal again, the client writing once the server has gone:
+ * the transport refuses the write (EPIPE or ECONNRESET), but what the server
+ * said before it went, its certificate_required alert, is the error, as in
+ * Node. (Paused, the client reads nothing until after its writes.) */
+Test(tls_client_cert, tls13_refused_client_that_writes_reports_the_alert_not_the_write_error) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  h_test t;
+  cc_state st;
+  memset(&st, 0, sizeof st);
+  h_init(&t);
+  t.user = &st;
+  client_cert_server(&t, 1);
+  portls_connect_options o = client_options(&t, "ca.crt");
+  o.tls.context.secure_protocol = "TLSv1_3_method";
+  h_side *c = h_connect_tls(&t, &o);
+  c->hook = pause_on_secure;
+  h_run_until(&t, t.srv.client_errors == 1 && portls_server_connections(t.srv.srv) == 0);
+  h_wait(&t, 50);
+  cr_assert_str_eq(c->log, "connect secureConnect");
+  portls_socket_write(c->sock, "x", 1); /* the server's end answers with a reset */
+  h_wait(&t, 50);
+  portls_socket_write(c->sock, "y", 1); /* refused */
+  portls_socket_resume(c->sock);
+  h_run_until(&t, c->closed);
+  cr_assert_str_eq(
+      c->log, "connect secureConnect error(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED) close(1)");
+  h_finish(&t);
+}
+
+/* A client certificate that is sent but does not verify does not fail the
+ * handshake: core decides after it, with the verification's own code. */
+Test(tls_client_cert, unverifiable_client_certificate_with_reject_unauthorized_is_a_verify_error) {
+  h_test t;
+  cc_state st;
+  memset(&st, 0, sizeof st);
+  h_init(&t);
+  t.user = &st;
+  client_cert_server(&t, 1);
+  portls_connect_options o = client_options(&t, "ca.crt");
+  o.tls.context.key = h_file(&t, "self-signed.key");
+  o.tls.context.key_count = 1;
+  o.tls.context.cert = h_file(&t, "self-signed.crt");
+  o.tls.context.cert_count = 1;
+  h_side *c = h_connect_tls(&t, &o);
+  h_run_until(&t, c->closed && portls_server_connections(t.srv.srv) == 0);
+  cr_assert_eq(t.srv.client_errors, 1, "%s", t.srv.log);
+  cr_assert(portls_err_is_verify(t.srv.client_err.code), "clientError %s (%s)",
+            portls_err_name(t.srv.client_err.code), t.srv.client_err.message);
+  cr_assert_eq(t.srv.secure_connections, 0);
+  cr_assert_eq(c->count[H_SECURE], 1, "the client completed its handshake: %s", c->log);
   h_finish(&t);
 }
 

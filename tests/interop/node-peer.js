@@ -18,6 +18,13 @@
 //                                               digits), newSession / resumeSession answered
 //                                               from memory, later; prints those events and
 //                                               sessionReused
+//   node node-peer.js require-cert-server CERTDIR VERSION
+//                                               the echo server with requestCert and
+//                                               rejectUnauthorized (ca.crt), at most VERSION
+//   node node-peer.js nocert-client PORT CERTDIR VERSION
+//                                               connects (at most VERSION) without a
+//                                               certificate, writes once secure; prints
+//                                               secureConnect, error and close; exit 0
 'use strict';
 const tls = require('tls');
 const fs = require('fs');
@@ -133,8 +140,35 @@ if (mode === 'server') {
   server.on('tlsClientError', (e) => out({ event: 'clientError', code: e.code || null, message: e.message }));
   server.listen(0, '127.0.0.1', () => out({ event: 'listening', port: server.address().port }));
   process.on('SIGTERM', () => process.exit(0));
+} else if (mode === 'require-cert-server') {
+  const [dir, version] = args;
+  const server = tls.createServer({
+    key: fs.readFileSync(path.join(dir, 'server-rsa.key')),
+    cert: fs.readFileSync(path.join(dir, 'server-rsa-chain.crt')),
+    ca: fs.readFileSync(path.join(dir, 'ca.crt')),
+    requestCert: true, rejectUnauthorized: true, maxVersion: version,
+  }, (socket) => {
+    out({ event: 'secureConnection', ...summary(socket) });
+    socket.pipe(socket);
+    socket.on('error', (e) => out({ event: 'error', code: e.code || null }));
+  });
+  server.on('tlsClientError', (e) => out({ event: 'clientError', code: e.code || null, message: e.message }));
+  server.listen(0, '127.0.0.1', () => out({ event: 'listening', port: server.address().port }));
+  process.on('SIGTERM', () => process.exit(0));
+} else if (mode === 'nocert-client') {
+  const [port, dir, version] = args;
+  const socket = tls.connect({
+    host: 'localhost', port: Number(port), servername: 'localhost',
+    ca: fs.readFileSync(path.join(dir, 'ca.crt')), maxVersion: version,
+  }, () => {
+    out({ event: 'secureConnect', ...summary(socket) });
+    socket.write('hello');
+  });
+  socket.on('error', (e) => out({ event: 'error', code: e.code || null, message: e.message }));
+  socket.on('close', (hadError) => out({ event: 'close', hadError }));
 } else {
   console.error('usage: node-peer.js server CERTDIR | client PORT CERTDIR TEXT | resume CERTDIR VERSION PORT1 PORT2' +
-    ' | sni PORT CERTDIR SERVERNAME | ticket-server CERTDIR HEXKEYS [SESSIONIDCONTEXT]');
+    ' | sni PORT CERTDIR SERVERNAME | ticket-server CERTDIR HEXKEYS [SESSIONIDCONTEXT]' +
+    ' | require-cert-server CERTDIR VERSION | nocert-client PORT CERTDIR VERSION');
   process.exit(2);
 }

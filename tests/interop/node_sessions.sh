@@ -8,7 +8,9 @@
 #     as Node is: a ticket holds the library's own session encoding, so a BoringSSL or
 #     mbedTLS server cannot read Node's (those must still complete a full handshake);
 #  4. `connect --session-out`, then `--session-in`, against the Node server (ticketKeys,
-#     newSession/resumeSession listeners): resumed.
+#     newSession/resumeSession listeners): resumed, reporting an ephemeral key where Node's
+#     client does (a resumed TLS 1.3 handshake) and none where it does not (TLS 1.2).
+# A resumed connection on `serve` reports the client's servername, as Node's server does.
 # A scenario whose capability the backend lacks is skipped with a message naming it.
 source "$(dirname "$0")/common.bash"
 command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
@@ -42,6 +44,9 @@ if has session-tickets; then
     (($(grep -c '"secureConnection"' "$work/tickets.log") == n)) || fail "serve: $n connections expected"
     [[ $(grep '"secureConnection"' "$work/tickets.log" | sed -n "${n}p") == *"\"protocol\":\"$v\""*'"sessionReused":true'* ]] ||
       fail "serve ($v): the Node client's second connection is not a resumption"
+    # Node's server reports the servername of a resumed connection too.
+    [[ $(grep '"secureConnection"' "$work/tickets.log" | sed -n "${n}p") == *'"servername":"localhost"'* ]] ||
+      fail "serve ($v): the resumed connection does not report servername localhost"
   done
   echo "ok: a Node client resumes by ticket on portls-$backend (${versions[*]})"
 else
@@ -134,6 +139,14 @@ for m in "${methods[@]}"; do
   [[ $(reused "$work/n-$m-2.log" 1) == true ]] ||
     fail "connect ($m): the Node server's session did not resume" \
       "($(grep -c '"event":"session"' "$work/n-$m-1.log") session events on the first connection)"
+  # As a Node client reports it: no ephemeral key where a resumed TLS 1.2 handshake
+  # exchanged none, the key of a resumed TLS 1.3 one (psk_dhe_ke).
+  eph=$(json_field "$(grep -m1 '"secureConnect"' "$work/n-$m-2.log")" ephemeralKeyInfo)
+  if [[ $m == TLSv1_2_method ]]; then
+    [[ $eph == '{}' ]] || fail "connect ($m): a resumed handshake reports an ephemeral key: $eph"
+  else
+    [[ $eph == *'"type":"ECDH"'* ]] || fail "connect ($m): a resumed handshake reports no ephemeral key: $eph"
+  fi
 done
 (($(grep -c '"sessionReused":true' "$work/node-server.log") >= ${#methods[@]})) || fail "the Node server saw no resumption"
 echo "ok: connect --session-out/--session-in against a Node server (${methods[*]})"

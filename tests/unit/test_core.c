@@ -41,6 +41,26 @@ Test(errors, names_are_nodes_and_openssls) {
   cr_assert_not(portls_err_is_verify(PORTLS_ECONNRESET));
 }
 
+/* A peer's alert is -200 minus its AlertDescription, under Node's name;
+ * protocol_version and no_renegotiation are their failures' own codes. */
+Test(errors, alerts_have_nodes_names) {
+  cr_assert_eq(portls__alert_code(40), PORTLS_EALERT_HANDSHAKE_FAILURE);
+  cr_assert_eq(PORTLS_EALERT_HANDSHAKE_FAILURE, -240);
+  cr_assert_str_eq(portls_err_name(portls__alert_code(40)),
+                   "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE");
+  cr_assert_str_eq(portls_err_name(portls__alert_code(116)),
+                   "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED");
+  cr_assert_str_eq(portls_err_name(portls__alert_code(48)), "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA");
+  cr_assert_eq(portls__alert_code(70), PORTLS_EVERSION);
+  cr_assert_eq(portls__alert_code(100), PORTLS_ERENEG_DISABLED);
+  cr_assert_eq(portls__alert_code(0), PORTLS_ETLS_ALERT, "close_notify is no failure's name");
+  cr_assert_eq(portls__alert_code(200), PORTLS_ETLS_ALERT);
+  cr_assert_eq(portls__alert_code(-1), PORTLS_ETLS_ALERT);
+  cr_assert_eq(portls__alert_code(999), PORTLS_ETLS_ALERT);
+  cr_assert_not(portls_err_is_verify(PORTLS_EALERT_BAD_CERTIFICATE));
+  cr_assert_str_eq(portls_err_name(PORTLS_ENO_CERT), "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE");
+}
+
 Test(errors, err_helper_formats_and_returns_the_code) {
   portls_error e;
   cr_assert_eq(portls__err(&e, PORTLS_EINVAL, "key[%d]: %s", 2, "empty"), PORTLS_EINVAL);
