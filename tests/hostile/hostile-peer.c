@@ -594,7 +594,7 @@ static int serve_one(const char *scenario, int count) {
     if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0) break;
     ssize_t n = recv(P.fd, tmp, sizeof tmp, 0);
     if (n < 0 && errno != EINTR && errno != EAGAIN) break; /* reset: the client is gone */
-    if (n == 0) sleep_ms(100);                            /* its FIN: stay */
+    if (n == 0) sleep_ms(100);                             /* its FIN: stay */
   }
   return 0;
 }
