@@ -65,9 +65,22 @@ selected() {
 
 mkdir -p "$work"
 src=$work/src
-rm -rf "$src"
-mkdir -p "$src"
-git -C "$root" archive HEAD | tar -x -C "$src"
+# The scratch tree is refreshed file by file: a file that did not change keeps its
+# time stamp, so the builds of an earlier run only recompile what changed.
+fresh=$work/fresh
+rm -rf "$fresh"
+mkdir -p "$fresh" "$src"
+git -C "$root" archive HEAD | tar -x -C "$fresh"
+(cd "$fresh" && find . -type f) | while IFS= read -r f; do
+  if ! cmp -s "$fresh/$f" "$src/$f"; then
+    mkdir -p "$(dirname "$src/$f")"
+    cp "$fresh/$f" "$src/$f"
+  fi
+done
+(cd "$src" && find . -type f) | while IFS= read -r f; do
+  [[ -e $fresh/$f ]] || rm -f "$src/$f"
+done
+rm -rf "$fresh"
 echo "mutants: scratch tree of $(git -C "$root" rev-parse --short HEAD) in $src"
 
 configure() { # BUILD-NAME
