@@ -126,8 +126,8 @@ keyupdate-flood)
     name=keyupdate-$r
     echo "== TLS 1.3, $r connection: a KeyUpdate(update_requested) flood, never reading"
     # Under AddressSanitizer freed memory sits in its quarantine and counts in the
-    # RSS: keep it small for a server whose memory is measured.
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" serve_start "$name"
+    # RSS: none for a server whose memory is measured.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" serve_start "$name"
     # shellcheck disable=SC2046
     # --mss: on loopback (MSS 64 KiB) against a server whose receive buffer never
     # grows, full-size segments keep its window shut most of the time and TCP's
