@@ -241,6 +241,30 @@ Test(ticket_keys, get_returns_them_and_set_applies_to_new_connections) {
   h_finish(&t);
 }
 
+/* A ticket is authenticated with the HMAC half of the keys: one made under
+ * another HMAC key never resumes, even when the name and the AES half match
+ * (the MAC is checked before anything is decrypted). */
+Test(ticket_keys, a_ticket_under_another_hmac_key_does_not_resume) {
+  h_need_cap(PORTLS_CAP_TICKET_KEYS);
+  h_test t;
+  rsa_test(&t);
+  portls_server *srv = t.srv.srv;
+  portls_error err;
+  uint8_t other_mac[48];
+  memcpy(other_mac, keys_a, 48);
+  for (int i = 16; i < 32; i++) other_mac[i] ^= 0x5a;
+  static cl s;
+  cr_assert_eq(portls_server_set_ticket_keys(srv, keys_a, 48, &err), 0, "%s", err.message);
+  first_session(&t, "TLSv1_2_method", &s);
+  cr_assert_eq(portls_server_set_ticket_keys(srv, other_mac, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(resumes(&t, "TLSv1_2_method", &s), 0, "a ticket under another HMAC key resumed");
+  cr_assert_eq(portls_server_set_ticket_keys(srv, keys_a, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(resumes(&t, "TLSv1_2_method", &s), 1,
+               "the ticket did not resume under its own keys");
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
+
 Test(ticket_keys, a_plain_net_server_has_none) {
   h_test t;
   h_init(&t);
