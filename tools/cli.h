@@ -105,6 +105,8 @@ typedef enum cli_kind {
   XX(PORT, "port", CLI_BOTH, CLI_NUMBER, 0, 0, 65535, NULL, "N", "TCP port (serve: 0 picks one)")  \
   XX(PATH, "path", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "P", "Unix socket to connect to")       \
   XX(SERVERNAME, "servername", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "S", "SNI name")            \
+  XX(TIMEOUT, "timeout", CLI_CONNECT, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS",                    \
+     "ETIMEDOUT unless secureConnect comes within MS (0: none)")                                   \
   XX(KEY, "key", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "private key (PEM), repeatable")          \
   XX(CERT, "cert", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F",                                         \
      "certificate chain (PEM), repeatable, paired with --key in order")                            \
@@ -119,6 +121,10 @@ typedef enum cli_kind {
      "true|false", "prefer the server's cipher order")                                             \
   XX(SECURE_PROTOCOL, "secure-protocol", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "NAME",              \
      "e.g. TLSv1_2_method")                                                                        \
+  XX(MIN_VERSION, "min-version", CLI_BOTH, CLI_CHOICE, 0, 0, 0, "TLSv1|TLSv1.1|TLSv1.2|TLSv1.3",   \
+     "V", "minVersion: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3")                                        \
+  XX(MAX_VERSION, "max-version", CLI_BOTH, CLI_CHOICE, 0, 0, 0, "TLSv1|TLSv1.1|TLSv1.2|TLSv1.3",   \
+     "V", "maxVersion: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3")                                        \
   XX(REQUEST_CERT, "request-cert", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,               \
      "ask clients for a certificate")                                                              \
   XX(REJECT_UNAUTHORIZED, "reject-unauthorized", CLI_BOTH, CLI_FLAG, 0, 0, 0, "false|true",        \

@@ -363,6 +363,7 @@ int cmd_connect(int argc, char **argv) {
   co.tls.request_ocsp = (int)cli_num(&o, OPT_REQUEST_OCSP, 0);
   if (cli_has(&o, OPT_MIN_DH_SIZE)) co.tls.min_dh_size = (int)cli_num(&o, OPT_MIN_DH_SIZE, 0);
   if (cli_has(&o, OPT_SESSION_IN)) co.tls.session = o.v[OPT_SESSION_IN].file[0];
+  co.timeout_ms = cli_num(&o, OPT_TIMEOUT, 0);
 
   events.secure_connect = on_secure_connect;
   events.data = on_data;

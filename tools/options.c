@@ -207,6 +207,10 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
   c->ciphers = cli_str(o, OPT_CIPHERS, c->ciphers);
   c->ecdh_curve = cli_str(o, OPT_ECDH_CURVE, c->ecdh_curve);
   c->secure_protocol = cli_str(o, OPT_SECURE_PROTOCOL, c->secure_protocol);
+  if (cli_has(o, OPT_MIN_VERSION))
+    c->min_version = portls_tls_version_from_name(cli_str(o, OPT_MIN_VERSION, NULL));
+  if (cli_has(o, OPT_MAX_VERSION))
+    c->max_version = portls_tls_version_from_name(cli_str(o, OPT_MAX_VERSION, NULL));
   if (cli_has(o, OPT_HONOR_CIPHER_ORDER))
     c->honor_cipher_order = (int)v[OPT_HONOR_CIPHER_ORDER].num;
   if (cli_has(o, OPT_SESSION_TIMEOUT)) c->session_timeout = (int)v[OPT_SESSION_TIMEOUT].num;

@@ -27,7 +27,12 @@ int portls_tls_connect(portls_loop *loop, const portls_connect_options *o, portl
   /* Node: tls.connect({socket}) is new tls.TLSSocket(socket) plus verification of host. */
   if (o->socket != NULL) {
     if (to.tls.servername == NULL && o->host != NULL) to.tls.servername = o->host;
-    return portls_tls_socket_wrap(o->socket, &to, out, err);
+    int rc = portls_tls_socket_wrap(o->socket, &to, out, err);
+    if (rc < 0) return rc;
+    /* The socket exists now: a timer that cannot be made fails it, from the loop. */
+    if ((rc = portls__tls_arm_connect_timer(*out, o->timeout_ms)) < 0)
+      portls__socket_fail(*out, rc, "tls.connect: timeout: no timer");
+    return 0;
   }
   if (o->path == NULL && o->port == 0)
     return portls__err(err, PORTLS_EINVAL, "tls.connect: a port (or a path) is required");
@@ -36,6 +41,8 @@ int portls_tls_connect(portls_loop *loop, const portls_connect_options *o, portl
   portls_socket_set_events(s, o->events, o->user);
   /* SNI: the servername option, else the host (never for a Unix path). */
   int rc = portls__tls_setup(s, &to, o->path ? NULL : (o->host ? o->host : "localhost"), err);
+  if (rc == 0 && (rc = portls__tls_arm_connect_timer(s, o->timeout_ms)) < 0)
+    portls__err(err, rc, "tls.connect: timeout: no timer");
   if (rc == 0) rc = portls__socket_connect(s, o->host, o->port, o->path, err);
   if (rc < 0) {
     portls__socket_discard(s);

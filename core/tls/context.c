@@ -112,6 +112,105 @@ int portls__context_check_role(const portls_context *ctx, int is_server, portls_
   return 0;
 }
 
+/* ---- minVersion / maxVersion (Node 11.4), and their process defaults ---- */
+
+static portls_tls_version default_min_version, default_max_version;
+
+const char *portls_tls_version_name(portls_tls_version v) {
+  switch (v) {
+  case PORTLS_TLS1_0:
+    return "TLSv1";
+  case PORTLS_TLS1_1:
+    return "TLSv1.1";
+  case PORTLS_TLS1_2:
+    return "TLSv1.2";
+  case PORTLS_TLS1_3:
+    return "TLSv1.3";
+  default:
+    return NULL;
+  }
+}
+
+portls_tls_version portls_tls_version_from_name(const char *name) {
+  static const portls_tls_version all[] = {PORTLS_TLS1_0, PORTLS_TLS1_1, PORTLS_TLS1_2,
+                                           PORTLS_TLS1_3};
+  for (size_t i = 0; name != NULL && i < PORTLS__ARRAY_SIZE(all); i++)
+    if (strcmp(name, portls_tls_version_name(all[i])) == 0) return all[i];
+  return PORTLS_TLS_ANY;
+}
+
+static int check_version(portls_tls_version v, const char *what, portls_error *err) {
+  if (v == PORTLS_TLS_ANY || portls_tls_version_name(v) != NULL) return 0;
+  return portls__err(err, PORTLS_EPROTOCOL_VERSION,
+                     "%s: 0x%04x is not a valid TLS protocol version (TLSv1, TLSv1.1, TLSv1.2, "
+                     "TLSv1.3)",
+                     what, (unsigned)v);
+}
+
+int portls_set_default_min_version(portls_tls_version v, portls_error *err) {
+  int rc = check_version(v, "tls.DEFAULT_MIN_VERSION", err);
+  if (rc == 0) default_min_version = v;
+  return rc;
+}
+
+int portls_set_default_max_version(portls_tls_version v, portls_error *err) {
+  int rc = check_version(v, "tls.DEFAULT_MAX_VERSION", err);
+  if (rc == 0) default_max_version = v;
+  return rc;
+}
+
+portls_tls_version portls_default_min_version(void) { return default_min_version; }
+portls_tls_version portls_default_max_version(void) { return default_max_version; }
+
+/* Whether the backend has a version in [lo, hi] (0: unbounded). */
+static int has_version_in(uint16_t lo, uint16_t hi) {
+  static const uint16_t all[] = {PORTLS_TLS1_0, PORTLS_TLS1_1, PORTLS_TLS1_2, PORTLS_TLS1_3};
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(all); i++)
+    if ((lo == 0 || all[i] >= lo) && (hi == 0 || all[i] <= hi) &&
+        portls_has_capability((portls_cap)version_cap(all[i])))
+      return 1;
+  return 0;
+}
+
+/* Sets ctx's range from minVersion / maxVersion, or the process defaults
+ * when neither they nor secureProtocol (already applied) say anything. */
+static int apply_versions(const portls_context_options *o, portls_context *ctx, portls_error *err) {
+  int rc;
+  if ((rc = check_version(o->min_version, "minVersion", err)) < 0 ||
+      (rc = check_version(o->max_version, "maxVersion", err)) < 0)
+    return rc;
+  if (o->secure_protocol != NULL && (o->min_version != 0 || o->max_version != 0))
+    return portls__err(
+        err, PORTLS_EPROTOCOL_VERSION_CONFLICT,
+        "%s: TLS protocol version %s conflicts with secureProtocol \"%.60s\"",
+        o->min_version != 0 ? "minVersion" : "maxVersion",
+        portls_tls_version_name(o->min_version != 0 ? o->min_version : o->max_version),
+        o->secure_protocol);
+  if (o->secure_protocol != NULL) return 0;
+  const char *min_what = "minVersion", *max_what = "maxVersion";
+  portls_tls_version min = o->min_version, max = o->max_version;
+  if (min == PORTLS_TLS_ANY && default_min_version != PORTLS_TLS_ANY)
+    min = default_min_version, min_what = "minVersion (tls.DEFAULT_MIN_VERSION)";
+  if (max == PORTLS_TLS_ANY && default_max_version != PORTLS_TLS_ANY)
+    max = default_max_version, max_what = "maxVersion (tls.DEFAULT_MAX_VERSION)";
+  if (min != 0 && max != 0 && min > max)
+    return portls__err(err, PORTLS_EPROTOCOL_VERSION, "%s %s is above %s %s", min_what,
+                       portls_tls_version_name(min), max_what, portls_tls_version_name(max));
+  /* A range the backend has no version in fails now, naming the end that
+   * excludes what it has (mbedTLS 2.28 with minVersion TLSv1.3). */
+  if (!has_version_in(min, max)) {
+    char opt[96];
+    int lacks_min = min != 0 && !has_version_in(min, 0);
+    uint16_t v = lacks_min ? (uint16_t)min : (uint16_t)max;
+    snprintf(opt, sizeof opt, "%s %s", lacks_min ? min_what : max_what,
+             portls_tls_version_name((portls_tls_version)v));
+    return portls__need_cap((portls_cap)version_cap(v), opt, err);
+  }
+  ctx->min_version = (uint16_t)min;
+  ctx->max_version = (uint16_t)max;
+  return 0;
+}
+
 /* ---- dhparam ---- */
 
 /* The size in bits of the prime of PEM "DH PARAMETERS", or 0 when they do not
@@ -354,6 +453,7 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
     ctx->has_ticket_keys = 1;
   }
   if ((rc = parse_method(o->secure_protocol, ctx, err)) < 0) goto fail;
+  if ((rc = apply_versions(o, ctx, err)) < 0) goto fail;
 
   if (o->ecdh_curve != NULL && !ecdh_disabled && o->ecdh_curve[0] == '\0') {
     rc = portls__err(err, PORTLS_ECURVE, "ecdhCurve: empty curve name");
@@ -416,7 +516,7 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .honor_cipher_order = o->honor_cipher_order != 0,
       .min_version = ctx->min_version,
       .max_version = ctx->max_version,
-      .ecdh_curves = ecdh_disabled ? NULL : (o->ecdh_curve ? o->ecdh_curve : "prime256v1"),
+      .ecdh_curves = ecdh_disabled ? NULL : (o->ecdh_curve ? o->ecdh_curve : "auto"),
       .dhparam = o->dhparam,
       .session_id_context = o->session_id_context,
       .session_timeout = o->session_timeout,

@@ -35,6 +35,7 @@ typedef struct portls__tls {
   portls__bytes pending_clear;        /* written before the handshake completed */
   int end_after_handshake;
   portls_plat_timer *hs_timer;
+  uint64_t connect_timeout_ms; /* client: tls.connect's timeout, armed on hs_timer */
   /* Server: the ClientHello stage (SNI answered by core before the backend
    * reads a byte); sni is the server's setup, NULL when it has none. */
   const portls__hello_hooks *hooks;
@@ -89,6 +90,9 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
 int portls__tls_attach(portls_socket *s, portls__tls **t, portls_error *err);
 int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
 void portls__tls_stop_handshake_timer(portls__tls *t);
+/* Client: tls.connect's timeout (connect and handshake) on the same timer:
+ * PORTLS_ETIMEDOUT when it fires. 0 (ms 0: none) or a platform error. */
+int portls__tls_arm_connect_timer(portls_socket *s, uint64_t ms);
 /* Deferred start of a TLS socket over a connected lower layer: reading and the handshake. */
 void portls__tls_start_task(void *arg);
 /* Builds a TLS socket over a lower layer that is already connected. */

@@ -61,6 +61,25 @@ int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms) {
   return 0;
 }
 
+static void on_connect_timeout(void *ud) {
+  portls_socket *s = ud;
+  portls__tls *t = portls__tls_of(s);
+  portls__socket_fail(s, PORTLS_ETIMEDOUT,
+                      "tls.connect: no secureConnect within timeout (%llu ms: connect and "
+                      "handshake)",
+                      (unsigned long long)(t ? t->connect_timeout_ms : 0));
+}
+
+int portls__tls_arm_connect_timer(portls_socket *s, uint64_t ms) {
+  if (ms == 0) return 0;
+  portls__tls *t = portls__tls_of(s);
+  int rc = P->timer_new(s->loop->plat, on_connect_timeout, s, &t->hs_timer);
+  if (rc < 0) return rc;
+  t->connect_timeout_ms = ms;
+  P->timer_start(t->hs_timer, ms, 0);
+  return 0;
+}
+
 void portls__tls_stop_handshake_timer(portls__tls *t) {
   if (t->hs_timer != NULL) {
     P->timer_free(t->hs_timer);

@@ -69,6 +69,10 @@ extern "C" {
   XX(EALPN, -50, "ERR_TLS_INVALID_PROTOCOLS", "malformed protocol list")                           \
   XX(ETICKET_KEYS, -51, "ERR_TLS_TICKET_KEYS", "ticket keys must be 48 bytes")                     \
   XX(ESESSION, -52, "ERR_TLS_INVALID_SESSION", "invalid session data")                             \
+  /* TLS versions (minVersion / maxVersion) */                                                     \
+  XX(EPROTOCOL_VERSION, -53, "ERR_TLS_INVALID_PROTOCOL_VERSION", "invalid TLS protocol version")   \
+  XX(EPROTOCOL_VERSION_CONFLICT, -54, "ERR_TLS_PROTOCOL_VERSION_CONFLICT",                         \
+     "TLS protocol version conflicts with secureProtocol")                                         \
   /* TLS connection errors */                                                                      \
   XX(EPROTO, -60, "EPROTO", "TLS protocol error")                                                  \
   XX(ETLS_ALERT, -61, "ERR_SSL_ALERT", "TLS alert received from peer")                             \

@@ -163,11 +163,24 @@ typedef struct portls_context_options {
   size_t ca_count;
   const portls_buf *crl; /* PEM CRLs. Requires: PORTLS_CAP_CRL */
   size_t crl_count;
-  const char *ciphers;         /* OpenSSL cipher-list syntax; NULL: the default list */
-  const char *ecdh_curve;      /* "prime256v1" (default), a ':'-list, or "false" to disable ECDHE */
+  const char *ciphers; /* OpenSSL cipher-list syntax; NULL: the default list */
+  /* "auto" (default, Node >= 10: the library's own group order, X25519 first, then P-256,
+   * with P-384 among the rest), a ':'-list such as "prime256v1" or "secp384r1", or "false"
+   * to disable ECDHE below TLS 1.3. A client offers exactly these groups. */
+  const char *ecdh_curve;
   portls_buf dhparam;          /* PEM DH parameters; unparsable/absent: no DHE (specification) */
   int honor_cipher_order;      /* server: prefer our order. Default 1 */
   const char *secure_protocol; /* "SSLv23_method", "TLSv1_2_method", ...; NULL: any */
+  /* Node: minVersion / maxVersion. PORTLS_TLS_ANY (0): the process default
+   * (portls_set_default_min_version()), else the backend's range (TLS 1.2 up
+   * to the highest it has). Either one set together with secure_protocol is
+   * PORTLS_EPROTOCOL_VERSION_CONFLICT, as in Node; min above max, or a value
+   * not in portls_tls_version, is PORTLS_EPROTOCOL_VERSION. A range with no
+   * version the backend has is PORTLS_ENOTSUP naming the capability
+   * (min_version PORTLS_TLS1_3 on a backend without "tls1.3"); a max above
+   * what the backend has means its highest. */
+  portls_tls_version min_version;
+  portls_tls_version max_version;
   const char *session_id_context;
   int session_timeout;    /* seconds; 0: the backend's default (300) */
   portls_buf ticket_keys; /* 48 bytes: 16 name, 16 HMAC, 16 AES. Requires: PORTLS_CAP_TICKET_KEYS */
@@ -186,7 +199,8 @@ void portls_context_options_init(portls_context_options *opts);
  * owns *out and drops it with portls_context_free(). On failure *out is NULL and err says
  * which option is wrong: PORTLS_EKEY, PORTLS_ECERT, PORTLS_EKEY_MISMATCH,
  * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
- * PORTLS_EPROTOCOL_METHOD, PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
+ * PORTLS_EPROTOCOL_METHOD, PORTLS_EPROTOCOL_VERSION, PORTLS_EPROTOCOL_VERSION_CONFLICT,
+ * PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
  * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
 int portls_context_new(const portls_context_options *opts, portls_context **out, portls_error *err);
 /* What Node would print as a process warning about this context, or NULL:
@@ -223,6 +237,31 @@ int portls_set_default_ciphers(const char *ciphers, portls_error *err);
 /* Node: tls.DEFAULT_CIPHERS: the default cipher list currently in force
  * (borrowed; valid until the next portls_set_default_ciphers()). */
 const char *portls_default_ciphers(void);
+/* Node: tls.DEFAULT_MIN_VERSION / tls.DEFAULT_MAX_VERSION. Sets the version
+ * range for contexts created afterwards whose min_version / max_version is
+ * PORTLS_TLS_ANY and that have no secure_protocol. PORTLS_TLS_ANY restores
+ * the built-in default: TLS 1.2 (lower only with a cipher string's
+ * "@SECLEVEL=0", as before) up to the highest version the backend has.
+ * Process-wide: call it before any object exists. Only the value is checked
+ * here (PORTLS_EPROTOCOL_VERSION for one not in portls_tls_version); the
+ * range (min above max, a version the backend lacks) is checked by
+ * portls_context_new(), naming the default. */
+int portls_set_default_min_version(portls_tls_version version, portls_error *err);
+/* See portls_set_default_min_version(). */
+int portls_set_default_max_version(portls_tls_version version, portls_error *err);
+/* The process-wide default minimum set by portls_set_default_min_version(),
+ * PORTLS_TLS_ANY when none is (the built-in range applies). */
+portls_tls_version portls_default_min_version(void);
+/* The process-wide default maximum, PORTLS_TLS_ANY when none is set. */
+portls_tls_version portls_default_max_version(void);
+/* Node's name of a version ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"), as
+ * minVersion takes it and getProtocol() gives it; NULL for any other value
+ * (static string). */
+const char *portls_tls_version_name(portls_tls_version version);
+/* The version Node's name stands for ("TLSv1.2"), or PORTLS_TLS_ANY when the
+ * name is none of portls_tls_version_name()'s (NULL too). */
+portls_tls_version portls_tls_version_from_name(const char *name);
+
 /* The specification's default cipher list. */
 #define PORTLS_DEFAULT_CIPHERS                                                                     \
   "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"                                     \
@@ -341,6 +380,13 @@ typedef struct portls_connect_options {
   size_t high_water_mark; /* default 16384 */
   const portls_socket_events *events;
   void *user;
+  /* Name lookup, connect and handshake must end (secureConnect) within this
+   * many milliseconds, else the socket is destroyed with an `error` of code
+   * PORTLS_ETIMEDOUT, then `close`. The timer stops at the end of the
+   * handshake; it never cuts an established connection. Default 0: none,
+   * as Node. (Node users reach it through socket.setTimeout(), which only
+   * emits 'timeout'; this option ends the socket itself.) */
+  uint64_t timeout_ms;
 } portls_connect_options;
 
 /* Fills opts with Node's defaults for tls.connect(): tls.reject_unauthorized
