@@ -17,7 +17,9 @@ typedef struct seen {
   int eph_rc;
 } seen;
 
-static void copy(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src ? src : ""); }
+static void copy(char *dst, size_t size, const char *src) {
+  snprintf(dst, size, "%s", src ? src : "");
+}
 
 static void record_client(h_side *s, h_event ev) {
   seen *st = s->t->user;
@@ -213,8 +215,8 @@ Test(versions, min_TLSv1_3_needs_capability_tls1_3) {
     expect_context_ok(&o);
     return;
   }
-  expect_context_error(&o, PORTLS_ENOTSUP, "minVersion TLSv1.3", "'tls1.3'",
-                       portls_backend_name(), NULL);
+  expect_context_error(&o, PORTLS_ENOTSUP, "minVersion TLSv1.3", "'tls1.3'", portls_backend_name(),
+                       NULL);
 }
 
 Test(versions, every_version_alone_is_accepted_where_the_backend_has_it) {
@@ -428,8 +430,7 @@ Test(connect_timeout, a_silent_server_gives_ETIMEDOUT_then_close_within_the_time
   cr_assert(h_contains(c->err.message, "300 ms"), "%s", c->err.message);
   cr_assert_geq(tm.elapsed, 290, "timed out after %llu ms, not 300",
                 (unsigned long long)tm.elapsed);
-  cr_assert_lt(tm.elapsed, h_slow(3000), "timed out after %llu ms",
-               (unsigned long long)tm.elapsed);
+  cr_assert_lt(tm.elapsed, h_slow(3000), "timed out after %llu ms", (unsigned long long)tm.elapsed);
   h_finish(&t);
 }
 
