@@ -17,9 +17,10 @@
  * SecureContext, as libevent-bench shares one SSL_CTX.
  *
  * Optional knobs (not used for the headline numbers):
- *   PORTLS_BENCH_CURVE=X25519   ecdhCurve of both sides (default: the
- *                               library's default, "prime256v1", as the
- *                               specification says)
+ *   PORTLS_BENCH_CURVE=C        ecdhCurve of both sides (default: the
+ *                               library's default, "auto": X25519 first,
+ *                               as the peers; "prime256v1" is the
+ *                               specification's)
  *   PORTLS_BENCH_VERBOSE=1      clients print the negotiated protocol and
  *                               cipher of their first connection to stderr
  */

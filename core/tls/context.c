@@ -147,18 +147,6 @@ static int check_version(portls_tls_version v, const char *what, portls_error *e
                      what, (unsigned)v);
 }
 
-int portls_set_default_min_version(portls_tls_version v, portls_error *err) {
-  int rc = check_version(v, "tls.DEFAULT_MIN_VERSION", err);
-  if (rc == 0) default_min_version = v;
-  return rc;
-}
-
-int portls_set_default_max_version(portls_tls_version v, portls_error *err) {
-  int rc = check_version(v, "tls.DEFAULT_MAX_VERSION", err);
-  if (rc == 0) default_max_version = v;
-  return rc;
-}
-
 portls_tls_version portls_default_min_version(void) { return default_min_version; }
 portls_tls_version portls_default_max_version(void) { return default_max_version; }
 
@@ -170,6 +158,29 @@ static int has_version_in(uint16_t lo, uint16_t hi) {
         portls_has_capability((portls_cap)version_cap(all[i])))
       return 1;
   return 0;
+}
+
+/* A default the backend cannot honour fails when it is set, as an option does. */
+static int check_default(portls_tls_version v, int is_min, portls_error *err) {
+  const char *what = is_min ? "tls.DEFAULT_MIN_VERSION" : "tls.DEFAULT_MAX_VERSION";
+  int rc = check_version(v, what, err);
+  if (rc < 0 || v == PORTLS_TLS_ANY) return rc;
+  if (is_min ? has_version_in((uint16_t)v, 0) : has_version_in(0, (uint16_t)v)) return 0;
+  char opt[64];
+  snprintf(opt, sizeof opt, "%s %s", what, portls_tls_version_name(v));
+  return portls__need_cap((portls_cap)version_cap((uint16_t)v), opt, err);
+}
+
+int portls_set_default_min_version(portls_tls_version v, portls_error *err) {
+  int rc = check_default(v, 1, err);
+  if (rc == 0) default_min_version = v;
+  return rc;
+}
+
+int portls_set_default_max_version(portls_tls_version v, portls_error *err) {
+  int rc = check_default(v, 0, err);
+  if (rc == 0) default_max_version = v;
+  return rc;
 }
 
 /* Sets ctx's range from minVersion / maxVersion, or the process defaults

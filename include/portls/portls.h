@@ -28,9 +28,10 @@
  * getter returns NULL.
  *
  * Threads. A loop and everything attached to it belong to one thread. Distinct
- * loops may run on distinct threads. portls_set_allocator() and
- * portls_set_default_ciphers() are process-wide and must be called before any
- * object exists.
+ * loops may run on distinct threads. portls_set_allocator(),
+ * portls_set_default_ciphers() and portls_set_default_min_version() /
+ * portls_set_default_max_version() are process-wide and must be called
+ * before any object exists.
  *
  * Capabilities. An option the linked backend cannot honour fails when set with
  * PORTLS_ENOTSUP naming the option, the capability and the backend (caps.h).
@@ -242,10 +243,12 @@ const char *portls_default_ciphers(void);
  * PORTLS_TLS_ANY and that have no secure_protocol. PORTLS_TLS_ANY restores
  * the built-in default: TLS 1.2 (lower only with a cipher string's
  * "@SECLEVEL=0", as before) up to the highest version the backend has.
- * Process-wide: call it before any object exists. Only the value is checked
- * here (PORTLS_EPROTOCOL_VERSION for one not in portls_tls_version); the
- * range (min above max, a version the backend lacks) is checked by
- * portls_context_new(), naming the default. */
+ * Process-wide: call it before any object exists. Errors:
+ * PORTLS_EPROTOCOL_VERSION for a value not in portls_tls_version,
+ * PORTLS_ENOTSUP naming the capability when the backend has no version on
+ * that side of it (a minimum of TLS 1.3 without "tls1.3"); the old default
+ * stays. The range (min above max) is checked by portls_context_new(),
+ * naming the default. */
 int portls_set_default_min_version(portls_tls_version version, portls_error *err);
 /* See portls_set_default_min_version(). */
 int portls_set_default_max_version(portls_tls_version version, portls_error *err);

@@ -273,6 +273,23 @@ Test(versions, default_setters_check_the_value_and_keep_the_old_one_on_error) {
   cr_assert_eq(portls_default_min_version(), PORTLS_TLS_ANY);
 }
 
+Test(versions, a_default_min_version_the_backend_lacks_fails_when_set) {
+  portls_error err = {0};
+  int rc = portls_set_default_min_version(PORTLS_TLS1_3, &err);
+  if (portls_has_capability(PORTLS_CAP_TLS1_3)) {
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_assert_eq(portls_default_min_version(), PORTLS_TLS1_3);
+    return;
+  }
+  cr_assert_eq(rc, PORTLS_ENOTSUP, "got %s", portls_err_name(rc));
+  cr_assert(h_contains(err.message, "tls.DEFAULT_MIN_VERSION TLSv1.3"), "%s", err.message);
+  cr_assert(h_contains(err.message, "'tls1.3'"), "%s", err.message);
+  cr_assert(h_contains(err.message, portls_backend_name()), "%s", err.message);
+  cr_assert_eq(portls_default_min_version(), PORTLS_TLS_ANY);
+  /* A maximum above the backend's highest is its highest: accepted. */
+  cr_assert_eq(portls_set_default_max_version(PORTLS_TLS1_3, &err), 0, "%s", err.message);
+}
+
 /* tls.DEFAULT_MAX_VERSION = 'TLSv1.2': contexts made afterwards without a
  * maxVersion stop at TLS 1.2; an explicit maxVersion still wins. */
 Test(versions, default_max_version_applies_to_contexts_without_max_version) {
