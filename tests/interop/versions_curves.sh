@@ -33,6 +33,9 @@ start_s_server "$work/s1.log" "${ec[@]}" -naccept 1 -max_protocol TLSv1.2
 connect_to "$work/c1.log" --send one
 [[ $rc == 0 ]] || fail "connect to s_server -max_protocol TLSv1.2 exited $rc"
 [[ $(secure_field "$work/c1.log" protocol) == '"TLSv1.2"' ]] || fail "protocol: $(cat "$work/c1.log")"
+# The client's default groups, X25519 first (mbedTLS 2.28 too): s_server takes the client's order.
+grep -q '"ephemeralKeyInfo":{"type":"ECDH","name":"X25519","size":253}' "$work/c1.log" ||
+  fail "default curves over TLS 1.2: not X25519: $(cat "$work/c1.log")"
 
 # s_server -min_protocol TLSv1.3 and connect --max-version TLSv1.2: no version in common.
 if [[ $tls13 == 1 ]]; then
