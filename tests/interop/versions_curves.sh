@@ -5,8 +5,6 @@ source "$(dirname "$0")/common.bash"
 
 tls13=0
 "$bin" caps | grep -q '"tls1.3":true' && tls13=1
-best='"TLSv1.3"'
-[[ $tls13 == 1 ]] || best='"TLSv1.2"'
 
 # connect_to LOG ARGS...: portls connect to $host:$port (s_server), its exit status in $rc.
 host=localhost
@@ -79,7 +77,7 @@ serve_with() {
   shift
   "$bin" serve --key "$certs/server-rsa.key" --cert "$certs/server-rsa-chain.crt" "$@" >"$log" 2>&1 &
   spid=$!
-  pids+=($spid)
+  pids+=("$spid")
   wait_for "$log" '"event":"listening"' || fail "serve $* did not start: $(cat "$log")"
   sport=$(grep -m1 '"listening"' "$log" | sed -E 's/.*"port":([0-9]+).*/\1/')
 }
