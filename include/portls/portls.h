@@ -135,6 +135,31 @@ void portls_timer_stop(portls_timer *timer);
 /* Stops and frees the timer (its callback will not run again). NULL is a no-op. */
 void portls_timer_free(portls_timer *timer);
 
+/* A descriptor the application owns, watched by the loop (libuv's uv_poll_t):
+ * for libraries with sockets of their own, such as a Redis client, to run
+ * on a portls loop. Not for portls's own sockets. */
+typedef struct portls_poll portls_poll;
+/* What portls_poll_start() watches and the callback reports. */
+enum { PORTLS_POLL_READABLE = 1, PORTLS_POLL_WRITABLE = 2 };
+/* Runs from the loop when fd is ready: events is PORTLS_POLL_READABLE and/or
+ * _WRITABLE (a hang-up or socket error reports the directions watched, so
+ * the owner's read or write sees it); status is 0, or a negative code when
+ * the descriptor is no longer valid (the poll is then stopped). */
+typedef void (*portls_poll_cb)(portls_poll *poll, int status, int events, void *user);
+/* Creates a stopped poll of fd (borrowed: the caller closes it, after
+ * portls_poll_free()). While a poll is started the loop keeps running; while
+ * it exists the loop is not free. Errors: PORTLS_EINVAL, PORTLS_ENOMEM,
+ * PORTLS_ENOTSUP (a platform without descriptor watches), the platform's. */
+int portls_poll_new(portls_loop *loop, int fd, portls_poll_cb cb, void *user, portls_poll **out);
+/* Watches events (PORTLS_POLL_READABLE | PORTLS_POLL_WRITABLE), replacing
+ * what was watched; 0 stops. Errors: PORTLS_EINVAL, the platform's. */
+int portls_poll_start(portls_poll *poll, int events);
+/* Stops watching; portls_poll_start() may start again. NULL is a no-op. */
+void portls_poll_stop(portls_poll *poll);
+/* Stops and frees the poll (its callback will not run again); the descriptor
+ * stays open. NULL is a no-op. */
+void portls_poll_free(portls_poll *poll);
+
 /* ------------------------------------------------------------------------ */
 /* SecureContext                                                              */
 
