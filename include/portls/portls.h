@@ -832,11 +832,22 @@ int portls_server_add_context(portls_server *server, const char *hostname, portl
 int portls_server_get_ticket_keys(const portls_server *server, uint8_t keys[48], portls_error *err);
 /* Node: server.setTicketKeys(keys): keys (copied) must be 48 bytes
  * (PORTLS_ETICKET_KEYS). Tickets issued and accepted from now on use the new
- * keys; so servers sharing keys resume each other's sessions. Errors:
+ * keys (and no others: a rotation's previous keys are dropped); so servers
+ * sharing keys resume each other's sessions. Errors:
  * PORTLS_EINVAL (not a TLS server), PORTLS_ETICKET_KEYS, PORTLS_ENOTSUP.
  * Requires: PORTLS_CAP_TICKET_KEYS */
 int portls_server_set_ticket_keys(portls_server *server, const void *keys, size_t len,
                                   portls_error *err);
+/* Node's ticket-key rotation pattern (setTicketKeys on a schedule), without
+ * its cost: keys (48 bytes, copied) become the keys tickets are issued with,
+ * and the keys they replace are still accepted until the next rotation, so
+ * clients holding a ticket from the last period still resume (and, on the
+ * OpenSSL family, get a ticket under the new keys). The same keys as now are
+ * a no-op, so every server of a cluster may apply each rotation it sees.
+ * Errors: PORTLS_EINVAL (not a TLS server), PORTLS_ETICKET_KEYS,
+ * PORTLS_ENOTSUP. Requires: PORTLS_CAP_TICKET_ROTATION */
+int portls_server_rotate_ticket_keys(portls_server *server, const void *keys, size_t len,
+                                     portls_error *err);
 
 /* Node: server.connections: the connections open now. */
 size_t portls_server_connections(const portls_server *server);

@@ -10,8 +10,8 @@ struct portls_plat_watch {
   portls_plat_loop *loop;
   portls_plat_watch_cb cb;
   void *ud;
-  int wanted;            /* PORTLS_PLAT_WATCH_* */
-  unsigned char active;  /* counted in loop->nactive */
+  int wanted;           /* PORTLS_PLAT_WATCH_* */
+  unsigned char active; /* counted in loop->nactive */
   portls_plat_cb close_cb;
   void *close_ud;
   px_pending close_item;
