@@ -95,8 +95,7 @@ void portls_redis_server_options(portls_redis_store *store, portls_server_option
  * (when they are known) and at each rotation. Errors: PORTLS_EINVAL,
  * PORTLS_ENOTSUP (the backend lacks PORTLS_CAP_TICKET_ROTATION),
  * PORTLS_ENOMEM. */
-int portls_redis_attach_server(portls_redis_store *store, portls_server *server,
-                               portls_error *err);
+int portls_redis_attach_server(portls_redis_store *store, portls_server *server, portls_error *err);
 /* The server no longer takes ticket keys from the store (call it before
  * the server is gone, if the store outlives it). NULL is a no-op. */
 void portls_redis_detach_server(portls_redis_store *store, portls_server *server);

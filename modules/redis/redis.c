@@ -412,8 +412,8 @@ static void schedule_reconnect(portls_redis_store *st) {
 /* ---- the server's questions -------------------------------------------------- */
 
 /* prefix + "s:" + the id in hex. */
-static size_t session_key(const portls_redis_store *st, const void *id, size_t id_len,
-                          char *out, size_t cap) {
+static size_t session_key(const portls_redis_store *st, const void *id, size_t id_len, char *out,
+                          size_t cap) {
   static const char hex[] = "0123456789abcdef";
   int n = snprintf(out, cap, "%ss:", st->prefix);
   if (n < 0 || (size_t)n + id_len * 2 + 1 > cap) return 0;
@@ -452,8 +452,7 @@ static void on_session_reply(redisAsyncContext *ac, void *r, void *privdata) {
 }
 
 static void on_new_session(portls_server *srv, portls_socket *sock, const void *id, size_t id_len,
-                           const void *data, size_t len, portls_session_request *req,
-                           void *user) {
+                           const void *data, size_t len, portls_session_request *req, void *user) {
   (void)srv;
   (void)sock;
   portls_redis_store *st = user;
@@ -551,8 +550,7 @@ int portls_redis_store_new(portls_loop *loop, const portls_redis_options *o,
     return fail(err, PORTLS_EINVAL, "portls_redis_store_new: NULL argument");
   const char *url = o->url ? o->url : "redis://127.0.0.1:6379";
   const char *prefix = o->prefix ? o->prefix : "portls:";
-  if (strlen(prefix) > 200)
-    return fail(err, PORTLS_EINVAL, "prefix: longer than 200 bytes");
+  if (strlen(prefix) > 200) return fail(err, PORTLS_EINVAL, "prefix: longer than 200 bytes");
   if (o->session_timeout_s < 0)
     return fail(err, PORTLS_EINVAL, "session_timeout_s: %d is negative", o->session_timeout_s);
   portls_redis_store *st = calloc(1, sizeof *st);
@@ -589,8 +587,8 @@ void portls_redis_server_options(portls_redis_store *st, portls_server_options *
   so->resume_session = on_resume_session;
   so->session_user = st;
   if (st->session_timeout_s == 0)
-    st->session_timeout_s = so->tls.context.session_timeout > 0 ? so->tls.context.session_timeout
-                                                                : 300;
+    st->session_timeout_s =
+        so->tls.context.session_timeout > 0 ? so->tls.context.session_timeout : 300;
 }
 
 int portls_redis_attach_server(portls_redis_store *st, portls_server *srv, portls_error *err) {
