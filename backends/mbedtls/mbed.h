@@ -130,6 +130,9 @@ struct portls_be_session {
   uint8_t *resume;
   size_t resume_len;
   int cache_new; /* server: mbed TLS stored this handshake's session by id */
+  /* server: this handshake gave the client a ticket, so (as on OpenSSL,
+   * where such a session has no id) it is not offered to newSession */
+  int ticket_sent;
   /* Server resuming a ticket: the suite choice pinned to the session's for
    * its ClientHello (see mbed_pin_suite), and the list to put back. */
   int pinned;
