@@ -60,12 +60,20 @@ pid_b=$serve_pid port_b=$serve_port
 # client PORT ARGS...: one s_client handshake; prints "New" or "Reused".
 nclient=0
 client() {
-  local port=$1 log
+  local port=$1 log out="" wait a
   shift
   log=$work/client-$((++nclient)).out
-  echo | openssl s_client -connect "127.0.0.1:$port" -CAfile "$certs/ca.crt" "$@" >"$log" 2>&1 || true
+  for a in "$@"; do [[ $prev_arg == -sess_out ]] && out=$a; prev_arg=$a; done
+  # A TLS 1.3 ticket comes after the handshake: s_client must still be reading
+  # when it arrives, so its input stays open a moment (longer on a retry).
+  for wait in 0.2 1 3; do
+    rm -f "${out:-/nonexistent}"
+    sleep "$wait" | openssl s_client -connect "127.0.0.1:$port" -CAfile "$certs/ca.crt" "$@" >"$log" 2>&1 || true
+    [[ -z $out || -s $out ]] && break
+  done
   grep -Eo '^(New|Reused),' "$log" | tr -d , || true
 }
+prev_arg=
 expect() { # WANT WHAT PORT ARGS...
   local want=$1 what=$2 got
   shift 2
