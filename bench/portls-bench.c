@@ -23,6 +23,13 @@
  *                               specification's)
  *   PORTLS_BENCH_VERBOSE=1      clients print the negotiated protocol and
  *                               cipher of their first connection to stderr
+ *   PORTLS_BENCH_PROTOCOL=TLSv1_2_method   the client's secureProtocol (with
+ *                               ECDHE-*-AES128-GCM-SHA256); for servers other
+ *                               than this tool's (scripts/bench-redis.sh)
+ *   PORTLS_BENCH_NO_TICKET=1    the client offers no ticket: TLS 1.2 resumes
+ *                               by session id (newSession/resumeSession)
+ * `hs` also takes PORT as P1,P2,...: connections go round the ports, as a
+ * load balancer spreads clients over the servers of a cluster.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -40,6 +47,8 @@
 static portls_loop *loop;
 static portls_context *client_ctx;
 static uint16_t port;
+static uint16_t ports[16]; /* hs: the ports connections go round */
+static size_t nports, next_port;
 static int verbose;
 
 static double now_s(void) {
@@ -72,6 +81,17 @@ static void protocol_options(portls_context_options *o) {
   o->ciphers = "TLS_AES_128_GCM_SHA256";
   const char *curve = getenv("PORTLS_BENCH_CURVE");
   if (curve != NULL && *curve != '\0') o->ecdh_curve = curve;
+}
+
+/* The client's knobs for servers other than this tool's. */
+static void client_knobs(portls_context_options *o) {
+  const char *proto = getenv("PORTLS_BENCH_PROTOCOL");
+  if (proto != NULL && *proto != '\0' && strcmp(proto, "TLSv1_3_method") != 0) {
+    o->secure_protocol = proto;
+    o->ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+  }
+  const char *no_ticket = getenv("PORTLS_BENCH_NO_TICKET");
+  if (no_ticket != NULL && *no_ticket == '1') o->disable_tickets = 1;
 }
 
 /* SIGTERM: a handler may not call the library, so it sets a flag that a
@@ -112,6 +132,7 @@ static portls_socket *client_connect(const portls_socket_events *ev, void *user,
   portls_connect_options_init(&o);
   o.host = "127.0.0.1";
   o.port = port;
+  if (nports > 1) o.port = ports[next_port++ % nports];
   o.tls.secure_context = client_ctx;
   o.tls.reject_unauthorized = 0;
   o.tls.session = session;
@@ -127,6 +148,7 @@ static void make_client_ctx(void) {
   portls_context_options o;
   portls_context_options_init(&o);
   protocol_options(&o);
+  client_knobs(&o);
   portls_error err;
   if (portls_context_new(&o, &client_ctx, &err) < 0) die("client context", &err);
 }
@@ -357,7 +379,8 @@ typedef struct hs_conn {
 static void hs_conn_end(hs_conn *c) {
   if (c->ended) return;
   c->ended = 1;
-  portls_socket_end(c->sock, NULL, 0);
+  /* A TLS 1.2 session comes before 'secureConnect': ended there. */
+  if (c->sock != NULL) portls_socket_end(c->sock, NULL, 0);
 }
 
 static void hs_no_ticket(portls_timer *t, void *user) {
@@ -380,6 +403,14 @@ static void hs_secure(portls_socket *sock, void *user) {
     return;
   }
   c->sock = sock;
+  /* Below TLS 1.3 no ticket comes after the handshake (and a resumed
+   * session brings no new one): the connection is done. */
+  const char *proto = portls_socket_get_protocol(sock);
+  if (c->ended || proto == NULL || strcmp(proto, "TLSv1.3") != 0) {
+    c->ended = 0;
+    hs_conn_end(c);
+    return;
+  }
   portls_timer_start(c->timer, 1000, 0);
 }
 
@@ -501,7 +532,7 @@ static void usage(void) {
           "usage: portls-bench check        (exit 77: this backend cannot run the benchmark)\n"
           "       portls-bench server PORT CERTDIR ec|rsa\n"
           "       portls-bench bulk PORT MB\n"
-          "       portls-bench hs PORT SECONDS CONC [resume]\n"
+          "       portls-bench hs PORT[,PORT...] SECONDS CONC [resume]\n"
           "       portls-bench idle PORT N\n");
   exit(2);
 }
@@ -524,6 +555,11 @@ int main(int argc, char **argv) {
   verbose = v != NULL && *v == '1';
   const char *mode = argv[1];
   port = (uint16_t)atoi(argv[2]);
+  for (const char *p = argv[2]; *p != '\0' && nports < sizeof ports / sizeof ports[0];) {
+    ports[nports++] = (uint16_t)atoi(p);
+    p += strcspn(p, ",");
+    if (*p == ',') p++;
+  }
   if (portls_loop_new(&loop) < 0) die("loop", NULL); /* also ignores SIGPIPE */
 
   if (strcmp(mode, "server") == 0) return run_server(argv[3], argc >= 5 ? argv[4] : "ec");

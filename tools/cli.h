@@ -139,6 +139,12 @@ typedef enum cli_kind {
      "48 bytes as 96 hex digits")                                                                  \
   XX(SESSION_CACHE, "session-cache", CLI_SERVE, CLI_FLAG, 0, 0, 0, "false|true", NULL,             \
      "in-memory newSession/resumeSession store")                                                   \
+  XX(SESSION_STORE, "session-store", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "URL",                  \
+     "share sessions through Redis: redis://HOST:PORT or unix:PATH")                               \
+  XX(TICKET_ROTATE, "ticket-rotate", CLI_SERVE, CLI_NUMBER, 0, 1, 31536000, NULL, "S",             \
+     "with --session-store: shared ticket keys, rotated every S seconds")                          \
+  XX(SESSION_ID_CONTEXT, "session-id-context", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "S",          \
+     "sessionIdContext (servers sharing sessions share it)")                                       \
   XX(OCSP_RESPONSE, "ocsp-response", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F",                      \
      "answer OCSPRequest with this DER response")                                                  \
   XX(HANDSHAKE_TIMEOUT, "handshake-timeout", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS",  \

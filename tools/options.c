@@ -214,6 +214,8 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
   if (cli_has(o, OPT_HONOR_CIPHER_ORDER))
     c->honor_cipher_order = (int)v[OPT_HONOR_CIPHER_ORDER].num;
   if (cli_has(o, OPT_SESSION_TIMEOUT)) c->session_timeout = (int)v[OPT_SESSION_TIMEOUT].num;
+  if (cli_has(o, OPT_SESSION_ID_CONTEXT))
+    c->session_id_context = cli_str(o, OPT_SESSION_ID_CONTEXT, NULL);
 
   const char *hex = cli_str(o, OPT_TICKET_KEYS, NULL);
   if (hex) {

@@ -4,13 +4,18 @@
  * newSession's sessions in memory and gives them back to resumeSession;
  * --ocsp-response answers OCSPRequest with a file. Each answer is given from
  * a timer, not inside the callback, to show that the handshake waits for an
- * asynchronous answer as Node's does. */
+ * asynchronous answer as Node's does. --session-store answers newSession and
+ * resumeSession from Redis instead (portls::redis), and with --ticket-rotate
+ * takes the cluster's ticket keys from there too. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#if defined(PORTLS_HAVE_REDIS)
+#include "portls/redis.h"
+#endif
 
 #define STORE_MAX 4096 /* sessions kept; the oldest goes first */
 
@@ -37,7 +42,53 @@ struct serve_hooks {
   stored *store; /* newest first */
   size_t stored_count;
   portls_buf ocsp; /* --ocsp-response */
+#if defined(PORTLS_HAVE_REDIS)
+  portls_redis_store *redis; /* --session-store */
+#endif
 };
+
+/* ---- --session-store ---- */
+
+#if defined(PORTLS_HAVE_REDIS)
+static void on_store_connected(portls_redis_store *store, void *user) {
+  (void)store, (void)user;
+  ev_end(ev_begin("sessionStoreConnected"));
+}
+
+static void on_store_error(portls_redis_store *store, const portls_error *err, void *user) {
+  (void)store, (void)user;
+  jw *w = ev_begin("sessionStoreError");
+  jw_kstring(w, "code", portls_err_name(err->code));
+  jw_kstring(w, "message", err->message);
+  ev_end(w);
+}
+
+static void on_store_keys(portls_redis_store *store, uint64_t period, void *user) {
+  (void)store, (void)user;
+  jw *w = ev_begin("ticketKeys");
+  jw_kint(w, "period", (long long)period);
+  ev_end(w);
+}
+
+static const portls_redis_events store_events = {
+    .connected = on_store_connected, .error = on_store_error, .ticket_keys = on_store_keys};
+
+static int store_new(serve_hooks *h, const cli_opts *o, portls_server_options *so) {
+  portls_redis_options ro;
+  portls_redis_options_init(&ro);
+  ro.url = cli_str(o, OPT_SESSION_STORE, NULL);
+  ro.ticket_rotate_s = cli_num(o, OPT_TICKET_ROTATE, 0);
+  ro.events = &store_events;
+  portls_error err = {0, ""};
+  int rc = portls_redis_store_new(h->loop, &ro, &h->redis, &err);
+  if (rc < 0) {
+    ev_errorf(err.code, "--session-store: %s", err.message);
+    return CLI_EXIT_USAGE;
+  }
+  portls_redis_server_options(h->redis, so);
+  return 0;
+}
+#endif
 
 static void hex_line(jw *w, const char *key, const void *id, size_t len) {
   static const char digits[] = "0123456789abcdef";
@@ -162,6 +213,25 @@ int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options 
     return CLI_EXIT_USAGE;
   if (cli_has(o, OPT_SNI_CONTEXT) && cli_require_cap("--sni-context", PORTLS_CAP_SNI))
     return CLI_EXIT_USAGE;
+  if (cli_has(o, OPT_SESSION_STORE)) {
+#if defined(PORTLS_HAVE_REDIS)
+    if (cli_require_cap("--session-store", PORTLS_CAP_SESSION_CACHE)) return CLI_EXIT_USAGE;
+    if (cli_num(o, OPT_SESSION_CACHE, 0)) {
+      ev_error(PORTLS_EINVAL, "--session-store: not with --session-cache (both answer newSession)");
+      return CLI_EXIT_USAGE;
+    }
+    if (cli_has(o, OPT_TICKET_ROTATE) &&
+        cli_require_cap("--ticket-rotate", PORTLS_CAP_TICKET_ROTATION))
+      return CLI_EXIT_USAGE;
+#else
+    ev_error(PORTLS_ENOTSUP, "--session-store: this tool was built without portls::redis "
+                             "(hiredis was not found at build time)");
+    return CLI_EXIT_USAGE;
+#endif
+  } else if (cli_has(o, OPT_TICKET_ROTATE)) {
+    ev_error(PORTLS_EINVAL, "--ticket-rotate: needs --session-store (the keys are shared there)");
+    return CLI_EXIT_USAGE;
+  }
   serve_hooks *h = calloc(1, sizeof *h);
   if (h == NULL || portls_timer_new(loop, on_answer_tick, h, &h->timer) < 0) {
     free(h);
@@ -180,6 +250,12 @@ int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options 
     so->ocsp_request = on_ocsp_request;
     so->ocsp_user = h;
   }
+#if defined(PORTLS_HAVE_REDIS)
+  if (cli_has(o, OPT_SESSION_STORE) && store_new(h, o, so) != 0) {
+    serve_hooks_free(h);
+    return CLI_EXIT_USAGE;
+  }
+#endif
   if (cli_has(o, OPT_RENEG_LIMIT)) so->client_reneg_limit = (int)cli_num(o, OPT_RENEG_LIMIT, 3);
   if (cli_has(o, OPT_RENEG_WINDOW))
     so->client_reneg_window_s = (int)cli_num(o, OPT_RENEG_WINDOW, 600);
@@ -230,7 +306,17 @@ static int add_context(portls_server *server, const char *spec) {
 }
 
 int serve_hooks_add_contexts(serve_hooks *h, portls_server *server, const cli_opts *o) {
+#if defined(PORTLS_HAVE_REDIS)
+  if (h->redis != NULL) {
+    portls_error err = {0, ""};
+    if (portls_redis_attach_server(h->redis, server, &err) < 0) {
+      ev_errorf(err.code, "--ticket-rotate: %s", err.message);
+      return CLI_EXIT_USAGE;
+    }
+  }
+#else
   (void)h;
+#endif
   for (int i = 0; i < o->v[OPT_SNI_CONTEXT].count; i++) {
     int rc = add_context(server, o->v[OPT_SNI_CONTEXT].str[i]);
     if (rc) return rc;
@@ -253,5 +339,8 @@ void serve_hooks_free(serve_hooks *h) {
     free(s);
   }
   if (h->timer != NULL) portls_timer_free(h->timer);
+#if defined(PORTLS_HAVE_REDIS)
+  portls_redis_store_free(h->redis);
+#endif
   free(h);
 }

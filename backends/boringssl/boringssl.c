@@ -62,11 +62,37 @@ int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err
   return 0;
 }
 
+/* With a rotation's previous keys: a callback with the same algorithms,
+ * which also opens (and renews) tickets under the previous keys. */
+static int bssl_ticket_cb(SSL *ssl, uint8_t *key_name, uint8_t *iv, EVP_CIPHER_CTX *ectx,
+                          HMAC_CTX *hctx, int enc) {
+  portls_be_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  if (ctx == NULL || !ctx->has_ticket_keys) return -1;
+  const uint8_t *keys = ctx->ticket_keys;
+  int ret = 1;
+  if (enc) {
+    memcpy(key_name, keys, 16);
+    RAND_bytes(iv, 16);
+  } else if (memcmp(key_name, keys, 16) != 0) {
+    if (!ctx->has_old_ticket_keys || memcmp(key_name, ctx->old_ticket_keys, 16) != 0) return 0;
+    keys = ctx->old_ticket_keys;
+    ret = 2; /* renewed under the current keys */
+  }
+  if (!HMAC_Init_ex(hctx, keys + 16, 16, EVP_sha256(), NULL)) return -1;
+  if (enc ? !EVP_EncryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, keys + 32, iv)
+          : !EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, keys + 32, iv))
+    return -1;
+  return ret;
+}
+
 /* BoringSSL's own 48-byte setter has exactly Node's layout and algorithms:
- * name 16 | HMAC-SHA256 key 16 | AES-128-CBC key 16. */
+ * name 16 | HMAC-SHA256 key 16 | AES-128-CBC key 16. After a rotation the
+ * callback above takes over (a set callback wins over the keys). */
 int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
   ERR_clear_error();
   if (!SSL_CTX_set_tlsext_ticket_keys(ctx->ssl_ctx, ctx->ticket_keys, sizeof ctx->ticket_keys))
+    return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
+  if (ctx->has_old_ticket_keys && !SSL_CTX_set_tlsext_ticket_key_cb(ctx->ssl_ctx, bssl_ticket_cb))
     return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
   return 0;
 }
@@ -168,7 +194,7 @@ static uint64_t bssl_capabilities(void) {
    * RENEG_COUNT: a BoringSSL server rejects every client renegotiation with
    * a fatal alert before any callback sees it; nothing to count. */
   caps |= BSSL_CAP(ECDH_CURVES);
-  caps |= BSSL_CAP(SESSION_TICKETS) | BSSL_CAP(TICKET_KEYS);
+  caps |= BSSL_CAP(SESSION_TICKETS) | BSSL_CAP(TICKET_KEYS) | BSSL_CAP(TICKET_ROTATION);
   caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);
   caps |= BSSL_CAP(CIPHER_SERVER_PREF) | BSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= BSSL_CAP(MAX_SEND_FRAGMENT);

@@ -1085,6 +1085,16 @@ int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], 
   return portls__ossl_set_ticket_keys(ctx, err);
 }
 
+int portls__ossl_set_old_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48],
+                                        portls_error *err) {
+  if (keys != NULL)
+    memcpy(ctx->old_ticket_keys, keys, sizeof ctx->old_ticket_keys);
+  else
+    OPENSSL_cleanse(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
+  ctx->has_old_ticket_keys = keys != NULL;
+  return portls__ossl_set_ticket_keys(ctx, err);
+}
+
 static int pssl_ocsp_response(portls_be_session *s, portls_buf *out) {
   const unsigned char *p = NULL;
   size_t len = 0;
@@ -1331,6 +1341,7 @@ void portls__ossl_ctx_free(portls_be_ctx *ctx) {
   portls__free(ctx->offered_der);
   SSL_CTX_free(ctx->ssl_ctx);
   OPENSSL_cleanse(ctx->ticket_keys, sizeof ctx->ticket_keys);
+  OPENSSL_cleanse(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
   portls__free(ctx);
 }
 

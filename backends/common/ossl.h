@@ -122,6 +122,8 @@ struct portls_be_ctx {
   size_t offered_len;
   int has_ticket_keys;
   uint8_t ticket_keys[48]; /* Node's layout: name 16 | HMAC-SHA256 key 16 | AES-128 key 16 */
+  int has_old_ticket_keys;
+  uint8_t old_ticket_keys[48]; /* the previous keys after a rotation: accepted, never issued */
 };
 
 struct portls_be_session {
@@ -177,6 +179,8 @@ int portls__ossl_set_max_send_fragment(portls_be_session *s, size_t size);
 int portls__ossl_get_session(portls_be_session *s, portls_buf *out, portls_error *err);
 int portls__ossl_session_ready(portls_be_session *s);
 int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+int portls__ossl_set_old_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48],
+                                        portls_error *err);
 int portls__ossl_server_session(portls_be_session *s, portls_buf *id, portls_buf *data,
                                 portls_error *err);
 int portls__ossl_ticket(portls_be_session *s, portls_buf *out);
@@ -230,7 +234,8 @@ portls_be_session *portls__ossl_lean_test_session(uint16_t suite, const uint8_t 
 int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err);
 /* Applies dhparam (PEM): < 1024 bits → PORTLS_EDHPARAM; unparsable → 0, no DHE. */
 int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err);
-/* Installs ctx->ticket_keys (already copied) as the context's ticket keys. */
+/* Installs ctx->ticket_keys (already copied) as the context's ticket keys,
+ * and ctx->old_ticket_keys, when set, as keys still accepted. */
 int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err);
 /* Client: fills ephemeral_type/name/bits from the server's key share;
  * name storage is s->ephemeral_name. */
@@ -252,6 +257,7 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
   .set_max_send_fragment = portls__ossl_set_max_send_fragment,                                     \
   .get_session = portls__ossl_get_session, .session_ready = portls__ossl_session_ready,            \
   .set_ticket_keys = portls__ossl_set_ticket_keys_op,                                              \
+  .set_old_ticket_keys = portls__ossl_set_old_ticket_keys_op,                                      \
   .server_session = portls__ossl_server_session, .ticket = portls__ossl_ticket,                    \
   .ocsp_response = portls__ossl_ocsp_response, .digest = portls__ossl_digest,                      \
   .cipher_decrypt = portls__ossl_cipher_decrypt, .random = portls__ossl_random,                    \

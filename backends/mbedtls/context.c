@@ -626,6 +626,7 @@ void portls__mbed_ctx_free(portls_be_ctx *ctx) {
   portls__free(ctx->suites_cli);
   portls__free(ctx->suites_srv);
   mbedtls_platform_zeroize(ctx->ticket_keys, sizeof ctx->ticket_keys);
+  mbedtls_platform_zeroize(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
   portls__free(ctx);
 }
 
@@ -649,11 +650,22 @@ int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], por
   return 0;
 }
 
+int portls__mbed_set_old_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48],
+                                     portls_error *err) {
+  (void)err;
+  if (keys != NULL)
+    memcpy(ctx->old_ticket_keys, keys, sizeof ctx->old_ticket_keys);
+  else
+    mbedtls_platform_zeroize(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
+  ctx->has_old_ticket_keys = keys != NULL;
+  return 0;
+}
+
 #if defined(PORTLS_MBED_TICKETS)
-static int mbed_ticket_mac(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
-                           uint8_t mac[32]) {
-  return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
-                         ctx->ticket_keys + MBED_TICKET_NAME, 16, in, len, mac);
+/* keys: the current 48 bytes, or a rotation's previous ones. */
+static int mbed_ticket_mac(const uint8_t *keys, const uint8_t *in, size_t len, uint8_t mac[32]) {
+  return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), keys + MBED_TICKET_NAME, 16,
+                         in, len, mac);
 }
 #endif
 
@@ -673,7 +685,8 @@ int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, siz
     ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, ctx->ticket_keys + 32,
                            out + MBED_TICKET_NAME, state, len, out + MBED_TICKET_HEAD, &n);
   if (ret == 0 && n != clen) ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-  if (ret == 0) ret = mbed_ticket_mac(ctx, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
+  if (ret == 0)
+    ret = mbed_ticket_mac(ctx->ticket_keys, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
   if (ret == 0) *out_len = MBED_TICKET_HEAD + n + MBED_TICKET_MAC;
   return ret;
 #else
@@ -688,12 +701,18 @@ int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t
   *state_len = 0;
 #if defined(PORTLS_MBED_TICKETS)
   if (!ctx->has_ticket_keys || len < MBED_TICKET_HEAD + 16 + MBED_TICKET_MAC ||
-      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0 ||
-      memcmp(in, ctx->ticket_keys, MBED_TICKET_NAME) != 0)
+      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
+  /* The current keys, or a rotation's previous ones (by name). */
+  const uint8_t *keys = ctx->ticket_keys;
+  if (memcmp(in, keys, MBED_TICKET_NAME) != 0) {
+    if (!ctx->has_old_ticket_keys || memcmp(in, ctx->old_ticket_keys, MBED_TICKET_NAME) != 0)
+      return MBEDTLS_ERR_SSL_INVALID_MAC;
+    keys = ctx->old_ticket_keys;
+  }
   const size_t clen = len - MBED_TICKET_HEAD - MBED_TICKET_MAC;
   uint8_t mac[MBED_TICKET_MAC];
-  int ret = mbed_ticket_mac(ctx, in, MBED_TICKET_HEAD + clen, mac);
+  int ret = mbed_ticket_mac(keys, in, MBED_TICKET_HEAD + clen, mac);
   if (ret != 0) return ret;
   /* Constant time, as mbed TLS compares MACs. */
   unsigned diff = 0;
@@ -703,7 +722,7 @@ int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t
   uint8_t *p = portls__malloc(clen + 16);
   if (p == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
   size_t n = 0;
-  ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_DECRYPT, ctx->ticket_keys + 32,
+  ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_DECRYPT, keys + 32,
                          in + MBED_TICKET_NAME, in + MBED_TICKET_HEAD, clen, p, &n);
   if (ret != 0) {
     mbedtls_platform_zeroize(p, clen + 16);

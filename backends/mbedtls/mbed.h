@@ -88,6 +88,8 @@ struct portls_be_ctx {
    * key 16; core's (it always gives some), else random ones. */
   uint8_t ticket_keys[48];
   int has_ticket_keys;
+  uint8_t old_ticket_keys[48]; /* a rotation's previous keys: accepted, never issued */
+  int has_old_ticket_keys;
   int no_tickets;      /* disable_tickets: none issued, none asked for */
   int session_timeout; /* seconds: ticket lifetime, and the age limit of a resumed session */
   /* SHA-256 of session_id_context (sid_len 32), or nothing (0): a server
@@ -128,6 +130,9 @@ struct portls_be_session {
   uint8_t *resume;
   size_t resume_len;
   int cache_new; /* server: mbed TLS stored this handshake's session by id */
+  /* server: this handshake gave the client a ticket, so (as on OpenSSL,
+   * where such a session has no id) it is not offered to newSession */
+  int ticket_sent;
   /* Server resuming a ticket: the suite choice pinned to the session's for
    * its ClientHello (see mbed_pin_suite), and the list to put back. */
   int pinned;
@@ -200,6 +205,7 @@ void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx);
 /* The context's trust anchors and CRLs, for a config (a server's own copy). */
 void portls__mbed_ctx_apply_ca(portls_be_ctx *ctx, mbedtls_ssl_config *conf);
 int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+int portls__mbed_set_old_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
 /* Tickets: seals state (the session bytes) into out as
  * key_name | IV | AES-128-CBC(state) | HMAC-SHA256, or opens one into
  * *state (allocated; zeroize and free it). mbed TLS codes:

@@ -281,7 +281,7 @@ static uint64_t mbed_capabilities(void) {
 #endif
 #if defined(PORTLS_MBED_TICKETS)
   /* Our own ticket callbacks with Node's 48-byte keys (context.c). */
-  caps |= MBED_CAP(SESSION_TICKETS) | MBED_CAP(TICKET_KEYS);
+  caps |= MBED_CAP(SESSION_TICKETS) | MBED_CAP(TICKET_KEYS) | MBED_CAP(TICKET_ROTATION);
 #endif
   /* PFX: no PKCS#12 parser in 2.28; core decodes it (and adds the capability)
    * because cipher_decrypt is there. */
@@ -333,6 +333,7 @@ const portls_backend portls__backend = {
     .get_session = portls__mbed_get_session,
     .session_ready = portls__mbed_session_ready,
     .set_ticket_keys = portls__mbed_set_ticket_keys,
+    .set_old_ticket_keys = portls__mbed_set_old_ticket_keys,
     .server_session = portls__mbed_server_session,
     .ticket = portls__mbed_ticket,
     .renegotiate = portls__mbed_renegotiate,

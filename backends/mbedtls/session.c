@@ -762,6 +762,7 @@ static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsign
   mbedtls_platform_zeroize(state, n);
   portls__free(state);
   *lifetime = (uint32_t)s->ctx->session_timeout;
+  if (ret == 0) s->ticket_sent = 1;
   return ret;
 }
 
@@ -966,6 +967,7 @@ static void mbed_hs_begin(portls_be_session *s) {
   s->ecdh_grp = 0;
   s->dh_bits = 0;
   s->cache_new = 0;
+  s->ticket_sent = 0;
 }
 
 /* A handshake has completed; ssl.session is its session. */
@@ -1364,7 +1366,9 @@ int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf
   id->base = data->base = NULL;
   id->len = data->len = 0;
   const mbedtls_ssl_session *sess = s->ssl.session;
-  if (!s->is_server || !s->cache_new || !s->hs_done || sess == NULL || sess->id_len == 0) return 0;
+  if (!s->is_server || !s->cache_new || s->ticket_sent || !s->hs_done || sess == NULL ||
+      sess->id_len == 0)
+    return 0;
   uint8_t *b;
   size_t n;
   int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len, &b, &n);

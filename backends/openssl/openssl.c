@@ -101,8 +101,8 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   static char digest[] = "SHA256";
   OSSL_PARAM params[3];
   if (ctx == NULL || !ctx->has_ticket_keys) return -1;
-  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16,
-                *aes = ctx->ticket_keys + 32;
+  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16;
+  const uint8_t *aes = ctx->ticket_keys + 32;
   params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)hmac, 16);
   params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
   params[2] = OSSL_PARAM_construct_end();
@@ -113,13 +113,23 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
     if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
     return 1;
   }
-  if (memcmp(key_name, name, 16) != 0) return 0; /* not ours: full handshake */
+  int old = 0;
+  if (memcmp(key_name, name, 16) != 0) {
+    /* The previous keys of a rotation still open their tickets. */
+    if (!ctx->has_old_ticket_keys || memcmp(key_name, ctx->old_ticket_keys, 16) != 0)
+      return 0; /* not ours: full handshake */
+    old = 1;
+    params[0] = OSSL_PARAM_construct_octet_string(
+        OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)(ctx->old_ticket_keys + 16), 16);
+    aes = ctx->old_ticket_keys + 32;
+  }
   if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
   if (!EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
   /* 2, "renew": a TLS 1.3 server then sends a fresh ticket after a resumed
    * handshake, as OpenSSL does with its own keys (a TLS 1.3 client uses each
-   * ticket once); TLS 1.2 keeps the ticket it has. */
-  return SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
+   * ticket once); TLS 1.2 keeps the ticket it has, unless the previous keys
+   * opened it. */
+  return old || SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 }
 
 int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
@@ -250,7 +260,7 @@ static uint64_t pssl_capabilities(void) {
 #endif
   caps |= PSSL_CAP(RENEG_CLIENT) | PSSL_CAP(RENEG_SERVER) | PSSL_CAP(RENEG_COUNT);
   caps |= PSSL_CAP(SESSION_CACHE);
-  caps |= PSSL_CAP(SESSION_TICKETS) | PSSL_CAP(TICKET_KEYS);
+  caps |= PSSL_CAP(SESSION_TICKETS) | PSSL_CAP(TICKET_KEYS) | PSSL_CAP(TICKET_ROTATION);
   caps |= PSSL_CAP(PFX) | PSSL_CAP(ENCRYPTED_KEYS) | PSSL_CAP(CRL);
   caps |= PSSL_CAP(CIPHER_SERVER_PREF) | PSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= PSSL_CAP(MAX_SEND_FRAGMENT);

@@ -191,3 +191,60 @@ void portls_timer_free(portls_timer *t) {
   t->loop->objects--;
   portls__free(t);
 }
+
+/* ---- public descriptor polls ---- */
+
+struct portls_poll {
+  portls_loop *loop;
+  portls_plat_watch *w;
+  portls_poll_cb cb;
+  void *user;
+};
+
+static void poll_fire(void *ud, int status, int events) {
+  portls_poll *p = ud;
+  int ev = 0;
+  if (events & PORTLS_PLAT_WATCH_READ) ev |= PORTLS_POLL_READABLE;
+  if (events & PORTLS_PLAT_WATCH_WRITE) ev |= PORTLS_POLL_WRITABLE;
+  p->cb(p, status, ev, p->user);
+}
+
+int portls_poll_new(portls_loop *loop, int fd, portls_poll_cb cb, void *user, portls_poll **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || fd < 0 || cb == NULL || out == NULL) return PORTLS_EINVAL;
+  if (P->watch_new == NULL) return PORTLS_ENOTSUP;
+  portls_poll *p = portls__calloc(1, sizeof *p);
+  if (p == NULL) return PORTLS_ENOMEM;
+  int rc = P->watch_new(loop->plat, fd, poll_fire, p, &p->w);
+  if (rc < 0) {
+    portls__free(p);
+    return rc;
+  }
+  p->loop = loop;
+  p->cb = cb;
+  p->user = user;
+  loop->objects++;
+  *out = p;
+  return 0;
+}
+
+int portls_poll_start(portls_poll *p, int events) {
+  if (p == NULL || (events & ~(PORTLS_POLL_READABLE | PORTLS_POLL_WRITABLE))) return PORTLS_EINVAL;
+  int w = 0;
+  if (events & PORTLS_POLL_READABLE) w |= PORTLS_PLAT_WATCH_READ;
+  if (events & PORTLS_POLL_WRITABLE) w |= PORTLS_PLAT_WATCH_WRITE;
+  return P->watch_start(p->w, w);
+}
+
+void portls_poll_stop(portls_poll *p) {
+  if (p != NULL) (void)P->watch_start(p->w, 0);
+}
+
+void portls_poll_free(portls_poll *p) {
+  if (p == NULL) return;
+  /* The platform frees its half after its close callback; ours goes now,
+   * since the watch never calls poll_fire again. */
+  P->watch_close(p->w, NULL, NULL);
+  p->loop->objects--;
+  portls__free(p);
+}

@@ -380,6 +380,23 @@ int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_
   return 0;
 }
 
+int portls__context_rotate_ticket_keys(portls_context *ctx, const void *keys, size_t len,
+                                       portls_error *err) {
+  int rc = portls__need_cap(PORTLS_CAP_TICKET_ROTATION, "rotateTicketKeys", err);
+  if (rc < 0) return rc;
+  if (keys == NULL || len != sizeof ctx->ticket_keys)
+    return portls__err(err, PORTLS_ETICKET_KEYS, "rotateTicketKeys: must be 48 bytes, got %zu",
+                       keys ? len : 0);
+  /* The same keys again (every server of a cluster applies each rotation it
+   * sees): nothing changes, and the previous keys stay. */
+  if (ctx->has_ticket_keys && memcmp(ctx->ticket_keys, keys, sizeof ctx->ticket_keys) == 0)
+    return 0;
+  if (ctx->has_ticket_keys &&
+      (rc = portls__backend.set_old_ticket_keys(ctx->be, ctx->ticket_keys, err)) < 0)
+    return rc;
+  return portls__context_set_ticket_keys(ctx, keys, len, err);
+}
+
 int portls_context_new(const portls_context_options *o, portls_context **out, portls_error *err) {
   if (out == NULL) return portls__err(err, PORTLS_EINVAL, "createSecureContext: NULL out");
   *out = NULL;

@@ -23,6 +23,11 @@ struct portls_context {
 
 /* Checks that ctx may be used for a connection of this role. */
 /* Replaces the ticket keys (server.setTicketKeys). */
+/* Node's key rotation: the current keys become the previous ones (tickets
+ * under them still open, and are renewed where the backend can), keys
+ * become current. The same keys again are a no-op. */
+int portls__context_rotate_ticket_keys(portls_context *ctx, const void *keys, size_t len,
+                                       portls_error *err);
 int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len,
                                     portls_error *err);
 

@@ -317,5 +317,18 @@ int portls_server_set_ticket_keys(portls_server *srv, const void *keys, size_t l
   tls_server *ts = portls__server_upper_data(srv, &tls_server_upper);
   if (ts == NULL)
     return portls__err(err, PORTLS_EINVAL, "setTicketKeys: NULL server or not a TLS server");
-  return portls__context_set_ticket_keys(ts->ctx, keys, len, err);
+  int rc = portls__context_set_ticket_keys(ts->ctx, keys, len, err);
+  /* Node's setTicketKeys: these keys and no others (a rotation's previous
+   * keys go too). */
+  if (rc == 0 && portls__backend.set_old_ticket_keys != NULL)
+    rc = portls__backend.set_old_ticket_keys(ts->ctx->be, NULL, err);
+  return rc;
+}
+
+int portls_server_rotate_ticket_keys(portls_server *srv, const void *keys, size_t len,
+                                     portls_error *err) {
+  tls_server *ts = portls__server_upper_data(srv, &tls_server_upper);
+  if (ts == NULL)
+    return portls__err(err, PORTLS_EINVAL, "rotateTicketKeys: NULL server or not a TLS server");
+  return portls__context_rotate_ticket_keys(ts->ctx, keys, len, err);
 }

@@ -203,6 +203,11 @@ typedef struct portls_backend {
    * keys (Node's layout: name 16 | HMAC 16 | AES 16) for tickets issued and
    * accepted from now on. */
   int (*set_ticket_keys)(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
+  /* Optional (PORTLS_CAP_TICKET_ROTATION): keys (same layout; NULL: none)
+   * that tickets are still accepted under, but never issued with: a ticket
+   * they open is renewed under the current keys. Key rotation keeps the
+   * previous keys here for one period. */
+  int (*set_old_ticket_keys)(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err);
   /* Optional (PORTLS_CAP_SESSION_CACHE): server, after a full handshake:
    * returns 1 with the session's id (pointing into the session) and its
    * serialized form (*data allocated with portls's allocator; core frees it)

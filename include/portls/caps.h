@@ -45,7 +45,9 @@ extern "C" {
   XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")                 \
   XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")       \
   XX(IDLE_RELEASE, 26, "idle-release",                                                             \
-     "a quiet TLS 1.3 server connection gives its library session back")
+     "a quiet TLS 1.3 server connection gives its library session back")                           \
+  XX(TICKET_ROTATION, 27, "ticket-rotation",                                                       \
+     "rotate ticket keys, still accepting the previous ones")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),

@@ -32,6 +32,7 @@ typedef struct portls_plat_timer portls_plat_timer;       /* platform-defined */
 typedef struct portls_plat_stream portls_plat_stream;     /* platform-defined */
 typedef struct portls_plat_listener portls_plat_listener; /* platform-defined */
 typedef struct portls_plat_lookup portls_plat_lookup;     /* platform-defined */
+typedef struct portls_plat_watch portls_plat_watch;       /* platform-defined */
 
 enum { PORTLS_PLAT_INET = 4, PORTLS_PLAT_INET6 = 6, PORTLS_PLAT_UNIX = 1 };
 
@@ -59,6 +60,10 @@ typedef void (*portls_plat_alloc_cb)(void *ud, size_t suggested, uint8_t **buf, 
 typedef void (*portls_plat_read_cb)(void *ud, int status, size_t nread);
 typedef void (*portls_plat_lookup_cb)(void *ud, int status, const portls_plat_addr *addrs,
                                       size_t count);
+/* A watched descriptor became ready: events is PORTLS_PLAT_WATCH_READ and/or
+ * _WRITE; status is 0 or a negative PORTLS_E* (the descriptor is invalid). */
+typedef void (*portls_plat_watch_cb)(void *ud, int status, int events);
+enum { PORTLS_PLAT_WATCH_READ = 1, PORTLS_PLAT_WATCH_WRITE = 2 };
 
 typedef struct portls_platform {
   const char *name; /* "libuv", "posix", ... */
@@ -124,6 +129,18 @@ typedef struct portls_platform {
    * calls it after a server's rest sweep let connections give back their
    * TLS library sessions, which a heap keeps resident otherwise. */
   void (*trim_memory)(void);
+
+  /* Optional (all three NULL allowed: portls_poll_new() then fails with
+   * PORTLS_ENOTSUP): readiness of a descriptor the application owns, as
+   * libuv's uv_poll_t, for libraries with their own sockets (hiredis).
+   * watch_new() does not take the descriptor over; watch_start(events)
+   * replaces what is watched (0 stops); a started watch keeps the loop alive;
+   * watch_close() stops it at once (cb never runs again) and runs close_cb
+   * from the loop once the platform is done with it. */
+  int (*watch_new)(portls_plat_loop *loop, int fd, portls_plat_watch_cb cb, void *ud,
+                   portls_plat_watch **out);
+  int (*watch_start)(portls_plat_watch *w, int events);
+  void (*watch_close)(portls_plat_watch *w, portls_plat_cb close_cb, void *ud);
 } portls_platform;
 
 /* Defined by the compiled platform. */

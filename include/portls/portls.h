@@ -136,6 +136,31 @@ void portls_timer_stop(portls_timer *timer);
 /* Stops and frees the timer (its callback will not run again). NULL is a no-op. */
 void portls_timer_free(portls_timer *timer);
 
+/* A descriptor the application owns, watched by the loop (libuv's uv_poll_t):
+ * for libraries with sockets of their own, such as a Redis client, to run
+ * on a portls loop. Not for portls's own sockets. */
+typedef struct portls_poll portls_poll;
+/* What portls_poll_start() watches and the callback reports. */
+enum { PORTLS_POLL_READABLE = 1, PORTLS_POLL_WRITABLE = 2 };
+/* Runs from the loop when fd is ready: events is PORTLS_POLL_READABLE and/or
+ * _WRITABLE (a hang-up or socket error reports the directions watched, so
+ * the owner's read or write sees it); status is 0, or a negative code when
+ * the descriptor is no longer valid (the poll is then stopped). */
+typedef void (*portls_poll_cb)(portls_poll *poll, int status, int events, void *user);
+/* Creates a stopped poll of fd (borrowed: the caller closes it, after
+ * portls_poll_free()). While a poll is started the loop keeps running; while
+ * it exists the loop is not free. Errors: PORTLS_EINVAL, PORTLS_ENOMEM,
+ * PORTLS_ENOTSUP (a platform without descriptor watches), the platform's. */
+int portls_poll_new(portls_loop *loop, int fd, portls_poll_cb cb, void *user, portls_poll **out);
+/* Watches events (PORTLS_POLL_READABLE | PORTLS_POLL_WRITABLE), replacing
+ * what was watched; 0 stops. Errors: PORTLS_EINVAL, the platform's. */
+int portls_poll_start(portls_poll *poll, int events);
+/* Stops watching; portls_poll_start() may start again. NULL is a no-op. */
+void portls_poll_stop(portls_poll *poll);
+/* Stops and frees the poll (its callback will not run again); the descriptor
+ * stays open. NULL is a no-op. */
+void portls_poll_free(portls_poll *poll);
+
 /* ------------------------------------------------------------------------ */
 /* SecureContext                                                              */
 
@@ -856,11 +881,22 @@ int portls_server_add_context(portls_server *server, const char *hostname, portl
 int portls_server_get_ticket_keys(const portls_server *server, uint8_t keys[48], portls_error *err);
 /* Node: server.setTicketKeys(keys): keys (copied) must be 48 bytes
  * (PORTLS_ETICKET_KEYS). Tickets issued and accepted from now on use the new
- * keys; so servers sharing keys resume each other's sessions. Errors:
+ * keys (and no others: a rotation's previous keys are dropped); so servers
+ * sharing keys resume each other's sessions. Errors:
  * PORTLS_EINVAL (not a TLS server), PORTLS_ETICKET_KEYS, PORTLS_ENOTSUP.
  * Requires: PORTLS_CAP_TICKET_KEYS */
 int portls_server_set_ticket_keys(portls_server *server, const void *keys, size_t len,
                                   portls_error *err);
+/* Node's ticket-key rotation pattern (setTicketKeys on a schedule), without
+ * its cost: keys (48 bytes, copied) become the keys tickets are issued with,
+ * and the keys they replace are still accepted until the next rotation, so
+ * clients holding a ticket from the last period still resume (and, on the
+ * OpenSSL family, get a ticket under the new keys). The same keys as now are
+ * a no-op, so every server of a cluster may apply each rotation it sees.
+ * Errors: PORTLS_EINVAL (not a TLS server), PORTLS_ETICKET_KEYS,
+ * PORTLS_ENOTSUP. Requires: PORTLS_CAP_TICKET_ROTATION */
+int portls_server_rotate_ticket_keys(portls_server *server, const void *keys, size_t len,
+                                     portls_error *err);
 
 /* Node: server.connections: the connections open now. */
 size_t portls_server_connections(const portls_server *server);

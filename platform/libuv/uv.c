@@ -1033,6 +1033,76 @@ static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void 
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Descriptor watches (portls_poll_new()): uv_poll_t                         */
+
+struct portls_plat_watch {
+  uv_poll_t h;
+  portls_plat_loop *loop;
+  portls_plat_watch_cb cb;
+  void *ud;
+  portls_plat_cb close_cb;
+  void *close_ud;
+};
+
+static void uvp_watch_fire(uv_poll_t *h, int status, int events) {
+  portls_plat_watch *w = h->data;
+  int ev = 0;
+  if (status < 0) {
+    w->cb(w->ud, portls__uv_err(status), 0);
+    return;
+  }
+  if (events & (UV_READABLE | UV_DISCONNECT)) ev |= PORTLS_PLAT_WATCH_READ;
+  if (events & UV_WRITABLE) ev |= PORTLS_PLAT_WATCH_WRITE;
+  if (ev != 0) w->cb(w->ud, 0, ev);
+}
+
+static int uvp_watch_new(portls_plat_loop *loop, int fd, portls_plat_watch_cb cb, void *ud,
+                         portls_plat_watch **out) {
+  portls_plat_watch *w;
+  int rc;
+  if (loop == NULL || fd < 0 || cb == NULL || out == NULL) return PORTLS_EINVAL;
+  w = portls_plat_alloc(sizeof *w);
+  if (w == NULL) return PORTLS_ENOMEM;
+  memset(w, 0, sizeof *w);
+  rc = uv_poll_init(loop->uv, &w->h, fd);
+  if (rc != 0) {
+    portls_plat_free(w);
+    return portls__uv_err(rc);
+  }
+  w->h.data = w;
+  w->loop = loop;
+  w->cb = cb;
+  w->ud = ud;
+  loop->nopen++;
+  *out = w;
+  return 0;
+}
+
+static int uvp_watch_start(portls_plat_watch *w, int events) {
+  int uvev = 0;
+  if (w == NULL || uv_is_closing((uv_handle_t *)&w->h)) return PORTLS_EINVAL;
+  if (events & ~(PORTLS_PLAT_WATCH_READ | PORTLS_PLAT_WATCH_WRITE)) return PORTLS_EINVAL;
+  if (events == 0) return portls__uv_err(uv_poll_stop(&w->h));
+  if (events & PORTLS_PLAT_WATCH_READ) uvev |= UV_READABLE;
+  if (events & PORTLS_PLAT_WATCH_WRITE) uvev |= UV_WRITABLE;
+  return portls__uv_err(uv_poll_start(&w->h, uvev, uvp_watch_fire));
+}
+
+static void uvp_watch_closed(uv_handle_t *h) {
+  portls_plat_watch *w = h->data;
+  if (w->close_cb != NULL) w->close_cb(w->close_ud);
+  portls_plat_free(w);
+}
+
+static void uvp_watch_close(portls_plat_watch *w, portls_plat_cb close_cb, void *ud) {
+  if (w == NULL || uv_is_closing((uv_handle_t *)&w->h)) return;
+  w->close_cb = close_cb;
+  w->close_ud = ud;
+  w->loop->nopen--;
+  uv_close((uv_handle_t *)&w->h, uvp_watch_closed);
+}
+
 const portls_platform portls__platform = {
     .name = "libuv",
     .loop_new = uvp_loop_new,
@@ -1063,4 +1133,7 @@ const portls_platform portls__platform = {
     .peername = uvp_peername,
     .command_line = portls__plat_proc_command_line,
     .trim_memory = portls__plat_trim_memory,
+    .watch_new = uvp_watch_new,
+    .watch_start = uvp_watch_start,
+    .watch_close = uvp_watch_close,
 };

@@ -570,4 +570,7 @@ const portls_platform portls__platform = {
     .peername = portls__px_peername,
     .command_line = portls__plat_proc_command_line,
     .trim_memory = portls__plat_trim_memory,
+    .watch_new = portls__px_watch_new,
+    .watch_start = portls__px_watch_start,
+    .watch_close = portls__px_watch_close,
 };

@@ -5,6 +5,7 @@
  *             mapping, the clock, and the vtable `portls__platform`
  *   stream.c  TCP and Unix-socket streams and listeners
  *   lookup.c  name lookup (getaddrinfo, run from the loop)
+ *   watch.c   descriptors the application owns (portls_poll_new())
  *
  * A port to another socket API (lwIP, FreeRTOS+TCP) keeps this split: see
  * platform/README.md.
@@ -110,6 +111,12 @@ int portls__px_set_nodelay(portls_plat_stream *s, int enable);
 int portls__px_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s);
 int portls__px_sockname(portls_plat_stream *s, portls_plat_addr *out);
 int portls__px_peername(portls_plat_stream *s, portls_plat_addr *out);
+
+/* watch.c */
+int portls__px_watch_new(portls_plat_loop *loop, int fd, portls_plat_watch_cb cb, void *ud,
+                         portls_plat_watch **out);
+int portls__px_watch_start(portls_plat_watch *w, int events);
+void portls__px_watch_close(portls_plat_watch *w, portls_plat_cb close_cb, void *ud);
 
 /* lookup.c */
 int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, int family,

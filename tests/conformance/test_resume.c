@@ -265,6 +265,46 @@ Test(ticket_keys, a_ticket_under_another_hmac_key_does_not_resume) {
   h_finish(&t);
 }
 
+static const uint8_t keys_c[48] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL";
+
+/* Node's rotation pattern: after rotate(B), tickets under A still resume
+ * until the next rotation; rotating to the current keys changes nothing;
+ * setTicketKeys drops the previous keys. */
+static void rotation_test(const char *method) {
+  h_need_cap(PORTLS_CAP_TICKET_ROTATION);
+  h_test t;
+  keyed_server(&t, keys_a);
+  portls_server *srv = t.srv.srv;
+  portls_error err;
+  uint8_t got[48];
+  static cl under_a, under_b;
+  first_session(&t, method, &under_a);
+  cr_assert_eq(portls_server_rotate_ticket_keys(srv, keys_b, 47, &err), PORTLS_ETICKET_KEYS);
+  cr_assert_eq(portls_server_rotate_ticket_keys(srv, keys_b, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(portls_server_get_ticket_keys(srv, got, &err), 0);
+  cr_assert_eq(memcmp(got, keys_b, 48), 0, "the rotation did not make B current");
+  cr_assert_eq(resumes(&t, method, &under_a), 1, "a ticket of the previous keys did not resume");
+  first_session(&t, method, &under_b);
+  cr_assert_eq(portls_server_rotate_ticket_keys(srv, keys_b, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(resumes(&t, method, &under_a), 1, "rotating to the same keys dropped the previous");
+  cr_assert_eq(portls_server_rotate_ticket_keys(srv, keys_c, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(resumes(&t, method, &under_a), 0, "a ticket two rotations old resumed");
+  cr_assert_eq(resumes(&t, method, &under_b), 1, "a ticket of the previous keys did not resume");
+  cr_assert_eq(portls_server_set_ticket_keys(srv, keys_c, 48, &err), 0, "%s", err.message);
+  cr_assert_eq(resumes(&t, method, &under_b), 0, "setTicketKeys kept the previous keys");
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
+
+Test(ticket_keys, a_rotation_still_accepts_the_previous_keys_tls12) {
+  rotation_test("TLSv1_2_method");
+}
+
+Test(ticket_keys, a_rotation_still_accepts_the_previous_keys_tls13) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  rotation_test("TLSv1_3_method");
+}
+
 Test(ticket_keys, a_plain_net_server_has_none) {
   h_test t;
   h_init(&t);
