@@ -45,7 +45,12 @@ extern "C" {
   XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")                 \
   XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")       \
   XX(IDLE_RELEASE, 26, "idle-release",                                                             \
-     "a quiet TLS 1.3 server connection gives its library session back")
+     "a quiet TLS 1.3 server connection gives its library session back")                           \
+  /* exporters, Finished, signature algorithms (issue 13, point 4) */                              \
+  XX(EXPORTER, 27, "exporter", "exportKeyingMaterial (RFC 5705 / RFC 8446 7.5)")                   \
+  XX(FINISHED, 28, "finished", "getFinished()/getPeerFinished() on every version spoken")          \
+  XX(SIGALGS, 29, "sigalgs", "the sigalgs option (signature algorithms, e.g. ECDSA+SHA256)")       \
+  XX(SHARED_SIGALGS, 30, "shared-sigalgs", "getSharedSigalgs()")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),
