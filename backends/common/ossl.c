@@ -1926,9 +1926,8 @@ static const portls__ossl_ops pssl_ops = {
 };
 
 int portls__ossl_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
-                                        const char *label, size_t label_len,
-                                        const uint8_t *context, size_t context_len, int use_context,
-                                        portls_error *err) {
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err) {
   return s->ops->export_keying_material(s, out, len, label, label_len, context, context_len,
                                         use_context, err);
 }

@@ -191,9 +191,8 @@ int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error
 void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
 #endif
 int portls__ossl_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
-                                        const char *label, size_t label_len,
-                                        const uint8_t *context, size_t context_len, int use_context,
-                                        portls_error *err);
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err);
 size_t portls__ossl_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap);
 #if !defined(PORTLS_OSSL_BORING)
 /* Node's names for the shared signature algorithms, ':'-joined. */

@@ -214,7 +214,8 @@ static void lean_keylog_cb(const SSL *ssl, const char *line) {
     /* Logged before the traffic secrets: exportKeyingMaterial at rest. */
     if (s->rest == NULL && (s->rest = portls__calloc(1, sizeof *s->rest)) == NULL)
       s->rest = &lean_never;
-    if (!s->rest->broken && (s->rest->exporter_len = lean_line_secret(line, s->rest->exporter)) == 0)
+    if (!s->rest->broken &&
+        (s->rest->exporter_len = lean_line_secret(line, s->rest->exporter)) == 0)
       s->rest->broken = 1;
     return;
   }
@@ -796,9 +797,8 @@ static int lean_expand_label(const EVP_MD *md, const uint8_t *secret, size_t has
 /* RFC 8446 7.5: HKDF-Expand-Label(Derive-Secret(exporter_master_secret,
  * label, ""), "exporter", Hash(context), len); no context hashes as empty. */
 static int lean_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
-                                       const char *label, size_t label_len,
-                                       const uint8_t *context, size_t context_len,
-                                       int use_context, portls_error *err) {
+                                       const char *label, size_t label_len, const uint8_t *context,
+                                       size_t context_len, int use_context, portls_error *err) {
   portls__ossl_lean *r = s->rest;
   const EVP_MD *md = r->layer->md;
   size_t hl = r->hash_len;
@@ -806,12 +806,12 @@ static int lean_export_keying_material(portls_be_session *s, uint8_t *out, size_
   (void)use_context;
   if (r->exporter_len != hl)
     return portls__err(err, PORTLS_EPROTO, "exportKeyingMaterial: no exporter secret");
-  int ok = EVP_Digest("", 0, empty_hash, NULL, md, NULL) &&
-           EVP_Digest(context_len > 0 ? context : (const uint8_t *)"", context_len, ctx_hash, NULL,
-                      md, NULL) &&
-           lean_expand_label(md, r->exporter, hl, label, label_len, empty_hash, hl, derived, hl) ==
-               0 &&
-           lean_expand_label(md, derived, hl, "exporter", 8, ctx_hash, hl, out, len) == 0;
+  int ok =
+      EVP_Digest("", 0, empty_hash, NULL, md, NULL) &&
+      EVP_Digest(context_len > 0 ? context : (const uint8_t *)"", context_len, ctx_hash, NULL, md,
+                 NULL) &&
+      lean_expand_label(md, r->exporter, hl, label, label_len, empty_hash, hl, derived, hl) == 0 &&
+      lean_expand_label(md, derived, hl, "exporter", 8, ctx_hash, hl, out, len) == 0;
   OPENSSL_cleanse(derived, sizeof derived);
   if (!ok) {
     ERR_clear_error();

@@ -285,8 +285,8 @@ static int check_sigalgs(const char *list, portls_error *err) {
       char c = p[i];
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '+' || c == '-' || c == '_'))
-        return portls__err(err, PORTLS_EINVAL, "sigalgs: unexpected character '%c' in \"%s\"",
-                           c, list);
+        return portls__err(err, PORTLS_EINVAL, "sigalgs: unexpected character '%c' in \"%s\"", c,
+                           list);
     }
     if (end == NULL) return 0;
     p = end;

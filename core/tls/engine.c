@@ -301,8 +301,8 @@ static int alpn_ask(portls_socket *s) {
     names[n++] = text;
     text += name_len + 1;
   }
-  const char *pick = h->alpn_cb(h->server, s, t->peer_servername, (const char *const *)names, n,
-                                h->alpn_user);
+  const char *pick =
+      h->alpn_cb(h->server, s, t->peer_servername, (const char *const *)names, n, h->alpn_user);
   int rc = 0;
   if (s->flags & S_DESTROYED) {
     rc = -1; /* the callback destroyed the socket */
@@ -388,8 +388,8 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
   if (rc != PORTLS__HELLO_DONE) {
     /* A refused hello gets a fatal alert; no keys exist yet, so core writes
      * the plaintext record itself. */
-    hello_refuse(s, portls__hello_alert(t->hello), rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO,
-                 t->hello->err.message);
+    hello_refuse(s, portls__hello_alert(t->hello),
+                 rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, t->hello->err.message);
     return;
   }
   const char *name = t->hello->ch.servername;

@@ -41,14 +41,15 @@ int portls_socket_export_keying_material(portls_socket *s, size_t length, const 
   if (rc < 0) return rc;
   const portls__tls *t = done_tls(s);
   if (t == NULL)
-    return portls__err(err, PORTLS_ENOTCONN, "exportKeyingMaterial: the handshake has not completed");
+    return portls__err(err, PORTLS_ENOTCONN,
+                       "exportKeyingMaterial: the handshake has not completed");
   size_t label_len = strlen(label);
   const char *why;
   if (t->info.version < PORTLS_TLS1_3 && (why = reserved_label(label, label_len)) != NULL)
     return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: label \"%s\" is reserved (%s)",
                        label, why);
-  return B->export_keying_material(t->eng.sess, out, length, label, label_len, context,
-                                   context_len, context != NULL, err);
+  return B->export_keying_material(t->eng.sess, out, length, label, label_len, context, context_len,
+                                   context != NULL, err);
 }
 
 static int finished(const portls_socket *s, int peer, void *buf, size_t cap, portls_error *err) {
@@ -66,8 +67,7 @@ static int finished(const portls_socket *s, int peer, void *buf, size_t cap, por
     return portls__err(err, PORTLS_ENOTSUP, "%s: backend '%s' does not tell it for %s", what,
                        B->name, portls_socket_get_protocol(s));
   if (n > cap)
-    return portls__err(err, PORTLS_EINVAL, "%s: needs %zu bytes, the buffer has %zu", what, n,
-                       cap);
+    return portls__err(err, PORTLS_EINVAL, "%s: needs %zu bytes, the buffer has %zu", what, n, cap);
   memcpy(buf, tmp, n);
   return (int)n;
 }

@@ -599,8 +599,7 @@ int portls_socket_export_keying_material(portls_socket *sock, size_t length, con
  * TLS 1.3), or PORTLS_EINVAL (NULL, cap too small), PORTLS_ENOTCONN before
  * the handshake, PORTLS_ENOTSUP (a backend that does not tell it; BoringSSL
  * tells it in TLS 1.2 only). Requires: PORTLS_CAP_FINISHED */
-int portls_socket_get_finished(const portls_socket *sock, void *buf, size_t cap,
-                               portls_error *err);
+int portls_socket_get_finished(const portls_socket *sock, void *buf, size_t cap, portls_error *err);
 /* Node: tlsSocket.getPeerFinished(): the same for the latest Finished message
  * the peer sent; equal to the peer's getFinished(). Errors and capability as
  * portls_socket_get_finished(). */
