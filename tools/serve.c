@@ -36,6 +36,7 @@ struct serve {
   int stop_ticks; /* timer ticks since serve_stop() */
   int failed;
   serve_hooks *hooks;
+  const cli_opts *o; /* --export-keying-material */
 };
 
 /* Set by the signal handler, read by a timer on the loop: the handler itself
@@ -147,6 +148,7 @@ static void on_secure_connection(portls_server *server, portls_socket *sock, voi
   (void)server;
   serve *s = user;
   ev_secure("secureConnection", sock, 0);
+  ev_keying_material(sock, s->o);
 
   conn *c = calloc(1, sizeof(*c));
   if (c == NULL) {
@@ -324,6 +326,7 @@ int cmd_serve(int argc, char **argv) {
   so.events = &events;
   so.user = &s;
 
+  s.o = &o;
   s.mode = (int)cli_num(&o, OPT_MODE, MODE_ECHO);
   s.max_send_fragment = (size_t)cli_num(&o, OPT_MAX_SEND_FRAGMENT, 0);
   s.host = cli_str(&o, OPT_HOST, "127.0.0.1");

@@ -13,12 +13,12 @@
 typedef struct ekm_side {
   int done;
   int rc[6];
-  uint8_t plain[EKM_LEN];   /* label "EXPERIMENTAL-portls", no context */
-  uint8_t other[EKM_LEN];   /* another label */
-  uint8_t ctx[EKM_LEN];     /* with context "abc" */
-  uint8_t ctx2[EKM_LEN];    /* with context "abd" */
-  uint8_t empty[EKM_LEN];   /* with an empty (not absent) context */
-  uint8_t long_out[300];    /* more than one hash block */
+  uint8_t plain[EKM_LEN]; /* label "EXPERIMENTAL-portls", no context */
+  uint8_t other[EKM_LEN]; /* another label */
+  uint8_t ctx[EKM_LEN];   /* with context "abc" */
+  uint8_t ctx2[EKM_LEN];  /* with context "abd" */
+  uint8_t empty[EKM_LEN]; /* with an empty (not absent) context */
+  uint8_t long_out[300];  /* more than one hash block */
   uint8_t fin[PORTLS_FINISHED_MAX], peer_fin[PORTLS_FINISHED_MAX];
   int fin_len, peer_fin_len;
   portls_error fin_err;
