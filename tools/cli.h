@@ -166,7 +166,9 @@ typedef enum cli_kind {
   XX(SIGALGS, "sigalgs", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "A:B",                               \
      "signature algorithms, e.g. ECDSA+SHA256:RSA-PSS+SHA256")                                     \
   XX(EXPORT_KEYING_MATERIAL, "export-keying-material", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL,        \
-     "LENGTH:LABEL", "print a keyingMaterial event once secure")
+     "LENGTH:LABEL", "print a keyingMaterial event once secure")                                   \
+  XX(ALPN_CALLBACK, "alpn-callback", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "a,b",                  \
+     "ALPNCallback: the client's first protocol in this list, else reject")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
@@ -217,6 +219,7 @@ typedef struct cli_list {
 typedef struct cli_tls {
   cli_list alpn;
   cli_list npn;
+  cli_list alpn_callback; /* serve --alpn-callback: the protocols it accepts */
   uint8_t ticket_keys[128];
 } cli_tls;
 

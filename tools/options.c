@@ -246,6 +246,8 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
 
   int rc = split_list(o, OPT_ALPN, &t->alpn, alpn);
   if (rc == 0) rc = split_list(o, OPT_NPN, &t->npn, npn);
+  portls_protocols accepted;
+  if (rc == 0) rc = split_list(o, OPT_ALPN_CALLBACK, &t->alpn_callback, &accepted);
   return rc;
 }
 
@@ -266,6 +268,7 @@ int cli_ekm_spec(const char *spec, size_t *length, const char **label) {
 void cli_tls_free(cli_tls *t) {
   free(t->alpn.copy);
   free(t->npn.copy);
+  free(t->alpn_callback.copy);
   memset(t, 0, sizeof(*t));
 }
 
