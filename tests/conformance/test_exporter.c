@@ -471,3 +471,66 @@ Test(alpn_callback, with_alpn_protocols_is_an_error_at_server_creation) {
   portls_loop_run(loop);
   cr_assert_eq(portls_loop_free(loop), 0);
 }
+
+/* ---- capability gates: accepted with the capability, ENOTSUP naming option,
+ * capability and backend without it ---- */
+
+static void expect_gate(portls_cap cap, int rc, const portls_error *err, const char *option) {
+  if (portls_has_capability(cap)) {
+    cr_assert(rc >= 0, "%s with capability %s: %s", option, portls_capability_name(cap),
+              err->message);
+    return;
+  }
+  cr_assert_eq(rc, PORTLS_ENOTSUP, "%s without %s: %s", option, portls_capability_name(cap),
+               portls_err_name(rc));
+  cr_assert(h_contains(err->message, option), "%s", err->message);
+  cr_assert(h_contains(err->message, portls_capability_name(cap)), "%s", err->message);
+  cr_assert(h_contains(err->message, portls_backend_name()), "%s", err->message);
+}
+
+Test(exporter_caps, sigalgs_is_accepted_or_refused_by_capability) {
+  portls_context_options o;
+  portls_context_options_init(&o);
+  o.sigalgs = "RSA-PSS+SHA256:ECDSA+SHA256";
+  portls_context *ctx = NULL;
+  portls_error err = {0};
+  int rc = portls_context_new(&o, &ctx, &err);
+  portls_context_free(ctx);
+  expect_gate(PORTLS_CAP_SIGALGS, rc, &err, "sigalgs");
+}
+
+static void gate_hook(h_side *s, h_event ev) {
+  if (ev != H_SECURE) return;
+  portls_error err = {0};
+  uint8_t buf[PORTLS_FINISHED_MAX];
+  int rc = portls_socket_export_keying_material(s->sock, 8, "EXPERIMENTAL", NULL, 0, buf, &err);
+  expect_gate(PORTLS_CAP_EXPORTER, rc, &err, "exportKeyingMaterial");
+  const char **names = NULL;
+  size_t n = 0;
+  memset(&err, 0, sizeof err);
+  rc = portls_socket_get_shared_sigalgs(s->sock, &names, &n, &err);
+  portls_free(names);
+  expect_gate(PORTLS_CAP_SHARED_SIGALGS, rc, &err, "getSharedSigalgs");
+  *(int *)s->ctx = 1;
+  portls_socket_end(s->sock, NULL, 0);
+}
+
+Test(exporter_caps, getters_are_answered_or_refused_by_capability) {
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_listen_tls(&t, &so);
+  portls_connect_options co;
+  portls_connect_options_init(&co);
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.host = "localhost";
+  h_side *c = h_connect_tls(&t, &co);
+  int checked = 0;
+  c->ctx = &checked;
+  c->hook = gate_hook;
+  h_run_all_closed(&t);
+  cr_assert_eq(checked, 1, "%s", c->log);
+  h_finish(&t);
+}
