@@ -1766,23 +1766,47 @@ static const char *pssl_sig_name(int nid) {
   }
 }
 
-static int pssl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
+size_t portls__ossl_sigalg_pairs(portls_be_session *s, uint16_t *pairs, size_t max) {
   int n = SSL_get_shared_sigalgs(s->ssl, 0, NULL, NULL, NULL, NULL, NULL);
-  size_t cap = 1 + (size_t)(n > 0 ? n : 0) * 48, len = 0;
-  char *text = portls__malloc(cap);
-  if (text == NULL) return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
-  text[0] = '\0';
+  size_t count = 0;
   for (int i = 0; i < n; i++) {
     int sign = NID_undef, hash = NID_undef;
     SSL_get_shared_sigalgs(s->ssl, i, &sign, &hash, NULL, NULL, NULL);
+    if (sign < 0 || sign > UINT16_MAX || hash < 0 || hash > UINT16_MAX) continue;
+    if (pairs != NULL && count < max) {
+      pairs[2 * count] = (uint16_t)sign;
+      pairs[2 * count + 1] = (uint16_t)hash;
+    }
+    count++;
+  }
+  return count;
+}
+
+int portls__ossl_sigalgs_text(const uint16_t *pairs, size_t n, char **out, portls_error *err) {
+  size_t cap = 1 + n * 48, len = 0;
+  char *text = portls__malloc(cap);
+  if (text == NULL) return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
+  text[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    int hash = pairs[2 * i + 1];
     const char *h = hash != NID_undef ? OBJ_nid2sn(hash) : NULL;
-    int w = snprintf(text + len, cap - len, "%s%s+%s", len > 0 ? ":" : "", pssl_sig_name(sign),
-                     h != NULL ? h : "UNDEF");
+    int w = snprintf(text + len, cap - len, "%s%s+%s", len > 0 ? ":" : "",
+                     pssl_sig_name(pairs[2 * i]), h != NULL ? h : "UNDEF");
     if (w < 0 || (size_t)w >= cap - len) break; /* a name past 46 bytes: cut the list there */
     len += (size_t)w;
   }
   *out = text;
   return 0;
+}
+
+static int pssl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
+  size_t n = portls__ossl_sigalg_pairs(s, NULL, 0);
+  uint16_t *pairs = portls__malloc(2 * (n ? n : 1) * sizeof *pairs);
+  if (pairs == NULL) return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
+  n = portls__ossl_sigalg_pairs(s, pairs, n);
+  int rc = portls__ossl_sigalgs_text(pairs, n, out, err);
+  portls__free(pairs);
+  return rc;
 }
 #endif
 

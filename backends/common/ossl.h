@@ -197,6 +197,11 @@ size_t portls__ossl_finished(portls_be_session *s, int peer, uint8_t *buf, size_
 #if !defined(PORTLS_OSSL_BORING)
 /* Node's names for the shared signature algorithms, ':'-joined. */
 int portls__ossl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err);
+/* The same as (sign NID, hash NID) pairs into pairs[2 * max] (NULL: count
+ * only); returns how many there are. For a session that still has its SSL. */
+size_t portls__ossl_sigalg_pairs(portls_be_session *s, uint16_t *pairs, size_t max);
+/* Formats n pairs as portls__ossl_shared_sigalgs does (*out: portls's allocator). */
+int portls__ossl_sigalgs_text(const uint16_t *pairs, size_t n, char **out, portls_error *err);
 #endif
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,

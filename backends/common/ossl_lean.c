@@ -111,8 +111,9 @@ typedef struct lean_layer {
   int got_close, sent_close, failed;
   /* getFinished / getPeerFinished and getSharedSigalgs, taken before the SSL went. */
   uint8_t fin[48], peer_fin[48];
-  size_t fin_len, peer_fin_len;
-  char *sigalgs;
+  uint8_t fin_len, peer_fin_len;
+  uint16_t sigalgs_n; /* shared sigalgs as (sign NID, hash NID) pairs: 4 bytes each */
+  uint16_t *sigalgs;
 } lean_layer;
 
 /* s->rest: allocated at a server session's first application secret. */
@@ -312,6 +313,15 @@ static int lean_keep_certs(portls_be_session *s) {
   return rc == PORTLS_ENOENT ? 0 : rc;
 }
 
+/* getSharedSigalgs() at rest: the pairs, formatted when asked. */
+static int lean_keep_sigalgs(portls_be_session *s, lean_layer *l) {
+  size_t n = portls__ossl_sigalg_pairs(s, NULL, 0);
+  if (n == 0) return 0;
+  if (n > UINT16_MAX || (l->sigalgs = portls__malloc(4 * n)) == NULL) return -1;
+  l->sigalgs_n = (uint16_t)portls__ossl_sigalg_pairs(s, l->sigalgs, n);
+  return 0;
+}
+
 static void lean_layer_free(lean_layer *l) {
   if (l == NULL) return;
   portls__free(l->sigalgs);
@@ -360,14 +370,14 @@ int portls__ossl_lean_rest(portls_be_session *s) {
    * could not copy (out of memory) is still the SSL's. */
   if ((l->info.servername != NULL && l->info.servername != s->servername) ||
       lean_dir_keys(l, r->hash_len, &r->rd) < 0 || lean_dir_keys(l, r->hash_len, &r->wr) < 0 ||
-      lean_keep_certs(s) < 0 || portls__ossl_shared_sigalgs(s, &l->sigalgs, &err) < 0 ||
+      lean_keep_certs(s) < 0 || lean_keep_sigalgs(s, l) < 0 ||
       portls__ossl_get_session(s, &sess, &err) < 0) {
     lean_layer_free(l);
     ERR_clear_error();
     return 0;
   }
-  l->fin_len = portls__ossl_finished(s, 0, l->fin, sizeof l->fin);
-  l->peer_fin_len = portls__ossl_finished(s, 1, l->peer_fin, sizeof l->peer_fin);
+  l->fin_len = (uint8_t)portls__ossl_finished(s, 0, l->fin, sizeof l->fin);
+  l->peer_fin_len = (uint8_t)portls__ossl_finished(s, 1, l->peer_fin, sizeof l->peer_fin);
   l->session = (uint8_t *)sess.base; /* ours: get_session allocated it */
   l->session_len = sess.len;
   SSL_free(ssl); /* and the BIO */
@@ -829,10 +839,8 @@ static size_t lean_finished(portls_be_session *s, int peer, uint8_t *buf, size_t
 }
 
 static int lean_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
-  const char *kept = s->rest->layer->sigalgs;
-  if ((*out = portls__strdup(kept != NULL ? kept : "")) == NULL)
-    return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
-  return 0;
+  const lean_layer *l = s->rest->layer;
+  return portls__ossl_sigalgs_text(l->sigalgs, l->sigalgs_n, out, err);
 }
 
 static const portls__ossl_ops lean_ops = {
