@@ -27,6 +27,9 @@ typedef struct ekm_side {
   size_t sigalgs_count;
   char protocol[16];
   char alpn[32];
+  uint8_t session[8192]; /* client: getSession() once secure */
+  size_t session_len;
+  int reused;
 } ekm_side;
 
 typedef struct ekm_state {
@@ -58,6 +61,15 @@ static void record(portls_socket *s, ekm_side *e) {
   snprintf(e->protocol, sizeof e->protocol, "%s", p ? p : "");
   p = portls_socket_alpn_protocol(s);
   snprintf(e->alpn, sizeof e->alpn, "%s", p ? p : "");
+  e->reused = portls_socket_is_session_reused(s);
+  portls_buf sess;
+  if (portls_socket_get_session(s, &sess) == 0) {
+    if (sess.len <= sizeof e->session) {
+      memcpy(e->session, sess.base, sess.len);
+      e->session_len = sess.len;
+    }
+    portls_free((void *)sess.base);
+  }
   e->done = 1;
 }
 
@@ -148,6 +160,45 @@ Test(exporter, both_sides_export_the_same_material_tls13) {
   run(&t, &st, "server-rsa.key", "server-rsa-chain.crt", NULL, NULL, NULL);
   cr_assert_str_eq(st.client.protocol, "TLSv1.3");
   check_exports(&st, 1);
+  h_finish(&t);
+}
+
+/* A resumed TLS 1.2 session exports from its own handshake's randoms: both
+ * sides agree, and not with the first connection. */
+Test(exporter, a_resumed_tls12_session_exports_the_same_material_on_both_sides) {
+  h_need_cap(PORTLS_CAP_EXPORTER);
+  h_need_cap(PORTLS_CAP_TLS1_2);
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
+  h_test t;
+  static ekm_state first, second;
+  memset(&first, 0, sizeof first);
+  memset(&second, 0, sizeof second);
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  t.user = &first;
+  t.srv.conn_hook = conn_hook;
+  h_listen_tls(&t, &so);
+  portls_connect_options co;
+  portls_connect_options_init(&co);
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.host = "localhost";
+  co.tls.context.secure_protocol = "TLSv1_2_method";
+  h_side *c = h_connect_tls(&t, &co);
+  c->hook = client_hook;
+  h_run_until(&t, c->closed && t.nconns == 1 && t.conn[0].closed);
+  cr_assert(first.client.session_len > 0, "no session: %s", c->log);
+  t.user = &second;
+  co.tls.session = (portls_buf){first.client.session, first.client.session_len};
+  c = h_connect_tls(&t, &co);
+  c->hook = client_hook;
+  h_run_all_closed(&t);
+  cr_assert_eq(second.client.reused, 1, "not resumed: %s", c->log);
+  cr_assert_eq(second.conn.reused, 1);
+  check_exports(&second, 0);
+  cr_assert(memcmp(first.client.plain, second.client.plain, EKM_LEN) != 0,
+            "a resumption has new randoms, so new material");
   h_finish(&t);
 }
 
