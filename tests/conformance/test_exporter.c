@@ -493,6 +493,52 @@ Test(alpn_callback, a_protocol_the_client_did_not_offer_is_an_error) {
   h_finish(&t);
 }
 
+static int sni_answered;
+
+static void sni_cb(portls_server *server, const char *servername, portls_sni_request *req,
+                   void *user) {
+  (void)server, (void)servername, (void)user;
+  alpn_seen *a = user;
+  cr_assert_eq(a->calls, 0, "SNICallback is asked before ALPNCallback");
+  sni_answered++;
+  cr_assert_eq(portls_sni_request_done(req, NULL, NULL), 0);
+}
+
+Test(alpn_callback, runs_after_an_sni_callback_answered_from_the_loop) {
+  h_need_cap(PORTLS_CAP_ALPN);
+  h_need_cap(PORTLS_CAP_SNI);
+  static const char *const client[] = {"h2", "http/1.1"};
+  h_test t;
+  ekm_state st = {0};
+  alpn_seen a = {.answer = "h2"};
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.alpn_callback = alpn_cb;
+  so.alpn_user = &a;
+  so.sni_callback = sni_cb;
+  so.sni_user = &a;
+  portls_connect_options co;
+  portls_connect_options_init(&co);
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.host = "localhost";
+  co.tls.alpn_protocols.names = client;
+  co.tls.alpn_protocols.count = 2;
+  t.user = &st;
+  t.srv.conn_hook = conn_hook;
+  h_listen_tls(&t, &so);
+  h_side *c = h_connect_tls(&t, &co);
+  c->hook = client_hook;
+  h_run_all_closed(&t);
+  cr_assert_eq(sni_answered, 1);
+  cr_assert_eq(a.calls, 1);
+  cr_assert_str_eq(a.servername, "localhost");
+  cr_assert_str_eq(st.client.alpn, "h2", "%s", c->log);
+  cr_assert_str_eq(st.conn.alpn, "h2");
+  h_finish(&t);
+}
+
 static const char *never_cb(portls_server *server, portls_socket *sock, const char *servername,
                             const char *const *protocols, size_t count, void *user) {
   (void)server, (void)sock, (void)servername, (void)protocols, (void)count, (void)user;
