@@ -37,6 +37,8 @@ int portls_socket_export_keying_material(portls_socket *s, size_t length, const 
     return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: length must be at least 1");
   if (context == NULL && context_len > 0)
     return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: context NULL with a length");
+  if (portls__tls_of(s) == NULL)
+    return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: not a TLS socket");
   int rc = portls__need_cap(PORTLS_CAP_EXPORTER, "exportKeyingMaterial", err);
   if (rc < 0) return rc;
   const portls__tls *t = done_tls(s);
@@ -56,7 +58,8 @@ static int finished(const portls_socket *s, int peer, void *buf, size_t cap, por
   const char *what = peer ? "getPeerFinished" : "getFinished";
   if (s == NULL || buf == NULL) return portls__err(err, PORTLS_EINVAL, "%s: NULL argument", what);
   const portls__tls *t = portls__tls_of(s);
-  if (t != NULL && B->finished == NULL)
+  if (t == NULL) return portls__err(err, PORTLS_EINVAL, "%s: not a TLS socket", what);
+  if (B->finished == NULL)
     return portls__err(err, PORTLS_ENOTSUP, "%s: needs capability '%s', which backend '%s' lacks",
                        what, portls_capability_name(PORTLS_CAP_FINISHED), B->name);
   if ((t = done_tls(s)) == NULL)
@@ -87,6 +90,8 @@ int portls_socket_get_shared_sigalgs(const portls_socket *s, const char ***names
     return portls__err(err, PORTLS_EINVAL, "getSharedSigalgs: NULL argument");
   *names = NULL;
   *count = 0;
+  if (portls__tls_of(s) == NULL)
+    return portls__err(err, PORTLS_EINVAL, "getSharedSigalgs: not a TLS socket");
   int rc = portls__need_cap(PORTLS_CAP_SHARED_SIGALGS, "getSharedSigalgs", err);
   if (rc < 0) return rc;
   const portls__tls *t = done_tls(s);

@@ -582,7 +582,7 @@ int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
  * context NULL is Node's absent context; a non-NULL context of length 0 is
  * an empty one (the two differ in TLS 1.2, not in TLS 1.3). Both sides of a
  * connection get the same bytes for the same label and context. Errors:
- * PORTLS_EINVAL (length 0, label NULL or empty, a TLS 1.2 label RFC 5705
+ * PORTLS_EINVAL (not a TLS socket, length 0, label NULL or empty, a TLS 1.2 label RFC 5705
  * reserves: "client finished", "server finished", "master secret",
  * "extended master secret", "key expansion"), PORTLS_ENOTCONN before the
  * handshake completes, PORTLS_ENOTSUP, PORTLS_ENOMEM. Requires:
@@ -596,7 +596,7 @@ int portls_socket_export_keying_material(portls_socket *sock, size_t length, con
 /* Node: tlsSocket.getFinished(): the verify_data of the latest Finished
  * message this side sent, into buf (cap bytes; PORTLS_FINISHED_MAX is
  * always enough). Returns its length (12 in TLS 1.2, the hash's length in
- * TLS 1.3), or PORTLS_EINVAL (NULL, cap too small), PORTLS_ENOTCONN before
+ * TLS 1.3), or PORTLS_EINVAL (NULL, not a TLS socket, cap too small), PORTLS_ENOTCONN before
  * the handshake, PORTLS_ENOTSUP (a backend that does not tell it; BoringSSL
  * tells it in TLS 1.2 only). Requires: PORTLS_CAP_FINISHED */
 int portls_socket_get_finished(const portls_socket *sock, void *buf, size_t cap, portls_error *err);
@@ -610,7 +610,7 @@ int portls_socket_get_peer_finished(const portls_socket *sock, void *buf, size_t
  * support, most preferred first, as Node names them ("ECDSA+SHA256",
  * "RSA-PSS+SHA256", "RSA+SHA384", "Ed25519"). *names is one allocation
  * (strings included) freed with portls_free(); *count may be 0. Errors:
- * PORTLS_EINVAL, PORTLS_ENOTCONN before the handshake, PORTLS_ENOTSUP,
+ * PORTLS_EINVAL (NULL, not a TLS socket), PORTLS_ENOTCONN before the handshake, PORTLS_ENOTSUP,
  * PORTLS_ENOMEM. Requires: PORTLS_CAP_SHARED_SIGALGS */
 int portls_socket_get_shared_sigalgs(const portls_socket *sock, const char ***names, size_t *count,
                                      portls_error *err);

@@ -631,3 +631,36 @@ Test(exporter_caps, getters_are_answered_or_refused_by_capability) {
   cr_assert_eq(checked, 1, "%s", c->log);
   h_finish(&t);
 }
+
+static void plain_hook(h_side *s, h_event ev) {
+  if (ev != H_CONNECT) return;
+  uint8_t buf[PORTLS_FINISHED_MAX];
+  portls_error err = {0};
+  cr_assert_eq(portls_socket_export_keying_material(s->sock, 8, "x", NULL, 0, buf, &err),
+               PORTLS_EINVAL);
+  cr_assert(h_contains(err.message, "not a TLS socket"), "%s", err.message);
+  cr_assert_eq(portls_socket_get_finished(s->sock, buf, sizeof buf, &err), PORTLS_EINVAL);
+  cr_assert_eq(portls_socket_get_peer_finished(s->sock, buf, sizeof buf, &err), PORTLS_EINVAL);
+  const char **names = NULL;
+  size_t n = 0;
+  cr_assert_eq(portls_socket_get_shared_sigalgs(s->sock, &names, &n, &err), PORTLS_EINVAL);
+  cr_assert_null(names);
+  *(int *)s->ctx = 1;
+  portls_socket_end(s->sock, NULL, 0);
+}
+
+Test(exporter_caps, a_plain_net_socket_has_no_exporter) {
+  h_test t;
+  h_init(&t);
+  h_listen_net(&t, NULL);
+  portls_net_connect_options o;
+  portls_net_connect_options_init(&o);
+  o.host = "127.0.0.1";
+  h_side *c = h_connect_net(&t, &o);
+  int checked = 0;
+  c->ctx = &checked;
+  c->hook = plain_hook;
+  h_run_all_closed(&t);
+  cr_assert_eq(checked, 1, "%s", c->log);
+  h_finish(&t);
+}
