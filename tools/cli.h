@@ -76,6 +76,10 @@ void ev_errorf(int code, const char *fmt, ...)
 void ev_error_from(const portls_error *err);
 /* The secureConnection (server) / secureConnect (client) line. */
 void ev_secure(const char *event, portls_socket *sock, int is_client);
+/* With --export-keying-material LENGTH:LABEL: the keyingMaterial line (or an
+ * error line when the export fails). Nothing without the option. */
+struct cli_opts;
+void ev_keying_material(portls_socket *sock, const struct cli_opts *o);
 /* {"event":"close","hadError":B} */
 void ev_close(int had_error);
 
@@ -170,7 +174,13 @@ typedef enum cli_kind {
   XX(STDIN, "stdin", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,                           \
      "pipe standard input to the socket")                                                          \
   XX(RENEGOTIATE, "renegotiate", CLI_CONNECT, CLI_NUMBER, 0, 0, 1000, NULL, "N",                   \
-     "renegotiate N times after secureConnect")
+     "renegotiate N times after secureConnect")                                                    \
+  XX(SIGALGS, "sigalgs", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "A:B",                               \
+     "signature algorithms, e.g. ECDSA+SHA256:RSA-PSS+SHA256")                                     \
+  XX(EXPORT_KEYING_MATERIAL, "export-keying-material", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL,        \
+     "LENGTH:LABEL", "print a keyingMaterial event once secure")                                   \
+  XX(ALPN_CALLBACK, "alpn-callback", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "a,b",                  \
+     "ALPNCallback: the client's first protocol in this list, else reject")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
@@ -221,6 +231,7 @@ typedef struct cli_list {
 typedef struct cli_tls {
   cli_list alpn;
   cli_list npn;
+  cli_list alpn_callback; /* serve --alpn-callback: the protocols it accepts */
   uint8_t ticket_keys[128];
 } cli_tls;
 
@@ -234,6 +245,11 @@ void cli_tls_free(cli_tls *t);
 /* Prints ENOTSUP naming the option and the capability when the backend lacks
  * cap; returns CLI_EXIT_USAGE then, else 0. */
 int cli_require_cap(const char *option, portls_cap cap);
+
+/* --export-keying-material LENGTH:LABEL, LENGTH 1..CLI_EKM_MAX: 0 with both
+ * parts, PORTLS_EINVAL (nothing printed) when malformed. */
+#define CLI_EKM_MAX 1024
+int cli_ekm_spec(const char *spec, size_t *length, const char **label);
 
 /* ------------------------------------------------------------------------ */
 /* serve's questions from the handshake (serve_hooks.c): --sni-context,       */

@@ -212,6 +212,7 @@ static void on_secure_connect(portls_socket *sock, void *user) {
   client *c = user;
   c->secured = 1;
   ev_secure("secureConnect", sock, 1);
+  ev_keying_material(sock, c->o);
 
   /* TLS 1.2 sessions are ready now; a later 'session' event (TLS 1.3
    * tickets) overwrites the file with the newer one. */

@@ -55,6 +55,42 @@ void jw_cert(jw *w, const portls_cert *cert) {
   }
 }
 
+/* Bytes as lowercase hex (n bytes), or null when n is negative. */
+static void jw_hex_or_null(jw *w, const uint8_t *bytes, int n) {
+  static const char digits[] = "0123456789abcdef";
+  char hex[2 * CLI_EKM_MAX + 1];
+  if (n < 0 || (size_t)n > CLI_EKM_MAX) {
+    jw_null(w);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    hex[2 * i] = digits[bytes[i] >> 4];
+    hex[2 * i + 1] = digits[bytes[i] & 15];
+  }
+  hex[2 * n] = '\0';
+  jw_string(w, hex);
+}
+
+void ev_keying_material(portls_socket *sock, const cli_opts *o) {
+  const char *spec = cli_str(o, OPT_EXPORT_KEYING_MATERIAL, NULL);
+  size_t len;
+  const char *label;
+  if (spec == NULL || cli_ekm_spec(spec, &len, &label) < 0) return;
+  uint8_t out[CLI_EKM_MAX];
+  portls_error err;
+  int rc = portls_socket_export_keying_material(sock, len, label, NULL, 0, out, &err);
+  if (rc < 0) {
+    ev_error_from(&err);
+    return;
+  }
+  jw *w = ev_begin("keyingMaterial");
+  jw_kint(w, "length", (long long)len);
+  jw_kstring(w, "label", label);
+  jw_key(w, "hex");
+  jw_hex_or_null(w, out, (int)len);
+  ev_end(w);
+}
+
 /* The fields are in docs/cli.md's order; servername is the server's view
  * only, ephemeralKeyInfo the client's (Node gives null on a server). */
 void ev_secure(const char *event, portls_socket *sock, int is_client) {
@@ -91,6 +127,14 @@ void ev_secure(const char *event, portls_socket *sock, int is_client) {
   }
 
   jw_kbool(w, "sessionReused", portls_socket_is_session_reused(sock) > 0);
+  /* getFinished() / getPeerFinished() as hex; null where the backend does not tell. */
+  uint8_t fin[PORTLS_FINISHED_MAX];
+  int n = portls_socket_get_finished(sock, fin, sizeof fin, NULL);
+  jw_key(w, "finished");
+  jw_hex_or_null(w, fin, n);
+  n = portls_socket_get_peer_finished(sock, fin, sizeof fin, NULL);
+  jw_key(w, "peerFinished");
+  jw_hex_or_null(w, fin, n);
 
   portls_cert *peer = NULL;
   jw_key(w, "peerCertificate");

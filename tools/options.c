@@ -237,14 +237,44 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
     c->ticket_keys.len = len / 2;
   }
 
+  c->sigalgs = cli_str(o, OPT_SIGALGS, c->sigalgs);
+  const char *ekm = cli_str(o, OPT_EXPORT_KEYING_MATERIAL, NULL);
+  size_t ekm_len;
+  const char *ekm_label;
+  if (ekm != NULL && cli_ekm_spec(ekm, &ekm_len, &ekm_label) < 0) {
+    ev_errorf(PORTLS_EINVAL,
+              "--export-keying-material: expected LENGTH:LABEL with LENGTH 1 to %d, got '%s'",
+              CLI_EKM_MAX, ekm);
+    return CLI_EXIT_USAGE;
+  }
+  if (ekm != NULL && cli_require_cap("--export-keying-material", PORTLS_CAP_EXPORTER))
+    return CLI_EXIT_USAGE;
+
   int rc = split_list(o, OPT_ALPN, &t->alpn, alpn);
   if (rc == 0) rc = split_list(o, OPT_NPN, &t->npn, npn);
+  portls_protocols accepted;
+  if (rc == 0) rc = split_list(o, OPT_ALPN_CALLBACK, &t->alpn_callback, &accepted);
   return rc;
+}
+
+int cli_ekm_spec(const char *spec, size_t *length, const char **label) {
+  const char *colon = strchr(spec, ':');
+  size_t n = 0;
+  if (colon == NULL || colon == spec || colon[1] == '\0') return PORTLS_EINVAL;
+  for (const char *p = spec; p < colon; p++) {
+    if (*p < '0' || *p > '9' || n > CLI_EKM_MAX) return PORTLS_EINVAL;
+    n = n * 10 + (size_t)(*p - '0');
+  }
+  if (n < 1 || n > CLI_EKM_MAX) return PORTLS_EINVAL;
+  *length = n;
+  *label = colon + 1;
+  return 0;
 }
 
 void cli_tls_free(cli_tls *t) {
   free(t->alpn.copy);
   free(t->npn.copy);
+  free(t->alpn_callback.copy);
   memset(t, 0, sizeof(*t));
 }
 

@@ -36,6 +36,8 @@ struct serve {
   int stop_ticks; /* timer ticks since serve_stop() */
   int failed;
   serve_hooks *hooks;
+  const cli_opts *o;             /* --export-keying-material */
+  const cli_list *alpn_accepted; /* --alpn-callback */
 };
 
 /* Set by the signal handler, read by a timer on the loop: the handler itself
@@ -143,10 +145,33 @@ static void on_listening(portls_server *server, void *user) {
   ev_end(w);
 }
 
+/* --alpn-callback LIST: Node's ALPNCallback choosing the client's first
+ * protocol that LIST has (the client's order), NULL (reject) when none. */
+static const char *on_alpn_callback(portls_server *server, portls_socket *sock,
+                                    const char *servername, const char *const *protocols,
+                                    size_t count, void *user) {
+  (void)server, (void)sock;
+  const serve *s = user;
+  const char *pick = NULL;
+  for (size_t i = 0; i < count && pick == NULL; i++)
+    for (size_t j = 0; j < s->alpn_accepted->count; j++)
+      if (strcmp(protocols[i], s->alpn_accepted->names[j]) == 0) pick = protocols[i];
+  jw *w = ev_begin("ALPNCallback");
+  jw_kstring_or_false(w, "servername", servername);
+  jw_key(w, "protocols");
+  jw_begin_array(w);
+  for (size_t i = 0; i < count; i++) jw_string(w, protocols[i]);
+  jw_end_array(w);
+  jw_kstring(w, "selected", pick);
+  ev_end(w);
+  return pick;
+}
+
 static void on_secure_connection(portls_server *server, portls_socket *sock, void *user) {
   (void)server;
   serve *s = user;
   ev_secure("secureConnection", sock, 0);
+  ev_keying_material(sock, s->o);
 
   conn *c = calloc(1, sizeof(*c));
   if (c == NULL) {
@@ -323,7 +348,13 @@ int cmd_serve(int argc, char **argv) {
   events.close = on_server_close;
   so.events = &events;
   so.user = &s;
+  if (cli_has(&o, OPT_ALPN_CALLBACK)) {
+    so.alpn_callback = on_alpn_callback;
+    so.alpn_user = &s;
+    s.alpn_accepted = &t.alpn_callback;
+  }
 
+  s.o = &o;
   s.mode = (int)cli_num(&o, OPT_MODE, MODE_ECHO);
   s.max_send_fragment = (size_t)cli_num(&o, OPT_MAX_SEND_FRAGMENT, 0);
   s.host = cli_str(&o, OPT_HOST, "127.0.0.1");

@@ -198,6 +198,10 @@ static uint64_t bssl_capabilities(void) {
   caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);
   caps |= BSSL_CAP(CIPHER_SERVER_PREF) | BSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= BSSL_CAP(MAX_SEND_FRAGMENT);
+  /* FINISHED: SSL_get_finished tells nothing in TLS 1.3 (BoringSSL points to
+   * SSL_get_tls_unique instead), so getFinished works in TLS 1.2 only.
+   * SHARED_SIGALGS: SSL_get_shared_sigalgs is a stub that returns 0. */
+  caps |= BSSL_CAP(EXPORTER) | BSSL_CAP(SIGALGS);
   return caps;
 }
 

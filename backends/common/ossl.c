@@ -1259,6 +1259,17 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 #endif
   }
 
+  if (cfg->sigalgs != NULL) {
+    ERR_clear_error();
+    if (!SSL_CTX_set1_sigalgs_list(c, cfg->sigalgs)) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "sigalgs: unknown or unusable algorithm in \"%.100s\"",
+               cfg->sigalgs);
+      rc = portls__ossl_lib_err(err, PORTLS_EINVAL, msg);
+      goto fail;
+    }
+  }
+
 #if !defined(PORTLS_OSSL_HAS_MULTI_CERT)
   if (cfg->pair_count + (cfg->pfx.len > 0 ? 1 : 0) > 1) {
     rc =
@@ -1727,6 +1738,89 @@ static void pssl_info(portls_be_session *s, portls_be_info *info) {
   portls__ossl_ephemeral(s, info);
 }
 
+static int pssl_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                       const char *label, size_t label_len, const uint8_t *context,
+                                       size_t context_len, int use_context, portls_error *err) {
+  ERR_clear_error();
+  if (SSL_export_keying_material(s->ssl, out, len, label, label_len, context, context_len,
+                                 use_context) != 1)
+    return portls__ossl_lib_err(err, PORTLS_EINVAL, "exportKeyingMaterial");
+  return 0;
+}
+
+static size_t pssl_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap) {
+  size_t n = peer ? SSL_get_peer_finished(s->ssl, buf, cap) : SSL_get_finished(s->ssl, buf, cap);
+  return n <= cap ? n : 0;
+}
+
+#if !defined(PORTLS_OSSL_BORING)
+/* Node's getSharedSigalgs() names: the key type, '+', the hash's short name
+ * ("UNDEF" for algorithms with none built in, Ed25519). */
+static const char *pssl_sig_name(int nid) {
+  switch (nid) {
+  case EVP_PKEY_RSA:
+    return "RSA";
+  case EVP_PKEY_RSA_PSS:
+    return "RSA-PSS";
+  case EVP_PKEY_DSA:
+    return "DSA";
+  case EVP_PKEY_EC:
+    return "ECDSA";
+  case EVP_PKEY_ED25519:
+    return "Ed25519";
+  case EVP_PKEY_ED448:
+    return "Ed448";
+  default: {
+    const char *ln = OBJ_nid2ln(nid);
+    return ln != NULL ? ln : "UNDEF";
+  }
+  }
+}
+
+size_t portls__ossl_sigalg_pairs(portls_be_session *s, uint16_t *pairs, size_t max) {
+  int n = SSL_get_shared_sigalgs(s->ssl, 0, NULL, NULL, NULL, NULL, NULL);
+  size_t count = 0;
+  for (int i = 0; i < n; i++) {
+    int sign = NID_undef, hash = NID_undef;
+    SSL_get_shared_sigalgs(s->ssl, i, &sign, &hash, NULL, NULL, NULL);
+    if (sign < 0 || sign > UINT16_MAX || hash < 0 || hash > UINT16_MAX) continue;
+    if (pairs != NULL && count < max) {
+      pairs[2 * count] = (uint16_t)sign;
+      pairs[2 * count + 1] = (uint16_t)hash;
+    }
+    count++;
+  }
+  return count;
+}
+
+int portls__ossl_sigalgs_text(const uint16_t *pairs, size_t n, char **out, portls_error *err) {
+  size_t cap = 1 + n * 48, len = 0;
+  char *text = portls__malloc(cap);
+  if (text == NULL) return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
+  text[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    int hash = pairs[2 * i + 1];
+    const char *h = hash != NID_undef ? OBJ_nid2sn(hash) : NULL;
+    int w = snprintf(text + len, cap - len, "%s%s+%s", len > 0 ? ":" : "",
+                     pssl_sig_name(pairs[2 * i]), h != NULL ? h : "UNDEF");
+    if (w < 0 || (size_t)w >= cap - len) break; /* a name past 46 bytes: cut the list there */
+    len += (size_t)w;
+  }
+  *out = text;
+  return 0;
+}
+
+static int pssl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
+  size_t n = portls__ossl_sigalg_pairs(s, NULL, 0);
+  uint16_t *pairs = portls__malloc(2 * (n ? n : 1) * sizeof *pairs);
+  if (pairs == NULL) return portls__err(err, PORTLS_ENOMEM, "getSharedSigalgs: out of memory");
+  n = portls__ossl_sigalg_pairs(s, pairs, n);
+  int rc = portls__ossl_sigalgs_text(pairs, n, out, err);
+  portls__free(pairs);
+  return rc;
+}
+#endif
+
 /* Caches the DER of x as entry i of c (computed once). */
 static int pssl_der_cached(portls__ossl_der_cache *c, size_t i, X509 *x, portls_buf *der) {
   if (i >= c->count) {
@@ -1859,7 +1953,29 @@ static const portls__ossl_ops pssl_ops = {
 #if defined(PORTLS_OSSL_LEAN)
   .rest = portls__ossl_lean_rest,
 #endif
+  .export_keying_material = pssl_export_keying_material,
+  .finished = pssl_finished,
+#if !defined(PORTLS_OSSL_BORING)
+  .shared_sigalgs = pssl_shared_sigalgs,
+#endif
 };
+
+int portls__ossl_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err) {
+  return s->ops->export_keying_material(s, out, len, label, label_len, context, context_len,
+                                        use_context, err);
+}
+
+size_t portls__ossl_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap) {
+  return s->ops->finished(s, peer, buf, cap);
+}
+
+#if !defined(PORTLS_OSSL_BORING)
+int portls__ossl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
+  return s->ops->shared_sigalgs(s, out, err);
+}
+#endif
 
 int portls__ossl_handshake(portls_be_session *s, portls_error *err) {
   return s->ops->handshake(s, err);

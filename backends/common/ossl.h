@@ -110,6 +110,11 @@ typedef struct portls__ossl_ops {
   int (*ocsp_response)(portls_be_session *s, portls_buf *out);
   int (*renegotiate)(portls_be_session *s, int verify_peer, portls_error *err);
   int (*rest)(portls_be_session *s);
+  int (*export_keying_material)(portls_be_session *s, uint8_t *out, size_t len, const char *label,
+                                size_t label_len, const uint8_t *context, size_t context_len,
+                                int use_context, portls_error *err);
+  size_t (*finished)(portls_be_session *s, int peer, uint8_t *buf, size_t cap);
+  int (*shared_sigalgs)(portls_be_session *s, char **out, portls_error *err);
 } portls__ossl_ops;
 
 struct portls_be_ctx {
@@ -189,6 +194,19 @@ int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out);
 int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
 void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
 #endif
+int portls__ossl_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err);
+size_t portls__ossl_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap);
+#if !defined(PORTLS_OSSL_BORING)
+/* Node's names for the shared signature algorithms, ':'-joined. */
+int portls__ossl_shared_sigalgs(portls_be_session *s, char **out, portls_error *err);
+/* The same as (sign NID, hash NID) pairs into pairs[2 * max] (NULL: count
+ * only); returns how many there are. For a session that still has its SSL. */
+size_t portls__ossl_sigalg_pairs(portls_be_session *s, uint16_t *pairs, size_t max);
+/* Formats n pairs as portls__ossl_shared_sigalgs does (*out: portls's allocator). */
+int portls__ossl_sigalgs_text(const uint16_t *pairs, size_t n, char **out, portls_error *err);
+#endif
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);
@@ -261,6 +279,7 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
   .server_session = portls__ossl_server_session, .ticket = portls__ossl_ticket,                    \
   .ocsp_response = portls__ossl_ocsp_response, .digest = portls__ossl_digest,                      \
   .cipher_decrypt = portls__ossl_cipher_decrypt, .random = portls__ossl_random,                    \
-  .suites = portls__ossl_suites,
+  .suites = portls__ossl_suites, .export_keying_material = portls__ossl_export_keying_material,    \
+  .finished = portls__ossl_finished,
 
 #endif

@@ -109,11 +109,18 @@ typedef struct lean_layer {
   size_t hs_len;
   unsigned empty_in_row, warn_in_row; /* see LEAN_MAX_EMPTY_RECORDS */
   int got_close, sent_close, failed;
+  /* getFinished / getPeerFinished and getSharedSigalgs, taken before the SSL went. */
+  uint8_t fin[48], peer_fin[48];
+  uint8_t fin_len, peer_fin_len;
+  uint16_t sigalgs_n; /* shared sigalgs as (sign NID, hash NID) pairs: 4 bytes each */
+  uint16_t *sigalgs;
 } lean_layer;
 
 /* s->rest: allocated at a server session's first application secret. */
 struct portls__ossl_lean {
   lean_dir rd, wr;
+  uint8_t exporter[48]; /* the exporter_master_secret, for exportKeyingMaterial at rest */
+  size_t exporter_len;  /* 0: not logged (the session keeps its SSL) */
   size_t hash_len;
   int broken;        /* something did not add up: this session keeps its SSL */
   lean_layer *layer; /* NULL while the SSL lives */
@@ -182,11 +189,37 @@ static const EVP_MD *lean_md_for_len(size_t hash_len) {
  * secret of each direction. OpenSSL logs a direction's secret when that
  * direction switches to it: after our own Finished record went out, after
  * the peer's Finished was read. */
+/* Decodes the secret at the end of a key-log line into out (32 or 48
+ * bytes); returns its length, 0 when malformed. */
+static size_t lean_line_secret(const char *line, uint8_t out[48]) {
+  const char *hex = strrchr(line, ' ');
+  if (hex == NULL) return 0;
+  hex++;
+  size_t n = strlen(hex) / 2;
+  if ((n != 32 && n != 48) || strlen(hex) != 2 * n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    int hi = portls__hexval(hex[2 * i]), lo = portls__hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return 0;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return n;
+}
+
 static void lean_keylog_cb(const SSL *ssl, const char *line) {
-  static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+  static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ",
+                    exporter[] = "EXPORTER_SECRET ";
   portls_be_session *s = SSL_get_app_data(ssl);
   int reading;
   if (s == NULL || !SSL_is_server(ssl)) return; /* clients never rest: nothing to follow */
+  if (strncmp(line, exporter, sizeof exporter - 1) == 0) {
+    /* Logged before the traffic secrets: exportKeyingMaterial at rest. */
+    if (s->rest == NULL && (s->rest = portls__calloc(1, sizeof *s->rest)) == NULL)
+      s->rest = &lean_never;
+    if (!s->rest->broken &&
+        (s->rest->exporter_len = lean_line_secret(line, s->rest->exporter)) == 0)
+      s->rest->broken = 1;
+    return;
+  }
   if (strncmp(line, client, sizeof client - 1) == 0)
     reading = 1;
   else if (strncmp(line, server, sizeof server - 1) == 0)
@@ -280,8 +313,18 @@ static int lean_keep_certs(portls_be_session *s) {
   return rc == PORTLS_ENOENT ? 0 : rc;
 }
 
+/* getSharedSigalgs() at rest: the pairs, formatted when asked. */
+static int lean_keep_sigalgs(portls_be_session *s, lean_layer *l) {
+  size_t n = portls__ossl_sigalg_pairs(s, NULL, 0);
+  if (n == 0) return 0;
+  if (n > UINT16_MAX || (l->sigalgs = portls__malloc(4 * n)) == NULL) return -1;
+  l->sigalgs_n = (uint16_t)portls__ossl_sigalg_pairs(s, l->sigalgs, n);
+  return 0;
+}
+
 static void lean_layer_free(lean_layer *l) {
   if (l == NULL) return;
+  portls__free(l->sigalgs);
   portls__free(l->session);
   portls__free(l->rec);
   EVP_CIPHER_CTX_free(l->rctx);
@@ -313,6 +356,7 @@ int portls__ossl_lean_rest(portls_be_session *s) {
       SSL_get_shutdown(ssl) != 0)
     return -1;
   /* Not yet: records held inside the library, a KeyUpdate to answer. */
+  if (r != NULL && r->exporter_len != r->hash_len && r->rd.ready) return -1;
   if (r == NULL || !SSL_is_init_finished(ssl) || !r->rd.ready || !r->wr.ready ||
       SSL_has_pending(ssl) || SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)
     return 0;
@@ -326,11 +370,14 @@ int portls__ossl_lean_rest(portls_be_session *s) {
    * could not copy (out of memory) is still the SSL's. */
   if ((l->info.servername != NULL && l->info.servername != s->servername) ||
       lean_dir_keys(l, r->hash_len, &r->rd) < 0 || lean_dir_keys(l, r->hash_len, &r->wr) < 0 ||
-      lean_keep_certs(s) < 0 || portls__ossl_get_session(s, &sess, &err) < 0) {
+      lean_keep_certs(s) < 0 || lean_keep_sigalgs(s, l) < 0 ||
+      portls__ossl_get_session(s, &sess, &err) < 0) {
     lean_layer_free(l);
     ERR_clear_error();
     return 0;
   }
+  l->fin_len = (uint8_t)portls__ossl_finished(s, 0, l->fin, sizeof l->fin);
+  l->peer_fin_len = (uint8_t)portls__ossl_finished(s, 1, l->peer_fin, sizeof l->peer_fin);
   l->session = (uint8_t *)sess.base; /* ours: get_session allocated it */
   l->session_len = sess.len;
   SSL_free(ssl); /* and the BIO */
@@ -717,6 +764,85 @@ static int lean_rest(portls_be_session *s) {
   return 1; /* at rest already */
 }
 
+/* HKDF-Expand-Label(secret, label, context, len) of any length (RFC 8446 7.1). */
+static int lean_expand_label(const EVP_MD *md, const uint8_t *secret, size_t hash_len,
+                             const char *label, size_t label_len, const uint8_t *context,
+                             size_t context_len, uint8_t *out, size_t len) {
+  uint8_t info[2 + 1 + 255 + 1 + 255];
+  uint8_t block[EVP_MAX_MD_SIZE];
+  size_t n = 0, done = 0, prev = 0;
+  if (label_len > 255 - 6 || context_len > 255 || len > 255 * hash_len || len > 0xffff) return -1;
+  info[n++] = (uint8_t)(len >> 8);
+  info[n++] = (uint8_t)len;
+  info[n++] = (uint8_t)(6 + label_len);
+  memcpy(info + n, "tls13 ", 6);
+  n += 6;
+  memcpy(info + n, label, label_len);
+  n += label_len;
+  info[n++] = (uint8_t)context_len;
+  if (context_len > 0) memcpy(info + n, context, context_len);
+  n += context_len;
+  /* T(i) = HMAC(secret, T(i-1) | info | i), in one buffer. */
+  uint8_t msg[EVP_MAX_MD_SIZE + sizeof info + 1];
+  int ok = 1;
+  for (unsigned i = 1; ok && done < len; i++) {
+    unsigned int blen = 0;
+    memcpy(msg, block, prev);
+    memcpy(msg + prev, info, n);
+    msg[prev + n] = (uint8_t)i;
+    ok = HMAC(md, secret, (int)hash_len, msg, prev + n + 1, block, &blen) != NULL &&
+         blen == hash_len;
+    if (!ok) break;
+    size_t take = PORTLS__MIN(len - done, hash_len);
+    memcpy(out + done, block, take);
+    done += take;
+    prev = hash_len;
+  }
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(msg, sizeof msg);
+  if (!ok) ERR_clear_error();
+  return ok ? 0 : -1;
+}
+
+/* RFC 8446 7.5: HKDF-Expand-Label(Derive-Secret(exporter_master_secret,
+ * label, ""), "exporter", Hash(context), len); no context hashes as empty. */
+static int lean_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                       const char *label, size_t label_len, const uint8_t *context,
+                                       size_t context_len, int use_context, portls_error *err) {
+  portls__ossl_lean *r = s->rest;
+  const EVP_MD *md = r->layer->md;
+  size_t hl = r->hash_len;
+  uint8_t empty_hash[EVP_MAX_MD_SIZE], ctx_hash[EVP_MAX_MD_SIZE], derived[48];
+  (void)use_context;
+  if (r->exporter_len != hl)
+    return portls__err(err, PORTLS_EPROTO, "exportKeyingMaterial: no exporter secret");
+  int ok =
+      EVP_Digest("", 0, empty_hash, NULL, md, NULL) &&
+      EVP_Digest(context_len > 0 ? context : (const uint8_t *)"", context_len, ctx_hash, NULL, md,
+                 NULL) &&
+      lean_expand_label(md, r->exporter, hl, label, label_len, empty_hash, hl, derived, hl) == 0 &&
+      lean_expand_label(md, derived, hl, "exporter", 8, ctx_hash, hl, out, len) == 0;
+  OPENSSL_cleanse(derived, sizeof derived);
+  if (!ok) {
+    ERR_clear_error();
+    return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: label or length too long");
+  }
+  return 0;
+}
+
+static size_t lean_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap) {
+  const lean_layer *l = s->rest->layer;
+  size_t n = peer ? l->peer_fin_len : l->fin_len;
+  if (n > cap) return 0;
+  memcpy(buf, peer ? l->peer_fin : l->fin, n);
+  return n;
+}
+
+static int lean_shared_sigalgs(portls_be_session *s, char **out, portls_error *err) {
+  const lean_layer *l = s->rest->layer;
+  return portls__ossl_sigalgs_text(l->sigalgs, l->sigalgs_n, out, err);
+}
+
 static const portls__ossl_ops lean_ops = {
     .handshake = lean_handshake,
     .read = lean_read,
@@ -732,6 +858,9 @@ static const portls__ossl_ops lean_ops = {
     .ocsp_response = lean_ocsp_response,
     .renegotiate = lean_renegotiate,
     .rest = lean_rest,
+    .export_keying_material = lean_export_keying_material,
+    .finished = lean_finished,
+    .shared_sigalgs = lean_shared_sigalgs,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -157,6 +157,14 @@ struct portls_be_session {
   unsigned alerts_in_row;
   int too_many_alerts; /* the bio refused the next record for it */
 
+  /* exportKeyingMaterial (RFC 5705): the latest handshake's master secret
+   * and hello randoms (client, then server) and PRF, from the key-export
+   * callback (mbedtls_ssl_conf_export_keys_ext_cb on the session's own conf). */
+  uint8_t exp_master[48];
+  uint8_t exp_randoms[64];
+  int exp_prf; /* mbedtls_tls_prf_types */
+  int exp_ready;
+
   /* Captured while the handshake structure exists. */
   int resumed;
   int ecdh_grp; /* mbedtls_ecp_group_id of the ECDHE key, or 0 */
@@ -195,6 +203,11 @@ int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const u
 int portls__mbed_err(portls_error *err, int code, int ret, const char *what);
 int portls__mbed_err_detail(portls_error *err, int code, int ret, const char *what,
                             const char *detail);
+
+int portls__mbed_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err);
+size_t portls__mbed_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap);
 
 /* ---- context.c ---- */
 

@@ -306,6 +306,16 @@ static uint64_t mbed_capabilities(void) {
   /* mbedtls_ssl_conf_own_cert keeps a list; the first pair that suits the
    * suite and the client's curves is used (RSA + ECDSA on one server). */
   caps |= MBED_CAP(MULTI_CERT);
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+  /* RFC 5705 from the key-export callback's master secret and randoms. */
+  caps |= MBED_CAP(EXPORTER);
+#endif
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  /* The verify_data mbed TLS keeps for secure renegotiation. */
+  caps |= MBED_CAP(FINISHED);
+#endif
+  /* SIGALGS: 2.28 configures hashes only (mbedtls_ssl_conf_sig_hashes), not
+   * which signature schemes; SHARED_SIGALGS: nothing tells them. */
   return caps;
 }
 
@@ -342,4 +352,10 @@ const portls_backend portls__backend = {
     .random = mbed_random,
     .cipher_decrypt = mbed_cipher_decrypt,
     .suites = portls__mbed_suites,
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+    .export_keying_material = portls__mbed_export_keying_material,
+#endif
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    .finished = portls__mbed_finished,
+#endif
 };

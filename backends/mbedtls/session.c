@@ -842,6 +842,62 @@ static int mbed_server_conf(portls_be_session *s, const portls_be_session_config
   return 0;
 }
 
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+/* Each handshake's keys (a renegotiation's too): what RFC 5705 needs. */
+static int mbed_export_keys(void *p, const unsigned char *ms, const unsigned char *kb,
+                            size_t maclen, size_t keylen, size_t ivlen,
+                            const unsigned char client_random[32],
+                            const unsigned char server_random[32], mbedtls_tls_prf_types prf) {
+  portls_be_session *s = p;
+  (void)kb, (void)maclen, (void)keylen, (void)ivlen;
+  memcpy(s->exp_master, ms, sizeof s->exp_master);
+  memcpy(s->exp_randoms, client_random, 32);
+  memcpy(s->exp_randoms + 32, server_random, 32);
+  s->exp_prf = (int)prf;
+  s->exp_ready = 1;
+  return 0;
+}
+#endif
+
+int portls__mbed_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err) {
+  (void)label_len; /* mbedtls_ssl_tls_prf takes the label as a C string */
+  if (!s->exp_ready) return portls__err(err, PORTLS_ENOTCONN, "exportKeyingMaterial: no keys yet");
+  if (use_context && context_len > 0xffff)
+    return portls__err(err, PORTLS_EINVAL, "exportKeyingMaterial: context over 65535 bytes");
+  /* RFC 5705 section 4: PRF(master_secret, label, client_random +
+   * server_random [+ context_value_length + context_value]). */
+  size_t seed_len = 64 + (use_context ? 2 + context_len : 0);
+  uint8_t *seed = portls__malloc(seed_len);
+  if (seed == NULL) return portls__err(err, PORTLS_ENOMEM, "exportKeyingMaterial: out of memory");
+  memcpy(seed, s->exp_randoms, 64);
+  if (use_context) {
+    seed[64] = (uint8_t)(context_len >> 8);
+    seed[65] = (uint8_t)context_len;
+    if (context_len > 0) memcpy(seed + 66, context, context_len);
+  }
+  int ret = mbedtls_ssl_tls_prf((mbedtls_tls_prf_types)s->exp_prf, s->exp_master,
+                                sizeof s->exp_master, label, seed, seed_len, out, len);
+  portls__free(seed);
+  if (ret != 0) return portls__mbed_err(err, PORTLS_EINVAL, ret, "exportKeyingMaterial");
+  return 0;
+}
+
+size_t portls__mbed_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap) {
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  /* Kept by mbed TLS for secure renegotiation (RFC 5746): the verify_data
+   * of the latest Finished messages. */
+  size_t n = s->ssl.verify_data_len;
+  if (n == 0 || n > cap || n > sizeof s->ssl.own_verify_data) return 0;
+  memcpy(buf, peer ? s->ssl.peer_verify_data : s->ssl.own_verify_data, n);
+  return n;
+#else
+  (void)s, (void)peer, (void)buf, (void)cap;
+  return 0;
+#endif
+}
+
 int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
                              const portls_be_io *io, portls_be_session **out, portls_error *err) {
   portls_be_session *s;
@@ -861,11 +917,14 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   if (!s->is_server || cfg->verify_peer) portls__mbed_ctx_load_system_ca(ctx);
   const mbedtls_ssl_config *conf = s->is_server ? &ctx->srv : &ctx->cli;
   const int alpn = cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0;
-  if (s->is_server || alpn) {
-    s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
-    s->own_conf = 1;
-    conf = &s->conf;
-  }
+  /* Every session has its own conf (it is inside the session anyway): the
+   * key-export callback takes a pointer per conf, not per connection. */
+  s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
+  s->own_conf = 1;
+  conf = &s->conf;
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+  mbedtls_ssl_conf_export_keys_ext_cb(&s->conf, mbed_export_keys, s);
+#endif
 
   if (alpn) {
     if ((rc = mbed_alpn_list(s, cfg->alpn_wire)) < 0) {
@@ -917,6 +976,7 @@ fail:
 void portls__mbed_session_free(portls_be_session *s) {
   if (s == NULL) return;
   mbedtls_ssl_free(&s->ssl); /* never the config: s->conf shares the context's */
+  mbedtls_platform_zeroize(s->exp_master, sizeof s->exp_master);
   portls__free(s->alpn_store);
   portls__free(s->alpn_list);
   portls__free(s->pre);

@@ -270,6 +270,7 @@ static uint64_t pssl_capabilities(void) {
 #if defined(PORTLS_OSSL_HAS_MULTI_CERT)
   caps |= PSSL_CAP(MULTI_CERT);
 #endif
+  caps |= PSSL_CAP(EXPORTER) | PSSL_CAP(FINISHED) | PSSL_CAP(SIGALGS) | PSSL_CAP(SHARED_SIGALGS);
   return caps;
 }
 
@@ -282,4 +283,5 @@ const portls_backend portls__backend = {.name = "openssl",
 #if defined(PORTLS_OSSL_LEAN)
                                         .rest = portls__ossl_rest,
 #endif
+                                        .shared_sigalgs = portls__ossl_shared_sigalgs,
                                         PORTLS__OSSL_SHARED_OPS};

@@ -397,6 +397,29 @@ int portls__context_rotate_ticket_keys(portls_context *ctx, const void *keys, si
   return portls__context_set_ticket_keys(ctx, keys, len, err);
 }
 
+/* Node's sigalgs: a ':'-list of names, checked here for its shape (the
+ * backend knows the names); needs PORTLS_CAP_SIGALGS. */
+static int check_sigalgs(const char *list, portls_error *err) {
+  int rc = portls__need_cap(PORTLS_CAP_SIGALGS, "sigalgs", err);
+  if (rc < 0) return rc;
+  if (list[0] == '\0') return portls__err(err, PORTLS_EINVAL, "sigalgs: empty list");
+  if (strlen(list) > 1024) return portls__err(err, PORTLS_EINVAL, "sigalgs: list too long");
+  for (const char *p = list;; p++) {
+    const char *end = strchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == 0) return portls__err(err, PORTLS_EINVAL, "sigalgs: empty entry in \"%s\"", list);
+    for (size_t i = 0; i < n; i++) {
+      char c = p[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '+' || c == '-' || c == '_'))
+        return portls__err(err, PORTLS_EINVAL, "sigalgs: unexpected character '%c' in \"%s\"", c,
+                           list);
+    }
+    if (end == NULL) return 0;
+    p = end;
+  }
+}
+
 int portls_context_new(const portls_context_options *o, portls_context **out, portls_error *err) {
   if (out == NULL) return portls__err(err, PORTLS_EINVAL, "createSecureContext: NULL out");
   *out = NULL;
@@ -434,6 +457,7 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
     return rc;
   if (o->session_timeout < 0)
     return portls__err(err, PORTLS_EINVAL, "sessionTimeout: must not be negative");
+  if (o->sigalgs != NULL && (rc = check_sigalgs(o->sigalgs, err)) < 0) return rc;
   const char *ciphers = o->ciphers ? o->ciphers : portls_default_ciphers();
   if (ciphers[0] == '\0') return portls__err(err, PORTLS_ECIPHERS, "ciphers: empty cipher list");
 
@@ -551,6 +575,7 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .ticket_keys = {ctx->has_ticket_keys ? ctx->ticket_keys : NULL,
                       ctx->has_ticket_keys ? 48u : 0u},
       .disable_tickets = o->disable_tickets != 0,
+      .sigalgs = o->sigalgs,
   };
   rc = portls__backend.ctx_new(&cfg, &ctx->be, err);
   if (rc == 0 && npairs > 0 && portls_has_capability(PORTLS_CAP_OCSP_STAPLING) &&

@@ -3,6 +3,7 @@
  * (with the pauses where it waits for the application: the ClientHello's
  * questions, newSession), its completion and verification, the decrypt
  * loop, the renegotiation limiter, and the write and end of cleartext. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tls/context.h"
@@ -127,7 +128,7 @@ int portls__tls_start(portls_socket *s, portls_error *err) {
  * given inside the callback behaves like a later one. */
 
 enum { REQ_SNI = 1, REQ_RESUME, REQ_OCSP, REQ_NEW_SESSION };
-enum { STEP_RESUME, STEP_SNI, STEP_OCSP, STEP_DONE };
+enum { STEP_RESUME, STEP_SNI, STEP_ALPN, STEP_OCSP, STEP_DONE };
 
 /* The public portls_sni_request, _session_request and _ocsp_request point to
  * this under types never defined, so answering with the wrong _done() does not compile. */
@@ -266,6 +267,73 @@ static void hello_done(portls_socket *s) {
     portls_socket_resume(s);
 }
 
+/* A hello refused before the backend saw it: a fatal alert, written by core
+ * as a plaintext record (no keys exist yet), then the socket fails. */
+static void hello_refuse(portls_socket *s, unsigned alert, int code, const char *msg) {
+  const uint8_t record[7] = {21, 3, 3, 0, 2, 2, (uint8_t)alert};
+  if (alert != 0 && portls__bytes_append(&s->out, record, sizeof record) == 0)
+    portls__socket_flush(s);
+  portls__socket_fail(s, code, "%s", msg);
+}
+
+#define ALERT_NO_APPLICATION_PROTOCOL 120
+
+/* Node's ALPNCallback: synchronous. The choice becomes the server's whole
+ * ALPN list for this connection, so every backend selects it; a refusal is
+ * the no_application_protocol alert. -1 when the socket failed. */
+static int alpn_ask(portls_socket *s) {
+  portls__tls *t = portls__tls_of(s);
+  const portls__hello_hooks *h = t->hooks;
+  const portls__client_hello *ch = &t->hello->ch;
+  /* The names, NUL-terminated, in one allocation: at most alpn_len / 2
+   * names (each takes a length byte and one byte at least). */
+  size_t max = ch->alpn_len / 2 + 1, pos = 0, n = 0, name_len;
+  const uint8_t *name;
+  char **names = portls__malloc(max * sizeof *names + ch->alpn_len + max);
+  if (names == NULL) {
+    portls__socket_fail(s, PORTLS_ENOMEM, "%s", "ALPNCallback: out of memory");
+    return -1;
+  }
+  char *text = (char *)(names + max);
+  while (n < max && portls__hello_alpn_next(ch->alpn, ch->alpn_len, &pos, &name, &name_len)) {
+    memcpy(text, name, name_len);
+    text[name_len] = '\0';
+    names[n++] = text;
+    text += name_len + 1;
+  }
+  const char *pick =
+      h->alpn_cb(h->server, s, t->peer_servername, (const char *const *)names, n, h->alpn_user);
+  int rc = 0;
+  if (s->flags & S_DESTROYED) {
+    rc = -1; /* the callback destroyed the socket */
+  } else if (pick == NULL) {
+    hello_refuse(s, ALERT_NO_APPLICATION_PROTOCOL, PORTLS_EPROTO,
+                 "ALPNCallback: no protocol chosen; sent no_application_protocol");
+    rc = -1;
+  } else {
+    size_t i = 0;
+    while (i < n && strcmp(names[i], pick) != 0) i++;
+    size_t len = strlen(pick);
+    if (i == n || len > 255) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "ALPNCallback: returned \"%.100s\", which the client did not offer",
+               pick);
+      hello_refuse(s, ALERT_NO_APPLICATION_PROTOCOL, PORTLS_EALPN_CALLBACK_INVALID_RESULT, msg);
+      rc = -1;
+    } else {
+      uint8_t l = (uint8_t)len;
+      portls__bytes_free(&t->alpn_wire);
+      if (portls__bytes_append(&t->alpn_wire, &l, 1) != 0 ||
+          portls__bytes_append(&t->alpn_wire, names[i], len) != 0) {
+        portls__socket_fail(s, PORTLS_ENOMEM, "%s", "ALPNCallback: out of memory");
+        rc = -1;
+      }
+    }
+  }
+  portls__free(names);
+  return rc;
+}
+
 /* Asks the next question the ClientHello raises, or hands over to the backend. */
 static void hello_continue(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
@@ -294,6 +362,9 @@ static void hello_continue(portls_socket *s) {
       if ((r = req_new(s, REQ_SNI)) == NULL) return;
       h->cb(h->server, t->peer_servername, (portls_sni_request *)r, h->user);
       return;
+    case STEP_ALPN:
+      if (h->alpn_cb != NULL && ch->alpn != NULL && alpn_ask(s) < 0) return;
+      break;
     default: /* STEP_OCSP, with the context SNI chose */
       if (h->ocsp_request == NULL || !ch->status_request) break;
       if ((r = req_new(s, REQ_OCSP)) == NULL) return;
@@ -317,12 +388,8 @@ static void hello_stage(portls_socket *s, const uint8_t *data, size_t len) {
   if (rc != PORTLS__HELLO_DONE) {
     /* A refused hello gets a fatal alert; no keys exist yet, so core writes
      * the plaintext record itself. */
-    unsigned alert = portls__hello_alert(t->hello);
-    const uint8_t record[7] = {21, 3, 3, 0, 2, 2, (uint8_t)alert};
-    if (alert != 0 && portls__bytes_append(&s->out, record, sizeof record) == 0)
-      portls__socket_flush(s);
-    portls__socket_fail(s, rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, "%s",
-                        t->hello->err.message);
+    hello_refuse(s, portls__hello_alert(t->hello),
+                 rc == PORTLS_ENOMEM ? PORTLS_ENOMEM : PORTLS_EPROTO, t->hello->err.message);
     return;
   }
   const char *name = t->hello->ch.servername;

@@ -30,5 +30,5 @@ portls_context *portls__sni_lookup(const portls__hello_hooks *cfg, const char *n
 
 int portls__hooks_need_hello(const portls__hello_hooks *h) {
   return h != NULL && (h->cb != NULL || h->contexts != NULL || h->resume_session != NULL ||
-                       h->ocsp_request != NULL);
+                       h->ocsp_request != NULL || h->alpn_cb != NULL);
 }

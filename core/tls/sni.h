@@ -26,6 +26,8 @@ typedef struct portls__hello_hooks {
   void *session_user;
   portls_ocsp_request_cb ocsp_request;
   void *ocsp_user;
+  portls_alpn_cb alpn_cb; /* ALPNCallback: asked once the hello is in */
+  void *alpn_user;
   /* Client-initiated renegotiation limit (Node's CLIENT_RENEG_*). */
   unsigned reneg_limit;
   uint64_t reneg_window_ms;

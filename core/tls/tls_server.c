@@ -226,6 +226,11 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   if (rc == 0)
     rc = portls__protocols_to_wire(&o->tls.npn_protocols, "NPNProtocols", &ts->npn_wire, err);
   if (rc == 0 && ts->npn_wire.len > 0) rc = portls__need_cap(PORTLS_CAP_NPN, "NPNProtocols", err);
+  if (rc == 0 && o->alpn_callback != NULL && ts->alpn_wire.len > 0)
+    rc = portls__err(err, PORTLS_EALPN_CALLBACK_WITH_PROTOCOLS,
+                     "ALPNCallback: cannot be used with ALPNProtocols");
+  if (rc == 0 && o->alpn_callback != NULL)
+    rc = portls__need_cap(PORTLS_CAP_ALPN, "ALPNCallback", err);
   if (rc == 0 && o->sni_callback != NULL) rc = portls__need_cap(PORTLS_CAP_SNI, "SNICallback", err);
   if (rc == 0 && (o->new_session != NULL || o->resume_session != NULL))
     rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
@@ -242,6 +247,8 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   h->session_user = o->session_user;
   h->ocsp_request = o->ocsp_request;
   h->ocsp_user = o->ocsp_user;
+  h->alpn_cb = o->alpn_callback;
+  h->alpn_user = o->alpn_user;
   h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
   h->reneg_window_ms =
       1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s

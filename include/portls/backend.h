@@ -103,6 +103,12 @@ typedef struct portls_be_ctx_config {
                              gave none) on a backend with PORTLS_CAP_TICKET_KEYS, else empty */
   int disable_tickets;    /* server: issue no tickets (TLS 1.2 sessions then get an id for
                              server_session()); client: offer none */
+  /* Node's `sigalgs` (PORTLS_CAP_SIGALGS): a ':'-list of OpenSSL's
+   * signature-algorithm names ("ECDSA+SHA256:RSA-PSS+SHA256",
+   * "rsa_pss_rsae_sha256"), non-empty entries checked by core; NULL: the
+   * library's default. A name the library does not know is PORTLS_EINVAL
+   * with a message naming "sigalgs". */
+  const char *sigalgs;
 } portls_be_ctx_config;
 
 /* Per-connection settings. */
@@ -242,6 +248,23 @@ typedef struct portls_backend {
    * active connection needs; every operation keeps working. Returns 1 when it
    * did, -1 when this session never can (core stops asking), 0 when not now. */
   int (*rest)(portls_be_session *s);
+  /* Optional (PORTLS_CAP_EXPORTER), after the handshake: RFC 5705 / RFC 8446
+   * 7.5 keying material, len bytes into out. use_context 0: no context
+   * (TLS 1.2 then leaves it out of the PRF seed), 1: context (maybe empty).
+   * Core has checked len > 0 and the reserved TLS 1.2 labels. */
+  int (*export_keying_material)(portls_be_session *s, uint8_t *out, size_t len, const char *label,
+                                size_t label_len, const uint8_t *context, size_t context_len,
+                                int use_context, portls_error *err);
+  /* Optional (PORTLS_CAP_FINISHED), after the handshake: the verify_data of
+   * the latest Finished message this side sent (peer 0) or received (peer
+   * 1), copied into buf (cap >= 64); returns its length, or 0 when the
+   * library does not tell (then core reports PORTLS_ENOTSUP). */
+  size_t (*finished)(portls_be_session *s, int peer, uint8_t *buf, size_t cap);
+  /* Optional (PORTLS_CAP_SHARED_SIGALGS), after the handshake: the
+   * signature algorithms both sides support, in Node's form
+   * ("ECDSA+SHA256", "RSA-PSS+SHA256", "Ed25519"), ':'-joined into *out
+   * (allocated with portls's allocator; "" when none). */
+  int (*shared_sigalgs)(portls_be_session *s, char **out, portls_error *err);
 
   /* Crypto primitives for core. */
   /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the

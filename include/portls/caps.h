@@ -47,7 +47,12 @@ extern "C" {
   XX(IDLE_RELEASE, 26, "idle-release",                                                             \
      "a quiet TLS 1.3 server connection gives its library session back")                           \
   XX(TICKET_ROTATION, 27, "ticket-rotation",                                                       \
-     "rotate ticket keys, still accepting the previous ones")
+     "rotate ticket keys, still accepting the previous ones")                                      \
+  /* exporters, Finished, signature algorithms (issue 13, point 4) */                              \
+  XX(EXPORTER, 28, "exporter", "exportKeyingMaterial (RFC 5705 / RFC 8446 7.5)")                   \
+  XX(FINISHED, 29, "finished", "getFinished()/getPeerFinished() on every version spoken")          \
+  XX(SIGALGS, 30, "sigalgs", "the sigalgs option (signature algorithms, e.g. ECDSA+SHA256)")       \
+  XX(SHARED_SIGALGS, 31, "shared-sigalgs", "getSharedSigalgs()")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),

@@ -89,6 +89,11 @@ extern "C" {
   XX(EMAX_CONNECTIONS, -71, "ERR_SERVER_MAX_CONNECTIONS", "server.maxConnections reached")         \
   XX(EWRONG_VERSION_NUMBER, -72, "ERR_SSL_WRONG_VERSION_NUMBER",                                   \
      "wrong version number: the peer does not speak TLS")                                          \
+  /* ALPNCallback (issue 13, point 6) */                                                           \
+  XX(EALPN_CALLBACK_WITH_PROTOCOLS, -95, "ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS",                   \
+     "ALPNCallback and ALPNProtocols cannot both be set")                                          \
+  XX(EALPN_CALLBACK_INVALID_RESULT, -96, "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT",                   \
+     "ALPNCallback returned a protocol the client did not offer")                                  \
   XX(EHTTP_REQUEST, -73, "ERR_SSL_HTTP_REQUEST", "http request: plain HTTP sent to a TLS server")  \
   XX(EHTTPS_PROXY_REQUEST, -74, "ERR_SSL_HTTPS_PROXY_REQUEST",                                     \
      "https proxy request: HTTP CONNECT sent to a TLS server")                                     \

@@ -214,6 +214,12 @@ typedef struct portls_context_options {
    * tickets, so TLS 1.2 clients resume by session id (newSession /
    * resumeSession); a client offers none. Default 0. */
   int disable_tickets;
+  /* Node: sigalgs: the signature algorithms offered and accepted, a
+   * ':'-list of OpenSSL's names ("ECDSA+SHA256:RSA-PSS+SHA256",
+   * "rsa_pss_rsae_sha256", "ed25519"); NULL: the backend's default. An
+   * empty string, an empty entry or an unknown name is PORTLS_EINVAL naming
+   * "sigalgs". Requires: PORTLS_CAP_SIGALGS */
+  const char *sigalgs;
 } portls_context_options;
 
 /* Fills opts with Node's defaults for tls.createSecureContext(): no key, no
@@ -643,6 +649,46 @@ unsigned portls_client_reneg_window(void);
  * the capability. Requires: PORTLS_CAP_MAX_SEND_FRAGMENT */
 int portls_socket_set_max_send_fragment(portls_socket *sock, size_t size);
 
+/* ---- Exporters, Finished messages, signature algorithms (RFC 5705, RFC 5929) */
+
+/* Node: tlsSocket.exportKeyingMaterial(length, label[, context]): length
+ * bytes of keying material (RFC 5705; TLS 1.3: RFC 8446 7.5) into out.
+ * context NULL is Node's absent context; a non-NULL context of length 0 is
+ * an empty one (the two differ in TLS 1.2, not in TLS 1.3). Both sides of a
+ * connection get the same bytes for the same label and context. Errors:
+ * PORTLS_EINVAL (not a TLS socket, length 0, label NULL or empty, a TLS 1.2 label RFC 5705
+ * reserves: "client finished", "server finished", "master secret",
+ * "extended master secret", "key expansion"), PORTLS_ENOTCONN before the
+ * handshake completes, PORTLS_ENOTSUP, PORTLS_ENOMEM. Requires:
+ * PORTLS_CAP_EXPORTER */
+int portls_socket_export_keying_material(portls_socket *sock, size_t length, const char *label,
+                                         const void *context, size_t context_len, void *out,
+                                         portls_error *err);
+
+/* The largest verify_data of a Finished message (TLS 1.3 with SHA-384: 48). */
+#define PORTLS_FINISHED_MAX 64
+/* Node: tlsSocket.getFinished(): the verify_data of the latest Finished
+ * message this side sent, into buf (cap bytes; PORTLS_FINISHED_MAX is
+ * always enough). Returns its length (12 in TLS 1.2, the hash's length in
+ * TLS 1.3), or PORTLS_EINVAL (NULL, not a TLS socket, cap too small), PORTLS_ENOTCONN before
+ * the handshake, PORTLS_ENOTSUP (a backend that does not tell it; BoringSSL
+ * tells it in TLS 1.2 only). Requires: PORTLS_CAP_FINISHED */
+int portls_socket_get_finished(const portls_socket *sock, void *buf, size_t cap, portls_error *err);
+/* Node: tlsSocket.getPeerFinished(): the same for the latest Finished message
+ * the peer sent; equal to the peer's getFinished(). Errors and capability as
+ * portls_socket_get_finished(). */
+int portls_socket_get_peer_finished(const portls_socket *sock, void *buf, size_t cap,
+                                    portls_error *err);
+
+/* Node: tlsSocket.getSharedSigalgs(): the signature algorithms both sides
+ * support, most preferred first, as Node names them ("ECDSA+SHA256",
+ * "RSA-PSS+SHA256", "RSA+SHA384", "Ed25519"). *names is one allocation
+ * (strings included) freed with portls_free(); *count may be 0. Errors:
+ * PORTLS_EINVAL (NULL, not a TLS socket), PORTLS_ENOTCONN before the handshake, PORTLS_ENOTSUP,
+ * PORTLS_ENOMEM. Requires: PORTLS_CAP_SHARED_SIGALGS */
+int portls_socket_get_shared_sigalgs(const portls_socket *sock, const char ***names, size_t *count,
+                                     portls_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* SecurePair: TLS with no transport at all                                   */
 
@@ -801,6 +847,20 @@ typedef void (*portls_ocsp_request_cb)(portls_server *server, portls_socket *soc
 int portls_ocsp_request_done(portls_ocsp_request *req, const void *response, size_t len,
                              const portls_error *err);
 
+/* Node: ALPNCallback({servername, protocols}) (Node >= 20.17): called, from
+ * the loop, when a client offers ALPN, with the server name it sent (NULL:
+ * none) and its protocols in its order (valid during the call only). Return
+ * one of them (a pointer into protocols or an equal string): it is what both
+ * sides' alpnProtocol report. Return NULL to refuse the connection: the
+ * client gets the no_application_protocol alert
+ * (PORTLS_EALERT_NO_APPLICATION_PROTOCOL). A string the client did not offer
+ * ends the connection with 'clientError'
+ * PORTLS_EALPN_CALLBACK_INVALID_RESULT (and the same alert). Not called when
+ * the client sends no ALPN. Synchronous, as in Node. */
+typedef const char *(*portls_alpn_cb)(portls_server *server, portls_socket *sock,
+                                      const char *servername, const char *const *protocols,
+                                      size_t count, void *user);
+
 typedef struct portls_server_options {
   /* What accepted sockets get; the client fields are ignored. */
   portls_tls_options tls;
@@ -816,6 +876,10 @@ typedef struct portls_server_options {
    * (default): the process-wide portls_client_reneg_limit() and window. */
   int client_reneg_limit;
   int client_reneg_window_s;
+  /* Node: ALPNCallback; exclusive with tls.alpn_protocols (both set:
+   * PORTLS_EALPN_CALLBACK_WITH_PROTOCOLS). Requires: PORTLS_CAP_ALPN */
+  portls_alpn_cb alpn_callback;
+  void *alpn_user;
   const portls_server_events *events;
   void *user;
 } portls_server_options;

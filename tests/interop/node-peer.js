@@ -21,6 +21,14 @@
 //   node node-peer.js require-cert-server CERTDIR VERSION
 //                                               the echo server with requestCert and
 //                                               rejectUnauthorized (ca.crt), at most VERSION
+//   node node-peer.js ekm-client PORT CERTDIR LENGTH LABEL [VERSION]
+//   node node-peer.js ekm-server CERTDIR LENGTH LABEL
+//                                               print protocol, exportKeyingMaterial(LENGTH,
+//                                               LABEL), getFinished(), getPeerFinished() as hex
+//                                               on secureConnect / each secureConnection
+//   node node-peer.js alpn-client PORT CERTDIR PROTOCOLS
+//                                               connects with ALPNProtocols (comma list);
+//                                               prints secureConnect's alpnProtocol or error
 //   node node-peer.js nocert-client PORT CERTDIR VERSION
 //                                               connects (at most VERSION) without a
 //                                               certificate, writes once secure; prints
@@ -166,9 +174,53 @@ if (mode === 'server') {
   });
   socket.on('error', (e) => out({ event: 'error', code: e.code || null, message: e.message }));
   socket.on('close', (hadError) => out({ event: 'close', hadError }));
+} else if (mode === 'ekm-client' || mode === 'ekm-server') {
+  // Exporters: exportKeyingMaterial(LENGTH, LABEL), getFinished, getPeerFinished as hex.
+  const ekm = (s, length, label) => ({
+    protocol: s.getProtocol(),
+    keyingMaterial: s.exportKeyingMaterial(Number(length), label).toString('hex'),
+    finished: s.getFinished() ? s.getFinished().toString('hex') : null,
+    peerFinished: s.getPeerFinished() ? s.getPeerFinished().toString('hex') : null,
+  });
+  if (mode === 'ekm-client') {
+    const [port, dir, length, label, version] = args;
+    const socket = tls.connect({
+      host: 'localhost', port: Number(port), servername: 'localhost',
+      ca: fs.readFileSync(path.join(dir, 'ca.crt')), maxVersion: version || 'TLSv1.3',
+    }, () => {
+      out({ event: 'secureConnect', ...ekm(socket, length, label) });
+      socket.end();
+    });
+    socket.on('error', (e) => { out({ event: 'error', code: e.code || null }); process.exitCode = 1; });
+  } else {
+    const [dir, length, label] = args;
+    const server = tls.createServer({
+      key: fs.readFileSync(path.join(dir, 'server-rsa.key')),
+      cert: fs.readFileSync(path.join(dir, 'server-rsa-chain.crt')),
+    }, (socket) => {
+      out({ event: 'secureConnection', ...ekm(socket, length, label) });
+      socket.pipe(socket);
+      socket.on('error', () => {});
+    });
+    server.listen(0, '127.0.0.1', () => out({ event: 'listening', port: server.address().port }));
+    process.on('SIGTERM', () => process.exit(0));
+  }
+} else if (mode === 'alpn-client') {
+  // ALPNProtocols (comma-separated); prints secureConnect's alpnProtocol or the error code.
+  const [port, dir, protocols] = args;
+  const socket = tls.connect({
+    host: 'localhost', port: Number(port), servername: 'localhost',
+    ca: fs.readFileSync(path.join(dir, 'ca.crt')), ALPNProtocols: protocols.split(','),
+  }, () => {
+    out({ event: 'secureConnect', alpnProtocol: socket.alpnProtocol || false });
+    socket.end();
+  });
+  socket.on('error', (e) => out({ event: 'error', code: e.code || null }));
 } else {
   console.error('usage: node-peer.js server CERTDIR | client PORT CERTDIR TEXT | resume CERTDIR VERSION PORT1 PORT2' +
     ' | sni PORT CERTDIR SERVERNAME | ticket-server CERTDIR HEXKEYS [SESSIONIDCONTEXT]' +
-    ' | require-cert-server CERTDIR VERSION | nocert-client PORT CERTDIR VERSION');
+    ' | require-cert-server CERTDIR VERSION | nocert-client PORT CERTDIR VERSION' +
+    ' | ekm-client PORT CERTDIR LENGTH LABEL [VERSION] | ekm-server CERTDIR LENGTH LABEL' +
+    ' | alpn-client PORT CERTDIR PROTOCOLS');
   process.exit(2);
 }
