@@ -1269,7 +1269,8 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   }
   if (cfg->ca_count == 0 && cfg->use_system_ca) {
     ERR_clear_error();
-    int own_store = cfg->crl_count > 0 || (cfg->pfx.base != NULL && cfg->pfx.len > 0);
+    int own_store = cfg->crl_count > 0 || (cfg->pfx.base != NULL && cfg->pfx.len > 0) ||
+                    cfg->extra_ca_count > 0;
     if (!own_store && PSSL_RUN_ONCE_ON(pssl_roots_once, pssl_roots_init) && pssl_roots != NULL &&
         X509_STORE_up_ref(pssl_roots)) {
       SSL_CTX_set_cert_store(c, pssl_roots); /* shared: nothing below adds to it */
@@ -1278,6 +1279,14 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
       (void)SSL_CTX_load_verify_locations(c, pssl_roots_file(), NULL);
     }
     ERR_clear_error();
+    for (size_t i = 0; i < cfg->extra_ca_count; i++) {
+      STACK_OF(X509) *certs = NULL;
+      if ((rc = pssl_read_certs(cfg->extra_ca[i], 1, &certs, PORTLS_ECERT, "extra CA", err)) < 0)
+        goto fail;
+      rc = pssl_add_ca_certs(c, certs, err);
+      sk_X509_pop_free(certs, X509_free);
+      if (rc < 0) goto fail;
+    }
   }
   if (cfg->pfx.base != NULL && cfg->pfx.len > 0)
     if ((rc = pssl_load_pfx(c, cfg->pfx, cfg->passphrase, err)) < 0) goto fail;
