@@ -33,8 +33,9 @@ static int check_certs(portls_buf b, const char *name, int code, portls_error *e
     uint8_t *der = NULL;
     size_t len = 0;
     if ((rc = portls__pem_decode(&blk, &der, &len)) < 0)
-      return rc == PORTLS_ENOMEM ? portls__err(err, rc, "%s: out of memory", name)
-                                 : portls__err(err, code, "%s: certificate %zu: bad base64", name, n);
+      return rc == PORTLS_ENOMEM
+                 ? portls__err(err, rc, "%s: out of memory", name)
+                 : portls__err(err, code, "%s: certificate %zu: bad base64", name, n);
     portls_error why;
     portls__x509 x;
     rc = portls__x509_parse(der, len, &x, &why);
@@ -181,8 +182,10 @@ static int load_ca_path(loaded *l, const char *dir, portls_buf **cas, size_t *nc
   if (rc == 0) {
     qsort(names, n, sizeof *names, cmp_names);
     portls_buf *grown = portls__realloc(*cas, (*ncas + n) * sizeof **cas);
-    if (grown == NULL) rc = portls__err(err, PORTLS_ENOMEM, "ca_path %s: out of memory", dir);
-    else *cas = grown;
+    if (grown == NULL)
+      rc = portls__err(err, PORTLS_ENOMEM, "ca_path %s: out of memory", dir);
+    else
+      *cas = grown;
   }
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char path[1024], name[1040];
@@ -258,8 +261,7 @@ int portls__context_new_files(const portls_context_options *o, portls_context **
   }
   if (o->key_file != NULL) {
     snprintf(name, sizeof name, "key_file %s", o->key_file);
-    if ((rc = load(&l, "key_file", o->key_file, &b, err)) < 0 ||
-        (rc = check_key(b, name, err)) < 0)
+    if ((rc = load(&l, "key_file", o->key_file, &b, err)) < 0 || (rc = check_key(b, name, err)) < 0)
       goto done;
     keys[nkeys++] = b;
   }
@@ -297,8 +299,10 @@ int portls__context_new_files(const portls_context_options *o, portls_context **
      * its message names the option as for a buffer; name the file instead. */
     char from[32], to[1100];
     if (o->key_file != NULL) {
-      if (nkeys > 1) snprintf(from, sizeof from, "key[%zu]", nkeys - 1);
-      else snprintf(from, sizeof from, "key");
+      if (nkeys > 1)
+        snprintf(from, sizeof from, "key[%zu]", nkeys - 1);
+      else
+        snprintf(from, sizeof from, "key");
       if (rc == PORTLS_EKEY_MISMATCH && o->cert_file != NULL)
         snprintf(to, sizeof to, "key_file %s (for cert_file %s)", o->key_file, o->cert_file);
       else
@@ -306,8 +310,10 @@ int portls__context_new_files(const portls_context_options *o, portls_context **
       rename_option(err, from, to);
     }
     if (o->cert_file != NULL) {
-      if (ncerts > 1) snprintf(from, sizeof from, "cert[%zu]", ncerts - 1);
-      else snprintf(from, sizeof from, "cert");
+      if (ncerts > 1)
+        snprintf(from, sizeof from, "cert[%zu]", ncerts - 1);
+      else
+        snprintf(from, sizeof from, "cert");
       snprintf(to, sizeof to, "cert_file %s", o->cert_file);
       rename_option(err, from, to);
     }
@@ -320,8 +326,10 @@ int portls__context_new_files(const portls_context_options *o, portls_context **
       rename_option(err, "crl", to);
     }
     if (o->ca_count == 0 && (o->ca_file == NULL) != (o->ca_path == NULL)) {
-      if (o->ca_file != NULL) snprintf(to, sizeof to, "ca_file %s", o->ca_file);
-      else snprintf(to, sizeof to, "ca_path %s", o->ca_path);
+      if (o->ca_file != NULL)
+        snprintf(to, sizeof to, "ca_file %s", o->ca_file);
+      else
+        snprintf(to, sizeof to, "ca_path %s", o->ca_path);
       rename_option(err, "ca", to);
     }
   }
@@ -354,8 +362,10 @@ static void extra_clear(void) {
 static int extra_take(const portls_buf *ca, size_t count, const char *what, portls_error *err) {
   char name[1100];
   for (size_t i = 0; i < count; i++) {
-    if (count > 1) snprintf(name, sizeof name, "%s[%zu]", what, i);
-    else snprintf(name, sizeof name, "%s", what);
+    if (count > 1)
+      snprintf(name, sizeof name, "%s[%zu]", what, i);
+    else
+      snprintf(name, sizeof name, "%s", what);
     if (ca[i].base == NULL || ca[i].len == 0)
       return portls__err(err, PORTLS_ECERT, "%s: no PEM certificate found", name);
     int rc = check_certs(ca[i], name, PORTLS_ECERT, err);

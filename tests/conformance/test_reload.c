@@ -81,8 +81,8 @@ Test(set_secure_context, open_connections_keep_their_context_and_new_ones_get_th
   /* Bad options (a key that is not the certificate's) change nothing. */
   portls_context_options bad;
   h_context_options(&t, &bad, "server-rsa.key", "server-ec-chain.crt", NULL);
-  cr_assert_eq(portls_server_set_secure_context(t.srv.srv, &bad, &err), PORTLS_EKEY_MISMATCH,
-               "%s", err.message);
+  cr_assert_eq(portls_server_set_secure_context(t.srv.srv, &bad, &err), PORTLS_EKEY_MISMATCH, "%s",
+               err.message);
   cr_assert_eq(err.code, PORTLS_EKEY_MISMATCH);
   h_side *c = client(&t, NULL);
   peer_fp(c, fp_after_bad);
