@@ -330,7 +330,8 @@ Test(extra_ca, the_test_ca_as_extra_ca_verifies_without_ca) {
   h_test t;
   h_init(&t);
   h_side *before = connect_with_system_roots(&t);
-  cr_assert_eq(portls_socket_authorized(before->sock), 0, "the system store alone does not trust it");
+  cr_assert_eq(portls_socket_authorized(before->sock), 0,
+               "the system store alone does not trust it");
   portls_error err;
   cr_assert_eq(portls_set_extra_ca_certs(h_file(&t, "ca.crt"), 1, &err), 0, "%s", err.message);
   portls_connect_options co;
