@@ -202,7 +202,9 @@ void portls_context_options_init(portls_context_options *opts);
  * which option is wrong: PORTLS_EKEY, PORTLS_ECERT, PORTLS_EKEY_MISMATCH,
  * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
  * PORTLS_EPROTOCOL_METHOD, PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
- * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
+ * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM; for a *_file option that cannot
+ * be read PORTLS_ENOENT, PORTLS_EACCES or PORTLS_EIO, naming option and path;
+ * without `ca`, the error of an unusable PORTLS_EXTRA_CA_CERTS file. */
 int portls_context_new(const portls_context_options *opts, portls_context **out, portls_error *err);
 /* What Node would print as a process warning about this context, or NULL:
  * "DH parameter is less than 2048 bits", or a dhparam that the backend
