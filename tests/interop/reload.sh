@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.bash"
 fp_of_file() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 # The SHA-256 fingerprint of the certificate a new connection gets (openssl s_client).
 fp_served() {
-  openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
+  openssl s_client -connect "127.0.0.1:$port" -servername "${1:-localhost}" </dev/null 2>/dev/null |
     openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'
 }
 # The same through Node.js's tls.connect (getPeerCertificate().fingerprint256).
@@ -26,20 +26,25 @@ fp_node() {
   ' "$port" "$certs/ca.crt"
 }
 
+wrong_fp=$(fp_of_file "$certs/wrong-host.crt")
 rsa_fp=$(fp_of_file "$certs/server-rsa.crt")
 ec_fp=$(fp_of_file "$certs/server-ec.crt")
 [[ -n $rsa_fp && -n $ec_fp && $rsa_fp != "$ec_fp" ]] || fail "could not read the test fingerprints"
 
 cp "$certs/server-rsa.key" "$work/key.pem"
 cp "$certs/server-rsa-chain.crt" "$work/cert.pem"
-"$bin" serve --key "$work/key.pem" --cert "$work/cert.pem" --port 0 >"$work/serve.log" 2>&1 &
+cp "$certs/wrong-host.key" "$work/sni.key"
+cp "$certs/wrong-host-chain.crt" "$work/sni.crt"
+"$bin" serve --key "$work/key.pem" --cert "$work/cert.pem" --port 0 \
+  --sni-context "a.example=$work/sni.key:$work/sni.crt" >"$work/serve.log" 2>&1 &
 srv=$!
 pids+=($srv)
 wait_for "$work/serve.log" '"event":"listening"' || fail "serve did not start"
 port=$(grep -m1 '"listening"' "$work/serve.log" | sed -E 's/.*"port":([0-9]+).*/\1/')
 
 [[ $(fp_served) == "$rsa_fp" ]] || fail "before the reload: not the RSA certificate"
-echo "ok: serves the RSA certificate"
+[[ $(fp_served a.example) == "$wrong_fp" ]] || fail "before the reload: a.example is not wrong-host"
+echo "ok: serves the RSA certificate, and wrong-host's to a.example"
 
 # A connection that stays open across the reload.
 mkfifo "$work/held.in"
@@ -63,9 +68,13 @@ reload() {
 
 cp "$certs/server-ec.key" "$work/key.pem"
 cp "$certs/server-ec-chain.crt" "$work/cert.pem"
+cp "$certs/server-rsa.key" "$work/sni.key"
+cp "$certs/server-rsa-chain.crt" "$work/sni.crt"
 reload
-grep -q '"event":"secureContextReloaded"' "$work/serve.log" || fail "no secureContextReloaded event"
+grep -q '"event":"secureContextReloaded","sniContexts":1,"sniFailed":false' "$work/serve.log" ||
+  fail "no secureContextReloaded event"
 [[ $(fp_served) == "$ec_fp" ]] || fail "after the reload: not the EC certificate (s_client)"
+[[ $(fp_served a.example) == "$rsa_fp" ]] || fail "after the reload: a.example's context was not replaced"
 if command -v node >/dev/null; then
   got=$(fp_node) || fail "node client failed: $got"
   [[ $got == "$ec_fp" ]] || fail "after the reload: node saw $got, expected $ec_fp"
