@@ -215,8 +215,14 @@ int portls__context_has_files(const portls_context_options *o) {
 static void rename_option(portls_error *err, const char *from, const char *to) {
   size_t n = strlen(from);
   if (err == NULL || strncmp(err->message, from, n) != 0 || err->message[n] != ':') return;
+  /* to, then the rest of the message, cut to fit (the path may be long). */
   char msg[sizeof err->message];
-  snprintf(msg, sizeof msg, "%s%s", to, err->message + n);
+  size_t cap = sizeof msg - 1, tl = strlen(to), rl = strlen(err->message + n);
+  if (tl > cap) tl = cap;
+  if (rl > cap - tl) rl = cap - tl;
+  memcpy(msg, to, tl);
+  memcpy(msg + tl, err->message + n, rl);
+  msg[tl + rl] = '\0';
   memcpy(err->message, msg, sizeof msg);
 }
 
