@@ -486,14 +486,14 @@ static int roots_load(portls_error *err) {
       roots = nr;
       cap = nc;
     }
-    char *s = portls__malloc((size_t)(end - start) + 2);
+    /* As Node's strings: no line end after the END line. */
+    char *s = portls__malloc((size_t)(end - start) + 1);
     if (s == NULL) {
       rc = PORTLS_ENOMEM;
       break;
     }
     memcpy(s, start, (size_t)(end - start));
-    s[end - start] = '\n';
-    s[end - start + 1] = '\0';
+    s[end - start] = '\0';
     roots[roots_count++] = s;
   }
   portls_free((void *)(uintptr_t)b.base);

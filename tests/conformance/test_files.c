@@ -291,6 +291,9 @@ Test(root_certificates, the_system_roots_are_a_list_of_pem_that_parses) {
   cr_assert_gt(n, 10, "the system store holds more than a handful of roots (%zu)", n);
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq(strncmp(pems[i], "-----BEGIN CERTIFICATE-----\n", 28), 0, "%.40s", pems[i]);
+    size_t len = strlen(pems[i]);
+    cr_assert(len > 25 && strcmp(pems[i] + len - 25, "-----END CERTIFICATE-----") == 0,
+              "as Node's: ends with the END line (%zu)", i);
     portls_cert *c = NULL;
     cr_assert_eq(portls_cert_parse_pem(pems[i], strlen(pems[i]), &c, &err), 0, "root %zu: %s", i,
                  err.message);
@@ -389,4 +392,70 @@ Test(extra_ca, bad_extra_cas_are_refused) {
   cr_assert(h_contains(err.message, "extra_ca"), "%s", err.message);
   cr_assert_eq(portls_set_extra_ca_certs(NULL, 1, &err), PORTLS_EINVAL);
   cr_assert_eq(portls_set_extra_ca_certs(NULL, 0, &err), 0, "clearing is allowed");
+}
+
+/* ---- allocation failures while reading files ---- */
+
+typedef struct counting {
+  long calls, fail_at, live;
+  int failed;
+} counting;
+static counting g_count;
+typedef union hdr {
+  size_t size;
+  max_align_t align;
+} hdr;
+static void *c_malloc(void *ctx, size_t size) {
+  counting *c = ctx;
+  if (++c->calls == c->fail_at) {
+    c->failed = 1;
+    return NULL;
+  }
+  hdr *h = malloc(sizeof *h + size);
+  if (h == NULL) return NULL;
+  c->live++;
+  return h + 1;
+}
+static void c_free(void *ctx, void *p) {
+  counting *c = ctx;
+  if (p == NULL) return;
+  c->live--;
+  free((hdr *)p - 1);
+}
+static void *c_realloc(void *ctx, void *p, size_t size) {
+  counting *c = ctx;
+  if (p == NULL) return c_malloc(ctx, size);
+  if (++c->calls == c->fail_at) {
+    c->failed = 1;
+    return NULL;
+  }
+  hdr *h = realloc((hdr *)p - 1, sizeof *h + size);
+  return h == NULL ? NULL : h + 1;
+}
+
+Test(file_alloc, every_failing_allocation_is_an_error_and_leaks_nothing, .timeout = 300) {
+  static const char *const names[] = {"ca.crt", "unknown-ca.crt"};
+  portls_context_options o;
+  portls_context_options_init(&o);
+  o.key_file = cert_path("server-rsa.key");
+  o.cert_file = cert_path("server-rsa-chain.crt");
+  o.ca_file = cert_path("ca.crt");
+  o.ca_path = hashed_dir(names, 2);
+  portls_error err;
+  cr_assert_eq(try_context(&o, &err), 0, "%s", err.message); /* warm up with libc's allocator */
+  portls_allocator a = {c_malloc, c_realloc, c_free, &g_count};
+  memset(&g_count, 0, sizeof g_count);
+  cr_assert_eq(portls_set_allocator(&a), 0);
+  cr_assert_eq(try_context(&o, &err), 0, "%s", err.message);
+  long total = g_count.calls;
+  cr_assert_eq(g_count.live, 0, "a clean run leaked %ld allocations", g_count.live);
+  cr_assert_gt(total, 5);
+  for (long n = 1; n <= total; n++) {
+    memset(&g_count, 0, sizeof g_count);
+    g_count.fail_at = n;
+    int rc = try_context(&o, &err);
+    cr_assert(g_count.failed, "allocation %ld never happened", n);
+    cr_assert_eq(g_count.live, 0, "failing allocation %ld of %ld leaked %ld blocks (rc %s: %s)", n,
+                 total, g_count.live, portls_err_name(rc), err.message);
+  }
 }
