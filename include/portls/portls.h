@@ -845,7 +845,8 @@ int portls_server_add_context(portls_server *server, const char *hostname, portl
  * portls_context_new() would, with the server's default session id context
  * under request_cert, and the current ticket keys unless opts gives some)
  * serves the connections accepted from now on; connections already open keep
- * the context they started with. On any error nothing changes and the server
+ * the context they started with (those of portls_server_add_context() stay;
+ * add one again for its hostname to replace it). On any error nothing changes and the server
  * keeps serving its current context. Errors: PORTLS_EINVAL (not a TLS server,
  * NULL opts, a *_client_method context), and those of portls_context_new(). */
 int portls_server_set_secure_context(portls_server *server, const portls_context_options *opts,

@@ -176,3 +176,27 @@ Test(sni_reload, add_context_for_a_hostname_already_present_replaces_it) {
   cr_assert_str_eq(fp_a, fp_wrong);
   h_finish(&t);
 }
+
+Test(set_secure_context, ticket_keys_survive_a_reload_unless_new_ones_are_given) {
+  h_need_cap(PORTLS_CAP_TICKET_KEYS);
+  h_test t;
+  h_init(&t);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  h_listen_tls(&t, &so);
+  uint8_t before[48], after[48], given[48];
+  portls_error err;
+  cr_assert_eq(portls_server_get_ticket_keys(t.srv.srv, before, &err), 0, "%s", err.message);
+  portls_context_options no;
+  h_context_options(&t, &no, "server-ec.key", "server-ec-chain.crt", NULL);
+  cr_assert_eq(portls_server_set_secure_context(t.srv.srv, &no, &err), 0, "%s", err.message);
+  cr_assert_eq(portls_server_get_ticket_keys(t.srv.srv, after, &err), 0, "%s", err.message);
+  cr_assert_eq(memcmp(before, after, 48), 0, "sessions issued before the reload still resume");
+  for (int i = 0; i < 48; i++) given[i] = (uint8_t)i;
+  no.ticket_keys = (portls_buf){given, 48};
+  cr_assert_eq(portls_server_set_secure_context(t.srv.srv, &no, &err), 0, "%s", err.message);
+  cr_assert_eq(portls_server_get_ticket_keys(t.srv.srv, after, &err), 0, "%s", err.message);
+  cr_assert_eq(memcmp(given, after, 48), 0, "ticket keys in the options win");
+  h_finish(&t);
+}
