@@ -22,12 +22,28 @@ static const char *cert_path(const char *name) {
   return p;
 }
 
+/* The temporary directories a test made, removed when its process exits. */
+static char made_dirs[4][256];
+static int n_made;
+static void remove_made_dirs(void) {
+  for (int i = 0; i < n_made; i++) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", made_dirs[i]);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", made_dirs[i]);
+  }
+}
+static void made_dir(const char *dir) {
+  if (n_made == 0) atexit(remove_made_dirs);
+  if (n_made < 4) snprintf(made_dirs[n_made++], sizeof made_dirs[0], "%s", dir);
+}
+
 /* A file in a fresh temporary directory holding text. */
 static const char *temp_file(const char *name, const char *text) {
   static char dir[256];
   if (dir[0] == '\0') {
     snprintf(dir, sizeof dir, "/tmp/portls-files-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
+    made_dir(dir);
   }
   static char path[512];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -149,6 +165,7 @@ static const char *hashed_dir(const char *const *names, size_t n) {
   static char dir[256];
   snprintf(dir, sizeof dir, "/tmp/portls-capath-XXXXXX");
   cr_assert_not_null(mkdtemp(dir));
+  made_dir(dir);
   char cmd[2048];
   for (size_t i = 0; i < n; i++) {
     snprintf(cmd, sizeof cmd, "cp '%s' '%s/'", cert_path(names[i]), dir);
