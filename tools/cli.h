@@ -111,13 +111,15 @@ typedef enum cli_kind {
   XX(SERVERNAME, "servername", CLI_CONNECT, CLI_STRING, 0, 0, 0, NULL, "S", "SNI name")            \
   XX(TIMEOUT, "timeout", CLI_CONNECT, CLI_NUMBER, 0, 0, UINT32_MAX, NULL, "MS",                    \
      "ETIMEDOUT unless secureConnect comes within MS (0: none)")                                   \
-  XX(KEY, "key", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "private key (PEM), repeatable")          \
-  XX(CERT, "cert", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F",                                         \
+  XX(KEY, "key", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "F", "private key (PEM), repeatable")        \
+  XX(CERT, "cert", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "F",                                       \
      "certificate chain (PEM), repeatable, paired with --key in order")                            \
-  XX(PFX, "pfx", CLI_BOTH, CLI_FILE, 0, 0, 0, NULL, "F", "PKCS#12 key and certificates")           \
+  XX(PFX, "pfx", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "F", "PKCS#12 key and certificates")         \
   XX(PASSPHRASE, "passphrase", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "P", "for --key or --pfx")     \
-  XX(CA, "ca", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "trusted CA certificates, repeatable")      \
-  XX(CRL, "crl", CLI_BOTH, CLI_FILE, 1, 0, 0, NULL, "F", "revocation list (PEM), repeatable")      \
+  XX(CA, "ca", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "F", "trusted CA certificates, repeatable")    \
+  XX(CA_PATH, "ca-path", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "DIR",                               \
+     "trusted CAs: a directory of hashed certificates (openssl rehash)")                           \
+  XX(CRL, "crl", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "F", "revocation list (PEM), repeatable")    \
   XX(CIPHERS, "ciphers", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "S", "OpenSSL cipher list")          \
   XX(ECDH_CURVE, "ecdh-curve", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "C|false", "ECDHE curve(s)")   \
   XX(DHPARAM, "dhparam", CLI_SERVE, CLI_FILE, 0, 0, 0, NULL, "F", "DH parameters (PEM)")           \
@@ -233,6 +235,9 @@ typedef struct cli_tls {
   cli_list npn;
   cli_list alpn_callback; /* serve --alpn-callback: the protocols it accepts */
   uint8_t ticket_keys[128];
+  /* --key/--cert/--ca/--crl: the first of each goes to the library as a file
+   * option (key_file, ...); the ones after it are read here, into these. */
+  portls_buf key[CLI_MANY], cert[CLI_MANY], ca[CLI_MANY], crl[CLI_MANY];
 } cli_tls;
 
 /* Fills the context options and the protocol lists from the command line.

@@ -192,16 +192,44 @@ static int hex_value(char c) {
   return -1;
 }
 
+/* The second and later occurrences of a file option, read into bufs and
+ * given as buffers (the first is the library's `name` file option). */
+static int read_more(const cli_value *v, cli_opt_id id, const char *name, portls_buf *bufs,
+                     const portls_buf **out, size_t *count) {
+  const cli_value *val = &v[id];
+  if (val->count < 2) return 0;
+  for (int i = 1; i < val->count; i++) {
+    portls_error err = {0, ""};
+    int rc = portls_read_file(val->str[i], &bufs[i - 1], &err);
+    if (rc < 0) {
+      ev_errorf(err.code ? err.code : rc, "%s %s", name, err.message); /* "path: reason" */
+      return CLI_EXIT_USAGE;
+    }
+  }
+  *out = bufs;
+  *count = (size_t)val->count - 1;
+  return 0;
+}
+
 int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
                     portls_protocols *alpn, portls_protocols *npn) {
   memset(t, 0, sizeof(*t));
   const cli_value *v = o->v;
 
-  if (v[OPT_KEY].count) c->key = v[OPT_KEY].file, c->key_count = (size_t)v[OPT_KEY].count;
-  if (v[OPT_CERT].count) c->cert = v[OPT_CERT].file, c->cert_count = (size_t)v[OPT_CERT].count;
-  if (v[OPT_CA].count) c->ca = v[OPT_CA].file, c->ca_count = (size_t)v[OPT_CA].count;
-  if (v[OPT_CRL].count) c->crl = v[OPT_CRL].file, c->crl_count = (size_t)v[OPT_CRL].count;
-  if (v[OPT_PFX].count) c->pfx = v[OPT_PFX].file[0];
+  /* Files go to the library by name, so that its errors name them (and
+   * serve's SIGHUP reload reads them again). */
+  int rc = 0;
+  if (v[OPT_KEY].count) c->key_file = v[OPT_KEY].str[0];
+  if (v[OPT_CERT].count) c->cert_file = v[OPT_CERT].str[0];
+  if (v[OPT_CA].count) c->ca_file = v[OPT_CA].str[0];
+  if (v[OPT_CRL].count) c->crl_file = v[OPT_CRL].str[0];
+  if (v[OPT_PFX].count) c->pfx_file = v[OPT_PFX].str[0];
+  c->ca_path = cli_str(o, OPT_CA_PATH, c->ca_path);
+  if (rc == 0) rc = read_more(v, OPT_KEY, "key_file", t->key, &c->key, &c->key_count);
+  if (rc == 0) rc = read_more(v, OPT_CERT, "cert_file", t->cert, &c->cert, &c->cert_count);
+  if (rc == 0) rc = read_more(v, OPT_CA, "ca_file", t->ca, &c->ca, &c->ca_count);
+  if (rc == 0) rc = read_more(v, OPT_CRL, "crl_file", t->crl, &c->crl, &c->crl_count);
+  if (rc) return rc;
   if (v[OPT_DHPARAM].count) c->dhparam = v[OPT_DHPARAM].file[0];
   c->passphrase = cli_str(o, OPT_PASSPHRASE, c->passphrase);
   c->ciphers = cli_str(o, OPT_CIPHERS, c->ciphers);
@@ -250,7 +278,7 @@ int cli_tls_options(const cli_opts *o, cli_tls *t, portls_context_options *c,
   if (ekm != NULL && cli_require_cap("--export-keying-material", PORTLS_CAP_EXPORTER))
     return CLI_EXIT_USAGE;
 
-  int rc = split_list(o, OPT_ALPN, &t->alpn, alpn);
+  rc = split_list(o, OPT_ALPN, &t->alpn, alpn);
   if (rc == 0) rc = split_list(o, OPT_NPN, &t->npn, npn);
   portls_protocols accepted;
   if (rc == 0) rc = split_list(o, OPT_ALPN_CALLBACK, &t->alpn_callback, &accepted);
@@ -275,6 +303,12 @@ void cli_tls_free(cli_tls *t) {
   free(t->alpn.copy);
   free(t->npn.copy);
   free(t->alpn_callback.copy);
+  for (int i = 0; i < CLI_MANY; i++) {
+    portls_free((void *)t->key[i].base);
+    portls_free((void *)t->cert[i].base);
+    portls_free((void *)t->ca[i].base);
+    portls_free((void *)t->crl[i].base);
+  }
   memset(t, 0, sizeof(*t));
 }
 

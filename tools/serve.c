@@ -38,6 +38,7 @@ struct serve {
   serve_hooks *hooks;
   const cli_opts *o;             /* --export-keying-material */
   const cli_list *alpn_accepted; /* --alpn-callback */
+  const cli_opts *opts;          /* for the SIGHUP reload */
 };
 
 /* Set by the signal handler, read by a timer on the loop: the handler itself
@@ -47,6 +48,44 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
+}
+
+/* SIGHUP: read the key/cert/ca/crl/pfx files again (Node's
+ * server.setSecureContext). The handler only sets the flag; the tick does
+ * the work, on the loop, so this works on every platform. */
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig) {
+  (void)sig;
+  reload_requested = 1;
+}
+
+/* New connections get the context made from the files as they are now; open
+ * ones keep theirs. Bad files print an error event naming the option and the
+ * file, and the server keeps its current context. */
+static void serve_reload(serve *s) {
+  cli_tls t;
+  portls_context_options co;
+  portls_protocols alpn = {0}, npn = {0};
+  portls_context_options_init(&co);
+  if (cli_tls_options(s->opts, &t, &co, &alpn, &npn) != 0) { /* printed its error */
+    cli_tls_free(&t);
+    return;
+  }
+  portls_error err = {0, ""};
+  int rc = portls_server_set_secure_context(s->server, &co, &err);
+  cli_tls_free(&t);
+  if (rc < 0) {
+    ev_error(err.code ? err.code : rc, err.message);
+    return;
+  }
+  /* --sni-context: each hostname's context is replaced when its files are good. */
+  int sni = s->opts->v[OPT_SNI_CONTEXT].count;
+  int sni_failed = serve_hooks_add_contexts(s->hooks, s->server, s->opts) != 0;
+  jw *w = ev_begin("secureContextReloaded");
+  jw_kint(w, "sniContexts", sni);
+  jw_kbool(w, "sniFailed", sni_failed);
+  ev_end(w);
 }
 
 /* Stops accepting and destroys every established connection. The server's
@@ -66,7 +105,12 @@ static void on_tick(portls_timer *timer, void *user) {
   (void)timer;
   serve *s = user;
   if (!s->stopping) {
-    if (stop_requested) serve_stop(s);
+    if (stop_requested) {
+      serve_stop(s);
+    } else if (reload_requested) {
+      reload_requested = 0;
+      serve_reload(s);
+    }
     return;
   }
   /* Handshakes still in flight are not established connections, so they are
@@ -287,6 +331,8 @@ static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   rc = portls_timer_new(s->loop, on_tick, s, &s->timer);
@@ -358,6 +404,7 @@ int cmd_serve(int argc, char **argv) {
   s.mode = (int)cli_num(&o, OPT_MODE, MODE_ECHO);
   s.max_send_fragment = (size_t)cli_num(&o, OPT_MAX_SEND_FRAGMENT, 0);
   s.host = cli_str(&o, OPT_HOST, "127.0.0.1");
+  s.opts = &o;
   rc = serve_run(&s, &o, &so);
 
 done:

@@ -278,29 +278,18 @@ static int add_context(portls_server *server, const char *spec) {
   }
   copy[eq - spec] = '\0';
   copy[colon - spec] = '\0';
-  const char *name = copy, *files[2] = {copy + (eq - spec) + 1, copy + (colon - spec) + 1};
-  portls_buf bufs[2] = {{NULL, 0}, {NULL, 0}};
+  const char *name = copy;
   portls_error err = {0, ""};
-  int rc = 0;
-  for (int i = 0; i < 2 && rc == 0; i++)
-    if ((rc = portls_read_file(files[i], &bufs[i], &err)) < 0)
-      ev_errorf(err.code ? err.code : rc, "--sni-context: cannot read '%s': %s", files[i],
-                err.message);
   portls_context *ctx = NULL;
-  if (rc == 0) {
-    portls_context_options co;
-    portls_context_options_init(&co);
-    co.key = &bufs[0];
-    co.key_count = 1;
-    co.cert = &bufs[1];
-    co.cert_count = 1;
-    if ((rc = portls_context_new(&co, &ctx, &err)) < 0 ||
-        (rc = portls_server_add_context(server, name, ctx, &err)) < 0)
-      ev_errorf(err.code ? err.code : rc, "--sni-context %s: %s", name, err.message);
-  }
+  portls_context_options co;
+  portls_context_options_init(&co);
+  /* By name: the library reads them, and its errors name the file. */
+  co.key_file = copy + (eq - spec) + 1;
+  co.cert_file = copy + (colon - spec) + 1;
+  int rc = portls_context_new(&co, &ctx, &err);
+  if (rc == 0) rc = portls_server_add_context(server, name, ctx, &err);
+  if (rc < 0) ev_errorf(err.code ? err.code : rc, "--sni-context %s: %s", name, err.message);
   portls_context_free(ctx);
-  portls_free((void *)bufs[0].base);
-  portls_free((void *)bufs[1].base);
   free(copy);
   return rc < 0 ? CLI_EXIT_USAGE : 0;
 }

@@ -1290,15 +1290,37 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   }
   if (cfg->ca_count == 0 && cfg->use_system_ca) {
     ERR_clear_error();
-    int own_store = cfg->crl_count > 0 || (cfg->pfx.base != NULL && cfg->pfx.len > 0);
+    int own_store = cfg->crl_count > 0 || (cfg->pfx.base != NULL && cfg->pfx.len > 0) ||
+                    cfg->extra_ca_count > 0;
     if (!own_store && PSSL_RUN_ONCE_ON(pssl_roots_once, pssl_roots_init) && pssl_roots != NULL &&
         X509_STORE_up_ref(pssl_roots)) {
       SSL_CTX_set_cert_store(c, pssl_roots); /* shared: nothing below adds to it */
+    } else if (PSSL_RUN_ONCE_ON(pssl_roots_once, pssl_roots_init) && pssl_roots != NULL) {
+      /* CRLs, a PFX's CAs or extra CAs go into this context's own store:
+       * the roots parsed once are shared into it by reference, which costs
+       * far less than parsing the bundle again for every context. */
+      X509_STORE *own = SSL_CTX_get_cert_store(c);
+      STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(pssl_roots);
+      for (size_t i = 0; i < (size_t)sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x != NULL) (void)X509_STORE_add_cert(own, x);
+      }
     } else {
-      /* CRLs or a PFX's CAs go into this context's own store. */
       (void)SSL_CTX_load_verify_locations(c, pssl_roots_file(), NULL);
     }
     ERR_clear_error();
+    /* Extra CAs (NODE_EXTRA_CA_CERTS) join the roots; like them, they are
+     * not named in a CertificateRequest. */
+    for (size_t i = 0; i < cfg->extra_ca_count; i++) {
+      STACK_OF(X509) *certs = NULL;
+      if ((rc = pssl_read_certs(cfg->extra_ca[i], 1, &certs, PORTLS_ECERT, "extra CA", err)) < 0)
+        goto fail;
+      X509_STORE *own = SSL_CTX_get_cert_store(c);
+      for (size_t j = 0; j < (size_t)sk_X509_num(certs); j++)
+        (void)X509_STORE_add_cert(own, sk_X509_value(certs, j));
+      sk_X509_pop_free(certs, X509_free);
+      ERR_clear_error();
+    }
   }
   if (cfg->pfx.base != NULL && cfg->pfx.len > 0)
     if ((rc = pssl_load_pfx(c, cfg->pfx, cfg->passphrase, err)) < 0) goto fail;

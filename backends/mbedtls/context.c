@@ -578,6 +578,12 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
      * the system store's CAs in a CertificateRequest, so neither do we. */
     ctx->system_ca_pending = 1;
     mbedtls_ssl_conf_cert_req_ca_list(&ctx->srv, MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
+    /* The extra CAs now; the system's bundle is appended when first needed. */
+    for (size_t i = 0; i < cfg->extra_ca_count; i++) {
+      if ((rc = mbed_read_certs(&ctx->ca, cfg->extra_ca[i], PORTLS_ECERT, "extra CA", err)) < 0)
+        goto fail;
+      ctx->has_ca = 1;
+    }
   }
   for (size_t i = 0; i < cfg->crl_count; i++)
     if ((rc = mbed_read_crls(ctx, cfg->crl[i], err)) < 0) goto fail;

@@ -6,6 +6,7 @@
 
 #include "tls/context.h"
 #include "tls/der.h"
+#include "tls/files.h"
 #include "tls/pkcs.h"
 #include "tls/pkcs_crypto.h"
 #include "util/pem.h"
@@ -430,6 +431,12 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
   }
   int rc = portls__global_init(err);
   if (rc < 0) return rc;
+  /* key_file, cert_file, ... (core/tls/files.c): read, then made from buffers. */
+  if (portls__context_has_files(o)) return portls__context_new_files(o, out, err);
+  /* Without `ca`: the system roots, plus the extra CAs (NODE_EXTRA_CA_CERTS). */
+  const portls_buf *extra_ca = NULL;
+  size_t extra_ca_count = 0;
+  if (o->ca_count == 0 && (rc = portls__extra_ca(&extra_ca, &extra_ca_count, err)) < 0) return rc;
 
   if ((rc = check_bufs(o->key, o->key_count, "key", err)) < 0) return rc;
   if ((rc = check_bufs(o->cert, o->cert_count, "cert", err)) < 0) return rc;
@@ -560,6 +567,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
       .ca = o->ca,
       .ca_count = o->ca_count,
       .use_system_ca = o->ca_count == 0,
+      .extra_ca = extra_ca,
+      .extra_ca_count = extra_ca_count,
       .crl = o->crl,
       .crl_count = o->crl_count,
       .suites = suites,

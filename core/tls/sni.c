@@ -22,6 +22,11 @@ int portls__sni_match(const char *p, const char *n) {
   return *n == '\0';
 }
 
+int portls__sni_same_pattern(const char *a, const char *b) {
+  for (; *a != '\0' && lower((unsigned char)*a) == lower((unsigned char)*b); a++, b++) {}
+  return *a == '\0' && *b == '\0';
+}
+
 portls_context *portls__sni_lookup(const portls__hello_hooks *cfg, const char *name) {
   for (const portls__sni_entry *e = cfg->contexts; e != NULL; e = e->next)
     if (portls__sni_match(e->pattern, name)) return e->ctx;

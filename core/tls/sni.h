@@ -40,6 +40,8 @@ int portls__hooks_need_hello(const portls__hello_hooks *h);
  * label (possibly empty), everything else literally, case-insensitively, and
  * the whole name must match. */
 int portls__sni_match(const char *pattern, const char *name);
+/* 1 when two addContext() hostnames are the same pattern (case does not matter). */
+int portls__sni_same_pattern(const char *a, const char *b);
 /* The context for name, or NULL to keep the default. */
 portls_context *portls__sni_lookup(const portls__hello_hooks *cfg, const char *name);
 

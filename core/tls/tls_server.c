@@ -289,6 +289,48 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, 
 
 /* ---- the server's TLS methods ---- */
 
+/* ---- server.setSecureContext(): hot reload ---- */
+
+/* Connections hold a reference to the context they started with, so replacing
+ * the server's only changes what connections accepted from now on get. */
+static void swap_context(tls_server *ts, portls_context *ctx) {
+  portls_context *old = ts->ctx;
+  ts->ctx = ctx;
+  portls_context_free(old);
+}
+
+int portls_server_set_context(portls_server *srv, portls_context *ctx, portls_error *err) {
+  tls_server *ts = portls__server_upper_data(srv, &tls_server_upper);
+  if (ts == NULL || ctx == NULL)
+    return portls__err(err, PORTLS_EINVAL, "setSecureContext: needs a TLS server and a context");
+  int rc = portls__context_check_role(ctx, 1, err);
+  if (rc < 0) return rc;
+  swap_context(ts, portls_context_ref(ctx));
+  return 0;
+}
+
+int portls_server_set_secure_context(portls_server *srv, const portls_context_options *o,
+                                     portls_error *err) {
+  tls_server *ts = portls__server_upper_data(srv, &tls_server_upper);
+  if (ts == NULL || o == NULL)
+    return portls__err(err, PORTLS_EINVAL, "setSecureContext: needs a TLS server and options");
+  portls_context_options co = *o;
+  char sid[33];
+  if (ts->request_cert && co.session_id_context == NULL) {
+    default_sid_context(sid);
+    co.session_id_context = sid;
+  }
+  /* Tickets issued before the reload stay valid unless new keys are given. */
+  if (co.ticket_keys.len == 0 && ts->ctx->has_ticket_keys)
+    co.ticket_keys = (portls_buf){ts->ctx->ticket_keys, sizeof ts->ctx->ticket_keys};
+  portls_context *ctx = NULL;
+  int rc = portls_context_new(&co, &ctx, err);
+  if (rc == 0 && (rc = portls__context_check_role(ctx, 1, err)) < 0) portls_context_free(ctx);
+  if (rc < 0) return rc;
+  swap_context(ts, ctx);
+  return 0;
+}
+
 int portls_server_add_context(portls_server *srv, const char *hostname, portls_context *ctx,
                               portls_error *err) {
   if (srv == NULL || hostname == NULL || hostname[0] == '\0' || ctx == NULL)
@@ -304,6 +346,18 @@ int portls_server_add_context(portls_server *srv, const char *hostname, portls_c
     return portls__err(err, PORTLS_ENOMEM, NULL);
   }
   e->ctx = portls_context_ref(ctx);
+  /* Node pushes every addContext() and tries the newest first, so one for a
+   * hostname already present replaces it: drop the shadowed entry. */
+  for (portls__sni_entry **pp = &ts->hooks.contexts; *pp != NULL; pp = &(*pp)->next) {
+    if (portls__sni_same_pattern((*pp)->pattern, hostname)) {
+      portls__sni_entry *old = *pp;
+      *pp = old->next;
+      portls_context_free(old->ctx);
+      portls__free(old->pattern);
+      portls__free(old);
+      break;
+    }
+  }
   e->next = ts->hooks.contexts; /* Node tries the most recently added first */
   ts->hooks.contexts = e;
   return 0;

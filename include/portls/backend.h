@@ -75,6 +75,10 @@ typedef struct portls_be_ctx_config {
   const portls_buf *ca; /* PEM; none: use_system_ca */
   size_t ca_count;
   int use_system_ca;
+  /* PEM CAs trusted in addition to the system roots when use_system_ca
+   * (portls_set_extra_ca_certs, Node's NODE_EXTRA_CA_CERTS); checked by core. */
+  const portls_buf *extra_ca;
+  size_t extra_ca_count;
   const portls_buf *crl;
   size_t crl_count;
   /* The cipher policy: the suites the application's cipher string selects,

@@ -220,6 +220,21 @@ typedef struct portls_context_options {
    * empty string, an empty entry or an unknown name is PORTLS_EINVAL naming
    * "sigalgs". Requires: PORTLS_CAP_SIGALGS */
   const char *sigalgs;
+  /* Files (hosted builds), read by portls_context_new() and added to the
+   * options above: key_file to key[], cert_file to cert[], ca_file and each
+   * certificate of ca_path to ca[], crl_file to crl[]; pfx_file as pfx
+   * (exclusive with it). Every error names the option and the path:
+   * "cert_file /etc/x.pem: no PEM certificate found" (PORTLS_ECERT), a missing
+   * file PORTLS_ENOENT, an unreadable one PORTLS_EACCES, on every backend. */
+  const char *key_file;  /* a PEM (or DER) private key */
+  const char *cert_file; /* PEM certificates, leaf first then its chain */
+  const char *ca_file;   /* PEM CA certificates */
+  /* OpenSSL's CApath: a directory of certificates named <hash>.<n> (as
+   * `openssl rehash` / c_rehash make them), all of them trusted; read when
+   * the context is made, on every backend. */
+  const char *ca_path;
+  const char *crl_file; /* PEM CRLs. Requires: PORTLS_CAP_CRL */
+  const char *pfx_file; /* PKCS#12 (DER). Requires: PORTLS_CAP_PFX */
 } portls_context_options;
 
 /* Fills opts with Node's defaults for tls.createSecureContext(): no key, no
@@ -233,13 +248,36 @@ void portls_context_options_init(portls_context_options *opts);
  * PORTLS_EBAD_PASSPHRASE, PORTLS_EPFX, PORTLS_ECRL, PORTLS_ECIPHERS,
  * PORTLS_EPROTOCOL_METHOD, PORTLS_EPROTOCOL_VERSION, PORTLS_EPROTOCOL_VERSION_CONFLICT,
  * PORTLS_EDHPARAM, PORTLS_ECURVE, PORTLS_ETICKET_KEYS,
- * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
+ * PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM; for a *_file option that cannot
+ * be read PORTLS_ENOENT, PORTLS_EACCES or PORTLS_EIO, naming option and path;
+ * without `ca`, the error of an unusable PORTLS_EXTRA_CA_CERTS file. */
 int portls_context_new(const portls_context_options *opts, portls_context **out, portls_error *err);
 /* What Node would print as a process warning about this context, or NULL:
  * "DH parameter is less than 2048 bits", or a dhparam that the backend
  * ignores because it lacks the "dhe" capability (PORTLS_CAP_DHE). Borrowed:
  * valid while ctx lives. */
 const char *portls_context_warning(const portls_context *ctx);
+
+/* Node: tls.rootCertificates: the system's trusted root certificates as PEM
+ * strings, read once (hosted builds) from the bundle the backends trust:
+ * $SSL_CERT_FILE, else the first of /etc/ssl/certs/ca-certificates.crt
+ * (Debian), /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/cert.pem that exists.
+ * *pems is a static array of *count strings, valid for the life of the
+ * process (never freed). Errors: PORTLS_ENOENT (no bundle), PORTLS_ECERT (it
+ * holds no certificate), PORTLS_ENOTSUP (no file system), PORTLS_ENOMEM,
+ * PORTLS_EINVAL. */
+int portls_root_certificates(const char *const **pems, size_t *count, portls_error *err);
+
+/* Node: NODE_EXTRA_CA_CERTS, set from the program: contexts made afterwards
+ * without `ca` (nor ca_file/ca_path) trust the system roots plus these PEM
+ * certificates (copied; count 0 clears them). Process-wide: call it before
+ * any object exists. When it was never called, the environment variable
+ * PORTLS_EXTRA_CA_CERTS, naming a PEM file, is read once, at the first
+ * context creation; a file that cannot be read or holds no certificate then
+ * fails that and every later context without `ca`, with the variable and the
+ * path in the message. Errors: PORTLS_ECERT (no certificate, or one that does
+ * not parse, naming extra_ca[i]), PORTLS_EINVAL, PORTLS_ENOMEM. */
+int portls_set_extra_ca_certs(const portls_buf *ca, size_t count, portls_error *err);
 
 /* Takes another reference (dropped with portls_context_free()); returns ctx. */
 portls_context *portls_context_ref(portls_context *ctx);
@@ -932,11 +970,28 @@ void portls_server_close(portls_server *server);
  * matching hostname ('*' matches within one label: "*.example.com"; case
  * does not matter), its connection uses ctx (a reference is taken). Contexts
  * are tried from the most recently added, as Node does; the first match
- * wins; no match keeps the server's own context. Used when the server has no
+ * wins; no match keeps the server's own context. A hostname already added
+ * (the same pattern, whatever its case) is replaced: its old context is
+ * dropped and the new one is tried first, as Node's newer entry shadows the
+ * older; connections already open keep theirs. Used when the server has no
  * sni_callback. Requires: PORTLS_CAP_SNI. Errors: PORTLS_EINVAL (empty
  * hostname, a plain net server), PORTLS_ENOMEM. */
 int portls_server_add_context(portls_server *server, const char *hostname, portls_context *ctx,
                               portls_error *err);
+
+/* Node: server.setSecureContext(options): a new context made from opts (as
+ * portls_context_new() would, with the server's default session id context
+ * under request_cert, and the current ticket keys unless opts gives some)
+ * serves the connections accepted from now on; connections already open keep
+ * the context they started with (those of portls_server_add_context() stay;
+ * add one again for its hostname to replace it). On any error nothing changes and the server
+ * keeps serving its current context. Errors: PORTLS_EINVAL (not a TLS server,
+ * NULL opts, a *_client_method context), and those of portls_context_new(). */
+int portls_server_set_secure_context(portls_server *server, const portls_context_options *opts,
+                                     portls_error *err);
+/* As portls_server_set_secure_context(), with a context already made (a
+ * reference is taken; its own ticket keys are used). Errors: PORTLS_EINVAL. */
+int portls_server_set_context(portls_server *server, portls_context *ctx, portls_error *err);
 
 /* Node: server.getTicketKeys(): the 48 bytes (16 name, 16 HMAC, 16 AES) the
  * server's context issues and accepts tickets with, copied into keys: the

@@ -32,6 +32,18 @@ expect EINVAL "NAME=KEYFILE:CERTFILE" serve "${key[@]}" --sni-context "a.example
 expect ENOENT "missing.key" serve "${key[@]}" --sni-context "a.example=$work/missing.key:$certs/wrong-host.crt"
 expect ERR_TLS_KEY_MISMATCH "a.example" serve "${key[@]}" \
   --sni-context "a.example=$certs/server-rsa.key:$certs/wrong-host.crt"
+# Files go to the library by name: its errors name the option and the path, same code everywhere.
+echo "not a certificate" >"$work/garbage.pem"
+expect ENOENT "key_file $work/missing.key: " serve --key "$work/missing.key" --cert "$certs/server-rsa-chain.crt"
+expect ERR_TLS_INVALID_CERT "cert_file $work/garbage.pem: no PEM certificate found" \
+  serve --key "$certs/server-rsa.key" --cert "$work/garbage.pem"
+expect ERR_TLS_INVALID_KEY "key_file $work/garbage.pem: no PEM private key found" \
+  serve --key "$work/garbage.pem" --cert "$certs/server-rsa-chain.crt"
+expect ERR_TLS_KEY_MISMATCH "key_file $certs/mismatch.key (for cert_file $certs/server-rsa-chain.crt)" \
+  serve --key "$certs/mismatch.key" --cert "$certs/server-rsa-chain.crt"
+expect ERR_TLS_INVALID_CERT "ca_file $work/garbage.pem: no PEM certificate found" \
+  connect --port 1 --ca "$work/garbage.pem"
+expect ENOENT "ca_path $work/nodir" connect --port 1 --ca-path "$work/nodir"
 expect EINVAL "--renegotiate" connect --port 1 --renegotiate many
 expect EINVAL "--port or --path" connect --renegotiate 1
 for flag in ocsp-stapling:--ocsp-response session-cache:--session-cache; do
