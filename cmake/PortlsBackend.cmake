@@ -17,7 +17,9 @@
 #                             each file of tests/fuzz/corpus/<x>/ once (PORTLS_BUILD_TESTS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
 #          linkage-<name>, install-consumer-<name>, fuzz-replay-<x>[-<name>],
-#          hostile-<group>-<name> (tests/hostile)
+#          hostile-<group>-<name> (tests/hostile), threads-<name> (tests/threads; every
+#          test-threads-<name> is also a dependency of the target `threads-tests`, which
+#          scripts/test.sh builds alone under ThreadSanitizer)
 #
 # Fuzz targets say which backends they need in a comment line of their own
 # source, ` * fuzz-scope: S`:
@@ -323,6 +325,28 @@ function(portls_add_backend_tests name)
         FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}"
         TIMEOUT 600)
     endforeach()
+  endif()
+
+  # N loops on N threads sharing contexts, ticket keys and a session store
+  # (tests/threads/test_threads.c, a plain program); under ThreadSanitizer in the test
+  # command's own build (PORTLS_SANITIZE=thread, scripts/test.sh).
+  if(EXISTS "${PROJECT_SOURCE_DIR}/tests/threads/test_threads.c")
+    find_package(Threads REQUIRED)
+    add_executable(test-threads-${name} "${PROJECT_SOURCE_DIR}/tests/threads/test_threads.c")
+    portls_link_backend(test-threads-${name} ${name})
+    target_link_libraries(test-threads-${name} PRIVATE Threads::Threads)
+    portls_target_flags(test-threads-${name})
+    portls_needs_certs(test-threads-${name})
+    if(NOT TARGET threads-tests)
+      add_custom_target(threads-tests)
+    endif()
+    add_dependencies(threads-tests test-threads-${name})
+    add_test(NAME threads-${name} COMMAND test-threads-${name})
+    set_tests_properties(threads-${name} PROPERTIES
+      LABELS "backend:${name};threads"
+      ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
+      FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}|WARNING: ThreadSanitizer"
+      TIMEOUT 600)
   endif()
 
   # Every exported symbol of both libraries starts with portls_ (scripts/check-exports.sh).

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -112,8 +113,12 @@ typedef struct portls__ossl_ops {
   int (*rest)(portls_be_session *s);
 } portls__ossl_ops;
 
+/* A context may be shared by loops on several threads: SSL_CTX locks itself;
+ * what this struct adds and changes after creation (the offered-session
+ * cache, the ticket keys) is read and written under `lock`. */
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
+  pthread_mutex_t lock;
   /* The last session a client offered, decoded: a client resuming again and
    * again offers the same bytes, and decoding them (the peer's certificate
    * included) was 40% of a resumed handshake. */
@@ -122,6 +127,7 @@ struct portls_be_ctx {
   size_t offered_len;
   int has_ticket_keys;
   uint8_t ticket_keys[48]; /* Node's layout: name 16 | HMAC-SHA256 key 16 | AES-128 key 16 */
+  int ticket_cb_set;       /* OpenSSL: the ticket key callback is installed (once) */
 };
 
 struct portls_be_session {

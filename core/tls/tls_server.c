@@ -44,14 +44,16 @@ void portls_server_options_init(portls_server_options *o) {
 }
 
 /* Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW. */
-static unsigned reneg_limit = 3, reneg_window_s = 600;
+/* Process-wide, and read by every loop's connections: atomic, so that a
+ * change made on one thread while others run is seen whole. */
+static portls__refcount reneg_limit = 3, reneg_window_s = 600;
 
 void portls_set_client_reneg_limit(unsigned limit, unsigned window_s) {
-  reneg_limit = limit;
-  reneg_window_s = window_s;
+  portls__ref_set(&reneg_limit, limit);
+  portls__ref_set(&reneg_window_s, window_s);
 }
-unsigned portls_client_reneg_limit(void) { return reneg_limit; }
-unsigned portls_client_reneg_window(void) { return reneg_window_s; }
+unsigned portls_client_reneg_limit(void) { return (unsigned)portls__ref_get(&reneg_limit); }
+unsigned portls_client_reneg_window(void) { return (unsigned)portls__ref_get(&reneg_window_s); }
 
 /* ---- rest: quiet connections give back what only active ones need ---- */
 
@@ -308,7 +310,7 @@ int portls_server_get_ticket_keys(const portls_server *srv, uint8_t keys[48], po
     return portls__err(err, PORTLS_EINVAL, "getTicketKeys: NULL argument or not a TLS server");
   int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "getTicketKeys", err);
   if (rc < 0) return rc;
-  memcpy(keys, ts->ctx->ticket_keys, sizeof ts->ctx->ticket_keys);
+  portls__context_get_ticket_keys(ts->ctx, keys);
   return 0;
 }
 
