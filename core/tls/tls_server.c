@@ -244,15 +244,29 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   h->session_user = o->session_user;
   h->ocsp_request = o->ocsp_request;
   h->ocsp_user = o->ocsp_user;
-  h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
+  h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit
+                                               : portls_client_reneg_limit();
   h->reneg_window_ms =
       1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
-                                                       : reneg_window_s);
+                                                       : portls_client_reneg_window());
   if (rc == 0 && portls__backend.rest != NULL) {
     rc = P->timer_new(ts->loop->plat, rest_sweep, ts, &ts->rest_timer);
     if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));
   }
   return rc;
+}
+
+typedef struct worker_args {
+  const portls_server_options *o;
+  portls_context *ctx;
+} worker_args;
+
+static int make_tls_worker(portls_loop *loop, void *arg, portls_server **out, portls_error *err) {
+  const worker_args *wa = arg;
+  portls_server_options o = *wa->o;
+  o.workers = 0;
+  o.tls.secure_context = wa->ctx;
+  return portls_tls_create_server(loop, &o, out, err);
 }
 
 int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
@@ -278,6 +292,16 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, 
     portls__server_discard(srv);
     return rc;
   }
+  if (o->workers > 1) {
+    /* Every worker serves with this server's context: one set of ticket
+     * keys, one session cache, whichever thread a client lands on. */
+    worker_args wa = {o, ts->ctx};
+    rc = portls__server_workers(srv, o->workers, o->workers_mode, make_tls_worker, &wa, err);
+    if (rc < 0) {
+      portls__server_discard(srv);
+      return rc;
+    }
+  }
   *out = srv;
   return 0;
 }
@@ -293,6 +317,17 @@ int portls_server_add_context(portls_server *srv, const char *hostname, portls_c
   int rc = portls__need_cap(PORTLS_CAP_SNI, "addContext", err);
   if (rc < 0) return rc;
   if ((rc = portls__context_check_role(ctx, 1, err)) < 0) return rc;
+  int started = 0;
+  size_t nworkers = portls__server_workers_count(srv, &started);
+  if (nworkers > 0) {
+    /* Each worker matches names on its own thread: set before listening. */
+    if (started)
+      return portls__err(err, PORTLS_EBUSY, "addContext: a workers server takes contexts before "
+                                            "it listens");
+    for (size_t i = 0; i < nworkers; i++)
+      if ((rc = portls_server_add_context(portls__server_worker(srv, i), hostname, ctx, err)) < 0)
+        return rc;
+  }
   portls__sni_entry *e = portls__calloc(1, sizeof *e);
   if (e == NULL || (e->pattern = portls__strdup(hostname)) == NULL) {
     portls__free(e);

@@ -37,6 +37,9 @@ struct px_io {
   int fd;
   short events;
   unsigned char closing; /* closed: the loop skips it; freed by its close callback */
+  unsigned char ep_on;   /* registered with the loop's epoll descriptor (backend_fd) as ep_fd */
+  short ep_events;
+  int ep_fd;
   void (*on_events)(px_io *io, short revents);
 };
 
@@ -67,6 +70,10 @@ struct portls_plat_loop {
   portls_plat_timer **heap;
   size_t nheap, heapcap, ntimers;
   uint64_t timer_seq;
+
+  /* The application's own loop (portls_loop_backend_fd()): an epoll
+   * descriptor mirroring the poll set, made on first request (Linux); -1. */
+  int epfd;
 
   int iov_max;   /* iovecs per writev() */
   int emfile_fd; /* spare fd for accept() under EMFILE (libuv's trick), or -1 */
@@ -110,6 +117,11 @@ int portls__px_set_nodelay(portls_plat_stream *s, int enable);
 int portls__px_set_keepalive(portls_plat_stream *s, int enable, unsigned delay_s);
 int portls__px_sockname(portls_plat_stream *s, portls_plat_addr *out);
 int portls__px_peername(portls_plat_stream *s, portls_plat_addr *out);
+
+int portls__px_listen_fd(portls_plat_loop *loop, int fd, portls_plat_status_cb cb, void *ud,
+                         portls_plat_listener **out);
+int portls__px_accept_fd(portls_plat_listener *l, int *fd);
+int portls__px_stream_open(portls_plat_loop *loop, int fd, portls_plat_stream **out);
 
 /* lookup.c */
 int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, int family,
