@@ -814,9 +814,11 @@ static void worker_wake(void *ud) {
     portls__spin_lock(&g->lock);
     int close_req = w->close_req;
     n = srv->nhanded < PORTLS__ARRAY_SIZE(fds) ? srv->nhanded : PORTLS__ARRAY_SIZE(fds);
-    memcpy(fds, srv->handed, n * sizeof *fds);
-    memmove(srv->handed, srv->handed + n, (srv->nhanded - n) * sizeof *fds);
-    srv->nhanded -= n;
+    if (n > 0) {
+      memcpy(fds, srv->handed, n * sizeof *fds);
+      memmove(srv->handed, srv->handed + n, (srv->nhanded - n) * sizeof *fds);
+      srv->nhanded -= n;
+    }
     portls__spin_unlock(&g->lock);
     for (size_t i = 0; i < n; i++) {
       portls_plat_stream *stream = NULL;

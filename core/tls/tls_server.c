@@ -244,8 +244,8 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   h->session_user = o->session_user;
   h->ocsp_request = o->ocsp_request;
   h->ocsp_user = o->ocsp_user;
-  h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit
-                                               : portls_client_reneg_limit();
+  h->reneg_limit =
+      o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : portls_client_reneg_limit();
   h->reneg_window_ms =
       1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
                                                        : portls_client_reneg_window());
@@ -322,8 +322,9 @@ int portls_server_add_context(portls_server *srv, const char *hostname, portls_c
   if (nworkers > 0) {
     /* Each worker matches names on its own thread: set before listening. */
     if (started)
-      return portls__err(err, PORTLS_EBUSY, "addContext: a workers server takes contexts before "
-                                            "it listens");
+      return portls__err(err, PORTLS_EBUSY,
+                         "addContext: a workers server takes contexts before "
+                         "it listens");
     for (size_t i = 0; i < nworkers; i++)
       if ((rc = portls_server_add_context(portls__server_worker(srv, i), hostname, ctx, err)) < 0)
         return rc;

@@ -67,8 +67,7 @@ typedef atomic_flag portls__spin;
 #define PORTLS__SPIN_INIT ATOMIC_FLAG_INIT
 static inline void portls__spin_init(portls__spin *s) { atomic_flag_clear(s); }
 static inline void portls__spin_lock(portls__spin *s) {
-  while (atomic_flag_test_and_set_explicit(s, memory_order_acquire)) {
-  }
+  while (atomic_flag_test_and_set_explicit(s, memory_order_acquire)) {}
 }
 static inline void portls__spin_unlock(portls__spin *s) {
   atomic_flag_clear_explicit(s, memory_order_release);

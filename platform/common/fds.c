@@ -3,6 +3,10 @@
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
+/* SO_REUSEPORT is not POSIX: glibc shows it with its default feature set. */
+#if !defined(_WIN32) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE 1
+#endif
 
 #include "fds.h"
 
@@ -59,8 +63,9 @@ int portls__plat_bind_listen(const portls_plat_addr *addr, int backlog, int reus
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0) rc = -errno;
   }
 #endif
-  if (rc == 0 && bind(fd, is_unix ? (struct sockaddr *)(void *)&sun : (struct sockaddr *)(void *)&ss,
-                      salen) != 0)
+  if (rc == 0 &&
+      bind(fd, is_unix ? (struct sockaddr *)(void *)&sun : (struct sockaddr *)(void *)&ss, salen) !=
+          0)
     rc = errno == ENOENT ? -EACCES : -errno;
   if (rc == 0 && listen(fd, backlog > 0 ? backlog : 511) != 0) rc = -errno;
   if (rc != 0) {

@@ -623,8 +623,7 @@ static void px_async_events(px_io *io, short revents) {
   portls_plat_async *a = (portls_plat_async *)(void *)io;
   char buf[64];
   (void)revents;
-  while (read(a->io.fd, buf, sizeof buf) > 0) {
-  }
+  while (read(a->io.fd, buf, sizeof buf) > 0) {}
   atomic_store(&a->sent, 0);
   a->cb(a->ud);
 }
@@ -672,8 +671,7 @@ static int px_async_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
 static void px_async_send(portls_plat_async *a) {
   if (a == NULL || atomic_exchange(&a->sent, 1)) return;
   char b = 1;
-  while (write(a->wfd, &b, 1) < 0 && errno == EINTR) {
-  }
+  while (write(a->wfd, &b, 1) < 0 && errno == EINTR) {}
 }
 
 static void px_async_close(portls_plat_async *a) {

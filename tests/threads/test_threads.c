@@ -232,8 +232,8 @@ static void run_client(worker *w, client *c, int kind, uint16_t port, const uint
   memset(c, 0, sizeof *c);
   c->w = w;
   c->kind = kind;
-  c->sent_len = (size_t)snprintf(c->sent, sizeof c->sent, "hello from thread %d kind %d\n",
-                                 w->index, kind);
+  c->sent_len =
+      (size_t)snprintf(c->sent, sizeof c->sent, "hello from thread %d kind %d\n", w->index, kind);
   portls_connect_options co;
   portls_connect_options_init(&co);
   co.host = "127.0.0.1";
@@ -274,8 +274,7 @@ static void *thread_main(void *arg) {
   portls_error err = {0};
   /* All threads at once: the first loop and the first look at the defaults. */
   atomic_fetch_add(&arrived[0], 1);
-  while (atomic_load(&arrived[0]) < NT) {
-  }
+  while (atomic_load(&arrived[0]) < NT) {}
   CHECK(portls_default_ciphers() != NULL, "default ciphers");
   int rc = portls_loop_new(&w->loop);
   if (rc < 0) fail("loop_new", rc, NULL);
@@ -305,8 +304,7 @@ static void *thread_main(void *arg) {
   (void)err;
   for (int k = 0; k < 2; k++)
     if (w->srv[k] != NULL) portls_server_close(w->srv[k]);
-  while (portls_loop_run_once(w->loop, 1) > 0) {
-  }
+  while (portls_loop_run_once(w->loop, 1) > 0) {}
   rc = portls_loop_free(w->loop);
   if (rc < 0) fail("loop_free", rc, NULL);
   return NULL;
@@ -351,8 +349,8 @@ static portls_context *make_context(int server, int tls12) {
 
 int main(void) {
   for (size_t i = 0; i < sizeof ticket_keys; i++) ticket_keys[i] = (uint8_t)(i * 7 + 1);
-  have_session_cache = portls_has_capability(PORTLS_CAP_SESSION_CACHE) &&
-                       portls_has_capability(PORTLS_CAP_TLS1_2);
+  have_session_cache =
+      portls_has_capability(PORTLS_CAP_SESSION_CACHE) && portls_has_capability(PORTLS_CAP_TLS1_2);
   srv13 = make_context(1, 0);
   cli13 = make_context(0, 0);
   if (have_session_cache) {
