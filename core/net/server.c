@@ -371,7 +371,7 @@ static int check_listen(portls_server *srv, portls_error *err) {
 }
 
 static int start_workers(portls_server *parent, portls_error *err);
-static int workers_listen(portls_server *parent, const int *fds, portls_error *err);
+static int workers_listen(portls_server *parent, const int *fds, int caller_fd, portls_error *err);
 
 static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog,
                      portls_error *err) {
@@ -405,7 +405,7 @@ static int do_listen(portls_server *srv, const portls_plat_addr *a, int backlog,
         }
       }
     }
-    return workers_listen(srv, fds, err);
+    return workers_listen(srv, fds, 0, err);
   }
   portls_plat_listener *l;
   rc = P->listen(srv->loop->plat, a, backlog, on_connection, srv, &l);
@@ -569,7 +569,7 @@ int portls_server_listen_fd(portls_server *srv, int fd, portls_error *err) {
         return portls__err(err, rc, "listen_fd: dup(%d): %s", fd, portls_strerror(rc));
       }
     }
-    return workers_listen(srv, fds, err);
+    return workers_listen(srv, fds, 1, err);
   }
   portls_plat_listener *l;
   rc = P->listen_fd(srv->loop->plat, fd, on_connection, srv, &l);
@@ -702,7 +702,7 @@ int portls__server_workers(portls_server *parent, unsigned n, int mode,
 
 /* The parent listens through workers on fds[0..n-1] (each a listening
  * socket the worker owns from now on), then starts them. */
-static int workers_listen(portls_server *parent, const int *fds, portls_error *err) {
+static int workers_listen(portls_server *parent, const int *fds, int caller_fd, portls_error *err) {
   workers *g = parent->group;
   int rc = 0;
   unsigned i;
@@ -711,15 +711,19 @@ static int workers_listen(portls_server *parent, const int *fds, portls_error *e
     portls_plat_listener *l;
     rc = P->listen_fd(w->loop->plat, fds[i], on_connection, w->srv, &l);
     if (rc < 0) {
-      rc = portls__err(err, rc, "listen: worker %u: %s", i, portls_strerror(rc));
+      rc = portls__err(err, rc, "listen: worker %u: descriptor %d %s", i, fds[i],
+                       rc == PORTLS_EINVAL ? "is not a listening stream socket (TCP or Unix)"
+                                           : portls_strerror(rc));
       break;
     }
     rc = attach_listener(w->srv, l, err);
     if (rc == 0 && i == 0 && P->listener_address(l, &g->addr) == 0) g->have_addr = 1;
   }
   if (rc < 0) {
-    /* fds[i] failed to be adopted: still ours; the rest too. */
-    for (unsigned j = i; j < g->n; j++) P->fd_close(fds[j]);
+    /* fds[i] failed to be adopted: still ours, and the rest too (but the
+     * application's own descriptor, when nothing has taken it yet). */
+    for (unsigned j = i; j < g->n; j++)
+      if (!(caller_fd && j == 0)) P->fd_close(fds[j]);
     for (unsigned j = 0; j < i; j++)
       if (g->w[j].srv->listener != NULL) {
         P->listener_close(g->w[j].srv->listener, on_stray_closed, NULL);
