@@ -28,11 +28,12 @@ cmake -S . -B "$build-tsan" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_WERROR=ON \
   -DPORTLS_SANITIZE=thread -DPORTLS_BUILD_TOOLS=OFF -DPORTLS_BUILD_EXAMPLES=OFF
 cmake --build "$build-tsan" -j"$jobs" --target threads-tests
 ctest --test-dir "$build-tsan" --output-on-failure --no-tests=error -j"$jobs" -L threads
-# The conformance suite again on the dependency-free POSIX platform, every backend.
+# The conformance suite again on the dependency-free POSIX platform, every backend,
+# with the thread tests (workers, your own epoll loop through the posix backend fd).
 cmake -S . -B "$build-posix" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_PLATFORM=posix \
   -DPORTLS_WERROR=ON -DPORTLS_SANITIZE=ON -DPORTLS_BUILD_EXAMPLES=OFF
 cmake --build "$build-posix" -j"$jobs"
-ctest --test-dir "$build-posix" --output-on-failure --no-tests=error -j"$jobs" -L conformance
+ctest --test-dir "$build-posix" --output-on-failure --no-tests=error -j"$jobs" -L 'conformance|threads'
 # Once more under valgrind (memcheck), on the OpenSSL backend.
 ./scripts/valgrind.sh openssl
 # The embedded proof: core + mbedTLS + platform/posix cross-built for armhf and run

@@ -194,7 +194,8 @@ static int server_closed(void *arg) {
   return atomic_load(&close_count) > 0;
 }
 static int count_is(void *arg) {
-  return portls_server_connections(((portls_server **)arg)[0]) == (size_t)(uintptr_t)((void **)arg)[1];
+  return portls_server_connections(((portls_server **)arg)[0]) ==
+         (size_t)(uintptr_t)((void **)arg)[1];
 }
 
 /* ---- the tests ---- */
@@ -251,8 +252,7 @@ static void test_workers(int mode, const char *name) {
   clients every = {held, HELD + EXTRA};
   run_until(all_closed, &every, "clients closed");
   run_until(server_closed, NULL, "'close' after close()");
-  while (portls_loop_run_once(loop, 1) > 0) {
-  }
+  while (portls_loop_run_once(loop, 1) > 0) {}
   CHECK(atomic_load(&close_count) == 1, "'close' once");
   printf("workers (%s): %d echoed, connections summed, maxConnections %d held, one close\n", name,
          HELD + MAX - HELD, MAX);
@@ -279,8 +279,7 @@ static void finish(portls_server *srv, client *c, int n) {
   clients cs = {c, n};
   run_until(all_closed, &cs, "clients closed");
   run_until(server_closed, NULL, "'close'");
-  while (portls_loop_run_once(loop, 1) > 0) {
-  }
+  while (portls_loop_run_once(loop, 1) > 0) {}
 }
 
 static void test_listen_fd(unsigned workers) {
