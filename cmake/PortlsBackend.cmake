@@ -328,6 +328,14 @@ function(portls_add_backend_tests name)
     endforeach()
   endif()
 
+  # The load client of tests/interop/workers.sh (serve --workers N against 1,000 clients).
+  if(TARGET portls-${name}-cli AND EXISTS "${PROJECT_SOURCE_DIR}/tests/threads/echo_load.c")
+    add_executable(echo-load-${name} "${PROJECT_SOURCE_DIR}/tests/threads/echo_load.c")
+    portls_link_backend(echo-load-${name} ${name})
+    portls_target_flags(echo-load-${name})
+    portls_needs_certs(echo-load-${name})
+  endif()
+
   # Threads (tests/threads/test_<x>.c, plain programs, test <x>-<name>): N loops on N
   # threads sharing contexts, ticket keys and a session store (threads-<name>), and a
   # server on several threads with descriptors from the application (workers-<name>);
