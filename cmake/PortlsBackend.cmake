@@ -198,7 +198,7 @@ function(portls_add_backend name)
     add_executable(portls-${name}-cli ${PORTLS_TOOL_SOURCES})
     set_target_properties(portls-${name}-cli PROPERTIES OUTPUT_NAME portls-${name})
     portls_link_backend(portls-${name}-cli ${name})
-    target_link_libraries(portls-${name}-cli PRIVATE Threads::Threads) # serve --workers
+    target_link_libraries(portls-${name}-cli PRIVATE $<TARGET_NAME_IF_EXISTS:Threads::Threads>) # serve --workers
     portls_target_flags(portls-${name}-cli)
     portls_needs_certs(portls-${name}-cli)
     install(TARGETS portls-${name}-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
