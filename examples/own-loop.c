@@ -49,8 +49,7 @@ static void on_secure_connection(portls_server *server, portls_socket *sock, voi
   (void)server, (void)user;
   static const portls_socket_events ev = {.data = on_data, .end = on_end};
   portls_socket_set_events(sock, &ev, NULL);
-  fprintf(stderr, "own-loop: a client connected (%zu now)\n",
-          portls_server_connections(server));
+  fprintf(stderr, "own-loop: a client connected (%zu now)\n", portls_server_connections(server));
 }
 static int server_closed;
 static void on_close(portls_server *server, void *user) {
@@ -90,7 +89,7 @@ int main(int argc, char **argv) {
   int backend = portls_loop_backend_fd(loop);
   if (backend < 0) {
     fprintf(stderr, "own-loop: platform %s: %s\n", portls_platform_name(),
-                    portls_strerror(backend));
+            portls_strerror(backend));
     return 1;
   }
 
@@ -121,7 +120,6 @@ int main(int argc, char **argv) {
     portls_loop_run_once(loop, 0);
   }
   /* The server has closed; what is left (closing connections) ends now. */
-  while (portls_loop_run_once(loop, 0) > 0) {
-  }
+  while (portls_loop_run_once(loop, 0) > 0) {}
   return portls_loop_free(loop) == 0 ? 0 : 1;
 }

@@ -66,6 +66,8 @@ static struct {
 static uint16_t ports[NT][2]; /* [thread][0: TLS 1.3 server, 1: TLS 1.2 server] */
 static atomic_int arrived[8];
 static atomic_int resumed13, resumed12;
+static atomic_int contexts_ready;
+static portls_context *make_context(int server, int tls12);
 
 /* ---- one thread's state ---- */
 
@@ -275,9 +277,25 @@ static void *thread_main(void *arg) {
   /* All threads at once: the first loop and the first look at the defaults. */
   atomic_fetch_add(&arrived[0], 1);
   while (atomic_load(&arrived[0]) < NT) {}
-  CHECK(portls_default_ciphers() != NULL, "default ciphers");
+  /* The process's first library calls, on every thread at once (the loop
+   * first: a call_once before it would order the threads for TSan). */
   int rc = portls_loop_new(&w->loop);
   if (rc < 0) fail("loop_new", rc, NULL);
+  CHECK(portls_default_ciphers() != NULL, "default ciphers");
+  if (w->index == 0) {
+    /* The shared contexts, made by one thread and used by all. */
+    for (size_t i = 0; i < sizeof ticket_keys; i++) ticket_keys[i] = (uint8_t)(i * 7 + 1);
+    have_session_cache =
+        portls_has_capability(PORTLS_CAP_SESSION_CACHE) && portls_has_capability(PORTLS_CAP_TLS1_2);
+    srv13 = make_context(1, 0);
+    cli13 = make_context(0, 0);
+    if (have_session_cache) {
+      srv12 = make_context(1, 1);
+      cli12 = make_context(0, 1);
+    }
+    atomic_store(&contexts_ready, 1);
+  }
+  while (!atomic_load(&contexts_ready)) sleep_ms(1);
   start_servers(w);
   rendezvous(w, 1);
 
@@ -348,15 +366,8 @@ static portls_context *make_context(int server, int tls12) {
 }
 
 int main(void) {
-  for (size_t i = 0; i < sizeof ticket_keys; i++) ticket_keys[i] = (uint8_t)(i * 7 + 1);
-  have_session_cache =
-      portls_has_capability(PORTLS_CAP_SESSION_CACHE) && portls_has_capability(PORTLS_CAP_TLS1_2);
-  srv13 = make_context(1, 0);
-  cli13 = make_context(0, 0);
-  if (have_session_cache) {
-    srv12 = make_context(1, 1);
-    cli12 = make_context(0, 1);
-  }
+  /* No library call before the threads: their first calls race to set the
+   * library up (portls__global_init, the cipher environment variable). */
   worker w[NT];
   pthread_t th[NT];
   memset(w, 0, sizeof w);
