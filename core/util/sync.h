@@ -13,6 +13,10 @@
  *     correct on any C11 implementation with atomics.
  *  3. Neither (__STDC_NO_ATOMICS__): plain variables. Such a build is
  *     single-threaded: every object and every call belongs to one thread.
+ * Under ThreadSanitizer the atomics' once is used even where call_once exists:
+ * glibc's call_once reaches pthread_once inside libc, where TSan's interceptor
+ * does not see it, so TSan would report the once's own initialisation as a
+ * race; the atomics it sees.
  */
 #ifndef PORTLS_CORE_SYNC_H
 #define PORTLS_CORE_SYNC_H
@@ -23,13 +27,21 @@
 #include <stdatomic.h>
 #define PORTLS__ATOMICS 1
 #endif
-#if defined(PORTLS_HAVE_C11_THREADS)
+#if defined(__SANITIZE_THREAD__)
+#define PORTLS__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PORTLS__TSAN 1
+#endif
+#endif
+#if defined(PORTLS_HAVE_C11_THREADS) && !defined(PORTLS__TSAN)
+#define PORTLS__CALL_ONCE 1
 #include <threads.h>
 #endif
 
 /* ---- once ---- */
 
-#if defined(PORTLS_HAVE_C11_THREADS)
+#if defined(PORTLS__CALL_ONCE)
 typedef once_flag portls__once_flag;
 #define PORTLS__ONCE_INIT ONCE_FLAG_INIT
 static inline void portls__once(portls__once_flag *flag, void (*fn)(void)) { call_once(flag, fn); }
