@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "portls/portls.h"
@@ -29,7 +30,9 @@
 static void fail(const char *what, int rc, const portls_error *err) {
   fprintf(stderr, "FAIL: %s: %s %s\n", what, rc < 0 ? portls_err_name(rc) : "",
           err != NULL ? err->message : "");
-  exit(1);
+  /* Other threads may still be inside the library: no exit handlers. */
+  fflush(stdout);
+  _exit(1);
 }
 #define CHECK(cond, what)                                                                          \
   do {                                                                                             \
