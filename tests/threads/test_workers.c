@@ -242,6 +242,13 @@ static void test_workers(int mode, const char *name) {
       dropped += extra.c[i].closed && !extra.c[i].echoed;
     }
   }
+  if (served != MAX - HELD || dropped != EXTRA - (MAX - HELD)) {
+    fprintf(stderr, "served %d, dropped %d, connections %zu\n", served, dropped,
+            portls_server_connections(srv));
+    for (int i = 0; i < EXTRA; i++)
+      fprintf(stderr, "  extra %d: secure %d echoed %d closed %d got %zu\n", i, extra.c[i].secure,
+              extra.c[i].echoed, extra.c[i].closed, extra.c[i].got_len);
+  }
   CHECK(served == MAX - HELD && dropped == EXTRA - (MAX - HELD),
         "maxConnections holds across the workers");
   CHECK(portls_server_connections(srv) == MAX, "connections after maxConnections");
