@@ -8,6 +8,7 @@
  *    application's thread; maxConnections holds for the group; close()
  *    closes every worker and 'close' comes once, on the application's loop,
  *    which then has nothing left.
+ *  - workers on a Unix socket: handed over in turn; the file goes on close.
  *  - portls_server_listen_fd() with a socket the test made and bound itself,
  *    on a plain server and on a workers server; a descriptor that is not a
  *    listening socket is refused.
@@ -151,6 +152,8 @@ static void cl_close(portls_socket *s, int had_error, void *u) {
   c->sock = NULL;
 }
 
+static const char *client_path; /* set: clients connect to this Unix socket */
+
 static void connect_client(client *c, uint16_t port, int hold, int n) {
   static const portls_socket_events ev = {
       .secure_connect = cl_secure, .data = cl_data, .close = cl_close};
@@ -161,6 +164,10 @@ static void connect_client(client *c, uint16_t port, int hold, int n) {
   portls_connect_options_init(&co);
   co.host = "127.0.0.1";
   co.port = port;
+  if (client_path != NULL) {
+    co.path = client_path;
+    co.tls.servername = "localhost";
+  }
   co.tls.secure_context = cli_ctx;
   co.events = &ev;
   co.user = c;
@@ -355,6 +362,28 @@ static void test_adopt_fd(unsigned workers) {
   printf("adopt_fd (workers %u): three connections accepted by the test, served\n", workers);
 }
 
+/* A Unix socket: the workers share it by handoff, whatever the mode says. */
+static void test_unix_workers(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/portls-workers-%d.sock", (int)getpid());
+  unlink(path);
+  portls_server *srv = make_server(2, PORTLS_WORKERS_REUSEPORT);
+  portls_error err = {0};
+  int rc = portls_server_listen_path(srv, path, 0, &err);
+  if (rc < 0) fail("listen_path", rc, &err);
+  client_path = path;
+  static client c[4];
+  for (int i = 0; i < 4; i++) connect_client(&c[i], 0, 0, i);
+  clients cs = {c, 4};
+  run_until(all_echoed, &cs, "echo over a Unix socket through the workers");
+  CHECK(atomic_load(&seen_count[0]) == 2 && atomic_load(&seen_count[1]) == 2,
+        "a Unix socket's connections go to the workers in turn");
+  finish(srv, c, 4);
+  client_path = NULL;
+  CHECK(access(path, F_OK) != 0, "the socket file goes with the server");
+  printf("workers on a Unix socket: handed over in turn, file removed on close\n");
+}
+
 static portls_buf read_cert(const char *name) {
   const char *dir = getenv("PORTLS_CERTS");
   CHECK(dir != NULL, "PORTLS_CERTS is not set (run through ctest)");
@@ -386,6 +415,7 @@ int main(void) {
 
   test_workers(PORTLS_WORKERS_REUSEPORT, "SO_REUSEPORT");
   test_workers(PORTLS_WORKERS_HANDOFF, "handoff");
+  test_unix_workers();
   test_listen_fd(0);
   test_listen_fd(2);
   test_adopt_fd(0);
