@@ -240,6 +240,15 @@ static int run_server(const char *dir, const char *kind) {
                                           .client_error = s_client_error,
                                           .error = s_server_error};
   o.events = &ev;
+  /* scripts/bench.sh --workers: the server on N threads (one port). The
+   * callbacks above keep no state, so any thread may run them. */
+  const char *workers = getenv("PORTLS_BENCH_WORKERS");
+  if (workers != NULL && atoi(workers) > 1) {
+    o.workers = (unsigned)atoi(workers);
+    const char *mode = getenv("PORTLS_BENCH_WORKERS_MODE");
+    o.workers_mode = mode != NULL && strcmp(mode, "handoff") == 0 ? PORTLS_WORKERS_HANDOFF
+                                                                  : PORTLS_WORKERS_REUSEPORT;
+  }
   portls_error err;
   if (portls_tls_create_server(loop, &o, &server, &err) < 0) die("createServer", &err);
   portls_free((void *)key.base);

@@ -17,7 +17,9 @@
 #                             each file of tests/fuzz/corpus/<x>/ once (PORTLS_BUILD_TESTS)
 #   tests: unit-<name>, conformance-<name>, interop-<script>-<name>, exports-<name>,
 #          linkage-<name>, install-consumer-<name>, fuzz-replay-<x>[-<name>],
-#          hostile-<group>-<name> (tests/hostile)
+#          hostile-<group>-<name> (tests/hostile), <x>-<name> for tests/threads/test_<x>.c
+#          (threads-<name>, workers-<name>; each test-<x>-<name> is also a dependency of the
+#          target `threads-tests`, which scripts/test.sh builds alone under ThreadSanitizer)
 #
 # Fuzz targets say which backends they need in a comment line of their own
 # source, ` * fuzz-scope: S`:
@@ -196,6 +198,7 @@ function(portls_add_backend name)
     add_executable(portls-${name}-cli ${PORTLS_TOOL_SOURCES})
     set_target_properties(portls-${name}-cli PROPERTIES OUTPUT_NAME portls-${name})
     portls_link_backend(portls-${name}-cli ${name})
+    target_link_libraries(portls-${name}-cli PRIVATE $<TARGET_NAME_IF_EXISTS:Threads::Threads>) # serve --workers
     portls_target_flags(portls-${name}-cli)
     portls_needs_certs(portls-${name}-cli)
     if(TARGET portls-redis)
@@ -328,6 +331,42 @@ function(portls_add_backend_tests name)
         TIMEOUT 600)
     endforeach()
   endif()
+
+  # The load client of tests/interop/workers.sh (serve --workers N against 1,000 clients).
+  if(TARGET portls-${name}-cli AND EXISTS "${PROJECT_SOURCE_DIR}/tests/threads/echo_load.c")
+    add_executable(echo-load-${name} "${PROJECT_SOURCE_DIR}/tests/threads/echo_load.c")
+    portls_link_backend(echo-load-${name} ${name})
+    portls_target_flags(echo-load-${name})
+    portls_needs_certs(echo-load-${name})
+  endif()
+
+  # Threads (tests/threads/test_<x>.c, plain programs, test <x>-<name>): N loops on N
+  # threads sharing contexts, ticket keys and a session store (threads-<name>), and a
+  # server on several threads with descriptors from the application (workers-<name>);
+  # under ThreadSanitizer in the test command's own build (PORTLS_SANITIZE=thread,
+  # scripts/test.sh builds the target threads-tests alone).
+  portls_glob(thread_tests "${PROJECT_SOURCE_DIR}/tests/threads/test_*.c")
+  foreach(src IN LISTS thread_tests)
+    find_package(Threads REQUIRED)
+    get_filename_component(stem "${src}" NAME_WE)
+    string(REGEX REPLACE "^test_" "" stem "${stem}")
+    set(exe test-${stem}-${name})
+    add_executable(${exe} "${src}")
+    portls_link_backend(${exe} ${name})
+    target_link_libraries(${exe} PRIVATE Threads::Threads)
+    portls_target_flags(${exe})
+    portls_needs_certs(${exe})
+    if(NOT TARGET threads-tests)
+      add_custom_target(threads-tests)
+    endif()
+    add_dependencies(threads-tests ${exe})
+    add_test(NAME ${stem}-${name} COMMAND ${exe})
+    set_tests_properties(${stem}-${name} PROPERTIES
+      LABELS "backend:${name};threads"
+      ENVIRONMENT "${PORTLS_TEST_ENV};PORTLS_BACKEND=${name}"
+      FAIL_REGULAR_EXPRESSION "${PORTLS_SANITIZER_FAIL_REGEX}|WARNING: ThreadSanitizer"
+      TIMEOUT 600)
+  endforeach()
 
   # Every exported symbol of both libraries starts with portls_ (scripts/check-exports.sh).
   # The benchmark's smoke test: every mode once, tiny, against this backend's server

@@ -4,6 +4,7 @@
 #include "portls/backend.h"
 #include "portls/platform.h"
 #include "portls/portls.h"
+#include "util/sync.h"
 #include "util/util.h"
 
 #define PORTLS__STR2(x) #x
@@ -71,14 +72,19 @@ int portls__digest(int alg, const void *data, size_t len, uint8_t *out) {
 
 extern const portls_allocator *portls__allocator(void);
 
+/* The backend's process-wide initialisation runs once, whichever thread
+ * creates the first loop or context; every thread sees its result. */
+static portls__once_flag global_once = PORTLS__ONCE_INIT;
+static int global_rc;
+
+static void global_init_once(void) {
+  if (portls__backend.global_init != NULL)
+    global_rc = portls__backend.global_init(portls__allocator());
+}
+
 int portls__global_init(portls_error *err) {
-  static int done;
-  if (done) return 0;
-  if (portls__backend.global_init != NULL) {
-    int rc = portls__backend.global_init(portls__allocator());
-    if (rc < 0)
-      return portls__err(err, rc, "backend %s: initialisation failed", portls__backend.name);
-  }
-  done = 1;
+  portls__once(&global_once, global_init_once);
+  if (global_rc < 0)
+    return portls__err(err, global_rc, "backend %s: initialisation failed", portls__backend.name);
   return 0;
 }

@@ -14,6 +14,12 @@
 #                                    exits non-zero if any mode fails or prints nothing
 #
 # Options: --backends "openssl mbedtls"   only these portls backends
+#          --workers "1 2"                the portls servers with each of these numbers
+#                                         of worker threads (server option `workers`;
+#                                         shown as portls-<backend>@w<N>; the quick run
+#                                         adds a CONC 4 handshake run); CPU per operation
+#                                         counts every thread of both processes
+#          --workers-mode reuseport|handoff  how the workers share the port
 #          --rounds N                     rounds (full run; default 3, at least 3 for the table)
 #          --no-build                     use the portls binaries already in the build
 #                                         directory, build none (CTest's quick run; also a
@@ -37,14 +43,18 @@ root=$(pwd)
 quick=0
 no_build=0
 only_backends=""
+worker_counts=""
+workers_mode=reuseport
 rounds=${BENCH_ROUNDS:-3}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1 ;;
     --no-build) no_build=1 ;;
     --backends) only_backends=$2; shift ;;
+    --workers) worker_counts=$2; shift ;;
+    --workers-mode) workers_mode=$2; shift ;;
     --rounds) rounds=$2; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -185,7 +195,18 @@ bindir=$(cd "$build/bin" && pwd)
 # ---------------------------------------------------------------- the peers
 
 impls=()
-for b in "${backends[@]}"; do impls+=("portls-$b"); done
+for b in "${backends[@]}"; do
+  if [[ -n $worker_counts ]]; then
+    for w in $worker_counts; do
+      [[ $w =~ ^[1-9][0-9]*$ ]] || { echo "bench: --workers: '$w' is not a count" >&2; exit 2; }
+      impls+=("portls-$b@w$w")
+    done
+  else
+    impls+=("portls-$b")
+  fi
+done
+[[ $workers_mode == reuseport || $workers_mode == handoff ]] ||
+  { echo "bench: --workers-mode: reuseport or handoff, not '$workers_mode'" >&2; exit 2; }
 libevent_bin=""
 if [[ $quick == 0 ]]; then
   if [[ ! -f $peers/libevent-bench.c || ! -f $peers/node-bench.js ]]; then
@@ -211,6 +232,10 @@ fi
 # The command line of one implementation (client and server alike).
 cmd_of() {
   case $1 in
+    portls-*@w*)
+      local b=${1#portls-} n=${1##*@w}
+      echo "env PORTLS_BENCH_WORKERS=$n PORTLS_BENCH_WORKERS_MODE=$workers_mode $bindir/portls-bench-${b%@w*}"
+      ;;
     portls-*) echo "$bindir/portls-bench-${1#portls-}" ;;
     node) echo "node $peers/node-bench.js" ;;
     libevent) echo "$libevent_bin" ;;
@@ -425,10 +450,12 @@ if [[ $quick == 1 ]]; then
     hs hs_ec_c1 "$impl" ec 1
     hs hs_rsa_c1 "$impl" rsa 1
     hs hs_resume_c2 "$impl" ec 2 resume
+    [[ -z $worker_counts ]] || hs hs_ec_c4 "$impl" ec 4
     idle "$impl"
   done
   n=$(grep -vc '_cpu' "$results" || true)
   want=$((5 * ${#impls[@]}))
+  [[ -z $worker_counts ]] || want=$((6 * ${#impls[@]}))
   log "quick: $n of $want runs gave a figure, $failures failure(s), $((SECONDS - start)) s"
   if [[ $failures != 0 || $n != "$want" ]]; then exit 1; fi
   exit 0
@@ -505,15 +532,18 @@ ratios() {
 
 fmt() { awk -v x="$1" 'BEGIN { if (x >= 100) printf "%.0f", x; else if (x >= 10) printf "%.1f", x; else printf "%.2f", x }'; }
 
+pimpls=()
+for impl in "${impls[@]}"; do [[ $impl != portls-* ]] || pimpls+=("$impl"); done
+
 # table MEASUREMENT...: medians (min-max) per implementation, then the ratios
 # portls/peer of the medians.
 table() {
   local header="| measurement |" sep="|---|" m impl row med lo hi n cell r b a pm am
   for impl in "${impls[@]}"; do header+=" $impl |"; sep+="---:|"; done
-  for b in "${backends[@]}"; do
+  for b in "${pimpls[@]}"; do
     for a in node libevent; do
       [[ " ${impls[*]} " == *" $a "* ]] || continue
-      header+=" $b/$a |"
+      header+=" ${b#portls-}/$a |"
       sep+="---:|"
     done
   done
@@ -534,9 +564,9 @@ table() {
       [[ -z $r ]] || [[ $m != hs_resume*[0-9] ]] || cell+=" r=$r"
       row+=" $cell |"
     done
-    for b in "${backends[@]}"; do
+    for b in "${pimpls[@]}"; do
       pm=""
-      read -r pm _ <<<"$(stats "$m" "portls-$b")"
+      read -r pm _ <<<"$(stats "$m" "$b")"
       for a in node libevent; do
         [[ " ${impls[*]} " == *" $a "* ]] || continue
         am=""

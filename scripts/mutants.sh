@@ -95,7 +95,7 @@ run_tests() {
   local b=$1
   shift
   local sel=()
-  [[ $b == posix ]] && sel=(-L conformance)
+  [[ $b == posix ]] && sel=(-L 'conformance|threads')
   ctest --test-dir "$work/build-$b" -j"$jobs" --timeout 600 --stop-on-failure \
     "${sel[@]}" "$@" >"$work/ctest.log" 2>&1
 }

@@ -21,11 +21,19 @@ cmake -S . -B "$build" \
   -DPORTLS_BUILD_EXAMPLES=ON
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$jobs"
-# The conformance suite again on the dependency-free POSIX platform, every backend.
+# Threads: N loops on N threads sharing one context, its ticket keys and a session
+# store (tests/threads), under ThreadSanitizer, every backend. TSan cannot be combined
+# with ASan, so it has a build of its own, of that one test program only.
+cmake -S . -B "$build-tsan" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_WERROR=ON \
+  -DPORTLS_SANITIZE=thread -DPORTLS_BUILD_TOOLS=OFF -DPORTLS_BUILD_EXAMPLES=OFF
+cmake --build "$build-tsan" -j"$jobs" --target threads-tests
+ctest --test-dir "$build-tsan" --output-on-failure --no-tests=error -j"$jobs" -L threads
+# The conformance suite again on the dependency-free POSIX platform, every backend,
+# with the thread tests (workers, your own epoll loop through the posix backend fd).
 cmake -S . -B "$build-posix" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_PLATFORM=posix \
   -DPORTLS_WERROR=ON -DPORTLS_SANITIZE=ON -DPORTLS_BUILD_EXAMPLES=OFF
 cmake --build "$build-posix" -j"$jobs"
-ctest --test-dir "$build-posix" --output-on-failure --no-tests=error -j"$jobs" -L conformance
+ctest --test-dir "$build-posix" --output-on-failure --no-tests=error -j"$jobs" -L 'conformance|threads'
 # Once more under valgrind (memcheck), on the OpenSSL backend.
 ./scripts/valgrind.sh openssl
 # The embedded proof: core + mbedTLS + platform/posix cross-built for armhf and run

@@ -165,6 +165,10 @@ typedef enum cli_kind {
      "setMaxSendFragment(N)")                                                                      \
   XX(MODE, "mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "echo|count|welcome", "echo|count|welcome",     \
      "what to do with each connection (default echo)")                                             \
+  XX(WORKERS, "workers", CLI_SERVE, CLI_NUMBER, 0, 1, 256, NULL, "N",                              \
+     "accept on N threads, one port (one server)")                                                 \
+  XX(WORKERS_MODE, "workers-mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "reuseport|handoff",            \
+     "reuseport|handoff", "how --workers share the port (default reuseport)")                      \
   XX(REQUEST_OCSP, "request-ocsp", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,             \
      "ask for a stapled OCSP response")                                                            \
   XX(SESSION_IN, "session-in", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "session to resume")     \

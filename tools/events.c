@@ -4,9 +4,9 @@
 
 #include "cli.h"
 
-/* Every line is built in this one writer: the tool is single-threaded and
- * prints one line at a time. */
-static jw out;
+/* Every line is built in this writer, one per thread (serve --workers runs
+ * connection events on several), and printed with one flush per line. */
+static _Thread_local jw out;
 
 jw *ev_begin(const char *event) {
   jw_reset(&out);
@@ -18,6 +18,8 @@ jw *ev_begin(const char *event) {
 void ev_end(jw *w) {
   jw_end_object(w);
   jw_print(w);
+  /* A worker thread's writer would outlive its thread otherwise. */
+  jw_free(w);
 }
 
 void ev_error(int code, const char *message) {

@@ -1,4 +1,5 @@
 /* portls command-line tool: a minimal JSON line writer. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,9 +216,11 @@ void jw_raw(jw *w, const char *json) {
 }
 
 void jw_print(jw *w) {
+  flockfile(stdout); /* one whole line, whichever thread prints (serve --workers) */
   if (w->buf) fputs(w->buf, stdout);
   fputc('\n', stdout);
   fflush(stdout);
+  funlockfile(stdout);
   jw_reset(w);
 }
 

@@ -2,11 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -39,6 +41,12 @@ struct serve {
   const cli_opts *o;             /* --export-keying-material */
   const cli_list *alpn_accepted; /* --alpn-callback */
   const cli_opts *opts;          /* for the SIGHUP reload */
+  /* --workers: connections arrive on the workers' threads; the list is
+   * shared under this lock, and each connection is only ever touched by
+   * its own thread (the stop destroys none of them: they end with their
+   * clients, or the process exits after the grace period). */
+  unsigned workers;
+  pthread_mutex_t lock;
 };
 
 /* Set by the signal handler, read by a timer on the loop: the handler itself
@@ -95,6 +103,7 @@ static void serve_stop(serve *s) {
   if (s->stopping) return;
   s->stopping = 1;
   portls_server_close(s->server);
+  if (s->workers > 1) return;
   for (conn *c = s->conns; c; c = c->next) portls_socket_destroy(c->sock, NULL);
 }
 
@@ -117,7 +126,10 @@ static void on_tick(portls_timer *timer, void *user) {
    * not in our list, and they keep the server open until they finish or time
    * out. Once our own connections are gone (or after a grace period) stop
    * waiting for them. */
-  if (s->conns == NULL || ++s->stop_ticks >= STOP_GRACE_TICKS) portls_loop_stop(s->loop);
+  pthread_mutex_lock(&s->lock);
+  int idle = s->conns == NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (idle || ++s->stop_ticks >= STOP_GRACE_TICKS) portls_loop_stop(s->loop);
 }
 
 /* ---- connection events ---- */
@@ -164,11 +176,14 @@ static void on_close(portls_socket *sock, int had_error, void *user) {
   (void)sock;
   conn *c = user;
   ev_close(had_error);
+  serve *s = c->srv;
+  pthread_mutex_lock(&s->lock);
   if (c->prev)
     c->prev->next = c->next;
   else
-    c->srv->conns = c->next;
+    s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
+  pthread_mutex_unlock(&s->lock);
   free(c);
 }
 
@@ -224,9 +239,11 @@ static void on_secure_connection(portls_server *server, portls_socket *sock, voi
   }
   c->srv = s;
   c->sock = sock;
+  pthread_mutex_lock(&s->lock);
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
+  pthread_mutex_unlock(&s->lock);
 
   portls_socket_events ev = {0};
   ev.data = on_data;
@@ -360,6 +377,11 @@ static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
   if (s->server == NULL) {
     serve_hooks_free(s->hooks);
     portls_loop_free(s->loop);
+  } else if (s->workers > 1) {
+    /* Workers still serve connections on their threads: leave without
+     * running the libraries' exit handlers under them. */
+    fflush(stdout);
+    _exit(s->failed ? CLI_EXIT_FAIL : CLI_EXIT_OK);
   }
   return s->failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
@@ -373,6 +395,7 @@ int cmd_serve(int argc, char **argv) {
 
   memset(&t, 0, sizeof(t));
   memset(&s, 0, sizeof(s));
+  pthread_mutex_init(&s.lock, NULL);
   int rc = cli_parse(CLI_SERVE, argc, argv, &o);
   if (rc) goto done;
 
@@ -401,6 +424,26 @@ int cmd_serve(int argc, char **argv) {
   }
 
   s.o = &o;
+  if (cli_has(&o, OPT_WORKERS)) {
+    s.workers = (unsigned)cli_num(&o, OPT_WORKERS, 1);
+    /* The in-memory session store and the OCSP answers are given from the
+     * main loop; with workers the requests live on other threads. */
+    if (s.workers > 1 && (cli_num(&o, OPT_SESSION_CACHE, 0) || cli_has(&o, OPT_OCSP_RESPONSE))) {
+      ev_errorf(PORTLS_EINVAL,
+                "--workers: cannot be combined with %s, whose answers come from "
+                "the main thread (workers resume each other's sessions by ticket)",
+                cli_num(&o, OPT_SESSION_CACHE, 0) ? "--session-cache" : "--ocsp-response");
+      rc = CLI_EXIT_USAGE;
+      goto done;
+    }
+    so.workers = s.workers;
+    so.workers_mode = (int)cli_num(&o, OPT_WORKERS_MODE, 0) == 1 ? PORTLS_WORKERS_HANDOFF
+                                                                 : PORTLS_WORKERS_REUSEPORT;
+  } else if (cli_has(&o, OPT_WORKERS_MODE)) {
+    ev_error(PORTLS_EINVAL, "--workers-mode: needs --workers");
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   s.mode = (int)cli_num(&o, OPT_MODE, MODE_ECHO);
   s.max_send_fragment = (size_t)cli_num(&o, OPT_MAX_SEND_FRAGMENT, 0);
   s.host = cli_str(&o, OPT_HOST, "127.0.0.1");

@@ -67,20 +67,28 @@ int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err
 static int bssl_ticket_cb(SSL *ssl, uint8_t *key_name, uint8_t *iv, EVP_CIPHER_CTX *ectx,
                           HMAC_CTX *hctx, int enc) {
   portls_be_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-  if (ctx == NULL || !ctx->has_ticket_keys) return -1;
-  const uint8_t *keys = ctx->ticket_keys;
+  if (ctx == NULL) return -1;
+  /* Copies, under the context's lock: another thread may rotate the keys. */
+  uint8_t keys[48], old_keys[48];
+  pthread_mutex_lock(&ctx->lock);
+  int have = ctx->has_ticket_keys, have_old = ctx->has_old_ticket_keys;
+  memcpy(keys, ctx->ticket_keys, sizeof keys);
+  memcpy(old_keys, ctx->old_ticket_keys, sizeof old_keys);
+  pthread_mutex_unlock(&ctx->lock);
+  if (!have) return -1;
+  const uint8_t *use = keys;
   int ret = 1;
   if (enc) {
     memcpy(key_name, keys, 16);
     RAND_bytes(iv, 16);
   } else if (memcmp(key_name, keys, 16) != 0) {
-    if (!ctx->has_old_ticket_keys || memcmp(key_name, ctx->old_ticket_keys, 16) != 0) return 0;
-    keys = ctx->old_ticket_keys;
+    if (!have_old || memcmp(key_name, old_keys, 16) != 0) return 0;
+    use = old_keys;
     ret = 2; /* renewed under the current keys */
   }
-  if (!HMAC_Init_ex(hctx, keys + 16, 16, EVP_sha256(), NULL)) return -1;
-  if (enc ? !EVP_EncryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, keys + 32, iv)
-          : !EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, keys + 32, iv))
+  if (!HMAC_Init_ex(hctx, use + 16, 16, EVP_sha256(), NULL)) return -1;
+  if (enc ? !EVP_EncryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, use + 32, iv)
+          : !EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, use + 32, iv))
     return -1;
   return ret;
 }
@@ -92,7 +100,13 @@ int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
   ERR_clear_error();
   if (!SSL_CTX_set_tlsext_ticket_keys(ctx->ssl_ctx, ctx->ticket_keys, sizeof ctx->ticket_keys))
     return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
-  if (ctx->has_old_ticket_keys && !SSL_CTX_set_tlsext_ticket_key_cb(ctx->ssl_ctx, bssl_ticket_cb))
+  /* Installed once, at the first rotation (writing the SSL_CTX again while
+   * other threads handshake on it would race). */
+  pthread_mutex_lock(&ctx->lock);
+  int install = ctx->has_old_ticket_keys && !ctx->ticket_cb_set;
+  if (install) ctx->ticket_cb_set = 1;
+  pthread_mutex_unlock(&ctx->lock);
+  if (install && !SSL_CTX_set_tlsext_ticket_key_cb(ctx->ssl_ctx, bssl_ticket_cb))
     return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
   return 0;
 }

@@ -19,9 +19,9 @@
 #include <openssl/crypto.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #if defined(PORTLS_OSSL_BORING)
-#include <openssl/x509v3.h>
 #include <pthread.h>
 
 static pthread_once_t pssl_once = PTHREAD_ONCE_INIT, pssl_roots_once = PTHREAD_ONCE_INIT;
@@ -43,12 +43,31 @@ static const char *pssl_roots_file(void) {
   return f != NULL && f[0] != '\0' ? f : X509_get_default_cert_file();
 }
 
+/* Makes the library compute what it caches in a certificate on first use
+ * (its decoded extensions, key ids, purpose flags), now, on the thread that
+ * makes the context. Otherwise the first handshakes to use a shared
+ * certificate (a trust anchor, our own chain) fill that cache on whichever
+ * threads run them, under the certificate's lock, while other threads read
+ * it behind an unlocked "already done" flag: ThreadSanitizer reports exactly
+ * that in OpenSSL 3.0 (tests/threads). */
+static void pssl_settle_cert(X509 *x) {
+  if (x != NULL) (void)X509_check_purpose(x, -1, 0);
+}
+
+static void pssl_settle_certs(STACK_OF(X509) * certs) {
+  for (size_t i = 0; certs != NULL && i < (size_t)sk_X509_num(certs); i++)
+    pssl_settle_cert(sk_X509_value(certs, i));
+}
+
 static void pssl_roots_init(void) {
   X509_STORE *st = X509_STORE_new();
   if (st == NULL) return;
   (void)X509_STORE_load_locations(st, pssl_roots_file(),
                                   NULL); /* no system store is not an error */
   ERR_clear_error();
+  STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+  for (size_t i = 0; objs != NULL && i < (size_t)sk_X509_OBJECT_num(objs); i++)
+    pssl_settle_cert(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i)));
   pssl_roots = st;
 }
 
@@ -683,6 +702,7 @@ static int pssl_load_pair(SSL_CTX *c, const portls_be_keypair *pair, const char 
   if (rc < 0) return rc;
   rc = pssl_read_key(pair->key, passphrase, &key, what_key, err);
   if (rc == 0) {
+    pssl_settle_certs(certs);
     X509 *leaf = sk_X509_shift(certs); /* certs is now the chain */
     rc = pssl_use_pair(c, leaf, key, certs, what_key, err);
     X509_free(leaf);
@@ -696,6 +716,7 @@ static int pssl_add_ca_certs(SSL_CTX *c, STACK_OF(X509) * certs, portls_error *e
   X509_STORE *store = SSL_CTX_get_cert_store(c);
   for (size_t i = 0; i < (size_t)sk_X509_num(certs); i++) {
     X509 *x = sk_X509_value(certs, i);
+    pssl_settle_cert(x);
     ERR_clear_error();
     /* A duplicate is not an error worth failing a context for. */
     (void)X509_STORE_add_cert(store, x);
@@ -733,6 +754,8 @@ static int pssl_load_pfx(SSL_CTX *c, portls_buf pfx, const char *passphrase, por
     return portls__ossl_lib_err(err, code, "pfx");
   }
   PKCS12_free(p12);
+  pssl_settle_cert(leaf);
+  pssl_settle_certs(extra);
   if (key == NULL || leaf == NULL) {
     rc = portls__err(err, PORTLS_EPFX, "pfx: no %s in the container",
                      key == NULL ? "private key" : "certificate");
@@ -1080,18 +1103,22 @@ static int pssl_ticket(portls_be_session *s, portls_buf *out) {
 }
 
 int portls__ossl_set_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err) {
+  pthread_mutex_lock(&ctx->lock);
   memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
   ctx->has_ticket_keys = 1;
+  pthread_mutex_unlock(&ctx->lock);
   return portls__ossl_set_ticket_keys(ctx, err);
 }
 
 int portls__ossl_set_old_ticket_keys_op(portls_be_ctx *ctx, const uint8_t keys[48],
                                         portls_error *err) {
+  pthread_mutex_lock(&ctx->lock);
   if (keys != NULL)
     memcpy(ctx->old_ticket_keys, keys, sizeof ctx->old_ticket_keys);
   else
     OPENSSL_cleanse(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
   ctx->has_old_ticket_keys = keys != NULL;
+  pthread_mutex_unlock(&ctx->lock);
   return portls__ossl_set_ticket_keys(ctx, err);
 }
 
@@ -1170,9 +1197,14 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   if (pssl_global() < 0) return portls__err(err, PORTLS_ENOMEM, "backend initialisation failed");
   ctx = portls__calloc(1, sizeof *ctx);
   if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+    portls__free(ctx);
+    return portls__err(err, PORTLS_ENOMEM, "context lock");
+  }
   ERR_clear_error();
   c = ctx->ssl_ctx = SSL_CTX_new(TLS_method());
   if (c == NULL) {
+    pthread_mutex_destroy(&ctx->lock);
     portls__free(ctx);
     return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_CTX_new");
   }
@@ -1375,6 +1407,7 @@ void portls__ossl_ctx_free(portls_be_ctx *ctx) {
   SSL_CTX_free(ctx->ssl_ctx);
   OPENSSL_cleanse(ctx->ticket_keys, sizeof ctx->ticket_keys);
   OPENSSL_cleanse(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
+  pthread_mutex_destroy(&ctx->lock);
   portls__free(ctx);
 }
 
@@ -1423,11 +1456,15 @@ static void pssl_remember_session(portls_be_ctx *ctx, SSL_SESSION *sess, const v
     SSL_SESSION_free(keep);
     return;
   }
-  SSL_SESSION_free(ctx->offered);
-  portls__free(ctx->offered_der);
+  pthread_mutex_lock(&ctx->lock);
+  SSL_SESSION *old = ctx->offered;
+  uint8_t *old_der = ctx->offered_der;
   ctx->offered = keep;
   ctx->offered_der = copy;
   ctx->offered_len = len;
+  pthread_mutex_unlock(&ctx->lock);
+  SSL_SESSION_free(old);
+  portls__free(old_der);
 #else
   (void)ctx, (void)sess, (void)der, (void)len;
 #endif
@@ -1517,9 +1554,11 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
       /* A copy, not the cached object: TLS 1.3 marks a session it used as not
        * resumable, and offering the same bytes twice must behave as decoding
        * them twice. The copy shares the decoded certificates. */
+      pthread_mutex_lock(&ctx->lock);
       if (ctx->offered != NULL && ctx->offered_len == cfg->session.len &&
           memcmp(ctx->offered_der, cfg->session.base, cfg->session.len) == 0)
         sess = SSL_SESSION_dup(ctx->offered);
+      pthread_mutex_unlock(&ctx->lock);
 #endif
       if (sess == NULL) {
         sess =

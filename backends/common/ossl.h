@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -117,8 +118,12 @@ typedef struct portls__ossl_ops {
   int (*shared_sigalgs)(portls_be_session *s, char **out, portls_error *err);
 } portls__ossl_ops;
 
+/* A context may be shared by loops on several threads: SSL_CTX locks itself;
+ * what this struct adds and changes after creation (the offered-session
+ * cache, the ticket keys) is read and written under `lock`. */
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
+  pthread_mutex_t lock;
   /* The last session a client offered, decoded: a client resuming again and
    * again offers the same bytes, and decoding them (the peer's certificate
    * included) was 40% of a resumed handshake. */
@@ -129,6 +134,7 @@ struct portls_be_ctx {
   uint8_t ticket_keys[48]; /* Node's layout: name 16 | HMAC-SHA256 key 16 | AES-128 key 16 */
   int has_old_ticket_keys;
   uint8_t old_ticket_keys[48]; /* the previous keys after a rotation: accepted, never issued */
+  int ticket_cb_set;           /* OpenSSL: the ticket key callback is installed (once) */
 };
 
 struct portls_be_session {

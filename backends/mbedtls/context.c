@@ -216,14 +216,25 @@ void portls__mbed_ctx_apply_ca(portls_be_ctx *ctx, mbedtls_ssl_config *conf) {
   mbedtls_ssl_conf_ca_chain(conf, ctx->has_ca ? &ctx->ca : NULL, ctx->has_crl ? &ctx->crl : NULL);
 }
 
+static void mbed_load_system_ca(portls_be_ctx *ctx);
+
 static void mbed_apply_ca(portls_be_ctx *ctx) {
   portls__mbed_ctx_apply_ca(ctx, &ctx->srv);
   portls__mbed_ctx_apply_ca(ctx, &ctx->cli);
 }
 
+/* Under the lock, whether or not there is anything to load: a session that
+ * reads the configs after this call sees them whole. */
 void portls__mbed_ctx_load_system_ca(portls_be_ctx *ctx) {
-  if (!ctx->system_ca_pending) return;
-  ctx->system_ca_pending = 0;
+  PORTLS_MBED_LOCK(ctx);
+  if (ctx->system_ca_pending) {
+    ctx->system_ca_pending = 0;
+    mbed_load_system_ca(ctx);
+  }
+  PORTLS_MBED_UNLOCK(ctx);
+}
+
+static void mbed_load_system_ca(portls_be_ctx *ctx) {
 #if defined(MBEDTLS_FS_IO)
   /* Certificates this version cannot parse are skipped (a positive return
    * counts them); a missing store simply leaves nothing trusted. */
@@ -486,6 +497,9 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 
   ctx = portls__calloc(1, sizeof *ctx);
   if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+#if defined(MBEDTLS_THREADING_C)
+  mbedtls_mutex_init(&ctx->lock);
+#endif
   mbedtls_ssl_config_init(&ctx->srv);
   mbedtls_ssl_config_init(&ctx->cli);
   mbedtls_x509_crt_init(&ctx->ca);
@@ -633,6 +647,9 @@ void portls__mbed_ctx_free(portls_be_ctx *ctx) {
   portls__free(ctx->suites_srv);
   mbedtls_platform_zeroize(ctx->ticket_keys, sizeof ctx->ticket_keys);
   mbedtls_platform_zeroize(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
+#if defined(MBEDTLS_THREADING_C)
+  mbedtls_mutex_free(&ctx->lock);
+#endif
   portls__free(ctx);
 }
 
@@ -651,27 +668,40 @@ enum { MBED_TICKET_NAME = 16, MBED_TICKET_IV = 16, MBED_TICKET_MAC = 32 };
 /* At once: the ticket callbacks read the keys each time they run. */
 int portls__mbed_set_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48], portls_error *err) {
   (void)err;
+  PORTLS_MBED_LOCK(ctx);
   memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
   ctx->has_ticket_keys = 1;
+  PORTLS_MBED_UNLOCK(ctx);
   return 0;
 }
 
 int portls__mbed_set_old_ticket_keys(portls_be_ctx *ctx, const uint8_t keys[48],
                                      portls_error *err) {
   (void)err;
+  PORTLS_MBED_LOCK(ctx);
   if (keys != NULL)
     memcpy(ctx->old_ticket_keys, keys, sizeof ctx->old_ticket_keys);
   else
     mbedtls_platform_zeroize(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
   ctx->has_old_ticket_keys = keys != NULL;
+  PORTLS_MBED_UNLOCK(ctx);
   return 0;
 }
 
 #if defined(PORTLS_MBED_TICKETS)
-/* keys: the current 48 bytes, or a rotation's previous ones. */
-static int mbed_ticket_mac(const uint8_t *keys, const uint8_t *in, size_t len, uint8_t mac[32]) {
+static int mbed_ticket_mac(const uint8_t keys[48], const uint8_t *in, size_t len, uint8_t mac[32]) {
   return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), keys + MBED_TICKET_NAME, 16,
                          in, len, mac);
+}
+
+/* The keys now, copied under the lock (another thread may replace them);
+ * 0 when the context has none. */
+static int mbed_ticket_keys(const portls_be_ctx *ctx, uint8_t keys[48]) {
+  PORTLS_MBED_LOCK(ctx);
+  int have = ctx->has_ticket_keys;
+  memcpy(keys, ctx->ticket_keys, 48);
+  PORTLS_MBED_UNLOCK(ctx);
+  return have;
 }
 #endif
 
@@ -684,16 +714,18 @@ int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, siz
     return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
   mbedtls_ctr_drbg_context *rng = portls__mbed_rng();
   if (rng == NULL) return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-  memcpy(out, ctx->ticket_keys, MBED_TICKET_NAME);
+  uint8_t keys[48];
+  (void)mbed_ticket_keys(ctx, keys);
+  memcpy(out, keys, MBED_TICKET_NAME);
   int ret = mbedtls_ctr_drbg_random(rng, out + MBED_TICKET_NAME, MBED_TICKET_IV);
   size_t n = 0;
   if (ret == 0)
-    ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, ctx->ticket_keys + 32,
+    ret = portls__mbed_cbc(MBEDTLS_CIPHER_AES_128_CBC, MBEDTLS_ENCRYPT, keys + 32,
                            out + MBED_TICKET_NAME, state, len, out + MBED_TICKET_HEAD, &n);
   if (ret == 0 && n != clen) ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-  if (ret == 0)
-    ret = mbed_ticket_mac(ctx->ticket_keys, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
+  if (ret == 0) ret = mbed_ticket_mac(keys, out, MBED_TICKET_HEAD + n, out + MBED_TICKET_HEAD + n);
   if (ret == 0) *out_len = MBED_TICKET_HEAD + n + MBED_TICKET_MAC;
+  mbedtls_platform_zeroize(keys, sizeof keys);
   return ret;
 #else
   (void)ctx, (void)state, (void)len, (void)out, (void)cap;
@@ -701,21 +733,13 @@ int portls__mbed_ticket_seal(const portls_be_ctx *ctx, const uint8_t *state, siz
 #endif
 }
 
-int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
-                             uint8_t **state, size_t *state_len) {
-  *state = NULL;
-  *state_len = 0;
 #if defined(PORTLS_MBED_TICKETS)
-  if (!ctx->has_ticket_keys || len < MBED_TICKET_HEAD + 16 + MBED_TICKET_MAC ||
-      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0)
+static int mbed_ticket_open_with(const uint8_t keys[48], int have, const uint8_t *in, size_t len,
+                                 uint8_t **state, size_t *state_len) {
+  if (!have || len < MBED_TICKET_HEAD + 16 + MBED_TICKET_MAC ||
+      (len - MBED_TICKET_HEAD - MBED_TICKET_MAC) % 16 != 0 ||
+      memcmp(in, keys, MBED_TICKET_NAME) != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
-  /* The current keys, or a rotation's previous ones (by name). */
-  const uint8_t *keys = ctx->ticket_keys;
-  if (memcmp(in, keys, MBED_TICKET_NAME) != 0) {
-    if (!ctx->has_old_ticket_keys || memcmp(in, ctx->old_ticket_keys, MBED_TICKET_NAME) != 0)
-      return MBEDTLS_ERR_SSL_INVALID_MAC;
-    keys = ctx->old_ticket_keys;
-  }
   const size_t clen = len - MBED_TICKET_HEAD - MBED_TICKET_MAC;
   uint8_t mac[MBED_TICKET_MAC];
   int ret = mbed_ticket_mac(keys, in, MBED_TICKET_HEAD + clen, mac);
@@ -739,6 +763,27 @@ int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t
   *state = p;
   *state_len = n;
   return 0;
+}
+#endif
+
+int portls__mbed_ticket_open(const portls_be_ctx *ctx, const uint8_t *in, size_t len,
+                             uint8_t **state, size_t *state_len) {
+  *state = NULL;
+  *state_len = 0;
+#if defined(PORTLS_MBED_TICKETS)
+  uint8_t keys[48], old[48];
+  int have = mbed_ticket_keys(ctx, keys);
+  PORTLS_MBED_LOCK(ctx);
+  int have_old = ctx->has_old_ticket_keys;
+  memcpy(old, ctx->old_ticket_keys, sizeof old);
+  PORTLS_MBED_UNLOCK(ctx);
+  /* The current keys, or a rotation's previous ones (chosen by name). */
+  int ret = have_old && len >= MBED_TICKET_NAME && memcmp(in, old, MBED_TICKET_NAME) == 0
+                ? mbed_ticket_open_with(old, 1, in, len, state, state_len)
+                : mbed_ticket_open_with(keys, have, in, len, state, state_len);
+  mbedtls_platform_zeroize(keys, sizeof keys);
+  mbedtls_platform_zeroize(old, sizeof old);
+  return ret;
 #else
   (void)ctx, (void)in, (void)len;
   return MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE;

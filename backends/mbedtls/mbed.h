@@ -39,6 +39,9 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#if defined(MBEDTLS_THREADING_C)
+#include <mbedtls/threading.h>
+#endif
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
@@ -69,7 +72,23 @@ extern "C" {
  * MBEDTLS_X509_MAX_INTERMEDIATE_CA + 2). */
 #define PORTLS_MBED_MAX_DEPTH 16
 
+/* A context may be shared by loops on several threads. The configs are
+ * read-only once made, but two things change after creation: the ticket
+ * keys (server.setTicketKeys) and the system CAs, loaded by the first session
+ * that verifies. Both happen under `lock` (mbed TLS's own mutex API, with
+ * MBEDTLS_THREADING_C; without it, this build's contexts are one thread's). */
+#if defined(MBEDTLS_THREADING_C)
+#define PORTLS_MBED_LOCK(ctx) ((void)mbedtls_mutex_lock((mbedtls_threading_mutex_t *)&(ctx)->lock))
+#define PORTLS_MBED_UNLOCK(ctx)                                                                    \
+  ((void)mbedtls_mutex_unlock((mbedtls_threading_mutex_t *)&(ctx)->lock))
+#else
+#define PORTLS_MBED_LOCK(ctx) ((void)(ctx))
+#define PORTLS_MBED_UNLOCK(ctx) ((void)(ctx))
+#endif
 struct portls_be_ctx {
+#if defined(MBEDTLS_THREADING_C)
+  mbedtls_threading_mutex_t lock;
+#endif
   mbedtls_ssl_config srv; /* server role */
   mbedtls_ssl_config cli; /* client role */
   mbedtls_x509_crt ca;    /* trust anchors (also what CertificateRequest names) */

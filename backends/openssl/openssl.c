@@ -100,9 +100,17 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   portls_be_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
   static char digest[] = "SHA256";
   OSSL_PARAM params[3];
-  if (ctx == NULL || !ctx->has_ticket_keys) return -1;
-  const uint8_t *name = ctx->ticket_keys, *hmac = ctx->ticket_keys + 16;
-  const uint8_t *aes = ctx->ticket_keys + 32;
+  if (ctx == NULL) return -1;
+  /* A copy, under the context's lock: another thread may set new keys
+   * (server.setTicketKeys) while this one handshakes. */
+  uint8_t keys[48], old_keys[48];
+  pthread_mutex_lock(&ctx->lock);
+  int have = ctx->has_ticket_keys, have_old = ctx->has_old_ticket_keys;
+  memcpy(keys, ctx->ticket_keys, sizeof keys);
+  memcpy(old_keys, ctx->old_ticket_keys, sizeof old_keys);
+  pthread_mutex_unlock(&ctx->lock);
+  if (!have) return -1;
+  const uint8_t *name = keys, *hmac = keys + 16, *aes = keys + 32;
   params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)hmac, 16);
   params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
   params[2] = OSSL_PARAM_construct_end();
@@ -116,12 +124,11 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   int old = 0;
   if (memcmp(key_name, name, 16) != 0) {
     /* The previous keys of a rotation still open their tickets. */
-    if (!ctx->has_old_ticket_keys || memcmp(key_name, ctx->old_ticket_keys, 16) != 0)
-      return 0; /* not ours: full handshake */
+    if (!have_old || memcmp(key_name, old_keys, 16) != 0) return 0; /* not ours: full handshake */
     old = 1;
-    params[0] = OSSL_PARAM_construct_octet_string(
-        OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)(ctx->old_ticket_keys + 16), 16);
-    aes = ctx->old_ticket_keys + 32;
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                                  (void *)(uintptr_t)(old_keys + 16), 16);
+    aes = old_keys + 32;
   }
   if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
   if (!EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
@@ -133,9 +140,20 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
 }
 
 int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
+  /* Installed once: the callback reads the keys each time it runs, and
+   * writing the SSL_CTX again while other threads handshake on it would race. */
+  pthread_mutex_lock(&ctx->lock);
+  int set = ctx->ticket_cb_set;
+  ctx->ticket_cb_set = 1;
+  pthread_mutex_unlock(&ctx->lock);
+  if (set) return 0;
   ERR_clear_error();
-  if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl_ctx, pssl_ticket_cb))
+  if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl_ctx, pssl_ticket_cb)) {
+    pthread_mutex_lock(&ctx->lock);
+    ctx->ticket_cb_set = 0;
+    pthread_mutex_unlock(&ctx->lock);
     return portls__ossl_lib_err(err, PORTLS_ETICKET_KEYS, "ticketKeys");
+  }
   return 0;
 }
 

@@ -124,6 +124,17 @@ void portls_loop_stop(portls_loop *loop) {
 
 uint64_t portls_loop_now(portls_loop *loop) { return loop ? P->now(loop->plat) : 0; }
 
+int portls_loop_backend_fd(portls_loop *loop) {
+  if (loop == NULL) return PORTLS_EINVAL;
+  if (P->backend_fd == NULL) return PORTLS_ENOTSUP;
+  return P->backend_fd(loop->plat);
+}
+
+int portls_loop_backend_timeout(portls_loop *loop) {
+  if (loop == NULL || P->backend_timeout == NULL) return 0;
+  return P->backend_timeout(loop->plat);
+}
+
 int portls_loop_free(portls_loop *loop) {
   if (loop == NULL) return PORTLS_EINVAL;
   if (loop->objects > 0 || loop->head != NULL) return PORTLS_EBUSY;

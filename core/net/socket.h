@@ -191,5 +191,14 @@ void *portls__server_upper_data(const portls_server *srv, const portls__server_u
 /* srv's events and user pointer, for events the upper layer emits. */
 const portls_server_events *portls__server_events(const portls_server *srv, void **user);
 void portls__server_socket_closed(portls_server *srv, portls_socket *s);
+/* Makes parent (just created) the head of n workers (options.workers), each
+ * a server made by make() on a loop of its own; n <= 1 does nothing. */
+int portls__server_workers(portls_server *parent, unsigned n, int mode,
+                           int (*make)(portls_loop *loop, void *arg, portls_server **out,
+                                       portls_error *err),
+                           void *arg, portls_error *err);
+/* A parent's number of workers (0: not a workers server), and whether they run. */
+size_t portls__server_workers_count(const portls_server *srv, int *started);
+portls_server *portls__server_worker(const portls_server *srv, size_t i);
 
 #endif

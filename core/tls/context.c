@@ -12,24 +12,29 @@
 #include "util/pem.h"
 #include "tls/suites.h"
 #include "tls/x509.h"
+#include "util/sync.h"
 #include "util/util.h"
 
 /* ---- default cipher list (Node's --tls-cipher-list) ---- */
 
 static char *default_ciphers_override;
-static int env_checked;
+static portls__once_flag env_once = PORTLS__ONCE_INIT;
+
+/* PORTLS_TLS_CIPHER_LIST is read once, by whichever thread asks first. */
+static void read_cipher_env(void) {
+  const char *env = getenv("PORTLS_TLS_CIPHER_LIST");
+  if (env != NULL && env[0] != '\0' && default_ciphers_override == NULL)
+    default_ciphers_override = portls__strdup(env);
+}
 
 const char *portls_default_ciphers(void) {
-  if (!env_checked && default_ciphers_override == NULL) {
-    env_checked = 1;
-    const char *env = getenv("PORTLS_TLS_CIPHER_LIST");
-    if (env != NULL && env[0] != '\0') default_ciphers_override = portls__strdup(env);
-  }
+  portls__once(&env_once, read_cipher_env);
   return default_ciphers_override ? default_ciphers_override : PORTLS_DEFAULT_CIPHERS;
 }
 
 int portls_set_default_ciphers(const char *ciphers, portls_error *err) {
-  env_checked = 1;
+  /* The environment is read first, so that it cannot replace this later. */
+  portls__once(&env_once, read_cipher_env);
   if (ciphers != NULL && ciphers[0] == '\0')
     return portls__err(err, PORTLS_ECIPHERS, "default ciphers: empty cipher list");
   char *copy = NULL;
@@ -376,8 +381,11 @@ int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_
     return portls__err(err, PORTLS_ENOTSUP, "setTicketKeys: not supported by backend '%s'",
                        portls__backend.name);
   if ((rc = portls__backend.set_ticket_keys(ctx->be, keys, err)) < 0) return rc;
+  /* A context may be shared by loops on several threads. */
+  portls__spin_lock(&ctx->lock);
   memcpy(ctx->ticket_keys, keys, sizeof ctx->ticket_keys);
   ctx->has_ticket_keys = 1;
+  portls__spin_unlock(&ctx->lock);
   return 0;
 }
 
@@ -390,12 +398,16 @@ int portls__context_rotate_ticket_keys(portls_context *ctx, const void *keys, si
                        keys ? len : 0);
   /* The same keys again (every server of a cluster applies each rotation it
    * sees): nothing changes, and the previous keys stay. */
-  if (ctx->has_ticket_keys && memcmp(ctx->ticket_keys, keys, sizeof ctx->ticket_keys) == 0)
-    return 0;
-  if (ctx->has_ticket_keys &&
-      (rc = portls__backend.set_old_ticket_keys(ctx->be, ctx->ticket_keys, err)) < 0)
-    return rc;
-  return portls__context_set_ticket_keys(ctx, keys, len, err);
+  uint8_t cur[48];
+  portls__spin_lock(&ctx->lock);
+  int have = ctx->has_ticket_keys;
+  memcpy(cur, ctx->ticket_keys, sizeof cur);
+  portls__spin_unlock(&ctx->lock);
+  if (have && memcmp(cur, keys, sizeof cur) == 0) return 0;
+  if (have && (rc = portls__backend.set_old_ticket_keys(ctx->be, cur, err)) < 0) return rc;
+  rc = portls__context_set_ticket_keys(ctx, keys, len, err);
+  memset(cur, 0, sizeof cur);
+  return rc;
 }
 
 /* Node's sigalgs: a ':'-list of names, checked here for its shape (the
@@ -419,6 +431,12 @@ static int check_sigalgs(const char *list, portls_error *err) {
     if (end == NULL) return 0;
     p = end;
   }
+}
+
+void portls__context_get_ticket_keys(portls_context *ctx, uint8_t keys[48]) {
+  portls__spin_lock(&ctx->lock);
+  memcpy(keys, ctx->ticket_keys, sizeof ctx->ticket_keys);
+  portls__spin_unlock(&ctx->lock);
 }
 
 int portls_context_new(const portls_context_options *o, portls_context **out, portls_error *err) {
@@ -498,7 +516,8 @@ int portls_context_new(const portls_context_options *o, portls_context **out, po
              portls__backend.name);
   else if (dhbits > 0 && dhbits < 2048)
     snprintf(ctx->warning, sizeof ctx->warning, "DH parameter is less than 2048 bits");
-  ctx->refs = 1;
+  portls__ref_init(&ctx->refs, 1);
+  portls__spin_init(&ctx->lock);
   /* Node makes random ticket keys for every context; getTicketKeys() must
    * then have something to return, so core makes them for every backend. */
   if (o->ticket_keys.len == 48) {
@@ -612,12 +631,12 @@ fail:
 }
 
 portls_context *portls_context_ref(portls_context *ctx) {
-  if (ctx != NULL) ctx->refs++;
+  if (ctx != NULL) portls__ref_inc(&ctx->refs);
   return ctx;
 }
 
 void portls_context_free(portls_context *ctx) {
-  if (ctx == NULL || --ctx->refs > 0) return;
+  if (ctx == NULL || portls__ref_dec(&ctx->refs) > 0) return;
   portls__backend.ctx_free(ctx->be);
   portls__free(ctx->ocsp_cert);
   portls__free(ctx->ocsp_issuer);

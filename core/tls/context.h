@@ -4,11 +4,16 @@
 
 #include "portls/backend.h"
 #include "portls/portls.h"
+#include "util/sync.h"
 
 enum { PORTLS__ROLE_ANY = 0, PORTLS__ROLE_SERVER = 1, PORTLS__ROLE_CLIENT = 2 };
 
+/* A context may be shared by loops on several threads (portls.h, "Threads"):
+ * its reference count is atomic, and what can change after creation (the
+ * ticket keys) is read and written under `lock`. */
 struct portls_context {
-  int refs;
+  portls__refcount refs;
+  portls__spin lock;
   portls_be_ctx *be;
   int role; /* from a *_server_method / *_client_method secureProtocol */
   uint16_t min_version, max_version;
@@ -30,6 +35,9 @@ int portls__context_rotate_ticket_keys(portls_context *ctx, const void *keys, si
                                        portls_error *err);
 int portls__context_set_ticket_keys(portls_context *ctx, const void *keys, size_t len,
                                     portls_error *err);
+
+/* Copies the current ticket keys (server.getTicketKeys). */
+void portls__context_get_ticket_keys(portls_context *ctx, uint8_t keys[48]);
 
 int portls__context_check_role(const portls_context *ctx, int is_server, portls_error *err);
 

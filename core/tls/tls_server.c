@@ -44,14 +44,16 @@ void portls_server_options_init(portls_server_options *o) {
 }
 
 /* Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW. */
-static unsigned reneg_limit = 3, reneg_window_s = 600;
+/* Process-wide, and read by every loop's connections: atomic, so that a
+ * change made on one thread while others run is seen whole. */
+static portls__refcount reneg_limit = 3, reneg_window_s = 600;
 
 void portls_set_client_reneg_limit(unsigned limit, unsigned window_s) {
-  reneg_limit = limit;
-  reneg_window_s = window_s;
+  portls__ref_set(&reneg_limit, limit);
+  portls__ref_set(&reneg_window_s, window_s);
 }
-unsigned portls_client_reneg_limit(void) { return reneg_limit; }
-unsigned portls_client_reneg_window(void) { return reneg_window_s; }
+unsigned portls_client_reneg_limit(void) { return (unsigned)portls__ref_get(&reneg_limit); }
+unsigned portls_client_reneg_window(void) { return (unsigned)portls__ref_get(&reneg_window_s); }
 
 /* ---- rest: quiet connections give back what only active ones need ---- */
 
@@ -249,15 +251,29 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   h->ocsp_user = o->ocsp_user;
   h->alpn_cb = o->alpn_callback;
   h->alpn_user = o->alpn_user;
-  h->reneg_limit = o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : reneg_limit;
+  h->reneg_limit =
+      o->client_reneg_limit >= 0 ? (unsigned)o->client_reneg_limit : portls_client_reneg_limit();
   h->reneg_window_ms =
       1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
-                                                       : reneg_window_s);
+                                                       : portls_client_reneg_window());
   if (rc == 0 && portls__backend.rest != NULL) {
     rc = P->timer_new(ts->loop->plat, rest_sweep, ts, &ts->rest_timer);
     if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));
   }
   return rc;
+}
+
+typedef struct worker_args {
+  const portls_server_options *o;
+  portls_context *ctx;
+} worker_args;
+
+static int make_tls_worker(portls_loop *loop, void *arg, portls_server **out, portls_error *err) {
+  const worker_args *wa = arg;
+  portls_server_options o = *wa->o;
+  o.workers = 0;
+  o.tls.secure_context = wa->ctx;
+  return portls_tls_create_server(loop, &o, out, err);
 }
 
 int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, portls_server **out,
@@ -282,6 +298,16 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *o, 
   if ((rc = configure(ts, o, err)) < 0) {
     portls__server_discard(srv);
     return rc;
+  }
+  if (o->workers > 1) {
+    /* Every worker serves with this server's context: one set of ticket
+     * keys, one session cache, whichever thread a client lands on. */
+    worker_args wa = {o, ts->ctx};
+    rc = portls__server_workers(srv, o->workers, o->workers_mode, make_tls_worker, &wa, err);
+    if (rc < 0) {
+      portls__server_discard(srv);
+      return rc;
+    }
   }
   *out = srv;
   return 0;
@@ -340,6 +366,18 @@ int portls_server_add_context(portls_server *srv, const char *hostname, portls_c
   int rc = portls__need_cap(PORTLS_CAP_SNI, "addContext", err);
   if (rc < 0) return rc;
   if ((rc = portls__context_check_role(ctx, 1, err)) < 0) return rc;
+  int started = 0;
+  size_t nworkers = portls__server_workers_count(srv, &started);
+  if (nworkers > 0) {
+    /* Each worker matches names on its own thread: set before listening. */
+    if (started)
+      return portls__err(err, PORTLS_EBUSY,
+                         "addContext: a workers server takes contexts before "
+                         "it listens");
+    for (size_t i = 0; i < nworkers; i++)
+      if ((rc = portls_server_add_context(portls__server_worker(srv, i), hostname, ctx, err)) < 0)
+        return rc;
+  }
   portls__sni_entry *e = portls__calloc(1, sizeof *e);
   if (e == NULL || (e->pattern = portls__strdup(hostname)) == NULL) {
     portls__free(e);
@@ -369,7 +407,7 @@ int portls_server_get_ticket_keys(const portls_server *srv, uint8_t keys[48], po
     return portls__err(err, PORTLS_EINVAL, "getTicketKeys: NULL argument or not a TLS server");
   int rc = portls__need_cap(PORTLS_CAP_TICKET_KEYS, "getTicketKeys", err);
   if (rc < 0) return rc;
-  memcpy(keys, ts->ctx->ticket_keys, sizeof ts->ctx->ticket_keys);
+  portls__context_get_ticket_keys(ts->ctx, keys);
   return 0;
 }
 

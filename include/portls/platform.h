@@ -33,6 +33,8 @@ typedef struct portls_plat_stream portls_plat_stream;     /* platform-defined */
 typedef struct portls_plat_listener portls_plat_listener; /* platform-defined */
 typedef struct portls_plat_lookup portls_plat_lookup;     /* platform-defined */
 typedef struct portls_plat_watch portls_plat_watch;       /* platform-defined */
+typedef struct portls_plat_thread portls_plat_thread;     /* platform-defined */
+typedef struct portls_plat_async portls_plat_async;       /* platform-defined */
 
 enum { PORTLS_PLAT_INET = 4, PORTLS_PLAT_INET6 = 6, PORTLS_PLAT_UNIX = 1 };
 
@@ -141,6 +143,41 @@ typedef struct portls_platform {
                    portls_plat_watch **out);
   int (*watch_start)(portls_plat_watch *w, int events);
   void (*watch_close)(portls_plat_watch *w, portls_plat_cb close_cb, void *ud);
+  /* ---- Optional (NULL allowed): descriptors the application gives, loops
+   * on several threads (a server's `workers`), and the application's own
+   * event loop. Without them, the options that need them fail with
+   * PORTLS_ENOTSUP. */
+  /* Listens on fd, a socket already bound and listening (TCP or Unix); the
+   * listener owns it from then on (closes it). PORTLS_EINVAL when fd is not a
+   * listening stream socket. */
+  int (*listen_fd)(portls_plat_loop *loop, int fd, portls_plat_status_cb cb, void *ud,
+                   portls_plat_listener **out);
+  /* A new socket bound to addr and listening (with SO_REUSEPORT when
+   * reuseport), not yet attached to a loop: its descriptor in *fd. */
+  int (*bind_listen)(const portls_plat_addr *addr, int backlog, int reuseport, int *fd);
+  /* As accept(), but the connection comes as its bare descriptor (to hand
+   * to another loop's stream_open). */
+  int (*accept_fd)(portls_plat_listener *l, int *fd);
+  /* A stream over fd, a connected socket (TCP or Unix); the stream owns it. */
+  int (*stream_open)(portls_plat_loop *loop, int fd, portls_plat_stream **out);
+  /* dup() (close-on-exec): the new descriptor or a negative PORTLS_E*. */
+  int (*fd_dup)(int fd);
+  void (*fd_close)(int fd);
+  /* A thread running fn(arg); thread_join() waits for it and frees it. */
+  int (*thread_start)(void (*fn)(void *arg), void *arg, portls_plat_thread **out);
+  void (*thread_join)(portls_plat_thread *t);
+  /* A wakeup: after async_send(), from any thread, cb(ud) runs on loop's
+   * thread (several sends may make one call). An open async keeps the loop
+   * alive. async_close() is called on the loop's thread; no callback runs
+   * after it, and no thread may send to it any more. */
+  int (*async_new)(portls_plat_loop *loop, portls_plat_cb cb, void *ud, portls_plat_async **out);
+  void (*async_send)(portls_plat_async *a);
+  void (*async_close)(portls_plat_async *a);
+  /* The descriptor the loop waits on (readable when the loop has work),
+   * and how long it may wait: ms, -1 for no limit, 0 to run now (libuv's
+   * uv_backend_fd / uv_backend_timeout). */
+  int (*backend_fd)(portls_plat_loop *loop);
+  int (*backend_timeout)(portls_plat_loop *loop);
 } portls_platform;
 
 /* Defined by the compiled platform. */

@@ -32,6 +32,20 @@
  * portls_set_default_ciphers() and portls_set_default_min_version() /
  * portls_set_default_max_version() are process-wide and must be called
  * before any object exists.
+ * Threads. A loop and everything attached to it (sockets, servers, timers,
+ * SecurePairs, requests) belong to the thread that runs the loop: call their
+ * functions from that thread only. Distinct loops may run on distinct threads
+ * at the same time. A context (portls_context) may be shared by loops on any
+ * number of threads: portls_context_ref(), portls_context_free() and
+ * server.setTicketKeys() on it are safe from any thread, and so is resumption
+ * with one context's ticket keys on every thread. The process-wide state the
+ * library sets up itself (the backend's initialisation, the
+ * PORTLS_TLS_CIPHER_LIST environment variable) is initialised once, safely,
+ * by whichever thread needs it first; portls_set_client_reneg_limit() may be
+ * called from any thread. portls_set_allocator() and
+ * portls_set_default_ciphers() must be called before any object exists, with
+ * no other thread inside the library. A server with `workers` (several
+ * threads) is the exception that proves the rule: see portls_server_options.
  *
  * Capabilities. An option the linked backend cannot honour fails when set with
  * PORTLS_ENOTSUP naming the option, the capability and the backend (caps.h).
@@ -114,6 +128,20 @@ int portls_loop_run(portls_loop *loop);
 int portls_loop_run_once(portls_loop *loop, int block);
 /* Makes portls_loop_run() return after the current iteration. */
 void portls_loop_stop(portls_loop *loop);
+
+/* Your own event loop (libuv's uv_backend_fd / uv_backend_timeout). An
+ * application with its own epoll or poll loop adds this descriptor to it
+ * (for reading); when it is readable, or when the timeout below has passed,
+ * it calls portls_loop_run_once(loop, 0). On the posix platform (Linux) it is
+ * an epoll descriptor that mirrors the loop's sockets; on libuv, the loop's
+ * own. Valid while the loop lives; the library owns it. Errors:
+ * PORTLS_EINVAL, PORTLS_ENOTSUP (the platform has no such descriptor: posix
+ * outside Linux). */
+int portls_loop_backend_fd(portls_loop *loop);
+/* How long the application may wait before it must run the loop again: ms,
+ * -1 for as long as it likes (nothing is due), 0 to run it now (something is
+ * ready, or the loop has nothing at all to do). Ask it again after every run. */
+int portls_loop_backend_timeout(portls_loop *loop);
 /* Frees a loop with no objects left. Errors: PORTLS_EBUSY while a socket,
  * server or timer remains or deferred work is pending, PORTLS_EINVAL. */
 int portls_loop_free(portls_loop *loop);
@@ -920,7 +948,32 @@ typedef struct portls_server_options {
   void *alpn_user;
   const portls_server_events *events;
   void *user;
+  /* Node's cluster and `exclusive: false` in one: with workers > 1 the
+   * server accepts on that many loops, each run by a thread of its own that
+   * the library starts when the server listens, all on one port. Every
+   * worker serves with the same context (one set of ticket keys: a client
+   * resumes whichever thread it lands on). It is still one server:
+   * portls_server_connections() and maxConnections count every worker's
+   * connections, close() on it closes all, 'listening' and 'close' come once,
+   * on the loop it was created on. But 'connection', 'secureConnection',
+   * 'clientError', 'error' and the SNI, session and OCSP hooks run on the
+   * worker threads, with the worker's own portls_server (same user pointer):
+   * each socket belongs to its worker's thread, and so does everything the
+   * application does with it; shared application state needs its own locks.
+   * set_events() and addContext() apply to every worker before listen(), and
+   * are PORTLS_EBUSY after. 0 or 1: an ordinary server. At most
+   * PORTLS_WORKERS_MAX. Needs a platform with threads (both hosted ones). */
+  unsigned workers;
+  /* How the workers share the port: PORTLS_WORKERS_REUSEPORT (default;
+   * each listens on its own socket bound with SO_REUSEPORT, the kernel
+   * spreads connections by address hash) or PORTLS_WORKERS_HANDOFF (this
+   * server's loop accepts and hands each connection to the workers in turn,
+   * as Node's cluster does; always so for Unix sockets and listen_fd). */
+  int workers_mode;
 } portls_server_options;
+
+enum { PORTLS_WORKERS_REUSEPORT = 0, PORTLS_WORKERS_HANDOFF = 1 };
+#define PORTLS_WORKERS_MAX 256
 
 /* Fills opts with Node's defaults for tls.createServer(): tls.request_cert 0,
  * tls.reject_unauthorized 0, tls.handshake_timeout_ms 120000, the context
@@ -960,6 +1013,25 @@ int portls_server_listen(portls_server *server, const char *host, uint16_t port,
  * PORTLS_EINVAL, PORTLS_ENAMETOOLONG, PORTLS_EADDRINUSE, PORTLS_EACCES, ... */
 int portls_server_listen_path(portls_server *server, const char *path, int backlog,
                               portls_error *err);
+/* Node: server.listen(handle) with a descriptor ({fd: n}): listens on fd, a
+ * socket the application (systemd socket activation, a privileged parent)
+ * has already bound and made listening, TCP or Unix; the server owns it from
+ * now on and closes it. With workers, each worker polls its own duplicate of
+ * it and whichever accepts first serves. 'listening' follows. Errors:
+ * PORTLS_EINVAL (not a listening stream socket), PORTLS_ESERVER_LISTENING,
+ * PORTLS_ESERVER_NOT_RUNNING, PORTLS_ENOTSUP (the platform cannot adopt
+ * descriptors). */
+int portls_server_listen_fd(portls_server *server, int fd, portls_error *err);
+/* Gives the server a connection accepted elsewhere (another process,
+ * another server, a privileged helper): fd, a connected TCP or Unix socket,
+ * is the server's from now on, and arrives as 'connection' (net) or goes
+ * through the handshake to 'secureConnection' (tls), from the loop, as if the
+ * server had accepted it; maxConnections applies. A workers server hands it
+ * to its next worker (an unusable fd is then closed there and reported
+ * through 'error'). Errors: PORTLS_EINVAL (not a connected stream socket),
+ * PORTLS_ESERVER_NOT_RUNNING (closing; a workers server that does not
+ * listen yet), PORTLS_ENOTSUP. */
+int portls_server_adopt_fd(portls_server *server, int fd, portls_error *err);
 /* Node: server.address(), into *out. Errors: PORTLS_EINVAL,
  * PORTLS_ESERVER_NOT_RUNNING when not listening. */
 int portls_server_address(const portls_server *server, portls_address *out);

@@ -31,6 +31,7 @@
 
 #include "../common/accept.h"
 #include "../common/cmdline.h"
+#include "../common/fds.h"
 #include "../common/sigpipe.h"
 #include "../common/sockaddr.h"
 #include "../common/trim.h"
@@ -918,6 +919,60 @@ static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void 
   uvp_listener_release(l);
 }
 
+/* A listening socket the application made (or SO_REUSEPORT workers): as
+ * uvp_listen() from the point where the socket listens. */
+static int uvp_listen_fd_op(portls_plat_loop *loop, int fd, portls_plat_status_cb cb, void *ud,
+                            portls_plat_listener **out) {
+  portls_plat_listener *l;
+  int is_unix = 0, listening = 0, rc;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
+  rc = portls__plat_fd_adopt(fd, &is_unix, &listening);
+  if (rc != 0) return uvp_sys_err(-rc);
+  if (listening == 0) return PORTLS_EINVAL;
+  l = portls_plat_alloc(sizeof *l);
+  if (l == NULL) return PORTLS_ENOMEM;
+  memset(l, 0, sizeof *l);
+  l->loop = loop;
+  l->cb = cb;
+  l->ud = ud;
+  l->fd = fd;
+  l->accepted_fd = -1;
+  l->is_pipe = (unsigned char)is_unix;
+  if (is_unix) {
+    /* Its path, for address(); the file is the application's to remove. */
+    struct sockaddr_un sun;
+    socklen_t len = (socklen_t)sizeof sun;
+    memset(&sun, 0, sizeof sun);
+    if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0)
+      memcpy(l->path, sun.sun_path,
+             sizeof l->path < sizeof sun.sun_path ? sizeof l->path - 1 : sizeof sun.sun_path - 1);
+  }
+  rc = portls__uv_err(uv_poll_init_socket(loop->uv, &l->poll, l->fd));
+  if (rc != 0) {
+    portls_plat_free(l);
+    return rc;
+  }
+  l->poll.data = l;
+  (void)uv_poll_start(&l->poll, UV_READABLE, uvp_listener_io);
+  if (loop->emfile_fd < 0) loop->emfile_fd = portls__plat_emfile_reserve();
+  loop->nopen++;
+  *out = l;
+  return 0;
+}
+
+static int uvp_accept_fd(portls_plat_listener *l, int *fd) {
+  if (fd == NULL) return PORTLS_EINVAL;
+  *fd = -1;
+  if (l == NULL || l->closing) return PORTLS_EINVAL;
+  l->failed = 0;
+  *fd = l->accepted_fd;
+  l->accepted_fd = -1;
+  uvp_listener_update(l);
+  return *fd < 0 ? PORTLS_EAGAIN : 0;
+}
+
 #else /* libuv's own listeners */
 
 static void uvp_connection(uv_stream_t *h, int status) {
@@ -1032,6 +1087,101 @@ static void uvp_listener_close(portls_plat_listener *l, portls_plat_cb cb, void 
 #endif
 
 /* ------------------------------------------------------------------------ */
+/* Descriptors from elsewhere, threads, wakeups, the backend descriptor       */
+
+/* A connected socket accepted elsewhere (another loop, another process). */
+static int uvp_stream_open(portls_plat_loop *loop, int fd, portls_plat_stream **out) {
+  int is_unix = 0, listening = 0, rc;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL) return PORTLS_EINVAL;
+  rc = portls__plat_fd_adopt(fd, &is_unix, &listening);
+  if (rc != 0) return portls__uv_err(uv_translate_sys_error(-rc));
+  if (listening > 0) return PORTLS_EINVAL;
+  portls_plat_stream *s = uvp_stream_new(loop, is_unix);
+  if (s == NULL) return PORTLS_ENOMEM;
+  rc = is_unix ? uv_pipe_open(&s->h.pipe, fd) : uv_tcp_open(&s->h.tcp, fd);
+  if (rc != 0) {
+    uvp_stream_discard(s); /* the descriptor stays the caller's */
+    return portls__uv_err(rc);
+  }
+  loop->nopen++;
+  *out = s;
+  return 0;
+}
+
+static int uvp_bind_listen(const portls_plat_addr *addr, int backlog, int reuseport, int *fd) {
+  int rc = portls__plat_bind_listen(addr, backlog, reuseport, fd);
+  return rc < 0 ? portls__uv_err(uv_translate_sys_error(-rc)) : 0;
+}
+
+static int uvp_fd_dup(int fd) {
+  int rc = portls__plat_fd_dup(fd);
+  return rc < 0 ? portls__uv_err(uv_translate_sys_error(-rc)) : rc;
+}
+
+static int uvp_thread_start(void (*fn)(void *), void *arg, portls_plat_thread **out) {
+  int rc = portls__plat_thread_start(fn, arg, out);
+  return rc < 0 ? portls__uv_err(uv_translate_sys_error(-rc)) : 0;
+}
+
+struct portls_plat_async {
+  uv_async_t h;
+  portls_plat_loop *loop;
+  portls_plat_cb cb;
+  void *ud;
+};
+
+static void uvp_async_fire(uv_async_t *h) {
+  portls_plat_async *a = h->data;
+  a->cb(a->ud);
+}
+
+static int uvp_async_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
+                         portls_plat_async **out) {
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
+  portls_plat_async *a = portls_plat_alloc(sizeof *a);
+  if (a == NULL) return PORTLS_ENOMEM;
+  memset(a, 0, sizeof *a);
+  int rc = uv_async_init(loop->uv, &a->h, uvp_async_fire);
+  if (rc != 0) {
+    portls_plat_free(a);
+    return portls__uv_err(rc);
+  }
+  a->h.data = a;
+  a->loop = loop;
+  a->cb = cb;
+  a->ud = ud;
+  loop->nopen++;
+  *out = a;
+  return 0;
+}
+
+static void uvp_async_send(portls_plat_async *a) {
+  if (a != NULL) (void)uv_async_send(&a->h);
+}
+
+static void uvp_async_closed(uv_handle_t *h) { portls_plat_free(h->data); }
+
+static void uvp_async_close(portls_plat_async *a) {
+  if (a == NULL) return;
+  a->loop->nopen--;
+  uv_close((uv_handle_t *)&a->h, uvp_async_closed);
+}
+
+static int uvp_backend_fd(portls_plat_loop *loop) {
+  if (loop == NULL) return PORTLS_EINVAL;
+  int fd = uv_backend_fd(loop->uv);
+  return fd < 0 ? PORTLS_ENOTSUP : fd;
+}
+
+static int uvp_backend_timeout(portls_plat_loop *loop) {
+  return loop != NULL ? uv_backend_timeout(loop->uv) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------ */
 /* Descriptor watches (portls_poll_new()): uv_poll_t                         */
@@ -1136,4 +1286,19 @@ const portls_platform portls__platform = {
     .watch_new = uvp_watch_new,
     .watch_start = uvp_watch_start,
     .watch_close = uvp_watch_close,
+#ifdef UVP_OWN_ACCEPT
+    .listen_fd = uvp_listen_fd_op,
+    .accept_fd = uvp_accept_fd,
+#endif
+    .bind_listen = uvp_bind_listen,
+    .stream_open = uvp_stream_open,
+    .fd_dup = uvp_fd_dup,
+    .fd_close = portls__plat_fd_close,
+    .thread_start = uvp_thread_start,
+    .thread_join = portls__plat_thread_join,
+    .async_new = uvp_async_new,
+    .async_send = uvp_async_send,
+    .async_close = uvp_async_close,
+    .backend_fd = uvp_backend_fd,
+    .backend_timeout = uvp_backend_timeout,
 };

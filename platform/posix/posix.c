@@ -34,7 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+#include <sys/epoll.h>
+#define PX_HAVE_EPOLL 1
+#endif
+#include <stdatomic.h>
+
 #include "../common/cmdline.h"
+#include "../common/fds.h"
 #include "../common/sigpipe.h"
 #include "../common/trim.h"
 #include "px.h"
@@ -236,8 +243,11 @@ int portls__px_io_add(portls_plat_loop *loop, px_io *io) {
   return 0;
 }
 
+static void px_ep_forget(portls_plat_loop *loop, px_io *io);
+
 void portls__px_io_remove(portls_plat_loop *loop, px_io *io) {
   if (io->next == NULL) return;
+  px_ep_forget(loop, io);
   io->prev->next = io->next;
   io->next->prev = io->prev;
   io->prev = io->next = NULL;
@@ -463,6 +473,7 @@ static int px_loop_new(portls_plat_loop **out) {
    * connections can be accepted and closed at once: taken by the first
    * listener (a loop that never listens needs none). */
   loop->emfile_fd = -1;
+  loop->epfd = -1;
   portls__px_update_time(loop);
   portls__plat_ignore_sigpipe();
   *out = loop;
@@ -482,6 +493,7 @@ static int px_loop_free(portls_plat_loop *loop) {
   while (!px_pending_empty(loop) && loop->nopen == 0) (void)px_run_pending(loop);
   if (loop->nopen > 0) return PORTLS_EBUSY; /* a close callback opened something new */
   if (loop->emfile_fd >= 0) (void)close(loop->emfile_fd);
+  if (loop->epfd >= 0) (void)close(loop->epfd);
   portls_plat_free(loop->pfds);
   portls_plat_free(loop->pios);
   portls_plat_free(loop->heap);
@@ -498,6 +510,8 @@ static int px_backend_timeout(const portls_plat_loop *loop) {
   diff = loop->heap[0]->due - loop->now;
   return diff > INT_MAX ? INT_MAX : (int)diff;
 }
+
+static void px_ep_sync(portls_plat_loop *loop);
 
 static int px_loop_run(portls_plat_loop *loop, int mode) {
   int alive;
@@ -529,6 +543,7 @@ static int px_loop_run(portls_plat_loop *loop, int mode) {
   }
   loop->stop = 0;
   loop->running = 0;
+  px_ep_sync(loop);
   return alive;
 }
 
@@ -537,6 +552,156 @@ static void px_loop_stop(portls_plat_loop *loop) {
 }
 
 static uint64_t px_now(portls_plat_loop *loop) { return loop != NULL ? loop->now : 0; }
+
+/* ------------------------------------------------------------------------ */
+/* The application's own loop: an epoll descriptor that mirrors the poll set
+ * (Linux), readable when one of the loop's descriptors is ready. It is
+ * brought up to date after every loop_run() and when asked for it or for the
+ * timeout, so an application that waits on it and then runs the loop once
+ * without blocking drives portls completely.                                 */
+
+#if defined(PX_HAVE_EPOLL)
+static void px_ep_forget(portls_plat_loop *loop, px_io *io) {
+  if (loop->epfd >= 0 && io->ep_on) (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->ep_fd, NULL);
+  io->ep_on = 0;
+}
+
+static void px_ep_sync(portls_plat_loop *loop) {
+  if (loop->epfd < 0) return;
+  for (px_io *io = loop->ios.next; io != &loop->ios; io = io->next) {
+    short want = io->fd < 0 || io->closing ? 0 : io->events;
+    if (io->ep_on && (want == 0 || io->ep_fd != io->fd)) px_ep_forget(loop, io);
+    if (want == 0 || (io->ep_on && io->ep_events == want)) continue;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((want & POLLIN) ? EPOLLIN : 0u) | ((want & POLLOUT) ? EPOLLOUT : 0u);
+    ev.data.ptr = io;
+    int op = io->ep_on ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(loop->epfd, op, io->fd, &ev) != 0 && errno == EEXIST)
+      (void)epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+    io->ep_on = 1;
+    io->ep_fd = io->fd;
+    io->ep_events = want;
+  }
+}
+
+static int px_backend_fd_op(portls_plat_loop *loop) {
+  if (loop == NULL) return PORTLS_EINVAL;
+  if (loop->epfd < 0) {
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0) return portls__px_err(errno);
+  }
+  px_ep_sync(loop);
+  return loop->epfd;
+}
+#else
+static void px_ep_forget(portls_plat_loop *loop, px_io *io) { (void)loop, (void)io; }
+static void px_ep_sync(portls_plat_loop *loop) { (void)loop; }
+#endif
+
+static int px_backend_timeout_op(portls_plat_loop *loop) {
+  if (loop == NULL) return 0;
+  px_ep_sync(loop);
+  portls__px_update_time(loop);
+  return px_backend_timeout(loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Wakeups from other threads: a pipe whose read end the loop polls.          */
+
+struct portls_plat_async {
+  px_io io; /* first: the read end */
+  portls_plat_loop *loop;
+  portls_plat_cb cb;
+  void *ud;
+  int wfd;
+  atomic_int sent; /* a byte is in the pipe and not yet seen */
+  px_pending free_item;
+};
+
+static void px_async_events(px_io *io, short revents) {
+  portls_plat_async *a = (portls_plat_async *)(void *)io;
+  char buf[64];
+  (void)revents;
+  while (read(a->io.fd, buf, sizeof buf) > 0) {}
+  atomic_store(&a->sent, 0);
+  a->cb(a->ud);
+}
+
+static void px_async_free_item(px_pending *p) {
+  portls_plat_free(PX_CONTAINER(p, portls_plat_async, free_item));
+}
+
+static int px_async_new(portls_plat_loop *loop, portls_plat_cb cb, void *ud,
+                        portls_plat_async **out) {
+  int fds[2], rc;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
+  portls_plat_async *a = portls_plat_alloc(sizeof *a);
+  if (a == NULL) return PORTLS_ENOMEM;
+  memset(a, 0, sizeof *a);
+  if (pipe(fds) != 0) {
+    rc = portls__px_err(errno);
+    portls_plat_free(a);
+    return rc;
+  }
+  if ((rc = portls__px_fd_setup(fds[0])) != 0 || (rc = portls__px_fd_setup(fds[1])) != 0 ||
+      (rc = portls__px_io_add(loop, &a->io)) != 0) {
+    (void)close(fds[0]);
+    (void)close(fds[1]);
+    portls_plat_free(a);
+    return rc;
+  }
+  a->io.fd = fds[0];
+  a->io.events = POLLIN;
+  a->io.on_events = px_async_events;
+  a->wfd = fds[1];
+  a->loop = loop;
+  a->cb = cb;
+  a->ud = ud;
+  atomic_init(&a->sent, 0);
+  a->free_item.run = px_async_free_item;
+  loop->nlisteners++; /* keeps the loop alive, as libuv's uv_async_t does */
+  loop->nopen++;
+  *out = a;
+  return 0;
+}
+
+static void px_async_send(portls_plat_async *a) {
+  if (a == NULL || atomic_exchange(&a->sent, 1)) return;
+  char b = 1;
+  while (write(a->wfd, &b, 1) < 0 && errno == EINTR) {}
+}
+
+static void px_async_close(portls_plat_async *a) {
+  if (a == NULL || a->io.closing) return;
+  portls_plat_loop *loop = a->loop;
+  a->io.closing = 1;
+  loop->nlisteners--;
+  loop->nopen--;
+  portls__px_io_remove(loop, &a->io);
+  (void)close(a->io.fd);
+  (void)close(a->wfd);
+  a->io.fd = a->wfd = -1;
+  /* Freed from the loop: a dispatch in progress may still hold it. */
+  portls__px_queue(loop, &a->free_item);
+}
+
+static int px_bind_listen(const portls_plat_addr *addr, int backlog, int reuseport, int *fd) {
+  int rc = portls__plat_bind_listen(addr, backlog, reuseport, fd);
+  return rc < 0 ? portls__px_err(-rc) : 0;
+}
+
+static int px_fd_dup(int fd) {
+  int rc = portls__plat_fd_dup(fd);
+  return rc < 0 ? portls__px_err(-rc) : rc;
+}
+
+static int px_thread_start(void (*fn)(void *), void *arg, portls_plat_thread **out) {
+  int rc = portls__plat_thread_start(fn, arg, out);
+  return rc < 0 ? portls__px_err(-rc) : 0;
+}
 
 /* ------------------------------------------------------------------------ */
 
@@ -573,4 +738,19 @@ const portls_platform portls__platform = {
     .watch_new = portls__px_watch_new,
     .watch_start = portls__px_watch_start,
     .watch_close = portls__px_watch_close,
+    .listen_fd = portls__px_listen_fd,
+    .bind_listen = px_bind_listen,
+    .accept_fd = portls__px_accept_fd,
+    .stream_open = portls__px_stream_open,
+    .fd_dup = px_fd_dup,
+    .fd_close = portls__plat_fd_close,
+    .thread_start = px_thread_start,
+    .thread_join = portls__plat_thread_join,
+    .async_new = px_async_new,
+    .async_send = px_async_send,
+    .async_close = px_async_close,
+#if defined(PX_HAVE_EPOLL)
+    .backend_fd = px_backend_fd_op,
+#endif
+    .backend_timeout = px_backend_timeout_op,
 };

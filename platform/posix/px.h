@@ -38,6 +38,9 @@ struct px_io {
   int fd;
   short events;
   unsigned char closing; /* closed: the loop skips it; freed by its close callback */
+  unsigned char ep_on;   /* registered with the loop's epoll descriptor (backend_fd) as ep_fd */
+  short ep_events;
+  int ep_fd;
   void (*on_events)(px_io *io, short revents);
 };
 
@@ -68,6 +71,10 @@ struct portls_plat_loop {
   portls_plat_timer **heap;
   size_t nheap, heapcap, ntimers;
   uint64_t timer_seq;
+
+  /* The application's own loop (portls_loop_backend_fd()): an epoll
+   * descriptor mirroring the poll set, made on first request (Linux); -1. */
+  int epfd;
 
   int iov_max;   /* iovecs per writev() */
   int emfile_fd; /* spare fd for accept() under EMFILE (libuv's trick), or -1 */
@@ -117,6 +124,10 @@ int portls__px_watch_new(portls_plat_loop *loop, int fd, portls_plat_watch_cb cb
                          portls_plat_watch **out);
 int portls__px_watch_start(portls_plat_watch *w, int events);
 void portls__px_watch_close(portls_plat_watch *w, portls_plat_cb close_cb, void *ud);
+int portls__px_listen_fd(portls_plat_loop *loop, int fd, portls_plat_status_cb cb, void *ud,
+                         portls_plat_listener **out);
+int portls__px_accept_fd(portls_plat_listener *l, int *fd);
+int portls__px_stream_open(portls_plat_loop *loop, int fd, portls_plat_stream **out);
 
 /* lookup.c */
 int portls__px_lookup(portls_plat_loop *loop, const char *host, uint16_t port, int family,

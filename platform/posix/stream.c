@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "../common/accept.h"
+#include "../common/fds.h"
 #include "../common/sockaddr.h"
 #include "px.h"
 
@@ -837,4 +838,80 @@ void portls__px_listener_close(portls_plat_listener *l, portls_plat_cb cb, void 
     l->bound = 0;
   }
   portls__px_queue(loop, &l->close_item);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors from elsewhere: a listening socket the application made
+ * (systemd socket activation, privilege separation, SO_REUSEPORT workers),
+ * a connection accepted by another loop or process.                          */
+
+int portls__px_listen_fd(portls_plat_loop *loop, int fd, portls_plat_status_cb cb, void *ud,
+                         portls_plat_listener **out) {
+  portls_plat_listener *l;
+  int is_unix = 0, listening = 0, rc;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL || cb == NULL) return PORTLS_EINVAL;
+  rc = portls__plat_fd_adopt(fd, &is_unix, &listening);
+  if (rc != 0) return portls__px_err(-rc);
+  if (listening == 0) return PORTLS_EINVAL;
+  l = portls_plat_alloc(sizeof *l);
+  if (l == NULL) return PORTLS_ENOMEM;
+  memset(l, 0, sizeof *l);
+  l->io.fd = fd;
+  l->io.on_events = px_listener_events;
+  l->loop = loop;
+  l->cb = cb;
+  l->ud = ud;
+  l->accepted_fd = -1;
+  l->is_unix = (unsigned char)is_unix;
+  l->close_item.run = px_listener_close_item;
+  if (is_unix) {
+    /* Its path, for address(); the file is the application's to remove. */
+    struct sockaddr_un sun;
+    socklen_t len = (socklen_t)sizeof sun;
+    memset(&sun, 0, sizeof sun);
+    if (getsockname(fd, (struct sockaddr *)(void *)&sun, &len) == 0)
+      memcpy(l->path, sun.sun_path,
+             sizeof l->path < sizeof sun.sun_path ? sizeof l->path - 1 : sizeof sun.sun_path - 1);
+  }
+  rc = portls__px_io_add(loop, &l->io);
+  if (rc != 0) {
+    portls_plat_free(l);
+    return rc;
+  }
+  px_listener_update(l);
+  if (loop->emfile_fd < 0) loop->emfile_fd = portls__plat_emfile_reserve();
+  loop->nlisteners++;
+  loop->nopen++;
+  *out = l;
+  return 0;
+}
+
+int portls__px_accept_fd(portls_plat_listener *l, int *fd) {
+  if (fd == NULL) return PORTLS_EINVAL;
+  *fd = -1;
+  if (l == NULL || l->io.closing) return PORTLS_EINVAL;
+  l->failed = 0;
+  *fd = l->accepted_fd;
+  l->accepted_fd = -1;
+  px_listener_update(l);
+  return *fd < 0 ? PORTLS_EAGAIN : 0;
+}
+
+int portls__px_stream_open(portls_plat_loop *loop, int fd, portls_plat_stream **out) {
+  portls_plat_stream *s;
+  int is_unix = 0, listening = 0, rc;
+  if (out == NULL) return PORTLS_EINVAL;
+  *out = NULL;
+  if (loop == NULL) return PORTLS_EINVAL;
+  rc = portls__plat_fd_adopt(fd, &is_unix, &listening);
+  if (rc != 0) return portls__px_err(-rc);
+  if (listening > 0) return PORTLS_EINVAL;
+  s = px_stream_new(loop, fd, is_unix);
+  if (s == NULL) return PORTLS_ENOMEM;
+  px_stream_update(s);
+  loop->nopen++;
+  *out = s;
+  return 0;
 }
