@@ -172,6 +172,11 @@ static uint64_t bssl_capabilities(void) {
   caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);
   caps |= BSSL_CAP(CIPHER_SERVER_PREF) | BSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= BSSL_CAP(MAX_SEND_FRAGMENT);
+#if defined(PORTLS_OSSL_HAS_PSK)
+  /* PSK_TLS1_3: BoringSSL's PSK callbacks serve TLS 1.2 PSK suites only; a
+   * TLS 1.3 handshake offers and accepts no external PSK from them. */
+  caps |= BSSL_CAP(PSK) | BSSL_CAP(PSK_HINT);
+#endif
   return caps;
 }
 

@@ -260,6 +260,12 @@ static uint64_t pssl_capabilities(void) {
 #if defined(PORTLS_OSSL_HAS_MULTI_CERT)
   caps |= PSSL_CAP(MULTI_CERT);
 #endif
+#if defined(PORTLS_OSSL_HAS_PSK)
+  caps |= PSSL_CAP(PSK) | PSSL_CAP(PSK_HINT);
+#endif
+#if defined(PORTLS_OSSL_HAS_PSK_TLS13)
+  caps |= PSSL_CAP(PSK_TLS1_3);
+#endif
   return caps;
 }
 

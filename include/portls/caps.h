@@ -45,7 +45,11 @@ extern "C" {
   XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")                 \
   XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")       \
   XX(IDLE_RELEASE, 26, "idle-release",                                                             \
-     "a quiet TLS 1.3 server connection gives its library session back")
+     "a quiet TLS 1.3 server connection gives its library session back")                           \
+  /* PSK (Node's pskCallback / pskIdentityHint) */                                                 \
+  XX(PSK, 27, "psk", "pre-shared keys: pskCallback with TLS 1.2 PSK suites")                       \
+  XX(PSK_TLS1_3, 28, "psk-tls1.3", "pskCallback keys used as TLS 1.3 external PSKs")               \
+  XX(PSK_HINT, 29, "psk-hint", "pskIdentityHint sent by a server and seen by a client")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),
