@@ -1158,6 +1158,17 @@ static int pssl_psk_setup(portls_be_session *s, const portls_be_session_config *
       return portls__ossl_lib_err(err, PORTLS_EINVAL, "pskIdentityHint");
   } else if (!cfg->is_server && cfg->psk_client != NULL) {
     SSL_set_psk_client_callback(s->ssl, pssl_psk_client_cb);
+#if defined(PORTLS_OSSL_HAS_PSK_TLS13)
+    /* OpenSSL's TLS 1.3 client makes a session of the external PSK with an
+     * empty session-id context and, once the server takes it, refuses it
+     * as "reused in a different context" unless the SSL's is empty too. A
+     * client's own sessions then carry the empty context: the same on both
+     * sides of its checks. */
+    static const unsigned char no_sid_ctx[1] = {0};
+    ERR_clear_error();
+    if (!SSL_set_session_id_context(s->ssl, no_sid_ctx, 0))
+      return portls__ossl_lib_err(err, PORTLS_ENOMEM, "pskCallback");
+#endif
   }
   return 0;
 }
