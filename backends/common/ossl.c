@@ -226,9 +226,12 @@ int portls__ossl_lib_err(portls_error *err, int code, const char *what) {
 
 /* The library's reason → the code every backend gives for the same failure
  * (errors.h). */
-static int pssl_conn_code(unsigned long e) {
+static int pssl_conn_code(unsigned long e, int in_handshake) {
   if (ERR_GET_LIB(e) != ERR_LIB_SSL) return PORTLS_EPROTO;
   int r = ERR_GET_REASON(e);
+  /* A record of the handshake that does not decrypt: the two sides derived
+   * different keys (a wrong PSK). Afterwards it stays a protocol error. */
+  if (in_handshake && r == SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC) return PORTLS_EBAD_RECORD_MAC;
   switch (r) {
   case SSL_R_NO_SHARED_CIPHER:
     /* Nothing to authenticate the server with: a server without a certificate
@@ -251,6 +254,10 @@ static int pssl_conn_code(unsigned long e) {
 #if defined(SSL_R_PSK_IDENTITY_NOT_FOUND)
   case SSL_R_PSK_IDENTITY_NOT_FOUND:
     return PORTLS_EPSK_IDENTITY_NOT_FOUND;
+#endif
+#if defined(SSL_R_BINDER_DOES_NOT_VERIFY)
+  case SSL_R_BINDER_DOES_NOT_VERIFY:
+    return PORTLS_EBINDER;
 #endif
   case SSL_R_WRONG_VERSION_NUMBER:
     return PORTLS_EWRONG_VERSION_NUMBER;
@@ -287,7 +294,7 @@ static int pssl_conn_code(unsigned long e) {
 /* Reports the error queue after an SSL_ERROR_SSL: the first entry from the
  * SSL library decides the code (it names the TLS-level cause; crypto entries
  * before it are details), and its text is the message. */
-static int pssl_conn_err(portls_be_session *s, portls_error *err) {
+static int pssl_conn_err(portls_be_session *s, int op, portls_error *err) {
   unsigned long e, first = 0, chosen = 0;
   while ((e = ERR_get_error()) != 0) {
     if (first == 0) first = e;
@@ -309,7 +316,7 @@ static int pssl_conn_err(portls_be_session *s, portls_error *err) {
 #else
   (void)s;
 #endif
-  return portls__err(err, pssl_conn_code(chosen), "%s", buf);
+  return portls__err(err, pssl_conn_code(chosen, op == PSSL_OP_HANDSHAKE), "%s", buf);
 }
 
 static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
@@ -332,9 +339,9 @@ static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
       ERR_clear_error();
       return portls__err(err, code, "queueing ciphertext for the peer failed");
     }
-    return pssl_conn_err(s, err);
+    return pssl_conn_err(s, op, err);
   case SSL_ERROR_SSL:
-    return pssl_conn_err(s, err);
+    return pssl_conn_err(s, op, err);
   default:
     ERR_clear_error();
     return portls__err(err, PORTLS_EPROTO, "unexpected SSL_get_error() result %d", e);

@@ -575,6 +575,11 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   }
   case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
     return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
+  case MBEDTLS_ERR_SSL_INVALID_MAC:
+    /* In the handshake: the two sides derived different keys (a wrong
+     * PSK); afterwards it stays a protocol error. */
+    if (op == MBED_OP_HANDSHAKE) return portls__mbed_err(err, PORTLS_EBAD_RECORD_MAC, ret, NULL);
+    break;
   case MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY:
 #if defined(PORTLS_MBED_PSK)
     if (s->psk_too_long > 0) {

@@ -90,6 +90,10 @@ extern "C" {
      "https proxy request: HTTP CONNECT sent to a TLS server")                                     \
   XX(EPSK_IDENTITY_NOT_FOUND, -78, "ERR_SSL_PSK_IDENTITY_NOT_FOUND",                               \
      "psk identity not found: the server's pskCallback knows no key for it")                       \
+  XX(EBAD_RECORD_MAC, -79, "ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC",                          \
+     "decryption failed or bad record mac: the handshake's keys differ (a wrong PSK)")             \
+  XX(EBINDER, -80, "ERR_SSL_BINDER_DOES_NOT_VERIFY",                                               \
+     "binder does not verify: the TLS 1.3 PSK differs (a wrong PSK)")                              \
   /* certificate verification: OpenSSL's X509_V_ERR_* names, as Node reports them */               \
   XX(EUNABLE_TO_GET_ISSUER_CERT, -100, "UNABLE_TO_GET_ISSUER_CERT",                                \
      "unable to get issuer certificate")                                                           \
