@@ -195,7 +195,8 @@ Test(psk, a_wrong_key_fails_the_handshake_on_both_sides) {
     h_run_until(&t, c->closed && t.srv.client_errors == 1);
     cr_assert_eq(cli.secure + srv.secure, 0, "%s", c->log);
     cr_assert_eq(c->had_error, 1);
-    const char *cname = portls_err_name(c->err.code), *sname = portls_err_name(t.srv.client_err.code);
+    const char *cname = portls_err_name(c->err.code),
+               *sname = portls_err_name(t.srv.client_err.code);
     /* The side that finds the mismatch names it; the other gets its alert. */
     cr_assert(strcmp(sname, "ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC") == 0 ||
                   strcmp(sname, "ERR_SSL_BINDER_DOES_NOT_VERIFY") == 0,
