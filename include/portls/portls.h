@@ -293,11 +293,13 @@ typedef int (*portls_check_identity_cb)(const char *servername, const portls_cer
  *
  * The callbacks run synchronously inside the handshake, from the loop thread
  * (the engines ask for the key in the middle of a handshake message and
- * cannot wait for it). They must not block. They may call
+ * cannot wait for it), as Node's do. They must not block. They may call
  * portls_socket_destroy() on sock: the handshake then fails at once, and the
  * socket closes from the loop as usual (its memory stays valid until its
- * 'close'). They must not call back into the backend in any other way (no
- * write, renegotiate, ...). */
+ * 'close'). portls_socket_write() and _end() inside them are queued until the
+ * handshake completes, as before it; getters that describe the handshake
+ * (getCipher, getPeerCertificate, ...) have nothing to say yet, and
+ * renegotiate() is refused (PORTLS_EINVAL: not secure). */
 
 #define PORTLS_PSK_MAX_KEY 256      /* bytes of key, as OpenSSL 3's PSK_MAX_PSK_LEN */
 #define PORTLS_PSK_MAX_IDENTITY 128 /* bytes of identity, not counting the NUL */

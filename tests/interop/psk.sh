@@ -100,47 +100,66 @@ wait_for "$work/serve.log" '"event":"clientError","code":"ERR_SSL_DECRYPTION_FAI
 echo "ok: a wrong key is ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC on the server"
 
 # ---- Node.js's pskCallback ------------------------------------------------------------
-if command -v node >/dev/null; then
-  # Node client -> serve --psk. Node calls checkServerIdentity after a TLS 1.2 PSK
-  # handshake (with no certificate), so the client gives one that accepts.
+# node_client PORT VERSION [SUITE]: Node's pskCallback client against serve --psk. Node
+# calls checkServerIdentity after a TLS 1.2 PSK handshake (with no certificate), so the
+# client gives one that accepts.
+node_client() {
   node -e '
     const tls = require("tls");
-    const [port, key, suite] = process.argv.slice(1);
-    const s = tls.connect({ port: +port, host: "127.0.0.1", ciphers: suite, maxVersion: "TLSv1.2",
-      checkServerIdentity: () => undefined,
+    const [port, key, version, suite] = process.argv.slice(1);
+    const s = tls.connect({ port: +port, host: "127.0.0.1", ciphers: suite || undefined,
+      maxVersion: version, checkServerIdentity: () => undefined,
       pskCallback: (hint) => ({ psk: Buffer.from(key, "hex"), identity: "dev1" }) }, () => {
         console.log(JSON.stringify({ secure: s.getProtocol(), cipher: s.getCipher().name }));
         s.end("node psk line");
       });
     s.on("data", (d) => console.log(JSON.stringify({ data: d.toString() })));
     s.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exitCode = 1; });
-  ' "$sport" "$key" "$suite" >"$work/node-client.log" 2>&1 || fail "node client: $(cat "$work/node-client.log")"
-  grep -q '"data":"node psk line"' "$work/node-client.log" || fail "node client: $(cat "$work/node-client.log")"
-  echo "ok: node pskCallback client -> serve --psk"
+  ' "$1" "$key" "$2" "${3:-}" >"$work/node-client-$2.log" 2>&1 || fail "node client $2: $(cat "$work/node-client-$2.log")"
+  grep -q "\"secure\":\"$2\"" "$work/node-client-$2.log" || fail "node client $2: $(cat "$work/node-client-$2.log")"
+  grep -q '"data":"node psk line"' "$work/node-client-$2.log" || fail "node client $2: $(cat "$work/node-client-$2.log")"
+  echo "ok: node pskCallback client ($2) -> serve --psk"
+}
 
-  # connect --psk -> a Node server with pskCallback and pskIdentityHint, no certificate.
+# node_server VERSION [SUITE]: connect --psk against a Node server with pskCallback and
+# pskIdentityHint and no certificate.
+node_server() {
+  local log=$work/node-server-$1.log rc=0
   node -e '
     const tls = require("tls");
-    const [key, suite] = process.argv.slice(1);
-    const srv = tls.createServer({ ciphers: suite, maxVersion: "TLSv1.2", pskIdentityHint: "node-hint",
+    const [key, version, suite] = process.argv.slice(1);
+    const srv = tls.createServer({ ciphers: suite || undefined, maxVersion: version,
+      pskIdentityHint: "node-hint",
       pskCallback: (sock, id) => id === "dev1" ? Buffer.from(key, "hex") : null }, (s) => {
         s.pipe(s);
         s.on("end", () => srv.close());
       });
     srv.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: srv.address().port })));
-  ' "$key" "$suite" >"$work/node-server.log" 2>&1 &
+  ' "$key" "$1" "${2:-}" >"$log" 2>&1 &
   pids+=($!)
-  wait_for "$work/node-server.log" '"port"' || fail "node server did not start: $(cat "$work/node-server.log")"
-  nport=$(sed -nE 's/.*"port":([0-9]+).*/\1/p' "$work/node-server.log" | head -1)
-  rc=0
-  timeout 20 "$bin" connect --port "$nport" --psk "dev1:$key" --ciphers "$suite" --send "to node" \
-    >"$work/connect-node.log" 2>&1 || rc=$?
-  [[ $rc == 0 ]] || fail "connect --psk -> node exited $rc: $(cat "$work/connect-node.log")"
-  grep -q '"text":"to node"' "$work/connect-node.log" || fail "no echo from node: $(cat "$work/connect-node.log")"
-  if has psk-hint; then
-    grep -q '"hint":"node-hint"' "$work/connect-node.log" || fail "node's hint: $(cat "$work/connect-node.log")"
+  wait_for "$log" '"port"' || fail "node server did not start: $(cat "$log")"
+  local nport
+  nport=$(sed -nE 's/.*"port":([0-9]+).*/\1/p' "$log" | head -1)
+  local cargs=(--psk "dev1:$key")
+  [[ -n ${2:-} ]] && cargs+=(--ciphers "$2")
+  timeout 20 "$bin" connect --port "$nport" "${cargs[@]}" --send "to node" \
+    >"$work/connect-node-$1.log" 2>&1 || rc=$?
+  [[ $rc == 0 ]] || fail "connect --psk -> node $1 exited $rc: $(cat "$work/connect-node-$1.log")"
+  grep -q "\"protocol\":\"$1\"" "$work/connect-node-$1.log" || fail "node $1: $(cat "$work/connect-node-$1.log")"
+  grep -q '"text":"to node"' "$work/connect-node-$1.log" || fail "no echo from node: $(cat "$work/connect-node-$1.log")"
+  if [[ $1 == TLSv1.2 ]] && has psk-hint; then
+    grep -q '"hint":"node-hint"' "$work/connect-node-$1.log" || fail "node's hint: $(cat "$work/connect-node-$1.log")"
   fi
-  echo "ok: connect --psk -> node pskCallback server"
+  echo "ok: connect --psk -> node pskCallback server ($1)"
+}
+
+if command -v node >/dev/null; then
+  node_client "$sport" TLSv1.2 "$suite"
+  node_server TLSv1.2 "$suite"
+  if has psk-tls1.3; then
+    node_client "$sport" TLSv1.3
+    node_server TLSv1.3
+  fi
 fi
 
 # ---- bad --psk values: one error line naming --psk, exit 2 ------------------------------
