@@ -317,3 +317,38 @@ Test(psk, options_are_checked_when_set) {
   h_wait(&t, 20);
   h_finish(&t);
 }
+
+/* The PSK exemption covers only handshakes the key authenticated: a PSK
+ * client that meets a certificate server verifies its certificate as usual. */
+Test(psk, a_psk_client_still_verifies_a_server_that_authenticates_with_a_certificate) {
+  h_need_cap(PORTLS_CAP_PSK);
+  for (int trust = 1; trust >= 0; trust--) {
+    h_test t;
+    h_init(&t);
+    portls_server_options so;
+    portls_server_options_init(&so);
+    h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+    h_listen_tls(&t, &so);
+    psk_side cli = {.identity = "device-7", .key = key_a, .key_len = sizeof key_a};
+    portls_connect_options co;
+    portls_connect_options_init(&co);
+    h_context_options(&t, &co.tls.context, NULL, NULL, trust ? "ca.crt" : NULL);
+    co.host = "localhost";
+    co.tls.psk_client_callback = client_cb;
+    co.tls.psk_user = &cli;
+    h_side *c = h_connect_tls(&t, &co);
+    c->hook = record_secure;
+    c->ctx = &cli;
+    h_run_until(&t, c->closed);
+    if (trust) {
+      cr_assert_eq(cli.secure, 1, "%s", c->log);
+      cr_assert_eq(cli.authorized, 1);
+      cr_assert_eq(cli.has_cert, 1);
+    } else {
+      cr_assert_eq(cli.secure, 0, "an unknown CA is refused even though the client has a PSK");
+      cr_assert(portls_err_is_verify(c->err.code), "%s: %s", portls_err_name(c->err.code),
+                c->err.message);
+    }
+    h_finish(&t);
+  }
+}
