@@ -352,3 +352,29 @@ Test(psk, a_psk_client_still_verifies_a_server_that_authenticates_with_a_certifi
     h_finish(&t);
   }
 }
+
+/* RFC 4279 asks for keys up to 64 bytes; a library that allows fewer (mbedTLS
+ * 2.28's MBEDTLS_PSK_MAX_LEN is 32 by default) refuses the key with an error
+ * naming pskCallback, never a handshake that goes on with another key. */
+Test(psk, a_64_byte_key_works_or_is_refused_by_name) {
+  h_need_cap(PORTLS_CAP_PSK);
+  static uint8_t key64[64];
+  for (size_t i = 0; i < sizeof key64; i++) key64[i] = (uint8_t)(i * 37 + 1);
+  h_test t;
+  h_init(&t);
+  psk_side srv = {.identity = "device-7", .key = key64, .key_len = sizeof key64};
+  psk_side cli = srv;
+  psk_server(&t, &srv, PSK12_CIPHERS, NULL, 1);
+  h_side *c = psk_client(&t, &cli, PSK12_CIPHERS, 1);
+  h_run_until(&t, c->closed);
+  if (cli.secure) {
+    cr_assert_eq(c->had_error, 0, "%s", c->log);
+    cr_assert_eq(cli.authorized, 1);
+  } else {
+    cr_assert_eq(c->err.code, PORTLS_EINVAL, "%s: %s", portls_err_name(c->err.code),
+                 c->err.message);
+    cr_assert(h_contains(c->err.message, "pskCallback"), "%s", c->err.message);
+    cr_assert_eq(srv.secure, 0);
+  }
+  h_finish(&t);
+}
