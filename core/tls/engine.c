@@ -409,6 +409,9 @@ static void emit_ocsp_response(portls_socket *s);
 /* Node: onConnectSecure (client) and onServerSocketSecure (server). */
 static void handshake_done(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
+  /* A bad pskCallback answer that the handshake survived (TLS 1.3 went on
+   * with certificates) is no cause for a later failure. */
+  t->psk_err.code = 0;
   B->info(t->eng.sess, &t->info);
   if (copy_info_strings(t) < 0) {
     portls__socket_fail(s, PORTLS_ENOMEM, "handshake: out of memory");
