@@ -1157,6 +1157,15 @@ static int pssl_psk_setup(portls_be_session *s, const portls_be_session_config *
   s->psk_client = cfg->psk_client;
   s->psk_server = cfg->psk_server;
   s->psk_arg = cfg->psk_arg;
+#if !defined(PORTLS_OSSL_HAS_PSK_TLS13)
+  /* PSK lives in TLS 1.2 alone here: a connection that asks for one is
+   * held to TLS 1.2 (when its context allows it), or a PSK-only server could
+   * never be reached, and a PSK-only server would never answer. */
+  if ((cfg->is_server ? cfg->psk_server : cfg->psk_client) != NULL &&
+      SSL_get_min_proto_version(s->ssl) <= TLS1_2_VERSION &&
+      !SSL_set_max_proto_version(s->ssl, TLS1_2_VERSION))
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "pskCallback");
+#endif
   if (cfg->is_server && cfg->psk_server != NULL) {
     SSL_set_psk_server_callback(s->ssl, pssl_psk_server_cb);
     ERR_clear_error();

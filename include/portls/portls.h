@@ -289,7 +289,9 @@ typedef int (*portls_check_identity_cb)(const char *servername, const portls_cer
  * PSK cipher suites, which the default cipher list excludes ("!PSK"), as in
  * Node: set `ciphers` to include them ("PSK-AES128-GCM-SHA256", "PSK", ...)
  * on both sides. TLS 1.3 uses the key as an external PSK (with
- * TLS_AES_128_GCM_SHA256's hash) where the backend has PORTLS_CAP_PSK_TLS1_3.
+ * TLS_AES_128_GCM_SHA256's hash) where the backend has PORTLS_CAP_PSK_TLS1_3;
+ * elsewhere a socket with a PSK callback is held to TLS 1.2 (unless its
+ * context allows TLS 1.3 alone), so that its PSK can be used.
  *
  * The callbacks run synchronously inside the handshake, from the loop thread
  * (the engines ask for the key in the middle of a handshake message and

@@ -378,3 +378,77 @@ Test(psk, a_64_byte_key_works_or_is_refused_by_name) {
   }
   h_finish(&t);
 }
+
+/* ---- SecurePair: PSK with no socket and no certificate (a device over a serial line) ---- */
+
+typedef struct psk_pump {
+  portls_pair *client, *server;
+  int c_secure, s_secure, c_authorized, closed;
+  char s_rx[16];
+  size_t s_rx_len;
+} psk_pump;
+
+static void pump_data(portls_pair *p, const void *d, size_t n, void *u) {
+  psk_pump *pp = u;
+  portls_pair *peer = p == pp->client ? pp->server : pp->client;
+  if (peer != NULL) cr_assert_eq(portls_pair_encrypted_write(peer, d, n), 0);
+}
+static void pump_secure(portls_pair *p, void *u) {
+  psk_pump *pp = u;
+  if (p == pp->client) {
+    pp->c_secure++;
+    pp->c_authorized = portls_socket_authorized(portls_pair_cleartext(p));
+  } else {
+    pp->s_secure++;
+  }
+}
+static void pump_closed(portls_pair *p, void *u) {
+  psk_pump *pp = u;
+  if (p == pp->client) pp->client = NULL;
+  if (p == pp->server) pp->server = NULL;
+  pp->closed++;
+}
+static void pump_server_rx(portls_socket *s, const void *d, size_t n, void *u) {
+  psk_pump *pp = u;
+  if (pp->s_rx_len + n <= sizeof pp->s_rx) memcpy(pp->s_rx + pp->s_rx_len, d, n), pp->s_rx_len += n;
+  portls_socket_end(s, NULL, 0);
+}
+
+Test(psk, two_secure_pairs_handshake_with_a_psk_and_no_certificates) {
+  h_need_cap(PORTLS_CAP_PSK);
+  h_test t;
+  h_init(&t);
+  static psk_pump pp;
+  memset(&pp, 0, sizeof pp);
+  psk_side srv = {.identity = "uart-1", .key = key_a, .key_len = sizeof key_a};
+  psk_side cli = srv;
+  portls_pair_events ev = {
+      .secure = pump_secure, .encrypted_data = pump_data, .close = pump_closed};
+  portls_socket_events sev = {.data = pump_server_rx};
+  portls_tls_socket_options so, co;
+  portls_tls_socket_options_init(&so);
+  so.is_server = 1;
+  so.tls.context.ciphers = PSK12_CIPHERS;
+  so.tls.psk_server_callback = server_cb;
+  so.tls.psk_user = &srv;
+  so.events = &sev;
+  so.user = &pp;
+  portls_tls_socket_options_init(&co);
+  co.tls.context.ciphers = PSK12_CIPHERS;
+  co.tls.psk_client_callback = client_cb;
+  co.tls.psk_user = &cli;
+  portls_error err;
+  cr_assert_eq(portls_pair_new(t.loop, &so, &ev, &pp, &pp.server, &err), 0, "%s", err.message);
+  cr_assert_eq(portls_pair_new(t.loop, &co, &ev, &pp, &pp.client, &err), 0, "%s", err.message);
+  portls_socket_write(portls_pair_cleartext(pp.client), "ping", 4); /* sent once secure */
+  h_run_until(&t, pp.s_rx_len == 4);
+  cr_assert_eq(pp.c_secure, 1);
+  cr_assert_eq(pp.s_secure, 1);
+  cr_assert_eq(pp.c_authorized, 1);
+  cr_assert_str_eq(srv.seen, "uart-1");
+  cr_assert(memcmp(pp.s_rx, "ping", 4) == 0);
+  if (pp.client != NULL) portls_socket_destroy(portls_pair_cleartext(pp.client), NULL);
+  if (pp.server != NULL) portls_socket_destroy(portls_pair_cleartext(pp.server), NULL);
+  h_run_until(&t, pp.closed == 2);
+  h_finish(&t);
+}

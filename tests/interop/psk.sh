@@ -88,6 +88,14 @@ if has psk-tls1.3; then
     fail "TLS 1.3: the line did not come back: $(cat "$work/sclient-tls13.s_client.log")"
   grep -q '"protocol":"TLSv1.3"' "$work/serve.log" || fail "TLS 1.3: no secureConnection: $(cat "$work/serve.log")"
   echo "ok: s_client (TLS 1.3) -> serve --psk, second identity"
+else
+  # No TLS 1.3 PSK here: serve --psk holds its connections to TLS 1.2, so a client that
+  # offers TLS 1.3 as well still gets its PSK suite.
+  s_client sclient-any -psk "$wrong" -psk_identity dev2 -cipher "$suite"
+  grep -q "psk line sclient-any" "$work/sclient-any.s_client.log" ||
+    fail "TLS 1.2 or 1.3: the line did not come back: $(cat "$work/sclient-any.s_client.log")"
+  [[ $(grep -c '"protocol":"TLSv1.2"' "$work/serve.log") == 2 ]] || fail "not TLS 1.2: $(cat "$work/serve.log")"
+  echo "ok: s_client offering TLS 1.3 too -> serve --psk: TLS 1.2, second identity"
 fi
 s_client sclient-unknown -psk "$key" -psk_identity nobody -tls1_2 -cipher "$suite"
 wait_for "$work/serve.log" '"event":"clientError","code":"ERR_SSL_PSK_IDENTITY_NOT_FOUND"' ||
