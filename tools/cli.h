@@ -186,7 +186,10 @@ typedef enum cli_kind {
   XX(EXPORT_KEYING_MATERIAL, "export-keying-material", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL,        \
      "LENGTH:LABEL", "print a keyingMaterial event once secure")                                   \
   XX(ALPN_CALLBACK, "alpn-callback", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "a,b",                  \
-     "ALPNCallback: the client's first protocol in this list, else reject")
+     "ALPNCallback: the client's first protocol in this list, else reject")                        \
+  XX(PSK, "psk", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "ID:HEX",                                    \
+     "pre-shared key (pskCallback); serve: repeatable, one per identity")                          \
+  XX(PSK_HINT, "psk-hint", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HINT", "pskIdentityHint")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
@@ -233,6 +236,13 @@ typedef struct cli_list {
   size_t count;
 } cli_list;
 
+/* One --psk IDENTITY:HEX. */
+typedef struct cli_psk {
+  char identity[PORTLS_PSK_MAX_IDENTITY + 1];
+  uint8_t key[PORTLS_PSK_MAX_KEY];
+  size_t key_len;
+} cli_psk;
+
 /* The options shared by serve and connect, turned into library options. */
 typedef struct cli_tls {
   cli_list alpn;
@@ -242,7 +252,15 @@ typedef struct cli_tls {
   /* --key/--cert/--ca/--crl: the first of each goes to the library as a file
    * option (key_file, ...); the ones after it are read here, into these. */
   portls_buf key[CLI_MANY], cert[CLI_MANY], ca[CLI_MANY], crl[CLI_MANY];
+  cli_psk psk[CLI_MANY];
+  int psk_count;
 } cli_tls;
+
+/* Parses the --psk options into t (prints the error line naming --psk and
+ * returns CLI_EXIT_USAGE on a bad one) and sets the PSK callback of the role
+ * (and, on a server, --psk-hint) in tls, with t as their user pointer. The
+ * callbacks print a pskCallback event line. */
+int cli_psk_options(const cli_opts *o, cli_tls *t, portls_tls_options *tls, int is_server);
 
 /* Fills the context options and the protocol lists from the command line.
  * Prints the error line and returns CLI_EXIT_USAGE on a bad value, else 0.

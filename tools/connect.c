@@ -355,6 +355,7 @@ int cmd_connect(int argc, char **argv) {
 
   portls_connect_options_init(&co);
   rc = cli_tls_options(&o, &t, &co.tls.context, &co.tls.alpn_protocols, &co.tls.npn_protocols);
+  if (rc == 0) rc = cli_psk_options(&o, &t, &co.tls, 0);
   if (rc) goto done;
   co.host = cli_str(&o, OPT_HOST, "localhost");
   co.port = (uint16_t)cli_num(&o, OPT_PORT, 0);

@@ -318,3 +318,91 @@ int cli_require_cap(const char *option, portls_cap cap) {
             portls_capability_name(cap), portls_backend_name());
   return CLI_EXIT_USAGE;
 }
+
+/* ------------------------------------------------------------------------ */
+/* --psk IDENTITY:HEX and --psk-hint: Node's pskCallback and pskIdentityHint */
+
+static int psk_fail(const char *text, const char *why) {
+  ev_errorf(PORTLS_EINVAL, "--psk: %s in '%s' (expected IDENTITY:HEX)", why, text);
+  return CLI_EXIT_USAGE;
+}
+
+static int psk_parse(const char *text, cli_psk *p) {
+  const char *colon = strrchr(text, ':'); /* the identity may hold ':', the hex cannot */
+  if (colon == NULL) return psk_fail(text, "no ':'");
+  size_t idlen = (size_t)(colon - text);
+  if (idlen == 0) return psk_fail(text, "empty identity");
+  if (idlen > PORTLS_PSK_MAX_IDENTITY) return psk_fail(text, "identity longer than 128 bytes");
+  const char *hex = colon + 1;
+  size_t len = strlen(hex);
+  if (len == 0) return psk_fail(text, "empty key");
+  if (len % 2) return psk_fail(text, "odd number of hex digits");
+  if (len / 2 > sizeof p->key) return psk_fail(text, "key longer than 256 bytes");
+  for (size_t i = 0; i < len; i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return psk_fail(text, "key is not hex");
+    p->key[i / 2] = (uint8_t)(hi << 4 | lo);
+  }
+  memcpy(p->identity, text, idlen);
+  p->identity[idlen] = '\0';
+  p->key_len = len / 2;
+  return 0;
+}
+
+static int psk_client_cb(portls_socket *sock, const char *hint, portls_psk *psk, void *user) {
+  const cli_tls *t = user;
+  (void)sock;
+  jw *w = ev_begin("pskCallback");
+  jw_kstring(w, "hint", hint);
+  jw_kstring(w, "identity", t->psk[0].identity);
+  ev_end(w);
+  memcpy(psk->identity, t->psk[0].identity, sizeof psk->identity);
+  memcpy(psk->key, t->psk[0].key, t->psk[0].key_len);
+  psk->key_len = t->psk[0].key_len;
+  return 1;
+}
+
+static int psk_server_cb(portls_socket *sock, const char *identity, portls_psk *psk, void *user) {
+  const cli_tls *t = user;
+  (void)sock;
+  int found = -1;
+  for (int i = 0; i < t->psk_count && found < 0; i++)
+    if (strcmp(t->psk[i].identity, identity) == 0) found = i;
+  jw *w = ev_begin("pskCallback");
+  jw_kstring(w, "identity", identity);
+  jw_kbool(w, "known", found >= 0);
+  ev_end(w);
+  if (found < 0) return 0;
+  memcpy(psk->key, t->psk[found].key, t->psk[found].key_len);
+  psk->key_len = t->psk[found].key_len;
+  return 1;
+}
+
+int cli_psk_options(const cli_opts *o, cli_tls *t, portls_tls_options *tls, int is_server) {
+  const cli_value *v = &o->v[OPT_PSK];
+  if (!is_server && v->count > 1) {
+    ev_error(PORTLS_EINVAL, "--psk: given twice (a client has one identity)");
+    return CLI_EXIT_USAGE;
+  }
+  for (int i = 0; i < v->count; i++) {
+    int rc = psk_parse(v->str[i], &t->psk[i]);
+    if (rc) return rc;
+  }
+  t->psk_count = v->count;
+  if (cli_has(o, OPT_PSK_HINT) && t->psk_count == 0) {
+    ev_error(PORTLS_EINVAL, "--psk-hint: needs --psk");
+    return CLI_EXIT_USAGE;
+  }
+  if (t->psk_count == 0) return 0;
+  int rc = cli_require_cap("--psk", PORTLS_CAP_PSK);
+  if (rc == 0 && cli_has(o, OPT_PSK_HINT)) rc = cli_require_cap("--psk-hint", PORTLS_CAP_PSK_HINT);
+  if (rc) return rc;
+  if (is_server) {
+    tls->psk_server_callback = psk_server_cb;
+    tls->psk_identity_hint = cli_str(o, OPT_PSK_HINT, NULL);
+  } else {
+    tls->psk_client_callback = psk_client_cb;
+  }
+  tls->psk_user = t;
+  return 0;
+}

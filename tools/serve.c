@@ -401,6 +401,7 @@ int cmd_serve(int argc, char **argv) {
 
   portls_server_options_init(&so);
   rc = cli_tls_options(&o, &t, &so.tls.context, &so.tls.alpn_protocols, &so.tls.npn_protocols);
+  if (rc == 0) rc = cli_psk_options(&o, &t, &so.tls, 1);
   if (rc == 0 && cli_has(&o, OPT_MAX_SEND_FRAGMENT))
     rc = cli_require_cap("--max-send-fragment", PORTLS_CAP_MAX_SEND_FRAGMENT);
   if (rc) goto done;

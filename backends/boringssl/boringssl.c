@@ -216,6 +216,11 @@ static uint64_t bssl_capabilities(void) {
    * SSL_get_tls_unique instead), so getFinished works in TLS 1.2 only.
    * SHARED_SIGALGS: SSL_get_shared_sigalgs is a stub that returns 0. */
   caps |= BSSL_CAP(EXPORTER) | BSSL_CAP(SIGALGS);
+#if defined(PORTLS_OSSL_HAS_PSK)
+  /* PSK_TLS1_3: BoringSSL's PSK callbacks serve TLS 1.2 PSK suites only; a
+   * TLS 1.3 handshake offers and accepts no external PSK from them. */
+  caps |= BSSL_CAP(PSK) | BSSL_CAP(PSK_HINT);
+#endif
   return caps;
 }
 

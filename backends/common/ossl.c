@@ -245,9 +245,12 @@ int portls__ossl_lib_err(portls_error *err, int code, const char *what) {
 
 /* The library's reason → the code every backend gives for the same failure
  * (errors.h). */
-static int pssl_conn_code(unsigned long e) {
+static int pssl_conn_code(unsigned long e, int in_handshake) {
   if (ERR_GET_LIB(e) != ERR_LIB_SSL) return PORTLS_EPROTO;
   int r = ERR_GET_REASON(e);
+  /* A record of the handshake that does not decrypt: the two sides derived
+   * different keys (a wrong PSK). Afterwards it stays a protocol error. */
+  if (in_handshake && r == SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC) return PORTLS_EBAD_RECORD_MAC;
   switch (r) {
   case SSL_R_NO_SHARED_CIPHER:
     /* Nothing to authenticate the server with: a server without a certificate
@@ -267,6 +270,14 @@ static int pssl_conn_code(unsigned long e) {
     return PORTLS_ENO_SHARED_CIPHER;
   case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
     return PORTLS_ENO_CERT;
+#if defined(SSL_R_PSK_IDENTITY_NOT_FOUND)
+  case SSL_R_PSK_IDENTITY_NOT_FOUND:
+    return PORTLS_EPSK_IDENTITY_NOT_FOUND;
+#endif
+#if defined(SSL_R_BINDER_DOES_NOT_VERIFY)
+  case SSL_R_BINDER_DOES_NOT_VERIFY:
+    return PORTLS_EBINDER;
+#endif
   case SSL_R_WRONG_VERSION_NUMBER:
     return PORTLS_EWRONG_VERSION_NUMBER;
   case SSL_R_HTTP_REQUEST:
@@ -302,7 +313,7 @@ static int pssl_conn_code(unsigned long e) {
 /* Reports the error queue after an SSL_ERROR_SSL: the first entry from the
  * SSL library decides the code (it names the TLS-level cause; crypto entries
  * before it are details), and its text is the message. */
-static int pssl_conn_err(portls_be_session *s, portls_error *err) {
+static int pssl_conn_err(portls_be_session *s, int op, portls_error *err) {
   unsigned long e, first = 0, chosen = 0;
   while ((e = ERR_get_error()) != 0) {
     if (first == 0) first = e;
@@ -324,7 +335,7 @@ static int pssl_conn_err(portls_be_session *s, portls_error *err) {
 #else
   (void)s;
 #endif
-  return portls__err(err, pssl_conn_code(chosen), "%s", buf);
+  return portls__err(err, pssl_conn_code(chosen, op == PSSL_OP_HANDSHAKE), "%s", buf);
 }
 
 static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
@@ -347,9 +358,9 @@ static int pssl_fail(portls_be_session *s, int ret, int op, portls_error *err) {
       ERR_clear_error();
       return portls__err(err, code, "queueing ciphertext for the peer failed");
     }
-    return pssl_conn_err(s, err);
+    return pssl_conn_err(s, op, err);
   case SSL_ERROR_SSL:
-    return pssl_conn_err(s, err);
+    return pssl_conn_err(s, op, err);
   default:
     ERR_clear_error();
     return portls__err(err, PORTLS_EPROTO, "unexpected SSL_get_error() result %d", e);
@@ -1138,6 +1149,92 @@ static int pssl_ocsp_response(portls_be_session *s, portls_buf *out) {
   return 0;
 }
 
+/* ---- pskCallback ---- */
+
+#if defined(PORTLS_OSSL_HAS_PSK)
+/* Both libraries call these with the identity/key buffers of their own
+ * sizes; core has checked the key's and identity's lengths against portls's
+ * limits, which fit OpenSSL 3's and BoringSSL's. */
+static unsigned int pssl_psk_client_cb(SSL *ssl, const char *hint, char *identity,
+                                       unsigned int max_identity_len, unsigned char *psk,
+                                       unsigned int max_psk_len) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  portls_psk k;
+  unsigned int n = 0;
+  if (s == NULL || s->psk_client == NULL || s->psk_client(s->psk_arg, hint, &k) != 1) return 0;
+  size_t idlen = strlen(k.identity);
+  if (idlen < max_identity_len && k.key_len <= max_psk_len) {
+    memcpy(identity, k.identity, idlen + 1);
+    memcpy(psk, k.key, k.key_len);
+    n = (unsigned int)k.key_len;
+    s->psk_used = 1;
+  }
+  OPENSSL_cleanse(&k, sizeof k);
+  return n;
+}
+
+static unsigned int pssl_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
+                                       unsigned int max_psk_len) {
+  portls_be_session *s = SSL_get_app_data(ssl);
+  portls_psk k;
+  unsigned int n = 0;
+  if (s == NULL || s->psk_server == NULL || s->psk_server(s->psk_arg, identity, &k) != 1) return 0;
+  if (k.key_len <= max_psk_len) {
+    memcpy(psk, k.key, k.key_len);
+    n = (unsigned int)k.key_len;
+    s->psk_used = 1;
+  }
+  OPENSSL_cleanse(&k, sizeof k);
+  return n;
+}
+
+/* Sets the session's PSK callbacks and hint up from its config. */
+static int pssl_psk_setup(portls_be_session *s, const portls_be_session_config *cfg,
+                          portls_error *err) {
+  s->psk_client = cfg->psk_client;
+  s->psk_server = cfg->psk_server;
+  s->psk_arg = cfg->psk_arg;
+#if !defined(PORTLS_OSSL_HAS_PSK_TLS13)
+  /* PSK lives in TLS 1.2 alone here: a connection that asks for one is
+   * held to TLS 1.2 (when its context allows it), or a PSK-only server could
+   * never be reached, and a PSK-only server would never answer. */
+  if ((cfg->is_server ? cfg->psk_server : cfg->psk_client) != NULL &&
+      SSL_get_min_proto_version(s->ssl) <= TLS1_2_VERSION &&
+      !SSL_set_max_proto_version(s->ssl, TLS1_2_VERSION))
+    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "pskCallback");
+#endif
+  if (cfg->is_server && cfg->psk_server != NULL) {
+    SSL_set_psk_server_callback(s->ssl, pssl_psk_server_cb);
+    ERR_clear_error();
+    if (cfg->psk_identity_hint != NULL &&
+        !SSL_use_psk_identity_hint(s->ssl, cfg->psk_identity_hint))
+      return portls__ossl_lib_err(err, PORTLS_EINVAL, "pskIdentityHint");
+  } else if (!cfg->is_server && cfg->psk_client != NULL) {
+    SSL_set_psk_client_callback(s->ssl, pssl_psk_client_cb);
+#if defined(PORTLS_OSSL_HAS_PSK_TLS13)
+    /* OpenSSL's TLS 1.3 client makes a session of the external PSK with an
+     * empty session-id context and, once the server takes it, refuses it
+     * as "reused in a different context" unless the SSL's is empty too. A
+     * client's own sessions then carry the empty context: the same on both
+     * sides of its checks. */
+    static const unsigned char no_sid_ctx[1] = {0};
+    ERR_clear_error();
+    if (!SSL_set_session_id_context(s->ssl, no_sid_ctx, 0))
+      return portls__ossl_lib_err(err, PORTLS_ENOMEM, "pskCallback");
+#endif
+  }
+  return 0;
+}
+
+/* Whether the handshake authenticated with a key a callback gave: a PSK
+ * suite (TLS 1.2), or a TLS 1.3 handshake that resumed the external PSK. */
+static int pssl_psk_authenticated(const portls_be_session *s, const SSL_CIPHER *c) {
+  if (!s->psk_used || c == NULL) return 0;
+  if (SSL_version(s->ssl) >= TLS1_3_VERSION) return SSL_session_reused(s->ssl) ? 1 : 0;
+  return SSL_CIPHER_get_auth_nid(c) == NID_auth_psk;
+}
+#endif
+
 #if !defined(PORTLS_OSSL_BORING)
 /* Server: staple what OCSPRequest answered (set on the SSL by session_new);
  * client: accept whatever came, core hands it to the application as Node does. */
@@ -1585,6 +1682,9 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     SSL_set_renegotiate_mode(s->ssl, ssl_renegotiate_freely);
 #endif
   }
+#if defined(PORTLS_OSSL_HAS_PSK)
+  if ((rc = pssl_psk_setup(s, cfg, err)) < 0) goto fail;
+#endif
   ERR_clear_error();
   *out = s;
   return 0;
@@ -1793,6 +1893,9 @@ static void pssl_info(portls_be_session *s, portls_be_info *info) {
 #endif
 
   info->session_reused = SSL_session_reused(ssl) ? 1 : 0;
+#if defined(PORTLS_OSSL_HAS_PSK)
+  info->psk = pssl_psk_authenticated(s, c);
+#endif
   info->has_peer_cert = pssl_peer_leaf(ssl) != NULL;
   info->verify_result =
       info->has_peer_cert ? portls__ossl_verify_code(SSL_get_verify_result(ssl)) : 0;

@@ -67,6 +67,14 @@
 #if !defined(OPENSSL_NO_NEXTPROTONEG)
 #define PORTLS_OSSL_HAS_NPN 1
 #endif
+/* pskCallback: SSL_set_psk_{client,server}_callback (both libraries; OpenSSL 3
+ * also uses them for TLS 1.3 external PSKs, BoringSSL does not). */
+#if !defined(OPENSSL_NO_PSK)
+#define PORTLS_OSSL_HAS_PSK 1
+#if defined(PORTLS_OSSL_OPENSSL) && defined(PORTLS_OSSL_HAS_TLS13_SUITES)
+#define PORTLS_OSSL_HAS_PSK_TLS13 1
+#endif
+#endif
 /* BoringSSL defines OPENSSL_NO_OCSP (no OCSP ASN.1 helpers) yet still does
  * status_request with raw bytes; the TLS extension is what matters here. */
 #if !defined(OPENSSL_NO_OCSP) || defined(PORTLS_OSSL_BORING)
@@ -166,6 +174,12 @@ struct portls_be_session {
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
   char *servername;             /* server: the SNI name received, for portls_be_info */
   size_t max_send_fragment;     /* setMaxSendFragment; the rested record layer cuts records by it */
+  /* pskCallback (portls_be_session_config): core's functions and argument;
+   * psk_used: one of them gave a key in this session. */
+  int (*psk_client)(void *psk_arg, const char *hint, portls_psk *psk);
+  int (*psk_server)(void *psk_arg, const char *identity, portls_psk *psk);
+  void *psk_arg;
+  int psk_used;
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
   int tickets_flushed;   /* server: TLS 1.3 tickets sent (see pssl_read in ossl.c) */

@@ -64,6 +64,11 @@
 #define PORTLS_MBED_TICKETS 1
 #endif
 
+/* pskCallback needs plain PSK key exchange at least. */
+#if defined(MBEDTLS_KEY_EXCHANGE_PSK_ENABLED)
+#define PORTLS_MBED_PSK 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -204,6 +209,17 @@ struct portls_be_session {
   int vrooted;         /* the chain reaches a trusted self-signed root */
   int verify_code;     /* 0 or PORTLS_E*, final after the handshake */
   int verify_code_set; /* from a resumed session's saved result */
+
+  /* pskCallback (portls_be_session_config). The client asks core for its
+   * key before its first handshake step (mbed TLS 2.28 never shows a client
+   * the server's hint) and puts it on its own config; the server asks from
+   * mbed TLS's PSK callback. psk_used: a key was given; psk_too_long: the
+   * key exceeded MBEDTLS_PSK_MAX_LEN (reported instead of mbed TLS's error). */
+  int (*psk_client)(void *psk_arg, const char *hint, portls_psk *psk);
+  int (*psk_server)(void *psk_arg, const char *identity, portls_psk *psk);
+  void *psk_arg;
+  int psk_asked, psk_used;
+  size_t psk_too_long;
 };
 
 /* ---- mbedtls.c ---- */

@@ -294,6 +294,12 @@ static uint64_t mbed_capabilities(void) {
 #if defined(MBEDTLS_X509_CRL_PARSE_C)
   caps |= MBED_CAP(CRL);
 #endif
+#if defined(PORTLS_MBED_PSK)
+  /* PSK: TLS 1.2 PSK suites. PSK_HINT: mbed TLS 2.28 neither sends a hint
+   * (its ServerKeyExchange carries an empty one) nor shows a client the one
+   * it receives. PSK_TLS1_3: no TLS 1.3 in 2.28. */
+  caps |= MBED_CAP(PSK);
+#endif
   /* The server always picks in its own order; client order is a compile-time
    * option (MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE) and then the only one. */
 #if defined(MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/ssl_internal.h>
@@ -574,6 +575,22 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   }
   case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
     return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
+  case MBEDTLS_ERR_SSL_INVALID_MAC:
+    /* In the handshake: the two sides derived different keys (a wrong
+     * PSK); afterwards it stays a protocol error. */
+    if (op == MBED_OP_HANDSHAKE) return portls__mbed_err(err, PORTLS_EBAD_RECORD_MAC, ret, NULL);
+    break;
+  case MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY:
+#if defined(PORTLS_MBED_PSK)
+    if (s->psk_too_long > 0) {
+      char detail[96];
+      snprintf(detail, sizeof detail,
+               "pskCallback: a key of %zu bytes is longer than MBEDTLS_PSK_MAX_LEN (%d)",
+               s->psk_too_long, MBEDTLS_PSK_MAX_LEN);
+      return portls__mbed_err_detail(err, PORTLS_EINVAL, ret, NULL, detail);
+    }
+#endif
+    return portls__mbed_err(err, PORTLS_EPSK_IDENTITY_NOT_FOUND, ret, NULL);
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
@@ -898,6 +915,56 @@ size_t portls__mbed_finished(portls_be_session *s, int peer, uint8_t *buf, size_
 #endif
 }
 
+/* ---- pskCallback ---- */
+
+#if defined(PORTLS_MBED_PSK)
+/* Server (mbedtls_ssl_conf_psk_cb on the connection's own config): the key
+ * for the identity the client sent, or an error, which mbed TLS answers
+ * with unknown_psk_identity. */
+static int mbed_psk_server_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *id,
+                              size_t id_len) {
+  portls_be_session *s = p;
+  char identity[PORTLS_PSK_MAX_IDENTITY + 1];
+  portls_psk k;
+  int ret = MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY;
+  if (s->psk_server == NULL || id_len > PORTLS_PSK_MAX_IDENTITY || memchr(id, 0, id_len) != NULL)
+    return ret;
+  memcpy(identity, id, id_len);
+  identity[id_len] = '\0';
+  if (s->psk_server(s->psk_arg, identity, &k) != 1) return ret;
+  if (k.key_len > MBEDTLS_PSK_MAX_LEN)
+    s->psk_too_long = k.key_len;
+  else if ((ret = mbedtls_ssl_set_hs_psk(ssl, k.key, k.key_len)) == 0)
+    s->psk_used = 1;
+  mbedtls_platform_zeroize(&k, sizeof k);
+  return ret;
+}
+
+/* Client: asks for the key before the ClientHello (hint NULL: mbed TLS 2.28
+ * gives a client no hint) and puts it on the connection's own config. A
+ * client without a key offers no PSK suite. */
+static int mbed_psk_client(portls_be_session *s, portls_error *err) {
+  portls_psk k;
+  s->psk_asked = 1;
+  if (s->psk_client(s->psk_arg, NULL, &k) != 1) return 0;
+  int ret = 0;
+  size_t idlen = strlen(k.identity);
+  if (k.key_len > MBEDTLS_PSK_MAX_LEN)
+    ret = portls__err(err, PORTLS_EINVAL,
+                      "pskCallback: a key of %zu bytes is longer than mbed TLS allows "
+                      "(MBEDTLS_PSK_MAX_LEN %d)",
+                      k.key_len, MBEDTLS_PSK_MAX_LEN);
+  else if ((ret = mbedtls_ssl_conf_psk(&s->conf, k.key, k.key_len,
+                                       (const unsigned char *)k.identity, idlen)) != 0)
+    ret = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EINVAL,
+                           ret, "pskCallback");
+  else
+    s->psk_used = 1;
+  mbedtls_platform_zeroize(&k, sizeof k);
+  return ret;
+}
+#endif
+
 int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config *cfg,
                              const portls_be_io *io, portls_be_session **out, portls_error *err) {
   portls_be_session *s;
@@ -917,6 +984,11 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   if (!s->is_server || cfg->verify_peer) portls__mbed_ctx_load_system_ca(ctx);
   const mbedtls_ssl_config *conf = s->is_server ? &ctx->srv : &ctx->cli;
   const int alpn = cfg->alpn_wire.base != NULL && cfg->alpn_wire.len > 0;
+#if defined(PORTLS_MBED_PSK)
+  s->psk_client = s->is_server ? NULL : cfg->psk_client;
+  s->psk_server = s->is_server ? cfg->psk_server : NULL;
+  s->psk_arg = cfg->psk_arg;
+#endif
   /* Every session has its own conf (it is inside the session anyway): the
    * key-export callback takes a pointer per conf, not per connection. */
   s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
@@ -943,6 +1015,9 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
     rc = portls__err(err, rc, NULL);
     goto fail;
   }
+#if defined(PORTLS_MBED_PSK)
+  if (s->psk_server != NULL) mbedtls_ssl_conf_psk_cb(&s->conf, mbed_psk_server_cb, s);
+#endif
 
   if ((ret = mbedtls_ssl_setup(&s->ssl, conf)) != 0) {
     rc = portls__mbed_err(err, ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? PORTLS_ENOMEM : PORTLS_EPROTO,
@@ -977,6 +1052,15 @@ void portls__mbed_session_free(portls_be_session *s) {
   if (s == NULL) return;
   mbedtls_ssl_free(&s->ssl); /* never the config: s->conf shares the context's */
   mbedtls_platform_zeroize(s->exp_master, sizeof s->exp_master);
+#if defined(PORTLS_MBED_PSK)
+  /* ... except the client's PSK, which mbedtls_ssl_conf_psk put on the
+   * connection's own config alone. */
+  if (s->own_conf && s->conf.psk != NULL) {
+    mbedtls_platform_zeroize(s->conf.psk, s->conf.psk_len);
+    mbedtls_free(s->conf.psk);
+  }
+  if (s->own_conf) mbedtls_free(s->conf.psk_identity);
+#endif
   portls__free(s->alpn_store);
   portls__free(s->alpn_list);
   portls__free(s->pre);
@@ -1111,6 +1195,12 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
 
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
+#if defined(PORTLS_MBED_PSK)
+  if (s->psk_client != NULL && !s->psk_asked) {
+    int rc = mbed_psk_client(s, err);
+    if (rc < 0) return rc;
+  }
+#endif
   mbed_track(s);
   while (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
     int ret = mbedtls_ssl_handshake_step(&s->ssl);
@@ -1356,6 +1446,10 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   info->session_reused = s->resumed;
   info->has_peer_cert = mbedtls_ssl_get_peer_cert(&s->ssl) != NULL;
   info->verify_result = info->has_peer_cert ? s->verify_code : 0;
+#if defined(PORTLS_MBED_PSK)
+  const mbedtls_ssl_ciphersuite_t *psk_cs = mbedtls_ssl_ciphersuite_from_id(suite);
+  info->psk = s->psk_used && psk_cs != NULL && mbedtls_ssl_ciphersuite_uses_psk(psk_cs);
+#endif
   mbed_ephemeral(s, suite, info);
 }
 

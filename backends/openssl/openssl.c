@@ -289,6 +289,12 @@ static uint64_t pssl_capabilities(void) {
   caps |= PSSL_CAP(MULTI_CERT);
 #endif
   caps |= PSSL_CAP(EXPORTER) | PSSL_CAP(FINISHED) | PSSL_CAP(SIGALGS) | PSSL_CAP(SHARED_SIGALGS);
+#if defined(PORTLS_OSSL_HAS_PSK)
+  caps |= PSSL_CAP(PSK) | PSSL_CAP(PSK_HINT);
+#endif
+#if defined(PORTLS_OSSL_HAS_PSK_TLS13)
+  caps |= PSSL_CAP(PSK_TLS1_3);
+#endif
   return caps;
 }
 

@@ -98,6 +98,10 @@ static int start_engine(portls_socket *s, portls_error *err) {
       .request_ocsp = t->request_ocsp,
       .resume = {t->resume.data, t->resume.len},
       .ocsp_response = {t->ocsp.data, t->ocsp.len},
+      .psk_client = t->psk.client != NULL ? portls__psk_client : NULL,
+      .psk_server = t->psk.server != NULL ? portls__psk_server : NULL,
+      .psk_arg = s,
+      .psk_identity_hint = t->psk.hint,
   };
   int rc = portls__engine_init(&t->eng, t->ctx->be, &cfg, &s->out, err);
   portls__bytes_free(&t->resume);
@@ -472,6 +476,9 @@ static void emit_ocsp_response(portls_socket *s);
 /* Node: onConnectSecure (client) and onServerSocketSecure (server). */
 static void handshake_done(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
+  /* A bad pskCallback answer that the handshake survived (TLS 1.3 went on
+   * with certificates) is no cause for a later failure. */
+  t->psk_err.code = 0;
   B->info(t->eng.sess, &t->info);
   if (copy_info_strings(t) < 0) {
     portls__socket_fail(s, PORTLS_ENOMEM, "handshake: out of memory");
@@ -490,10 +497,16 @@ static void handshake_done(portls_socket *s) {
     return;
   }
   if (!t->is_server || t->request_cert) {
-    /* Node reports a missing peer certificate as UNABLE_TO_GET_ISSUER_CERT. */
-    code = t->info.has_peer_cert ? t->info.verify_result : PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+    /* Node reports a missing peer certificate as UNABLE_TO_GET_ISSUER_CERT,
+     * except after a PSK handshake, where the key authenticated the peer
+     * and there is no certificate to check (Node's VerifyPeerCertificate). */
+    int psk_only = t->info.psk && !t->info.has_peer_cert;
+    code = t->info.has_peer_cert ? t->info.verify_result
+           : psk_only            ? 0
+                                 : PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
     if (code != 0) portls__err(&err, code, NULL);
-    if (code == 0 && !t->is_server && !t->info.session_reused) code = check_identity(s, &err);
+    if (code == 0 && !t->is_server && !t->info.session_reused && !psk_only)
+      code = check_identity(s, &err);
   }
   t->authorized = (!t->is_server || t->request_cert) && code == 0;
   t->authz_error = code;
@@ -566,6 +579,8 @@ static void emit_sessions(portls_socket *s) {
 }
 
 static void fail_from(portls_socket *s, const portls_error *err) {
+  portls__tls *t = portls__tls_of(s);
+  if (t != NULL && t->psk_err.code != 0) err = &t->psk_err; /* pskCallback's mistake */
   portls__socket_fail(s, err->code, "%s", err->message);
 }
 
@@ -577,7 +592,9 @@ static void reneg_completed(portls_socket *s) {
   B->info(t->eng.sess, &t->info);
   memset(&t->reneg_err, 0, sizeof t->reneg_err);
   if (!t->is_server || t->request_cert) {
-    int code = t->info.has_peer_cert ? t->info.verify_result : PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
+    int code = t->info.has_peer_cert ? t->info.verify_result
+               : t->info.psk         ? 0
+                                     : PORTLS_EUNABLE_TO_GET_ISSUER_CERT;
     t->authorized = code == 0;
     t->authz_error = code;
     if (code != 0 && t->reject_unauthorized) portls__err(&t->reneg_err, code, NULL);

@@ -14,6 +14,26 @@
 
 struct portls__tls_server;
 
+/* PSK settings (Node's pskCallback, pskIdentityHint) of a socket or server. */
+typedef struct portls__psk {
+  portls_psk_client_cb client;
+  portls_psk_server_cb server;
+  void *user;
+  char *hint; /* owned */
+} portls__psk;
+
+/* Checks o's PSK options for this role (capabilities, the hint's length) and
+ * copies them into *out; PORTLS_ENOTSUP, PORTLS_EINVAL, PORTLS_ENOMEM. */
+int portls__psk_setup(portls__psk *out, const portls_tls_options *o, int is_server,
+                      portls_error *err);
+/* Copies src (a server's) into *dst; 0 or PORTLS_ENOMEM. */
+int portls__psk_copy(portls__psk *dst, const portls__psk *src);
+void portls__psk_free(portls__psk *p);
+/* What the backend calls (portls_be_session_config.psk_client/psk_server),
+ * with the socket as arg. */
+int portls__psk_client(void *arg, const char *hint, portls_psk *psk);
+int portls__psk_server(void *arg, const char *identity, portls_psk *psk);
+
 typedef struct portls__tls {
   portls_context *ctx;
   portls__engine eng;
@@ -30,6 +50,8 @@ typedef struct portls__tls {
   portls_buf session;
   portls_check_identity_cb check_identity;
   void *check_identity_user;
+  portls__psk psk;      /* pskCallback / pskIdentityHint (engine.c) */
+  portls_error psk_err; /* a bad answer of pskCallback: reported instead of the backend's */
   portls_be_info info;
   char *alpn, *npn, *peer_servername; /* copies of info strings */
   portls__bytes pending_clear;        /* written before the handshake completed */

@@ -26,6 +26,7 @@ typedef struct portls__tls_server {
   uint64_t handshake_timeout_ms;
   portls__bytes alpn_wire, npn_wire;
   portls__hello_hooks hooks;
+  portls__psk psk; /* pskCallback, pskIdentityHint */
   /* Every REST_SWEEP_MS while there are connections, quiet ones are offered
    * a rest (maybe_rest); NULL when the backend has no rest(). */
   portls_plat_timer *rest_timer;
@@ -157,7 +158,8 @@ static int accepted(void *data, portls_socket *s, portls_error *err) {
   t->hooks = &ts->hooks;
   t->hs_timeout_ms = ts->handshake_timeout_ms;
   if (portls__bytes_append(&t->alpn_wire, ts->alpn_wire.data, ts->alpn_wire.len) ||
-      portls__bytes_append(&t->npn_wire, ts->npn_wire.data, ts->npn_wire.len))
+      portls__bytes_append(&t->npn_wire, ts->npn_wire.data, ts->npn_wire.len) ||
+      portls__psk_copy(&t->psk, &ts->psk) < 0)
     return portls__err(err, PORTLS_ENOMEM, NULL);
   rc = portls__tls_start(s, err);
   if (rc < 0) return rc;
@@ -176,6 +178,7 @@ static void server_free(void *data) {
     portls__free(e);
   }
   portls_context_free(ts->ctx);
+  portls__psk_free(&ts->psk);
   portls__bytes_free(&ts->alpn_wire);
   portls__bytes_free(&ts->npn_wire);
   portls__free(ts);
@@ -238,6 +241,7 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
     rc = portls__need_cap(PORTLS_CAP_SESSION_CACHE, "newSession/resumeSession", err);
   if (rc == 0 && o->ocsp_request != NULL)
     rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
+  if (rc == 0) rc = portls__psk_setup(&ts->psk, &o->tls, 1, err);
   if (rc == 0 && (o->client_reneg_limit < -1 || o->client_reneg_window_s < -1))
     rc = portls__err(err, PORTLS_EINVAL, "client_reneg_limit/window: -1 (default) or a count");
   portls__hello_hooks *h = &ts->hooks;

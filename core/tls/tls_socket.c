@@ -110,6 +110,7 @@ static void tls_free(portls_socket *s) {
   portls__free(t->alpn);
   portls__free(t->npn);
   portls__free(t->peer_servername);
+  portls__psk_free(&t->psk);
   portls__free((void *)t->session.base);
   portls__bytes_free(&t->alpn_wire);
   portls__bytes_free(&t->npn_wire);

@@ -49,6 +49,7 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
     t->reject_unauthorized = o->tls.reject_unauthorized != 0 && (!t->is_server || t->request_cert);
   t->check_identity = o->tls.check_server_identity;
   t->check_identity_user = o->tls.check_server_identity_user;
+  if ((rc = portls__psk_setup(&t->psk, &o->tls, t->is_server, err)) < 0) return rc;
   if (t->is_server) {
     t->hs_timeout_ms = o->tls.handshake_timeout_ms;
     return 0;

@@ -140,6 +140,20 @@ typedef struct portls_be_session_config {
   portls_buf resume;
   /* Server: the OCSPRequest answer to staple when the client asked. Empty: none. */
   portls_buf ocsp_response;
+  /* PSK (PORTLS_CAP_PSK). Client: psk_client set: the backend offers PSK
+   * suites and asks psk_client(psk_arg, hint, psk) for the identity and key
+   * (hint NULL when none arrived, over TLS 1.3 and before a ServerHello);
+   * server: psk_server set: accepts PSK suites (and, with PORTLS_CAP_PSK_TLS1_3,
+   * TLS 1.3 external PSKs) and asks psk_server(psk_arg, identity, psk) for the
+   * key. Both return 1 with a key that core has checked (key_len
+   * 1..PORTLS_PSK_MAX_KEY, identity NUL-terminated and not empty), or 0: no
+   * key (the backend then fails or goes on as its protocol says). They run
+   * inside handshake()/read(), on the caller's thread. psk_identity_hint:
+   * server, NULL: none (PORTLS_CAP_PSK_HINT). */
+  int (*psk_client)(void *psk_arg, const char *hint, portls_psk *psk);
+  int (*psk_server)(void *psk_arg, const char *identity, portls_psk *psk);
+  void *psk_arg;
+  const char *psk_identity_hint;
 } portls_be_session_config;
 
 /* What core reads after the handshake. Strings point into the session. */
@@ -156,6 +170,7 @@ typedef struct portls_be_info {
   const char *ephemeral_type; /* "ECDH", "DH", or NULL */
   const char *ephemeral_name; /* curve name for ECDH */
   int ephemeral_bits;
+  int psk; /* the handshake authenticated with a PSK (a PSK suite, or a TLS 1.3 external PSK) */
 } portls_be_info;
 
 /* Formats a backend decodes itself (portls_backend.native). What a backend

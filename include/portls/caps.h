@@ -52,7 +52,11 @@ extern "C" {
   XX(EXPORTER, 28, "exporter", "exportKeyingMaterial (RFC 5705 / RFC 8446 7.5)")                   \
   XX(FINISHED, 29, "finished", "getFinished()/getPeerFinished() on every version spoken")          \
   XX(SIGALGS, 30, "sigalgs", "the sigalgs option (signature algorithms, e.g. ECDSA+SHA256)")       \
-  XX(SHARED_SIGALGS, 31, "shared-sigalgs", "getSharedSigalgs()")
+  XX(SHARED_SIGALGS, 31, "shared-sigalgs", "getSharedSigalgs()")                                   \
+  /* PSK (Node's pskCallback / pskIdentityHint) */                                                 \
+  XX(PSK, 32, "psk", "pre-shared keys: pskCallback with TLS 1.2 PSK suites")                       \
+  XX(PSK_TLS1_3, 33, "psk-tls1.3", "pskCallback keys used as TLS 1.3 external PSKs")               \
+  XX(PSK_HINT, 34, "psk-hint", "pskIdentityHint sent by a server and seen by a client")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),

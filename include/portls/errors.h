@@ -97,6 +97,12 @@ extern "C" {
   XX(EHTTP_REQUEST, -73, "ERR_SSL_HTTP_REQUEST", "http request: plain HTTP sent to a TLS server")  \
   XX(EHTTPS_PROXY_REQUEST, -74, "ERR_SSL_HTTPS_PROXY_REQUEST",                                     \
      "https proxy request: HTTP CONNECT sent to a TLS server")                                     \
+  XX(EPSK_IDENTITY_NOT_FOUND, -78, "ERR_SSL_PSK_IDENTITY_NOT_FOUND",                               \
+     "psk identity not found: the server's pskCallback knows no key for it")                       \
+  XX(EBAD_RECORD_MAC, -79, "ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC",                          \
+     "decryption failed or bad record mac: the handshake's keys differ (a wrong PSK)")             \
+  XX(EBINDER, -80, "ERR_SSL_BINDER_DOES_NOT_VERIFY",                                               \
+     "binder does not verify: the TLS 1.3 PSK differs (a wrong PSK)")                              \
   /* certificate verification: OpenSSL's X509_V_ERR_* names, as Node reports them */               \
   XX(EUNABLE_TO_GET_ISSUER_CERT, -100, "UNABLE_TO_GET_ISSUER_CERT",                                \
      "unable to get issuer certificate")                                                           \
@@ -181,6 +187,8 @@ extern "C" {
   XX(EALERT_BAD_CERTIFICATE_STATUS_RESPONSE, -313,                                                 \
      "ERR_SSL_TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE",                                              \
      "peer sent alert bad_certificate_status_response (113)")                                      \
+  XX(EALERT_UNKNOWN_PSK_IDENTITY, -315, "ERR_SSL_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY",                \
+     "peer sent alert unknown_psk_identity (115)")                                                 \
   XX(EALERT_CERTIFICATE_REQUIRED, -316, "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",               \
      "peer sent alert certificate_required (116)")                                                 \
   XX(EALERT_NO_APPLICATION_PROTOCOL, -320, "ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL",          \

@@ -422,6 +422,55 @@ typedef struct portls_protocols {
 typedef int (*portls_check_identity_cb)(const char *servername, const portls_cert *cert,
                                         portls_error *err, void *user);
 
+/* ---- PSK: Node's pskCallback and pskIdentityHint ----
+ * A pre-shared key authenticates both sides without certificates (a server
+ * with a PSK callback needs no key or certificate at all). TLS 1.2 uses the
+ * PSK cipher suites, which the default cipher list excludes ("!PSK"), as in
+ * Node: set `ciphers` to include them ("PSK-AES128-GCM-SHA256", "PSK", ...)
+ * on both sides. TLS 1.3 uses the key as an external PSK (with
+ * TLS_AES_128_GCM_SHA256's hash) where the backend has PORTLS_CAP_PSK_TLS1_3;
+ * elsewhere a socket with a PSK callback is held to TLS 1.2 (unless its
+ * context allows TLS 1.3 alone), so that its PSK can be used.
+ *
+ * The callbacks run synchronously inside the handshake, from the loop thread
+ * (the engines ask for the key in the middle of a handshake message and
+ * cannot wait for it), as Node's do. They must not block. They may call
+ * portls_socket_destroy() on sock: the handshake then fails at once, and the
+ * socket closes from the loop as usual (its memory stays valid until its
+ * 'close'). portls_socket_write() and _end() inside them are queued until the
+ * handshake completes, as before it; getters that describe the handshake
+ * (getCipher, getPeerCertificate, ...) have nothing to say yet, and
+ * renegotiate() is refused (PORTLS_EINVAL: not secure). */
+
+#define PORTLS_PSK_MAX_KEY 256      /* bytes of key, as OpenSSL 3's PSK_MAX_PSK_LEN */
+#define PORTLS_PSK_MAX_IDENTITY 128 /* bytes of identity, not counting the NUL */
+
+/* What a PSK callback fills in. */
+typedef struct portls_psk {
+  uint8_t key[PORTLS_PSK_MAX_KEY];
+  size_t
+      key_len; /* 1..PORTLS_PSK_MAX_KEY (a backend may allow less: mbedTLS's MBEDTLS_PSK_MAX_LEN) */
+  char identity[PORTLS_PSK_MAX_IDENTITY + 1]; /* client: a NUL-terminated identity to send */
+} portls_psk;
+
+/* Node: tls.connect()'s pskCallback(hint). hint is the server's
+ * pskIdentityHint, or NULL (none sent; always NULL over TLS 1.3, and on a
+ * backend without PORTLS_CAP_PSK_HINT). Fill psk->identity and psk->key and
+ * return 1 to use them, or return 0 (Node's null) to offer no PSK: over TLS
+ * 1.2 a PSK suite then fails the handshake, over TLS 1.3 the handshake goes on
+ * with certificates. A key or identity of the wrong size fails the handshake
+ * with PORTLS_EINVAL naming pskCallback. Requires: PORTLS_CAP_PSK */
+typedef int (*portls_psk_client_cb)(portls_socket *sock, const char *hint, portls_psk *psk,
+                                    void *user);
+/* Node: tls.createServer()'s pskCallback(socket, identity). identity is what
+ * the client sent (also in psk->identity). Fill psk->key and return 1, or
+ * return 0 (Node's null) for an unknown identity: the handshake fails
+ * (PORTLS_EPSK_IDENTITY_NOT_FOUND on this side over TLS 1.2; over TLS 1.3
+ * the handshake goes on without the PSK, and fails when the server has no
+ * certificate). Requires: PORTLS_CAP_PSK */
+typedef int (*portls_psk_server_cb)(portls_socket *sock, const char *identity, portls_psk *psk,
+                                    void *user);
+
 /* Node: the options of net.connect(). */
 typedef struct portls_net_connect_options {
   const char *host; /* default "localhost" */
@@ -468,6 +517,15 @@ typedef struct portls_tls_options {
   int min_dh_size;    /* client; default 1024. Requires: PORTLS_CAP_MIN_DH_SIZE */
   portls_check_identity_cb check_server_identity; /* client; NULL: portls_check_server_identity */
   void *check_server_identity_user;
+  /* PSK (Node's pskCallback and pskIdentityHint; see portls_psk). A client
+   * that authenticated with a PSK and got no certificate is authorized and
+   * skips check_server_identity (there is no certificate to check). */
+  portls_psk_client_cb psk_client_callback; /* client. Requires: PORTLS_CAP_PSK */
+  portls_psk_server_cb psk_server_callback; /* server. Requires: PORTLS_CAP_PSK */
+  void *psk_user;
+  /* Server: the identity hint sent in TLS 1.2's ServerKeyExchange (at most
+   * PORTLS_PSK_MAX_IDENTITY bytes). Requires: PORTLS_CAP_PSK_HINT */
+  const char *psk_identity_hint;
 } portls_tls_options;
 
 /* Node: the options of tls.connect(): the TLSSocket options plus where to connect. */
