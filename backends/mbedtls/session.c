@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/mbedtls/mbed.h"
+
 #include <mbedtls/error.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#if !defined(PORTLS_MBED3)
 #include <mbedtls/ssl_internal.h>
-
-#include "backends/mbedtls/mbed.h"
+#endif
 
 #if !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
 #error "portls: mbed TLS must keep the peer certificate (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)"
@@ -60,6 +62,189 @@ static const uint8_t mbed_blob_magic[4] = {'p', 'm', 'b', 2};
 
 static void mbed_track(portls_be_session *s);
 
+/* Whether no handshake is under way. mbed TLS 3 puts a TLS 1.3 server's
+ * NewSessionTicket states (and a client's, while it takes one in) after
+ * HANDSHAKE_OVER: past the handshake, as mbedtls_ssl_is_handshake_over()
+ * says. In 2.28 the states after it are TLS 1.2 and DTLS handshake steps. */
+#if defined(PORTLS_MBED3)
+#define MBED_HS_OVER(s) ((s)->ssl.state >= MBEDTLS_SSL_HANDSHAKE_OVER)
+#else
+#define MBED_HS_OVER(s) ((s)->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER)
+#endif
+
+#if defined(PORTLS_MBED3)
+/* ------------------------------------------------------------------------ */
+/* mbed TLS 3: the server's first flight, read as it goes by (see mbed.h).    */
+
+/* IANA TLS group ids → mbed TLS curve ids (RFC 8422, 7027, 8446). */
+static int mbed_group_to_ecp(unsigned tls_id) {
+  switch (tls_id) {
+  case 18:
+    return MBEDTLS_ECP_DP_SECP192K1;
+  case 19:
+    return MBEDTLS_ECP_DP_SECP192R1;
+  case 20:
+    return MBEDTLS_ECP_DP_SECP224K1;
+  case 21:
+    return MBEDTLS_ECP_DP_SECP224R1;
+  case 22:
+    return MBEDTLS_ECP_DP_SECP256K1;
+  case 23:
+    return MBEDTLS_ECP_DP_SECP256R1;
+  case 24:
+    return MBEDTLS_ECP_DP_SECP384R1;
+  case 25:
+    return MBEDTLS_ECP_DP_SECP521R1;
+  case 26:
+    return MBEDTLS_ECP_DP_BP256R1;
+  case 27:
+    return MBEDTLS_ECP_DP_BP384R1;
+  case 28:
+    return MBEDTLS_ECP_DP_BP512R1;
+  case 29:
+    return MBEDTLS_ECP_DP_CURVE25519;
+  case 30:
+    return MBEDTLS_ECP_DP_CURVE448;
+  default:
+    return 0;
+  }
+}
+
+/* SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3). */
+static const uint8_t mbed_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0x9c, 0x7b, 0xc3, 0xf4, 0x08, 0x60, 0x98, 0x2e, 0x4a, 0x7b, 0x1d};
+
+static void mbed_watch_server_hello(portls_be_session *s, const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  if (len < 35 || memcmp(p + 2, mbed_hrr_random, 32) == 0)
+    return; /* an HRR: the real one follows */
+  p += 34;
+  if ((size_t)(end - p) < 1u + p[0]) return;
+  p += 1 + p[0]; /* session id */
+  if (end - p < 3) return;
+  s->sf.suite = (p[0] << 8) | p[1];
+  p += 3;
+  if (end - p < 2) return;
+  size_t n = ((size_t)p[0] << 8) | p[1];
+  p += 2;
+  if ((size_t)(end - p) < n) return;
+  end = p + n;
+  int group = 0, psk = 0, v13 = 0;
+  while (end - p >= 4) {
+    unsigned type = ((unsigned)p[0] << 8) | p[1];
+    size_t elen = ((size_t)p[2] << 8) | p[3];
+    p += 4;
+    if ((size_t)(end - p) < elen) return;
+    if (type == 43 && elen == 2 && p[0] == 3 && p[1] == 4) v13 = 1; /* supported_versions */
+    if (type == 51 && elen >= 2) group = (p[0] << 8) | p[1];        /* key_share */
+    if (type == 41) psk = 1;                                        /* pre_shared_key */
+    p += elen;
+  }
+  s->sf.tls13 = v13;
+  if (v13) {
+    s->resumed = psk;
+    s->ecdh_grp = mbed_group_to_ecp((unsigned)group);
+  }
+}
+
+static void mbed_watch_key_exchange(portls_be_session *s, const uint8_t *p, size_t len) {
+  const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(s->sf.suite);
+  if (cs == NULL) return;
+  switch (cs->key_exchange) {
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
+    if (len >= 3 && p[0] == 3) s->ecdh_grp = mbed_group_to_ecp(((unsigned)p[1] << 8) | p[2]);
+    break;
+  case MBEDTLS_KEY_EXCHANGE_DHE_RSA: {
+    size_t plen = len >= 2 ? ((size_t)p[0] << 8) | p[1] : 0;
+    size_t i = 2;
+    while (i < len && i < 2 + plen && p[i] == 0) i++; /* leading zero bytes */
+    if (plen == 0 || i >= len || i >= 2 + plen) return;
+    int bits = (int)(2 + plen - i) * 8;
+    for (uint8_t top = p[i]; (top & 0x80) == 0; top = (uint8_t)(top << 1)) bits--;
+    s->dh_bits = bits;
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void mbed_watch_message(portls_be_session *s, unsigned type) {
+  size_t n = PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg);
+  if (type == MBEDTLS_SSL_HS_SERVER_HELLO) mbed_watch_server_hello(s, s->sf.msg, n);
+  if (type == MBEDTLS_SSL_HS_CERTIFICATE) s->sf.saw_cert = 1;
+  if (type == MBEDTLS_SSL_HS_SERVER_KEY_EXCHANGE) mbed_watch_key_exchange(s, s->sf.msg, n);
+}
+
+/* Handshake record bytes: messages are framed (they may span records) and
+ * the start of those of interest kept. */
+static void mbed_watch_hs_bytes(portls_be_session *s, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (s->sf.hdr_have < 4) {
+      s->sf.msg_hdr[s->sf.hdr_have++] = *p++;
+      n--;
+      if (s->sf.hdr_have == 4) {
+        s->sf.msg_left =
+            ((size_t)s->sf.msg_hdr[1] << 16) | ((size_t)s->sf.msg_hdr[2] << 8) | s->sf.msg_hdr[3];
+        s->sf.msg_have = 0;
+      } else {
+        continue;
+      }
+    } else {
+      size_t k = PORTLS__MIN(n, s->sf.msg_left);
+      size_t room = sizeof s->sf.msg - PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg);
+      memcpy(s->sf.msg + PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg), p, PORTLS__MIN(k, room));
+      s->sf.msg_have += k;
+      s->sf.msg_left -= k;
+      p += k;
+      n -= k;
+    }
+    if (s->sf.hdr_have == 4 && s->sf.msg_left == 0) {
+      mbed_watch_message(s, s->sf.msg_hdr[0]);
+      s->sf.hdr_have = 0;
+      if (s->sf.tls13) s->sf.done = 1; /* the rest of the flight is encrypted */
+    }
+  }
+}
+
+/* Bytes of the server's flight (records, cut anywhere). */
+static void mbed_watch(portls_be_session *s, const uint8_t *p, size_t n) {
+  while (n > 0 && !s->sf.done) {
+    if (s->sf.rec_have < 5) {
+      s->sf.rec[s->sf.rec_have++] = *p++;
+      n--;
+      if (s->sf.rec_have == 5) s->sf.rec_left = ((size_t)s->sf.rec[3] << 8) | s->sf.rec[4];
+      if (s->sf.rec_have < 5 || s->sf.rec_left > 0) continue;
+    }
+    size_t k = PORTLS__MIN(n, s->sf.rec_left);
+    switch (s->sf.rec[0]) {
+    case MBEDTLS_SSL_MSG_HANDSHAKE:
+      mbed_watch_hs_bytes(s, p, k);
+      break;
+    case MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC:
+      /* TLS 1.2: encryption starts; no Certificate before it is a
+       * resumption. (TLS 1.3's compatibility CCS means nothing.) */
+      if (!s->sf.tls13) {
+        s->resumed = !s->sf.saw_cert;
+        s->sf.done = 1;
+      }
+      break;
+    case MBEDTLS_SSL_MSG_APPLICATION_DATA:
+      s->sf.done = 1;
+      break;
+    default:
+      break;
+    }
+    p += k;
+    n -= k;
+    s->sf.rec_left -= k;
+    if (s->sf.rec_left == 0) s->sf.rec_have = 0;
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* The bio: records straight to and from core's buffers.                      */
 
@@ -68,6 +253,9 @@ static int mbed_send(void *p, const unsigned char *buf, size_t len) {
   mbed_track(s);
   if (s->io_error < 0) return MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* a failure inside a callback */
   if (len == 0) return 0;
+#if defined(PORTLS_MBED3)
+  if (s->is_server) mbed_watch(s, buf, len);
+#endif
   /* core queues all of it or fails; a failure is fatal and reported with
    * core's code rather than as an mbed TLS error. */
   int rc = s->io.send(s->io.io, buf, len);
@@ -247,6 +435,9 @@ static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   }
   s->rx_count += n;
   mbed_frame(s, buf, n);
+#if defined(PORTLS_MBED3)
+  if (!s->is_server) mbed_watch(s, buf, n);
+#endif
   return (int)n;
 }
 
@@ -532,8 +723,15 @@ static const char *mbed_alert_name(int a) {
 static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
   const unsigned char *h = s->ssl.in_hdr;
   if (op != MBED_OP_HANDSHAKE || h == NULL || s->ssl.in_left < 5) return 0;
+#if defined(PORTLS_MBED3)
+  /* 3.x: INVALID_RECORD, or the version check's BAD_PROTOCOL_VERSION. */
+  if (ret != MBEDTLS_ERR_SSL_INVALID_RECORD && ret != MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION &&
+      ret != MBEDTLS_ERR_SSL_DECODE_ERROR)
+    return 0;
+#else
   if (ret != (s->is_server ? MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO : MBEDTLS_ERR_SSL_INVALID_RECORD))
     return 0;
+#endif
   if ((h[0] & 0x80) != 0 || h[1] == MBEDTLS_SSL_MAJOR_VERSION_3) return 0;
   if (s->is_server && s->hs_completed == 0) {
     if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "POST ", 5) == 0 || memcmp(h, "HEAD ", 5) == 0 ||
@@ -574,14 +772,28 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   }
   case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
     return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
+#if defined(PORTLS_MBED3)
+  case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+    return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#else
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
   case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
     return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#endif
   case MBEDTLS_ERR_SSL_ALLOC_FAILED:
     return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
+#if defined(PORTLS_MBED3)
+  case MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE:
+    /* 3.x's one code for "nothing in common": a server that found no suite
+     * (or group) it shares with the ClientHello; on a client, also a DH
+     * prime below dhm_min_bitlen. */
+    if (s->is_server && s->hs_completed == 0)
+      return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
+#else
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
+#endif
     /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
      * default, as OpenSSL's security level 1): Node's minDHSize failure. */
     if (s->dh_bits > 0 && s->ssl.conf != NULL &&
@@ -716,8 +928,11 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
   int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0 && want != NULL &&
       (sess.id_len != want->id_len || memcmp(sess.id, want->id, sess.id_len) != 0 ||
-       (want->ciphersuite != 0 &&
-        (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
+       (want->ciphersuite != 0 && (sess.ciphersuite != want->ciphersuite
+#if !defined(PORTLS_MBED3) /* 3.x has no compression */
+                                   || sess.compression != want->compression
+#endif
+                                   ))))
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
 #if defined(MBEDTLS_HAVE_TIME)
   mbedtls_time_t now = mbedtls_time(NULL);
@@ -781,11 +996,16 @@ static int mbed_pin_suite(portls_be_session *s, int suite) {
   for (size_t i = 0; i + 1 < h.suites_len; i += 2)
     offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
   if (!offered) return -1;
-  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   s->suite_pin[0] = suite;
   s->suite_pin[1] = 0;
+#if defined(PORTLS_MBED3)
+  s->suites_saved[0] = s->conf.ciphersuite_list; /* one list for every version */
+  s->conf.ciphersuite_list = s->suite_pin;
+#else
+  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++)
     s->conf.ciphersuite_list[i] = s->suite_pin;
+#endif
   s->pinned = 1;
   return 0;
 }
@@ -800,6 +1020,10 @@ static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned cha
   ret = mbed_resume_from(s, state, n, session, NULL);
   mbedtls_platform_zeroize(state, n);
   portls__free(state);
+#if defined(PORTLS_MBED_TLS13)
+  /* A TLS 1.3 PSK names no suite, only its hash, which mbed TLS checks. */
+  if (ret == 0 && session->tls_version == MBEDTLS_SSL_VERSION_TLS1_3) return 0;
+#endif
   if (ret == 0 && mbed_pin_suite(s, session->ciphersuite) < 0) ret = MBEDTLS_ERR_SSL_INVALID_MAC;
   return ret;
 }
@@ -808,6 +1032,30 @@ static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned cha
 /* The server's session cache (p: the connection), on core's store: get
  * looks at what resumeSession found, set only notes that mbed TLS would
  * store this session (server_session() hands it out). */
+#if defined(PORTLS_MBED3)
+/* mbed TLS 3 hands the id on its own and an empty session to fill. */
+static int mbed_cache_get(void *p, const unsigned char *id, size_t id_len,
+                          mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  if (s->resume == NULL || id_len > sizeof session->id) return 1;
+  mbedtls_ssl_session want;
+  mbedtls_ssl_session_init(&want);
+  memcpy(want.id, id, id_len);
+  want.id_len = id_len;
+  int ret = mbed_resume_from(s, s->resume, s->resume_len, session, &want);
+  return ret == 0 ? 0 : 1;
+}
+
+static int mbed_cache_set(void *p, const unsigned char *id, size_t id_len,
+                          const mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  (void)id;
+  (void)id_len;
+  (void)session;
+  s->cache_new = 1;
+  return 0;
+}
+#else
 static int mbed_cache_get(void *p, mbedtls_ssl_session *session) {
   portls_be_session *s = p;
   if (s->resume == NULL) return 1;
@@ -820,6 +1068,7 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
   s->cache_new = 1;
   return 0;
 }
+#endif
 
 /* A server's own config: the callbacks above, and the authmode. */
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
@@ -929,6 +1178,9 @@ void portls__mbed_session_free(portls_be_session *s) {
 /* Handshake                                                                  */
 
 static void mbed_capture(portls_be_session *s) {
+#if defined(PORTLS_MBED3)
+  (void)s; /* mbed_watch does it */
+#else
   const mbedtls_ssl_handshake_params *hs = s->ssl.handshake;
   if (hs == NULL) return;
   s->resumed = hs->resume != 0;
@@ -943,6 +1195,7 @@ static void mbed_capture(portls_be_session *s) {
 #if defined(MBEDTLS_DHM_C)
   size_t bits = mbedtls_mpi_bitlen(&hs->dhm_ctx.P);
   if (bits > 0) s->dh_bits = (int)bits;
+#endif
 #endif
 }
 
@@ -966,6 +1219,11 @@ static void mbed_hs_begin(portls_be_session *s) {
   s->ecdh_grp = 0;
   s->dh_bits = 0;
   s->cache_new = 0;
+#if defined(PORTLS_MBED3)
+  memset(&s->sf, 0, sizeof s->sf);
+  /* A renegotiation's flight is encrypted: nothing to read there. */
+  s->sf.done = s->hs_completed > 0;
+#endif
 }
 
 /* A handshake has completed; ssl.session is its session. */
@@ -993,9 +1251,13 @@ static void mbed_hs_end(portls_be_session *s) {
  * at the same points: after the step that parsed it there is always a bio
  * call or a return before the structure is freed. */
 static void mbed_track(portls_be_session *s) {
-  const int in_hs = s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER;
+  const int in_hs = !MBED_HS_OVER(s);
   if (s->pinned && s->ssl.state > MBEDTLS_SSL_CLIENT_HELLO) {
+#if defined(PORTLS_MBED3)
+    s->conf.ciphersuite_list = s->suites_saved[0];
+#else
     memcpy(s->conf.ciphersuite_list, s->suites_saved, sizeof s->suites_saved);
+#endif
     s->pinned = 0;
   }
   if (in_hs && !s->in_hs) {
@@ -1037,13 +1299,27 @@ static int mbed_alerts_fail(portls_be_session *s, portls_error *err) {
  * resumed handshake has no Certificate message: it was checked when the
  * session was made. */
 static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
-  if (!s->require_cert || s->resumed || s->hs_completed > 0 ||
-      s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE || s->ssl.session_negotiate == NULL)
+  if (!s->require_cert || s->resumed || s->hs_completed > 0 || s->ssl.session_negotiate == NULL)
     return 0;
+  int alert = MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
+#if defined(PORTLS_MBED3)
+  if (s->sf.tls13) {
+    /* TLS 1.3 sends the client's Certificate after the server's Finished:
+     * it has been read once the state is past it. */
+    const int st = s->ssl.state;
+    if (st != MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY && st != MBEDTLS_SSL_CLIENT_FINISHED &&
+        st != MBEDTLS_SSL_HANDSHAKE_WRAPUP)
+      return 0;
+    alert = MBEDTLS_SSL_ALERT_MSG_CERT_REQUIRED; /* what OpenSSL's TLS 1.3 server sends */
+  } else if (s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+    return 0;
+  }
+#else
+  if (s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE) return 0;
+#endif
   s->require_cert = 0; /* checked */
   if (s->ssl.session_negotiate->peer_cert != NULL) return 0;
-  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, (unsigned char)alert);
   return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
 }
 
@@ -1068,8 +1344,8 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
  * this backend: mbed TLS would wait for the new handshake forever. */
 static int mbed_reneg_refused(const portls_be_session *s) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
-  return (s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_IN_PROGRESS ||
-          s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_PENDING) &&
+  return (s->ssl.renego_status == PORTLS_MBED_RENEGOTIATION_IN_PROGRESS ||
+          s->ssl.renego_status == PORTLS_MBED_RENEGOTIATION_PENDING) &&
          s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT && s->ssl.in_msg != NULL &&
          s->ssl.in_msglen == 2 && s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING &&
          s->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION;
@@ -1102,6 +1378,13 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
      * bio.) */
     if (r == 0 && s->rx_count != rx) continue;
     if (r == 0) return PORTLS_BE_WANT_READ;
+#if defined(PORTLS_MBED_TLS13)
+    /* A TLS 1.3 NewSessionTicket, taken into the session: resumable now. */
+    if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+      s->new_session = 1;
+      continue;
+    }
+#endif
     if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
       mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
@@ -1183,7 +1466,7 @@ int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error
                               verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
   }
   /* One already under way serves this request too. */
-  if (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) return PORTLS_BE_OK;
+  if (!MBED_HS_OVER(s)) return PORTLS_BE_OK;
   s->io_error = 0;
   /* Server: a HelloRequest (the handshake starts with the client's
    * ClientHello, in read()); client: a ClientHello, then read() goes on. */
@@ -1256,7 +1539,11 @@ static const char *mbed_curve_name(int grp, int *bits) {
 static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info) {
   const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(suite);
   if (s->is_server || cs == NULL) return;
-  switch (cs->key_exchange) {
+  int kx = (int)cs->key_exchange;
+#if defined(PORTLS_MBED3)
+  if (s->sf.tls13) kx = MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA; /* TLS 1.3: the key_share group */
+#endif
+  switch (kx) {
   case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
   case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
   case MBEDTLS_KEY_EXCHANGE_ECDHE_PSK: {
@@ -1282,8 +1569,12 @@ static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info
 
 void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   memset(info, 0, sizeof *info);
+#if defined(PORTLS_MBED3)
+  info->version = (uint16_t)mbedtls_ssl_get_version_number(&s->ssl);
+#else
   if (s->ssl.major_ver == MBEDTLS_SSL_MAJOR_VERSION_3)
     info->version = (uint16_t)(0x0300 | (s->ssl.minor_ver & 0xff));
+#endif
   int suite = s->ssl.session != NULL ? s->ssl.session->ciphersuite : 0;
   info->suite = (uint16_t)suite;
   info->cipher_name = NULL; /* core names it from its table */
