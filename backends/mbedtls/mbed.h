@@ -218,6 +218,10 @@ struct portls_be_session {
     int suite;
   } sf;
 #endif
+  /* The peer's chain carried in session bytes (see MBED_BLOB_HDR in
+   * session.c): mbed TLS 3.6 does not keep it in a TLS 1.3 session, so a
+   * resumed connection has it from here. NULL otherwise. */
+  mbedtls_x509_crt *kept_chain;
   /* Captured while the handshake structure exists. */
   int resumed;
   int ecdh_grp; /* mbedtls_ecp_group_id of the ECDHE key, or 0 */

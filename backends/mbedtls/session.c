@@ -50,8 +50,12 @@ enum { MBED_OP_HANDSHAKE, MBED_OP_READ, MBED_OP_WRITE, MBED_OP_SHUTDOWN };
 
 /* Session bytes, one format for getSession(), a server's server_session()
  * and the state sealed in a ticket:
- *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | 0 (1) |
- *   context (c bytes) | mbedtls_ssl_session_save() output
+ *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | k (1) |
+ *   context (c bytes) | [chain] | mbedtls_ssl_session_save() output
+ * k 1: the peer's chain follows the context, as TLS's Certificate list
+ * (3-byte total length, then each DER certificate with a 3-byte length),
+ * because mbed TLS 3.6 saves no peer certificate in a TLS 1.3 session;
+ * k 0: no chain (2.28, TLS 1.2: mbed TLS keeps it in its own bytes).
  * verify code: the peer's verification result in OpenSSL's terms, which a
  * resumed handshake cannot recompute (no chain is verified then); context: a
  * server's session id context (SHA-256, see mbed.h), empty on a client.
@@ -302,6 +306,33 @@ static int mbed_hello_split(const uint8_t *p, size_t len, mbed_hello *h) {
   return 0;
 }
 
+#if defined(PORTLS_MBED3)
+/* A ClientHello handshake message (header included) of len bytes: 1 when it
+ * offers no version in lo..hi (IANA numbers): its supported_versions list,
+ * or, without one, versions up to its legacy_version. */
+static int mbed_hello_version_mismatch(const uint8_t *m, size_t len, int lo, int hi) {
+  mbed_hello h;
+  if (mbed_hello_split(m, len, &h) < 0) return 0;
+  const uint8_t *p = h.exts, *end = h.exts != NULL ? h.exts + h.exts_len : NULL;
+  while (p != NULL && end - p >= 4) {
+    unsigned type = ((unsigned)p[0] << 8) | p[1];
+    size_t elen = ((size_t)p[2] << 8) | p[3];
+    p += 4;
+    if ((size_t)(end - p) < elen) return 0;
+    if (type == 43 && elen >= 1) {
+      for (size_t i = 1; i + 1 < elen && i < 1u + p[0]; i += 2) {
+        int v = (p[i] << 8) | p[i + 1];
+        if (v >= lo && v <= hi) return 0;
+      }
+      return 1;
+    }
+    p += elen;
+  }
+  int legacy = len >= 6 ? (m[4] << 8) | m[5] : 0;
+  return legacy != 0 && legacy < lo;
+}
+#endif
+
 /* The server's ALPN choice, in its own order, from a complete ClientHello
  * record body. mbed TLS 2.28 has no ALPN select callback and aborts the
  * handshake (no_application_protocol) when the lists do not overlap, where
@@ -348,6 +379,23 @@ static int mbed_peek_hello(portls_be_session *s) {
       if (s->pre[0] != MBEDTLS_SSL_MSG_HANDSHAKE || rlen > MBED_MAX_RECORD) break;
       need = 5 + rlen;
       if (s->pre_len >= need) {
+#if defined(PORTLS_MBED3)
+        /* No version in common: refused here with protocol_version, as
+         * OpenSSL does (3.x would send handshake_failure). */
+        if (mbed_hello_version_mismatch(s->pre + 5, rlen, s->conf.min_tls_version,
+                                        s->conf.max_tls_version)) {
+          static const uint8_t alert[] = {MBEDTLS_SSL_MSG_ALERT,
+                                          3,
+                                          3,
+                                          0,
+                                          2,
+                                          MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                          MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION};
+          int rc = s->io.send(s->io.io, alert, sizeof alert);
+          if (rc < 0) s->io_error = rc;
+          return MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION;
+        }
+#endif
         mbed_choose_alpn(s, s->pre + 5, rlen);
         break;
       }
@@ -742,6 +790,19 @@ static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
   return PORTLS_EWRONG_VERSION_NUMBER;
 }
 
+#if defined(PORTLS_MBED3)
+static int mbed_hello_version_mismatch(const uint8_t *m, size_t len, int lo, int hi);
+
+/* Server, a ClientHello (the record body mbed TLS still holds) it failed:
+ * whether it offered no version this server allows. */
+static int mbed_failed_hello_versions(const portls_be_session *s) {
+  size_t rlen = s->ssl.in_len != NULL ? ((size_t)s->ssl.in_len[0] << 8) | s->ssl.in_len[1] : 0;
+  return s->ssl.in_msg != NULL &&
+         mbed_hello_version_mismatch(s->ssl.in_msg, rlen, s->ssl.conf->min_tls_version,
+                                     s->ssl.conf->max_tls_version);
+}
+#endif
+
 static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   if (s->io_error < 0) {
     int code = s->io_error;
@@ -790,7 +851,9 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
      * (or group) it shares with the ClientHello; on a client, also a DH
      * prime below dhm_min_bitlen. */
     if (s->is_server && s->hs_completed == 0)
-      return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
+      return portls__mbed_err(
+          err, mbed_failed_hello_versions(s) ? PORTLS_EVERSION : PORTLS_ENO_SHARED_CIPHER, ret,
+          NULL);
 #else
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
 #endif
@@ -839,15 +902,26 @@ static int mbed_alpn_list(portls_be_session *s, portls_buf wire) {
 
 /* The session bytes (see MBED_BLOB_HDR) of sess into *out (portls's
  * allocator). 0 or an mbed TLS code. */
+static void mbed_put24(uint8_t *p, size_t v) {
+  p[0] = (uint8_t)(v >> 16);
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)v;
+}
+
 static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, const uint8_t *context,
-                          size_t context_len, uint8_t **out, size_t *out_len) {
+                          size_t context_len, const mbedtls_x509_crt *chain, uint8_t **out,
+                          size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   if (context_len > 255) return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
   size_t n = 0;
   int ret = mbedtls_ssl_session_save(sess, NULL, 0, &n);
   if (ret != 0 && ret != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL) return ret;
-  const size_t head = MBED_BLOB_HDR + context_len;
+  size_t chain_len = 0;
+  for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.len > 0; c = c->next)
+    chain_len += 3 + c->raw.len;
+  if (chain_len > 0xffffff) return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  const size_t head = MBED_BLOB_HDR + context_len + (chain_len > 0 ? 3 + chain_len : 0);
   uint8_t *b = portls__malloc(head + n);
   if (b == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
   size_t m = 0;
@@ -862,8 +936,18 @@ static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, cons
   b[4] = (uint8_t)(code >> 8);
   b[5] = (uint8_t)code;
   b[6] = (uint8_t)context_len;
-  b[7] = 0;
+  b[7] = chain_len > 0;
   if (context_len > 0) memcpy(b + MBED_BLOB_HDR, context, context_len);
+  if (chain_len > 0) {
+    uint8_t *q = b + MBED_BLOB_HDR + context_len;
+    mbed_put24(q, chain_len);
+    q += 3;
+    for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.len > 0; c = c->next) {
+      mbed_put24(q, c->raw.len);
+      memcpy(q + 3, c->raw.p, c->raw.len);
+      q += 3 + c->raw.len;
+    }
+  }
   *out = b;
   *out_len = head + n;
   return 0;
@@ -871,8 +955,8 @@ static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, cons
 
 typedef struct mbed_blob {
   int verify_code;
-  const uint8_t *context, *state;
-  size_t context_len, state_len;
+  const uint8_t *context, *chain, *state;
+  size_t context_len, chain_len, state_len;
 } mbed_blob;
 
 static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
@@ -884,7 +968,70 @@ static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
   b->context = p + MBED_BLOB_HDR;
   b->state = b->context + b->context_len;
   b->state_len = len - MBED_BLOB_HDR - b->context_len;
+  b->chain = NULL;
+  b->chain_len = 0;
+  if (p[7] > 1) return -1;
+  if (p[7] == 1) {
+    if (b->state_len < 3) return -1;
+    size_t n = ((size_t)b->state[0] << 16) | ((size_t)b->state[1] << 8) | b->state[2];
+    if (n == 0 || b->state_len - 3 <= n) return -1;
+    b->chain = b->state + 3;
+    b->chain_len = n;
+    b->state += 3 + n;
+    b->state_len -= 3 + n;
+  }
   return 0;
+}
+
+/* The chain a blob carries into s->kept_chain (replacing what was there).
+ * 0, or an mbed TLS code. */
+static int mbed_keep_chain(portls_be_session *s, const mbed_blob *b) {
+  if (s->kept_chain != NULL) {
+    mbedtls_x509_crt_free(s->kept_chain);
+    portls__free(s->kept_chain);
+    s->kept_chain = NULL;
+  }
+  if (b->chain == NULL) return 0;
+  mbedtls_x509_crt *crt = portls__calloc(1, sizeof *crt);
+  if (crt == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  mbedtls_x509_crt_init(crt);
+  const uint8_t *p = b->chain, *end = b->chain + b->chain_len;
+  int ret = 0;
+  while (ret == 0 && p < end) {
+    size_t n = (size_t)(end - p) >= 3 ? ((size_t)p[0] << 16) | ((size_t)p[1] << 8) | p[2] : 0;
+    if (n == 0 || (size_t)(end - p) - 3 < n)
+      ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    else
+      ret = mbedtls_x509_crt_parse_der(crt, p + 3, n);
+    p += 3 + n;
+  }
+  if (ret != 0) {
+    mbedtls_x509_crt_free(crt);
+    portls__free(crt);
+    return ret;
+  }
+  s->kept_chain = crt;
+  return 0;
+}
+
+/* The peer's chain: mbed TLS's, or the one session bytes carried. */
+static const mbedtls_x509_crt *mbed_peer_chain(const portls_be_session *s) {
+  const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&s->ssl);
+  return c != NULL ? c : s->resumed ? s->kept_chain : NULL;
+}
+
+/* What session bytes must carry besides mbed TLS's own: the peer's chain of
+ * a TLS 1.3 session (see MBED_BLOB_HDR). */
+static const mbedtls_x509_crt *mbed_chain_to_keep(const portls_be_session *s,
+                                                  const mbedtls_ssl_session *sess) {
+#if defined(PORTLS_MBED_TLS13)
+  if (sess->tls_version == MBEDTLS_SSL_VERSION_TLS1_3)
+    return sess->peer_cert != NULL ? sess->peer_cert : s->resumed ? s->kept_chain : NULL;
+#else
+  (void)s;
+  (void)sess;
+#endif
+  return NULL;
 }
 
 static int mbed_session_err(portls_error *err, int ret) {
@@ -901,6 +1048,7 @@ static int mbed_set_session(portls_be_session *s, portls_buf b, portls_error *er
   mbedtls_ssl_session_init(&sess);
   int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0) ret = mbedtls_ssl_set_session(&s->ssl, &sess);
+  if (ret == 0) ret = mbed_keep_chain(s, &blob);
   mbedtls_ssl_session_free(&sess);
   if (ret != 0) return mbed_session_err(err, ret);
   s->verify_code = blob.verify_code;
@@ -934,12 +1082,28 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
 #endif
                                    ))))
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
+#if defined(PORTLS_MBED_TLS13) && defined(MBEDTLS_HAVE_TIME)
+  if (ret == 0 && sess.tls_version == MBEDTLS_SSL_VERSION_TLS1_3) {
+    /* A TLS 1.3 session has no start time, but the time its ticket was made
+     * (milliseconds). */
+    mbedtls_ms_time_t made = 0, now_ms = mbedtls_ms_time();
+    if (mbedtls_ssl_session_get_ticket_creation_time(&sess, &made) != 0 || made > now_ms ||
+        (now_ms - made) / 1000 > (mbedtls_ms_time_t)ctx->session_timeout)
+      ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  } else
+#endif
 #if defined(MBEDTLS_HAVE_TIME)
-  mbedtls_time_t now = mbedtls_time(NULL);
-  if (ret == 0 && (sess.start > now || now - sess.start > (mbedtls_time_t)ctx->session_timeout))
-    ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  {
+    mbedtls_time_t now = mbedtls_time(NULL);
+    if (ret == 0 && (sess.start > now || now - sess.start > (mbedtls_time_t)ctx->session_timeout))
+      ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  }
 #endif
   if (ret != 0) {
+    mbedtls_ssl_session_free(&sess);
+    return ret;
+  }
+  if ((ret = mbed_keep_chain(s, &blob)) != 0) {
     mbedtls_ssl_session_free(&sess);
     return ret;
   }
@@ -965,7 +1129,7 @@ static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsign
   /* Written after the client's Finished: its certificate, if any, is
    * verified by now. */
   int ret = mbed_blob_save(session, mbed_result(s, session->verify_result), s->ctx->sid_ctx,
-                           s->ctx->sid_len, &state, &n);
+                           s->ctx->sid_len, mbed_chain_to_keep(s, session), &state, &n);
   if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
     /* mbed TLS would carry on without a ticket; the bio fails the handshake
      * at its next call instead, with core's code (see mbed_send). */
@@ -1128,6 +1292,10 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
       goto fail;
     }
   }
+#if defined(PORTLS_MBED3)
+  /* Every 3.x server looks at the ClientHello first (its versions). */
+  if (s->is_server) s->peek = 1;
+#endif
   if (s->is_server && (rc = mbed_server_conf(s, cfg)) < 0) {
     rc = portls__err(err, rc, NULL);
     goto fail;
@@ -1171,6 +1339,8 @@ void portls__mbed_session_free(portls_be_session *s) {
   portls__free(s->servername);
   if (s->resume != NULL) mbedtls_platform_zeroize(s->resume, s->resume_len); /* a master secret */
   portls__free(s->resume);
+  if (s->kept_chain != NULL) mbedtls_x509_crt_free(s->kept_chain);
+  portls__free(s->kept_chain);
   portls__free(s);
 }
 
@@ -1303,7 +1473,7 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
     return 0;
   int alert = MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
 #if defined(PORTLS_MBED3)
-  if (s->sf.tls13) {
+  if (s->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_3) {
     /* TLS 1.3 sends the client's Certificate after the server's Finished:
      * it has been read once the state is past it. */
     const int st = s->ssl.state;
@@ -1319,6 +1489,16 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
 #endif
   s->require_cert = 0; /* checked */
   if (s->ssl.session_negotiate->peer_cert != NULL) return 0;
+#if defined(PORTLS_MBED_TLS13)
+  /* The client has switched to the server's application keys after the
+   * server's Finished (RFC 8446 7.2); mbed TLS 3.6 switches its server only
+   * at the end of the handshake, so the alert goes under those keys, with
+   * their sequence numbers starting from 0, as OpenSSL sends it. */
+  if (s->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_3 && s->ssl.transform_application != NULL) {
+    s->ssl.transform_out = s->ssl.transform_application;
+    memset(s->ssl.cur_out_ctr, 0, sizeof s->ssl.cur_out_ctr);
+  }
+#endif
   mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, (unsigned char)alert);
   return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
 }
@@ -1583,7 +1763,7 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   info->alpn = mbedtls_ssl_get_alpn_protocol(&s->ssl);
 #endif
   info->session_reused = s->resumed;
-  info->has_peer_cert = mbedtls_ssl_get_peer_cert(&s->ssl) != NULL;
+  info->has_peer_cert = mbed_peer_chain(s) != NULL;
   info->verify_result = info->has_peer_cert ? s->verify_code : 0;
   mbed_ephemeral(s, suite, info);
 }
@@ -1592,7 +1772,7 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
 /* Certificates and sessions                                                  */
 
 int portls__mbed_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
-  const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&s->ssl);
+  const mbedtls_x509_crt *c = mbed_peer_chain(s);
   for (size_t i = 0; c != NULL && c->raw.len > 0; i++, c = c->next) {
     if (i == index) {
       der->base = c->raw.p;
@@ -1634,7 +1814,8 @@ int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error
   uint8_t *b;
   size_t n;
   int ret = mbed_blob_save(s->ssl.session, s->verify_code, s->is_server ? s->ctx->sid_ctx : NULL,
-                           s->is_server ? s->ctx->sid_len : 0, &b, &n);
+                           s->is_server ? s->ctx->sid_len : 0,
+                           mbed_chain_to_keep(s, s->ssl.session), &b, &n);
   if (ret != 0) return mbed_session_err(err, ret);
   out->base = b;
   out->len = n;
@@ -1658,7 +1839,8 @@ int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf
   if (!s->is_server || !s->cache_new || !s->hs_done || sess == NULL || sess->id_len == 0) return 0;
   uint8_t *b;
   size_t n;
-  int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len, &b, &n);
+  int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len,
+                           mbed_chain_to_keep(s, sess), &b, &n);
   if (ret != 0) return mbed_session_err(err, ret);
   id->base = sess->id;
   id->len = sess->id_len;
