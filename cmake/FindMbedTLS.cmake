@@ -53,6 +53,14 @@ endfunction()
 
 if(MbedTLS_FOUND)
   _portls_mbedtls_target(mbedcrypto "${MbedTLS_CRYPTO_LIBRARY}" "")
+  # Static archives (portls's own 3.6): their symbols must not be exported from
+  # what links them, or a shared library in the same process that uses the
+  # system's mbed TLS 2.28 (libgit2, under Criterion) binds to the 3.6 code,
+  # whose structures differ. GNU ld and lld know --exclude-libs.
+  if(MbedTLS_CRYPTO_LIBRARY MATCHES "\\.a$" AND NOT APPLE)
+    set_property(TARGET MbedTLS::mbedcrypto APPEND PROPERTY INTERFACE_LINK_OPTIONS
+      "LINKER:--exclude-libs,libmbedtls.a:libmbedx509.a:libmbedcrypto.a")
+  endif()
   _portls_mbedtls_target(mbedx509 "${MbedTLS_X509_LIBRARY}" MbedTLS::mbedcrypto)
   _portls_mbedtls_target(mbedtls "${MbedTLS_TLS_LIBRARY}" MbedTLS::mbedx509)
 endif()
