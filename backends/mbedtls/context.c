@@ -594,6 +594,20 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   }
   mbedtls_ssl_conf_rng(&ctx->srv, mbedtls_ctr_drbg_random, rng);
   mbedtls_ssl_conf_rng(&ctx->cli, mbedtls_ctr_drbg_random, rng);
+#if defined(PORTLS_MBED_TLS13)
+  /* A client offering TLS 1.2 and 1.3 sends one signature_algorithms list;
+   * mbed TLS 3.6's TLS 1.2 cannot verify RSA-PSS, which an OpenSSL 1.2-only
+   * server picks when it comes first (mbed TLS's default order). PKCS#1 v1.5
+   * first: a TLS 1.2 server takes it, a TLS 1.3 one (where it is not allowed
+   * for handshake signatures) takes PSS. */
+  static const uint16_t client_sig_algs[] = {
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256, MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512, MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+      MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,       MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,    MBEDTLS_TLS1_3_SIG_NONE};
+  mbedtls_ssl_conf_sig_algs(&ctx->cli, client_sig_algs);
+#endif
 
   /* Node-style verification: a client always verifies, a server when it
    * requests a certificate (set per connection), and a bad result never
