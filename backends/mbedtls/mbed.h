@@ -201,6 +201,7 @@ struct portls_be_session {
   uint8_t fr_hdr[5];
   size_t fr_have, fr_body;
   unsigned alerts_in_row;
+  int fr_inner_seen;   /* TLS 1.3: the last record's inner type counted (mbed_count_inner) */
   int too_many_alerts; /* the bio refused the next record for it */
 
 #if defined(PORTLS_MBED3)

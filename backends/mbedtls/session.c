@@ -439,6 +439,9 @@ static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
     if (s->fr_have == sizeof s->fr_hdr) {
       s->fr_have = 0;
       s->fr_body = ((size_t)s->fr_hdr[3] << 8) | s->fr_hdr[4];
+#if defined(PORTLS_MBED_TLS13)
+      s->fr_inner_seen = 0; /* a record whose inner type mbed_count_inner will look at */
+#endif
       if (s->fr_hdr[0] == MBEDTLS_SSL_MSG_ALERT)
         s->alerts_in_row++;
       else if (s->fr_hdr[0] != MBEDTLS_SSL_MSG_APPLICATION_DATA)
@@ -447,11 +450,33 @@ static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
   }
 }
 
+#if defined(PORTLS_MBED_TLS13)
+/* TLS 1.3 hides a record's type inside the encryption: the warning alerts in
+ * a row are counted from the type mbed TLS decrypted, when it asks for the
+ * next record's header (the previous one is processed by then, and mbed TLS
+ * 3.6 passes over TLS 1.3 warning alerts without a limit too). */
+static void mbed_count_inner(portls_be_session *s) {
+  if (s->fr_have != 0 || s->fr_body != 0 || s->fr_inner_seen) return;
+  s->fr_inner_seen = 1;
+  if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || s->ssl.in_msg == NULL) return;
+  if (s->fr_hdr[0] != MBEDTLS_SSL_MSG_APPLICATION_DATA) return; /* plaintext: mbed_frame's */
+  /* (in_msglen is 0 by now: the record is consumed, its bytes still there.) */
+  if (s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT &&
+      s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING)
+    s->alerts_in_row++;
+  else if (s->ssl.in_msgtype == MBEDTLS_SSL_MSG_HANDSHAKE)
+    s->alerts_in_row = 0;
+}
+#endif
+
 static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   portls_be_session *s = p;
   mbed_track(s);
   if (len == 0) return 0;
   if (len > INT_MAX) len = INT_MAX;
+#if defined(PORTLS_MBED_TLS13)
+  mbed_count_inner(s);
+#endif
   /* At a record boundary after too many warning alerts: no further record,
    * the caller fails the connection (mbed_too_many_alerts). */
   if (s->alerts_in_row >= MBED_MAX_WARN_ALERTS && s->fr_have == 0 && s->fr_body == 0) {
