@@ -26,11 +26,16 @@ config_set=(
   MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD # one library, many threads (as Debian builds it)
   MBEDTLS_SSL_RECORD_SIZE_LIMIT                 # RFC 8449, for small record buffers
 )
+# name=value settings. TLS 1.3 records carry no padding, as OpenSSL's and Node's
+# (3.6 pads to 16 bytes by default, which also breaks setMaxSendFragment's bound).
+config_values=(
+  MBEDTLS_SSL_CID_TLS1_3_PADDING_GRANULARITY=1
+)
 config_unset=(
   MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_DTLS_ANTI_REPLAY MBEDTLS_SSL_DTLS_HELLO_VERIFY
   MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE MBEDTLS_SSL_DTLS_CONNECTION_ID # portls speaks TLS over streams only
 )
-config_id="set=${config_set[*]} unset=${config_unset[*]} pic release static"
+config_id="set=${config_set[*]} values=${config_values[*]} unset=${config_unset[*]} pic release static"
 
 log() { echo "install-mbedtls36: $*"; }
 
@@ -79,6 +84,7 @@ log "building mbedtls $version"
 
 cfg=$tree/include/mbedtls/mbedtls_config.h
 for o in "${config_set[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" set "$o"; done
+for o in "${config_values[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" set "${o%%=*}" "${o#*=}"; done
 for o in "${config_unset[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" unset "$o"; done
 
 rm -rf "$build" "$prefix"
