@@ -215,7 +215,7 @@ struct portls_be_session {
     uint8_t msg_hdr[4];
     size_t hdr_have, msg_left, msg_have;
     uint8_t msg[320]; /* the start of a ServerHello or ServerKeyExchange body */
-    int tls13, saw_cert, done;
+    int tls13, saw_cert, done, after_hrr;
     int suite;
   } sf;
 #endif

@@ -121,8 +121,15 @@ static const uint8_t mbed_hrr_random[32] = {
 
 static void mbed_watch_server_hello(portls_be_session *s, const uint8_t *p, size_t len) {
   const uint8_t *end = p + len;
-  if (len < 35 || memcmp(p + 2, mbed_hrr_random, 32) == 0)
-    return; /* an HRR: the real one follows */
+  if (len < 35) return;
+  if (memcmp(p + 2, mbed_hrr_random, 32) == 0) {
+    /* A HelloRetryRequest: TLS 1.3 (its compatibility CCS is no TLS 1.2
+     * resumption), and the real ServerHello follows in the clear. */
+    s->sf.tls13 = 1;
+    s->sf.after_hrr = 1;
+    return;
+  }
+  s->sf.after_hrr = 0;
   p += 34;
   if ((size_t)(end - p) < 1u + p[0]) return;
   p += 1 + p[0]; /* session id */
@@ -208,7 +215,7 @@ static void mbed_watch_hs_bytes(portls_be_session *s, const uint8_t *p, size_t n
     if (s->sf.hdr_have == 4 && s->sf.msg_left == 0) {
       mbed_watch_message(s, s->sf.msg_hdr[0]);
       s->sf.hdr_have = 0;
-      if (s->sf.tls13) s->sf.done = 1; /* the rest of the flight is encrypted */
+      if (s->sf.tls13 && !s->sf.after_hrr) s->sf.done = 1; /* the rest is encrypted */
     }
   }
 }
@@ -1506,8 +1513,10 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
         st != MBEDTLS_SSL_HANDSHAKE_WRAPUP)
       return 0;
     alert = MBEDTLS_SSL_ALERT_MSG_CERT_REQUIRED; /* what OpenSSL's TLS 1.3 server sends */
-  } else if (s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE) {
-    return 0;
+  } else if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_2 ||
+             s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE ||
+             s->ssl.state > MBEDTLS_SSL_NEW_SESSION_TICKET) {
+    return 0; /* not TLS 1.2 (yet: a HelloRetryRequest), or not that far */
   }
 #else
   if (s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE) return 0;

@@ -110,7 +110,7 @@ if [[ $tls13 == 1 && $keyupdate == 0 ]]; then
   wait_for "$work/serve3.log" '"event":"error","code":"EPROTO"' ||
     fail "a KeyUpdate to mbed TLS 3.6 did not fail the connection with EPROTO: $(cat "$work/serve3.log")"
   exec 5>&-
-  echo "again" | timeout 10 openssl s_client -connect "127.0.0.1:$port3" -CAfile "$certs/ca.crt" \
+  (echo "again"; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port3" -CAfile "$certs/ca.crt" \
     -quiet -no_ign_eof >"$work/client4.log" 2>&1 || true
   grep -q '^again' "$work/client4.log" || fail "serve stopped after the refused KeyUpdate"
   echo "ok: mbed TLS 3.6 refuses a peer's KeyUpdate with EPROTO and goes on serving"
