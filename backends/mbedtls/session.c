@@ -1574,6 +1574,9 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
   *nread = 0;
   if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
   if (cap > INT_MAX) cap = INT_MAX;
+#if defined(PORTLS_MBED_TLS13)
+  int ticket_turns = 0;
+#endif
   for (;;) {
     s->io_error = 0;
     s->starved = 0;
@@ -1598,6 +1601,13 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
       s->new_session = 1;
       continue;
     }
+    /* A NewSessionTicket read (another may follow in the same record): mbed
+     * TLS answers "want read" and takes it in at the next call, with no new
+     * input needed, and only then reads what came after it. */
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && !s->is_server &&
+        s->ssl.state == MBEDTLS_SSL_TLS1_3_NEW_SESSION_TICKET && s->io_error == 0 &&
+        ++ticket_turns < 64) /* (a bound, should mbed TLS ever not move on) */
+      continue;
 #endif
     if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
       mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
