@@ -44,8 +44,11 @@ if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
 
 # The package's version in trixie, as apt knows it (needs the deb-src entry).
 ensure_sources() {
-  if ! grep -rqs "Suites: *$suite" /etc/apt/sources.list.d/ ||
-    ! grep -rqs "Types: *deb-src" /etc/apt/sources.list.d/; then
+  local f have=0
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] && grep -qs "^Types:.*deb-src" "$f" && grep -qs "^Suites:.*\b$suite\b" "$f" && have=1
+  done
+  if ((have == 0)); then
     log "adding a deb-src entry for $suite ($sources_file)"
     printf '%s\n' "Types: deb-src" "URIs: http://deb.debian.org/debian" "Suites: $suite" \
       "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" |
