@@ -1,8 +1,9 @@
 # FindMbedTLS
 # -----------
-# Finds mbed TLS 2.28 as Debian packages it (libmbedtls-dev): headers and libraries
+# Finds mbed TLS (2.28 as Debian packages it, libmbedtls-dev, or a 3.x prefix): headers and libraries
 # only, no pkg-config file and no CMake package (docs/backends.md, "Finding the libraries with CMake").
-# Set MbedTLS_ROOT_DIR to look elsewhere first.
+# Set MbedTLS_ROOT_DIR to look elsewhere first, and MbedTLS_ROOT_ONLY to look
+# nowhere else (portls's own mbedTLS 3.6 prefix must not mix with the system's 2.28).
 #
 # Imported targets:  MbedTLS::mbedtls -> MbedTLS::mbedx509 -> MbedTLS::mbedcrypto
 #                    (linking MbedTLS::mbedtls gives -lmbedtls -lmbedx509 -lmbedcrypto,
@@ -13,6 +14,9 @@
 set(_mbed_hints)
 if(MbedTLS_ROOT_DIR)
   set(_mbed_hints HINTS "${MbedTLS_ROOT_DIR}")
+  if(MbedTLS_ROOT_ONLY)
+    set(_mbed_hints HINTS "${MbedTLS_ROOT_DIR}" NO_DEFAULT_PATH)
+  endif()
 endif()
 find_path(MbedTLS_INCLUDE_DIR mbedtls/ssl.h ${_mbed_hints} PATH_SUFFIXES include)
 find_library(MbedTLS_TLS_LIBRARY NAMES mbedtls ${_mbed_hints} PATH_SUFFIXES lib)
@@ -49,6 +53,14 @@ endfunction()
 
 if(MbedTLS_FOUND)
   _portls_mbedtls_target(mbedcrypto "${MbedTLS_CRYPTO_LIBRARY}" "")
+  # Static archives (portls's own 3.6): their symbols must not be exported from
+  # what links them, or a shared library in the same process that uses the
+  # system's mbed TLS 2.28 (libgit2, under Criterion) binds to the 3.6 code,
+  # whose structures differ. GNU ld and lld know --exclude-libs.
+  if(MbedTLS_CRYPTO_LIBRARY MATCHES "\\.a$" AND NOT APPLE)
+    set_property(TARGET MbedTLS::mbedcrypto APPEND PROPERTY INTERFACE_LINK_OPTIONS
+      "LINKER:--exclude-libs,libmbedtls.a:libmbedx509.a:libmbedcrypto.a")
+  endif()
   _portls_mbedtls_target(mbedx509 "${MbedTLS_X509_LIBRARY}" MbedTLS::mbedcrypto)
   _portls_mbedtls_target(mbedtls "${MbedTLS_TLS_LIBRARY}" MbedTLS::mbedx509)
 endif()

@@ -5,14 +5,20 @@
 #   scripts/caps-table.sh BIN_DIR --write README  replace the table in README
 #   scripts/caps-table.sh BIN_DIR --check README  exit 1 if README disagrees with the
 #                                                 backends built in BIN_DIR
+# BIN_DIR may be several directories joined with ':' (build/bin:build-mbedtls228/bin):
+# the mbedtls backend has one column per mbed TLS version (mbedtls-3.6, mbedtls-2.28),
+# so builds against both versions fill both columns.
 set -euo pipefail
-bindir=${1:?usage: caps-table.sh BIN_DIR [--write|--check README]}
+bindirs=${1:?usage: caps-table.sh BIN_DIR[:BIN_DIR...] [--write|--check README]}
 mode=${2:-}
 readme=${3:-}
 
 jsons=()
-for b in openssl boringssl mbedtls; do
-  [[ -x $bindir/portls-$b ]] && jsons+=("$("$bindir/portls-$b" caps)")
+IFS=: read -r -a dirs <<<"$bindirs"
+for bindir in "${dirs[@]}"; do
+  for b in openssl boringssl mbedtls; do
+    [[ -x $bindir/portls-$b ]] && jsons+=("$("$bindir/portls-$b" caps)")
+  done
 done
 [[ ${#jsons[@]} -gt 0 ]] || { echo "caps-table: no portls-<backend> in $bindir" >&2; exit 2; }
 
@@ -21,8 +27,12 @@ done
 node - "$mode" "${readme:-}" "${jsons[@]}" <<'JS'
 const fs = require('fs');
 const [mode, readme, ...raw] = process.argv.slice(2);
-const order = ['openssl', 'boringssl', 'mbedtls'];
-const built = raw.map((j) => JSON.parse(j));
+const order = ['openssl', 'boringssl', 'mbedtls-3.6', 'mbedtls-2.28', 'mbedtls'];
+// A column per backend, and for mbedtls per version ("Mbed TLS 3.6.6" → mbedtls-3.6).
+const built = raw.map((j) => JSON.parse(j)).map((j) => {
+  const v = /(\d+)\.(\d+)\.\d+/.exec(j.version || '');
+  return j.backend === 'mbedtls' && v ? { ...j, backend: `mbedtls-${v[1]}.${v[2]}` } : j;
+});
 const begin = '<!-- caps:begin -->', end = '<!-- caps:end -->';
 
 function parseTable(text) {
@@ -48,6 +58,8 @@ const caps = Object.keys(built[0].capabilities);
 const cols = {};
 for (const b of order) if (old.cols[b]) cols[b] = old.cols[b];
 for (const j of built) cols[j.backend] = j.capabilities;
+// The versionless column of older tables goes once a versioned one is there.
+if (Object.keys(cols).some((b) => b.startsWith('mbedtls-'))) delete cols.mbedtls;
 
 if (mode === '--check') {
   const problems = [];

@@ -68,6 +68,7 @@ cmake -S . -B "$build" \
   -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-armhf.cmake" \
   -DCMAKE_BUILD_TYPE=MinSizeRel \
   -DPORTLS_BACKENDS=mbedtls \
+  -DPORTLS_MBEDTLS=system \
   -DPORTLS_PLATFORM=posix \
   -DPORTLS_WERROR=ON \
   -DPORTLS_BUILD_TESTS=OFF \

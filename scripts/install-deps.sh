@@ -7,7 +7,8 @@ packages=(
   build-essential cmake pkgconf git ca-certificates
   libssl-dev openssl              # OpenSSL 3 backend, and the CLI that makes test certificates
   android-libboringssl-dev        # BoringSSL backend
-  libmbedtls-dev                  # mbed TLS backend
+  libmbedtls-dev                  # mbed TLS backend on Debian 12's 2.28 (-DPORTLS_MBEDTLS=system)
+  dpkg-dev python3                # mbed TLS 3.6 from Debian's source package (install-mbedtls36.sh)
   libuv1-dev                      # libuv platform
   libcriterion-dev                # unit and conformance tests
   valgrind gnutls-bin             # memory checks; gnutls-cli for interop tests
@@ -31,8 +32,13 @@ for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
 done
 
+# mbed TLS 3.6 LTS, the mbedtls backend's default, from Debian trixie's source
+# package into .deps/mbedtls-3.6 (after the packages it needs to build).
+build_mbedtls36() { "$(dirname "${BASH_SOURCE[0]}")/install-mbedtls36.sh"; }
+
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  build_mbedtls36
   exit 0
 fi
 
@@ -48,3 +54,4 @@ echo "install-deps: installing ${missing[*]}"
   echo "install-deps: apt-get update reported errors (see above); trying the install anyway" >&2
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
+build_mbedtls36

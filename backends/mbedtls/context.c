@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/mbedtls/mbed.h"
+
 #include <mbedtls/asn1.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/md.h>
@@ -18,8 +20,6 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ciphersuites.h>
-
-#include "backends/mbedtls/mbed.h"
 
 #if !defined(PORTLS_MBED_SYSTEM_CA_FILE)
 /* Debian's bundle (ca-certificates); override at build time elsewhere. */
@@ -109,6 +109,16 @@ static int mbed_read_certs(mbedtls_x509_crt *chain, portls_buf b, int code, cons
   return 0;
 }
 
+#if defined(PORTLS_MBED3)
+/* mbed TLS 3 wants an RNG to parse and check private keys (RSA blinding). */
+static int mbed_rng_cb(void *p, unsigned char *out, size_t len) {
+  (void)p;
+  mbedtls_ctr_drbg_context *rng = portls__mbed_rng();
+  return rng != NULL ? mbedtls_ctr_drbg_random(rng, out, len)
+                     : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+#endif
+
 static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passphrase,
                          const char *what, portls_error *err) {
   const unsigned char *p;
@@ -118,7 +128,11 @@ static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passp
   if (mbed_input(b, &p, &len, &copy) < 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   const unsigned char *pwd = (const unsigned char *)passphrase;
   size_t pwdlen = passphrase != NULL ? strlen(passphrase) : 0;
+#if defined(PORTLS_MBED3)
+  int ret = mbedtls_pk_parse_key(pk, p, len, pwdlen > 0 ? pwd : NULL, pwdlen, mbed_rng_cb, NULL);
+#else
   int ret = mbedtls_pk_parse_key(pk, p, len, pwdlen > 0 ? pwd : NULL, pwdlen);
+#endif
   mbed_free_copy(copy, len);
   if (ret == 0) return 0;
 
@@ -168,8 +182,11 @@ static int mbed_check_own_chain(const mbedtls_x509_crt *crt, const char *what, p
   for (const mbedtls_x509_crt *c = crt; c != NULL && c->raw.len > 0; c = c->next) {
     int self = c->issuer_raw.len == c->subject_raw.len &&
                memcmp(c->issuer_raw.p, c->subject_raw.p, c->issuer_raw.len) == 0;
-    if (!self && (c->sig_md == MBEDTLS_MD_SHA1 || c->sig_md == MBEDTLS_MD_MD5 ||
-                  c->sig_md == MBEDTLS_MD_MD4 || c->sig_md == MBEDTLS_MD_MD2))
+    if (!self && (c->sig_md == MBEDTLS_MD_SHA1 || c->sig_md == MBEDTLS_MD_MD5
+#if !defined(PORTLS_MBED3) /* 3.x removed MD2 and MD4 */
+                  || c->sig_md == MBEDTLS_MD_MD4 || c->sig_md == MBEDTLS_MD_MD2
+#endif
+                  ))
       return portls__err(err, PORTLS_ECERT,
                          "%s: ca md too weak (a certificate of the chain is signed with %s)", what,
                          c->sig_md == MBEDTLS_MD_SHA1 ? "SHA-1" : "MD5 or older");
@@ -196,7 +213,11 @@ static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair 
   if (rc < 0) return rc;
   if ((rc = mbed_read_key(key, pair->key, passphrase, what_key, err)) < 0) return rc;
   if ((rc = mbed_check_own_chain(crt, what_cert, err)) < 0) return rc;
+#if defined(PORTLS_MBED3)
+  int ret = mbedtls_pk_check_pair(&crt->pk, key, mbed_rng_cb, NULL);
+#else
   int ret = mbedtls_pk_check_pair(&crt->pk, key);
+#endif
   if (ret != 0) {
     char msg[64];
     snprintf(msg, sizeof msg, "%s: key values mismatch", what_key);
@@ -299,6 +320,23 @@ static int mbed_apply_ciphers(portls_be_ctx *ctx, const portls_be_ctx_config *cf
     ctx->suites_srv[ns++] = id;
   }
   if (nc == 0) return portls__err(err, PORTLS_ECIPHERS, "ciphers: no cipher match");
+#if defined(PORTLS_MBED_TLS13)
+  /* mbed TLS 3 takes the TLS 1.3 suites from the same list: a version none of
+   * whose suites is left is not offered (as OpenSSL does). */
+  size_t n13 = 0;
+  for (size_t i = 0; i < nc; i++) n13 += (ctx->suites_cli[i] >> 8) == 0x13;
+  mbedtls_ssl_config *both[] = {&ctx->srv, &ctx->cli};
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(both); i++) {
+    mbedtls_ssl_config *c = both[i];
+    if (n13 == 0 && c->max_tls_version > MBEDTLS_SSL_VERSION_TLS1_2)
+      mbedtls_ssl_conf_max_tls_version(c, MBEDTLS_SSL_VERSION_TLS1_2);
+    if (n13 == nc && c->min_tls_version < MBEDTLS_SSL_VERSION_TLS1_3)
+      mbedtls_ssl_conf_min_tls_version(c, MBEDTLS_SSL_VERSION_TLS1_3);
+    if (c->min_tls_version > c->max_tls_version)
+      return portls__err(err, PORTLS_ECIPHERS,
+                         "ciphers: no cipher match for the TLS versions allowed");
+  }
+#endif
   mbedtls_ssl_conf_ciphersuites(&ctx->cli, ctx->suites_cli);
   mbedtls_ssl_conf_ciphersuites(&ctx->srv, ctx->suites_srv);
   return 0;
@@ -308,6 +346,40 @@ static int mbed_apply_ciphers(portls_be_ctx *ctx, const portls_be_ctx_config *cf
 /* Versions: never minor version 4 (mbed TLS 2.28 has no TLS 1.3, and its
  * experimental code crashes when both ends configure it). */
 
+#if defined(PORTLS_MBED3)
+/* mbed TLS 3 speaks TLS 1.2 and 1.3 only (1.3 when built with
+ * MBEDTLS_SSL_PROTO_TLS1_3). The default is Node's: TLS 1.2 to the highest. */
+static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *cfg,
+                               portls_error *err) {
+#if defined(PORTLS_MBED_TLS13)
+  const int top = MBEDTLS_SSL_VERSION_TLS1_3;
+#else
+  const int top = MBEDTLS_SSL_VERSION_TLS1_2;
+#endif
+  int min = cfg->min_version != 0 ? cfg->min_version : MBEDTLS_SSL_VERSION_TLS1_2;
+  int max = cfg->max_version != 0 ? cfg->max_version : top;
+  if ((min >> 8) != 3 || (max >> 8) != 3)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: unknown version number");
+  if (min > top)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD,
+                       "minimum TLS version: TLS 1.3 is not available in this mbed TLS %s build",
+                       MBEDTLS_VERSION_STRING);
+  if (max < MBEDTLS_SSL_VERSION_TLS1_2)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD,
+                       "maximum TLS version: TLS 1.0 and 1.1 are not available in mbed TLS %s",
+                       MBEDTLS_VERSION_STRING);
+  if (max > top) max = top;
+  if (min < MBEDTLS_SSL_VERSION_TLS1_2) min = MBEDTLS_SSL_VERSION_TLS1_2;
+  if (min > max)
+    return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: minimum above maximum");
+  mbedtls_ssl_config *both[] = {&ctx->srv, &ctx->cli};
+  for (size_t i = 0; i < PORTLS__ARRAY_SIZE(both); i++) {
+    mbedtls_ssl_conf_min_tls_version(both[i], (mbedtls_ssl_protocol_version)min);
+    mbedtls_ssl_conf_max_tls_version(both[i], (mbedtls_ssl_protocol_version)max);
+  }
+  return 0;
+}
+#else
 static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *cfg,
                                portls_error *err) {
   /* No minimum: TLS 1.2, which is what the OpenSSL backend can negotiate
@@ -332,6 +404,7 @@ static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *c
   mbedtls_ssl_conf_max_version(&ctx->cli, MBEDTLS_SSL_MAJOR_VERSION_3, max);
   return 0;
 }
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Curves: OpenSSL's group names (case-sensitive, as OpenSSL's parser).       */
@@ -535,6 +608,20 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   }
   mbedtls_ssl_conf_rng(&ctx->srv, mbedtls_ctr_drbg_random, rng);
   mbedtls_ssl_conf_rng(&ctx->cli, mbedtls_ctr_drbg_random, rng);
+#if defined(PORTLS_MBED_TLS13)
+  /* A client offering TLS 1.2 and 1.3 sends one signature_algorithms list;
+   * mbed TLS 3.6's TLS 1.2 cannot verify RSA-PSS, which an OpenSSL 1.2-only
+   * server picks when it comes first (mbed TLS's default order). PKCS#1 v1.5
+   * first: a TLS 1.2 server takes it, a TLS 1.3 one (where it is not allowed
+   * for handshake signatures) takes PSS. */
+  static const uint16_t client_sig_algs[] = {
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256, MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512, MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+      MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,       MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,    MBEDTLS_TLS1_3_SIG_NONE};
+  mbedtls_ssl_conf_sig_algs(&ctx->cli, client_sig_algs);
+#endif
 
   /* Node-style verification: a client always verifies, a server when it
    * requests a certificate (set per connection), and a bad result never
@@ -568,6 +655,14 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   mbedtls_ssl_conf_session_tickets(&ctx->cli, ctx->no_tickets
                                                   ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
                                                   : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+#if defined(PORTLS_MBED_TLS13)
+  /* A TLS 1.3 client hears of each NewSessionTicket (mbedtls_ssl_read returns
+   * MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET): the session event. Without
+   * this, 3.6 drops the tickets. */
+  mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+      &ctx->cli, ctx->no_tickets ? MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_DISABLED
+                                 : MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
 #endif
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   mbedtls_ssl_conf_sni(&ctx->srv, portls__mbed_sni_cb, NULL);
@@ -609,7 +704,7 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   ctx->session_timeout = cfg->session_timeout > 0 ? cfg->session_timeout : 300;
   if (cfg->session_id_context != NULL && cfg->session_id_context[0] != '\0') {
     const char *sid = cfg->session_id_context;
-    if (mbedtls_sha256_ret((const unsigned char *)sid, strlen(sid), ctx->sid_ctx, 0) != 0) {
+    if (PORTLS_MBED_SHA256((const unsigned char *)sid, strlen(sid), ctx->sid_ctx, 0) != 0) {
       rc = portls__err(err, PORTLS_EINVAL, "sessionIdContext: hashing failed");
       goto fail;
     }

@@ -1,4 +1,4 @@
-/* portls backend: mbed TLS 2.28, what its three files share.
+/* portls backend: mbed TLS 2.28 or 3.6 LTS, what its three files share.
  *
  *   mbedtls.c   the vtable, process-wide state (RNG, suite list), primitives,
  *               capabilities
@@ -27,10 +27,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* mbed TLS 3 marks most struct members private (MBEDTLS_PRIVATE); this backend
+ * reads a few of them (the record being parsed, the handshake state, the
+ * session's id and ticket), as it reads them on 2.28. */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS 1
+
+/* mbed TLS 3 gathers its configuration in build_info.h; 2.x has config.h. */
+#if defined(__has_include)
+#if __has_include(<mbedtls/build_info.h>)
+#include <mbedtls/build_info.h>
+#define PORTLS_MBED_HAS_BUILD_INFO 1
+#endif
+#endif
+#if !defined(PORTLS_MBED_HAS_BUILD_INFO)
 #if !defined(MBEDTLS_CONFIG_FILE)
 #include <mbedtls/config.h>
 #else
 #include MBEDTLS_CONFIG_FILE
+#endif
 #endif
 
 #include <mbedtls/cipher.h>
@@ -38,6 +52,9 @@
 #include <mbedtls/dhm.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha1.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/sha512.h>
 #include <mbedtls/ssl.h>
 #if defined(MBEDTLS_THREADING_C)
 #include <mbedtls/threading.h>
@@ -49,8 +66,42 @@
 #include "portls/backend.h"
 
 #if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x02100000 ||                     \
-    MBEDTLS_VERSION_NUMBER >= 0x03000000
-#error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28"
+    (MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03060000) ||               \
+    MBEDTLS_VERSION_NUMBER >= 0x04000000
+#error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28 and 3.6"
+#endif
+/* mbed TLS 3: struct members are private, TLS 1.3, PSA crypto. The few API
+ * differences the backend meets are bridged here, so that the code reads the
+ * same for both versions. */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define PORTLS_MBED3 1
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define PORTLS_MBED_TLS13 1
+#endif
+#define PORTLS_MBED_SHA1 mbedtls_sha1
+#define PORTLS_MBED_SHA256 mbedtls_sha256
+#define PORTLS_MBED_SHA512 mbedtls_sha512
+#if defined(MBEDTLS_SHA384_C)
+#define PORTLS_MBED_HAS_SHA384 1
+#endif
+#define PORTLS_MBED_KEY_BITLEN(info) mbedtls_cipher_info_get_key_bitlen(info)
+#define PORTLS_MBED_IV_SIZE(info) mbedtls_cipher_info_get_iv_size(info)
+#define PORTLS_MBED_BLOCK_SIZE(info) mbedtls_cipher_info_get_block_size(info)
+/* ssl.renego_status values, from the library's private ssl_misc.h. */
+#define PORTLS_MBED_RENEGOTIATION_IN_PROGRESS 1
+#define PORTLS_MBED_RENEGOTIATION_PENDING 3
+#else
+#define PORTLS_MBED_RENEGOTIATION_IN_PROGRESS MBEDTLS_SSL_RENEGOTIATION_IN_PROGRESS
+#define PORTLS_MBED_RENEGOTIATION_PENDING MBEDTLS_SSL_RENEGOTIATION_PENDING
+#define PORTLS_MBED_SHA1 mbedtls_sha1_ret
+#define PORTLS_MBED_SHA256 mbedtls_sha256_ret
+#define PORTLS_MBED_SHA512 mbedtls_sha512_ret
+#if defined(MBEDTLS_SHA512_C) && !defined(MBEDTLS_SHA512_NO_SHA384)
+#define PORTLS_MBED_HAS_SHA384 1
+#endif
+#define PORTLS_MBED_KEY_BITLEN(info) ((info)->key_bitlen)
+#define PORTLS_MBED_IV_SIZE(info) ((info)->iv_size)
+#define PORTLS_MBED_BLOCK_SIZE(info) ((info)->block_size)
 #endif
 #if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) ||                           \
     !defined(MBEDTLS_CTR_DRBG_C) || !defined(MBEDTLS_ENTROPY_C)
@@ -179,6 +230,7 @@ struct portls_be_session {
   uint8_t fr_hdr[5];
   size_t fr_have, fr_body;
   unsigned alerts_in_row;
+  int fr_inner_seen;   /* TLS 1.3: the last record's inner type counted (mbed_count_inner) */
   int too_many_alerts; /* the bio refused the next record for it */
 
   /* exportKeyingMaterial (RFC 5705): the latest handshake's master secret
@@ -189,6 +241,25 @@ struct portls_be_session {
   int exp_prf; /* mbedtls_tls_prf_types */
   int exp_ready;
 
+#if defined(PORTLS_MBED3)
+  /* mbed TLS 3 keeps the handshake structure private: what 2.28's told
+   * (resumption, the ECDHE group, the DH prime size, the version) is read
+   * from the server's plaintext flight as it goes by (received by a client,
+   * sent by a server), up to where encryption starts. See mbed_watch. */
+  struct {
+    uint8_t rec[5];
+    size_t rec_have, rec_left; /* header bytes held, body bytes to come */
+    uint8_t msg_hdr[4];
+    size_t hdr_have, msg_left, msg_have;
+    uint8_t msg[320]; /* the start of a ServerHello or ServerKeyExchange body */
+    int tls13, saw_cert, done, after_hrr;
+    int suite;
+  } sf;
+#endif
+  /* The peer's chain carried in session bytes (see MBED_BLOB_HDR in
+   * session.c): mbed TLS 3.6 does not keep it in a TLS 1.3 session, so a
+   * resumed connection has it from here. NULL otherwise. */
+  mbedtls_x509_crt *kept_chain;
   /* Captured while the handshake structure exists. */
   int resumed;
   int ecdh_grp; /* mbedtls_ecp_group_id of the ECDHE key, or 0 */

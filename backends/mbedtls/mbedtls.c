@@ -1,10 +1,12 @@
-/* portls backend: mbed TLS 2.28 (see mbed.h for the layout of the backend).
+/* portls backend: mbed TLS 2.28 or 3.6 (see mbed.h for the layout of the backend).
  *
  * This file: the process-wide state (one CTR-DRBG seeded once, the suite
  * list), the crypto primitives core uses, the capability set and the vtable.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include "backends/mbedtls/mbed.h"
 
 #include <mbedtls/cipher.h>
 #include <mbedtls/entropy.h>
@@ -18,8 +20,9 @@
 #if defined(MBEDTLS_THREADING_PTHREAD)
 #include <pthread.h>
 #endif
-
-#include "backends/mbedtls/mbed.h"
+#if defined(PORTLS_MBED3) && defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Process-wide state                                                         */
@@ -39,6 +42,11 @@ static void mbed_global_once(void) {
   mbedtls_ctr_drbg_init(&mbed_drbg);
   mbed_rng_ok = mbedtls_ctr_drbg_seed(&mbed_drbg, mbedtls_entropy_func, &mbed_entropy, pers,
                                       sizeof pers - 1) == 0;
+#if defined(PORTLS_MBED3) && defined(MBEDTLS_PSA_CRYPTO_C)
+  /* mbed TLS 3's TLS 1.3 (and its X.509 and PK code) run on PSA crypto, which
+   * must be initialised before the first handshake. */
+  if (psa_crypto_init() != PSA_SUCCESS) mbed_rng_ok = 0;
+#endif
 
   /* The library's own preference order (core's cipher-string compiler skips
    * a suite its table does not know). */
@@ -142,19 +150,19 @@ static int mbed_global_init(const portls_allocator *alloc) {
 static int mbed_digest(int alg, const void *data, size_t len, uint8_t *out) {
   switch (alg) {
   case PORTLS_BE_SHA1:
-    return mbedtls_sha1_ret(data, len, out) == 0 ? 0 : PORTLS_EINVAL;
+    return PORTLS_MBED_SHA1(data, len, out) == 0 ? 0 : PORTLS_EINVAL;
   case PORTLS_BE_SHA256:
-    return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
-#if defined(MBEDTLS_SHA512_C) && !defined(MBEDTLS_SHA512_NO_SHA384)
+    return PORTLS_MBED_SHA256(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+#if defined(PORTLS_MBED_HAS_SHA384)
   case PORTLS_BE_SHA384:
-    return mbedtls_sha512_ret(data, len, out, 1) == 0 ? 0 : PORTLS_EINVAL;
+    return PORTLS_MBED_SHA512(data, len, out, 1) == 0 ? 0 : PORTLS_EINVAL;
 #else
   case PORTLS_BE_SHA384:
     return PORTLS_ENOTSUP;
 #endif
 #if defined(MBEDTLS_SHA512_C)
   case PORTLS_BE_SHA512:
-    return mbedtls_sha512_ret(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
+    return PORTLS_MBED_SHA512(data, len, out, 0) == 0 ? 0 : PORTLS_EINVAL;
 #else
   case PORTLS_BE_SHA512:
     return PORTLS_ENOTSUP;
@@ -174,13 +182,14 @@ int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const u
   mbedtls_cipher_context_t c;
   mbedtls_cipher_init(&c);
   int ret = mbedtls_cipher_setup(&c, info);
-  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)info->key_bitlen, op);
+  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)PORTLS_MBED_KEY_BITLEN(info), op);
 #if defined(MBEDTLS_CIPHER_PADDING_PKCS7)
   if (ret == 0) ret = mbedtls_cipher_set_padding_mode(&c, MBEDTLS_PADDING_PKCS7);
 #else
   if (ret == 0) ret = MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE;
 #endif
-  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, info->iv_size, in, len, out, out_len);
+  if (ret == 0)
+    ret = mbedtls_cipher_crypt(&c, iv, PORTLS_MBED_IV_SIZE(info), in, len, out, out_len);
   mbedtls_cipher_free(&c);
   return ret;
 }
@@ -208,7 +217,7 @@ static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, c
   }
   const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
   if (info == NULL) return PORTLS_ENOTSUP;
-  if (len == 0 || len % info->block_size != 0) return PORTLS_EINVAL;
+  if (len == 0 || len % PORTLS_MBED_BLOCK_SIZE(info) != 0) return PORTLS_EINVAL;
   switch (portls__mbed_cbc(type, MBEDTLS_DECRYPT, key, iv, in, len, out, out_len)) {
   case 0:
     return 0;
@@ -252,12 +261,17 @@ static uint64_t mbed_capabilities(void) {
 #if defined(MBEDTLS_SSL_PROTO_TLS1_2)
   caps |= MBED_CAP(TLS1_2);
 #endif
-  /* TLS1_3: never on 2.28. MBEDTLS_SSL_PROTO_TLS1_3_EXPERIMENTAL is a
-   * prototype that crashes when both ends configure minor version 4. */
+  /* TLS1_3: on 3.6, both roles, with tickets (through the same callbacks) and
+   * HelloRetryRequest; never on 2.28, whose MBEDTLS_SSL_PROTO_TLS1_3_EXPERIMENTAL
+   * is a prototype that crashes when both ends configure minor version 4. */
+#if defined(PORTLS_MBED_TLS13)
+  caps |= MBED_CAP(TLS1_3);
+#endif
 #if defined(MBEDTLS_SSL_ALPN)
   caps |= MBED_CAP(ALPN);
 #endif
-  /* NPN, OCSP_STAPLING, OCSP_REQUEST: mbed TLS 2.28 has neither extension. */
+  /* NPN, OCSP_STAPLING, OCSP_REQUEST: neither 2.28 nor 3.6 has either
+   * extension (3.6's source has no status_request and no NPN code). */
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   caps |= MBED_CAP(SNI);
 #endif

@@ -21,13 +21,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/mbedtls/mbed.h"
+
 #include <mbedtls/error.h>
 #include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#if !defined(PORTLS_MBED3)
 #include <mbedtls/ssl_internal.h>
-
-#include "backends/mbedtls/mbed.h"
+#endif
 
 #if !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
 #error "portls: mbed TLS must keep the peer certificate (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)"
@@ -49,8 +51,12 @@ enum { MBED_OP_HANDSHAKE, MBED_OP_READ, MBED_OP_WRITE, MBED_OP_SHUTDOWN };
 
 /* Session bytes, one format for getSession(), a server's server_session()
  * and the state sealed in a ticket:
- *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | 0 (1) |
- *   context (c bytes) | mbedtls_ssl_session_save() output
+ *   'p' 'm' 'b' 2 | verify code (int16, big-endian) | c (1) | k (1) |
+ *   context (c bytes) | [chain] | mbedtls_ssl_session_save() output
+ * k 1: the peer's chain follows the context, as TLS's Certificate list
+ * (3-byte total length, then each DER certificate with a 3-byte length),
+ * because mbed TLS 3.6 saves no peer certificate in a TLS 1.3 session;
+ * k 0: no chain (2.28, TLS 1.2: mbed TLS keeps it in its own bytes).
  * verify code: the peer's verification result in OpenSSL's terms, which a
  * resumed handshake cannot recompute (no chain is verified then); context: a
  * server's session id context (SHA-256, see mbed.h), empty on a client.
@@ -61,6 +67,196 @@ static const uint8_t mbed_blob_magic[4] = {'p', 'm', 'b', 2};
 
 static void mbed_track(portls_be_session *s);
 
+/* Whether no handshake is under way. mbed TLS 3 puts a TLS 1.3 server's
+ * NewSessionTicket states (and a client's, while it takes one in) after
+ * HANDSHAKE_OVER: past the handshake, as mbedtls_ssl_is_handshake_over()
+ * says. In 2.28 the states after it are TLS 1.2 and DTLS handshake steps. */
+#if defined(PORTLS_MBED3)
+#define MBED_HS_OVER(s) ((s)->ssl.state >= MBEDTLS_SSL_HANDSHAKE_OVER)
+#else
+#define MBED_HS_OVER(s) ((s)->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER)
+#endif
+
+#if defined(PORTLS_MBED3)
+/* ------------------------------------------------------------------------ */
+/* mbed TLS 3: the server's first flight, read as it goes by (see mbed.h).    */
+
+/* IANA TLS group ids → mbed TLS curve ids (RFC 8422, 7027, 8446). */
+static int mbed_group_to_ecp(unsigned tls_id) {
+  switch (tls_id) {
+  case 18:
+    return MBEDTLS_ECP_DP_SECP192K1;
+  case 19:
+    return MBEDTLS_ECP_DP_SECP192R1;
+  case 20:
+    return MBEDTLS_ECP_DP_SECP224K1;
+  case 21:
+    return MBEDTLS_ECP_DP_SECP224R1;
+  case 22:
+    return MBEDTLS_ECP_DP_SECP256K1;
+  case 23:
+    return MBEDTLS_ECP_DP_SECP256R1;
+  case 24:
+    return MBEDTLS_ECP_DP_SECP384R1;
+  case 25:
+    return MBEDTLS_ECP_DP_SECP521R1;
+  case 26:
+    return MBEDTLS_ECP_DP_BP256R1;
+  case 27:
+    return MBEDTLS_ECP_DP_BP384R1;
+  case 28:
+    return MBEDTLS_ECP_DP_BP512R1;
+  case 29:
+    return MBEDTLS_ECP_DP_CURVE25519;
+  case 30:
+    return MBEDTLS_ECP_DP_CURVE448;
+  default:
+    return 0;
+  }
+}
+
+/* SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3). */
+static const uint8_t mbed_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+
+static void mbed_watch_server_hello(portls_be_session *s, const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  if (len < 35) return;
+  if (memcmp(p + 2, mbed_hrr_random, 32) == 0) {
+    /* A HelloRetryRequest: TLS 1.3 (its compatibility CCS is no TLS 1.2
+     * resumption), and the real ServerHello follows in the clear. */
+    s->sf.tls13 = 1;
+    s->sf.after_hrr = 1;
+    return;
+  }
+  s->sf.after_hrr = 0;
+  p += 34;
+  if ((size_t)(end - p) < 1u + p[0]) return;
+  p += 1 + p[0]; /* session id */
+  if (end - p < 3) return;
+  s->sf.suite = (p[0] << 8) | p[1];
+  p += 3;
+  if (end - p < 2) return;
+  size_t n = ((size_t)p[0] << 8) | p[1];
+  p += 2;
+  if ((size_t)(end - p) < n) return;
+  end = p + n;
+  int group = 0, psk = 0, v13 = 0;
+  while (end - p >= 4) {
+    unsigned type = ((unsigned)p[0] << 8) | p[1];
+    size_t elen = ((size_t)p[2] << 8) | p[3];
+    p += 4;
+    if ((size_t)(end - p) < elen) return;
+    if (type == 43 && elen == 2 && p[0] == 3 && p[1] == 4) v13 = 1; /* supported_versions */
+    if (type == 51 && elen >= 2) group = (p[0] << 8) | p[1];        /* key_share */
+    if (type == 41) psk = 1;                                        /* pre_shared_key */
+    p += elen;
+  }
+  s->sf.tls13 = v13;
+  if (v13) {
+    s->resumed = psk;
+    s->ecdh_grp = mbed_group_to_ecp((unsigned)group);
+  }
+}
+
+static void mbed_watch_key_exchange(portls_be_session *s, const uint8_t *p, size_t len) {
+  const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(s->sf.suite);
+  if (cs == NULL) return;
+  switch (cs->key_exchange) {
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
+  case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
+    if (len >= 3 && p[0] == 3) s->ecdh_grp = mbed_group_to_ecp(((unsigned)p[1] << 8) | p[2]);
+    break;
+  case MBEDTLS_KEY_EXCHANGE_DHE_RSA: {
+    size_t plen = len >= 2 ? ((size_t)p[0] << 8) | p[1] : 0;
+    size_t i = 2;
+    while (i < len && i < 2 + plen && p[i] == 0) i++; /* leading zero bytes */
+    if (plen == 0 || i >= len || i >= 2 + plen) return;
+    int bits = (int)(2 + plen - i) * 8;
+    for (uint8_t top = p[i]; (top & 0x80) == 0; top = (uint8_t)(top << 1)) bits--;
+    s->dh_bits = bits;
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void mbed_watch_message(portls_be_session *s, unsigned type) {
+  size_t n = PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg);
+  if (type == MBEDTLS_SSL_HS_SERVER_HELLO) mbed_watch_server_hello(s, s->sf.msg, n);
+  if (type == MBEDTLS_SSL_HS_CERTIFICATE) s->sf.saw_cert = 1;
+  if (type == MBEDTLS_SSL_HS_SERVER_KEY_EXCHANGE) mbed_watch_key_exchange(s, s->sf.msg, n);
+}
+
+/* Handshake record bytes: messages are framed (they may span records) and
+ * the start of those of interest kept. */
+static void mbed_watch_hs_bytes(portls_be_session *s, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (s->sf.hdr_have < 4) {
+      s->sf.msg_hdr[s->sf.hdr_have++] = *p++;
+      n--;
+      if (s->sf.hdr_have == 4) {
+        s->sf.msg_left =
+            ((size_t)s->sf.msg_hdr[1] << 16) | ((size_t)s->sf.msg_hdr[2] << 8) | s->sf.msg_hdr[3];
+        s->sf.msg_have = 0;
+      } else {
+        continue;
+      }
+    } else {
+      size_t k = PORTLS__MIN(n, s->sf.msg_left);
+      size_t room = sizeof s->sf.msg - PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg);
+      memcpy(s->sf.msg + PORTLS__MIN(s->sf.msg_have, sizeof s->sf.msg), p, PORTLS__MIN(k, room));
+      s->sf.msg_have += k;
+      s->sf.msg_left -= k;
+      p += k;
+      n -= k;
+    }
+    if (s->sf.hdr_have == 4 && s->sf.msg_left == 0) {
+      mbed_watch_message(s, s->sf.msg_hdr[0]);
+      s->sf.hdr_have = 0;
+      if (s->sf.tls13 && !s->sf.after_hrr) s->sf.done = 1; /* the rest is encrypted */
+    }
+  }
+}
+
+/* Bytes of the server's flight (records, cut anywhere). */
+static void mbed_watch(portls_be_session *s, const uint8_t *p, size_t n) {
+  while (n > 0 && !s->sf.done) {
+    if (s->sf.rec_have < 5) {
+      s->sf.rec[s->sf.rec_have++] = *p++;
+      n--;
+      if (s->sf.rec_have == 5) s->sf.rec_left = ((size_t)s->sf.rec[3] << 8) | s->sf.rec[4];
+      if (s->sf.rec_have < 5 || s->sf.rec_left > 0) continue;
+    }
+    size_t k = PORTLS__MIN(n, s->sf.rec_left);
+    switch (s->sf.rec[0]) {
+    case MBEDTLS_SSL_MSG_HANDSHAKE:
+      mbed_watch_hs_bytes(s, p, k);
+      break;
+    case MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC:
+      /* TLS 1.2: encryption starts; no Certificate before it is a
+       * resumption. (TLS 1.3's compatibility CCS means nothing.) */
+      if (!s->sf.tls13) {
+        s->resumed = !s->sf.saw_cert;
+        s->sf.done = 1;
+      }
+      break;
+    case MBEDTLS_SSL_MSG_APPLICATION_DATA:
+      s->sf.done = 1;
+      break;
+    default:
+      break;
+    }
+    p += k;
+    n -= k;
+    s->sf.rec_left -= k;
+    if (s->sf.rec_left == 0) s->sf.rec_have = 0;
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* The bio: records straight to and from core's buffers.                      */
 
@@ -69,6 +265,9 @@ static int mbed_send(void *p, const unsigned char *buf, size_t len) {
   mbed_track(s);
   if (s->io_error < 0) return MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* a failure inside a callback */
   if (len == 0) return 0;
+#if defined(PORTLS_MBED3)
+  if (s->is_server) mbed_watch(s, buf, len);
+#endif
   /* core queues all of it or fails; a failure is fatal and reported with
    * core's code rather than as an mbed TLS error. */
   int rc = s->io.send(s->io.io, buf, len);
@@ -114,6 +313,33 @@ static int mbed_hello_split(const uint8_t *p, size_t len, mbed_hello *h) {
   h->exts_len = n;
   return 0;
 }
+
+#if defined(PORTLS_MBED3)
+/* A ClientHello handshake message (header included) of len bytes: 1 when it
+ * offers no version in lo..hi (IANA numbers): its supported_versions list,
+ * or, without one, versions up to its legacy_version. */
+static int mbed_hello_version_mismatch(const uint8_t *m, size_t len, int lo, int hi) {
+  mbed_hello h;
+  if (mbed_hello_split(m, len, &h) < 0) return 0;
+  const uint8_t *p = h.exts, *end = h.exts != NULL ? h.exts + h.exts_len : NULL;
+  while (p != NULL && end - p >= 4) {
+    unsigned type = ((unsigned)p[0] << 8) | p[1];
+    size_t elen = ((size_t)p[2] << 8) | p[3];
+    p += 4;
+    if ((size_t)(end - p) < elen) return 0;
+    if (type == 43 && elen >= 1) {
+      for (size_t i = 1; i + 1 < elen && i < 1u + p[0]; i += 2) {
+        int v = (p[i] << 8) | p[i + 1];
+        if (v >= lo && v <= hi) return 0;
+      }
+      return 1;
+    }
+    p += elen;
+  }
+  int legacy = len >= 6 ? (m[4] << 8) | m[5] : 0;
+  return legacy != 0 && legacy < lo;
+}
+#endif
 
 /* The server's ALPN choice, in its own order, from a complete ClientHello
  * record body. mbed TLS 2.28 has no ALPN select callback and aborts the
@@ -161,6 +387,23 @@ static int mbed_peek_hello(portls_be_session *s) {
       if (s->pre[0] != MBEDTLS_SSL_MSG_HANDSHAKE || rlen > MBED_MAX_RECORD) break;
       need = 5 + rlen;
       if (s->pre_len >= need) {
+#if defined(PORTLS_MBED3)
+        /* No version in common: refused here with protocol_version, as
+         * OpenSSL does (3.x would send handshake_failure). */
+        if (mbed_hello_version_mismatch(s->pre + 5, rlen, s->conf.min_tls_version,
+                                        s->conf.max_tls_version)) {
+          static const uint8_t alert[] = {MBEDTLS_SSL_MSG_ALERT,
+                                          3,
+                                          3,
+                                          0,
+                                          2,
+                                          MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                          MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION};
+          int rc = s->io.send(s->io.io, alert, sizeof alert);
+          if (rc < 0) s->io_error = rc;
+          return MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION;
+        }
+#endif
         mbed_choose_alpn(s, s->pre + 5, rlen);
         break;
       }
@@ -204,6 +447,9 @@ static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
     if (s->fr_have == sizeof s->fr_hdr) {
       s->fr_have = 0;
       s->fr_body = ((size_t)s->fr_hdr[3] << 8) | s->fr_hdr[4];
+#if defined(PORTLS_MBED_TLS13)
+      s->fr_inner_seen = 0; /* a record whose inner type mbed_count_inner will look at */
+#endif
       if (s->fr_hdr[0] == MBEDTLS_SSL_MSG_ALERT)
         s->alerts_in_row++;
       else if (s->fr_hdr[0] != MBEDTLS_SSL_MSG_APPLICATION_DATA)
@@ -212,11 +458,33 @@ static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
   }
 }
 
+#if defined(PORTLS_MBED_TLS13)
+/* TLS 1.3 hides a record's type inside the encryption: the warning alerts in
+ * a row are counted from the type mbed TLS decrypted, when it asks for the
+ * next record's header (the previous one is processed by then, and mbed TLS
+ * 3.6 passes over TLS 1.3 warning alerts without a limit too). */
+static void mbed_count_inner(portls_be_session *s) {
+  if (s->fr_have != 0 || s->fr_body != 0 || s->fr_inner_seen) return;
+  s->fr_inner_seen = 1;
+  if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || s->ssl.in_msg == NULL) return;
+  if (s->fr_hdr[0] != MBEDTLS_SSL_MSG_APPLICATION_DATA) return; /* plaintext: mbed_frame's */
+  /* (in_msglen is 0 by now: the record is consumed, its bytes still there.) */
+  if (s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT &&
+      s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING)
+    s->alerts_in_row++;
+  else if (s->ssl.in_msgtype == MBEDTLS_SSL_MSG_HANDSHAKE)
+    s->alerts_in_row = 0;
+}
+#endif
+
 static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   portls_be_session *s = p;
   mbed_track(s);
   if (len == 0) return 0;
   if (len > INT_MAX) len = INT_MAX;
+#if defined(PORTLS_MBED_TLS13)
+  mbed_count_inner(s);
+#endif
   /* At a record boundary after too many warning alerts: no further record,
    * the caller fails the connection (mbed_too_many_alerts). */
   if (s->alerts_in_row >= MBED_MAX_WARN_ALERTS && s->fr_have == 0 && s->fr_body == 0) {
@@ -248,6 +516,9 @@ static int mbed_recv(void *p, unsigned char *buf, size_t len) {
   }
   s->rx_count += n;
   mbed_frame(s, buf, n);
+#if defined(PORTLS_MBED3)
+  if (!s->is_server) mbed_watch(s, buf, n);
+#endif
   return (int)n;
 }
 
@@ -533,8 +804,15 @@ static const char *mbed_alert_name(int a) {
 static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
   const unsigned char *h = s->ssl.in_hdr;
   if (op != MBED_OP_HANDSHAKE || h == NULL || s->ssl.in_left < 5) return 0;
+#if defined(PORTLS_MBED3)
+  /* 3.x: INVALID_RECORD, or the version check's BAD_PROTOCOL_VERSION. */
+  if (ret != MBEDTLS_ERR_SSL_INVALID_RECORD && ret != MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION &&
+      ret != MBEDTLS_ERR_SSL_DECODE_ERROR)
+    return 0;
+#else
   if (ret != (s->is_server ? MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO : MBEDTLS_ERR_SSL_INVALID_RECORD))
     return 0;
+#endif
   if ((h[0] & 0x80) != 0 || h[1] == MBEDTLS_SSL_MAJOR_VERSION_3) return 0;
   if (s->is_server && s->hs_completed == 0) {
     if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "POST ", 5) == 0 || memcmp(h, "HEAD ", 5) == 0 ||
@@ -544,6 +822,19 @@ static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
   }
   return PORTLS_EWRONG_VERSION_NUMBER;
 }
+
+#if defined(PORTLS_MBED3)
+static int mbed_hello_version_mismatch(const uint8_t *m, size_t len, int lo, int hi);
+
+/* Server, a ClientHello (the record body mbed TLS still holds) it failed:
+ * whether it offered no version this server allows. */
+static int mbed_failed_hello_versions(const portls_be_session *s) {
+  size_t rlen = s->ssl.in_len != NULL ? ((size_t)s->ssl.in_len[0] << 8) | s->ssl.in_len[1] : 0;
+  return s->ssl.in_msg != NULL &&
+         mbed_hello_version_mismatch(s->ssl.in_msg, rlen, s->ssl.conf->min_tls_version,
+                                     s->ssl.conf->max_tls_version);
+}
+#endif
 
 static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   if (s->io_error < 0) {
@@ -591,14 +882,30 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
     }
 #endif
     return portls__mbed_err(err, PORTLS_EPSK_IDENTITY_NOT_FOUND, ret, NULL);
+#if defined(PORTLS_MBED3)
+  case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+    return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#else
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
   case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
     return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#endif
   case MBEDTLS_ERR_SSL_ALLOC_FAILED:
     return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
+#if defined(PORTLS_MBED3)
+  case MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE:
+    /* 3.x's one code for "nothing in common": a server that found no suite
+     * (or group) it shares with the ClientHello; on a client, also a DH
+     * prime below dhm_min_bitlen. */
+    if (s->is_server && s->hs_completed == 0)
+      return portls__mbed_err(
+          err, mbed_failed_hello_versions(s) ? PORTLS_EVERSION : PORTLS_ENO_SHARED_CIPHER, ret,
+          NULL);
+#else
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
+#endif
     /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
      * default, as OpenSSL's security level 1): Node's minDHSize failure. */
     if (s->dh_bits > 0 && s->ssl.conf != NULL &&
@@ -644,15 +951,26 @@ static int mbed_alpn_list(portls_be_session *s, portls_buf wire) {
 
 /* The session bytes (see MBED_BLOB_HDR) of sess into *out (portls's
  * allocator). 0 or an mbed TLS code. */
+static void mbed_put24(uint8_t *p, size_t v) {
+  p[0] = (uint8_t)(v >> 16);
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)v;
+}
+
 static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, const uint8_t *context,
-                          size_t context_len, uint8_t **out, size_t *out_len) {
+                          size_t context_len, const mbedtls_x509_crt *chain, uint8_t **out,
+                          size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   if (context_len > 255) return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
   size_t n = 0;
   int ret = mbedtls_ssl_session_save(sess, NULL, 0, &n);
   if (ret != 0 && ret != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL) return ret;
-  const size_t head = MBED_BLOB_HDR + context_len;
+  size_t chain_len = 0;
+  for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.len > 0; c = c->next)
+    chain_len += 3 + c->raw.len;
+  if (chain_len > 0xffffff) return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  const size_t head = MBED_BLOB_HDR + context_len + (chain_len > 0 ? 3 + chain_len : 0);
   uint8_t *b = portls__malloc(head + n);
   if (b == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
   size_t m = 0;
@@ -667,8 +985,18 @@ static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, cons
   b[4] = (uint8_t)(code >> 8);
   b[5] = (uint8_t)code;
   b[6] = (uint8_t)context_len;
-  b[7] = 0;
+  b[7] = chain_len > 0;
   if (context_len > 0) memcpy(b + MBED_BLOB_HDR, context, context_len);
+  if (chain_len > 0) {
+    uint8_t *q = b + MBED_BLOB_HDR + context_len;
+    mbed_put24(q, chain_len);
+    q += 3;
+    for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.len > 0; c = c->next) {
+      mbed_put24(q, c->raw.len);
+      memcpy(q + 3, c->raw.p, c->raw.len);
+      q += 3 + c->raw.len;
+    }
+  }
   *out = b;
   *out_len = head + n;
   return 0;
@@ -676,8 +1004,8 @@ static int mbed_blob_save(const mbedtls_ssl_session *sess, int verify_code, cons
 
 typedef struct mbed_blob {
   int verify_code;
-  const uint8_t *context, *state;
-  size_t context_len, state_len;
+  const uint8_t *context, *chain, *state;
+  size_t context_len, chain_len, state_len;
 } mbed_blob;
 
 static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
@@ -689,7 +1017,70 @@ static int mbed_blob_parse(const uint8_t *p, size_t len, mbed_blob *b) {
   b->context = p + MBED_BLOB_HDR;
   b->state = b->context + b->context_len;
   b->state_len = len - MBED_BLOB_HDR - b->context_len;
+  b->chain = NULL;
+  b->chain_len = 0;
+  if (p[7] > 1) return -1;
+  if (p[7] == 1) {
+    if (b->state_len < 3) return -1;
+    size_t n = ((size_t)b->state[0] << 16) | ((size_t)b->state[1] << 8) | b->state[2];
+    if (n == 0 || b->state_len - 3 <= n) return -1;
+    b->chain = b->state + 3;
+    b->chain_len = n;
+    b->state += 3 + n;
+    b->state_len -= 3 + n;
+  }
   return 0;
+}
+
+/* The chain a blob carries into s->kept_chain (replacing what was there).
+ * 0, or an mbed TLS code. */
+static int mbed_keep_chain(portls_be_session *s, const mbed_blob *b) {
+  if (s->kept_chain != NULL) {
+    mbedtls_x509_crt_free(s->kept_chain);
+    portls__free(s->kept_chain);
+    s->kept_chain = NULL;
+  }
+  if (b->chain == NULL) return 0;
+  mbedtls_x509_crt *crt = portls__calloc(1, sizeof *crt);
+  if (crt == NULL) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  mbedtls_x509_crt_init(crt);
+  const uint8_t *p = b->chain, *end = b->chain + b->chain_len;
+  int ret = 0;
+  while (ret == 0 && p < end) {
+    size_t n = (size_t)(end - p) >= 3 ? ((size_t)p[0] << 16) | ((size_t)p[1] << 8) | p[2] : 0;
+    if (n == 0 || (size_t)(end - p) - 3 < n)
+      ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    else
+      ret = mbedtls_x509_crt_parse_der(crt, p + 3, n);
+    p += 3 + n;
+  }
+  if (ret != 0) {
+    mbedtls_x509_crt_free(crt);
+    portls__free(crt);
+    return ret;
+  }
+  s->kept_chain = crt;
+  return 0;
+}
+
+/* The peer's chain: mbed TLS's, or the one session bytes carried. */
+static const mbedtls_x509_crt *mbed_peer_chain(const portls_be_session *s) {
+  const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&s->ssl);
+  return c != NULL ? c : s->resumed ? s->kept_chain : NULL;
+}
+
+/* What session bytes must carry besides mbed TLS's own: the peer's chain of
+ * a TLS 1.3 session (see MBED_BLOB_HDR). */
+static const mbedtls_x509_crt *mbed_chain_to_keep(const portls_be_session *s,
+                                                  const mbedtls_ssl_session *sess) {
+#if defined(PORTLS_MBED_TLS13)
+  if (sess->tls_version == MBEDTLS_SSL_VERSION_TLS1_3)
+    return sess->peer_cert != NULL ? sess->peer_cert : s->resumed ? s->kept_chain : NULL;
+#else
+  (void)s;
+  (void)sess;
+#endif
+  return NULL;
 }
 
 static int mbed_session_err(portls_error *err, int ret) {
@@ -706,6 +1097,7 @@ static int mbed_set_session(portls_be_session *s, portls_buf b, portls_error *er
   mbedtls_ssl_session_init(&sess);
   int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0) ret = mbedtls_ssl_set_session(&s->ssl, &sess);
+  if (ret == 0) ret = mbed_keep_chain(s, &blob);
   mbedtls_ssl_session_free(&sess);
   if (ret != 0) return mbed_session_err(err, ret);
   s->verify_code = blob.verify_code;
@@ -733,15 +1125,34 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
   int ret = mbedtls_ssl_session_load(&sess, blob.state, blob.state_len);
   if (ret == 0 && want != NULL &&
       (sess.id_len != want->id_len || memcmp(sess.id, want->id, sess.id_len) != 0 ||
-       (want->ciphersuite != 0 &&
-        (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
+       (want->ciphersuite != 0 && (sess.ciphersuite != want->ciphersuite
+#if !defined(PORTLS_MBED3) /* 3.x has no compression */
+                                   || sess.compression != want->compression
+#endif
+                                   ))))
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
+#if defined(PORTLS_MBED_TLS13) && defined(MBEDTLS_HAVE_TIME)
+  if (ret == 0 && sess.tls_version == MBEDTLS_SSL_VERSION_TLS1_3) {
+    /* A TLS 1.3 session has no start time, but the time its ticket was made
+     * (milliseconds). */
+    mbedtls_ms_time_t made = 0, now_ms = mbedtls_ms_time();
+    if (mbedtls_ssl_session_get_ticket_creation_time(&sess, &made) != 0 || made > now_ms ||
+        (now_ms - made) / 1000 > (mbedtls_ms_time_t)ctx->session_timeout)
+      ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  } else
+#endif
 #if defined(MBEDTLS_HAVE_TIME)
-  mbedtls_time_t now = mbedtls_time(NULL);
-  if (ret == 0 && (sess.start > now || now - sess.start > (mbedtls_time_t)ctx->session_timeout))
-    ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  {
+    mbedtls_time_t now = mbedtls_time(NULL);
+    if (ret == 0 && (sess.start > now || now - sess.start > (mbedtls_time_t)ctx->session_timeout))
+      ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  }
 #endif
   if (ret != 0) {
+    mbedtls_ssl_session_free(&sess);
+    return ret;
+  }
+  if ((ret = mbed_keep_chain(s, &blob)) != 0) {
     mbedtls_ssl_session_free(&sess);
     return ret;
   }
@@ -767,7 +1178,7 @@ static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsign
   /* Written after the client's Finished: its certificate, if any, is
    * verified by now. */
   int ret = mbed_blob_save(session, mbed_result(s, session->verify_result), s->ctx->sid_ctx,
-                           s->ctx->sid_len, &state, &n);
+                           s->ctx->sid_len, mbed_chain_to_keep(s, session), &state, &n);
   if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
     /* mbed TLS would carry on without a ticket; the bio fails the handshake
      * at its next call instead, with core's code (see mbed_send). */
@@ -799,11 +1210,16 @@ static int mbed_pin_suite(portls_be_session *s, int suite) {
   for (size_t i = 0; i + 1 < h.suites_len; i += 2)
     offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
   if (!offered) return -1;
-  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   s->suite_pin[0] = suite;
   s->suite_pin[1] = 0;
+#if defined(PORTLS_MBED3)
+  s->suites_saved[0] = s->conf.ciphersuite_list; /* one list for every version */
+  s->conf.ciphersuite_list = s->suite_pin;
+#else
+  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++)
     s->conf.ciphersuite_list[i] = s->suite_pin;
+#endif
   s->pinned = 1;
   return 0;
 }
@@ -818,6 +1234,10 @@ static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned cha
   ret = mbed_resume_from(s, state, n, session, NULL);
   mbedtls_platform_zeroize(state, n);
   portls__free(state);
+#if defined(PORTLS_MBED_TLS13)
+  /* A TLS 1.3 PSK names no suite, only its hash, which mbed TLS checks. */
+  if (ret == 0 && session->tls_version == MBEDTLS_SSL_VERSION_TLS1_3) return 0;
+#endif
   if (ret == 0 && mbed_pin_suite(s, session->ciphersuite) < 0) ret = MBEDTLS_ERR_SSL_INVALID_MAC;
   return ret;
 }
@@ -826,6 +1246,30 @@ static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned cha
 /* The server's session cache (p: the connection), on core's store: get
  * looks at what resumeSession found, set only notes that mbed TLS would
  * store this session (server_session() hands it out). */
+#if defined(PORTLS_MBED3)
+/* mbed TLS 3 hands the id on its own and an empty session to fill. */
+static int mbed_cache_get(void *p, const unsigned char *id, size_t id_len,
+                          mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  if (s->resume == NULL || id_len > sizeof session->id) return 1;
+  mbedtls_ssl_session want;
+  mbedtls_ssl_session_init(&want);
+  memcpy(want.id, id, id_len);
+  want.id_len = id_len;
+  int ret = mbed_resume_from(s, s->resume, s->resume_len, session, &want);
+  return ret == 0 ? 0 : 1;
+}
+
+static int mbed_cache_set(void *p, const unsigned char *id, size_t id_len,
+                          const mbedtls_ssl_session *session) {
+  portls_be_session *s = p;
+  (void)id;
+  (void)id_len;
+  (void)session;
+  s->cache_new = 1;
+  return 0;
+}
+#else
 static int mbed_cache_get(void *p, mbedtls_ssl_session *session) {
   portls_be_session *s = p;
   if (s->resume == NULL) return 1;
@@ -838,6 +1282,7 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
   s->cache_new = 1;
   return 0;
 }
+#endif
 
 /* A server's own config: the callbacks above, and the authmode. */
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
@@ -1011,6 +1456,10 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
       goto fail;
     }
   }
+#if defined(PORTLS_MBED3)
+  /* Every 3.x server looks at the ClientHello first (its versions). */
+  if (s->is_server) s->peek = 1;
+#endif
   if (s->is_server && (rc = mbed_server_conf(s, cfg)) < 0) {
     rc = portls__err(err, rc, NULL);
     goto fail;
@@ -1067,6 +1516,8 @@ void portls__mbed_session_free(portls_be_session *s) {
   portls__free(s->servername);
   if (s->resume != NULL) mbedtls_platform_zeroize(s->resume, s->resume_len); /* a master secret */
   portls__free(s->resume);
+  if (s->kept_chain != NULL) mbedtls_x509_crt_free(s->kept_chain);
+  portls__free(s->kept_chain);
   portls__free(s);
 }
 
@@ -1074,6 +1525,9 @@ void portls__mbed_session_free(portls_be_session *s) {
 /* Handshake                                                                  */
 
 static void mbed_capture(portls_be_session *s) {
+#if defined(PORTLS_MBED3)
+  (void)s; /* mbed_watch does it */
+#else
   const mbedtls_ssl_handshake_params *hs = s->ssl.handshake;
   if (hs == NULL) return;
   s->resumed = hs->resume != 0;
@@ -1088,6 +1542,7 @@ static void mbed_capture(portls_be_session *s) {
 #if defined(MBEDTLS_DHM_C)
   size_t bits = mbedtls_mpi_bitlen(&hs->dhm_ctx.P);
   if (bits > 0) s->dh_bits = (int)bits;
+#endif
 #endif
 }
 
@@ -1112,6 +1567,11 @@ static void mbed_hs_begin(portls_be_session *s) {
   s->dh_bits = 0;
   s->cache_new = 0;
   s->ticket_sent = 0;
+#if defined(PORTLS_MBED3)
+  memset(&s->sf, 0, sizeof s->sf);
+  /* A renegotiation's flight is encrypted: nothing to read there. */
+  s->sf.done = s->hs_completed > 0;
+#endif
 }
 
 /* A handshake has completed; ssl.session is its session. */
@@ -1139,9 +1599,13 @@ static void mbed_hs_end(portls_be_session *s) {
  * at the same points: after the step that parsed it there is always a bio
  * call or a return before the structure is freed. */
 static void mbed_track(portls_be_session *s) {
-  const int in_hs = s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER;
+  const int in_hs = !MBED_HS_OVER(s);
   if (s->pinned && s->ssl.state > MBEDTLS_SSL_CLIENT_HELLO) {
+#if defined(PORTLS_MBED3)
+    s->conf.ciphersuite_list = s->suites_saved[0];
+#else
     memcpy(s->conf.ciphersuite_list, s->suites_saved, sizeof s->suites_saved);
+#endif
     s->pinned = 0;
   }
   if (in_hs && !s->in_hs) {
@@ -1183,13 +1647,39 @@ static int mbed_alerts_fail(portls_be_session *s, portls_error *err) {
  * resumed handshake has no Certificate message: it was checked when the
  * session was made. */
 static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
-  if (!s->require_cert || s->resumed || s->hs_completed > 0 ||
-      s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE || s->ssl.session_negotiate == NULL)
+  if (!s->require_cert || s->resumed || s->hs_completed > 0 || s->ssl.session_negotiate == NULL)
     return 0;
+  int alert = MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
+#if defined(PORTLS_MBED3)
+  if (s->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_3) {
+    /* TLS 1.3 sends the client's Certificate after the server's Finished:
+     * it has been read once the state is past it. */
+    const int st = s->ssl.state;
+    if (st != MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY && st != MBEDTLS_SSL_CLIENT_FINISHED &&
+        st != MBEDTLS_SSL_HANDSHAKE_WRAPUP)
+      return 0;
+    alert = MBEDTLS_SSL_ALERT_MSG_CERT_REQUIRED; /* what OpenSSL's TLS 1.3 server sends */
+  } else if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_2 ||
+             s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE ||
+             s->ssl.state > MBEDTLS_SSL_NEW_SESSION_TICKET) {
+    return 0; /* not TLS 1.2 (yet: a HelloRetryRequest), or not that far */
+  }
+#else
+  if (s->ssl.state <= MBEDTLS_SSL_CLIENT_CERTIFICATE) return 0;
+#endif
   s->require_cert = 0; /* checked */
   if (s->ssl.session_negotiate->peer_cert != NULL) return 0;
-  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+#if defined(PORTLS_MBED_TLS13)
+  /* The client has switched to the server's application keys after the
+   * server's Finished (RFC 8446 7.2); mbed TLS 3.6 switches its server only
+   * at the end of the handshake, so the alert goes under those keys, with
+   * their sequence numbers starting from 0, as OpenSSL sends it. */
+  if (s->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_3 && s->ssl.transform_application != NULL) {
+    s->ssl.transform_out = s->ssl.transform_application;
+    memset(s->ssl.cur_out_ctr, 0, sizeof s->ssl.cur_out_ctr);
+  }
+#endif
+  mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, (unsigned char)alert);
   return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
 }
 
@@ -1220,8 +1710,8 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
  * this backend: mbed TLS would wait for the new handshake forever. */
 static int mbed_reneg_refused(const portls_be_session *s) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
-  return (s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_IN_PROGRESS ||
-          s->ssl.renego_status == MBEDTLS_SSL_RENEGOTIATION_PENDING) &&
+  return (s->ssl.renego_status == PORTLS_MBED_RENEGOTIATION_IN_PROGRESS ||
+          s->ssl.renego_status == PORTLS_MBED_RENEGOTIATION_PENDING) &&
          s->ssl.in_msgtype == MBEDTLS_SSL_MSG_ALERT && s->ssl.in_msg != NULL &&
          s->ssl.in_msglen == 2 && s->ssl.in_msg[0] == MBEDTLS_SSL_ALERT_LEVEL_WARNING &&
          s->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION;
@@ -1236,6 +1726,9 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
   *nread = 0;
   if (cap == 0) return portls__err(err, PORTLS_EINVAL, "read: empty buffer");
   if (cap > INT_MAX) cap = INT_MAX;
+#if defined(PORTLS_MBED_TLS13)
+  int ticket_turns = 0;
+#endif
   for (;;) {
     s->io_error = 0;
     s->starved = 0;
@@ -1254,6 +1747,20 @@ int portls__mbed_read(portls_be_session *s, uint8_t *buf, size_t cap, size_t *nr
      * bio.) */
     if (r == 0 && s->rx_count != rx) continue;
     if (r == 0) return PORTLS_BE_WANT_READ;
+#if defined(PORTLS_MBED_TLS13)
+    /* A TLS 1.3 NewSessionTicket, taken into the session: resumable now. */
+    if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+      s->new_session = 1;
+      continue;
+    }
+    /* A NewSessionTicket read (another may follow in the same record): mbed
+     * TLS answers "want read" and takes it in at the next call, with no new
+     * input needed, and only then reads what came after it. */
+    if (r == MBEDTLS_ERR_SSL_WANT_READ && !s->is_server &&
+        s->ssl.state == MBEDTLS_SSL_TLS1_3_NEW_SESSION_TICKET && s->io_error == 0 &&
+        ++ticket_turns < 64) /* (a bound, should mbed TLS ever not move on) */
+      continue;
+#endif
     if (r == MBEDTLS_ERR_SSL_WANT_READ && mbed_reneg_refused(s)) {
       mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
@@ -1335,7 +1842,7 @@ int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error
                               verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_NONE);
   }
   /* One already under way serves this request too. */
-  if (s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) return PORTLS_BE_OK;
+  if (!MBED_HS_OVER(s)) return PORTLS_BE_OK;
   s->io_error = 0;
   /* Server: a HelloRequest (the handshake starts with the client's
    * ClientHello, in read()); client: a ClientHello, then read() goes on. */
@@ -1408,7 +1915,11 @@ static const char *mbed_curve_name(int grp, int *bits) {
 static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info) {
   const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(suite);
   if (s->is_server || cs == NULL) return;
-  switch (cs->key_exchange) {
+  int kx = (int)cs->key_exchange;
+#if defined(PORTLS_MBED3)
+  if (s->sf.tls13) kx = MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA; /* TLS 1.3: the key_share group */
+#endif
+  switch (kx) {
   case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
   case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
   case MBEDTLS_KEY_EXCHANGE_ECDHE_PSK: {
@@ -1434,8 +1945,12 @@ static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info
 
 void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   memset(info, 0, sizeof *info);
+#if defined(PORTLS_MBED3)
+  info->version = (uint16_t)mbedtls_ssl_get_version_number(&s->ssl);
+#else
   if (s->ssl.major_ver == MBEDTLS_SSL_MAJOR_VERSION_3)
     info->version = (uint16_t)(0x0300 | (s->ssl.minor_ver & 0xff));
+#endif
   int suite = s->ssl.session != NULL ? s->ssl.session->ciphersuite : 0;
   info->suite = (uint16_t)suite;
   info->cipher_name = NULL; /* core names it from its table */
@@ -1444,7 +1959,7 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   info->alpn = mbedtls_ssl_get_alpn_protocol(&s->ssl);
 #endif
   info->session_reused = s->resumed;
-  info->has_peer_cert = mbedtls_ssl_get_peer_cert(&s->ssl) != NULL;
+  info->has_peer_cert = mbed_peer_chain(s) != NULL;
   info->verify_result = info->has_peer_cert ? s->verify_code : 0;
 #if defined(PORTLS_MBED_PSK)
   const mbedtls_ssl_ciphersuite_t *psk_cs = mbedtls_ssl_ciphersuite_from_id(suite);
@@ -1457,7 +1972,7 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
 /* Certificates and sessions                                                  */
 
 int portls__mbed_peer_cert(portls_be_session *s, size_t index, portls_buf *der) {
-  const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&s->ssl);
+  const mbedtls_x509_crt *c = mbed_peer_chain(s);
   for (size_t i = 0; c != NULL && c->raw.len > 0; i++, c = c->next) {
     if (i == index) {
       der->base = c->raw.p;
@@ -1499,7 +2014,8 @@ int portls__mbed_get_session(portls_be_session *s, portls_buf *out, portls_error
   uint8_t *b;
   size_t n;
   int ret = mbed_blob_save(s->ssl.session, s->verify_code, s->is_server ? s->ctx->sid_ctx : NULL,
-                           s->is_server ? s->ctx->sid_len : 0, &b, &n);
+                           s->is_server ? s->ctx->sid_len : 0,
+                           mbed_chain_to_keep(s, s->ssl.session), &b, &n);
   if (ret != 0) return mbed_session_err(err, ret);
   out->base = b;
   out->len = n;
@@ -1525,7 +2041,8 @@ int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf
     return 0;
   uint8_t *b;
   size_t n;
-  int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len, &b, &n);
+  int ret = mbed_blob_save(sess, s->verify_code, s->ctx->sid_ctx, s->ctx->sid_len,
+                           mbed_chain_to_keep(s, sess), &b, &n);
   if (ret != 0) return mbed_session_err(err, ret);
   id->base = sess->id;
   id->len = sess->id_len;

@@ -569,6 +569,44 @@ Test(session, a_resumed_tls13_connection_reports_servername_and_its_ephemeral_ke
   resumed_reports("TLSv1_3_method", 1);
 }
 
+/* A client whose first key share is a group the server does not take gets a
+ * HelloRetryRequest, in the full handshake and in the resumed one: both sides
+ * still see the resumption, and the key is the server's group. */
+Test(session, a_tls13_resumption_after_a_hello_retry_request_is_seen_by_both_sides) {
+  h_need_cap(PORTLS_CAP_TLS1_3);
+  h_need_cap(PORTLS_CAP_SESSION_TICKETS);
+  h_need_cap(PORTLS_CAP_ECDH_CURVES);
+  h_test t;
+  static seen sn;
+  memset(&sn, 0, sizeof sn);
+  portls_server_options so;
+  h_init(&t);
+  rsa_options(&t, &so);
+  so.tls.context.ecdh_curve = "prime256v1";
+  listen_rsa(&t, &so);
+  t.user = &sn;
+  t.srv.conn_hook = seen_hook;
+  static cl first, again;
+  portls_connect_options o;
+  cl_options(&t, &o, "TLSv1_3_method");
+  o.tls.context.ecdh_curve = "X25519:prime256v1";
+  cl_run(&t, &o, &first);
+  cr_assert_eq(first.secure, 1, "%s", first.err.message);
+  cr_assert_gt(first.session_len, 0, "no session");
+  cr_assert_str_eq(first.eph.name, "prime256v1", "the server's group after the retry");
+  cl_options(&t, &o, "TLSv1_3_method");
+  o.tls.context.ecdh_curve = "X25519:prime256v1";
+  cl_run_session(&t, &o, &first, &again);
+  cr_assert_eq(again.secure, 1, "%s", again.err.message);
+  cr_assert_eq(again.reused, 1, "the client did not resume after the retry");
+  cr_assert_str_eq(again.eph.name, "prime256v1");
+  h_run_until(&t, sn.n == 2);
+  cr_assert_eq(sn.reused[0], 0);
+  cr_assert_eq(sn.reused[1], 1, "the server did not report the resumption after the retry");
+  h_run_all_closed(&t);
+  h_finish(&t);
+}
+
 /* ---- getTLSTicket ---- */
 
 static void server_ticket_hook(h_side *side, h_event ev) {
