@@ -172,6 +172,7 @@ static uint64_t bssl_capabilities(void) {
   caps |= BSSL_CAP(PFX) | BSSL_CAP(ENCRYPTED_KEYS) | BSSL_CAP(CRL);
   caps |= BSSL_CAP(CIPHER_SERVER_PREF) | BSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= BSSL_CAP(MAX_SEND_FRAGMENT);
+  caps |= BSSL_CAP(KEYLOG) | BSSL_CAP(TRACE); /* set_keylog, set_trace */
   return caps;
 }
 

@@ -153,6 +153,11 @@ struct portls_be_session {
   unsigned hs_started, hs_done; /* handshakes, the first included (handshakes()) */
   char *servername;             /* server: the SNI name received, for portls_be_info */
   size_t max_send_fragment;     /* setMaxSendFragment; the rested record layer cuts records by it */
+  /* Observers core installed (set_keylog, set_trace); NULL: none. */
+  portls_be_keylog_fn keylog;
+  void *keylog_user;
+  portls_be_msg_fn trace;
+  void *trace_user;
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
   int tickets_flushed;   /* server: TLS 1.3 tickets sent (see pssl_read in ossl.c) */
@@ -185,6 +190,13 @@ int portls__ossl_ocsp_response(portls_be_session *s, portls_buf *out);
 int portls__ossl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
 void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
 #endif
+void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+void portls__ossl_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
+/* Hand a key log line / a protocol message of ssl to the session's observer,
+ * if core installed one (the library callbacks that see them call these). */
+void portls__ossl_keylog_forward(const SSL *ssl, const char *line);
+void portls__ossl_msg_forward(int write_p, int content_type, const void *buf, size_t len,
+                              const SSL *ssl);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);
@@ -255,6 +267,7 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
   .server_session = portls__ossl_server_session, .ticket = portls__ossl_ticket,                    \
   .ocsp_response = portls__ossl_ocsp_response, .digest = portls__ossl_digest,                      \
   .cipher_decrypt = portls__ossl_cipher_decrypt, .random = portls__ossl_random,                    \
-  .suites = portls__ossl_suites,
+  .suites = portls__ossl_suites, .set_keylog = portls__ossl_set_keylog,                            \
+  .set_trace = portls__ossl_set_trace,
 
 #endif

@@ -172,6 +172,13 @@ struct portls_be_session {
   int vrooted;         /* the chain reaches a trusted self-signed root */
   int verify_code;     /* 0 or PORTLS_E*, final after the handshake */
   int verify_code_set; /* from a resumed session's saved result */
+
+  /* Observers core installed (observe.c); NULL: none, nothing installed. */
+  portls_be_keylog_fn keylog;
+  void *keylog_user;
+  portls_be_msg_fn trace;
+  void *trace_user;
+  struct portls__mbed_tap *tap; /* [0] received, [1] sent; while trace is set */
 };
 
 /* ---- mbedtls.c ---- */
@@ -230,6 +237,14 @@ int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf
 int portls__mbed_ticket(portls_be_session *s, portls_buf *out);
 int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
 void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
+/* ---- observe.c: keylog and trace ---- */
+
+void portls__mbed_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+void portls__mbed_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
+/* The bio's bytes, for the trace (sent: 1 for ours); only while s->trace is set. */
+void portls__mbed_tap(portls_be_session *s, int sent, const uint8_t *p, size_t n);
+void portls__mbed_observe_free(portls_be_session *s);
+
 /* The SNI callback installed on every server config. */
 int portls__mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len);
 

@@ -306,6 +306,10 @@ static uint64_t mbed_capabilities(void) {
   /* mbedtls_ssl_conf_own_cert keeps a list; the first pair that suits the
    * suite and the client's curves is used (RSA + ECDSA on one server). */
   caps |= MBED_CAP(MULTI_CERT);
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+  caps |= MBED_CAP(KEYLOG); /* CLIENT_RANDOM lines from the key export callback */
+#endif
+  caps |= MBED_CAP(TRACE); /* observe.c: messages read off the records */
   return caps;
 }
 
@@ -341,4 +345,8 @@ const portls_backend portls__backend = {
     .random = mbed_random,
     .cipher_decrypt = mbed_cipher_decrypt,
     .suites = portls__mbed_suites,
+#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+    .set_keylog = portls__mbed_set_keylog,
+#endif
+    .set_trace = portls__mbed_set_trace,
 };

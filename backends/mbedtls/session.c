@@ -75,6 +75,7 @@ static int mbed_send(void *p, const unsigned char *buf, size_t len) {
     s->io_error = rc;
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
   }
+  if (s->trace != NULL) portls__mbed_tap(s, 1, buf, len);
   return len > INT_MAX ? INT_MAX : (int)len;
 }
 
@@ -190,6 +191,7 @@ static int mbed_peek_hello(portls_be_session *s) {
  * does application data that reaches the caller (portls__mbed_read); an
  * empty application-data record does not, as with OpenSSL. */
 static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
+  if (s->trace != NULL) portls__mbed_tap(s, 0, p, n);
   while (n > 0) {
     if (s->fr_body > 0) {
       size_t k = PORTLS__MIN(n, s->fr_body);
@@ -920,6 +922,7 @@ void portls__mbed_session_free(portls_be_session *s) {
   portls__free(s->alpn_list);
   portls__free(s->pre);
   portls__free(s->servername);
+  portls__mbed_observe_free(s);
   if (s->resume != NULL) mbedtls_platform_zeroize(s->resume, s->resume_len); /* a master secret */
   portls__free(s->resume);
   portls__free(s);

@@ -46,6 +46,7 @@ int portls_socket_set_events(portls_socket *s, const portls_socket_events *ev, v
   else
     memset(&s->ev, 0, sizeof s->ev);
   s->user = user;
+  s->uops->events_changed(s);
   return 0;
 }
 
@@ -423,6 +424,7 @@ const portls__upper_ops portls__plain_upper = {
     .closing = plain_nothing,
     .report_error = plain_report_error,
     .free = plain_nothing,
+    .events_changed = plain_nothing,
 };
 
 /* ---- destroy and close ---- */
