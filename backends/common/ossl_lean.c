@@ -186,7 +186,7 @@ static void lean_keylog_cb(const SSL *ssl, const char *line) {
   static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
   portls_be_session *s = SSL_get_app_data(ssl);
   int reading;
-  portls__ossl_keylog_forward(ssl, line); /* the application's keylog, when it listens */
+  portls__ossl_keylog_forward(ssl, line);       /* the application's keylog, when it listens */
   if (s == NULL || !SSL_is_server(ssl)) return; /* clients never rest: nothing to follow */
   if (strncmp(line, client, sizeof client - 1) == 0)
     reading = 1;

@@ -34,8 +34,8 @@ struct portls__mbed_tap {
   size_t have;    /* bytes of hdr so far */
   size_t body;    /* bytes of the current record's body still to come */
   size_t rec_len;
-  int encrypted;   /* a ChangeCipherSpec went this way */
-  int finished;    /* the next encrypted handshake record is Finished */
+  int encrypted; /* a ChangeCipherSpec went this way */
+  int finished;  /* the next encrypted handshake record is Finished */
   uint8_t alert[2];
   size_t alert_len;
   uint8_t *msg;    /* plaintext handshake bytes not yet a whole message */
@@ -144,8 +144,8 @@ static void tap_handshake(portls_be_session *s, int sent, struct portls__mbed_ta
     t->len += k;
     p += k;
     n -= k;
-    if (t->len >= 4 && t->len == 4 + (((size_t)t->msg[1] << 16) | ((size_t)t->msg[2] << 8) |
-                                      t->msg[3])) {
+    if (t->len >= 4 &&
+        t->len == 4 + (((size_t)t->msg[1] << 16) | ((size_t)t->msg[2] << 8) | t->msg[3])) {
       tap_emit(s, sent, TAP_HANDSHAKE, t->msg, t->len);
       t->len = 0;
     }

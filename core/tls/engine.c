@@ -103,7 +103,7 @@ static int start_engine(portls_socket *s, portls_error *err) {
   portls__bytes_free(&t->resume);
   portls__bytes_free(&t->ocsp);
   if (rc < 0) return rc;
-  portls__tls_observe(s); /* keylog, trace: only when someone listens */
+  portls__tls_observe(s);                    /* keylog, trace: only when someone listens */
   if (!t->is_server) portls__tls_process(s); /* sends the ClientHello */
   return 0;
 }

@@ -48,71 +48,126 @@ static void on_keylog(void *arg, const char *line) {
 
 static const char *hs_name(unsigned type) {
   switch (type) {
-  case 0: return "HelloRequest";
-  case 1: return "ClientHello";
-  case 2: return "ServerHello";
-  case 3: return "HelloVerifyRequest";
-  case 4: return "NewSessionTicket";
-  case 5: return "EndOfEarlyData";
-  case 8: return "EncryptedExtensions";
-  case 11: return "Certificate";
-  case 12: return "ServerKeyExchange";
-  case 13: return "CertificateRequest";
-  case 14: return "ServerHelloDone";
-  case 15: return "CertificateVerify";
-  case 16: return "ClientKeyExchange";
-  case 20: return "Finished";
-  case 21: return "CertificateURL";
-  case 22: return "CertificateStatus";
-  case 24: return "KeyUpdate";
-  case 67: return "NextProtocol";
-  case 254: return "MessageHash";
-  default: return NULL;
+  case 0:
+    return "HelloRequest";
+  case 1:
+    return "ClientHello";
+  case 2:
+    return "ServerHello";
+  case 3:
+    return "HelloVerifyRequest";
+  case 4:
+    return "NewSessionTicket";
+  case 5:
+    return "EndOfEarlyData";
+  case 8:
+    return "EncryptedExtensions";
+  case 11:
+    return "Certificate";
+  case 12:
+    return "ServerKeyExchange";
+  case 13:
+    return "CertificateRequest";
+  case 14:
+    return "ServerHelloDone";
+  case 15:
+    return "CertificateVerify";
+  case 16:
+    return "ClientKeyExchange";
+  case 20:
+    return "Finished";
+  case 21:
+    return "CertificateURL";
+  case 22:
+    return "CertificateStatus";
+  case 24:
+    return "KeyUpdate";
+  case 67:
+    return "NextProtocol";
+  case 254:
+    return "MessageHash";
+  default:
+    return NULL;
   }
 }
 
 static const char *alert_name(unsigned d) {
   switch (d) {
-  case 0: return "close_notify";
-  case 10: return "unexpected_message";
-  case 20: return "bad_record_mac";
-  case 22: return "record_overflow";
-  case 40: return "handshake_failure";
-  case 42: return "bad_certificate";
-  case 43: return "unsupported_certificate";
-  case 44: return "certificate_revoked";
-  case 45: return "certificate_expired";
-  case 46: return "certificate_unknown";
-  case 47: return "illegal_parameter";
-  case 48: return "unknown_ca";
-  case 49: return "access_denied";
-  case 50: return "decode_error";
-  case 51: return "decrypt_error";
-  case 70: return "protocol_version";
-  case 71: return "insufficient_security";
-  case 80: return "internal_error";
-  case 86: return "inappropriate_fallback";
-  case 90: return "user_canceled";
-  case 100: return "no_renegotiation";
-  case 109: return "missing_extension";
-  case 110: return "unsupported_extension";
-  case 112: return "unrecognized_name";
-  case 113: return "bad_certificate_status_response";
-  case 115: return "unknown_psk_identity";
-  case 116: return "certificate_required";
-  case 120: return "no_application_protocol";
-  default: return NULL;
+  case 0:
+    return "close_notify";
+  case 10:
+    return "unexpected_message";
+  case 20:
+    return "bad_record_mac";
+  case 22:
+    return "record_overflow";
+  case 40:
+    return "handshake_failure";
+  case 42:
+    return "bad_certificate";
+  case 43:
+    return "unsupported_certificate";
+  case 44:
+    return "certificate_revoked";
+  case 45:
+    return "certificate_expired";
+  case 46:
+    return "certificate_unknown";
+  case 47:
+    return "illegal_parameter";
+  case 48:
+    return "unknown_ca";
+  case 49:
+    return "access_denied";
+  case 50:
+    return "decode_error";
+  case 51:
+    return "decrypt_error";
+  case 70:
+    return "protocol_version";
+  case 71:
+    return "insufficient_security";
+  case 80:
+    return "internal_error";
+  case 86:
+    return "inappropriate_fallback";
+  case 90:
+    return "user_canceled";
+  case 100:
+    return "no_renegotiation";
+  case 109:
+    return "missing_extension";
+  case 110:
+    return "unsupported_extension";
+  case 112:
+    return "unrecognized_name";
+  case 113:
+    return "bad_certificate_status_response";
+  case 115:
+    return "unknown_psk_identity";
+  case 116:
+    return "certificate_required";
+  case 120:
+    return "no_application_protocol";
+  default:
+    return NULL;
   }
 }
 
 static const char *version_name(unsigned v) {
   switch (v) {
-  case 0x0300: return "SSLv3";
-  case 0x0301: return "TLSv1";
-  case 0x0302: return "TLSv1.1";
-  case 0x0303: return "TLSv1.2";
-  case 0x0304: return "TLSv1.3";
-  default: return NULL;
+  case 0x0300:
+    return "SSLv3";
+  case 0x0301:
+    return "TLSv1";
+  case 0x0302:
+    return "TLSv1.1";
+  case 0x0303:
+    return "TLSv1.2";
+  case 0x0304:
+    return "TLSv1.3";
+  default:
+    return NULL;
   }
 }
 
@@ -150,7 +205,8 @@ static rd rd_sub(rd *r, size_t n) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static void put(char *out, size_t cap, size_t *at, const char *fmt, ...) {
+static void
+put(char *out, size_t cap, size_t *at, const char *fmt, ...) {
   if (*at + 1 >= cap) return;
   va_list ap;
   va_start(ap, fmt);
@@ -193,7 +249,8 @@ static void render_client_hello(char *out, size_t cap, size_t *at, rd body) {
           rd name = rd_sub(&list, rd_u(&list, 2));
           size_t n = (size_t)(name.end - name.p);
           if (!name.bad && n < sizeof sni) {
-            for (size_t i = 0; i < n; i++) sni[i] = name.p[i] >= 0x21 && name.p[i] < 0x7f ? (char)name.p[i] : '?';
+            for (size_t i = 0; i < n; i++)
+              sni[i] = name.p[i] >= 0x21 && name.p[i] < 0x7f ? (char)name.p[i] : '?';
             sni[n] = '\0';
           }
         }
@@ -207,9 +264,10 @@ static void render_client_hello(char *out, size_t cap, size_t *at, rd body) {
 
 /* The ServerHello: the version (supported_versions in TLS 1.3) and the suite. */
 static void render_server_hello(char *out, size_t cap, size_t *at, rd body, int *hrr) {
-  static const uint8_t hrr_random[32] = {
-      0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-      0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+  static const uint8_t hrr_random[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+                                         0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+                                         0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+                                         0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
   unsigned version = rd_u(&body, 2);
   rd random = rd_sub(&body, 32);
   *hrr = !random.bad && memcmp(random.p, hrr_random, 32) == 0;
@@ -269,9 +327,11 @@ size_t portls__trace_format(char *out, size_t cap, int sent, int content_type, c
   char details[320] = "";
   size_t dat = 0;
   if (type == 1 && len - 4 >= body_len) render_client_hello(details, sizeof details, &dat, body);
-  if (type == 2 && len - 4 >= body_len) render_server_hello(details, sizeof details, &dat, body, &hrr);
+  if (type == 2 && len - 4 >= body_len)
+    render_server_hello(details, sizeof details, &dat, body, &hrr);
   if (type == 24 && body_len >= 1)
-    put(details, sizeof details, &dat, ", %s", msg[4] ? "update_requested" : "update_not_requested");
+    put(details, sizeof details, &dat, ", %s",
+        msg[4] ? "update_requested" : "update_not_requested");
   if (hrr) name = "HelloRetryRequest";
   if (name != NULL)
     put(out, cap, &at, "%s", name);

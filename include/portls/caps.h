@@ -45,7 +45,7 @@ extern "C" {
   XX(MAX_SEND_FRAGMENT, 24, "max-send-fragment", "setMaxSendFragment(512..16384)")                 \
   XX(MULTI_CERT, 25, "multi-cert", "several key/cert pairs (RSA + ECDSA) chosen per client")       \
   XX(IDLE_RELEASE, 26, "idle-release",                                                             \
-     "a quiet TLS 1.3 server connection gives its library session back")                          \
+     "a quiet TLS 1.3 server connection gives its library session back")                           \
   XX(KEYLOG, 27, "keylog", "NSS key log lines of each connection's secrets (keylog)")              \
   XX(TRACE, 28, "trace", "one line per handshake message sent and received (enableTrace)")
 
