@@ -21,7 +21,9 @@ int cli_observe_open(const cli_opts *o) {
     keylog_file = fopen(path, "a");
     if (keylog_file == NULL) {
       int e = errno;
-      ev_errorf(e == ENOENT ? PORTLS_ENOENT : e == EACCES ? PORTLS_EACCES : PORTLS_EIO,
+      ev_errorf(e == ENOENT   ? PORTLS_ENOENT
+                : e == EACCES ? PORTLS_EACCES
+                              : PORTLS_EIO,
                 "--keylog: %s: %s", path, e ? strerror(e) : "cannot open");
       return CLI_EXIT_USAGE;
     }
