@@ -1538,28 +1538,16 @@ void portls__ossl_session_free(portls_be_session *s) {
  * (OpenSSL has no per-SSL one; sessions without an observer return at
  * once), the message callback on the SSL alone. */
 
-void portls__ossl_keylog_forward(const SSL *ssl, const char *line) {
-  portls_be_session *s = SSL_get_app_data(ssl);
-  if (s != NULL && s->keylog != NULL) s->keylog(s->keylog_user, line);
-}
-
-void portls__ossl_msg_forward(int write_p, int content_type, const void *buf, size_t len,
-                              const SSL *ssl) {
-  portls_be_session *s = SSL_get_app_data(ssl);
-  if (s == NULL || s->trace == NULL) return;
-  /* Record headers and TLS 1.3 inner content types are not messages. */
-  if (content_type != SSL3_RT_HANDSHAKE && content_type != SSL3_RT_CHANGE_CIPHER_SPEC &&
-      content_type != SSL3_RT_ALERT)
-    return;
-  s->trace(s->trace_user, write_p != 0, content_type, buf, len);
-}
-
 #if !defined(PORTLS_OSSL_LEAN)
+static void pssl_keylog_cb(const SSL *ssl, const char *line) {
+  portls__ossl_keylog_forward(SSL_get_app_data(ssl), line);
+}
+
 static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
                         SSL *ssl, void *arg) {
   (void)version;
   (void)arg;
-  portls__ossl_msg_forward(write_p, content_type, buf, len, ssl);
+  portls__ossl_msg_forward(SSL_get_app_data(ssl), write_p, content_type, buf, len);
 }
 #endif
 
@@ -1568,7 +1556,7 @@ void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void 
   s->keylog_user = user;
 #if !defined(PORTLS_OSSL_LEAN)
   if (fn != NULL && s->ssl != NULL)
-    SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(s->ssl), portls__ossl_keylog_forward);
+    SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(s->ssl), pssl_keylog_cb);
 #endif
 }
 

@@ -192,11 +192,6 @@ void portls__ossl_handshakes(portls_be_session *s, unsigned *started, unsigned *
 #endif
 void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
 void portls__ossl_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
-/* Hand a key log line / a protocol message of ssl to the session's observer,
- * if core installed one (the library callbacks that see them call these). */
-void portls__ossl_keylog_forward(const SSL *ssl, const char *line);
-void portls__ossl_msg_forward(int write_p, int content_type, const void *buf, size_t len,
-                              const SSL *ssl);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);
@@ -247,6 +242,23 @@ int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err);
 /* Client: fills ephemeral_type/name/bits from the server's key share;
  * name storage is s->ephemeral_name. */
 void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
+
+/* Hand a key log line / a protocol message of session s (NULL: none) to its
+ * observer, if core installed one: the library callbacks that see them call
+ * these, and while nobody observes that is one test. */
+static inline void portls__ossl_keylog_forward(portls_be_session *s, const char *line) {
+  if (s != NULL && s->keylog != NULL) s->keylog(s->keylog_user, line);
+}
+
+static inline void portls__ossl_msg_forward(portls_be_session *s, int write_p, int content_type,
+                                            const void *buf, size_t len) {
+  /* Record headers and TLS 1.3 inner content types are not messages. */
+  if (s == NULL || s->trace == NULL ||
+      (content_type != SSL3_RT_HANDSHAKE && content_type != SSL3_RT_CHANGE_CIPHER_SPEC &&
+       content_type != SSL3_RT_ALERT))
+    return;
+  s->trace(s->trace_user, write_p != 0, content_type, buf, len);
+}
 
 #ifdef __cplusplus
 }

@@ -186,7 +186,7 @@ static void lean_keylog_cb(const SSL *ssl, const char *line) {
   static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
   portls_be_session *s = SSL_get_app_data(ssl);
   int reading;
-  portls__ossl_keylog_forward(ssl, line);       /* the application's keylog, when it listens */
+  portls__ossl_keylog_forward(s, line);         /* the application's keylog, when it listens */
   if (s == NULL || !SSL_is_server(ssl)) return; /* clients never rest: nothing to follow */
   if (strncmp(line, client, sizeof client - 1) == 0)
     reading = 1;
@@ -228,8 +228,8 @@ static void lean_msg_cb(int write_p, int version, int content_type, const void *
                         SSL *ssl, void *arg) {
   (void)version;
   (void)arg;
-  portls__ossl_msg_forward(write_p, content_type, buf, len, ssl); /* enableTrace, when asked */
   portls_be_session *s = SSL_get_app_data(ssl);
+  portls__ossl_msg_forward(s, write_p, content_type, buf, len); /* enableTrace, when asked */
   portls__ossl_lean *r = s != NULL ? s->rest : NULL;
   if (r == NULL || r->broken) return;
   lean_dir *d = write_p ? &r->wr : &r->rd;

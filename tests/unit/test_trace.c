@@ -25,25 +25,25 @@ static const char *fmt(int sent, int type, const uint8_t *msg, size_t len) {
 /* A TLS 1.3 ClientHello: legacy version TLS 1.2, 3 suites, SNI "example.com",
  * supported_versions {1.3, 1.2}. */
 static const uint8_t client_hello[] = {
-    1,    0,    0,    76,                               /* ClientHello, length 76 */
-    0x03, 0x03,                                         /* legacy_version */
-    1,    2,    3,    4,    5,    6,    7,    8,    9,    10, 11, 12, 13, 14, 15, 16,
-    17,   18,   19,   20,   21,   22,   23,   24,   25,   26, 27, 28, 29, 30, 31, 32, /* random */
-    0,                                                  /* session id */
-    0,    6,    0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f,     /* 3 suites */
-    1,    0,                                            /* compression */
-    0,    29,                                           /* extensions: 29 bytes */
-    0,    0,    0,    16,   0,    14,   0,    0,    11, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-    '.',  'c',  'o',  'm',                              /* server_name */
+    1,    0,    0,    76, /* ClientHello, length 76 */
+    0x03, 0x03,           /* legacy_version */
+    1,    2,    3,    4,    5,    6,    7,    8,    9,  10,  11,  12,  13,  14,  15,  16,  17,
+    18,   19,   20,   21,   22,   23,   24,   25,   26, 27,  28,  29,  30,  31,  32, /* random */
+    0,                                              /* session id */
+    0,    6,    0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f, /* 3 suites */
+    1,    0,                                        /* compression */
+    0,    29,                                       /* extensions: 29 bytes */
+    0,    0,    0,    16,   0,    14,   0,    0,    11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
+    'c',  'o',  'm',                                    /* server_name */
     0,    43,   0,    5,    4,    3,    4,    3,    3}; /* supported_versions */
 
 /* A TLS 1.3 ServerHello: TLS_AES_128_GCM_SHA256, supported_versions 1.3. */
 static const uint8_t server_hello[] = {
-    2,    0,    0,    46,   0x03, 0x03, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
-    9,    9,    9,    9,    9,    9,    9, 9, 9, 9, 9, 9, 9, 9, 9, 9, /* random */
-    0,                                                                /* session id */
-    0x13, 0x01, 0,                                                    /* suite, compression */
-    0,    6,    0,    43,   0,    2,    3, 4};                         /* supported_versions */
+    2,    0,    0, 46, 0x03, 0x03, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+    9,    9,    9, 9,  9,    9,    9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, /* random */
+    0,                                                                    /* session id */
+    0x13, 0x01, 0,                                                        /* suite, compression */
+    0,    6,    0, 43, 0,    2,    3, 4};                                 /* supported_versions */
 
 Test(trace_format, client_hello_names_the_highest_version_the_suites_and_sni) {
   cr_assert_str_eq(fmt(1, 22, client_hello, sizeof client_hello),
@@ -65,10 +65,9 @@ Test(trace_format, a_tls12_server_hello_has_its_legacy_version_and_openssl_name)
 }
 
 Test(trace_format, hello_retry_request_is_named_by_its_random) {
-  static const uint8_t hrr[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
-                                  0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-                                  0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
-                                  0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+  static const uint8_t hrr[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+                                  0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+                                  0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
   uint8_t m[sizeof server_hello];
   memcpy(m, server_hello, sizeof m);
   memcpy(m + 6, hrr, 32);
