@@ -19,8 +19,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export PKG_CONFIG_PATH=$build/pkgconfig
 certs=${PORTLS_CERTS:-$build/certs}
+libs=$(pkg-config --static --libs-only-l --libs-only-L "portls-$backend" | sed "s/-lportls-$backend//")
+rpath=$(grep -o -- '-L[^ ]*' <<<"$libs" | sed 's/^-L/-Wl,-rpath,/' | tr '\n' ' ') # BoringSSL's libssl.so.0
 cc -O2 ${baseline:+-DOBSERVE_BASELINE} -I"$src/include" "$here/bench/observe/handshakes.c" -o "$out/handshakes" \
-  "$build/lib/libportls-$backend.a" $(pkg-config --static --libs-only-l --libs-only-L "portls-$backend" | sed "s/-lportls-$backend//")
+  "$build/lib/libportls-$backend.a" $libs $rpath
 ir() { # N MODE: total instructions
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$out/handshakes" "$1" "$2" "$certs" >/dev/null 2>"$out/vg"
   callgrind_annotate "$out/cg" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,

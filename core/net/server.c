@@ -81,6 +81,8 @@ const portls_server_events *portls__server_events(const portls_server *srv, void
 
 int portls_server_set_events(portls_server *srv, const portls_server_events *ev, void *user) {
   if (srv == NULL) return PORTLS_EINVAL;
+  if (ev != NULL && ev->keylog != NULL && !portls_has_capability(PORTLS_CAP_KEYLOG))
+    return PORTLS_ENOTSUP;
   if (ev != NULL)
     srv->ev = *ev;
   else

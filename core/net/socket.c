@@ -41,6 +41,8 @@ void portls__socket_discard(portls_socket *s) {
 
 int portls_socket_set_events(portls_socket *s, const portls_socket_events *ev, void *user) {
   if (s == NULL) return PORTLS_EINVAL;
+  if (ev != NULL && ev->keylog != NULL && !portls_has_capability(PORTLS_CAP_KEYLOG))
+    return PORTLS_ENOTSUP;
   if (ev != NULL)
     s->ev = *ev;
   else

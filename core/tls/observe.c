@@ -30,6 +30,7 @@ static void on_keylog(void *arg, const char *line) {
   portls_socket *s = arg;
   char buf[320], *l = buf;
   size_t n = strlen(line);
+  if (s->flags & S_DESTROYED) return; /* destroyed from a listener: no more events */
   if (n + 1 > sizeof buf && (l = portls__malloc(n + 1)) == NULL) return; /* longer than any label */
   memcpy(l, line, n);
   l[n] = '\n';
@@ -346,7 +347,7 @@ static void on_message(void *arg, int sent, int content_type, const uint8_t *msg
   portls_socket *s = arg;
   portls__tls *t = portls__tls_of(s);
   char line[512];
-  if (t == NULL || !t->trace) return;
+  if (t == NULL || !t->trace || (s->flags & S_DESTROYED)) return;
   portls__trace_format(line, sizeof line, sent, content_type, msg, len);
   if (t->trace_cb != NULL)
     t->trace_cb(s, line, t->trace_user);

@@ -238,6 +238,8 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   if (rc == 0 && o->ocsp_request != NULL)
     rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
   if (rc == 0 && o->tls.enable_trace) rc = portls__need_cap(PORTLS_CAP_TRACE, "enableTrace", err);
+  if (rc == 0 && o->events != NULL && o->events->keylog != NULL)
+    rc = portls__need_cap(PORTLS_CAP_KEYLOG, "keylog", err);
   ts->trace = o->tls.enable_trace != 0;
   ts->trace_cb = o->tls.trace;
   ts->trace_user = o->tls.trace_user;

@@ -49,6 +49,9 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
     t->reject_unauthorized = o->tls.reject_unauthorized != 0 && (!t->is_server || t->request_cert);
   t->check_identity = o->tls.check_server_identity;
   t->check_identity_user = o->tls.check_server_identity_user;
+  if (o->events != NULL && o->events->keylog != NULL &&
+      (rc = portls__need_cap(PORTLS_CAP_KEYLOG, "keylog", err)) < 0)
+    return rc;
   if (o->tls.enable_trace) {
     if ((rc = portls__need_cap(PORTLS_CAP_TRACE, "enableTrace", err)) < 0) return rc;
     t->trace = 1;

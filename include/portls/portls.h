@@ -253,7 +253,8 @@ typedef void (*portls_session_cb)(portls_socket *sock, const void *session, size
  * 1.2 and below; CLIENT_HANDSHAKE_TRAFFIC_SECRET,
  * SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0,
  * SERVER_TRAFFIC_SECRET_0 and EXPORTER_SECRET for TLS 1.3. Called during the
- * handshake, from the loop; the socket may be destroyed from it. Requires:
+ * handshake, from the loop; the socket may be destroyed from it (no line
+ * follows then). Requires:
  * PORTLS_CAP_KEYLOG */
 typedef void (*portls_keylog_cb)(portls_socket *sock, const void *line, size_t len, void *user);
 
@@ -277,7 +278,8 @@ typedef struct portls_socket_events {
 
 /* Replaces the socket's listeners (Node's socket.on(...) for every event at
  * once): events is copied (NULL removes them all), user is passed to each.
- * Errors: PORTLS_EINVAL. */
+ * Errors: PORTLS_EINVAL, PORTLS_ENOTSUP (keylog without PORTLS_CAP_KEYLOG;
+ * nothing is replaced then). */
 int portls_socket_set_events(portls_socket *sock, const portls_socket_events *events, void *user);
 /* The user pointer given with the socket's events (NULL for a NULL socket). */
 void *portls_socket_user(const portls_socket *sock);
@@ -824,7 +826,8 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *opt
 
 /* Replaces the server's listeners (Node's server.on(...) for every event at
  * once): events is copied (NULL removes them all), user is passed to each.
- * Errors: PORTLS_EINVAL. */
+ * Errors: PORTLS_EINVAL, PORTLS_ENOTSUP (keylog without PORTLS_CAP_KEYLOG;
+ * nothing is replaced then). */
 int portls_server_set_events(portls_server *server, const portls_server_events *events, void *user);
 /* The user pointer given with the server's events (NULL for a NULL server). */
 void *portls_server_user(const portls_server *server);

@@ -389,3 +389,44 @@ Test(trace, nothing_is_traced_unless_enabled) {
 Test(trace, enable_trace_refuses_a_plain_socket_and_null) {
   cr_assert_eq(portls_socket_enable_trace(NULL, NULL, NULL), PORTLS_EINVAL);
 }
+
+/* The socket may be destroyed from its keylog listener (the handshake is
+ * under way inside the library then): it closes, nothing else follows. */
+static void destroy_on_keylog(portls_socket *sock, const void *line, size_t len, void *u) {
+  side *sd = u;
+  lines_add(&sd->keylog, line, len);
+  portls_error e = {PORTLS_ECONNRESET, "destroyed from keylog"};
+  portls_socket_destroy(sock, &e);
+}
+
+Test(keylog, destroying_the_socket_from_the_listener_is_safe) {
+  h_need_cap(PORTLS_CAP_KEYLOG);
+  h_test t;
+  h_init(&t);
+  static duo d;
+  memset(&d, 0, sizeof d);
+  portls_socket_events ev = {.secure_connect = s_secure, .close = s_close};
+  portls_socket_events cev = ev;
+  cev.keylog = destroy_on_keylog;
+  portls_tls_socket_options so, co;
+  portls_tls_socket_options_init(&so);
+  so.is_server = 1;
+  h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
+  so.events = &ev;
+  so.user = &d.s;
+  portls_tls_socket_options_init(&co);
+  h_context_options(&t, &co.tls.context, NULL, NULL, "ca.crt");
+  co.tls.servername = "localhost";
+  co.events = &cev;
+  co.user = &d.c;
+  portls_error err;
+  cr_assert_eq(portls_pair_new(t.loop, &so, &pair_events, &d, &d.server, &err), 0);
+  cr_assert_eq(portls_pair_new(t.loop, &co, &pair_events, &d, &d.client, &err), 0);
+  d.s.sock = portls_pair_cleartext(d.server);
+  d.c.sock = portls_pair_cleartext(d.client);
+  h_run_until(&t, d.c.closed && d.s.closed && d.client == NULL && d.server == NULL);
+  cr_assert_eq(d.c.secure, 0, "no secureConnect after destroy");
+  cr_assert_eq(d.c.keylog.n, 1, "no line after destroy");
+  cr_assert_eq(d.c.closed, 1);
+  h_finish(&t);
+}
