@@ -30,7 +30,7 @@ ir() { # N MODE: total instructions
 # The instructions spent in the functions keylog and trace added (their own
 # code, not what they call), from the last run.
 observer_ir() {
-  callgrind_annotate --threshold=100 "$out/cg" 2>/dev/null |
+  callgrind_annotate --auto=no --threshold=100 "$out/cg" 2>/dev/null |
     grep -E 'tls_observe|wants_keylog|keylog_forward|msg_forward|mbed_tap|on_keylog|on_message|trace_format|mbed_export_keys' |
     awk '{gsub(",", "", $1); s += $1} END {print s + 0}'
 }
