@@ -2,9 +2,13 @@
  * backend: the NSS key log lines a handshake gives, their labels and client
  * random (checked against the ClientHello on the wire), and the trace lines
  * of a full handshake in both directions. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/harness.h"
 #include "portls/portls.h"
@@ -428,5 +432,64 @@ Test(keylog, destroying_the_socket_from_the_listener_is_safe) {
   cr_assert_eq(d.c.secure, 0, "no secureConnect after destroy");
   cr_assert_eq(d.c.keylog.n, 1, "no line after destroy");
   cr_assert_eq(d.c.closed, 1);
+  h_finish(&t);
+}
+
+/* ---- SSLKEYLOGFILE: read only when the application opts in ---- */
+
+static size_t file_lines(const char *path, char first[256]) {
+  FILE *f = fopen(path, "r");
+  size_t n = 0;
+  char buf[256];
+  if (f == NULL) return 0;
+  while (fgets(buf, sizeof buf, f) != NULL) {
+    if (n == 0 && first != NULL) memcpy(first, buf, sizeof buf);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+Test(keylog, sslkeylogfile_is_ignored_without_the_opt_in) {
+  h_test t;
+  h_init(&t);
+  char path[] = "/tmp/portls-keylog-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  unlink(path);
+  setenv("SSLKEYLOGFILE", path, 1);
+  static duo d;
+  memset(&d, 0, sizeof d);
+  duo_run(&t, &d, &(duo_opts){0});
+  cr_assert_eq(access(path, F_OK), -1,
+               "SSLKEYLOGFILE was created without portls_keylog_from_env()");
+  h_finish(&t);
+}
+
+Test(keylog, sslkeylogfile_gets_every_connections_lines_after_the_opt_in) {
+  h_need_cap(PORTLS_CAP_KEYLOG);
+  h_test t;
+  h_init(&t);
+  char path[] = "/tmp/portls-keylog-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  portls_error err;
+  unsetenv("SSLKEYLOGFILE");
+  cr_assert_eq(portls_keylog_from_env(&err), 0, "unset: nothing to do");
+  setenv("SSLKEYLOGFILE", "/nonexistent-dir/keys", 1);
+  cr_assert_eq(portls_keylog_from_env(&err), PORTLS_ENOENT);
+  cr_assert(strstr(err.message, "SSLKEYLOGFILE: /nonexistent-dir/keys") != NULL, "%s", err.message);
+  setenv("SSLKEYLOGFILE", path, 1);
+  cr_assert_eq(portls_keylog_from_env(&err), 1, "%s", err.message);
+  static duo d;
+  memset(&d, 0, sizeof d);
+  duo_run(&t, &d, &(duo_opts){.protocol = "TLSv1_2_method", .keylog = 1});
+  char first[256] = "";
+  /* Both ends of the one connection wrote their line (the same one). */
+  cr_assert_eq(file_lines(path, first), 2);
+  cr_assert_str_eq(first, d.c.keylog.line[0]);
+  unlink(path);
   h_finish(&t);
 }
