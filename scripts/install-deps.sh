@@ -14,6 +14,7 @@ packages=(
   valgrind gnutls-bin             # memory checks; gnutls-cli for interop tests
   clang-format                    # the house style (scripts/check-format.sh)
   libhiredis-dev redis-server     # portls::redis, and the Redis its tests start
+  tshark                          # interop-keylog: decrypts a capture with the key log
 )
 # Node.js is an interop peer; any node on PATH will do.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -189,7 +189,11 @@ typedef enum cli_kind {
      "ALPNCallback: the client's first protocol in this list, else reject")                        \
   XX(PSK, "psk", CLI_BOTH, CLI_STRING, 1, 0, 0, NULL, "ID:HEX",                                    \
      "pre-shared key (pskCallback); serve: repeatable, one per identity")                          \
-  XX(PSK_HINT, "psk-hint", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HINT", "pskIdentityHint")
+  XX(PSK_HINT, "psk-hint", CLI_SERVE, CLI_STRING, 0, 0, 0, NULL, "HINT", "pskIdentityHint")        \
+  XX(KEYLOG, "keylog", CLI_BOTH, CLI_STRING, 0, 0, 0, NULL, "F",                                   \
+     "append NSS key log lines (SSLKEYLOGFILE format) to F")                                       \
+  XX(TRACE, "trace", CLI_BOTH, CLI_FLAG, 0, 0, 0, "false|true", NULL,                              \
+     "print each handshake message to stderr (enableTrace)")
 
 typedef enum cli_opt_id {
 #define CLI__OPT_ENUM(id, name, cmds, kind, many, min, max, choices, arg, help) OPT_##id,
@@ -291,6 +295,20 @@ int serve_hooks_new(const cli_opts *o, portls_loop *loop, portls_server_options 
 /* server.addContext for each --sni-context; CLI_EXIT_USAGE on a bad one. */
 int serve_hooks_add_contexts(serve_hooks *h, portls_server *server, const cli_opts *o);
 void serve_hooks_free(serve_hooks *h);
+
+/* ------------------------------------------------------------------------ */
+/* --keylog, SSLKEYLOGFILE and --trace (observe.c)                            */
+
+/* Opens the --keylog file for appending, or else opts in to SSLKEYLOGFILE
+ * (portls_keylog_from_env), and checks the capabilities of --keylog and
+ * --trace. Prints the error line (naming the option and the path) and
+ * returns CLI_EXIT_USAGE on failure, else 0. */
+int cli_observe_open(const cli_opts *o);
+/* 1 when --keylog was given (its lines then come through cli_keylog_write). */
+int cli_keylog_wanted(void);
+/* Appends one key log line to the --keylog file. */
+void cli_keylog_write(const void *line, size_t len);
+void cli_observe_close(void);
 
 /* ------------------------------------------------------------------------ */
 /* Commands                                                                    */

@@ -323,6 +323,12 @@ static void on_session(portls_socket *sock, const void *session, size_t len, voi
   end_after_session(c);
 }
 
+/* 'keylog': --keylog's file gets the connection's lines. */
+static void on_keylog(portls_socket *sock, const void *line, size_t len, void *user) {
+  (void)sock, (void)user;
+  cli_keylog_write(line, len);
+}
+
 /* ---- the command ---- */
 
 static int check_connect_options(const cli_opts *o) {
@@ -351,6 +357,7 @@ int cmd_connect(int argc, char **argv) {
   memset(&c, 0, sizeof(c));
   int rc = cli_parse(CLI_CONNECT, argc, argv, &o);
   if (rc == 0) rc = check_connect_options(&o);
+  if (rc == 0) rc = cli_observe_open(&o);
   if (rc) goto done;
 
   portls_connect_options_init(&co);
@@ -375,6 +382,8 @@ int cmd_connect(int argc, char **argv) {
   events.close = on_close;
   events.ocsp_response = on_ocsp_response;
   events.session = on_session;
+  if (cli_keylog_wanted()) events.keylog = on_keylog;
+  co.tls.enable_trace = (int)cli_num(&o, OPT_TRACE, 0);
   co.events = &events;
   co.user = &c;
 
@@ -404,6 +413,7 @@ int cmd_connect(int argc, char **argv) {
   rc = c.secured && c.closed && !c.had_error ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 
 done:
+  cli_observe_close();
   cli_tls_free(&t);
   cli_opts_free(&o);
   return rc < 0 ? CLI_EXIT_OK : rc;

@@ -309,6 +309,13 @@ static void raise_nofile_limit(void) {
 #endif
 }
 
+/* tls.Server 'keylog': --keylog's file gets every connection's lines. */
+static void on_server_keylog(portls_server *server, portls_socket *sock, const void *line,
+                             size_t len, void *user) {
+  (void)server, (void)sock, (void)user;
+  cli_keylog_write(line, len);
+}
+
 /* ---- the command ---- */
 
 static int serve_run(serve *s, const cli_opts *o, portls_server_options *so) {
@@ -404,6 +411,7 @@ int cmd_serve(int argc, char **argv) {
   if (rc == 0) rc = cli_psk_options(&o, &t, &so.tls, 1);
   if (rc == 0 && cli_has(&o, OPT_MAX_SEND_FRAGMENT))
     rc = cli_require_cap("--max-send-fragment", PORTLS_CAP_MAX_SEND_FRAGMENT);
+  if (rc == 0) rc = cli_observe_open(&o);
   if (rc) goto done;
 
   so.tls.request_cert = (int)cli_num(&o, OPT_REQUEST_CERT, 0);
@@ -416,6 +424,8 @@ int cmd_serve(int argc, char **argv) {
   events.client_error = on_client_error;
   events.error = on_server_error;
   events.close = on_server_close;
+  if (cli_keylog_wanted()) events.keylog = on_server_keylog;
+  so.tls.enable_trace = (int)cli_num(&o, OPT_TRACE, 0);
   so.events = &events;
   so.user = &s;
   if (cli_has(&o, OPT_ALPN_CALLBACK)) {
@@ -452,6 +462,7 @@ int cmd_serve(int argc, char **argv) {
   rc = serve_run(&s, &o, &so);
 
 done:
+  cli_observe_close();
   cli_tls_free(&t);
   cli_opts_free(&o);
   return rc < 0 ? CLI_EXIT_OK : rc;

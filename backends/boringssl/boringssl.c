@@ -221,6 +221,7 @@ static uint64_t bssl_capabilities(void) {
    * TLS 1.3 handshake offers and accepts no external PSK from them. */
   caps |= BSSL_CAP(PSK) | BSSL_CAP(PSK_HINT);
 #endif
+  caps |= BSSL_CAP(KEYLOG) | BSSL_CAP(TRACE); /* set_keylog, set_trace */
   return caps;
 }
 

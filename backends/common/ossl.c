@@ -1713,6 +1713,44 @@ void portls__ossl_session_free(portls_be_session *s) {
   portls__free(s);
 }
 
+/* ---- Observers: keylog and trace ----
+ * The OpenSSL backend already follows every context's secrets and records
+ * (ossl_lean.c's callbacks, for rest()), and those hand each line and message
+ * on to the session's observer. Elsewhere nothing is installed in the
+ * library until core asks: the key log callback on the session's SSL_CTX
+ * (OpenSSL has no per-SSL one; sessions without an observer return at
+ * once), the message callback on the SSL alone. */
+
+#if !defined(PORTLS_OSSL_LEAN)
+static void pssl_keylog_cb(const SSL *ssl, const char *line) {
+  portls__ossl_keylog_forward(SSL_get_app_data(ssl), line);
+}
+
+static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                        SSL *ssl, void *arg) {
+  (void)version;
+  (void)arg;
+  portls__ossl_msg_forward(SSL_get_app_data(ssl), write_p, content_type, buf, len);
+}
+#endif
+
+void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user) {
+  s->keylog = fn;
+  s->keylog_user = user;
+#if !defined(PORTLS_OSSL_LEAN)
+  if (fn != NULL && s->ssl != NULL)
+    SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(s->ssl), pssl_keylog_cb);
+#endif
+}
+
+void portls__ossl_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user) {
+  s->trace = fn;
+  s->trace_user = user;
+#if !defined(PORTLS_OSSL_LEAN)
+  if (s->ssl != NULL) SSL_set_msg_callback(s->ssl, fn != NULL ? pssl_msg_cb : NULL);
+#endif
+}
+
 #if !defined(PORTLS_OSSL_BORING)
 static int pssl_renegotiate(portls_be_session *s, int verify_peer, portls_error *err) {
   if (SSL_version(s->ssl) >= TLS1_3_VERSION)

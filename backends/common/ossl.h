@@ -180,6 +180,11 @@ struct portls_be_session {
   int (*psk_server)(void *psk_arg, const char *identity, portls_psk *psk);
   void *psk_arg;
   int psk_used;
+  /* Observers core installed (set_keylog, set_trace); NULL: none. */
+  portls_be_keylog_fn keylog;
+  void *keylog_user;
+  portls_be_msg_fn trace;
+  void *trace_user;
 #if defined(PORTLS_OSSL_BORING)
   int verify_last_error; /* the last error the verify callback passed on */
   int tickets_flushed;   /* server: TLS 1.3 tickets sent (see pssl_read in ossl.c) */
@@ -227,6 +232,8 @@ size_t portls__ossl_sigalg_pairs(portls_be_session *s, uint16_t *pairs, size_t m
 /* Formats n pairs as portls__ossl_shared_sigalgs does (*out: portls's allocator). */
 int portls__ossl_sigalgs_text(const uint16_t *pairs, size_t n, char **out, portls_error *err);
 #endif
+void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+void portls__ossl_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
 int portls__ossl_digest(int alg, const void *data, size_t len, uint8_t *out);
 int portls__ossl_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, const uint8_t *in,
                                 size_t len, uint8_t *out, size_t *out_len);
@@ -279,6 +286,23 @@ int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err);
  * name storage is s->ephemeral_name. */
 void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
 
+/* Hand a key log line / a protocol message of session s (NULL: none) to its
+ * observer, if core installed one: the library callbacks that see them call
+ * these, and while nobody observes that is one test. */
+static inline void portls__ossl_keylog_forward(portls_be_session *s, const char *line) {
+  if (s != NULL && s->keylog != NULL) s->keylog(s->keylog_user, line);
+}
+
+static inline void portls__ossl_msg_forward(portls_be_session *s, int write_p, int content_type,
+                                            const void *buf, size_t len) {
+  /* Record headers and TLS 1.3 inner content types are not messages. */
+  if (s == NULL || s->trace == NULL ||
+      (content_type != SSL3_RT_HANDSHAKE && content_type != SSL3_RT_CHANGE_CIPHER_SPEC &&
+       content_type != SSL3_RT_ALERT))
+    return;
+  s->trace(s->trace_user, write_p != 0, content_type, buf, len);
+}
+
 #ifdef __cplusplus
 }
 #endif
@@ -300,6 +324,7 @@ void portls__ossl_ephemeral(portls_be_session *s, portls_be_info *info);
   .ocsp_response = portls__ossl_ocsp_response, .digest = portls__ossl_digest,                      \
   .cipher_decrypt = portls__ossl_cipher_decrypt, .random = portls__ossl_random,                    \
   .suites = portls__ossl_suites, .export_keying_material = portls__ossl_export_keying_material,    \
-  .finished = portls__ossl_finished,
+  .finished = portls__ossl_finished, .set_keylog = portls__ossl_set_keylog,                        \
+  .set_trace = portls__ossl_set_trace,
 
 #endif

@@ -210,6 +210,7 @@ static void lean_keylog_cb(const SSL *ssl, const char *line) {
                     exporter[] = "EXPORTER_SECRET ";
   portls_be_session *s = SSL_get_app_data(ssl);
   int reading;
+  portls__ossl_keylog_forward(s, line);         /* the application's keylog, when it listens */
   if (s == NULL || !SSL_is_server(ssl)) return; /* clients never rest: nothing to follow */
   if (strncmp(line, exporter, sizeof exporter - 1) == 0) {
     /* Logged before the traffic secrets: exportKeyingMaterial at rest. */
@@ -261,6 +262,7 @@ static void lean_msg_cb(int write_p, int version, int content_type, const void *
   (void)version;
   (void)arg;
   portls_be_session *s = SSL_get_app_data(ssl);
+  portls__ossl_msg_forward(s, write_p, content_type, buf, len); /* enableTrace, when asked */
   portls__ossl_lean *r = s != NULL ? s->rest : NULL;
   if (r == NULL || r->broken) return;
   lean_dir *d = write_p ? &r->wr : &r->rd;

@@ -291,6 +291,12 @@ struct portls_be_session {
   void *psk_arg;
   int psk_asked, psk_used;
   size_t psk_too_long;
+  /* Observers core installed (observe.c); NULL: none, nothing installed. */
+  portls_be_keylog_fn keylog;
+  void *keylog_user;
+  portls_be_msg_fn trace;
+  void *trace_user;
+  struct portls__mbed_tap *tap; /* [0] received, [1] sent; while trace is set */
 };
 
 /* ---- mbedtls.c ---- */
@@ -355,6 +361,14 @@ int portls__mbed_server_session(portls_be_session *s, portls_buf *id, portls_buf
 int portls__mbed_ticket(portls_be_session *s, portls_buf *out);
 int portls__mbed_renegotiate(portls_be_session *s, int verify_peer, portls_error *err);
 void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *completed);
+/* ---- observe.c: keylog and trace ---- */
+
+void portls__mbed_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+void portls__mbed_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
+/* The bio's bytes, for the trace (sent: 1 for ours); only while s->trace is set. */
+void portls__mbed_tap(portls_be_session *s, int sent, const uint8_t *p, size_t n);
+void portls__mbed_observe_free(portls_be_session *s);
+
 /* The SNI callback installed on every server config. */
 int portls__mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len);
 

@@ -326,16 +326,23 @@ static uint64_t mbed_capabilities(void) {
   /* mbedtls_ssl_conf_own_cert keeps a list; the first pair that suits the
    * suite and the client's curves is used (RSA + ECDSA on one server). */
   caps |= MBED_CAP(MULTI_CERT);
-#if defined(MBEDTLS_SSL_EXPORT_KEYS)
-  /* RFC 5705 from the key-export callback's master secret and randoms. */
+#if defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_KEYING_MATERIAL_EXPORT)
+  /* 3.6: mbedtls_ssl_export_keying_material (RFC 5705, RFC 8446 7.5). */
   caps |= MBED_CAP(EXPORTER);
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+  /* 2.28: RFC 5705 from the key-export callback's master secret and randoms. */
+  caps |= MBED_CAP(EXPORTER);
+  caps |= MBED_CAP(KEYLOG); /* CLIENT_RANDOM lines from the key export callback */
 #endif
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
-  /* The verify_data mbed TLS keeps for secure renegotiation. */
+#if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_RENEGOTIATION)
+  /* 2.28: the verify_data mbed TLS keeps for secure renegotiation. 3.6
+   * keeps none for TLS 1.3, so it lacks the capability (as BoringSSL). */
   caps |= MBED_CAP(FINISHED);
 #endif
   /* SIGALGS: 2.28 configures hashes only (mbedtls_ssl_conf_sig_hashes), not
-   * which signature schemes; SHARED_SIGALGS: nothing tells them. */
+   * which signature schemes; SHARED_SIGALGS: nothing tells them. KEYLOG on
+   * 3.6 needs the per-connection export callback (not yet: see README). */
+  caps |= MBED_CAP(TRACE); /* observe.c: messages read off the records */
   return caps;
 }
 
@@ -372,10 +379,15 @@ const portls_backend portls__backend = {
     .random = mbed_random,
     .cipher_decrypt = mbed_cipher_decrypt,
     .suites = portls__mbed_suites,
-#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+#if (defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_KEYING_MATERIAL_EXPORT)) ||                      \
+    (!defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS))
     .export_keying_material = portls__mbed_export_keying_material,
 #endif
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
+#if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_RENEGOTIATION)
     .finished = portls__mbed_finished,
 #endif
+#if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS)
+    .set_keylog = portls__mbed_set_keylog,
+#endif
+    .set_trace = portls__mbed_set_trace,
 };

@@ -275,6 +275,7 @@ static int mbed_send(void *p, const unsigned char *buf, size_t len) {
     s->io_error = rc;
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
   }
+  if (s->trace != NULL) portls__mbed_tap(s, 1, buf, len);
   return len > INT_MAX ? INT_MAX : (int)len;
 }
 
@@ -434,6 +435,7 @@ static int mbed_peek_hello(portls_be_session *s) {
  * does application data that reaches the caller (portls__mbed_read); an
  * empty application-data record does not, as with OpenSSL. */
 static void mbed_frame(portls_be_session *s, const uint8_t *p, size_t n) {
+  if (s->trace != NULL) portls__mbed_tap(s, 0, p, n);
   while (n > 0) {
     if (s->fr_body > 0) {
       size_t k = PORTLS__MIN(n, s->fr_body);
@@ -1321,6 +1323,23 @@ static int mbed_export_keys(void *p, const unsigned char *ms, const unsigned cha
 }
 #endif
 
+#if defined(PORTLS_MBED3)
+int portls__mbed_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
+                                        const char *label, size_t label_len, const uint8_t *context,
+                                        size_t context_len, int use_context, portls_error *err) {
+#if defined(MBEDTLS_SSL_KEYING_MATERIAL_EXPORT)
+  if (!s->hs_done) return portls__err(err, PORTLS_ENOTCONN, "exportKeyingMaterial: no keys yet");
+  int ret = mbedtls_ssl_export_keying_material(&s->ssl, out, len, label, label_len, context,
+                                               context_len, use_context);
+  if (ret != 0) return portls__mbed_err(err, PORTLS_EINVAL, ret, "exportKeyingMaterial");
+  return 0;
+#else
+  (void)s, (void)out, (void)len, (void)label, (void)label_len, (void)context, (void)context_len,
+      (void)use_context;
+  return portls__err(err, PORTLS_ENOTSUP, "exportKeyingMaterial: not in this mbed TLS build");
+#endif
+}
+#else
 int portls__mbed_export_keying_material(portls_be_session *s, uint8_t *out, size_t len,
                                         const char *label, size_t label_len, const uint8_t *context,
                                         size_t context_len, int use_context, portls_error *err) {
@@ -1345,6 +1364,7 @@ int portls__mbed_export_keying_material(portls_be_session *s, uint8_t *out, size
   if (ret != 0) return portls__mbed_err(err, PORTLS_EINVAL, ret, "exportKeyingMaterial");
   return 0;
 }
+#endif
 
 size_t portls__mbed_finished(portls_be_session *s, int peer, uint8_t *buf, size_t cap) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
@@ -1514,6 +1534,7 @@ void portls__mbed_session_free(portls_be_session *s) {
   portls__free(s->alpn_list);
   portls__free(s->pre);
   portls__free(s->servername);
+  portls__mbed_observe_free(s);
   if (s->resume != NULL) mbedtls_platform_zeroize(s->resume, s->resume_len); /* a master secret */
   portls__free(s->resume);
   if (s->kept_chain != NULL) mbedtls_x509_crt_free(s->kept_chain);
@@ -1963,7 +1984,15 @@ void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   info->verify_result = info->has_peer_cert ? s->verify_code : 0;
 #if defined(PORTLS_MBED_PSK)
   const mbedtls_ssl_ciphersuite_t *psk_cs = mbedtls_ssl_ciphersuite_from_id(suite);
+#if defined(PORTLS_MBED3)
+  /* 3.x keeps mbedtls_ssl_ciphersuite_uses_psk internal. */
+  int kx = psk_cs != NULL ? (int)psk_cs->key_exchange : 0;
+  info->psk =
+      s->psk_used && (kx == MBEDTLS_KEY_EXCHANGE_PSK || kx == MBEDTLS_KEY_EXCHANGE_DHE_PSK ||
+                      kx == MBEDTLS_KEY_EXCHANGE_RSA_PSK || kx == MBEDTLS_KEY_EXCHANGE_ECDHE_PSK);
+#else
   info->psk = s->psk_used && psk_cs != NULL && mbedtls_ssl_ciphersuite_uses_psk(psk_cs);
+#endif
 #endif
   mbed_ephemeral(s, suite, info);
 }

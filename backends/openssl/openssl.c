@@ -282,6 +282,7 @@ static uint64_t pssl_capabilities(void) {
   caps |= PSSL_CAP(PFX) | PSSL_CAP(ENCRYPTED_KEYS) | PSSL_CAP(CRL);
   caps |= PSSL_CAP(CIPHER_SERVER_PREF) | PSSL_CAP(CIPHER_CLIENT_PREF);
   caps |= PSSL_CAP(MAX_SEND_FRAGMENT);
+  caps |= PSSL_CAP(KEYLOG) | PSSL_CAP(TRACE); /* set_keylog, set_trace */
 #if defined(PORTLS_OSSL_LEAN)
   caps |= PSSL_CAP(IDLE_RELEASE); /* rest(): backends/common/ossl_lean.c */
 #endif

@@ -168,6 +168,8 @@ int portls_server_set_events(portls_server *srv, const portls_server_events *ev,
     for (unsigned i = 0; i < srv->group->n; i++)
       (void)portls_server_set_events(srv->group->w[i].srv, ev, user);
   }
+  if (ev != NULL && ev->keylog != NULL && !portls_has_capability(PORTLS_CAP_KEYLOG))
+    return PORTLS_ENOTSUP;
   if (ev != NULL)
     srv->ev = *ev;
   else

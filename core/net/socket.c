@@ -41,11 +41,14 @@ void portls__socket_discard(portls_socket *s) {
 
 int portls_socket_set_events(portls_socket *s, const portls_socket_events *ev, void *user) {
   if (s == NULL) return PORTLS_EINVAL;
+  if (ev != NULL && ev->keylog != NULL && !portls_has_capability(PORTLS_CAP_KEYLOG))
+    return PORTLS_ENOTSUP;
   if (ev != NULL)
     s->ev = *ev;
   else
     memset(&s->ev, 0, sizeof s->ev);
   s->user = user;
+  s->uops->events_changed(s);
   return 0;
 }
 
@@ -423,6 +426,7 @@ const portls__upper_ops portls__plain_upper = {
     .closing = plain_nothing,
     .report_error = plain_report_error,
     .free = plain_nothing,
+    .events_changed = plain_nothing,
 };
 
 /* ---- destroy and close ---- */

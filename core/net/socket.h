@@ -66,6 +66,8 @@ typedef struct portls__upper_ops {
   int (*report_error)(portls_socket *s);
   /* Frees the layer's state (the socket is being freed). */
   void (*free)(portls_socket *s);
+  /* set_events() replaced the listeners (TLS: keylog is installed or removed). */
+  void (*events_changed)(portls_socket *s);
 } portls__upper_ops;
 
 /* The plain upper layer, every socket's until another takes its place. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tls/context.h"
+#include "tls/observe.h"
 #include "tls/tls.h"
 
 #define B (&portls__backend)
@@ -107,6 +108,7 @@ static int start_engine(portls_socket *s, portls_error *err) {
   portls__bytes_free(&t->resume);
   portls__bytes_free(&t->ocsp);
   if (rc < 0) return rc;
+  portls__tls_observe(s);                    /* keylog, trace: only when someone listens */
   if (!t->is_server) portls__tls_process(s); /* sends the ClientHello */
   return 0;
 }

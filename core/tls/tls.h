@@ -92,6 +92,12 @@ typedef struct portls__tls {
   int rested;
   portls_socket *rest_prev, *rest_next;
   int rest_listed;
+  /* observe.c: enableTrace (trace, its callback), and what is installed on
+   * the backend session now. */
+  int trace;
+  portls_trace_cb trace_cb;
+  void *trace_user;
+  int keylog_on, trace_on;
 } portls__tls;
 
 /* The TLS upper layer (tls_socket.c). */

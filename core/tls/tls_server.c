@@ -24,6 +24,9 @@ typedef struct portls__tls_server {
   portls_context *ctx;
   int request_cert, reject_unauthorized;
   uint64_t handshake_timeout_ms;
+  int trace; /* enableTrace for every connection */
+  portls_trace_cb trace_cb;
+  void *trace_user;
   portls__bytes alpn_wire, npn_wire;
   portls__hello_hooks hooks;
   portls__psk psk; /* pskCallback, pskIdentityHint */
@@ -157,6 +160,9 @@ static int accepted(void *data, portls_socket *s, portls_error *err) {
   t->reject_unauthorized = ts->reject_unauthorized;
   t->hooks = &ts->hooks;
   t->hs_timeout_ms = ts->handshake_timeout_ms;
+  t->trace = ts->trace;
+  t->trace_cb = ts->trace_cb;
+  t->trace_user = ts->trace_user;
   if (portls__bytes_append(&t->alpn_wire, ts->alpn_wire.data, ts->alpn_wire.len) ||
       portls__bytes_append(&t->npn_wire, ts->npn_wire.data, ts->npn_wire.len) ||
       portls__psk_copy(&t->psk, &ts->psk) < 0)
@@ -242,6 +248,12 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   if (rc == 0 && o->ocsp_request != NULL)
     rc = portls__need_cap(PORTLS_CAP_OCSP_STAPLING, "OCSPRequest", err);
   if (rc == 0) rc = portls__psk_setup(&ts->psk, &o->tls, 1, err);
+  if (rc == 0 && o->tls.enable_trace) rc = portls__need_cap(PORTLS_CAP_TRACE, "enableTrace", err);
+  if (rc == 0 && o->events != NULL && o->events->keylog != NULL)
+    rc = portls__need_cap(PORTLS_CAP_KEYLOG, "keylog", err);
+  ts->trace = o->tls.enable_trace != 0;
+  ts->trace_cb = o->tls.trace;
+  ts->trace_user = o->tls.trace_user;
   if (rc == 0 && (o->client_reneg_limit < -1 || o->client_reneg_window_s < -1))
     rc = portls__err(err, PORTLS_EINVAL, "client_reneg_limit/window: -1 (default) or a count");
   portls__hello_hooks *h = &ts->hooks;

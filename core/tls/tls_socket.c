@@ -6,6 +6,7 @@
 
 #include "tls/context.h"
 #include "tls/suites.h"
+#include "tls/observe.h"
 #include "tls/tls.h"
 
 #define B (&portls__backend)
@@ -147,6 +148,7 @@ const portls__upper_ops portls__tls_upper = {
     .closing = tls_closing,
     .report_error = portls__tls_server_client_error,
     .free = tls_free,
+    .events_changed = portls__tls_observe,
 };
 
 int portls_socket_encrypted(const portls_socket *s) { return portls__tls_of(s) != NULL; }

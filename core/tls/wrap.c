@@ -50,6 +50,15 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
   t->check_identity = o->tls.check_server_identity;
   t->check_identity_user = o->tls.check_server_identity_user;
   if ((rc = portls__psk_setup(&t->psk, &o->tls, t->is_server, err)) < 0) return rc;
+  if (o->events != NULL && o->events->keylog != NULL &&
+      (rc = portls__need_cap(PORTLS_CAP_KEYLOG, "keylog", err)) < 0)
+    return rc;
+  if (o->tls.enable_trace) {
+    if ((rc = portls__need_cap(PORTLS_CAP_TRACE, "enableTrace", err)) < 0) return rc;
+    t->trace = 1;
+    t->trace_cb = o->tls.trace;
+    t->trace_user = o->tls.trace_user;
+  }
   if (t->is_server) {
     t->hs_timeout_ms = o->tls.handshake_timeout_ms;
     return 0;

@@ -1,9 +1,11 @@
 /* portls_read_file: hosted builds only (a bare-metal build leaves this file out). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "portls/portls.h"
+#include "tls/observe.h"
 #include "util/util.h"
 
 static int errno_code(int e) {
@@ -54,4 +56,32 @@ int portls_read_file(const char *path, portls_buf *out, portls_error *err) {
   out->base = b.data;
   out->len = b.len - 1;
   return 0;
+}
+
+/* ---- SSLKEYLOGFILE, when the application opts in ---- */
+
+/* The process's key log file; lines are appended whole and flushed, so a
+ * reader (Wireshark) sees each secret as soon as it exists. */
+static FILE *keylog_file;
+
+static void keylog_to_file(const char *line, size_t len) {
+  if (fwrite(line, 1, len, keylog_file) == len) fflush(keylog_file);
+}
+
+int portls_keylog_from_env(portls_error *err) {
+  int rc = portls__need_cap(PORTLS_CAP_KEYLOG, "SSLKEYLOGFILE", err);
+  if (rc < 0) return rc;
+  const char *path = getenv("SSLKEYLOGFILE");
+  if (path == NULL || path[0] == '\0') return 0;
+  errno = 0;
+  FILE *f = fopen(path, "a");
+  if (f == NULL) {
+    int code = errno_code(errno);
+    return portls__err(err, code, "SSLKEYLOGFILE: %s: %s", path,
+                       errno ? strerror(errno) : "cannot open");
+  }
+  if (keylog_file != NULL) fclose(keylog_file);
+  keylog_file = f;
+  portls__keylog_sink = keylog_to_file;
+  return 1;
 }

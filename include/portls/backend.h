@@ -173,6 +173,17 @@ typedef struct portls_be_info {
   int psk; /* the handshake authenticated with a PSK (a PSK suite, or a TLS 1.3 external PSK) */
 } portls_be_info;
 
+/* Observers (set_keylog, set_trace): called from inside handshake(), read()
+ * and write(); they must not call back into the backend. */
+typedef void (*portls_be_keylog_fn)(void *user, const char *line);
+/* One protocol message: content_type 22 (handshake: msg is the whole
+ * message, its 4-byte header first), 20 (ChangeCipherSpec) or 21 (alert:
+ * level, description). sent: 1 for ours, 0 for the peer's. A backend that
+ * sees only a record it cannot decrypt passes msg NULL and the record's
+ * length. */
+typedef void (*portls_be_msg_fn)(void *user, int sent, int content_type, const uint8_t *msg,
+                                 size_t len);
+
 /* Formats a backend decodes itself (portls_backend.native). What a backend
  * does not decode, core decodes with the backend's primitives (digest,
  * cipher_decrypt) and hands over as plain DER. */
@@ -284,6 +295,19 @@ typedef struct portls_backend {
    * ("ECDSA+SHA256", "RSA-PSS+SHA256", "Ed25519"), ':'-joined into *out
    * (allocated with portls's allocator; "" when none). */
   int (*shared_sigalgs)(portls_be_session *s, char **out, portls_error *err);
+  /* Optional (PORTLS_CAP_KEYLOG): from now on, fn(user, line) gets each
+   * secret of the session as an NSS key log line (NUL-terminated, no newline):
+   * CLIENT_RANDOM for TLS 1.2 and below; CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+   * SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0,
+   * SERVER_TRAFFIC_SECRET_0 and EXPORTER_SECRET for TLS 1.3. fn NULL stops
+   * it. Core calls it only when the application listens, so a backend
+   * installs nothing in the library until then. */
+  void (*set_keylog)(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+  /* Optional (PORTLS_CAP_TRACE): from now on, fn gets each handshake
+   * message, ChangeCipherSpec and alert as it is sent or received (see
+   * portls_be_msg_fn); fn NULL stops it. As set_keylog: nothing installed
+   * until core asks. */
+  void (*set_trace)(portls_be_session *s, portls_be_msg_fn fn, void *user);
 
   /* Crypto primitives for core. */
   /* One-shot digest (PORTLS_BE_SHA*); out holds 64 bytes at most. PORTLS_ENOTSUP for an alg the

@@ -56,7 +56,9 @@ extern "C" {
   /* PSK (Node's pskCallback / pskIdentityHint) */                                                 \
   XX(PSK, 32, "psk", "pre-shared keys: pskCallback with TLS 1.2 PSK suites")                       \
   XX(PSK_TLS1_3, 33, "psk-tls1.3", "pskCallback keys used as TLS 1.3 external PSKs")               \
-  XX(PSK_HINT, 34, "psk-hint", "pskIdentityHint sent by a server and seen by a client")
+  XX(PSK_HINT, 34, "psk-hint", "pskIdentityHint sent by a server and seen by a client")            \
+  XX(KEYLOG, 35, "keylog", "NSS key log lines of each connection's secrets (keylog)")              \
+  XX(TRACE, 36, "trace", "one line per handshake message sent and received (enableTrace)")
 
 typedef enum portls_cap {
 #define PORTLS__CAP_ENUM(id, bit, name, desc) PORTLS_CAP_##id = (bit),

@@ -386,6 +386,16 @@ typedef void (*portls_ocsp_response_cb)(portls_socket *sock, const void *respons
                                         void *user);
 /* 'session' (a client's session to reuse, as getSession() would return it). */
 typedef void (*portls_session_cb)(portls_socket *sock, const void *session, size_t len, void *user);
+/* Node 'keylog' (line, tlsSocket): one NSS key log line (the format of
+ * SSLKEYLOGFILE that Wireshark reads), its newline included, valid during
+ * the call only. It holds a secret of the connection: CLIENT_RANDOM for TLS
+ * 1.2 and below; CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+ * SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0,
+ * SERVER_TRAFFIC_SECRET_0 and EXPORTER_SECRET for TLS 1.3. Called during the
+ * handshake, from the loop; the socket may be destroyed from it (no line
+ * follows then). Requires:
+ * PORTLS_CAP_KEYLOG */
+typedef void (*portls_keylog_cb)(portls_socket *sock, const void *line, size_t len, void *user);
 
 /* One listener per event; any may be NULL. */
 typedef struct portls_socket_events {
@@ -399,11 +409,16 @@ typedef struct portls_socket_events {
   portls_close_cb close;           /* Node 'close': the last event; memory is freed after it */
   portls_ocsp_response_cb ocsp_response; /* Node 'OCSPResponse' (requestOCSP) */
   portls_session_cb session;             /* Node 'session' */
+  /* Node 'keylog'. Nothing is installed in the TLS library while no socket
+   * or server listens. Lines of a handshake already under way come from the
+   * moment it is set. Requires: PORTLS_CAP_KEYLOG */
+  portls_keylog_cb keylog;
 } portls_socket_events;
 
 /* Replaces the socket's listeners (Node's socket.on(...) for every event at
  * once): events is copied (NULL removes them all), user is passed to each.
- * Errors: PORTLS_EINVAL. */
+ * Errors: PORTLS_EINVAL, PORTLS_ENOTSUP (keylog without PORTLS_CAP_KEYLOG;
+ * nothing is replaced then). */
 int portls_socket_set_events(portls_socket *sock, const portls_socket_events *events, void *user);
 /* The user pointer given with the socket's events (NULL for a NULL socket). */
 void *portls_socket_user(const portls_socket *sock);
@@ -470,6 +485,10 @@ typedef int (*portls_psk_client_cb)(portls_socket *sock, const char *hint, portl
  * certificate). Requires: PORTLS_CAP_PSK */
 typedef int (*portls_psk_server_cb)(portls_socket *sock, const char *identity, portls_psk *psk,
                                     void *user);
+/* enableTrace's output: one line (NUL-terminated, no newline) per handshake
+ * message, ChangeCipherSpec or alert, sent ("-> ") or received ("<- "), e.g.
+ * "<- ServerHello len=118, version TLSv1.3, cipher TLS_AES_256_GCM_SHA384". */
+typedef void (*portls_trace_cb)(portls_socket *sock, const char *line, void *user);
 
 /* Node: the options of net.connect(). */
 typedef struct portls_net_connect_options {
@@ -526,6 +545,12 @@ typedef struct portls_tls_options {
   /* Server: the identity hint sent in TLS 1.2's ServerKeyExchange (at most
    * PORTLS_PSK_MAX_IDENTITY bytes). Requires: PORTLS_CAP_PSK_HINT */
   const char *psk_identity_hint;
+  /* Node: enableTrace: portls_socket_enable_trace(sock, trace, trace_user)
+   * on the socket (a server: on each connection) before its first byte.
+   * Default 0. Requires: PORTLS_CAP_TRACE */
+  int enable_trace;
+  portls_trace_cb trace; /* NULL: standard error */
+  void *trace_user;
 } portls_tls_options;
 
 /* Node: the options of tls.connect(): the TLSSocket options plus where to connect. */
@@ -812,6 +837,28 @@ int portls_socket_get_peer_finished(const portls_socket *sock, void *buf, size_t
  * PORTLS_ENOMEM. Requires: PORTLS_CAP_SHARED_SIGALGS */
 int portls_socket_get_shared_sigalgs(const portls_socket *sock, const char ***names, size_t *count,
                                      portls_error *err);
+/* Node: tlsSocket.enableTrace(): from now on, each handshake message,
+ * ChangeCipherSpec and alert the socket sends or receives becomes one line
+ * given to cb (NULL: written to standard error with a newline), the same
+ * format on every backend. Lines are rendered by portls from the messages
+ * themselves (not OpenSSL's SSL_trace text, which Node prints). On a backend
+ * that sees only ciphertext after ChangeCipherSpec (mbedTLS), later
+ * encrypted records are named with their length. Nothing is installed in
+ * the TLS library until this is called. Errors: PORTLS_EINVAL (not a TLS
+ * socket), PORTLS_ENOTSUP. Requires: PORTLS_CAP_TRACE */
+int portls_socket_enable_trace(portls_socket *sock, portls_trace_cb cb, void *user);
+
+/* Opt-in to the SSLKEYLOGFILE convention (curl, Firefox, Chrome): when the
+ * environment variable SSLKEYLOGFILE names a file, every TLS connection of
+ * the process appends its NSS key log lines to it (as the 'keylog' event
+ * gives them), on top of the events. portls never reads SSLKEYLOGFILE
+ * unless the application calls this: anyone who can set the environment
+ * could otherwise make a program disclose its secrets. Process-wide: call it
+ * before any connection exists. Returns 1 when the file was opened, 0 when
+ * SSLKEYLOGFILE is unset or empty, or PORTLS_ENOENT / PORTLS_EACCES /
+ * PORTLS_EIO with a message naming SSLKEYLOGFILE and the path (hosted builds
+ * only; PORTLS_ENOTSUP without PORTLS_CAP_KEYLOG). */
+int portls_keylog_from_env(portls_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* SecurePair: TLS with no transport at all                                   */
@@ -890,6 +937,10 @@ typedef void (*portls_server_error_cb)(portls_server *server, const portls_error
  * per connection). sock is closing; it may be NULL if it never existed. */
 typedef void (*portls_client_error_cb)(portls_server *server, const portls_error *err,
                                        portls_socket *sock, void *user);
+/* tls.Server 'keylog' (line, tlsSocket): as the socket's keylog event, for
+ * every connection the server accepts (from the start of its handshake). */
+typedef void (*portls_server_keylog_cb)(portls_server *server, portls_socket *sock,
+                                        const void *line, size_t len, void *user);
 
 /* A server's listeners; any may be NULL. */
 typedef struct portls_server_events {
@@ -904,6 +955,9 @@ typedef struct portls_server_events {
    * after a 500 ms back-off. (listen() returns its own errors.) */
   portls_server_error_cb error;
   portls_server_cb close; /* after close(), once every connection is gone */
+  /* tls: 'keylog', for connections accepted while it is set. Requires:
+   * PORTLS_CAP_KEYLOG */
+  portls_server_keylog_cb keylog;
 } portls_server_events;
 
 /* The three questions a server's ClientHello may raise (SNI, session, OCSP)
@@ -1057,7 +1111,8 @@ int portls_tls_create_server(portls_loop *loop, const portls_server_options *opt
 
 /* Replaces the server's listeners (Node's server.on(...) for every event at
  * once): events is copied (NULL removes them all), user is passed to each.
- * Errors: PORTLS_EINVAL. */
+ * Errors: PORTLS_EINVAL, PORTLS_ENOTSUP (keylog without PORTLS_CAP_KEYLOG;
+ * nothing is replaced then). */
 int portls_server_set_events(portls_server *server, const portls_server_events *events, void *user);
 /* The user pointer given with the server's events (NULL for a NULL server). */
 void *portls_server_user(const portls_server *server);
