@@ -342,7 +342,11 @@ static uint64_t mbed_capabilities(void) {
   /* SIGALGS: 2.28 configures hashes only (mbedtls_ssl_conf_sig_hashes), not
    * which signature schemes; SHARED_SIGALGS: nothing tells them. KEYLOG on
    * 3.6 needs the per-connection export callback (not yet: see README). */
-  caps |= MBED_CAP(TRACE); /* observe.c: messages read off the records */
+#if !defined(PORTLS_MBED3)
+  /* observe.c reads the messages off the records; TLS 1.3 (3.6) encrypts
+   * them from the ServerHello on, so 3.6 lacks the capability. */
+  caps |= MBED_CAP(TRACE);
+#endif
   return caps;
 }
 
@@ -389,5 +393,7 @@ const portls_backend portls__backend = {
 #if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS)
     .set_keylog = portls__mbed_set_keylog,
 #endif
+#if !defined(PORTLS_MBED3)
     .set_trace = portls__mbed_set_trace,
+#endif
 };

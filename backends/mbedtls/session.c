@@ -1459,6 +1459,14 @@ int portls__mbed_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   s->conf = *conf; /* shallow: shares the context's pointers (see mbed.h) */
   s->own_conf = 1;
   conf = &s->conf;
+#if defined(PORTLS_MBED_PSK) && defined(PORTLS_MBED_TLS13)
+  /* The PSK callbacks serve TLS 1.2 PSK suites (3.6 takes TLS 1.3 external
+   * PSKs only from a static config): a connection with one is held to TLS
+   * 1.2, as on BoringSSL, unless its context allows TLS 1.3 alone. */
+  if ((s->psk_client != NULL || s->psk_server != NULL) &&
+      s->conf.min_tls_version <= MBEDTLS_SSL_VERSION_TLS1_2)
+    mbedtls_ssl_conf_max_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
 #if defined(MBEDTLS_SSL_EXPORT_KEYS)
   mbedtls_ssl_conf_export_keys_ext_cb(&s->conf, mbed_export_keys, s);
 #endif
