@@ -5,6 +5,7 @@
  * compiled suite lists and the curve list, all owned by the context.
  * Failures use the same codes as the OpenSSL backend for the same inputs.
  */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS /* mbed TLS 3.x: fields behind MBEDTLS_PRIVATE() */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,12 @@ static int mbed_read_key(mbedtls_pk_context *pk, portls_buf b, const char *passp
   if (mbed_input(b, &p, &len, &copy) < 0) return portls__err(err, PORTLS_ENOMEM, NULL);
   const unsigned char *pwd = (const unsigned char *)passphrase;
   size_t pwdlen = passphrase != NULL ? strlen(passphrase) : 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  int ret = mbedtls_pk_parse_key(pk, p, len, pwdlen > 0 ? pwd : NULL, pwdlen,
+                                 mbedtls_ctr_drbg_random, portls__mbed_rng());
+#else
   int ret = mbedtls_pk_parse_key(pk, p, len, pwdlen > 0 ? pwd : NULL, pwdlen);
+#endif
   mbed_free_copy(copy, len);
   if (ret == 0) return 0;
 
@@ -168,8 +174,12 @@ static int mbed_check_own_chain(const mbedtls_x509_crt *crt, const char *what, p
   for (const mbedtls_x509_crt *c = crt; c != NULL && c->raw.len > 0; c = c->next) {
     int self = c->issuer_raw.len == c->subject_raw.len &&
                memcmp(c->issuer_raw.p, c->subject_raw.p, c->issuer_raw.len) == 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 /* 3.x parses no MD2/MD4 signatures */
+    if (!self && (c->sig_md == MBEDTLS_MD_SHA1 || c->sig_md == MBEDTLS_MD_MD5))
+#else
     if (!self && (c->sig_md == MBEDTLS_MD_SHA1 || c->sig_md == MBEDTLS_MD_MD5 ||
                   c->sig_md == MBEDTLS_MD_MD4 || c->sig_md == MBEDTLS_MD_MD2))
+#endif
       return portls__err(err, PORTLS_ECERT,
                          "%s: ca md too weak (a certificate of the chain is signed with %s)", what,
                          c->sig_md == MBEDTLS_MD_SHA1 ? "SHA-1" : "MD5 or older");
@@ -196,7 +206,11 @@ static int mbed_load_pair(portls_be_ctx *ctx, size_t i, const portls_be_keypair 
   if (rc < 0) return rc;
   if ((rc = mbed_read_key(key, pair->key, passphrase, what_key, err)) < 0) return rc;
   if ((rc = mbed_check_own_chain(crt, what_cert, err)) < 0) return rc;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  int ret = mbedtls_pk_check_pair(&crt->pk, key, mbedtls_ctr_drbg_random, portls__mbed_rng());
+#else
   int ret = mbedtls_pk_check_pair(&crt->pk, key);
+#endif
   if (ret != 0) {
     char msg[64];
     snprintf(msg, sizeof msg, "%s: key values mismatch", what_key);
@@ -302,17 +316,26 @@ static int mbed_apply_versions(portls_be_ctx *ctx, const portls_be_ctx_config *c
   /* No minimum: TLS 1.2, which is what the OpenSSL backend can negotiate
    * then (TLS 1.0 and 1.1 need security level 0 there, which it only sets
    * for a context that asks for them). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  const int top = MBEDTLS_SSL_MINOR_VERSION_4; /* 3.x: TLS 1.3 */
+#else
+  const int top = MBEDTLS_SSL_MINOR_VERSION_3;
+#endif
   int min = cfg->min_version != 0 ? cfg->min_version & 0xff : MBEDTLS_SSL_MINOR_VERSION_3;
-  int max = cfg->max_version != 0 ? cfg->max_version & 0xff : MBEDTLS_SSL_MINOR_VERSION_3;
+  int max = cfg->max_version != 0 ? cfg->max_version & 0xff : top;
   if ((cfg->min_version != 0 && (cfg->min_version >> 8) != 3) ||
       (cfg->max_version != 0 && (cfg->max_version >> 8) != 3))
     return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: unknown version number");
-  if (min > MBEDTLS_SSL_MINOR_VERSION_3)
+  if (min > top)
     return portls__err(err, PORTLS_EPROTOCOL_METHOD,
                        "minimum TLS version: TLS 1.3 is not available in mbed TLS %s",
                        MBEDTLS_VERSION_STRING);
-  if (max > MBEDTLS_SSL_MINOR_VERSION_3) max = MBEDTLS_SSL_MINOR_VERSION_3;
+  if (max > top) max = top;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  if (min < MBEDTLS_SSL_MINOR_VERSION_3) min = MBEDTLS_SSL_MINOR_VERSION_3; /* 3.x: TLS 1.2 up */
+#else
   if (min < MBEDTLS_SSL_MINOR_VERSION_1) min = MBEDTLS_SSL_MINOR_VERSION_1;
+#endif
   if (min > max)
     return portls__err(err, PORTLS_EPROTOCOL_METHOD, "TLS version: minimum above maximum");
   mbedtls_ssl_conf_min_version(&ctx->srv, MBEDTLS_SSL_MAJOR_VERSION_3, min);

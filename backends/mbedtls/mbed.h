@@ -27,11 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if !defined(MBEDTLS_CONFIG_FILE)
-#include <mbedtls/config.h>
-#else
-#include MBEDTLS_CONFIG_FILE
+/* 3.x hides the structures' fields behind MBEDTLS_PRIVATE() unless this is set
+ * before the first mbed TLS header (each backend file defines it at its top);
+ * 2.28 ignores it. */
+#ifndef MBEDTLS_ALLOW_PRIVATE_ACCESS
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #endif
+#include <mbedtls/version.h> /* 2.28: config.h; 3.x: build_info.h (MBEDTLS_CONFIG_FILE) */
 
 #include <mbedtls/cipher.h>
 #include <mbedtls/ctr_drbg.h>
@@ -46,8 +48,8 @@
 #include "portls/backend.h"
 
 #if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x02100000 ||                     \
-    MBEDTLS_VERSION_NUMBER >= 0x03000000
-#error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28"
+    MBEDTLS_VERSION_NUMBER >= 0x03070000
+#error "portls: the mbedtls backend is written for mbed TLS 2.16 .. 2.28 and 3.6"
 #endif
 #if !defined(MBEDTLS_SSL_TLS_C) || !defined(MBEDTLS_X509_CRT_PARSE_C) ||                           \
     !defined(MBEDTLS_CTR_DRBG_C) || !defined(MBEDTLS_ENTROPY_C)
@@ -59,6 +61,13 @@
     defined(MBEDTLS_SSL_CLI_C) && defined(MBEDTLS_AES_C) && defined(MBEDTLS_CIPHER_MODE_CBC) &&    \
     defined(MBEDTLS_CIPHER_PADDING_PKCS7) && defined(MBEDTLS_SHA256_C) && defined(MBEDTLS_MD_C)
 #define PORTLS_MBED_TICKETS 1
+#endif
+
+/* mbed TLS 3.x renamed the one-shot digests (the _ret forms are gone). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define mbedtls_sha1_ret mbedtls_sha1
+#define mbedtls_sha256_ret mbedtls_sha256
+#define mbedtls_sha512_ret mbedtls_sha512
 #endif
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
  * This file: the process-wide state (one CTR-DRBG seeded once, the suite
  * list), the crypto primitives core uses, the capability set and the vtable.
  */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS /* mbed TLS 3.x: fields behind MBEDTLS_PRIVATE() */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@
 #endif
 #if defined(MBEDTLS_THREADING_PTHREAD)
 #include <pthread.h>
+#endif
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h> /* 3.x: TLS 1.3's key schedule runs on PSA */
 #endif
 
 #include "backends/mbedtls/mbed.h"
@@ -39,6 +43,9 @@ static void mbed_global_once(void) {
   mbedtls_ctr_drbg_init(&mbed_drbg);
   mbed_rng_ok = mbedtls_ctr_drbg_seed(&mbed_drbg, mbedtls_entropy_func, &mbed_entropy, pers,
                                       sizeof pers - 1) == 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+  if (mbed_rng_ok && psa_crypto_init() != PSA_SUCCESS) mbed_rng_ok = 0;
+#endif
 
   /* The library's own preference order (core's cipher-string compiler skips
    * a suite its table does not know). */
@@ -139,6 +146,17 @@ static int mbed_global_init(const portls_allocator *alloc) {
 /* ------------------------------------------------------------------------ */
 /* Primitives                                                                 */
 
+/* 3.x packs the cipher info's sizes into bit-fields: read them with getters. */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define MBED_KEY_BITS(info) ((int)mbedtls_cipher_info_get_key_bitlen(info))
+#define MBED_IV_SIZE(info) mbedtls_cipher_info_get_iv_size(info)
+#define MBED_BLOCK_SIZE(info) mbedtls_cipher_info_get_block_size(info)
+#else
+#define MBED_KEY_BITS(info) ((int)(info)->key_bitlen)
+#define MBED_IV_SIZE(info) ((size_t)(info)->iv_size)
+#define MBED_BLOCK_SIZE(info) ((size_t)(info)->block_size)
+#endif
+
 static int mbed_digest(int alg, const void *data, size_t len, uint8_t *out) {
   switch (alg) {
   case PORTLS_BE_SHA1:
@@ -174,13 +192,13 @@ int portls__mbed_cbc(mbedtls_cipher_type_t type, mbedtls_operation_t op, const u
   mbedtls_cipher_context_t c;
   mbedtls_cipher_init(&c);
   int ret = mbedtls_cipher_setup(&c, info);
-  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, (int)info->key_bitlen, op);
+  if (ret == 0) ret = mbedtls_cipher_setkey(&c, key, MBED_KEY_BITS(info), op);
 #if defined(MBEDTLS_CIPHER_PADDING_PKCS7)
   if (ret == 0) ret = mbedtls_cipher_set_padding_mode(&c, MBEDTLS_PADDING_PKCS7);
 #else
   if (ret == 0) ret = MBEDTLS_ERR_CIPHER_FEATURE_UNAVAILABLE;
 #endif
-  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, info->iv_size, in, len, out, out_len);
+  if (ret == 0) ret = mbedtls_cipher_crypt(&c, iv, MBED_IV_SIZE(info), in, len, out, out_len);
   mbedtls_cipher_free(&c);
   return ret;
 }
@@ -208,7 +226,7 @@ static int mbed_cipher_decrypt(int alg, const uint8_t *key, const uint8_t *iv, c
   }
   const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
   if (info == NULL) return PORTLS_ENOTSUP;
-  if (len == 0 || len % info->block_size != 0) return PORTLS_EINVAL;
+  if (len == 0 || len % MBED_BLOCK_SIZE(info) != 0) return PORTLS_EINVAL;
   switch (portls__mbed_cbc(type, MBEDTLS_DECRYPT, key, iv, in, len, out, out_len)) {
   case 0:
     return 0;
@@ -254,6 +272,9 @@ static uint64_t mbed_capabilities(void) {
 #endif
   /* TLS1_3: never on 2.28. MBEDTLS_SSL_PROTO_TLS1_3_EXPERIMENTAL is a
    * prototype that crashes when both ends configure minor version 4. */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  caps |= MBED_CAP(TLS1_3);
+#endif
 #if defined(MBEDTLS_SSL_ALPN)
   caps |= MBED_CAP(ALPN);
 #endif

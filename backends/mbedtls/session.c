@@ -17,14 +17,20 @@
  * gives for the same chain in a Node-style handshake (docs/backends.md,
  * "Keys, containers and verification").
  */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS /* mbed TLS 3.x: fields behind MBEDTLS_PRIVATE() */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/version.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#include "ssl_misc.h" /* 3.x: the handshake structure, in the source tree's library/ */
+#else
 #include <mbedtls/ssl_internal.h>
+#endif
 
 #include "backends/mbedtls/mbed.h"
 
@@ -532,8 +538,14 @@ static const char *mbed_alert_name(int a) {
 static int mbed_not_tls(const portls_be_session *s, int ret, int op) {
   const unsigned char *h = s->ssl.in_hdr;
   if (op != MBED_OP_HANDSHAKE || h == NULL || s->ssl.in_left < 5) return 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 /* 3.x: one code for a record header it refuses */
+  if (ret != MBEDTLS_ERR_SSL_INVALID_RECORD && ret != MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION &&
+      ret != MBEDTLS_ERR_SSL_DECODE_ERROR)
+    return 0;
+#else
   if (ret != (s->is_server ? MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO : MBEDTLS_ERR_SSL_INVALID_RECORD))
     return 0;
+#endif
   if ((h[0] & 0x80) != 0 || h[1] == MBEDTLS_SSL_MAJOR_VERSION_3) return 0;
   if (s->is_server && s->hs_completed == 0) {
     if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "POST ", 5) == 0 || memcmp(h, "HEAD ", 5) == 0 ||
@@ -574,13 +586,19 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   }
   case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
     return portls__mbed_err(err, PORTLS_ENO_CERT, ret, NULL);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 /* 3.x: no shared suite is HANDSHAKE_FAILURE */
+  case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+    return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#else
   case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
   case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
     return portls__mbed_err(err, PORTLS_ENO_SHARED_CIPHER, ret, NULL);
   case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
     return portls__mbed_err(err, PORTLS_EVERSION, ret, NULL);
+#endif
   case MBEDTLS_ERR_SSL_ALLOC_FAILED:
     return portls__mbed_err(err, PORTLS_ENOMEM, ret, NULL);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
     /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
      * default, as OpenSSL's security level 1): Node's minDHSize failure. */
@@ -592,6 +610,7 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
       return portls__mbed_err_detail(err, PORTLS_EDH_TOO_SMALL, ret, NULL, detail);
     }
     break;
+#endif
   default:
     break;
   }
@@ -717,7 +736,11 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
   if (ret == 0 && want != NULL &&
       (sess.id_len != want->id_len || memcmp(sess.id, want->id, sess.id_len) != 0 ||
        (want->ciphersuite != 0 &&
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 /* 3.x: no compression field */
+        sess.ciphersuite != want->ciphersuite)))
+#else
         (sess.ciphersuite != want->ciphersuite || sess.compression != want->compression))))
+#endif
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
 #if defined(MBEDTLS_HAVE_TIME)
   mbedtls_time_t now = mbedtls_time(NULL);
@@ -781,11 +804,16 @@ static int mbed_pin_suite(portls_be_session *s, int suite) {
   for (size_t i = 0; i + 1 < h.suites_len; i += 2)
     offered |= ((h.suites[i] << 8) | h.suites[i + 1]) == suite;
   if (!offered) return -1;
-  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   s->suite_pin[0] = suite;
   s->suite_pin[1] = 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 /* 3.x: one list, not one per version */
+  s->suites_saved[0] = s->conf.ciphersuite_list;
+  s->conf.ciphersuite_list = s->suite_pin;
+#else
+  memcpy(s->suites_saved, s->conf.ciphersuite_list, sizeof s->suites_saved);
   for (size_t i = 0; i < PORTLS__ARRAY_SIZE(s->suites_saved); i++)
     s->conf.ciphersuite_list[i] = s->suite_pin;
+#endif
   s->pinned = 1;
   return 0;
 }
@@ -821,6 +849,25 @@ static int mbed_cache_set(void *p, const mbedtls_ssl_session *session) {
   return 0;
 }
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+/* 3.x hands the cache the session id alone, and compares the suite itself. */
+static int mbed_cache_get3(void *p, unsigned char const *id, size_t id_len,
+                           mbedtls_ssl_session *session) {
+  if (id_len > sizeof session->id) return 1;
+  memcpy(session->id, id, id_len);
+  session->id_len = id_len;
+  session->ciphersuite = 0;
+  return mbed_cache_get(p, session);
+}
+
+static int mbed_cache_set3(void *p, unsigned char const *id, size_t id_len,
+                           const mbedtls_ssl_session *session) {
+  (void)id;
+  (void)id_len;
+  return mbed_cache_set(p, session);
+}
+#endif
+
 /* A server's own config: the callbacks above, and the authmode. */
 static int mbed_server_conf(portls_be_session *s, const portls_be_session_config *cfg) {
   mbedtls_ssl_conf_authmode(&s->conf, cfg->verify_peer ? MBEDTLS_SSL_VERIFY_OPTIONAL
@@ -832,7 +879,11 @@ static int mbed_server_conf(portls_be_session *s, const portls_be_session_config
   if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
     mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
 #endif
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get3, mbed_cache_set3);
+#else
   mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get, mbed_cache_set);
+#endif
   if (cfg->resume.base != NULL && cfg->resume.len > 0) {
     if ((s->resume = portls__memdup(cfg->resume.base, cfg->resume.len)) == NULL)
       return PORTLS_ENOMEM;
@@ -995,7 +1046,11 @@ static void mbed_hs_end(portls_be_session *s) {
 static void mbed_track(portls_be_session *s) {
   const int in_hs = s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER;
   if (s->pinned && s->ssl.state > MBEDTLS_SSL_CLIENT_HELLO) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    s->conf.ciphersuite_list = s->suites_saved[0];
+#else
     memcpy(s->conf.ciphersuite_list, s->suites_saved, sizeof s->suites_saved);
+#endif
     s->pinned = 0;
   }
   if (in_hs && !s->in_hs) {
@@ -1282,8 +1337,12 @@ static void mbed_ephemeral(portls_be_session *s, int suite, portls_be_info *info
 
 void portls__mbed_info(portls_be_session *s, portls_be_info *info) {
   memset(info, 0, sizeof *info);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  info->version = (uint16_t)s->ssl.tls_version; /* 0x0303, 0x0304; 0 before the ServerHello */
+#else
   if (s->ssl.major_ver == MBEDTLS_SSL_MAJOR_VERSION_3)
     info->version = (uint16_t)(0x0300 | (s->ssl.minor_ver & 0xff));
+#endif
   int suite = s->ssl.session != NULL ? s->ssl.session->ciphersuite : 0;
   info->suite = (uint16_t)suite;
   info->cipher_name = NULL; /* core names it from its table */
