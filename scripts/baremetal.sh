@@ -71,7 +71,8 @@ done
 arch=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
 common=("${arch[@]}" -Os -g -ffunction-sections -fdata-sections
   -DMBEDTLS_CONFIG_FILE='<mbedtls_config.h>' -I"$src/platform/baremetal" -I"$mbed/include")
-strict=(-std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wold-style-definition -Werror
+# core's loop-wide decryption buffer at the size of a record (mbedtls_config.h).
+strict=(-DPORTLS__CLEAR_BUF_SIZE=4096 -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wold-style-definition -Werror
   -I"$src/include" -I"$src/core" -I"$src")
 
 # compile DIR LOG FLAGS... -- FILES...: one object per file into DIR, in parallel; an
@@ -212,9 +213,16 @@ fi
 # ---- figures --------------------------------------------------------------------------
 # Flash by part, from the link map: every input section the image kept, summed by the
 # archive it came from. Flash is .text + .rodata + .data (its initial values are stored
-# in flash); RAM is .data + .bss.
+# in flash); RAM is .data + .bss. Mergeable string sections count at their size before
+# the linker merged them, so the sums are a little above the image's (an upper bound).
 echo "== figures"
 awk -v lib="$lib/" '
+  function hex(s,   i, n) {
+    n = 0
+    s = tolower(substr(s, 3))
+    for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+    return n
+  }
   /^Linker script and memory map/ { on = 1; next }
   !on { next }
   /^ \.[^ ]+$/ { pending = $1; next }
@@ -223,7 +231,7 @@ awk -v lib="$lib/" '
     else if (pending != "" && $0 ~ /^ +0x[0-9a-f]+ +0x[0-9a-f]+ /) { sec = pending; size = $2; file = $3 }
     else { pending = ""; next }
     pending = ""
-    n = strtonum(size)
+    n = hex(size)
     part = "other (test program, board, newlib, libgcc)"
     if (index(file, lib "libportls-core.a")) part = "core"
     else if (index(file, lib "libportls-backend.a")) part = "backend"

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/version.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
@@ -1102,6 +1103,31 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
   return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
 }
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+/* mbed TLS 3.6 keeps a TLS 1.3 connection's handshake structure (transcript,
+ * handshake keys and transform: ~3 KiB) until mbedtls_ssl_free(); TLS 1.2 frees
+ * it at the end of the handshake. Nothing reads it afterwards (a server sends
+ * its tickets before HANDSHAKE_OVER; post-handshake KeyUpdate is refused), so
+ * it goes now, with the TLS 1.2 transform a 1.3 handshake never uses (which
+ * mbedtls_ssl_free() frees only together with the handshake structure). A
+ * client that processes NewSessionTickets keeps it: that runs as a handshake
+ * state. */
+static void mbed_drop_tls13_handshake(portls_be_session *s) {
+  if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || s->ssl.handshake == NULL) return;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+  if (!s->is_server) return;
+#endif
+  mbedtls_ssl_handshake_free(&s->ssl);
+  mbedtls_free(s->ssl.handshake);
+  s->ssl.handshake = NULL;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
+  mbedtls_ssl_transform_free(s->ssl.transform_negotiate);
+  mbedtls_free(s->ssl.transform_negotiate);
+  s->ssl.transform_negotiate = NULL;
+#endif
+}
+#endif
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
   mbed_track(s);
@@ -1112,6 +1138,9 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
     if ((ret = mbed_check_peer_sent_cert(s, err)) < 0) return ret;
   }
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  mbed_drop_tls13_handshake(s);
+#endif
   return PORTLS_BE_OK;
 }
 
