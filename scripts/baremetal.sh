@@ -57,7 +57,7 @@ mbed_version=$(sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' "$mbed/
 # ---- certificates ---------------------------------------------------------------------
 certs=${PORTLS_CERTS:-}
 need=(ca.crt server-ec.key server-ec-chain.crt self-signed.key self-signed.crt wrong-host.key
-  wrong-host-chain.crt)
+  wrong-host-chain.crt expired.key expired-chain.crt)
 if [[ -z $certs ]]; then
   certs=$out/certs
   [[ -f $certs/ca.crt ]] || bash certs/gen.sh "$certs" >"$logs/certs.log" 2>&1 ||

@@ -28,7 +28,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-#include "ssl_misc.h" /* 3.x: the handshake structure, in the source tree's library/ */
+#include <ssl_misc.h> /* 3.x: the handshake structure; library/ of the source tree */
 #else
 #include <mbedtls/ssl_internal.h>
 #endif

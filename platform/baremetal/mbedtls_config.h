@@ -21,9 +21,15 @@
 #define MBEDTLS_ENTROPY_HARDWARE_ALT /* mbedtls_hardware_poll(): the board's source */
 #define MBEDTLS_VERSION_C
 #define MBEDTLS_ERROR_STRERROR_DUMMY /* no message table: the codes stay in portls's messages */
-/* Not defined: MBEDTLS_FS_IO, MBEDTLS_NET_C, MBEDTLS_TIMING_C, MBEDTLS_THREADING_C,
- * MBEDTLS_HAVE_TIME, MBEDTLS_HAVE_TIME_DATE (no clock: certificate validity dates
- * are not checked on this target, see platform/README.md). */
+/* Time: mbedtls_ms_time() from the board's millisecond tick (the same counter
+ * platform/baremetal runs its timers on), and time() from the board's real-time
+ * clock, for certificate validity dates. A board without a wall clock leaves
+ * MBEDTLS_HAVE_TIME_DATE out, and then no certificate is ever found expired
+ * (platform/README.md). */
+#define MBEDTLS_HAVE_TIME
+#define MBEDTLS_HAVE_TIME_DATE
+#define MBEDTLS_PLATFORM_MS_TIME_ALT
+/* Not defined: MBEDTLS_FS_IO, MBEDTLS_NET_C, MBEDTLS_TIMING_C, MBEDTLS_THREADING_C. */
 
 /* ---- crypto ---------------------------------------------------------------- */
 #define MBEDTLS_AES_C

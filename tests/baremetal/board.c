@@ -1,13 +1,18 @@
 /* The mps2-an386 test board (see board.h). The platform's two hooks
  * (platform/baremetal/baremetal.h) come from SysTick and WFI; newlib's system
  * calls from semihosting (output and exit only) and a heap between .bss and
- * the stack; mbed TLS's entropy (mbedtls_hardware_poll) from a FIXED-SEED
- * generator: deterministic, for this emulated test only, never for a device.
+ * the stack; mbed TLS's clocks (mbedtls_ms_time from SysTick, time() from the
+ * host's clock through semihosting); mbed TLS's entropy (mbedtls_hardware_poll)
+ * from a FIXED-SEED generator: deterministic, for this emulated test only,
+ * never for a device.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+
+#include <mbedtls/platform_time.h>
 
 #include "board.h"
 #include "platform/baremetal/baremetal.h"
@@ -135,6 +140,23 @@ int _kill(int pid, int sig) {
 }
 __attribute__((noreturn)) void _exit(int status);
 void _exit(int status) { board_exit(status); }
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+/* mbed TLS's millisecond clock (MBEDTLS_PLATFORM_MS_TIME_ALT): the tick. */
+mbedtls_ms_time_t mbedtls_ms_time(void) { return (mbedtls_ms_time_t)ticks_ms; }
+
+/* newlib's time(): the wall clock, which this board reads from the host
+ * (semihosting SYS_TIME, seconds since 1970); a real board reads its RTC. */
+int _gettimeofday(struct timeval *tv, void *tz);
+int _gettimeofday(struct timeval *tv, void *tz) {
+  (void)tz;
+  if (tv != NULL) {
+    tv->tv_sec = (time_t)(unsigned)semihost(0x11 /* SYS_TIME */, NULL);
+    tv->tv_usec = 0;
+  }
+  return 0;
+}
 
 /* ---- entropy: TEST ONLY --------------------------------------------------------------- */
 

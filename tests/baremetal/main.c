@@ -5,7 +5,8 @@
  * pumped into each other through memory (pair_data below): TLS 1.3 and TLS 1.2
  * handshakes with the project's certificate chain (server-ec: ECDSA P-256 leaf,
  * RSA intermediate and root; embedded at build time, certs.c), data both ways,
- * a clean end, and bad certificates refused with the names portls gives on
+ * a clean end, and bad certificates (self-signed, another host's, expired)
+ * refused with the names portls gives on
  * Linux. Prints one line per test, the memory figures, and last
  * `N passed, M failed`; the status is qemu's exit status.
  *
@@ -413,6 +414,9 @@ static void refused(const char *key, const char *cert, int want) {
 static void test_self_signed(void) {
   refused("self-signed.key", "self-signed.crt", PORTLS_EDEPTH_ZERO_SELF_SIGNED_CERT);
 }
+static void test_expired(void) {
+  refused("expired.key", "expired-chain.crt", PORTLS_ECERT_HAS_EXPIRED);
+}
 static void test_wrong_host(void) {
   refused("wrong-host.key", "wrong-host-chain.crt", PORTLS_ECERT_ALTNAME_INVALID);
 }
@@ -474,6 +478,7 @@ int main(void) {
        test_self_signed);
   test("secure_pair: certificate for another host refused with ERR_TLS_CERT_ALTNAME_INVALID",
        test_wrong_host);
+  test("secure_pair: expired certificate refused with CERT_HAS_EXPIRED", test_expired);
   test("no network: tls.connect() fails with ENOTSUP", test_no_network);
 
   printf("heap-per-connection: TLS 1.3 idle server %ld bytes, idle client %ld bytes; "
