@@ -6,9 +6,9 @@
  * handshakes with the project's certificate chain (server-ec: ECDSA P-256 leaf,
  * RSA intermediate and root; embedded at build time, certs.c), data both ways,
  * a clean end, and bad certificates (self-signed, another host's, expired)
- * refused with the names portls gives on
- * Linux. Prints one line per test, the memory figures, and last
- * `N passed, M failed`; the status is qemu's exit status.
+ * refused with the names portls gives on Linux. Prints one line per test, the
+ * memory figures, and last `N passed, M failed`; the status is qemu's exit
+ * status.
  *
  * Memory, on the target: every allocation of portls and mbed TLS goes through
  * a counting portls_set_allocator() (MBEDTLS_PLATFORM_MEMORY routes mbed
