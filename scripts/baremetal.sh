@@ -38,8 +38,15 @@ done
 
 # ---- mbed TLS 3.6 sources -------------------------------------------------------------
 mbed=${MBEDTLS36_SRC:-}
+find_mbed() { ls -d "$src"/.deps/src/mbedtls-3.* 2>/dev/null | sort -V | tail -n 1 || true; }
 if [[ -z $mbed ]]; then
-  mbed=$(ls -d "$src"/.deps/src/mbedtls-3.* 2>/dev/null | sort -V | tail -n 1 || true)
+  mbed=$(find_mbed)
+  # Not fetched yet: the script that fetches Debian's source package does it (idempotent).
+  if [[ -z $mbed && -f scripts/install-mbedtls36.sh ]]; then
+    bash scripts/install-mbedtls36.sh >"$logs/install-mbedtls36.log" 2>&1 ||
+      { tail -n 20 "$logs/install-mbedtls36.log"; exit 1; }
+    mbed=$(find_mbed)
+  fi
 fi
 if [[ -z $mbed || ! -f $mbed/include/mbedtls/build_info.h || ! -d $mbed/library ]]; then
   echo "baremetal: no mbed TLS 3.6 source tree: set MBEDTLS36_SRC, or fetch it into" \
