@@ -79,12 +79,17 @@ arch=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
 common=("${arch[@]}" -Os -g -ffunction-sections -fdata-sections
   -DMBEDTLS_CONFIG_FILE='<mbedtls_config.h>' -I"$src/platform/baremetal" -I"$mbed/include")
 # core's loop-wide decryption buffer at the size of a record (mbedtls_config.h).
-strict=(-DPORTLS__CLEAR_BUF_SIZE=4096 -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wold-style-definition -Werror
-  -I"$src/include" -I"$src/core" -I"$src")
+strict=(-DPORTLS__CLEAR_BUF_SIZE=4096 -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes
+  -Wold-style-definition -Werror -I"$src/include" -I"$src/core" -I"$src")
+# Every header portls's objects may include, by content: when one changes, they are all
+# rebuilt (mbed TLS's own headers change only with its tree, which is in the flags).
+headers=$(find "$src/include" "$src/core" "$src/backends/mbedtls" "$src/platform/baremetal" \
+  "$src/tests/baremetal" -name '*.h' | sort | xargs cat | cksum)
 
 # compile DIR LOG FLAGS... -- FILES...: one object per file into DIR, in parallel; an
-# object is rebuilt when its source, the mbed TLS config or the flags changed. Sets
-# the array `objs`. Returns non-zero (the compiler's messages are in LOG) on failure.
+# object is rebuilt when its source, the mbed TLS config, the flags or (for portls's
+# own objects) a header changed. Sets the array `objs`. Returns non-zero (the
+# compiler's messages are in LOG) on failure.
 compile() {
   local dir=$1 log=$2 flags=() f o rc=0
   shift 2
@@ -93,10 +98,13 @@ compile() {
   mkdir -p "$dir"
   local rsp=$dir/flags.rsp new=$dir/flags.rsp.new
   printf "'%s'\n" "${flags[@]}" >"$new"
-  if ! cmp -s "$new" "$rsp"; then
+  [[ $dir == */mbedtls ]] || printf '%s\n' "$headers" >"$new.hdrs"
+  if ! cmp -s "$new" "$rsp" || { [[ -f $new.hdrs ]] && ! cmp -s "$new.hdrs" "$rsp.hdrs"; }; then
     rm -f "$dir"/*.o
     mv "$new" "$rsp"
+    [[ -f $new.hdrs ]] && mv "$new.hdrs" "$rsp.hdrs"
   fi
+  rm -f "$new" "$new.hdrs"
   objs=()
   local todo=()
   for f in "$@"; do
