@@ -4,7 +4,8 @@
  * no sockets, no name lookup (stream and lookup entries return
  * PORTLS_ENOTSUP). Its objects are SecurePairs (portls_pair_new), whose
  * ciphertext the application moves over whatever link it has (UART, radio,
- * a memory buffer), and application-defined duplex streams.
+ * a memory buffer); TLS over an application-defined duplex stream needs nothing
+ * more either.
  *
  * The application drives the loop from its main loop: portls_loop_run_once(loop, 0)
  * runs what is due and returns at once; portls_loop_run_once(loop, 1) waits for

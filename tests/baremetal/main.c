@@ -500,7 +500,13 @@ static void test_wrong_host(void) {
   refused("wrong-host.key", "wrong-host-chain.crt", PORTLS_ECERT_ALTNAME_INVALID);
 }
 
-/* No network on this platform: tls.connect() fails with a code, never hangs. */
+static void on_server_close(portls_server *srv, void *u) {
+  (void)srv;
+  *(int *)u = 1;
+}
+
+/* No network on this platform: tls.connect() and a server's listen() fail
+ * with a code, never hang. */
 static void test_no_network(void) {
   run r;
   EXPECT(begin(&r) == 0, "loop");
@@ -521,6 +527,26 @@ static void test_no_network(void) {
   }
   EXPECT(rc == PORTLS_ENOTSUP, "tls.connect: %s (%s), want ENOTSUP", portls_err_name(rc),
          err.message);
+
+  portls_context *sctx = context("server-ec.key", "server-ec-chain.crt", NULL);
+  portls_server_options so;
+  portls_server_options_init(&so);
+  so.tls.secure_context = sctx;
+  static int srv_closed;
+  srv_closed = 0;
+  static const portls_server_events srv_events = {.close = on_server_close};
+  so.events = &srv_events;
+  so.user = &srv_closed;
+  portls_server *srv = NULL;
+  rc = sctx ? portls_tls_create_server(r.loop[SERVER], &so, &srv, &err) : -1;
+  EXPECT(rc == 0, "createServer: %s %s", portls_err_name(rc), err.message);
+  if (rc == 0) {
+    rc = portls_server_listen(srv, "127.0.0.1", 443, 0, &err);
+    EXPECT(rc == PORTLS_ENOTSUP, "listen: %s (%s), want ENOTSUP", portls_err_name(rc), err.message);
+    portls_server_close(srv);
+    RUN_UNTIL(&r, srv_closed);
+  }
+  portls_context_free(sctx);
   static pumped none;
   memset(&none, 0, sizeof none);
   finish(&r, &none);
@@ -567,7 +593,7 @@ int main(void) {
   test("secure_pair: certificate for another host refused with ERR_TLS_CERT_ALTNAME_INVALID",
        test_wrong_host);
   test("secure_pair: expired certificate refused with CERT_HAS_EXPIRED", test_expired);
-  test("no network: tls.connect() fails with ENOTSUP", test_no_network);
+  test("no network: tls.connect() and server.listen() fail with ENOTSUP", test_no_network);
   test("memory: an idle TLS 1.3 connection holds at most 16 KiB of heap, either end",
        test_idle_target);
 
