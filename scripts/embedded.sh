@@ -10,7 +10,10 @@
 #   4. compiles core/ alone for a Cortex-M4 with arm-none-eabi-gcc -ffreestanding
 #      and checks that it needs nothing from an OS;
 #   5. prints the code size of the core + mbedTLS backend objects and the RAM per
-#      idle connection.
+#      idle connection;
+#   6. builds the bare-metal Cortex-M4 image (core + backend + mbed TLS 3.6 + platform/
+#      baremetal, for QEMU's mps2-an386) and runs its self-test under qemu-system-arm
+#      (scripts/baremetal.sh: its source tree is MBEDTLS36_SRC or .deps/src/mbedtls-3.*).
 #
 #   scripts/embedded.sh        (work directory: build-embedded/, or $PORTLS_EMBEDDED_DIR)
 #
@@ -257,6 +260,18 @@ if [[ -n $ram_line ]]; then
   echo "  ${ram_line#idle-connection-ram: }"
 else
   not_ok "the self-test printed no idle-connection-ram line"
+fi
+
+# ---- 6. bare metal: the Cortex-M4 image under qemu-system-arm -------------------------
+# Its own ok/FAIL lines and figures, indented; one result here.
+bm_log=$logs/baremetal.log
+if PORTLS_BAREMETAL_DIR="$out/baremetal" PORTLS_CERTS="$certs" PORTLS_JOBS="$jobs" \
+  bash ./scripts/baremetal.sh >"$bm_log" 2>&1; then
+  sed 's/^/  /' "$bm_log"
+  ok "bare metal: $(grep -m1 -E '^ok +mps2-an386 self-test' "$bm_log" | sed -E 's/^ok +//')"
+else
+  sed 's/^/  /' "$bm_log"
+  not_ok "bare metal: scripts/baremetal.sh failed (above)"
 fi
 
 echo "embedded: $passed passed, $failed failed"

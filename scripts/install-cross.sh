@@ -8,17 +8,17 @@
 #   qemu-user                    qemu-arm, run explicitly (`qemu-arm ./prog`): no
 #                                binfmt_misc registration is needed or relied on
 #   gcc-arm-none-eabi            the Cortex-M compiler
-#   libnewlib-arm-none-eabi      newlib's headers: core/ calls libc's string, memory,
-#                                snprintf, qsort and malloc functions, whose headers
-#                                -ffreestanding alone does not provide (objects only;
-#                                nothing is linked against newlib)
+#   libnewlib-arm-none-eabi      newlib: its headers for core/'s freestanding compile,
+#                                and the C library the bare-metal image links
+#                                (scripts/baremetal.sh)
+#   qemu-system-arm              the mps2-an386 board the bare-metal image runs on
 #
 # Debian 12 ships qemu-arm in qemu-user (dynamically linked) and in qemu-user-static;
 # either works when called by name, qemu-user is the smaller one.
 set -euo pipefail
 
 packages=(crossbuild-essential-armhf libmbedtls-dev:armhf qemu-user gcc-arm-none-eabi
-  libnewlib-arm-none-eabi)
+  libnewlib-arm-none-eabi qemu-system-arm)
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -634,6 +634,17 @@ int portls__mbed_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   ctx->profile.rsa_min_bitlen = 1024;
   mbedtls_ssl_conf_cert_profile(&ctx->srv, &ctx->profile);
   mbedtls_ssl_conf_cert_profile(&ctx->cli, &ctx->profile);
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) && defined(MBEDTLS_SSL_IN_CONTENT_LEN) &&             \
+    MBEDTLS_SSL_IN_CONTENT_LEN < 16384
+  /* A build with small record buffers (the bare-metal one): a TLS 1.2 client
+   * asks the server for records that fit (max_fragment_length, RFC 6066; TLS
+   * 1.3 sends record_size_limit itself under MBEDTLS_SSL_RECORD_SIZE_LIMIT). */
+  mbedtls_ssl_conf_max_frag_len(
+      &ctx->cli, MBEDTLS_SSL_IN_CONTENT_LEN >= 4096   ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
+                 : MBEDTLS_SSL_IN_CONTENT_LEN >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
+                 : MBEDTLS_SSL_IN_CONTENT_LEN >= 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024
+                                                      : MBEDTLS_SSL_MAX_FRAG_LEN_512);
+#endif
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
   /* Both roles initiate (renegotiate()) and follow the peer's: a server
    * accepts a client's ClientHello as Node does, core limiting how many

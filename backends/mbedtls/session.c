@@ -1712,6 +1712,36 @@ static int mbed_check_peer_sent_cert(portls_be_session *s, portls_error *err) {
   return portls__err(err, PORTLS_ENO_CERT, "mbedtls: peer did not return a certificate");
 }
 
+#if defined(PORTLS_MBED_TLS13) && defined(PORTLS_MBED_DROP_TLS13_HANDSHAKE)
+/* Library functions of 3.6 that its public headers do not declare
+ * (library/ssl_misc.h); libmbedtls exports them. */
+void mbedtls_ssl_handshake_free(mbedtls_ssl_context *ssl);
+void mbedtls_ssl_transform_free(mbedtls_ssl_transform *transform);
+
+/* mbed TLS 3.6 keeps a TLS 1.3 connection's handshake structure (transcript,
+ * handshake keys and transform: ~3 KiB) until mbedtls_ssl_free(); TLS 1.2 frees
+ * it at the end of the handshake. Nothing reads it afterwards (a server sends
+ * its tickets before HANDSHAKE_OVER; post-handshake KeyUpdate is refused), so
+ * it goes now, with the TLS 1.2 transform a 1.3 handshake never uses. A
+ * client that processes NewSessionTickets keeps it: that runs as a handshake
+ * state. Built where RAM counts (the bare-metal image defines
+ * PORTLS_MBED_DROP_TLS13_HANDSHAKE in its mbed TLS config). */
+static void mbed_drop_tls13_handshake(portls_be_session *s) {
+  if (s->ssl.tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || s->ssl.handshake == NULL) return;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+  if (!s->is_server) return;
+#endif
+  mbedtls_ssl_handshake_free(&s->ssl);
+  mbedtls_free(s->ssl.handshake);
+  s->ssl.handshake = NULL;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
+  mbedtls_ssl_transform_free(s->ssl.transform_negotiate);
+  mbedtls_free(s->ssl.transform_negotiate);
+  s->ssl.transform_negotiate = NULL;
+#endif
+}
+#endif
+
 int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
   s->io_error = 0;
 #if defined(PORTLS_MBED_PSK)
@@ -1728,6 +1758,9 @@ int portls__mbed_handshake(portls_be_session *s, portls_error *err) {
     if (ret != 0) return mbed_fail(s, ret, MBED_OP_HANDSHAKE, err);
     if ((ret = mbed_check_peer_sent_cert(s, err)) < 0) return ret;
   }
+#if defined(PORTLS_MBED_TLS13) && defined(PORTLS_MBED_DROP_TLS13_HANDSHAKE)
+  mbed_drop_tls13_handshake(s);
+#endif
   return PORTLS_BE_OK;
 }
 

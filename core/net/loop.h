@@ -19,7 +19,9 @@ typedef struct portls__task {
 /* Size of the loop-wide buffer transport reads land in. */
 #define PORTLS__READ_BUF_SIZE (64 * 1024)
 /* Size of the loop-wide buffer cleartext is decrypted into. */
+#ifndef PORTLS__CLEAR_BUF_SIZE /* a build may shrink it (scripts/baremetal.sh: 4 KiB) */
 #define PORTLS__CLEAR_BUF_SIZE (16 * 1024)
+#endif
 
 struct portls_loop {
   portls_plat_loop *plat;
