@@ -387,7 +387,8 @@ const portls_backend portls__backend = {
     (!defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS))
     .export_keying_material = portls__mbed_export_keying_material,
 #endif
-#if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_RENEGOTIATION)
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    /* 3.6: TLS 1.2 only (no capability), as on BoringSSL. */
     .finished = portls__mbed_finished,
 #endif
 #if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS)
