@@ -79,7 +79,8 @@ arch=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
 common=("${arch[@]}" -Os -g -ffunction-sections -fdata-sections
   -DMBEDTLS_CONFIG_FILE='<mbedtls_config.h>' -I"$src/platform/baremetal" -I"$mbed/include")
 # core's loop-wide decryption buffer at the size of a record (mbedtls_config.h).
-strict=(-DPORTLS__CLEAR_BUF_SIZE=4096 -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes
+# No file system: the file options, system roots and extra CAs answer ENOTSUP.
+strict=(-DPORTLS__CLEAR_BUF_SIZE=4096 -DPORTLS_NO_FILES -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes
   -Wold-style-definition -Werror -I"$src/include" -I"$src/core" -I"$src")
 # Every header portls's objects may include, by content: when one changes, they are all
 # rebuilt (mbed TLS's own headers change only with its tree, which is in the flags).

@@ -267,6 +267,8 @@ static void mbed_load_system_ca(portls_be_ctx *ctx) {
     ctx->has_ca = 1;
     mbed_apply_ca(ctx);
   }
+#else
+  (void)ctx; /* no file system: no system store */
 #endif
 }
 

@@ -908,8 +908,9 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
 #else
   case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
 #endif
-    /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
-     * default, as OpenSSL's security level 1): Node's minDHSize failure. */
+      /* The library's floor on the server's DH prime (dhm_min_bitlen, 1024 by
+       * default, as OpenSSL's security level 1): Node's minDHSize failure. */
+#if defined(MBEDTLS_DHM_C)
     if (s->dh_bits > 0 && s->ssl.conf != NULL &&
         (unsigned)s->dh_bits < s->ssl.conf->dhm_min_bitlen) {
       char detail[80];
@@ -917,6 +918,7 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
                s->ssl.conf->dhm_min_bitlen);
       return portls__mbed_err_detail(err, PORTLS_EDH_TOO_SMALL, ret, NULL, detail);
     }
+#endif
     break;
   default:
     break;
@@ -1133,7 +1135,8 @@ static int mbed_resume_from(portls_be_session *s, const uint8_t *p, size_t len,
 #endif
                                    ))))
     ret = MBEDTLS_ERR_SSL_INVALID_MAC;
-#if defined(PORTLS_MBED_TLS13) && defined(MBEDTLS_HAVE_TIME)
+#if defined(PORTLS_MBED_TLS13) && defined(MBEDTLS_HAVE_TIME) &&                                    \
+    defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C)
   if (ret == 0 && sess.tls_version == MBEDTLS_SSL_VERSION_TLS1_3) {
     /* A TLS 1.3 session has no start time, but the time its ticket was made
      * (milliseconds). */

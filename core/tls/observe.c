@@ -349,10 +349,14 @@ static void on_message(void *arg, int sent, int content_type, const uint8_t *msg
   char line[512];
   if (t == NULL || !t->trace || (s->flags & S_DESTROYED)) return;
   portls__trace_format(line, sizeof line, sent, content_type, msg, len);
-  if (t->trace_cb != NULL)
+  if (t->trace_cb != NULL) {
     t->trace_cb(s, line, t->trace_user);
-  else
-    fprintf(stderr, "%s\n", line);
+    return;
+  }
+#if __STDC_HOSTED__
+  fprintf(stderr, "%s\n", line);
+#endif
+  /* A freestanding build has no standard error: pass a callback there. */
 }
 
 /* ---- installing ---- */
