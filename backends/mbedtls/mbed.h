@@ -364,6 +364,10 @@ void portls__mbed_handshakes(portls_be_session *s, unsigned *started, unsigned *
 /* ---- observe.c: keylog and trace ---- */
 
 void portls__mbed_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user);
+#if !defined(PORTLS_MBED3)
+/* 2.28: a TLS 1.2 handshake's master secret, to the keylog listener. */
+void portls__mbed_keylog_tls12(portls_be_session *s, const uint8_t ms[48], const uint8_t cr[32]);
+#endif
 void portls__mbed_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user);
 /* The bio's bytes, for the trace (sent: 1 for ours); only while s->trace is set. */
 void portls__mbed_tap(portls_be_session *s, int sent, const uint8_t *p, size_t n);

@@ -326,6 +326,11 @@ static uint64_t mbed_capabilities(void) {
   /* mbedtls_ssl_conf_own_cert keeps a list; the first pair that suits the
    * suite and the client's curves is used (RSA + ECDSA on one server). */
   caps |= MBED_CAP(MULTI_CERT);
+#if defined(PORTLS_MBED3)
+  /* 3.6: each secret from the per-connection export callback (no TLS 1.3
+   * exporter secret among them: four TLS 1.3 lines). */
+  caps |= MBED_CAP(KEYLOG);
+#endif
 #if defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_KEYING_MATERIAL_EXPORT)
   /* 3.6: mbedtls_ssl_export_keying_material (RFC 5705, RFC 8446 7.5). */
   caps |= MBED_CAP(EXPORTER);
@@ -340,8 +345,7 @@ static uint64_t mbed_capabilities(void) {
   caps |= MBED_CAP(FINISHED);
 #endif
   /* SIGALGS: 2.28 configures hashes only (mbedtls_ssl_conf_sig_hashes), not
-   * which signature schemes; SHARED_SIGALGS: nothing tells them. KEYLOG on
-   * 3.6 needs the per-connection export callback (not yet: see README). */
+   * which signature schemes; SHARED_SIGALGS: nothing tells them. */
 #if !defined(PORTLS_MBED3)
   /* observe.c reads the messages off the records; TLS 1.3 (3.6) encrypts
    * them from the ServerHello on, so 3.6 lacks the capability. */
@@ -391,7 +395,7 @@ const portls_backend portls__backend = {
     /* 3.6: TLS 1.2 only (no capability), as on BoringSSL. */
     .finished = portls__mbed_finished,
 #endif
-#if !defined(PORTLS_MBED3) && defined(MBEDTLS_SSL_EXPORT_KEYS)
+#if defined(PORTLS_MBED3) || defined(MBEDTLS_SSL_EXPORT_KEYS)
     .set_keylog = portls__mbed_set_keylog,
 #endif
 #if !defined(PORTLS_MBED3)

@@ -2,11 +2,10 @@
  * application asks (Node's 'keylog' event and enableTrace()).
  *
  * Key log: mbed TLS 2.28 exports the master secret with both randoms
- * through the key export callback of the config; that is the NSS line
- * "CLIENT_RANDOM <client random> <master secret>" (2.28 has no TLS 1.3, so
- * no other label). The callback lives on the config, so a client that
- * shares its context's config gets its own copy first; a connection without
- * a key log listener has no callback at all.
+ * through the key export callback of the session's own config (session.c);
+ * that is the NSS line "CLIENT_RANDOM <client random> <master secret>" (2.28
+ * has no TLS 1.3, so no other label). mbed TLS 3.6 has a per-connection
+ * callback with every secret, installed when a listener comes.
  *
  * Trace: mbed TLS has no message callback, but every byte it reads or writes
  * passes the bio, and in TLS 1.2 and below each record header is in the
@@ -46,7 +45,7 @@ struct portls__mbed_tap {
 
 /* ---- keylog ---- */
 
-#if defined(MBEDTLS_SSL_EXPORT_KEYS)
+#if defined(MBEDTLS_SSL_EXPORT_KEYS) || defined(PORTLS_MBED3)
 static void mbed_hex(char *out, const uint8_t *p, size_t n) {
   static const char digits[] = "0123456789abcdef";
   for (size_t i = 0; i < n; i++) {
@@ -56,42 +55,78 @@ static void mbed_hex(char *out, const uint8_t *p, size_t n) {
   out[2 * n] = '\0';
 }
 
-static int mbed_export_keys(void *p, const unsigned char *ms, const unsigned char *kb,
-                            size_t maclen, size_t keylen, size_t ivlen,
-                            const unsigned char client_random[32],
-                            const unsigned char server_random[32],
-                            mbedtls_tls_prf_types tls_prf_type) {
-  static const char label[] = "CLIENT_RANDOM ";
-  portls_be_session *s = p;
-  char line[sizeof label + 64 + 1 + 96];
-  (void)kb;
-  (void)maclen;
-  (void)keylen;
-  (void)ivlen;
-  (void)server_random;
-  (void)tls_prf_type;
-  if (s->keylog == NULL) return 0;
-  memcpy(line, label, sizeof label - 1);
-  mbed_hex(line + sizeof label - 1, client_random, 32);
-  line[sizeof label - 1 + 64] = ' ';
-  mbed_hex(line + sizeof label - 1 + 65, ms, 48); /* the (extended) master secret */
+/* "LABEL <client random> <secret>" to the listener. */
+static void mbed_keylog_line(portls_be_session *s, const char *label, const uint8_t cr[32],
+                             const uint8_t *secret, size_t secret_len) {
+  char line[40 + 1 + 64 + 1 + 2 * 64 + 1];
+  size_t n = strlen(label);
+  if (s->keylog == NULL || secret_len > 64 || n > 40) return;
+  memcpy(line, label, n);
+  line[n] = ' ';
+  mbed_hex(line + n + 1, cr, 32);
+  line[n + 65] = ' ';
+  mbed_hex(line + n + 66, secret, secret_len);
   s->keylog(s->keylog_user, line);
   mbedtls_platform_zeroize(line, sizeof line);
-  return 0;
+}
+#endif
+
+#if defined(PORTLS_MBED3)
+/* 3.6: a per-connection callback with each secret as the key schedule makes
+ * it. Its TLS 1.3 exporter secret is not among them, so a TLS 1.3 key log
+ * has four lines, not OpenSSL's five (Wireshark needs only these four). */
+static void mbed_export_keys3(void *p, mbedtls_ssl_key_export_type type,
+                              const unsigned char *secret, size_t secret_len,
+                              const unsigned char client_random[32],
+                              const unsigned char server_random[32],
+                              mbedtls_tls_prf_types tls_prf_type) {
+  portls_be_session *s = p;
+  const char *label = NULL;
+  (void)server_random;
+  (void)tls_prf_type;
+  switch (type) {
+  case MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET:
+    label = "CLIENT_RANDOM";
+    break;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_EARLY_SECRET:
+    label = "CLIENT_EARLY_TRAFFIC_SECRET";
+    break;
+  case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_HANDSHAKE_TRAFFIC_SECRET:
+    label = "CLIENT_HANDSHAKE_TRAFFIC_SECRET";
+    break;
+  case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_HANDSHAKE_TRAFFIC_SECRET:
+    label = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+    break;
+  case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_APPLICATION_TRAFFIC_SECRET:
+    label = "CLIENT_TRAFFIC_SECRET_0";
+    break;
+  case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_APPLICATION_TRAFFIC_SECRET:
+    label = "SERVER_TRAFFIC_SECRET_0";
+    break;
+#endif
+  default:
+    break;
+  }
+  if (label != NULL) mbed_keylog_line(s, label, client_random, secret, secret_len);
 }
 
 void portls__mbed_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user) {
   s->keylog = fn;
   s->keylog_user = user;
-  if (fn == NULL) return; /* an installed callback finds no listener */
-  if (!s->own_conf) {
-    /* The config is read through ssl.conf at every step; the copy is the
-     * same settings, with this connection's callback. */
-    s->conf = *s->ssl.conf;
-    s->own_conf = 1;
-    s->ssl.conf = &s->conf;
-  }
-  mbedtls_ssl_conf_export_keys_ext_cb(&s->conf, mbed_export_keys, s);
+  /* Installed once a listener exists; with none it finds nothing to do. */
+  if (fn != NULL) mbedtls_ssl_set_export_keys_cb(&s->ssl, mbed_export_keys3, s);
+}
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+/* 2.28: the session's own key-export callback (session.c, which also keeps
+ * what exportKeyingMaterial needs) hands the master secret here. */
+void portls__mbed_keylog_tls12(portls_be_session *s, const uint8_t ms[48], const uint8_t cr[32]) {
+  mbed_keylog_line(s, "CLIENT_RANDOM", cr, ms, 48); /* the (extended) master secret */
+}
+
+void portls__mbed_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user) {
+  s->keylog = fn;
+  s->keylog_user = user;
 }
 #endif
 

@@ -1322,6 +1322,7 @@ static int mbed_export_keys(void *p, const unsigned char *ms, const unsigned cha
   memcpy(s->exp_randoms + 32, server_random, 32);
   s->exp_prf = (int)prf;
   s->exp_ready = 1;
+  if (s->keylog != NULL) portls__mbed_keylog_tls12(s, ms, client_random);
   return 0;
 }
 #endif

@@ -189,16 +189,18 @@ Test(keylog, tls13_lines_have_the_five_labels_and_the_client_random_on_both_side
   static const char *const labels[] = {"CLIENT_HANDSHAKE_TRAFFIC_SECRET",
                                        "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
                                        "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"};
-  for (size_t i = 0; i < 5; i++) {
+  /* mbed TLS 3.6 does not export its TLS 1.3 exporter secret: four lines. */
+  const int n = strcmp(portls_backend_name(), "mbedtls") == 0 ? 4 : 5;
+  for (int i = 0; i < n; i++) {
     cr_assert_eq(check_lines(&d.c.keylog, random, labels[i]), 1, "client: one %s", labels[i]);
     cr_assert_eq(check_lines(&d.s.keylog, random, labels[i]), 1, "server: one %s", labels[i]);
   }
-  cr_assert_eq(d.c.keylog.n, 5, "client lines");
-  cr_assert_eq(d.s.keylog.n, 5, "server lines");
+  cr_assert_eq(d.c.keylog.n, (size_t)n, "client lines");
+  cr_assert_eq(d.s.keylog.n, (size_t)n, "server lines");
   /* Both ends derived the same secrets. */
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < n; i++) {
     int found = 0;
-    for (int j = 0; j < 5; j++) found |= strcmp(d.c.keylog.line[i], d.s.keylog.line[j]) == 0;
+    for (int j = 0; j < n; j++) found |= strcmp(d.c.keylog.line[i], d.s.keylog.line[j]) == 0;
     cr_assert(found, "the server logged the client's line %s", d.c.keylog.line[i]);
   }
   h_finish(&t);
