@@ -363,7 +363,7 @@ static struct {
   int conc, resume, finished;
   long done, resumed, errors;
   long started, limit; /* limit: BENCH_HS_COUNT, 0 for none */
-  portls_buf session; /* the newest session seen, owned (portls_free) */
+  portls_buf session;  /* the newest session seen, owned (portls_free) */
 } H;
 
 static void hs_start(void);
