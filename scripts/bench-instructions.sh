@@ -171,7 +171,7 @@ run_one() {
   env "${env[@]}" "${sv[@]}" $cmd server "$port" "$certs" ec >"$tmp/s.out" 2>"$tmp/s.err" &
   spid=$!
   pids+=("$spid")
-  for i in $(seq 600); do
+  for i in $(seq 3000); do # valgrind starts slowly on a busy machine
     grep -q '^listening' "$tmp/s.out" 2>/dev/null && break
     kill -0 "$spid" 2>/dev/null || break
     sleep 0.1
