@@ -177,7 +177,7 @@ run_one() {
     sleep 0.1
   done
   if ! grep -q '^listening' "$tmp/s.out"; then
-    log "FAIL $impl server did not start: $(tail -c 300 "$tmp/s.err")"
+    log "$impl server did not start ($(kill -0 "$spid" 2>/dev/null && echo running || echo exited)): $(grep -v '^==' "$tmp/s.err" | tail -c 300)"
     kill -TERM "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
     return 1
@@ -193,7 +193,7 @@ run_one() {
   ratio=$(awk '$1 == "resumed_ratio" { print $2 }' "$tmp/c.out")
   R_IR=$(awk '$1 == "totals:" || $1 == "summary:" { v = $2 } END { print v }' "$cg" 2>/dev/null || true)
   if [[ $rc != 0 || -z $R_DONE || -z $R_IR || $R_DONE != "$count" ]]; then
-    log "FAIL $impl $side $mode $curve ($count): exit $rc, done ${R_DONE:-?}: $(tr '\n' ' ' <"$tmp/c.err" | tail -c 300)"
+    log "$impl $side $mode $curve ($count): exit $rc, done ${R_DONE:-?}: $(tr '\n' ' ' <"$tmp/c.err" | tail -c 300)"
     return 1
   fi
   R_RESUMED=$(awk -v r="$ratio" -v d="$R_DONE" 'BEGIN { printf "%d", r * d + 0.5 }')
@@ -208,10 +208,16 @@ measure() {
   local impl=$1 side=$2 mode=$3 curve=$4
   local tag="$impl.$side.$mode.$curve" ir0 done0 res0
   log "$impl, $side under callgrind, $mode handshakes, curve $curve"
-  if ! run_one "$impl" "$side" "$mode" "$curve" "$WARM" "$out/$tag.base.cg"; then
+  # A run that fails is tried once more (a port taken meanwhile, a server
+  # that valgrind started too slowly).
+  if ! run_one "$impl" "$side" "$mode" "$curve" "$WARM" "$out/$tag.base.cg" &&
+    ! run_one "$impl" "$side" "$mode" "$curve" "$WARM" "$out/$tag.base.cg"; then
+    log "FAIL $tag (base run)"
     failures=$((failures + 1)); return; fi
   ir0=$R_IR done0=$R_DONE res0=$R_RESUMED
-  if ! run_one "$impl" "$side" "$mode" "$curve" $((WARM + N)) "$out/$tag.cg"; then
+  if ! run_one "$impl" "$side" "$mode" "$curve" $((WARM + N)) "$out/$tag.cg" &&
+    ! run_one "$impl" "$side" "$mode" "$curve" $((WARM + N)) "$out/$tag.cg"; then
+    log "FAIL $tag (measured run)"
     failures=$((failures + 1)); return; fi
   local dfull dres n other
   dfull=$(((R_DONE - R_RESUMED) - (done0 - res0)))
