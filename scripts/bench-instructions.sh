@@ -387,7 +387,10 @@ for curve in $curves; do
   for mode in $modes; do
     for side in $sides; do
       row="| $side | $mode | $curve |"
-      for i in "${impls[@]}"; do row+=" $(ir_of "$i" "$side" "$mode" "$curve" | sed 's/^$/FAIL/') |"; done
+      for i in "${impls[@]}"; do
+        v=$(ir_of "$i" "$side" "$mode" "$curve")
+        row+=" ${v:-FAIL} |"
+      done
       for i in "${impls[@]}"; do
         [[ $i == portls-* && " ${impls[*]} " == *" libevent "* ]] || continue
         row+=" $(awk -v p="$(ir_of "$i" "$side" "$mode" "$curve")" -v l="$(ir_of libevent "$side" "$mode" "$curve")" \
