@@ -59,7 +59,7 @@ while [[ $# -gt 0 ]]; do
     --modes) modes=$2; shift ;;
     --top) top=$2; shift ;;
     --no-build) no_build=1 ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "bench-instructions.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
