@@ -23,6 +23,10 @@
  *                               specification's)
  *   PORTLS_BENCH_VERBOSE=1      clients print the negotiated protocol and
  *                               cipher of their first connection to stderr
+ *   BENCH_HS_COUNT=N            hs: start no more than N connections (the run
+ *                               also ends after SECONDS), and print "hs_done D"
+ *                               (connections closed cleanly): a fixed amount of
+ *                               work for scripts/bench-instructions.sh
  *   PORTLS_BENCH_PROTOCOL=TLSv1_2_method   the client's secureProtocol (with
  *                               ECDHE-*-AES128-GCM-SHA256); for servers other
  *                               than this tool's (scripts/bench-redis.sh)
@@ -358,7 +362,8 @@ static struct {
   double t0, secs;
   int conc, resume, finished;
   long done, resumed, errors;
-  portls_buf session; /* the newest session seen, owned (portls_free) */
+  long started, limit; /* limit: BENCH_HS_COUNT, 0 for none */
+  portls_buf session;  /* the newest session seen, owned (portls_free) */
 } H;
 
 static void hs_start(void);
@@ -457,10 +462,11 @@ static void hs_start(void) {
                                           .close = hs_close,
                                           .session = hs_session};
   double t = now_s();
-  if (t - H.t0 > H.secs) {
+  if (t - H.t0 > H.secs || (H.limit > 0 && H.started >= H.limit)) {
     if (++H.finished == H.conc) {
       double el = t - H.t0;
       printf("hs_per_s %.0f\n", (double)H.done / el);
+      if (H.limit > 0) printf("hs_done %ld\n", H.done);
       printf("resumed_ratio %.3f\n", H.done ? (double)H.resumed / (double)H.done : 0.0);
       if (H.errors) fprintf(stderr, "hs errors %ld\n", H.errors);
       fflush(stdout);
@@ -475,6 +481,7 @@ static void hs_start(void) {
       exit(1);
     }
   }
+  H.started++;
   client_connect(&ev, c, H.resume ? H.session : (portls_buf){NULL, 0});
 }
 
@@ -483,6 +490,8 @@ static int run_hs(double secs, int conc, int resume) {
   H.secs = secs;
   H.conc = conc > 0 ? conc : 1;
   H.resume = resume;
+  const char *count = getenv("BENCH_HS_COUNT");
+  H.limit = count != NULL ? atol(count) : 0;
   H.t0 = now_s();
   for (int i = 0; i < H.conc; i++) hs_start();
   portls_loop_run(loop);

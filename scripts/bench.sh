@@ -2,7 +2,8 @@
 # The benchmark: portls against Node.js and libevent + OpenSSL, in one run on
 # this machine. The protocol, the rounds and the table are described in
 # docs/benchmark.md; the two peers are bench/peers/node-bench.js and
-# bench/peers/libevent-bench.c.
+# bench/peers/libevent-bench.c. Instructions per handshake (callgrind, repeatable
+# on a busy machine): scripts/bench-instructions.sh.
 #
 #   scripts/bench.sh                 full run: builds the libevent peer and portls
 #                                    (Release, every available backend), then runs
@@ -54,7 +55,7 @@ while [[ $# -gt 0 ]]; do
     --workers) worker_counts=$2; shift ;;
     --workers-mode) workers_mode=$2; shift ;;
     --rounds) rounds=$2; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -20,6 +20,12 @@
  *   LEV_RELEASE_BUFFERS=1   SSL_MODE_RELEASE_BUFFERS on every SSL_CTX
  *   LEV_VERBOSE=1           clients print the first connection's version,
  *                           cipher and key-exchange group to stderr
+ *   LEV_CURVE=NAME          SSL_CTX_set1_groups_list on every SSL_CTX (e.g.
+ *                           X25519 or P-256; default: OpenSSL's list)
+ *   BENCH_HS_COUNT=N        hs: start no more than N connections (the run also
+ *                           ends after SECONDS), and print "hs_done D"
+ *                           (connections closed cleanly): a fixed amount of
+ *                           work for scripts/bench-instructions.sh
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -88,6 +94,9 @@ static void make_ctx(const SSL_METHOD *method) {
   SSL_CTX_set_options(tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
   const char *release = getenv("LEV_RELEASE_BUFFERS");
   if (release != NULL && strcmp(release, "1") == 0) SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS);
+  const char *curve = getenv("LEV_CURVE");
+  if (curve != NULL && *curve != '\0' && SSL_CTX_set1_groups_list(tls, curve) != 1)
+    fatal("LEV_CURVE");
 }
 
 /* Puts a socket fd under TLS in a new bufferevent. */
@@ -410,6 +419,7 @@ static struct {
   double started, secs;
   int loops, stopped, resume;
   long done, reused, errors;
+  long dialed, limit; /* limit: BENCH_HS_COUNT, 0 for none */
 } hs_run;
 
 static void hs_next(hs_slot *slot);
@@ -438,7 +448,8 @@ static void hs_event(struct bufferevent *bev, short what, void *arg) {
 
 static void hs_next(hs_slot *slot) {
   double now = clock_s();
-  if (now - hs_run.started <= hs_run.secs) {
+  if (now - hs_run.started <= hs_run.secs && (hs_run.limit <= 0 || hs_run.dialed < hs_run.limit)) {
+    hs_run.dialed++;
     dial(hs_run.resume ? newest_session : NULL, ignore_input, NULL, hs_event, slot);
     return;
   }
@@ -446,6 +457,7 @@ static void hs_next(hs_slot *slot) {
   double elapsed = now - hs_run.started;
   printf("hs_per_s %.0f\n", (double)hs_run.done / elapsed);
   printf("resumed_ratio %.3f\n", hs_run.done ? (double)hs_run.reused / (double)hs_run.done : 0.0);
+  if (hs_run.limit > 0) printf("hs_done %ld\n", hs_run.done);
   if (hs_run.errors) fprintf(stderr, "hs errors %ld\n", hs_run.errors);
   fflush(stdout);
   event_base_loopbreak(evb);
@@ -456,6 +468,8 @@ static int hs(double secs, int loops, int resume) {
   hs_run.secs = secs;
   hs_run.loops = loops > 0 ? loops : 1;
   hs_run.resume = resume;
+  const char *count = getenv("BENCH_HS_COUNT");
+  hs_run.limit = count != NULL ? atol(count) : 0;
   hs_slot *slots = calloc((size_t)hs_run.loops, sizeof *slots);
   if (slots == NULL) fatal("out of memory");
   hs_run.started = clock_s();
