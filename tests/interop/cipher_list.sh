@@ -46,6 +46,9 @@ done
 if [[ " ${only[*]} " == *" ECDH-RSA-AES128-GCM-SHA256 "* ]]; then
   for alias in TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256 TLS-ECDH-RSA-WITH-AES-128-GCM-SHA256; do
     got=$("$bin" cipher-list "$alias") || fail "$backend rejected '$alias': $got"
+    # TLS 1.3 suites are not chosen by a cipher string (OpenSSL lists them all
+    # first, as a backend with TLS 1.3, mbedTLS 3.6, does): only the rest counts.
+    got=$(sed -E 's/"TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256|AES_128_CCM(_8)?_SHA256)",?//g' <<<"$got")
     [[ $got == '["ECDH-RSA-AES128-GCM-SHA256"]' ]] || fail "'$alias' gave $got"
   done
 fi
