@@ -439,11 +439,14 @@ int cmd_serve(int argc, char **argv) {
     s.workers = (unsigned)cli_num(&o, OPT_WORKERS, 1);
     /* The in-memory session store and the OCSP answers are given from the
      * main loop; with workers the requests live on other threads. */
-    if (s.workers > 1 && (cli_num(&o, OPT_SESSION_CACHE, 0) || cli_has(&o, OPT_OCSP_RESPONSE))) {
+    if (s.workers > 1 && (cli_num(&o, OPT_SESSION_CACHE, 0) || cli_has(&o, OPT_OCSP_RESPONSE) ||
+                          cli_has(&o, OPT_SESSION_STORE))) {
       ev_errorf(PORTLS_EINVAL,
                 "--workers: cannot be combined with %s, whose answers come from "
                 "the main thread (workers resume each other's sessions by ticket)",
-                cli_num(&o, OPT_SESSION_CACHE, 0) ? "--session-cache" : "--ocsp-response");
+                cli_num(&o, OPT_SESSION_CACHE, 0) ? "--session-cache"
+                : cli_has(&o, OPT_SESSION_STORE)  ? "--session-store"
+                                                  : "--ocsp-response");
       rc = CLI_EXIT_USAGE;
       goto done;
     }

@@ -39,6 +39,9 @@ grep -q -- '--session-store: url:' <<<"$out" || fail "the URL error does not nam
 out=$("$bin" serve --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt" \
   --ticket-rotate 5 2>&1) && fail "--ticket-rotate without a store was accepted"
 grep -q -- '--ticket-rotate: needs --session-store' <<<"$out" || fail "unclear error: $out"
+out=$("$bin" serve --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt" \
+  --session-store "redis://127.0.0.1:$rport" --workers 2 2>&1) && fail "--workers with a store was accepted"
+grep -q -- 'cannot be combined with --session-store' <<<"$out" || fail "unclear error: $out"
 
 period=4 # seconds: short, so the test sees two rotations (but room for a slow machine)
 serve_args=(serve --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt"
