@@ -730,75 +730,6 @@ static int mbed_verify_code(const portls_be_session *s, uint32_t flags) {
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                     */
 
-static const char *mbed_alert_name(int a) {
-  switch (a) {
-  case 0:
-    return "close_notify";
-  case 10:
-    return "unexpected_message";
-  case 20:
-    return "bad_record_mac";
-  case 21:
-    return "decryption_failed";
-  case 22:
-    return "record_overflow";
-  case 30:
-    return "decompression_failure";
-  case 40:
-    return "handshake_failure";
-  case 41:
-    return "no_certificate";
-  case 42:
-    return "bad_certificate";
-  case 43:
-    return "unsupported_certificate";
-  case 44:
-    return "certificate_revoked";
-  case 45:
-    return "certificate_expired";
-  case 46:
-    return "certificate_unknown";
-  case 47:
-    return "illegal_parameter";
-  case 48:
-    return "unknown_ca";
-  case 49:
-    return "access_denied";
-  case 50:
-    return "decode_error";
-  case 51:
-    return "decrypt_error";
-  case 70:
-    return "protocol_version";
-  case 71:
-    return "insufficient_security";
-  case 80:
-    return "internal_error";
-  case 86:
-    return "inappropriate_fallback";
-  case 90:
-    return "user_canceled";
-  case 100:
-    return "no_renegotiation";
-  case 109:
-    return "missing_extension";
-  case 110:
-    return "unsupported_extension";
-  case 112:
-    return "unrecognized_name";
-  case 113:
-    return "bad_certificate_status_response";
-  case 115:
-    return "unknown_psk_identity";
-  case 116:
-    return "certificate_required";
-  case 120:
-    return "no_application_protocol";
-  default:
-    return "unknown";
-  }
-}
-
 /* The record header mbed TLS rejected was not TLS at all: OpenSSL's
  * WRONG_VERSION_NUMBER, or, for a server's first bytes, its HTTP_REQUEST and
  * HTTPS_PROXY_REQUEST (plain HTTP, or a proxy's CONNECT, sent to a TLS
@@ -861,7 +792,8 @@ static int mbed_fail(portls_be_session *s, int ret, int op, portls_error *err) {
   case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
     int alert = s->ssl.in_msg != NULL && s->ssl.in_msglen >= 2 ? s->ssl.in_msg[1] : -1;
     char detail[64];
-    snprintf(detail, sizeof detail, "alert %s (%d)", mbed_alert_name(alert), alert);
+    const char *name = portls__alert_name(alert);
+    snprintf(detail, sizeof detail, "alert %s (%d)", name ? name : "unknown", alert);
     /* Named as every backend names it (protocol_version is a version
      * failure; no_renegotiation, a peer that refused to renegotiate). */
     return portls__mbed_err_detail(err, portls__alert_code(alert), ret, NULL, detail);

@@ -92,69 +92,6 @@ static const char *hs_name(unsigned type) {
   }
 }
 
-static const char *alert_name(unsigned d) {
-  switch (d) {
-  case 0:
-    return "close_notify";
-  case 10:
-    return "unexpected_message";
-  case 20:
-    return "bad_record_mac";
-  case 22:
-    return "record_overflow";
-  case 40:
-    return "handshake_failure";
-  case 42:
-    return "bad_certificate";
-  case 43:
-    return "unsupported_certificate";
-  case 44:
-    return "certificate_revoked";
-  case 45:
-    return "certificate_expired";
-  case 46:
-    return "certificate_unknown";
-  case 47:
-    return "illegal_parameter";
-  case 48:
-    return "unknown_ca";
-  case 49:
-    return "access_denied";
-  case 50:
-    return "decode_error";
-  case 51:
-    return "decrypt_error";
-  case 70:
-    return "protocol_version";
-  case 71:
-    return "insufficient_security";
-  case 80:
-    return "internal_error";
-  case 86:
-    return "inappropriate_fallback";
-  case 90:
-    return "user_canceled";
-  case 100:
-    return "no_renegotiation";
-  case 109:
-    return "missing_extension";
-  case 110:
-    return "unsupported_extension";
-  case 112:
-    return "unrecognized_name";
-  case 113:
-    return "bad_certificate_status_response";
-  case 115:
-    return "unknown_psk_identity";
-  case 116:
-    return "certificate_required";
-  case 120:
-    return "no_application_protocol";
-  default:
-    return NULL;
-  }
-}
-
 static const char *version_name(unsigned v) {
   switch (v) {
   case 0x0300:
@@ -309,7 +246,7 @@ size_t portls__trace_format(char *out, size_t cap, int sent, int content_type, c
   if (content_type == 21) {
     unsigned level = len >= 1 ? msg[0] : 0, desc = len >= 2 ? msg[1] : 0;
     put(out, cap, &at, "Alert %s", level == 1 ? "warning" : "fatal");
-    const char *name = alert_name(desc);
+    const char *name = portls__alert_name((int)desc);
     if (name != NULL)
       put(out, cap, &at, " %s", name);
     else

@@ -11,8 +11,9 @@
 #include "portls/errors.h"
 
 /* The allocation wrappers (portls__malloc, ...), portls__err,
- * portls__alert_code, portls__hexval and PORTLS__ARRAY_SIZE/MIN/MAX are declared in
- * portls/backend.h, among the services core gives a backend; they are core's all the same. */
+ * portls__alert_code, portls__alert_name, portls__hexval and PORTLS__ARRAY_SIZE/MIN/MAX are
+ * declared in portls/backend.h, among the services core gives a backend; they are core's all the
+ * same. */
 
 /* portls__err with a va_list. */
 int portls__verr(portls_error *err, int code, const char *fmt, va_list ap);

@@ -359,6 +359,9 @@ int portls__err(portls_error *err, int code, const char *fmt, ...)
  * PORTLS_ERENEG_DISABLED for no_renegotiation, PORTLS_ETLS_ALERT for one
  * the table does not name. */
 int portls__alert_code(int description);
+/* An AlertDescription's RFC name ("handshake_failure"), or NULL for one no
+ * RFC names. */
+const char *portls__alert_name(int description);
 
 /* The value of a hex digit (either case), or -1. */
 int portls__hexval(char c);
