@@ -455,6 +455,22 @@ static portls_plat_stream *uvp_stream_new(portls_plat_loop *loop, int is_pipe) {
   return s;
 }
 
+/* A stream over fd, a connected socket (TCP, or Unix when is_pipe). On
+ * failure the descriptor stays the caller's. */
+static int uvp_stream_from_fd(portls_plat_loop *loop, int fd, int is_pipe,
+                              portls_plat_stream **out) {
+  portls_plat_stream *s = uvp_stream_new(loop, is_pipe);
+  if (s == NULL) return PORTLS_ENOMEM;
+  int rc = is_pipe ? uv_pipe_open(&s->h.pipe, fd) : uv_tcp_open(&s->h.tcp, fd);
+  if (rc != 0) {
+    uvp_stream_discard(s);
+    return portls__uv_err(rc);
+  }
+  loop->nopen++;
+  *out = s;
+  return 0;
+}
+
 static void uvp_connected(uv_connect_t *req, int status) {
   portls_plat_stream *s = req->data;
   /* libuv reports UV_ECANCELED here when the stream is closed first; the
@@ -867,7 +883,6 @@ static int uvp_listen(portls_plat_loop *loop, const portls_plat_addr *addr, int 
 }
 
 static int uvp_accept(portls_plat_listener *l, portls_plat_stream **out) {
-  portls_plat_stream *s;
   int rc, fd;
   if (out == NULL) return PORTLS_EINVAL;
   *out = NULL;
@@ -877,20 +892,9 @@ static int uvp_accept(portls_plat_listener *l, portls_plat_stream **out) {
   l->accepted_fd = -1;
   uvp_listener_update(l);
   if (fd < 0) return PORTLS_EAGAIN;
-  s = uvp_stream_new(l->loop, l->is_pipe);
-  if (s == NULL) {
-    (void)close(fd);
-    return PORTLS_ENOMEM;
-  }
-  rc = l->is_pipe ? uv_pipe_open(&s->h.pipe, fd) : uv_tcp_open(&s->h.tcp, fd);
-  if (rc != 0) {
-    (void)close(fd); /* libuv takes the descriptor only when it succeeds */
-    uvp_stream_discard(s);
-    return portls__uv_err(rc);
-  }
-  l->loop->nopen++;
-  *out = s;
-  return 0;
+  rc = uvp_stream_from_fd(l->loop, fd, l->is_pipe, out);
+  if (rc != 0) (void)close(fd); /* libuv takes the descriptor only when it succeeds */
+  return rc;
 }
 
 static int uvp_listener_address(portls_plat_listener *l, portls_plat_addr *out) {
@@ -1098,16 +1102,7 @@ static int uvp_stream_open(portls_plat_loop *loop, int fd, portls_plat_stream **
   rc = portls__plat_fd_adopt(fd, &is_unix, &listening);
   if (rc != 0) return portls__uv_err(uv_translate_sys_error(-rc));
   if (listening > 0) return PORTLS_EINVAL;
-  portls_plat_stream *s = uvp_stream_new(loop, is_unix);
-  if (s == NULL) return PORTLS_ENOMEM;
-  rc = is_unix ? uv_pipe_open(&s->h.pipe, fd) : uv_tcp_open(&s->h.tcp, fd);
-  if (rc != 0) {
-    uvp_stream_discard(s); /* the descriptor stays the caller's */
-    return portls__uv_err(rc);
-  }
-  loop->nopen++;
-  *out = s;
-  return 0;
+  return uvp_stream_from_fd(loop, fd, is_unix, out); /* the descriptor stays the caller's */
 }
 
 static int uvp_bind_listen(const portls_plat_addr *addr, int backlog, int reuseport, int *fd) {
