@@ -6,16 +6,45 @@
 # Never /usr/local: 3.6's headers there would shadow the system 2.28 ones.
 #   scripts/install-mbedtls36.sh            prefix .deps/mbedtls-3.6 in the repository
 #   PORTLS_DEPS_DIR=/some/dir scripts/...   prefix /some/dir/mbedtls-3.6, sources in /some/dir/src
+#   scripts/install-mbedtls36.sh --target armhf
+#       the same configuration cross-built for 32-bit ARM Linux with
+#       arm-linux-gnueabihf-gcc (cmake/toolchain-armhf.cmake; scripts/install-cross.sh
+#       installs the compiler), MinSizeRel, into .deps/mbedtls-3.6-armhf
+#       (scripts/embedded.sh builds the armhf portls against it)
 # Idempotent: a stamp file in the prefix records the package version and the
 # configuration; when both match, it exits at once.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+target=host
+while (($#)); do
+  case $1 in
+  --target) target=${2:-}; shift 2 ;;
+  --target=*) target=${1#--target=}; shift ;;
+  *) echo "usage: $0 [--target host|armhf]" >&2; exit 2 ;;
+  esac
+done
+
 deps=${PORTLS_DEPS_DIR:-$PWD/.deps}
 src_dir=$deps/src
-prefix=$deps/mbedtls-3.6
-build=$deps/build-mbedtls-3.6
 jobs=${PORTLS_JOBS:-2}
+# Per target: the prefix, the build directory, its CMake options and build type.
+case $target in
+host)
+  prefix=$deps/mbedtls-3.6
+  build_type=Release
+  target_cmake=()
+  ;;
+armhf)
+  prefix=$deps/mbedtls-3.6-armhf
+  build_type=MinSizeRel # as scripts/embedded.sh builds portls for armhf
+  target_cmake=(-DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-armhf.cmake")
+  command -v arm-linux-gnueabihf-gcc >/dev/null ||
+    { echo "install-mbedtls36: no arm-linux-gnueabihf-gcc (scripts/install-cross.sh)" >&2; exit 1; }
+  ;;
+*) echo "install-mbedtls36: unknown target '$target' (host or armhf)" >&2; exit 2 ;;
+esac
+build=$deps/build-${prefix##*/}
 suite=trixie
 sources_file=/etc/apt/sources.list.d/$suite-src.sources
 
@@ -35,7 +64,8 @@ config_unset=(
   MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_DTLS_ANTI_REPLAY MBEDTLS_SSL_DTLS_HELLO_VERIFY
   MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE MBEDTLS_SSL_DTLS_CONNECTION_ID # portls speaks TLS over streams only
 )
-config_id="set=${config_set[*]} values=${config_values[*]} unset=${config_unset[*]} pic release static"
+config_id="set=${config_set[*]} values=${config_values[*]} unset=${config_unset[*]} pic ${build_type,,} static"
+[[ $target == host ]] || config_id+=" target=$target"
 
 log() { echo "install-mbedtls36: $*"; }
 
@@ -79,25 +109,28 @@ if [[ -z $dsc ]]; then
 fi
 version=$(sed -n 's/^Version: *//p' "$dsc")
 upstream=${version%%-*}
+# A fresh tree every build: config.py edits the configuration header in place. The
+# host's stays in $src_dir (scripts/baremetal.sh compiles from it); a cross build's
+# lives in its build directory, removed at the end.
 tree=$src_dir/mbedtls-$upstream
-# A fresh tree every build: config.py edits the configuration header in place.
-rm -rf "$tree"
-(cd "$src_dir" && dpkg-source --no-check -x "$(basename "$dsc")" "mbedtls-$upstream" >/dev/null)
-log "building mbedtls $version"
+[[ $target == host ]] || tree=$build/mbedtls-$upstream
+rm -rf "$tree" "$build" "$prefix"
+mkdir -p "$(dirname "$tree")"
+dpkg-source --no-check -x "$dsc" "$tree" >/dev/null
+log "building mbedtls $version for $target"
 
 cfg=$tree/include/mbedtls/mbedtls_config.h
 for o in "${config_set[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" set "$o"; done
 for o in "${config_values[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" set "${o%%=*}" "${o#*=}"; done
 for o in "${config_unset[@]}"; do python3 "$tree/scripts/config.py" -f "$cfg" unset "$o"; done
 
-rm -rf "$build" "$prefix"
-cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$tree" -B "$build/obj" "${target_cmake[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
   -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
   -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
   -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DMBEDTLS_FATAL_WARNINGS=OFF >/dev/null
-nice -n 10 cmake --build "$build" -j"$jobs" >/dev/null
-cmake --install "$build" >/dev/null
+nice -n 10 cmake --build "$build/obj" -j"$jobs" >/dev/null
+cmake --install "$build/obj" >/dev/null
 printf '%s\n%s\n' "$version" "$config_id" >"$stamp"
 rm -rf "$build"
-log "mbedtls $version installed in $prefix"
+log "mbedtls $version ($target) installed in $prefix"
