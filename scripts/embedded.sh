@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The embedded proof (issue 6, item 5):
 #   1. cross-compiles core/ + backends/mbedtls + platform/posix for 32-bit ARM Linux
-#      (armhf) with Debian's cross compiler and libmbedtls-dev:armhf;
-#   2. runs, under qemu-arm, tests/embedded/selftest.c (SecurePair handshakes and data,
-#      a loopback server and client, verification failures, and the RAM one idle
-#      connection costs);
+#      (armhf) with Debian's cross compiler, against mbed TLS 3.6 cross-built from
+#      Debian's source package with portls's configuration
+#      (scripts/install-mbedtls36.sh --target armhf: .deps/mbedtls-3.6-armhf);
+#   2. runs, under qemu-arm, tests/embedded/selftest.c (SecurePair handshakes and data
+#      over TLS 1.3 and TLS 1.2, a loopback server and client, verification failures,
+#      and the RAM one connection costs: idle, and at its peak during the handshake);
 #   3. runs the armhf `portls-mbedtls serve` against the host's `openssl s_client`
-#      and the armhf `portls-mbedtls connect` against the host's `openssl s_server`;
+#      (TLS 1.3, and TLS 1.2 with -tls1_2) and the armhf `portls-mbedtls connect`
+#      against the host's `openssl s_server`;
 #   4. compiles core/ alone for a Cortex-M4 with arm-none-eabi-gcc -ffreestanding
 #      and checks that it needs nothing from an OS;
-#   5. prints the code size of the core + mbedTLS backend objects and the RAM per
-#      idle connection;
+#   5. prints the code size of the core + mbedTLS backend objects and of the mbed TLS
+#      3.6 libraries, and the RAM per connection;
 #   6. builds the bare-metal Cortex-M4 image (core + backend + mbed TLS 3.6 + platform/
 #      baremetal, for QEMU's mps2-an386) and runs its self-test under qemu-system-arm
 #      (scripts/baremetal.sh: its source tree is MBEDTLS36_SRC or .deps/src/mbedtls-3.*).
@@ -26,6 +29,11 @@ jobs=${PORTLS_JOBS:-2}
 triplet=arm-linux-gnueabihf
 
 bash ./scripts/install-cross.sh
+# mbed TLS 3.6 for armhf (idempotent: a stamp in the prefix).
+bash ./scripts/install-mbedtls36.sh --target armhf
+mbed_prefix=${PORTLS_DEPS_DIR:-$src/.deps}/mbedtls-3.6-armhf
+mbed_version=$(sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' \
+  "$mbed_prefix/include/mbedtls/build_info.h")
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -60,8 +68,8 @@ wait_for() {
   return 1
 }
 
-# qemu-arm runs the programs against the multiarch libc6:armhf that
-# libmbedtls-dev:armhf brings (cmake/toolchain-armhf.cmake says why not -L).
+# qemu-arm runs the programs against the multiarch libc6:armhf (scripts/install-cross.sh;
+# cmake/toolchain-armhf.cmake says why not -L).
 qemu=(qemu-arm)
 [[ -e /lib/ld-linux-armhf.so.3 ]] || qemu=(qemu-arm -L "/usr/$triplet")
 
@@ -71,7 +79,7 @@ cmake -S . -B "$build" \
   -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-armhf.cmake" \
   -DCMAKE_BUILD_TYPE=MinSizeRel \
   -DPORTLS_BACKENDS=mbedtls \
-  -DPORTLS_MBEDTLS=system \
+  -DPORTLS_MBEDTLS=bundled -DPORTLS_MBEDTLS_ROOT="$mbed_prefix" \
   -DPORTLS_PLATFORM=posix \
   -DPORTLS_WERROR=ON \
   -DPORTLS_BUILD_TESTS=OFF \
@@ -88,11 +96,13 @@ cli=$build/bin/portls-mbedtls
 certs=$build/certs
 
 # The self-test stands alone (Debian has no armhf Criterion): built here, by hand,
-# against the static library.
+# against the static libraries. mbed TLS (no MBEDTLS_PLATFORM_MEMORY) calls calloc and
+# free itself: the link wraps both so that the self-test counts its bytes.
 selftest=$build/bin/portls-selftest
 "$triplet-gcc" -std=c11 -Os -Wall -Wextra -Wpedantic -Werror -I"$src/include" \
-  "$src/tests/embedded/selftest.c" "$lib" -lmbedtls -lmbedx509 -lmbedcrypto \
-  -o "$selftest" 2>"$logs/selftest-build.log" || { cat "$logs/selftest-build.log"; exit 1; }
+  -DSELFTEST_COUNT_CALLOC "$src/tests/embedded/selftest.c" "$lib" -L"$mbed_prefix/lib" \
+  -lmbedtls -lmbedx509 -lmbedcrypto -pthread -Wl,--wrap=calloc,--wrap=free \
+  -Wl,-Map="$build/selftest.map" -o "$selftest" 2>"$logs/selftest-build.log" || { cat "$logs/selftest-build.log"; exit 1; }
 "$triplet-readelf" -h "$selftest" | grep -q "Machine: *ARM" || { echo "embedded: $selftest is not an ARM binary" >&2; exit 1; }
 
 caps=$("${qemu[@]}" "$cli" caps 2>&1) || { echo "$caps"; echo "embedded: the armhf CLI does not run" >&2; exit 1; }
@@ -111,43 +121,59 @@ else
 fi
 sed 's/^/  /' "$logs/selftest.log"
 ram_line=$(grep -m1 '^idle-connection-ram:' "$logs/selftest.log" || true)
+peak_line=$(grep -m1 '^handshake-peak-ram:' "$logs/selftest.log" || true)
 
 # ---- 3. interop with the host's openssl ----------------------------------------------
-echo "== armhf portls-mbedtls serve <- host openssl s_client"
-serve_log=$logs/serve.log client_log=$logs/s_client.log
-"${qemu[@]}" "$cli" serve --host 127.0.0.1 --key "$certs/server-rsa.key" \
-  --cert "$certs/server-rsa-chain.crt" >"$serve_log" 2>&1 &
-pids+=($!)
-serve_pid=$!
-if wait_for "$serve_log" '"event":"listening"'; then
-  port=$(grep -m1 '"listening"' "$serve_log" | sed -E 's/.*"port":([0-9]+).*/\1/')
-  rm -f "$out/s_client.in"
-  mkfifo "$out/s_client.in"
-  timeout 60 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
-    -CAfile "$certs/ca.crt" -verify_return_error -quiet -no_ign_eof \
-    <"$out/s_client.in" >"$client_log" 2>&1 &
+# serve_s_client VERSION [S_CLIENT OPTIONS]: the armhf `serve` with the RSA chain, the
+# host's s_client verifying it (servername localhost) and sending a line; passes when
+# the line comes back, the server's secureConnection names VERSION and the close is
+# clean.
+serve_s_client() {
+  local want=$1 tag
+  shift
+  tag=$(tr -d . <<<"$want")
+  local serve_log=$logs/serve-$tag.log client_log=$logs/s_client-$tag.log fifo=$out/s_client.in
+  local what="s_client${*:+ $*} -> armhf serve"
+  echo "== armhf portls-mbedtls serve <- host openssl s_client${*:+ $*} (want $want)"
+  "${qemu[@]}" "$cli" serve --host 127.0.0.1 --key "$certs/server-rsa.key" \
+    --cert "$certs/server-rsa-chain.crt" >"$serve_log" 2>&1 &
   pids+=($!)
-  exec 3>"$out/s_client.in"
-  echo "hello from the host's s_client" >&3
-  if wait_for "$client_log" "hello from the host's s_client" &&
-    wait_for "$serve_log" '"event":"secureConnection"'; then
-    exec 3>&-
-    line=$(grep -m1 '"secureConnection"' "$serve_log")
-    if [[ $line == *'"servername":"localhost"'* && $line == *'"protocol":"TLSv1.2"'* ]] &&
-      wait_for "$serve_log" '"event":"close","hadError":false'; then
-      ok "s_client -> armhf serve: verified, line echoed, clean close"
+  local serve_pid=$!
+  if wait_for "$serve_log" '"event":"listening"'; then
+    local port
+    port=$(grep -m1 '"listening"' "$serve_log" | sed -E 's/.*"port":([0-9]+).*/\1/')
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    timeout 60 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+      -CAfile "$certs/ca.crt" -verify_return_error -quiet -no_ign_eof "$@" \
+      <"$fifo" >"$client_log" 2>&1 &
+    pids+=($!)
+    exec 3>"$fifo"
+    echo "hello from the host's s_client" >&3
+    if wait_for "$client_log" "hello from the host's s_client" &&
+      wait_for "$serve_log" '"event":"secureConnection"'; then
+      exec 3>&-
+      local line
+      line=$(grep -m1 '"secureConnection"' "$serve_log")
+      if [[ $line == *'"servername":"localhost"'* && $line == *"\"protocol\":\"$want\""* ]] &&
+        wait_for "$serve_log" '"event":"close","hadError":false'; then
+        ok "$what: $want, verified, line echoed, clean close"
+      else
+        not_ok "$what: unexpected events (want $want)" "$serve_log" "$client_log"
+      fi
     else
-      not_ok "s_client -> armhf serve: unexpected events" "$serve_log" "$client_log"
+      exec 3>&-
+      not_ok "$what: the line did not come back" "$serve_log" "$client_log"
     fi
   else
-    exec 3>&-
-    not_ok "s_client -> armhf serve: the line did not come back" "$serve_log" "$client_log"
+    not_ok "armhf serve did not print listening" "$serve_log"
   fi
-else
-  not_ok "armhf serve did not print listening" "$serve_log"
-fi
-kill "$serve_pid" 2>/dev/null || true
-wait "$serve_pid" 2>/dev/null || true
+  kill "$serve_pid" 2>/dev/null || true
+  wait "$serve_pid" 2>/dev/null || true
+}
+# s_client's default offer (TLS 1.3 first), then TLS 1.2 alone.
+serve_s_client TLSv1.3
+serve_s_client TLSv1.2 -tls1_2
 
 echo "== armhf portls-mbedtls connect -> host openssl s_server"
 server_log=$logs/s_server.log connect_log=$logs/connect.log
@@ -163,9 +189,10 @@ if wait_for "$server_log" '^ACCEPT'; then
   if timeout 120 "${qemu[@]}" "$cli" connect --host 127.0.0.1 --servername localhost \
     --port "$port" --ca "$certs/ca.crt" --send "ping from armhf portls" >"$connect_log" 2>&1; then
     line=$(grep -m1 '"secureConnect"' "$connect_log" || true)
-    if [[ $line == *'"authorized":true'* ]] && wait_for "$server_log" 'ping from armhf portls' &&
+    if [[ $line == *'"authorized":true'* && $line == *'"protocol":"TLSv1.3"'* ]] &&
+      wait_for "$server_log" 'ping from armhf portls' &&
       grep -q '"event":"close","hadError":false' "$connect_log"; then
-      ok "armhf connect -> s_server: secureConnect authorized, data delivered, clean close"
+      ok "armhf connect -> s_server: TLSv1.3, secureConnect authorized, data delivered, clean close"
     else
       not_ok "armhf connect -> s_server: unexpected events" "$connect_log" "$server_log"
     fi
@@ -244,10 +271,22 @@ if ((${#core_objs[@]} && ${#be_objs[@]})); then
     awk '$3 ~ /^[bB]$/ { print $2, $4 }' | while read -r hex sym; do echo "$((16#$hex)) $sym"; done |
     sort -nr | head -n 3 | while read -r n sym; do printf '    %-24s %6d\n' "$sym" "$n"; done || true
   mbed_libs=()
-  for l in mbedtls mbedx509 mbedcrypto; do mbed_libs+=("/usr/lib/$triplet/lib$l.a"); done
+  for l in mbedtls mbedx509 mbedcrypto; do mbed_libs+=("$mbed_prefix/lib/lib$l.a"); done
   read -r mt md mb < <(size_of "$triplet-size" "${mbed_libs[@]}")
-  printf '  (for scale: Debian'"'"'s full-featured mbed TLS 2.28 archives, every module: %d + %d / %d)\n' \
-    "$mt" "$md" "$mb"
+  printf '  %-19s%7d + %5d / %5d   (its three archives: every module of portls'"'"'s\n' \
+    "mbed TLS $mbed_version" "$mt" "$md" "$mb"
+  printf '%48s%s\n' '' 'configuration, -Os)'
+  # The archive members the self-test's static link pulls in (its link map), summed.
+  read -r ut ud ub un < <("$triplet-size" "${mbed_libs[@]}" | awk '
+    NR == FNR { used[$0] = 1; next }
+    / \(ex / { a = $NF; sub(/\)$/, "", a); sub(/.*\//, "", a)
+               if ((a "(" $6 ")") in used) { t += $1; d += $2; b += $3; n++ } }
+    END { print t + 0, d + 0, b + 0, n + 0 }' \
+    <(grep -oE 'lib(mbedtls|mbedx509|mbedcrypto)\.a\([^)]+\)' "$build/selftest.map" | sort -u) -)
+  printf '  %-19s%7d + %5d / %5d   (the %d objects the self-test links)\n' \
+    "mbed TLS, linked" "$ut" "$ud" "$ub" "$un"
+  printf '  core + backend + mbed TLS linked: %d KiB of flash (text + data)\n' \
+    $(((ct + bt + ut + cd + bd + ud + 1023) / 1024))
 else
   not_ok "no armhf objects under $objdir"
 fi
@@ -255,11 +294,12 @@ if ((cm_ok)); then
   read -r mt md mb < <(size_of arm-none-eabi-size "${cm_objs[@]}")
   printf 'code size, Cortex-M4 (Thumb-2, gcc -Os), core/ alone: %d + %d / %d\n' "$mt" "$md" "$mb"
 fi
-if [[ -n $ram_line ]]; then
-  echo "RAM per idle TLS connection (armhf, mbed TLS 2.28 with its default 16 KiB record buffers):"
-  echo "  ${ram_line#idle-connection-ram: }"
+if [[ -n $ram_line && -n $peak_line ]]; then
+  echo "RAM per TLS connection (armhf, mbed TLS $mbed_version with its default 16 KiB record buffers):"
+  echo "  idle: ${ram_line#idle-connection-ram: }"
+  echo "  peak: ${peak_line#handshake-peak-ram: }"
 else
-  not_ok "the self-test printed no idle-connection-ram line"
+  not_ok "the self-test printed no idle-connection-ram or handshake-peak-ram line"
 fi
 
 # ---- 6. bare metal: the Cortex-M4 image under qemu-system-arm -------------------------

@@ -3,8 +3,9 @@
 # nothing that is already there. Safe to run any number of times.
 #
 #   crossbuild-essential-armhf   arm-linux-gnueabihf-gcc and its C library
-#   libmbedtls-dev:armhf         mbed TLS 2.28 for armhf (multiarch; pulls libc6:armhf,
-#                                the C library qemu-arm runs the programs against)
+#   libc6:armhf                  the multiarch armhf C library qemu-arm runs the programs
+#                                against (mbed TLS 3.6 for armhf is cross-built from
+#                                Debian's source package: install-mbedtls36.sh --target armhf)
 #   qemu-user                    qemu-arm, run explicitly (`qemu-arm ./prog`): no
 #                                binfmt_misc registration is needed or relied on
 #   gcc-arm-none-eabi            the Cortex-M compiler
@@ -17,7 +18,7 @@
 # either works when called by name, qemu-user is the smaller one.
 set -euo pipefail
 
-packages=(crossbuild-essential-armhf libmbedtls-dev:armhf qemu-user gcc-arm-none-eabi
+packages=(crossbuild-essential-armhf libc6:armhf qemu-user gcc-arm-none-eabi
   libnewlib-arm-none-eabi qemu-system-arm)
 
 sudo=()
@@ -64,9 +65,9 @@ if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no
   "${missing[@]}" >/tmp/install-cross.$$.log 2>&1; then
   cat /tmp/install-cross.$$.log >&2
   rm -f /tmp/install-cross.$$.log
-  echo "install-cross: apt-get install failed. libmbedtls-dev:armhf must have the same version" \
-    "as the host's libmbedtls-dev (Multi-Arch: same): compare 'apt-cache policy" \
-    "libmbedtls-dev libmbedtls-dev:armhf'." >&2
+  echo "install-cross: apt-get install failed. libc6:armhf must have the same version" \
+    "as the host's libc6 (Multi-Arch: same): compare 'apt-cache policy" \
+    "libc6 libc6:armhf'." >&2
   ((added_arch)) && echo "install-cross: armhf stays added (dpkg --remove-architecture armhf undoes it)" >&2
   exit 1
 fi

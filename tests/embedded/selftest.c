@@ -7,21 +7,27 @@
  * the public API, prints one line per test and, last, `N passed, M failed`;
  * it exits 0 only when nothing failed.
  *
- * Tests: SecurePair client and server pumped into each other (handshake, data
- * both ways, 100 KiB echoed, clean end), a self-signed server refused with
+ * Tests: SecurePair client and server pumped into each other (handshake at the
+ * backend's highest version, TLS 1.3 where it has it, data both ways, 100 KiB
+ * echoed, clean end; the same at TLS 1.2), a self-signed server refused with
  * DEPTH_ZERO_SELF_SIGNED_CERT (and accepted-but-unauthorized without
  * rejectUnauthorized), a TLS server and client over TCP on 127.0.0.1, an
  * expired certificate (CERT_HAS_EXPIRED) and a certificate for another host
  * (ERR_TLS_CERT_ALTNAME_INVALID) refused over TCP.
  *
- * Then it measures what one idle TLS connection costs in RAM: a server in this
+ * Then it measures what one TLS connection costs in RAM: a server in this
  * process accepts N connections from a client in a child process, and once all
- * are established and idle the growth of the heap is divided by N. Two figures:
- * the bytes portls itself holds (through a counting portls_set_allocator) and
- * the whole heap growth (glibc's mallinfo2), which includes the TLS library's
- * own allocations when, as in Debian's mbed TLS (no MBEDTLS_PLATFORM_MEMORY),
- * they cannot be routed through portls's allocator. Kernel socket buffers and
- * stack are not included.
+ * are established and idle the growth of the heap is divided by N. Figures: the
+ * bytes portls itself holds (through a counting portls_set_allocator), the whole
+ * heap growth (glibc's mallinfo2), and, when built with SELFTEST_COUNT_CALLOC,
+ * the bytes mbed TLS holds. Without MBEDTLS_PLATFORM_MEMORY (portls's host
+ * configuration) mbed TLS's allocations cannot be routed through portls's
+ * allocator, but a static mbed TLS calls calloc and free directly, so
+ * scripts/embedded.sh links this program with -Wl,--wrap=calloc,--wrap=free and
+ * the wrappers below count them. With both counts, it also measures the peak one
+ * handshake over TCP reaches on each end (the first connection of each side after
+ * its warm-up, with nothing else in flight). Kernel socket buffers and stack are
+ * not included.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -77,12 +83,26 @@ typedef union hdr {
 } hdr;
 static size_t live_bytes;
 
+/* The bytes mbed TLS holds (SELFTEST_COUNT_CALLOC), and the peak of both counts
+ * since peak_reset(). */
+static size_t mbed_bytes, peak_bytes;
+static int mbed_counted;
+
+static void peak_update(void) {
+  if (live_bytes + mbed_bytes > peak_bytes) peak_bytes = live_bytes + mbed_bytes;
+}
+static size_t peak_reset(void) {
+  peak_bytes = live_bytes + mbed_bytes;
+  return peak_bytes;
+}
+
 static void *count_malloc(void *ctx, size_t n) {
   (void)ctx;
   hdr *h = malloc(sizeof *h + n);
   if (h == NULL) return NULL;
   h->size = n;
   live_bytes += n;
+  peak_update();
   return h + 1;
 }
 static void count_free(void *ctx, void *p) {
@@ -104,8 +124,72 @@ static void *count_realloc(void *ctx, void *p, size_t n) {
   if (h == NULL) return NULL;
   h->size = n;
   live_bytes = live_bytes - was + n;
+  peak_update();
   return h + 1;
 }
+
+#ifdef SELFTEST_COUNT_CALLOC
+/* calloc and free of the whole program go through these (the link's --wrap):
+ * in it, only mbed TLS calls calloc (portls allocates through count_malloc,
+ * this file through malloc and realloc). A calloc'd block is recorded in an
+ * open-addressing table, so that free knows its size and every other free
+ * passes straight through. */
+void *__real_calloc(size_t n, size_t size);
+void __real_free(void *p);
+void *__wrap_calloc(size_t n, size_t size);
+void __wrap_free(void *p);
+
+#define MBED_SLOTS 65536u /* a power of two, well above the blocks ever live at once */
+static struct {
+  void *p;
+  size_t size;
+} mbed_blocks[MBED_SLOTS];
+
+static size_t slot_of(const void *p) {
+  return (size_t)(((uintptr_t)p >> 3) * 2654435761u) & (MBED_SLOTS - 1);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+  void *p = __real_calloc(n, size);
+  if (p == NULL) return NULL;
+  size_t i = slot_of(p), probes = 0;
+  while (mbed_blocks[i].p != NULL && ++probes < MBED_SLOTS) i = (i + 1) & (MBED_SLOTS - 1);
+  if (probes == MBED_SLOTS) abort(); /* the table is full: the count would be wrong */
+  mbed_blocks[i].p = p;
+  mbed_blocks[i].size = n * size;
+  mbed_bytes += n * size;
+  peak_update();
+  return p;
+}
+
+void __wrap_free(void *p) {
+  if (p == NULL) return;
+  size_t i = slot_of(p);
+  while (mbed_blocks[i].p != NULL && mbed_blocks[i].p != p) i = (i + 1) & (MBED_SLOTS - 1);
+  if (mbed_blocks[i].p == p) {
+    mbed_bytes -= mbed_blocks[i].size;
+    /* Backward-shift deletion: the entries after i that probed past it move up. */
+    size_t j = i;
+    for (;;) {
+      mbed_blocks[i].p = NULL;
+      for (;;) {
+        j = (j + 1) & (MBED_SLOTS - 1);
+        if (mbed_blocks[j].p == NULL) {
+          __real_free(p);
+          return;
+        }
+        size_t home = slot_of(mbed_blocks[j].p);
+        /* j's entry stays unless its home lies cyclically outside (i, j]. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j)) continue;
+        break;
+      }
+      mbed_blocks[i] = mbed_blocks[j];
+      i = j;
+    }
+  }
+  __real_free(p);
+}
+#endif
 
 /* Bytes in use on the heap, by glibc's count (0 where unknown). */
 static size_t heap_bytes(void) {
@@ -330,8 +414,10 @@ static int pumped_closed(void *u) {
   return (pp->c.closed || pp->client == NULL) && (pp->s.closed || pp->server == NULL);
 }
 
-/* Server (key, cert) and client (trusting ca.crt, servername localhost). */
-static int pumped_new(run *r, pumped *pp, const char *key, const char *cert, int reject) {
+/* Server (key, cert) and client (trusting ca.crt, servername localhost, offering up
+ * to max: PORTLS_TLS_ANY for the backend's highest). */
+static int pumped_new(run *r, pumped *pp, const char *key, const char *cert, int reject,
+                      portls_tls_version max) {
   memset(pp, 0, sizeof *pp);
   portls_tls_socket_options so, co;
   portls_tls_socket_options_init(&so);
@@ -341,6 +427,7 @@ static int pumped_new(run *r, pumped *pp, const char *key, const char *cert, int
   so.user = &pp->s;
   portls_tls_socket_options_init(&co);
   ctx_opts(&co.tls.context, NULL, NULL, "ca.crt");
+  co.tls.context.max_version = max;
   co.tls.servername = "localhost";
   co.tls.reject_unauthorized = reject;
   co.events = &side_events;
@@ -369,11 +456,17 @@ static void pumped_teardown(run *r, pumped *pp) {
   side_free(&pp->s);
 }
 
-static void test_pair_handshake_data_and_clean_end(void) {
+/* The highest version the backend has: what a client and server settle on by default. */
+static const char *highest_version(void) {
+  return portls_has_capability(PORTLS_CAP_TLS1_3) ? "TLSv1.3" : "TLSv1.2";
+}
+
+/* A conversation with the client offering up to max; want: getProtocol()'s answer. */
+static void pair_conversation(portls_tls_version max, const char *want) {
   run r;
   EXPECT(run_begin(&r) == 0, "loop");
   static pumped pp;
-  if (pumped_new(&r, &pp, "server-rsa.key", "server-rsa-chain.crt", 1) != 0) {
+  if (pumped_new(&r, &pp, "server-rsa.key", "server-rsa-chain.crt", 1, max) != 0) {
     pumped_teardown(&r, &pp);
     return;
   }
@@ -391,8 +484,8 @@ static void test_pair_handshake_data_and_clean_end(void) {
   portls_cipher ci;
   EXPECT(portls_socket_get_cipher(pp.c.sock, &ci) == 0 && ci.name[0] != '\0', "getCipher");
   const char *proto = portls_socket_get_protocol(pp.c.sock);
-  EXPECT(proto != NULL && strncmp(proto, "TLSv1", 5) == 0, "getProtocol: %s",
-         proto ? proto : "NULL");
+  EXPECT(proto != NULL && strcmp(proto, want) == 0, "getProtocol: %s, want %s",
+         proto ? proto : "NULL", want);
   portls_cert *cert = NULL;
   EXPECT(portls_socket_get_peer_certificate(pp.c.sock, 0, &cert, NULL) == 0 && cert != NULL,
          "peer certificate");
@@ -418,11 +511,16 @@ static void test_pair_handshake_data_and_clean_end(void) {
   pumped_teardown(&r, &pp);
 }
 
+static void test_pair_highest_version(void) {
+  pair_conversation(PORTLS_TLS_ANY, highest_version());
+}
+static void test_pair_tls12(void) { pair_conversation(PORTLS_TLS1_2, "TLSv1.2"); }
+
 static void test_pair_self_signed_rejected(void) {
   run r;
   EXPECT(run_begin(&r) == 0, "loop");
   static pumped pp;
-  if (pumped_new(&r, &pp, "self-signed.key", "self-signed.crt", 1) != 0) {
+  if (pumped_new(&r, &pp, "self-signed.key", "self-signed.crt", 1, PORTLS_TLS_ANY) != 0) {
     pumped_teardown(&r, &pp);
     return;
   }
@@ -439,7 +537,7 @@ static void test_pair_self_signed_unauthorized_without_reject(void) {
   run r;
   EXPECT(run_begin(&r) == 0, "loop");
   static pumped pp;
-  if (pumped_new(&r, &pp, "self-signed.key", "self-signed.crt", 0) != 0) {
+  if (pumped_new(&r, &pp, "self-signed.key", "self-signed.crt", 0, PORTLS_TLS_ANY) != 0) {
     pumped_teardown(&r, &pp);
     return;
   }
@@ -632,8 +730,10 @@ static void test_tcp_wrong_host_rejected(void) {
 
 /* ---- RAM per idle connection ------------------------------------------- */
 
-static long idle_total_per_conn = -1, idle_portls_per_conn = -1;
-static long idle_client_total = -1, idle_client_portls = -1;
+static long idle_total_per_conn = -1, idle_portls_per_conn = -1, idle_mbed_per_conn = -1;
+static long idle_client_total = -1, idle_client_portls = -1, idle_client_mbed = -1;
+static long peak_server = -1, peak_client = -1; /* one handshake, portls + mbed TLS */
+static char peak_protocol[16];
 
 /* The child: 1 + IDLE_N clients; reports its own growth over the last IDLE_N,
  * then waits to be closed. */
@@ -655,8 +755,15 @@ static int idle_clients(uint16_t port, int report_fd) {
   while (!cl[0].secure)
     if (!step(&r)) return 1;
   run_for(&r, SETTLE_MS);
-  size_t heap0 = heap_bytes(), live0 = live_bytes;
-  for (int i = 1; i <= IDLE_N; i++) {
+  size_t heap0 = heap_bytes(), live0 = live_bytes, mbed0 = mbed_bytes;
+  /* cl[1] alone first: the peak of one client handshake. */
+  size_t base = peak_reset();
+  if (net_connect(&r, &n, ctx, &cl[1]) != 0) return 1;
+  while (!cl[1].secure)
+    if (!step(&r)) return 1;
+  run_for(&r, SETTLE_MS);
+  long peak = (long)(peak_bytes - base);
+  for (int i = 2; i <= IDLE_N; i++) {
     if (net_connect(&r, &n, ctx, &cl[i]) != 0) return 1;
   }
   int all = 0;
@@ -667,9 +774,10 @@ static int idle_clients(uint16_t port, int report_fd) {
     if (!all && !step(&r)) return 1;
   }
   run_for(&r, SETTLE_MS);
-  char line[64];
-  int len = snprintf(line, sizeof line, "%ld %ld\n", (long)(heap_bytes() - heap0) / IDLE_N,
-                     (long)(live_bytes - live0) / IDLE_N);
+  char line[96];
+  int len =
+      snprintf(line, sizeof line, "%ld %ld %ld %ld\n", (long)(heap_bytes() - heap0) / IDLE_N,
+               (long)(live_bytes - live0) / IDLE_N, (long)(mbed_bytes - mbed0) / IDLE_N, peak);
   if (write(report_fd, line, (size_t)len) != len) return 1;
   close(report_fd);
   /* The server closes them; 'end' then 'close'. */
@@ -686,7 +794,7 @@ static int idle_clients(uint16_t port, int report_fd) {
 
 typedef struct report {
   int fd;
-  char buf[64];
+  char buf[96];
   size_t len;
   int done;
 } report;
@@ -703,6 +811,7 @@ static void poll_report(portls_timer *t, void *u) {
 }
 
 static void test_idle_connection_ram(void) {
+  const size_t mbed_start = mbed_bytes;
   run r;
   EXPECT(run_begin(&r) == 0, "loop");
   static net n;
@@ -734,7 +843,8 @@ static void test_idle_connection_ram(void) {
   int fds[2];
   EXPECT(pipe(fds) == 0, "pipe");
   fflush(stdout);
-  size_t heap0 = heap_bytes(), live0 = live_bytes;
+  size_t heap0 = heap_bytes(), live0 = live_bytes, mbed0 = mbed_bytes;
+  size_t base = peak_reset();
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
@@ -748,7 +858,16 @@ static void test_idle_connection_ram(void) {
   fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   if (pid > 0) {
     /* The server's own warm-up is done: here every connection counts, the
-     * client's warm-up one too. */
+     * client's warm-up one too. That one comes alone (the client waits
+     * SETTLE_MS before the next): the peak of one server handshake. */
+    RUN_UNTIL(&r, n.nconns >= 1 || n.client_errors > 0);
+    run_for(&r, SETTLE_MS / 6);
+    if (n.nconns == 1) {
+      peak_server = (long)(peak_bytes - base);
+      const char *v = n.conns[0].sock ? portls_socket_get_protocol(n.conns[0].sock) : NULL;
+      snprintf(peak_protocol, sizeof peak_protocol, "%s", v ? v : "?");
+    }
+    EXPECT(n.nconns == 1, "%zu connections while measuring one handshake", n.nconns);
     RUN_UNTIL(&r, n.nconns == IDLE_N + 1 || n.client_errors > 0);
     EXPECT(n.nconns == IDLE_N + 1, "%zu of %d connections (clientError %s)", n.nconns, IDLE_N + 1,
            portls_err_name(n.client_err_code));
@@ -757,6 +876,7 @@ static void test_idle_connection_ram(void) {
     if (n.nconns == IDLE_N + 1) {
       idle_total_per_conn = (long)(heap1 - heap0) / (IDLE_N + 1);
       idle_portls_per_conn = (long)(live1 - live0) / (IDLE_N + 1);
+      idle_mbed_per_conn = (long)(mbed_bytes - mbed0) / (IDLE_N + 1);
     }
     /* Keep serving while the child finishes and reports. */
     portls_timer *t;
@@ -766,7 +886,8 @@ static void test_idle_connection_ram(void) {
       portls_timer_free(t);
     }
     rp.buf[rp.len] = '\0';
-    EXPECT(sscanf(rp.buf, "%ld %ld", &idle_client_total, &idle_client_portls) == 2,
+    EXPECT(sscanf(rp.buf, "%ld %ld %ld %ld", &idle_client_total, &idle_client_portls,
+                  &idle_client_mbed, &peak_client) == 4,
            "the client process's report: '%s'", rp.buf);
   }
   close(fds[0]);
@@ -780,6 +901,9 @@ static void test_idle_connection_ram(void) {
     EXPECT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
            "client process exit status %d", status);
   }
+  /* Every connection and the server's context are gone: so is what mbed TLS held for them. */
+  EXPECT(mbed_bytes == mbed_start, "mbed TLS holds %ld bytes more than before the test",
+         (long)(mbed_bytes - mbed_start));
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -807,11 +931,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "portls_set_allocator failed\n");
     return 1;
   }
+#ifdef SELFTEST_COUNT_CALLOC
+  mbed_counted = 1;
+#endif
   printf("portls %s, backend %s (%s), platform %s\n", portls_version_string(),
          portls_backend_name(), portls_backend_version(), portls_platform_name());
 
-  test("secure_pair: handshake, data both ways, 100 KiB echoed, clean end",
-       test_pair_handshake_data_and_clean_end);
+  char name[128];
+  snprintf(name, sizeof name,
+           "secure_pair: %s handshake, data both ways, 100 KiB echoed, clean end",
+           highest_version());
+  test(name, test_pair_highest_version);
+  test("secure_pair: TLSv1.2 handshake (client maxVersion), data both ways, 100 KiB echoed, "
+       "clean end",
+       test_pair_tls12);
   test("secure_pair: self-signed server refused with DEPTH_ZERO_SELF_SIGNED_CERT",
        test_pair_self_signed_rejected);
   test("secure_pair: self-signed server unauthorized without rejectUnauthorized",
@@ -824,15 +957,20 @@ int main(int argc, char **argv) {
 
   if (idle_total_per_conn >= 0) {
     /* mallinfo2 sees nothing under a sanitizer's allocator, and there is none without glibc. */
-    if (idle_total_per_conn < idle_portls_per_conn || idle_client_total < idle_client_portls)
-      printf("idle-connection-ram: server ? bytes (portls %ld), client ? bytes (portls %ld), "
-             "averaged over %d connections: the heap total is unknown here\n",
-             idle_portls_per_conn, idle_client_portls, IDLE_N);
-    else
-      printf("idle-connection-ram: server %ld bytes (portls %ld), client %ld bytes (portls %ld), "
-             "averaged over %d connections\n",
-             idle_total_per_conn, idle_portls_per_conn, idle_client_total, idle_client_portls,
-             IDLE_N);
+    char st[24] = "?", ct[24] = "?", sm[24] = "?", cm[24] = "?";
+    if (idle_total_per_conn >= idle_portls_per_conn && idle_client_total >= idle_client_portls)
+      snprintf(st, sizeof st, "%ld", idle_total_per_conn),
+          snprintf(ct, sizeof ct, "%ld", idle_client_total);
+    if (mbed_counted)
+      snprintf(sm, sizeof sm, "%ld", idle_mbed_per_conn),
+          snprintf(cm, sizeof cm, "%ld", idle_client_mbed);
+    printf("idle-connection-ram: server %s bytes (portls %ld, mbedtls %s), client %s bytes "
+           "(portls %ld, mbedtls %s), heap growth averaged over %d connections\n",
+           st, idle_portls_per_conn, sm, ct, idle_client_portls, cm, IDLE_N);
+    if (mbed_counted && peak_server >= 0 && peak_client >= 0)
+      printf("handshake-peak-ram: server %ld bytes, client %ld bytes (portls + mbedtls, one %s "
+             "handshake over TCP, RSA-2048 chain)\n",
+             peak_server, peak_client, peak_protocol);
   }
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
