@@ -169,6 +169,8 @@ typedef enum cli_kind {
      "accept on N threads, one port (one server)")                                                 \
   XX(WORKERS_MODE, "workers-mode", CLI_SERVE, CLI_CHOICE, 0, 0, 0, "reuseport|handoff",            \
      "reuseport|handoff", "how --workers share the port (default reuseport)")                      \
+  XX(REST_MIN_CONNECTIONS, "rest-min-connections", CLI_SERVE, CLI_NUMBER, 0, 0, UINT32_MAX, NULL,  \
+     "N", "idle release from N connections on (0: never; default 32)")                             \
   XX(REQUEST_OCSP, "request-ocsp", CLI_CONNECT, CLI_FLAG, 0, 0, 0, "false|true", NULL,             \
      "ask for a stapled OCSP response")                                                            \
   XX(SESSION_IN, "session-in", CLI_CONNECT, CLI_FILE, 0, 0, 0, NULL, "F", "session to resume")     \

@@ -434,6 +434,8 @@ int cmd_serve(int argc, char **argv) {
     s.alpn_accepted = &t.alpn_callback;
   }
 
+  if (cli_has(&o, OPT_REST_MIN_CONNECTIONS))
+    so.rest_min_connections = (unsigned)cli_num(&o, OPT_REST_MIN_CONNECTIONS, 0);
   s.o = &o;
   if (cli_has(&o, OPT_WORKERS)) {
     s.workers = (unsigned)cli_num(&o, OPT_WORKERS, 1);

@@ -32,7 +32,7 @@ static int bssl_openssl_level(const portls_be_ctx_config *cfg) {
   return cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2 ? 0 : 1;
 }
 
-int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
+int portls__ossl_ctx_setup(SSL_CTX *ssl_ctx, const portls_be_ctx_config *cfg, portls_error *err) {
   /* BoringSSL has no security levels. What OpenSSL's level >= 1 does to the
    * protocol range, though, is visible: TLS 1.0 and 1.1 sign with MD5+SHA-1
    * or SHA-1, which level 1 forbids, so they cannot be negotiated (see
@@ -44,7 +44,7 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
    * minVersion. */
   if (cfg->min_version == 0 && bssl_openssl_level(cfg) >= 1) {
     ERR_clear_error();
-    if (!SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION))
+    if (!SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION))
       return portls__ossl_lib_err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
   }
   return 0;

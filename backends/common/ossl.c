@@ -1284,30 +1284,20 @@ static void pssl_info_cb(const SSL *ssl, int where, int ret) {
 /* ------------------------------------------------------------------------ */
 /* Contexts                                                                   */
 
-int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err) {
-  portls_be_ctx *ctx;
+/* Makes one SSL_CTX of ctx (*out, set as soon as it exists, so that the
+ * caller frees it on failure) and configures it from cfg. follows: the
+ * context of sessions that may rest (ossl_lean.c follows their secrets). */
+static int pssl_ctx_build(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, SSL_CTX **out,
+                          int follows, portls_error *err) {
   SSL_CTX *c;
   int rc;
 
-  *out = NULL;
-  if (cfg == NULL) return portls__err(err, PORTLS_EINVAL, NULL);
-  if (pssl_global() < 0) return portls__err(err, PORTLS_ENOMEM, "backend initialisation failed");
-  ctx = portls__calloc(1, sizeof *ctx);
-  if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
-  if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
-    portls__free(ctx);
-    return portls__err(err, PORTLS_ENOMEM, "context lock");
-  }
   ERR_clear_error();
-  c = ctx->ssl_ctx = SSL_CTX_new(TLS_method());
-  if (c == NULL) {
-    pthread_mutex_destroy(&ctx->lock);
-    portls__free(ctx);
-    return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_CTX_new");
-  }
+  c = *out = SSL_CTX_new(TLS_method());
+  if (c == NULL) return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_CTX_new");
   SSL_CTX_set_app_data(c, ctx);
 
-  if ((rc = portls__ossl_ctx_setup(ctx, cfg, err)) < 0) goto fail;
+  if ((rc = portls__ossl_ctx_setup(c, cfg, err)) < 0) goto fail;
 
   /* Idle connections give their record buffers back; core may hand a write
    * to OpenSSL again from another address. */
@@ -1330,7 +1320,9 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
   SSL_CTX_set_info_callback(c, pssl_info_cb);
   SSL_CTX_set_tlsext_servername_callback(c, pssl_servername_cb);
 #if defined(PORTLS_OSSL_LEAN)
-  portls__ossl_lean_follow(c); /* so that a quiet server session can rest */
+  portls__ossl_lean_follow(c, follows); /* so that a quiet server session can rest */
+#else
+  (void)follows;
 #endif
 #if !defined(PORTLS_OSSL_BORING)
   SSL_CTX_set_tlsext_status_cb(c, pssl_status_cb);
@@ -1474,12 +1466,6 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
     }
   }
 
-  /* 48 bytes, checked by core, which makes random ones when the
-   * application gives none. */
-  if (cfg->ticket_keys.len != 0 &&
-      (rc = portls__ossl_set_ticket_keys_op(ctx, cfg->ticket_keys.base, err)) < 0)
-    goto fail;
-
   /* Per-connection lists live in the session; these read them from there. */
   SSL_CTX_set_alpn_select_cb(c, pssl_alpn_select, NULL);
 #if defined(PORTLS_OSSL_HAS_NPN)
@@ -1488,11 +1474,50 @@ int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, p
 #endif
 
   ERR_clear_error();
-  *out = ctx;
   return 0;
 
 fail:
   ERR_clear_error();
+  return rc;
+}
+
+int portls__ossl_ctx_new(const portls_be_ctx_config *cfg, portls_be_ctx **out, portls_error *err) {
+  portls_be_ctx *ctx;
+  int rc;
+
+  *out = NULL;
+  if (cfg == NULL) return portls__err(err, PORTLS_EINVAL, NULL);
+  if (pssl_global() < 0) return portls__err(err, PORTLS_ENOMEM, "backend initialisation failed");
+  ctx = portls__calloc(1, sizeof *ctx);
+  if (ctx == NULL) return portls__err(err, PORTLS_ENOMEM, NULL);
+  if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+    portls__free(ctx);
+    return portls__err(err, PORTLS_ENOMEM, "context lock");
+  }
+  if ((rc = pssl_ctx_build(ctx, cfg, &ctx->ssl_ctx, 0, err)) < 0) goto fail;
+#if defined(PORTLS_OSSL_LEAN)
+  /* A second SSL_CTX, configured the same, for the server sessions that may
+   * rest (portls_be_session_config.may_rest): resting needs each session's
+   * traffic secrets, which OpenSSL gives only to a key-log callback on the
+   * SSL_CTX, and once one is set, OpenSSL formats every secret of every
+   * handshake on that SSL_CTX as hex text (about 225,000 instructions, 8% of
+   * a server's TLS 1.3 handshake). Sessions that will not rest (clients, a
+   * server's first rest_min_connections) then pay nothing. Only a context
+   * with a certificate serves TLS 1.3 handshakes that can rest. Both
+   * SSL_CTXs share the be_ctx (app data): ticket keys, offered sessions. */
+  if ((cfg->pair_count > 0 || cfg->pfx.len > 0) &&
+      (rc = pssl_ctx_build(ctx, cfg, &ctx->rest_ssl_ctx, 1, err)) < 0)
+    goto fail;
+#endif
+  /* 48 bytes, checked by core, which makes random ones when the
+   * application gives none. */
+  if (cfg->ticket_keys.len != 0 &&
+      (rc = portls__ossl_set_ticket_keys_op(ctx, cfg->ticket_keys.base, err)) < 0)
+    goto fail;
+  *out = ctx;
+  return 0;
+
+fail:
   portls__ossl_ctx_free(ctx);
   return rc;
 }
@@ -1502,6 +1527,9 @@ void portls__ossl_ctx_free(portls_be_ctx *ctx) {
   SSL_SESSION_free(ctx->offered);
   portls__free(ctx->offered_der);
   SSL_CTX_free(ctx->ssl_ctx);
+#if defined(PORTLS_OSSL_LEAN)
+  SSL_CTX_free(ctx->rest_ssl_ctx);
+#endif
   OPENSSL_cleanse(ctx->ticket_keys, sizeof ctx->ticket_keys);
   OPENSSL_cleanse(ctx->old_ticket_keys, sizeof ctx->old_ticket_keys);
   pthread_mutex_destroy(&ctx->lock);
@@ -1582,7 +1610,12 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   s->io = *io;
   s->max_send_fragment = 16384;
   ERR_clear_error();
+#if defined(PORTLS_OSSL_LEAN)
+  s->ssl = SSL_new(cfg->is_server && cfg->may_rest && ctx->rest_ssl_ctx != NULL ? ctx->rest_ssl_ctx
+                                                                                : ctx->ssl_ctx);
+#else
   s->ssl = SSL_new(ctx->ssl_ctx);
+#endif
   if (s->ssl == NULL) {
     portls__free(s);
     return portls__ossl_lib_err(err, PORTLS_ENOMEM, "SSL_new");
@@ -1714,17 +1747,19 @@ void portls__ossl_session_free(portls_be_session *s) {
 }
 
 /* ---- Observers: keylog and trace ----
- * The OpenSSL backend already follows every context's secrets and records
- * (ossl_lean.c's callbacks, for rest()), and those hand each line and message
- * on to the session's observer. Elsewhere nothing is installed in the
- * library until core asks: the key log callback on the session's SSL_CTX
- * (OpenSSL has no per-SSL one; sessions without an observer return at
- * once), the message callback on the SSL alone. */
+ * The OpenSSL backend already follows every context's records, and the
+ * secrets of the sessions that may rest (ossl_lean.c's callbacks, for
+ * rest()); those hand each line and message on to the session's observer.
+ * Elsewhere nothing is installed in the library until core asks: the key
+ * log callback on the session's SSL_CTX (OpenSSL has no per-SSL one; it
+ * stays, and sessions without an observer return at once), the message
+ * callback on the SSL alone. */
 
-#if !defined(PORTLS_OSSL_LEAN)
 static void pssl_keylog_cb(const SSL *ssl, const char *line) {
   portls__ossl_keylog_forward(SSL_get_app_data(ssl), line);
 }
+
+#if !defined(PORTLS_OSSL_LEAN)
 
 static void pssl_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
                         SSL *ssl, void *arg) {
@@ -1737,10 +1772,9 @@ static void pssl_msg_cb(int write_p, int version, int content_type, const void *
 void portls__ossl_set_keylog(portls_be_session *s, portls_be_keylog_fn fn, void *user) {
   s->keylog = fn;
   s->keylog_user = user;
-#if !defined(PORTLS_OSSL_LEAN)
-  if (fn != NULL && s->ssl != NULL)
+  /* Not over ossl_lean.c's callback, which forwards too. */
+  if (fn != NULL && s->ssl != NULL && SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(s->ssl)) == NULL)
     SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(s->ssl), pssl_keylog_cb);
-#endif
 }
 
 void portls__ossl_set_trace(portls_be_session *s, portls_be_msg_fn fn, void *user) {

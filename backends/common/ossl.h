@@ -131,6 +131,9 @@ typedef struct portls__ossl_ops {
  * cache, the ticket keys) is read and written under `lock`. */
 struct portls_be_ctx {
   SSL_CTX *ssl_ctx;
+#if defined(PORTLS_OSSL_LEAN)
+  SSL_CTX *rest_ssl_ctx; /* the same configuration, following secrets (ossl.c); NULL: none */
+#endif
   pthread_mutex_t lock;
   /* The last session a client offered, decoded: a client resuming again and
    * again offers the same bytes, and decoding them (the peer's certificate
@@ -256,7 +259,7 @@ int portls__ossl_rest(portls_be_session *s);
  * counts; portls__ossl_lean_rest is an SSL-backed session's rest(): it frees
  * the SSL and switches s->ops to the record layer that carries on without it;
  * portls__ossl_lean_free frees s->rest. */
-void portls__ossl_lean_follow(SSL_CTX *ssl_ctx);
+void portls__ossl_lean_follow(SSL_CTX *ssl_ctx, int secrets);
 int portls__ossl_lean_rest(portls_be_session *s);
 void portls__ossl_lean_free(portls__ossl_lean *rest);
 
@@ -276,7 +279,7 @@ portls_be_session *portls__ossl_lean_test_session(uint16_t suite, const uint8_t 
 /* Called right after SSL_CTX_new, before any other setting (the security
  * level, the cipher string's "@SECLEVEL=n" included, must be in place before
  * keys and DH parameters are checked against it). */
-int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err);
+int portls__ossl_ctx_setup(SSL_CTX *ssl_ctx, const portls_be_ctx_config *cfg, portls_error *err);
 /* Applies dhparam (PEM): < 1024 bits → PORTLS_EDHPARAM; unparsable → 0, no DHE. */
 int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err);
 /* Installs ctx->ticket_keys (already copied) as the context's ticket keys,

@@ -276,8 +276,11 @@ static void lean_msg_cb(int write_p, int version, int content_type, const void *
   }
 }
 
-void portls__ossl_lean_follow(SSL_CTX *ssl_ctx) {
-  SSL_CTX_set_keylog_callback(ssl_ctx, lean_keylog_cb);
+void portls__ossl_lean_follow(SSL_CTX *ssl_ctx, int secrets) {
+  /* The message callback is copied into each SSL when it is made, and costs
+   * a test per record where nothing follows: every context has it (it also
+   * carries enableTrace). The key log only where sessions may rest. */
+  if (secrets) SSL_CTX_set_keylog_callback(ssl_ctx, lean_keylog_cb);
   SSL_CTX_set_msg_callback(ssl_ctx, lean_msg_cb);
 }
 

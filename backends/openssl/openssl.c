@@ -22,7 +22,7 @@
 /* ------------------------------------------------------------------------ */
 /* Context setup                                                              */
 
-int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, portls_error *err) {
+int portls__ossl_ctx_setup(SSL_CTX *ssl_ctx, const portls_be_ctx_config *cfg, portls_error *err) {
   /* Security level 1, whatever the build's default (Debian compiles in 2).
    * Node's own options govern what is acceptable instead: minDHSize,
    * ciphers, secureProtocol; level 2 would also refuse 1024-bit DH and
@@ -37,7 +37,7 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
   int level = 1;
   if (cfg->min_version != 0 && cfg->min_version < PORTLS_TLS1_2) level = 0;
   if (cfg->security_level >= 0) level = cfg->security_level;
-  SSL_CTX_set_security_level(ctx->ssl_ctx, level);
+  SSL_CTX_set_security_level(ssl_ctx, level);
   /* And with no minimum configured, TLS 1.2 is the floor (Node 17+'s default
    * minVersion, and what the BoringSSL backend does): a version that level
    * forbids is then not offered at all, so that a TLS 1.0-only peer fails
@@ -46,7 +46,7 @@ int portls__ossl_ctx_setup(portls_be_ctx *ctx, const portls_be_ctx_config *cfg, 
    * disallowed or unsupported"). A configured minimum is applied later and
    * wins. */
   if (cfg->min_version == 0 && level >= 1 &&
-      !SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION)) {
+      !SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION)) {
     ERR_clear_error();
     return portls__err(err, PORTLS_EPROTOCOL_METHOD, "minimum TLS version");
   }
@@ -95,6 +95,24 @@ int portls__ossl_set_dhparam(SSL_CTX *ssl_ctx, portls_buf pem, portls_error *err
  * key 16). OpenSSL 3's own setter wants 80 bytes in another layout, so the
  * callback does the work with exactly Node's keys and algorithms. */
 
+/* AES-128-CBC fetched once: EVP_aes_128_cbc() names a cipher that OpenSSL 3
+ * looks up in the provider again at every initialisation (two per
+ * handshake: a TLS 1.3 server sends two tickets). */
+static EVP_CIPHER *pssl_ticket_aes;
+static CRYPTO_ONCE pssl_ticket_aes_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void pssl_fetch_ticket_aes(void) {
+  pssl_ticket_aes = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
+  ERR_clear_error();
+}
+
+static const EVP_CIPHER *pssl_ticket_cipher(void) {
+  if (!CRYPTO_THREAD_run_once(&pssl_ticket_aes_once, pssl_fetch_ticket_aes) ||
+      pssl_ticket_aes == NULL)
+    return EVP_aes_128_cbc();
+  return pssl_ticket_aes;
+}
+
 static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
                           EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc) {
   portls_be_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
@@ -117,7 +135,7 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
   if (enc) {
     memcpy(key_name, name, 16);
     if (RAND_bytes(iv, 16) != 1) return -1;
-    if (!EVP_EncryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
+    if (!EVP_EncryptInit_ex(ectx, pssl_ticket_cipher(), NULL, aes, iv)) return -1;
     if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
     return 1;
   }
@@ -131,7 +149,7 @@ static int pssl_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *i
     aes = old_keys + 32;
   }
   if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
-  if (!EVP_DecryptInit_ex(ectx, EVP_aes_128_cbc(), NULL, aes, iv)) return -1;
+  if (!EVP_DecryptInit_ex(ectx, pssl_ticket_cipher(), NULL, aes, iv)) return -1;
   /* 2, "renew": a TLS 1.3 server then sends a fresh ticket after a resumed
    * handshake, as OpenSSL does with its own keys (a TLS 1.3 client uses each
    * ticket once); TLS 1.2 keeps the ticket it has, unless the previous keys
@@ -148,7 +166,9 @@ int portls__ossl_set_ticket_keys(portls_be_ctx *ctx, portls_error *err) {
   pthread_mutex_unlock(&ctx->lock);
   if (set) return 0;
   ERR_clear_error();
-  if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl_ctx, pssl_ticket_cb)) {
+  if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl_ctx, pssl_ticket_cb) ||
+      (ctx->rest_ssl_ctx != NULL &&
+       !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->rest_ssl_ctx, pssl_ticket_cb))) {
     pthread_mutex_lock(&ctx->lock);
     ctx->ticket_cb_set = 0;
     pthread_mutex_unlock(&ctx->lock);

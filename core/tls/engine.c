@@ -104,6 +104,7 @@ static int start_engine(portls_socket *s, portls_error *err) {
       .psk_arg = s,
       .psk_identity_hint = t->psk.hint,
   };
+  cfg.may_rest = t->may_rest = t->is_server && portls__tls_server_may_rest(t->server);
   int rc = portls__engine_init(&t->eng, t->ctx->be, &cfg, &s->out, err);
   portls__bytes_free(&t->resume);
   portls__bytes_free(&t->ocsp);

@@ -88,6 +88,7 @@ typedef struct portls__tls {
    * server's rest sweep walks only the secure connections not rested yet
    * (rest_prev, rest_next); rest_listed says whether the socket is there. */
   struct portls__tls_server *server;
+  int may_rest; /* made with may_rest (rest_min_connections): listed once secure */
   unsigned rest_mark;
   int rested;
   portls_socket *rest_prev, *rest_next;
@@ -117,6 +118,9 @@ int portls__tls_setup(portls_socket *s, const portls_tls_socket_options *o, cons
 /* Gives s an empty TLS layer (t is zeroed); PORTLS_ENOMEM. */
 int portls__tls_attach(portls_socket *s, portls__tls **t, portls_error *err);
 int portls__tls_arm_handshake_timer(portls_socket *s, uint64_t ms);
+/* Whether a connection this server accepts now may rest later: the backend
+ * rests, and the server holds rest_min_connections (this one included). */
+int portls__tls_server_may_rest(const struct portls__tls_server *ts);
 void portls__tls_stop_handshake_timer(portls__tls *t);
 /* Client: tls.connect's timeout (connect and handshake) on the same timer:
  * PORTLS_ETIMEDOUT when it fires. 0 (ms 0: none) or a platform error. */

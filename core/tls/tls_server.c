@@ -36,6 +36,7 @@ typedef struct portls__tls_server {
   portls_socket *rest_list; /* secure connections not rested yet */
   uint64_t last_trim_ms;
   int trim_due;
+  unsigned rest_min; /* rest_min_connections */
 } tls_server;
 
 void portls_server_options_init(portls_server_options *o) {
@@ -45,6 +46,7 @@ void portls_server_options_init(portls_server_options *o) {
   o->tls.handshake_timeout_ms = 120000;
   o->client_reneg_limit = -1;
   o->client_reneg_window_s = -1;
+  o->rest_min_connections = PORTLS_REST_MIN_CONNECTIONS;
 }
 
 /* Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW. */
@@ -60,6 +62,11 @@ unsigned portls_client_reneg_limit(void) { return (unsigned)portls__ref_get(&ren
 unsigned portls_client_reneg_window(void) { return (unsigned)portls__ref_get(&reneg_window_s); }
 
 /* ---- rest: quiet connections give back what only active ones need ---- */
+
+int portls__tls_server_may_rest(const struct portls__tls_server *ts) {
+  return ts != NULL && ts->rest_timer != NULL && ts->rest_min > 0 &&
+         portls_server_connections(ts->srv) >= ts->rest_min;
+}
 
 static void rest_unlist(tls_server *ts, portls__tls *t) {
   if (!t->rest_listed) return;
@@ -124,7 +131,7 @@ void portls__tls_server_forget(portls_socket *s) {
 void portls__tls_server_secure(portls_socket *s) {
   portls__tls *t = portls__tls_of(s);
   tls_server *ts = t->server;
-  if (ts->rest_timer != NULL && !t->rest_listed && !t->rested) {
+  if (ts->rest_timer != NULL && t->may_rest && !t->rest_listed && !t->rested) {
     if (ts->rest_list == NULL) P->timer_start(ts->rest_timer, REST_SWEEP_MS, REST_SWEEP_MS);
     t->rest_next = ts->rest_list;
     t->rest_prev = NULL;
@@ -272,6 +279,7 @@ static int configure(tls_server *ts, const portls_server_options *o, portls_erro
   h->reneg_window_ms =
       1000u * (uint64_t)(o->client_reneg_window_s >= 0 ? (unsigned)o->client_reneg_window_s
                                                        : portls_client_reneg_window());
+  ts->rest_min = o->rest_min_connections;
   if (rc == 0 && portls__backend.rest != NULL) {
     rc = P->timer_new(ts->loop->plat, rest_sweep, ts, &ts->rest_timer);
     if (rc < 0) rc = portls__err(err, rc, "rest timer: %s", portls_strerror(rc));

@@ -154,6 +154,11 @@ typedef struct portls_be_session_config {
   int (*psk_server)(void *psk_arg, const char *identity, portls_psk *psk);
   void *psk_arg;
   const char *psk_identity_hint;
+  /* Server: core may offer this session to rest() (server option
+   * rest_min_connections). A backend that must prepare for resting during
+   * the handshake (OpenSSL follows the traffic secrets) does so only then;
+   * rest() on a session made with 0 may answer -1. */
+  int may_rest;
 } portls_be_session_config;
 
 /* What core reads after the handshake. Strings point into the session. */

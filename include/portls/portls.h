@@ -1082,7 +1082,19 @@ typedef struct portls_server_options {
    * server's loop accepts and hands each connection to the workers in turn,
    * as Node's cluster does; always so for Unix sockets and listen_fd). */
   int workers_mode;
+  /* Idle release (PORTLS_CAP_IDLE_RELEASE): a connection accepted while this
+   * server (this worker) holds at least this many connections, itself
+   * included, may give back its library session when it goes quiet; the
+   * ones accepted below it never do. On OpenSSL, being able to rest means
+   * following a connection's TLS 1.3 traffic secrets through the library's
+   * key log, about 8% of a server's handshake: a server with few
+   * connections has little memory to win and doesn't pay it.
+   * portls_server_options_init() sets PORTLS_REST_MIN_CONNECTIONS; 1: every
+   * connection; 0: none. */
+  unsigned rest_min_connections;
 } portls_server_options;
+
+#define PORTLS_REST_MIN_CONNECTIONS 32
 
 enum { PORTLS_WORKERS_REUSEPORT = 0, PORTLS_WORKERS_HANDOFF = 1 };
 #define PORTLS_WORKERS_MAX 256

@@ -306,6 +306,7 @@ static void quiet_conversation(long k) {
                                            .client_error = q_client_error};
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   so.tls.context.key = &g_key;
   so.tls.context.key_count = 1;
   so.tls.context.cert = &g_cert;

@@ -92,6 +92,7 @@ static void run(h_test *t, ekm_state *st, const char *key, const char *cert, con
                 const char *server_sigalgs, const char *client_sigalgs) {
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(t, &so.tls.context, key, cert, NULL);
   so.tls.context.sigalgs = server_sigalgs;
   portls_connect_options co;
@@ -176,6 +177,7 @@ Test(exporter, a_resumed_tls12_session_exports_the_same_material_on_both_sides) 
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   t.user = &first;
   t.srv.conn_hook = conn_hook;
@@ -252,6 +254,7 @@ Test(exporter, bad_arguments_and_reserved_labels_are_refused) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   h_listen_tls(&t, &so);
   portls_connect_options co;
@@ -412,6 +415,7 @@ static void alpn_run(h_test *t, ekm_state *st, alpn_seen *a, const char *const *
                      size_t nclient) {
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.alpn_callback = alpn_cb;
   so.alpn_user = a;
@@ -514,6 +518,7 @@ Test(alpn_callback, runs_after_an_sni_callback_answered_from_the_loop) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   so.alpn_callback = alpn_cb;
   so.alpn_user = &a;
@@ -551,6 +556,7 @@ Test(alpn_callback, with_alpn_protocols_is_an_error_at_server_creation) {
   cr_assert_eq(portls_loop_new(&loop), 0);
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   so.tls.alpn_protocols.names = list;
   so.tls.alpn_protocols.count = 1;
   so.alpn_callback = never_cb;
@@ -617,6 +623,7 @@ Test(exporter_caps, getters_are_answered_or_refused_by_capability) {
   h_init(&t);
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   h_listen_tls(&t, &so);
   portls_connect_options co;

@@ -79,6 +79,7 @@ Test(idle_connection, a_quiet_server_connection_answers_as_at_secure_connection_
   t.user = &st;
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-ec.key", "server-ec-chain.crt", "ca.crt");
   so.tls.request_cert = 1;
   so.tls.reject_unauthorized = 1;

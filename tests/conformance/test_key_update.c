@@ -139,6 +139,7 @@ Test(idle_connection, key_updates_on_a_resting_connection_keep_data_flowing_both
   t.srv.conn_hook = ku_echo;
   portls_server_options so;
   portls_server_options_init(&so);
+  so.rest_min_connections = 1; /* every connection may rest */
   h_context_options(&t, &so.tls.context, "server-rsa.key", "server-rsa-chain.crt", NULL);
   uint16_t port = h_listen_tls(&t, &so);
 

@@ -45,7 +45,7 @@ bad() {
 # serve_start NAME: a fresh echo server; sets $port and $srv_pid, log in $work/NAME.serve.log.
 serve_start() {
   local log=$work/$1.serve.log
-  "$bin" serve --key "$certs/server-rsa.key" --cert "$certs/server-rsa-chain.crt" >"$log" 2>&1 &
+  "$bin" serve --rest-min-connections 1 --key "$certs/server-rsa.key" --cert "$certs/server-rsa-chain.crt" >"$log" 2>&1 &
   srv_pid=$!
   pids+=("$srv_pid")
   wait_for "$log" '"event":"listening"' || fail "serve did not print listening"

@@ -2,7 +2,7 @@
 # CA, the server reports the connection, and what s_client sends comes back.
 source "$(dirname "$0")/common.bash"
 
-"$bin" serve --key "$certs/server-rsa.key" --cert "$certs/server-rsa-chain.crt" >"$work/serve.log" 2>&1 &
+"$bin" serve --rest-min-connections 1 --key "$certs/server-rsa.key" --cert "$certs/server-rsa-chain.crt" >"$work/serve.log" 2>&1 &
 pids+=($!)
 wait_for "$work/serve.log" '"event":"listening"' || fail "serve did not print listening"
 port=$(grep -m1 '"listening"' "$work/serve.log" | sed -E 's/.*"port":([0-9]+).*/\1/')
@@ -16,7 +16,8 @@ echo "hello from s_client" >&3
 wait_for "$work/client.log" 'hello from s_client' || fail "the line did not come back"
 # TLS 1.3 KeyUpdate both ways: 'k' renews s_client's sending keys, 'K' asks the
 # server to renew its own as well. After a second of quiet, an OpenSSL-backend
-# server connection has given its library session back (rest sweeps every 100 ms;
+# server connection has given its library session back (--rest-min-connections 1;
+# rest sweeps every 100 ms;
 # backends/common/ossl_lean.c), so this is portls's own record layer following
 # the new secrets.
 tls13=0
@@ -56,7 +57,7 @@ wait_for "$work/serve.log" '"event":"close","hadError":false' || fail "no clean 
 # setMaxSendFragment(512) holds for a connection that has rested: every
 # record s_client receives after the quiet spell carries at most 512 bytes.
 if [[ $tls13 == 1 ]]; then
-  "$bin" serve --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt" --max-send-fragment 512 \
+  "$bin" serve --rest-min-connections 1 --key "$certs/server-ec.key" --cert "$certs/server-ec-chain.crt" --max-send-fragment 512 \
     >"$work/serve2.log" 2>&1 &
   pids+=($!)
   wait_for "$work/serve2.log" '"event":"listening"' || fail "serve --max-send-fragment did not print listening"
