@@ -37,6 +37,8 @@
 #   PORTLS_BUILD_DIR       quick: where to look for bin/portls-bench-<backend>
 #                          (default build/, the test command's; built there if missing)
 #   PORTLS_JOBS=2          build parallelism
+#   BENCH_IR=1             full run: also count instructions per handshake
+#                          (scripts/bench-instructions.sh; 0: leave it out)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -55,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --workers) worker_counts=$2; shift ;;
     --workers-mode) workers_mode=$2; shift ;;
     --rounds) rounds=$2; shift ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -599,6 +601,20 @@ echo
 echo "Bulk ceiling (openssl speed, AES-128-GCM, 16 KiB, one core): ${ceiling:-?} MiB/s."
 echo "r= is the lowest resumed_ratio seen, ! when below 0.9."
 echo "Raw figures: $build/bench-results.tsv. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+# Instructions per handshake beside the CPU table (repeatable where the CPU
+# figures are not): the sibling script, portls-openssl against libevent, when
+# both are part of this run and valgrind is there. BENCH_IR=0 leaves it out.
+if [[ ${BENCH_IR:-1} != 0 && " ${impls[*]} " == *" portls-openssl "* && " ${impls[*]} " == *" libevent "* ]] &&
+  command -v valgrind >/dev/null; then
+  echo
+  echo "Instructions per handshake (callgrind; scripts/bench-instructions.sh, its own Release -g build):"
+  echo
+  if ! bash "$root/scripts/bench-instructions.sh" --impls "portls-openssl libevent" --curves default |
+    sed -n '/^| side/,/^$/p'; then
+    echo "bench: the instruction count failed" >&2
+    failures=$((failures + 1))
+  fi
+fi
 if [[ $failures != 0 ]]; then
   echo "bench: $failures run(s) failed (see above)" >&2
   exit 1
