@@ -25,8 +25,8 @@
 # Options: --impls "portls-openssl libevent"   implementations (portls-<backend> for any
 #                                               backend; libevent needs libevent_openssl)
 #          --curves "default X25519"           'default' is each one's own default
-#                                               group (portls: prime256v1, the
-#                                               specification's; OpenSSL: X25519 first);
+#                                               group (portls: auto, X25519 first;
+#                                               OpenSSL: X25519 first);
 #                                               any other name is forced on both sides
 #                                               (PORTLS_BENCH_CURVE, LEV_CURVE)
 #          --sides "server client"  --modes "full resumed"
@@ -401,7 +401,7 @@ for curve in $curves; do
   done
 done
 echo
-echo "'default' is each implementation's own default group: portls prime256v1, OpenSSL (libevent) X25519."
+echo "'default' is each implementation's own default group: portls auto (X25519 first), OpenSSL (libevent) X25519."
 
 for i in "${impls[@]}"; do
   echo

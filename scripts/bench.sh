@@ -107,6 +107,8 @@ build_bench_binaries() {
     [[ -e $lib ]] || continue
     b=${lib##*/libportls-}
     b=${b%.a}
+    # A backend library has its pkg-config file; a module (libportls-redis.a) has none.
+    [[ -f $dir/pkgconfig/portls-$b.pc ]] || continue
     [[ -z $only_backends || " $only_backends " == *" $b "* ]] || continue
     if grep -q "portls-bench-$b\b" <<<"$targets"; then
       cmake --build "$dir" -j"$jobs" --target "portls-bench-$b" >&2
