@@ -1229,7 +1229,12 @@ static int mbed_server_conf(portls_be_session *s, const portls_be_session_config
    * not verify (core's decision): see mbed_check_peer_sent_cert. */
   s->require_cert = cfg->verify_peer && cfg->require_peer_cert;
 #if defined(PORTLS_MBED_TICKETS)
-  if (s->ctx->has_ticket_keys && !s->ctx->no_tickets)
+  /* Under the context's lock: another thread may set ticket keys
+   * (server.setTicketKeys) while this one accepts. */
+  PORTLS_MBED_LOCK(s->ctx);
+  int tickets = s->ctx->has_ticket_keys && !s->ctx->no_tickets;
+  PORTLS_MBED_UNLOCK(s->ctx);
+  if (tickets)
     mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbed_ticket_write, mbed_ticket_parse, s);
 #endif
   mbedtls_ssl_conf_session_cache(&s->conf, s, mbed_cache_get, mbed_cache_set);
