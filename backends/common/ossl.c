@@ -1611,8 +1611,8 @@ int portls__ossl_session_new(portls_be_ctx *ctx, const portls_be_session_config 
   s->max_send_fragment = 16384;
   ERR_clear_error();
 #if defined(PORTLS_OSSL_LEAN)
-  s->ssl = SSL_new(cfg->is_server && cfg->may_rest && ctx->rest_ssl_ctx != NULL ? ctx->rest_ssl_ctx
-                                                                                : ctx->ssl_ctx);
+  /* may_rest: core sets it for server sessions only. */
+  s->ssl = SSL_new(cfg->may_rest && ctx->rest_ssl_ctx != NULL ? ctx->rest_ssl_ctx : ctx->ssl_ctx);
 #else
   s->ssl = SSL_new(ctx->ssl_ctx);
 #endif

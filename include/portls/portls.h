@@ -1083,14 +1083,13 @@ typedef struct portls_server_options {
    * as Node's cluster does; always so for Unix sockets and listen_fd). */
   int workers_mode;
   /* Idle release (PORTLS_CAP_IDLE_RELEASE): a connection accepted while this
-   * server (this worker) holds at least this many connections, itself
-   * included, may give back its library session when it goes quiet; the
-   * ones accepted below it never do. On OpenSSL, being able to rest means
-   * following a connection's TLS 1.3 traffic secrets through the library's
-   * key log, about 8% of a server's handshake: a server with few
-   * connections has little memory to win and doesn't pay it.
-   * portls_server_options_init() sets PORTLS_REST_MIN_CONNECTIONS; 1: every
-   * connection; 0: none. */
+   * server (all its workers together, as portls_server_connections()
+   * counts) holds at least this many connections, itself included, may give back its library
+   * session when it goes quiet; the ones accepted below it never do. On OpenSSL, being able to rest
+   * means following a connection's TLS 1.3 traffic secrets through the library's key log, about 8%
+   * of a server's handshake: a server with few connections has little memory to win and doesn't pay
+   * it. portls_server_options_init() sets PORTLS_REST_MIN_CONNECTIONS; 1: every connection; 0:
+   * none. */
   unsigned rest_min_connections;
 } portls_server_options;
 
