@@ -86,6 +86,8 @@ echo "mutants: scratch tree of $(git -C "$root" rev-parse --short HEAD) in $src"
 configure() { # BUILD-NAME
   local dir=$work/build-$1 extra=()
   [[ $1 == posix ]] && extra=(-DPORTLS_PLATFORM=posix -DPORTLS_BUILD_EXAMPLES=OFF -DPORTLS_BUILD_TOOLS=OFF)
+  # The scratch tree has no .deps/: the repository's mbedTLS 3.6, as the test command builds.
+  [[ -d $root/.deps/mbedtls-3.6 ]] && extra+=(-DPORTLS_MBEDTLS_ROOT="$root/.deps/mbedtls-3.6")
   cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DPORTLS_SANITIZE=ON -DPORTLS_WERROR=OFF \
     "${extra[@]}" >/dev/null
 }
